@@ -1,0 +1,27 @@
+// Package store keeps ticketd's state in one bbolt file and implements
+// [ticket.Store].
+//
+// # Layout
+//
+// Every record is JSON under a big-endian uint64 key unless noted:
+//
+//	meta          "schema_version" -> "1"; "secret" (later issues)
+//	tickets       ticket id -> ticket.Ticket (ids come from the bucket sequence)
+//	messages      message id -> ticket.Message
+//	ticket_msgs   ticket id ++ message id -> empty (index, in storage order)
+//	raw           message id -> the raw mail, byte-exact
+//	msgids        canonical Message-ID -> message id (incoming and ours)
+//	seen          dedupe key ("mid:..." or "sha:...") -> message id (0: rejected)
+//	cursors       mailbox key -> ticket.Cursor
+//	outbox        outbox id -> ticket.Outgoing
+//	rejected      rejected id -> ticket.Rejected; rejected_raw: id -> raw mail
+//
+// Each index is updated in the same transaction as its data.
+//
+// # Caveats
+//
+// bbolt takes an exclusive file lock: only one process can have the database
+// open. [Open] waits at most Options.Timeout for it and then returns an error
+// that wraps [ErrLocked]. The file never shrinks by itself; space freed by
+// deletions is reused, and a compaction copies into a new file.
+package store

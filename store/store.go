@@ -1,0 +1,400 @@
+package store
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/ticketd/ticketd/ticket"
+)
+
+// SchemaVersion is the layout version written to a new database.
+const SchemaVersion = "1"
+
+// ErrLocked means another process has the database open.
+var ErrLocked = errors.New("database is locked by another process")
+
+var (
+	bMeta       = []byte("meta")
+	bTickets    = []byte("tickets")
+	bMessages   = []byte("messages")
+	bTicketMsgs = []byte("ticket_msgs")
+	bRaw        = []byte("raw")
+	bMsgIDs     = []byte("msgids")
+	bSeen       = []byte("seen")
+	bCursors    = []byte("cursors")
+	bOutbox     = []byte("outbox")
+	bRejected   = []byte("rejected")
+	bRejRaw     = []byte("rejected_raw")
+	allBuckets  = [][]byte{bMeta, bTickets, bMessages, bTicketMsgs, bRaw, bMsgIDs, bSeen, bCursors, bOutbox, bRejected, bRejRaw}
+)
+
+// DB is ticketd's database.
+type DB struct {
+	bolt *bolt.DB
+	path string
+}
+
+var _ ticket.Store = (*DB)(nil)
+
+// Options for [Open].
+type Options struct {
+	// Timeout is how long Open waits for another process to release the
+	// file (default 2s). It is never infinite.
+	Timeout time.Duration
+	// ReadOnly opens the file for reading (still exclusive in bbolt).
+	ReadOnly bool
+}
+
+// Open opens or creates the database at path, creating its buckets and
+// checking the schema version.
+func Open(path string, opts *Options) (*DB, error) {
+	o := Options{}
+	if opts != nil {
+		o = *opts
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 2 * time.Second
+	}
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.Timeout, ReadOnly: o.ReadOnly})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("store: open %s: %w", path, ErrLocked)
+	} else if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	db := &DB{bolt: bdb, path: path}
+	if o.ReadOnly {
+		err = bdb.View(func(tx *bolt.Tx) error { return checkSchema(tx) })
+	} else {
+		err = bdb.Update(func(tx *bolt.Tx) error {
+			for _, name := range allBuckets {
+				if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+					return err
+				}
+			}
+			meta := tx.Bucket(bMeta)
+			if meta.Get([]byte("schema_version")) == nil {
+				if err := meta.Put([]byte("schema_version"), []byte(SchemaVersion)); err != nil {
+					return err
+				}
+			}
+			return checkSchema(tx)
+		})
+	}
+	if err != nil {
+		bdb.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func checkSchema(tx *bolt.Tx) error {
+	meta := tx.Bucket(bMeta)
+	if meta == nil {
+		return errors.New("not a ticketd database (no meta bucket)")
+	}
+	if v := string(meta.Get([]byte("schema_version"))); v != SchemaVersion {
+		return fmt.Errorf("schema version %q, this ticketd knows %q", v, SchemaVersion)
+	}
+	return nil
+}
+
+// Close closes the database.
+func (db *DB) Close() error {
+	if err := db.bolt.Close(); err != nil {
+		return fmt.Errorf("store: close %s: %w", db.path, err)
+	}
+	return nil
+}
+
+// Path is the database file.
+func (db *DB) Path() string { return db.path }
+
+// Update implements [ticket.Store].
+func (db *DB) Update(fn func(tx ticket.Tx) error) error {
+	return db.bolt.Update(func(btx *bolt.Tx) error { return fn(&txn{btx}) })
+}
+
+// View implements [ticket.Store].
+func (db *DB) View(fn func(tx ticket.ReadTx) error) error {
+	return db.bolt.View(func(btx *bolt.Tx) error { return fn(&txn{btx}) })
+}
+
+// WriteTo writes a consistent copy of the database to w while writers go on.
+func (db *DB) WriteTo(w io.Writer) (n int64, err error) {
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	return n, err
+}
+
+// Backup writes a consistent copy of the database to path (mode 0600),
+// through a temporary file that is synced and renamed into place.
+func (db *DB) Backup(path string) (int64, error) {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return 0, fmt.Errorf("store: backup: %w", err)
+	}
+	n, err := db.WriteTo(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return 0, fmt.Errorf("store: backup to %s: %w", path, err)
+	}
+	return n, nil
+}
+
+// txn adapts a bbolt transaction to ticket.Tx.
+type txn struct{ tx *bolt.Tx }
+
+func u64(v uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], v)
+	return b[:]
+}
+
+func getJSON(b *bolt.Bucket, key []byte, v any) error {
+	data := b.Get(key)
+	if data == nil {
+		return ticket.ErrNotFound
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("store: decode %x: %w", key, err)
+	}
+	return nil
+}
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("store: encode: %w", err)
+	}
+	return b.Put(key, data)
+}
+
+func (t *txn) Ticket(id uint64) (ticket.Ticket, error) {
+	var tk ticket.Ticket
+	if err := getJSON(t.tx.Bucket(bTickets), u64(id), &tk); err != nil {
+		return ticket.Ticket{}, fmt.Errorf("ticket #%d: %w", id, err)
+	}
+	return tk, nil
+}
+
+func (t *txn) Tickets(f ticket.TicketFilter) ([]ticket.Ticket, error) {
+	out := []ticket.Ticket{}
+	err := t.tx.Bucket(bTickets).ForEach(func(k, v []byte) error {
+		var tk ticket.Ticket
+		if err := json.Unmarshal(v, &tk); err != nil {
+			return fmt.Errorf("store: decode ticket %x: %w", k, err)
+		}
+		if f.Status == "" || tk.Status == f.Status {
+			out = append(out, tk)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (t *txn) Messages(ticketID uint64) ([]ticket.Message, error) {
+	out := []ticket.Message{}
+	c := t.tx.Bucket(bTicketMsgs).Cursor()
+	prefix := u64(ticketID)
+	for k, _ := c.Seek(prefix); len(k) == 16 && string(k[:8]) == string(prefix); k, _ = c.Next() {
+		m, err := t.Message(binary.BigEndian.Uint64(k[8:]))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func (t *txn) Message(id uint64) (ticket.Message, error) {
+	var m ticket.Message
+	if err := getJSON(t.tx.Bucket(bMessages), u64(id), &m); err != nil {
+		return ticket.Message{}, fmt.Errorf("message %d: %w", id, err)
+	}
+	return m, nil
+}
+
+func (t *txn) MessageByMessageID(mid string) (ticket.Message, error) {
+	if mid == "" {
+		return ticket.Message{}, ticket.ErrNotFound
+	}
+	v := t.tx.Bucket(bMsgIDs).Get([]byte(mid))
+	if len(v) != 8 {
+		return ticket.Message{}, ticket.ErrNotFound
+	}
+	return t.Message(binary.BigEndian.Uint64(v))
+}
+
+func (t *txn) Seen(key string) (uint64, bool, error) {
+	v := t.tx.Bucket(bSeen).Get([]byte(key))
+	if v == nil {
+		return 0, false, nil
+	}
+	if len(v) != 8 {
+		return 0, false, fmt.Errorf("store: seen %q: bad value", key)
+	}
+	return binary.BigEndian.Uint64(v), true, nil
+}
+
+func (t *txn) Raw(msgID uint64) ([]byte, error) {
+	v := t.tx.Bucket(bRaw).Get(u64(msgID))
+	if v == nil {
+		return nil, fmt.Errorf("raw mail of message %d: %w", msgID, ticket.ErrNotFound)
+	}
+	return append([]byte(nil), v...), nil
+}
+
+func (t *txn) Cursor(mailbox string) (ticket.Cursor, bool, error) {
+	var c ticket.Cursor
+	err := getJSON(t.tx.Bucket(bCursors), []byte(mailbox), &c)
+	if errors.Is(err, ticket.ErrNotFound) {
+		return c, false, nil
+	}
+	return c, err == nil, err
+}
+
+func (t *txn) Outbox() ([]ticket.Outgoing, error) {
+	out := []ticket.Outgoing{}
+	err := t.tx.Bucket(bOutbox).ForEach(func(k, v []byte) error {
+		var o ticket.Outgoing
+		if err := json.Unmarshal(v, &o); err != nil {
+			return fmt.Errorf("store: decode outbox %x: %w", k, err)
+		}
+		out = append(out, o)
+		return nil
+	})
+	return out, err
+}
+
+func (t *txn) Outgoing(id uint64) (ticket.Outgoing, error) {
+	var o ticket.Outgoing
+	if err := getJSON(t.tx.Bucket(bOutbox), u64(id), &o); err != nil {
+		return ticket.Outgoing{}, fmt.Errorf("outbox %d: %w", id, err)
+	}
+	return o, nil
+}
+
+func (t *txn) Rejected() ([]ticket.Rejected, error) {
+	out := []ticket.Rejected{}
+	err := t.tx.Bucket(bRejected).ForEach(func(k, v []byte) error {
+		var r ticket.Rejected
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("store: decode rejected %x: %w", k, err)
+		}
+		r.Raw = append([]byte(nil), t.tx.Bucket(bRejRaw).Get(k)...)
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
+
+func (t *txn) NextTicketID() (uint64, error) {
+	return t.tx.Bucket(bTickets).NextSequence()
+}
+
+func (t *txn) PutTicket(tk ticket.Ticket) error {
+	if tk.ID == 0 {
+		return errors.New("store: put ticket: no id")
+	}
+	return putJSON(t.tx.Bucket(bTickets), u64(tk.ID), tk)
+}
+
+func (t *txn) AddMessage(m *ticket.Message, raw []byte) error {
+	b := t.tx.Bucket(bMessages)
+	id, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	m.ID = id
+	if err := putJSON(b, u64(id), m); err != nil {
+		return err
+	}
+	key := append(u64(m.TicketID), u64(id)...)
+	if err := t.tx.Bucket(bTicketMsgs).Put(key, nil); err != nil {
+		return err
+	}
+	if raw != nil {
+		if err := t.tx.Bucket(bRaw).Put(u64(id), raw); err != nil {
+			return fmt.Errorf("store: raw mail of message %d: %w", id, err)
+		}
+	}
+	if m.MessageID != "" {
+		ids := t.tx.Bucket(bMsgIDs)
+		if ids.Get([]byte(m.MessageID)) == nil { // the first message keeps an id
+			if err := ids.Put([]byte(m.MessageID), u64(id)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (t *txn) PutMessage(m ticket.Message) error {
+	b := t.tx.Bucket(bMessages)
+	if m.ID == 0 || b.Get(u64(m.ID)) == nil {
+		return fmt.Errorf("store: put message %d: %w", m.ID, ticket.ErrNotFound)
+	}
+	return putJSON(b, u64(m.ID), m)
+}
+
+func (t *txn) MarkSeen(key string, msgID uint64) error {
+	return t.tx.Bucket(bSeen).Put([]byte(key), u64(msgID))
+}
+
+func (t *txn) SetCursor(mailbox string, c ticket.Cursor) error {
+	return putJSON(t.tx.Bucket(bCursors), []byte(mailbox), c)
+}
+
+func (t *txn) Enqueue(o *ticket.Outgoing) error {
+	b := t.tx.Bucket(bOutbox)
+	id, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	o.ID = id
+	return putJSON(b, u64(id), o)
+}
+
+func (t *txn) PutOutgoing(o ticket.Outgoing) error {
+	if o.ID == 0 {
+		return errors.New("store: put outgoing: no id")
+	}
+	return putJSON(t.tx.Bucket(bOutbox), u64(o.ID), o)
+}
+
+func (t *txn) DeleteOutgoing(id uint64) error {
+	return t.tx.Bucket(bOutbox).Delete(u64(id))
+}
+
+func (t *txn) AddRejected(r *ticket.Rejected) error {
+	b := t.tx.Bucket(bRejected)
+	id, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	r.ID = id
+	if err := putJSON(b, u64(id), r); err != nil {
+		return err
+	}
+	return t.tx.Bucket(bRejRaw).Put(u64(id), r.Raw)
+}

@@ -1,0 +1,156 @@
+package ticket
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned by a [Store] when a ticket, message or record does
+// not exist.
+var ErrNotFound = errors.New("not found")
+
+// Store persists tickets. Implementations run fn in one transaction: if fn
+// returns an error nothing it wrote is kept. Update must not be called from
+// inside fn. Implementations are safe for concurrent use.
+type Store interface {
+	Update(fn func(tx Tx) error) error
+	View(fn func(tx ReadTx) error) error
+}
+
+// TicketFilter selects tickets for listing. Zero values match everything.
+type TicketFilter struct {
+	Status Status
+}
+
+// ReadTx is a read-only view of the store.
+type ReadTx interface {
+	Ticket(id uint64) (Ticket, error)
+	Tickets(f TicketFilter) ([]Ticket, error)
+	// Messages returns the messages of a ticket in the order they were stored.
+	Messages(ticketID uint64) ([]Message, error)
+	Message(id uint64) (Message, error)
+	// MessageByMessageID finds a stored message (incoming or ours) by its
+	// canonical Message-ID.
+	MessageByMessageID(messageID string) (Message, error)
+	// Seen reports whether a dedupe key was stored, and by which message (0
+	// for a rejected mail).
+	Seen(key string) (msgID uint64, ok bool, err error)
+	Raw(msgID uint64) ([]byte, error)
+	Cursor(mailbox string) (Cursor, bool, error)
+	// Outbox lists queued outgoing mail, oldest first.
+	Outbox() ([]Outgoing, error)
+	Outgoing(id uint64) (Outgoing, error)
+	Rejected() ([]Rejected, error)
+}
+
+// Tx is a read-write transaction.
+type Tx interface {
+	ReadTx
+	// NextTicketID reserves the next ticket number.
+	NextTicketID() (uint64, error)
+	PutTicket(t Ticket) error
+	// AddMessage assigns m.ID, stores m and raw (raw may be nil for mail we
+	// compose) and indexes m.MessageID.
+	AddMessage(m *Message, raw []byte) error
+	PutMessage(m Message) error
+	MarkSeen(key string, msgID uint64) error
+	SetCursor(mailbox string, c Cursor) error
+	// Enqueue assigns o.ID and queues o.
+	Enqueue(o *Outgoing) error
+	PutOutgoing(o Outgoing) error
+	DeleteOutgoing(id uint64) error
+	// AddRejected assigns r.ID and keeps r with its raw bytes.
+	AddRejected(r *Rejected) error
+}
+
+// Sender delivers one outgoing mail. An error for which [IsPermanent] is true
+// is not retried.
+type Sender interface {
+	Send(ctx context.Context, o Outgoing) error
+}
+
+// Renderer renders a named mail template ("ack") in a language ("ko", "en").
+type Renderer interface {
+	Render(name, lang string, data TemplateData) (Rendered, error)
+}
+
+// Rendered is a rendered mail: subject line and bodies.
+type Rendered struct {
+	Subject string
+	Text    string
+	HTML    string
+}
+
+// TemplateData is what templates see.
+type TemplateData struct {
+	TicketID      uint64
+	Subject       string // the customer's subject, without our tag
+	Customer      Address
+	CenterName    string
+	SupportEmail  string
+	Hours         Hours
+	OpenNow       bool // whether the center is open at Now
+	Now           time.Time
+	CustomerText  string // the customer's message text, for notifications
+	AgentName     string
+	ReplyText     string
+	TicketSubject string // "[#N] subject"
+}
+
+// Outgoing is a mail in the outbox. Its Message-ID is fixed when it is
+// queued, so a retry after a crash sends the same Message-ID.
+type Outgoing struct {
+	ID         uint64            `json:"id"`
+	TicketID   uint64            `json:"ticket_id"`
+	MessageRef uint64            `json:"message_ref"` // the Message stored on the ticket
+	MessageID  string            `json:"message_id"`
+	From       Address           `json:"from"`
+	To         []Address         `json:"to"`
+	Cc         []Address         `json:"cc,omitempty"`
+	ReplyTo    []Address         `json:"reply_to,omitempty"`
+	Subject    string            `json:"subject"`
+	InReplyTo  string            `json:"in_reply_to,omitempty"`
+	References []string          `json:"references,omitempty"`
+	Headers    map[string]string `json:"headers,omitempty"`
+	Text       string            `json:"text"`
+	HTML       string            `json:"html,omitempty"`
+	Kind       Kind              `json:"kind"`
+
+	CreatedAt   time.Time `json:"created_at"`
+	NextAttempt time.Time `json:"next_attempt"`
+	Attempts    int       `json:"attempts"`
+	LastError   string    `json:"last_error,omitempty"`
+}
+
+// Rejected is a mail that could not be turned into a ticket message. Its raw
+// bytes are kept for inspection; nothing is dropped.
+type Rejected struct {
+	ID         uint64    `json:"id"`
+	Reason     string    `json:"reason"`
+	Source     string    `json:"source"`
+	ReceivedAt time.Time `json:"received_at"`
+	Raw        []byte    `json:"-"`
+	RawSHA256  string    `json:"raw_sha256"`
+	RawSize    int64     `json:"raw_size"`
+}
+
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as permanent: retrying will not help.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+// IsPermanent reports whether err, or an error it wraps, was marked with
+// [Permanent].
+func IsPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
+}

@@ -1,0 +1,243 @@
+package ticket
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"runtime/debug"
+	"time"
+)
+
+// OutboxConfig tunes the outbox worker. Zero values take the defaults.
+type OutboxConfig struct {
+	// MinBackoff is the delay after the first failure (default 30s); it
+	// doubles with each attempt up to MaxBackoff (default 1h), with ±20%
+	// jitter.
+	MinBackoff time.Duration
+	MaxBackoff time.Duration
+	// Deadline is how long a mail is retried before it is given up (default
+	// 48h).
+	Deadline time.Duration
+	// Lease is how long a claimed mail is left alone: if the process dies
+	// while sending, the mail is tried again after this (default 10m).
+	Lease time.Duration
+	// Poll is how often the queue is looked at when nothing wakes the worker
+	// (default 30s).
+	Poll time.Duration
+	Now  func() time.Time
+}
+
+// Outbox sends queued mail. It claims a mail (attempt count and next attempt
+// time) in its own transaction before dialling, so no transaction is held
+// across network I/O, and a crash during a send leads to at most one more
+// copy of that mail.
+type Outbox struct {
+	store  Store
+	sender Sender
+	cfg    OutboxConfig
+	log    *slog.Logger
+	wake   chan struct{}
+}
+
+// NewOutbox returns an outbox worker. A nil log discards.
+func NewOutbox(store Store, sender Sender, cfg OutboxConfig, log *slog.Logger) *Outbox {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.MinBackoff, 30*time.Second)
+	def(&cfg.MaxBackoff, time.Hour)
+	def(&cfg.Deadline, 48*time.Hour)
+	def(&cfg.Lease, 10*time.Minute)
+	def(&cfg.Poll, 30*time.Second)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Outbox{store: store, sender: sender, cfg: cfg, log: log, wake: make(chan struct{}, 1)}
+}
+
+// Wake makes a running worker look at the queue now. It never blocks.
+func (w *Outbox) Wake() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run sends due mail until ctx is done. A mail being sent when ctx is
+// cancelled is finished (bounded by the sender's own timeout) so its outcome
+// is recorded.
+func (w *Outbox) Run(ctx context.Context) {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-w.wake:
+		}
+		next := w.safeFlush(ctx)
+		wait := w.cfg.Poll
+		if !next.IsZero() {
+			if d := time.Until(next); d < wait {
+				wait = max(d, 50*time.Millisecond)
+			}
+		}
+		if !t.Stop() {
+			select {
+			case <-t.C:
+			default:
+			}
+		}
+		t.Reset(wait)
+	}
+}
+
+func (w *Outbox) safeFlush(ctx context.Context) (next time.Time) {
+	defer func() {
+		if r := recover(); r != nil {
+			w.log.Error("outbox: panic", "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	_, _, next, err := w.Flush(ctx)
+	if err != nil {
+		w.log.Error("outbox: flush", "err", err)
+	}
+	return next
+}
+
+// Flush tries every mail that is due now, one at a time. It returns how many
+// were sent and how many finally failed, and when the next queued mail is
+// due (zero when the queue is empty).
+func (w *Outbox) Flush(ctx context.Context) (sent, failed int, next time.Time, err error) {
+	var queue []Outgoing
+	if err := w.store.View(func(tx ReadTx) error {
+		var err error
+		queue, err = tx.Outbox()
+		return err
+	}); err != nil {
+		return 0, 0, time.Time{}, fmt.Errorf("ticket: outbox: list: %w", err)
+	}
+	for _, o := range queue {
+		now := w.cfg.Now()
+		if o.NextAttempt.After(now) {
+			if next.IsZero() || o.NextAttempt.Before(next) {
+				next = o.NextAttempt
+			}
+			continue
+		}
+		if ctx.Err() != nil {
+			return sent, failed, now, nil
+		}
+		ok, gaveUp, retryAt, err := w.attempt(ctx, o.ID)
+		if err != nil {
+			return sent, failed, next, err
+		}
+		switch {
+		case ok:
+			sent++
+		case gaveUp:
+			failed++
+		case !retryAt.IsZero() && (next.IsZero() || retryAt.Before(next)):
+			next = retryAt
+		}
+	}
+	return sent, failed, next, nil
+}
+
+// attempt claims, sends and records one outbox mail.
+func (w *Outbox) attempt(ctx context.Context, id uint64) (sent, gaveUp bool, retryAt time.Time, err error) {
+	var o Outgoing
+	var claimed bool
+	err = w.store.Update(func(tx Tx) error {
+		var err error
+		o, err = tx.Outgoing(id)
+		if errors.Is(err, ErrNotFound) {
+			return nil // sent meanwhile
+		} else if err != nil {
+			return err
+		}
+		if claimed = !o.NextAttempt.After(w.cfg.Now()); !claimed {
+			return nil // claimed meanwhile
+		}
+		o.Attempts++
+		o.NextAttempt = w.cfg.Now().Add(w.cfg.Lease)
+		return tx.PutOutgoing(o)
+	})
+	if err != nil || !claimed {
+		return false, false, time.Time{}, wrapErr("claim", id, err)
+	}
+
+	// The send is finished even when ctx is cancelled: the sender has its own
+	// timeout, and an abandoned send would only be retried later.
+	sendErr := w.sender.Send(context.WithoutCancel(ctx), o)
+	now := w.cfg.Now()
+	log := w.log.With("ticket", o.TicketID, "outbox", o.ID, "msgid", o.MessageID, "attempt", o.Attempts)
+	switch {
+	case sendErr == nil:
+		log.Info("outbox: sent", "to", addrList(o.To))
+		err = w.finish(o, DeliverySent, "")
+		return err == nil, false, time.Time{}, wrapErr("record sent", id, err)
+	case IsPermanent(sendErr) || now.Sub(o.CreatedAt) >= w.cfg.Deadline:
+		log.Error("outbox: giving up", "to", addrList(o.To), "err", sendErr)
+		err = w.finish(o, DeliveryFailed, sendErr.Error())
+		return false, err == nil, time.Time{}, wrapErr("record failure", id, err)
+	}
+	o.LastError = sendErr.Error()
+	o.NextAttempt = now.Add(w.backoff(o.Attempts))
+	log.Warn("outbox: will retry", "err", sendErr, "next_attempt", o.NextAttempt.Format(time.RFC3339))
+	err = w.store.Update(func(tx Tx) error { return tx.PutOutgoing(o) })
+	return false, false, o.NextAttempt, wrapErr("record retry", id, err)
+}
+
+// finish removes o from the outbox and records the outcome on its message.
+func (w *Outbox) finish(o Outgoing, state, errText string) error {
+	return w.store.Update(func(tx Tx) error {
+		if err := tx.DeleteOutgoing(o.ID); err != nil {
+			return err
+		}
+		msg, err := tx.Message(o.MessageRef)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		msg.Delivery, msg.DeliveryError = state, errText
+		return tx.PutMessage(msg)
+	})
+}
+
+func (w *Outbox) backoff(attempts int) time.Duration {
+	d := w.cfg.MinBackoff
+	for i := 1; i < attempts && d < w.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, w.cfg.MaxBackoff)
+	jitter := 0.8 + 0.4*rand.Float64()
+	return time.Duration(float64(d) * jitter)
+}
+
+func wrapErr(what string, id uint64, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("ticket: outbox %d: %s: %w", id, what, err)
+}
+
+func addrList(as []Address) string {
+	s := ""
+	for i, a := range as {
+		if i > 0 {
+			s += ", "
+		}
+		s += a.Email
+	}
+	return s
+}

@@ -1,0 +1,328 @@
+package ticket_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ticketd/ticketd/store"
+	"github.com/ticketd/ticketd/templates"
+	"github.com/ticketd/ticketd/ticket"
+)
+
+var support = ticket.Address{Name: "고객센터", Email: "support@example.test"}
+
+// setup returns a service on a fresh database in t.TempDir().
+func setup(t *testing.T) (*ticket.Service, *store.DB) {
+	t.Helper()
+	db, err := store.Open(filepath.Join(t.TempDir(), "t.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	r, err := templates.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC) // 19:00 in Seoul: closed
+	svc := ticket.NewService(db, r, ticket.Config{
+		Support: support, Domain: "example.test", CenterName: "고객센터",
+		Hours: ticket.DefaultHours(time.FixedZone("KST", 9*3600)), Now: func() time.Time { return now },
+	}, nil)
+	return svc, db
+}
+
+func mail(from, subject, msgid string) *ticket.Mail {
+	return &ticket.Mail{
+		From: ticket.Address{Name: "김고객", Email: from}, To: []ticket.Address{support},
+		Subject: subject, MessageID: msgid, Text: "본문입니다.\n", Headers: map[string]string{},
+	}
+}
+
+func ingest(t *testing.T, svc *ticket.Service, m *ticket.Mail) ticket.Result {
+	t.Helper()
+	res, err := svc.Ingest(ticket.Incoming{Mail: m, Raw: []byte("raw " + m.MessageID + m.Subject), Source: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func messages(t *testing.T, db *store.DB, id uint64) []ticket.Message {
+	t.Helper()
+	var ms []ticket.Message
+	if err := db.View(func(tx ticket.ReadTx) error {
+		var err error
+		ms, err = tx.Messages(id)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return ms
+}
+
+func outbox(t *testing.T, db *store.DB) []ticket.Outgoing {
+	t.Helper()
+	var out []ticket.Outgoing
+	if err := db.View(func(tx ticket.ReadTx) error {
+		var err error
+		out, err = tx.Outbox()
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestNewTicketIsAcknowledgedOnce(t *testing.T) {
+	svc, db := setup(t)
+	res := ingest(t, svc, mail("kim@example.org", "대출 상환 문의", "a1@example.org"))
+	if !res.NewTicket || !res.Acknowledged || res.TicketID != 1 {
+		t.Fatalf("result %+v, want new ticket #1 acknowledged", res)
+	}
+	ob := outbox(t, db)
+	if len(ob) != 1 {
+		t.Fatalf("outbox has %d mails, want 1", len(ob))
+	}
+	o := ob[0]
+	checks := map[string][2]string{
+		"to":                       {o.To[0].Email, "kim@example.org"},
+		"subject":                  {o.Subject, "[#1] 대출 상환 문의"},
+		"in-reply-to":              {o.InReplyTo, "a1@example.org"},
+		"references":               {strings.Join(o.References, " "), "a1@example.org"},
+		"Auto-Submitted":           {o.Headers["Auto-Submitted"], "auto-replied"},
+		"X-Auto-Response-Suppress": {o.Headers["X-Auto-Response-Suppress"], "All"},
+		"loop header":              {o.Headers[ticket.LoopHeader], "support@example.test"},
+	}
+	for name, c := range checks {
+		if c[0] != c[1] {
+			t.Errorf("%s = %q, want %q", name, c[0], c[1])
+		}
+	}
+	if !strings.HasPrefix(o.MessageID, "t1.") || !strings.HasSuffix(o.MessageID, "@example.test") {
+		t.Errorf("message-id %q, want t1.RANDOM@example.test", o.MessageID)
+	}
+	if !strings.Contains(o.Text, "#1") || !strings.Contains(o.Text, "09:00") {
+		t.Errorf("ack text lacks ticket number or hours:\n%s", o.Text)
+	}
+	ms := messages(t, db, 1)
+	if len(ms) != 2 || ms[0].Direction != ticket.DirIn || ms[1].Direction != ticket.DirOut ||
+		ms[1].Kind != ticket.KindAuto || ms[1].Delivery != ticket.DeliveryQueued || ms[1].MessageID != o.MessageID {
+		t.Fatalf("messages %+v, want the customer's mail and the queued ack", ms)
+	}
+	// The same mail again is a duplicate: no second message, no second ack.
+	res = ingest(t, svc, mail("kim@example.org", "대출 상환 문의", "<a1@example.org>"))
+	if !res.Duplicate || res.TicketID != 1 {
+		t.Fatalf("second ingest %+v, want duplicate of #1", res)
+	}
+	if n := len(messages(t, db, 1)); n != 2 {
+		t.Fatalf("ticket has %d messages after a duplicate, want 2", n)
+	}
+	if n := len(outbox(t, db)); n != 1 {
+		t.Fatalf("outbox has %d after a duplicate, want 1", n)
+	}
+}
+
+func TestNoMessageIDDedupesByContent(t *testing.T) {
+	svc, db := setup(t)
+	m := mail("kim@example.org", "no id", "")
+	raw := []byte("Subject: no id\r\n\r\nbody\r\n")
+	for i := 0; i < 2; i++ {
+		if _, err := svc.Ingest(ticket.Incoming{Mail: m, Raw: raw}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other, err := svc.Ingest(ticket.Incoming{Mail: m, Raw: append(raw, 'x')})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.Duplicate || other.TicketID != 2 {
+		t.Fatalf("different bytes: %+v, want a new ticket #2", other)
+	}
+	if n := len(messages(t, db, 1)); n != 2 { // mail + ack
+		t.Fatalf("ticket 1 has %d messages, want 2", n)
+	}
+}
+
+func TestFollowUpByReferenceToOurAck(t *testing.T) {
+	svc, db := setup(t)
+	ingest(t, svc, mail("kim@example.org", "카드 분실", "q1@example.org"))
+	ack := outbox(t, db)[0]
+	reply := mail("kim@example.org", "Re: [#1] 카드 분실", "q2@example.org")
+	reply.InReplyTo = ack.MessageID
+	reply.References = []string{"q1@example.org", ack.MessageID}
+	res := ingest(t, svc, reply)
+	if res.NewTicket || res.TicketID != 1 || res.Acknowledged {
+		t.Fatalf("reply %+v, want a follow-up on #1 without an ack", res)
+	}
+	// Someone else replying to the customer's own mail by reference also threads.
+	cc := mail("lee@example.org", "Re: 카드 분실", "q3@example.org")
+	cc.References = []string{"q1@example.org"}
+	if res := ingest(t, svc, cc); res.TicketID != 1 || res.NewTicket {
+		t.Fatalf("reference to the customer's mail: %+v, want follow-up on #1", res)
+	}
+	if n := len(outbox(t, db)); n != 1 {
+		t.Fatalf("outbox %d, want only the first ack", n)
+	}
+}
+
+func TestSubjectTagOnlyFromRequester(t *testing.T) {
+	svc, _ := setup(t)
+	ingest(t, svc, mail("kim@example.org", "첫 문의", "s1@example.org"))
+	if res := ingest(t, svc, mail("KIM@example.org", "Re: [#1] 첫 문의", "s2@example.org")); res.TicketID != 1 || res.NewTicket {
+		t.Fatalf("tag from requester (other case): %+v, want follow-up on #1", res)
+	}
+	res := ingest(t, svc, mail("mallory@example.net", "[#1] let me in", "s3@example.net"))
+	if !res.NewTicket || res.TicketID == 1 {
+		t.Fatalf("tag from a stranger: %+v, want a new ticket", res)
+	}
+	if res := ingest(t, svc, mail("kim@example.org", "[#99] no such ticket", "s4@example.org")); !res.NewTicket {
+		t.Fatalf("tag of a missing ticket: %+v, want a new ticket", res)
+	}
+}
+
+func TestAutomaticMailIsNotAcknowledged(t *testing.T) {
+	svc, db := setup(t)
+	m := mail("kim@example.org", "Out of office", "auto1@example.org")
+	m.Headers["Auto-Submitted"] = "auto-replied"
+	res := ingest(t, svc, m)
+	if !res.NewTicket || res.Acknowledged || res.Automatic == "" {
+		t.Fatalf("auto mail: %+v, want stored, not acknowledged", res)
+	}
+	if n := len(outbox(t, db)); n != 0 {
+		t.Fatalf("outbox %d, want 0", n)
+	}
+	if ms := messages(t, db, res.TicketID); ms[0].Kind != ticket.KindAuto {
+		t.Fatalf("kind %q, want auto", ms[0].Kind)
+	}
+	// Mail from our own address is never acknowledged either.
+	own := mail("support@example.test", "loop?", "own@example.test")
+	if res := ingest(t, svc, own); res.Acknowledged {
+		t.Fatal("mail from the support address was acknowledged")
+	}
+}
+
+func TestOwnMailComingBackIsDuplicate(t *testing.T) {
+	svc, db := setup(t)
+	ingest(t, svc, mail("kim@example.org", "hello", "h1@example.org"))
+	ack := outbox(t, db)[0]
+	back := mail("support@example.test", ack.Subject, ack.MessageID)
+	if res := ingest(t, svc, back); !res.Duplicate {
+		t.Fatalf("our own ack fetched back: %+v, want duplicate", res)
+	}
+}
+
+func TestFollowUpReopensSolved(t *testing.T) {
+	svc, db := setup(t)
+	ingest(t, svc, mail("kim@example.org", "q", "r1@example.org"))
+	if err := db.Update(func(tx ticket.Tx) error {
+		tk, err := tx.Ticket(1)
+		if err != nil {
+			return err
+		}
+		tk.Status = ticket.StatusSolved
+		return tx.PutTicket(tk)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ingest(t, svc, mail("kim@example.org", "Re: [#1] q", "r2@example.org"))
+	var tk ticket.Ticket
+	db.View(func(tx ticket.ReadTx) error { tk, _ = tx.Ticket(1); return nil })
+	if tk.Status != ticket.StatusOpen || tk.Messages != 3 {
+		t.Fatalf("ticket %+v, want open with 3 messages", tk)
+	}
+}
+
+func TestCursorCommitsWithMail(t *testing.T) {
+	svc, db := setup(t)
+	m := mail("kim@example.org", "c", "c1@example.org")
+	if _, err := svc.Ingest(ticket.Incoming{Mail: m, Raw: []byte("x"), Mailbox: "support/INBOX",
+		Cursor: ticket.Cursor{UIDValidity: 7, LastUID: 3}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Reject(ticket.Incoming{Raw: []byte("garbage"), Mailbox: "support/INBOX",
+		Cursor: ticket.Cursor{UIDValidity: 7, LastUID: 4}}, "not a mail"); err != nil {
+		t.Fatal(err)
+	}
+	c, ok, err := svc.Cursor("support/INBOX")
+	if err != nil || !ok || c.UIDValidity != 7 || c.LastUID != 4 {
+		t.Fatalf("cursor %+v %v %v, want validity 7 last 4", c, ok, err)
+	}
+	// A rejected mail is kept once, with its bytes.
+	if res, _ := svc.Reject(ticket.Incoming{Raw: []byte("garbage")}, "not a mail"); !res.Duplicate {
+		t.Fatal("second reject of the same bytes was not a duplicate")
+	}
+	var rej []ticket.Rejected
+	db.View(func(tx ticket.ReadTx) error { rej, _ = tx.Rejected(); return nil })
+	if len(rej) != 1 || string(rej[0].Raw) != "garbage" || rej[0].Reason != "not a mail" {
+		t.Fatalf("rejected %+v, want one record with its raw bytes", rej)
+	}
+	// A new UIDVALIDITY starts the cursor afresh.
+	m2 := mail("kim@example.org", "c2", "c2@example.org")
+	svc.Ingest(ticket.Incoming{Mail: m2, Raw: []byte("y"), Mailbox: "support/INBOX", Cursor: ticket.Cursor{UIDValidity: 8, LastUID: 1}})
+	if c, _, _ := svc.Cursor("support/INBOX"); c.UIDValidity != 8 || c.LastUID != 1 {
+		t.Fatalf("cursor after new validity %+v, want 8/1", c)
+	}
+}
+
+func TestIsAutomatic(t *testing.T) {
+	cases := []struct {
+		from, subject string
+		headers       map[string]string
+		want          bool
+	}{
+		{"kim@example.org", "문의", nil, false},
+		{"kim@example.org", "문의", map[string]string{"Auto-Submitted": "no"}, false},
+		{"kim@example.org", "문의", map[string]string{"Auto-Submitted": "auto-generated"}, true},
+		{"kim@example.org", "문의", map[string]string{"Precedence": "bulk"}, true},
+		{"kim@example.org", "문의", map[string]string{"List-Id": "<x.example.org>"}, true},
+		{"kim@example.org", "문의", map[string]string{"X-Autoreply": "yes"}, true},
+		{"kim@example.org", "문의", map[string]string{ticket.LoopHeader: "other"}, true},
+		{"MAILER-DAEMON@example.org", "Undelivered", nil, true},
+		{"no-reply@bank.example", "안내", nil, true},
+		{"", "no sender", nil, true},
+		{"kim@example.org", "[부재중] 휴가입니다", nil, true},
+		{"kim@example.org", "자동 회신: 문의", nil, true},
+	}
+	for _, c := range cases {
+		m := &ticket.Mail{From: ticket.Address{Email: c.from}, Subject: c.subject, Headers: c.headers}
+		if m.Headers == nil {
+			m.Headers = map[string]string{}
+		}
+		if got, why := ticket.IsAutomatic(m, ticket.LoopHeader); got != c.want {
+			t.Errorf("IsAutomatic(%s, %q, %v) = %v (%s), want %v", c.from, c.subject, c.headers, got, why, c.want)
+		}
+	}
+}
+
+func TestSubjectTagAndHours(t *testing.T) {
+	for s, want := range map[string]uint64{"Re: [#1024] 문의": 1024, "[#0] x": 0, "#12 x": 0, "RE: RE: [#7]": 7} {
+		if got, _ := ticket.SubjectTag(s); got != want {
+			t.Errorf("SubjectTag(%q) = %d, want %d", s, got, want)
+		}
+	}
+	if got := ticket.TaggedSubject(5, "Re: [#5] hi"); got != "Re: [#5] hi" {
+		t.Errorf("TaggedSubject kept-tag = %q", got)
+	}
+	seoul := time.FixedZone("KST", 9*3600)
+	h := ticket.DefaultHours(seoul)
+	for when, want := range map[string]bool{
+		"2026-11-24T09:00:00+09:00": true, "2026-11-24T17:59:00+09:00": true,
+		"2026-11-24T18:00:00+09:00": false, "2026-11-28T10:00:00+09:00": false, // Saturday
+		"2026-11-24T00:30:00Z": true, // 09:30 in Seoul
+	} {
+		tm, _ := time.Parse(time.RFC3339, when)
+		if got := h.OpenAt(tm); got != want {
+			t.Errorf("OpenAt(%s) = %v, want %v", when, got, want)
+		}
+	}
+	days, err := ticket.ParseDays("mon,wed-fri")
+	if err != nil || fmt.Sprint(days) != "[Monday Wednesday Thursday Friday]" {
+		t.Errorf("ParseDays = %v, %v", days, err)
+	}
+	if _, err := ticket.ParseDays("mon-funday"); err == nil {
+		t.Error("ParseDays accepted funday")
+	}
+}

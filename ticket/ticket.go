@@ -1,0 +1,167 @@
+package ticket
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Status is the life-cycle state of a ticket.
+type Status string
+
+// Ticket statuses. A new ticket starts as StatusNew; a customer follow-up on a
+// solved ticket makes it open again.
+const (
+	StatusNew     Status = "new"
+	StatusOpen    Status = "open"
+	StatusPending Status = "pending"
+	StatusSolved  Status = "solved"
+	StatusClosed  Status = "closed"
+)
+
+// ParseStatus checks s against the known statuses.
+func ParseStatus(s string) (Status, error) {
+	switch st := Status(strings.ToLower(strings.TrimSpace(s))); st {
+	case StatusNew, StatusOpen, StatusPending, StatusSolved, StatusClosed:
+		return st, nil
+	}
+	return "", fmt.Errorf("unknown status %q (want new, open, pending, solved or closed)", s)
+}
+
+// Address is a mailbox: an optional display name and an address.
+// Email is stored lower-cased in its domain part and trimmed.
+type Address struct {
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+// String formats the address for logs and display, not for mail headers.
+func (a Address) String() string {
+	if a.Name == "" {
+		return a.Email
+	}
+	return fmt.Sprintf("%s <%s>", a.Name, a.Email)
+}
+
+// SameMailbox reports whether a and b name the same mailbox. Local parts are
+// compared case-insensitively, as every mail system a helpdesk meets does.
+func SameMailbox(a, b string) bool {
+	return a != "" && strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b))
+}
+
+// Ticket is one customer inquiry and its conversation.
+type Ticket struct {
+	ID        uint64    `json:"id"`
+	Subject   string    `json:"subject"`
+	Status    Status    `json:"status"`
+	Requester Address   `json:"requester"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	// Messages is the number of messages on the ticket.
+	Messages int `json:"messages"`
+}
+
+// Direction says whether a message came in or went out.
+type Direction string
+
+// Message directions.
+const (
+	DirIn  Direction = "in"
+	DirOut Direction = "out"
+)
+
+// Kind says who wrote a message.
+type Kind string
+
+// Message kinds.
+const (
+	KindCustomer Kind = "customer"
+	KindAgent    Kind = "agent"
+	KindAuto     Kind = "auto"
+	KindNote     Kind = "note"
+)
+
+// Attachment describes one attachment of a message. The bytes themselves
+// stay inside the raw mail, which is kept byte-exact.
+type Attachment struct {
+	Filename    string `json:"filename"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+	SHA256      string `json:"sha256"`
+	Inline      bool   `json:"inline"`
+	ContentID   string `json:"content_id"`
+}
+
+// Mail is an incoming mail as the parser understood it. Message-IDs are
+// canonical: no angle brackets, surrounding space removed.
+type Mail struct {
+	From        Address
+	To          []Address
+	Cc          []Address
+	ReplyTo     []Address
+	Subject     string
+	Date        time.Time
+	MessageID   string
+	InReplyTo   string
+	References  []string
+	Text        string // the whole decoded text body
+	HTML        string // the HTML body, if any, as sent
+	Attachments []Attachment
+	// Headers holds the header fields the core's rules look at, keyed by
+	// canonical name (e.g. "Auto-Submitted"), first value only.
+	Headers map[string]string
+	// Warnings lists what the parser could not read cleanly; the mail is still
+	// stored with whatever was readable.
+	Warnings []string
+}
+
+// Message is one stored message on a ticket.
+type Message struct {
+	ID          uint64       `json:"id"`
+	TicketID    uint64       `json:"ticket_id"`
+	Direction   Direction    `json:"direction"`
+	Kind        Kind         `json:"kind"`
+	From        Address      `json:"from"`
+	To          []Address    `json:"to"`
+	Cc          []Address    `json:"cc"`
+	ReplyTo     []Address    `json:"reply_to,omitempty"`
+	Subject     string       `json:"subject"`
+	Date        time.Time    `json:"date"`
+	MessageID   string       `json:"message_id"`
+	InReplyTo   string       `json:"in_reply_to"`
+	References  []string     `json:"references"`
+	Body        string       `json:"body"`
+	Visible     string       `json:"visible"`
+	HTML        string       `json:"html,omitempty"`
+	Attachments []Attachment `json:"attachments"`
+	Warnings    []string     `json:"warnings,omitempty"`
+	// Source names where the message came from ("imap:support/INBOX uid 17",
+	// "ingest", "outbox"), for operators.
+	Source     string    `json:"source,omitempty"`
+	RawSHA256  string    `json:"raw_sha256,omitempty"`
+	RawSize    int64     `json:"raw_size,omitempty"`
+	ReceivedAt time.Time `json:"received_at"`
+	// Delivery is set on messages we send: "queued", "sent" or "failed".
+	Delivery      string `json:"delivery,omitempty"`
+	DeliveryError string `json:"delivery_error,omitempty"`
+	// Automatic names why an incoming mail was judged machine-sent, if it was.
+	Automatic string `json:"automatic,omitempty"`
+}
+
+// Delivery states of an outgoing message.
+const (
+	DeliveryQueued = "queued"
+	DeliverySent   = "sent"
+	DeliveryFailed = "failed"
+)
+
+// Cursor is the ingest position in one IMAP folder.
+type Cursor struct {
+	UIDValidity uint32 `json:"uidvalidity"`
+	// LastUID is the highest UID whose mail is committed; every mail at or
+	// below it is stored (or rejected, or was expunged before we saw it).
+	LastUID uint32 `json:"last_uid"`
+	// ActedUID is the highest UID up to which the post-action (seen or move)
+	// is known to be done. Between ActedUID and LastUID it is re-applied.
+	ActedUID uint32 `json:"acted_uid"`
+}
