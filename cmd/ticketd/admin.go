@@ -1,0 +1,281 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/ticketd/ticketd/mailbox"
+	"github.com/ticketd/ticketd/ticket"
+)
+
+// backend is what the CLI commands need; it is the running daemon (over the
+// admin socket) or the database opened directly when no daemon runs.
+type backend interface {
+	Tickets(ctx context.Context, status ticket.Status) ([]ticket.Ticket, error)
+	Ticket(ctx context.Context, id uint64) (ticketView, error)
+	Poll(ctx context.Context) ([]pollResult, error)
+	Ingest(ctx context.Context, raw []byte, source string) (ingestResult, error)
+	Close()
+}
+
+// ingestResult is the outcome of one piped mail.
+type ingestResult struct {
+	TicketID  uint64 `json:"ticket_id"`
+	NewTicket bool   `json:"new_ticket"`
+	Duplicate bool   `json:"duplicate"`
+	Rejected  bool   `json:"rejected"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+var errNoTicket = errors.New("no such ticket")
+
+// localBackend works on the database directly.
+type localBackend struct{ d *daemon }
+
+func (b localBackend) Close() { b.d.close() }
+
+func (b localBackend) Tickets(_ context.Context, status ticket.Status) ([]ticket.Ticket, error) {
+	var out []ticket.Ticket
+	err := b.d.db.View(func(tx ticket.ReadTx) error {
+		var err error
+		out, err = tx.Tickets(ticket.TicketFilter{Status: status})
+		return err
+	})
+	return out, err
+}
+
+func (b localBackend) Ticket(_ context.Context, id uint64) (ticketView, error) {
+	var v ticketView
+	err := b.d.db.View(func(tx ticket.ReadTx) error {
+		t, err := tx.Ticket(id)
+		if errors.Is(err, ticket.ErrNotFound) {
+			return fmt.Errorf("#%d: %w", id, errNoTicket)
+		} else if err != nil {
+			return err
+		}
+		msgs, err := tx.Messages(id)
+		v = newTicketView(t, msgs)
+		return err
+	})
+	return v, err
+}
+
+func (b localBackend) Poll(ctx context.Context) ([]pollResult, error) {
+	res := b.d.pollAll(ctx)
+	// A one-shot poll also sends what it queued; what cannot be sent now
+	// stays in the outbox for the next run or for serve.
+	if _, _, _, err := b.d.outbox.Flush(ctx); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+func (b localBackend) Ingest(ctx context.Context, raw []byte, source string) (ingestResult, error) {
+	res, rejected, err := mailbox.Deliver(b.d.svc, raw, ticket.Incoming{Source: source})
+	if err != nil {
+		return ingestResult{}, err
+	}
+	out := ingestResult{TicketID: res.TicketID, NewTicket: res.NewTicket, Duplicate: res.Duplicate, Rejected: rejected}
+	if rejected {
+		out.Reason = "not a mail (kept as rejected)"
+	}
+	return out, nil
+}
+
+// adminServer serves the admin API on a unix socket (mode 0600).
+type adminServer struct {
+	d   *daemon
+	ctx context.Context
+	srv *http.Server
+	ln  net.Listener
+}
+
+func listenAdmin(ctx context.Context, d *daemon, path string) (*adminServer, error) {
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("admin socket %s: another ticketd is answering on it", path)
+	}
+	os.Remove(path) // a stale socket from a process that died
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	a := &adminServer{d: d, ctx: ctx, ln: ln}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/tickets", a.tickets)
+	mux.HandleFunc("GET /v1/tickets/{id}", a.ticket)
+	mux.HandleFunc("POST /v1/poll", a.poll)
+	mux.HandleFunc("POST /v1/ingest", a.ingest)
+	a.srv = &http.Server{Handler: a.recoverer(mux), ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)}
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				d.log.Error("admin server panic", "panic", r, "stack", string(debug.Stack()))
+			}
+		}()
+		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("admin server", "err", err)
+		}
+	}()
+	return a, nil
+}
+
+func (a *adminServer) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	a.srv.Shutdown(ctx)
+	os.Remove(a.ln.Addr().String())
+}
+
+func (a *adminServer) recoverer(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				a.d.log.Error("admin request panic", "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+				http.Error(w, "internal error", http.StatusInternalServerError)
+			}
+		}()
+		h.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+func (a *adminServer) tickets(w http.ResponseWriter, r *http.Request) {
+	var st ticket.Status
+	if s := r.URL.Query().Get("status"); s != "" {
+		var err error
+		if st, err = ticket.ParseStatus(s); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+	}
+	ts, err := localBackend{a.d}.Tickets(r.Context(), st)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	writeJSON(w, ts)
+}
+
+func (a *adminServer) ticket(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
+	if err != nil {
+		http.Error(w, "bad ticket number", http.StatusBadRequest)
+		return
+	}
+	v, err := localBackend{a.d}.Ticket(r.Context(), id)
+	if errors.Is(err, errNoTicket) {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	} else if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	writeJSON(w, v)
+}
+
+func (a *adminServer) poll(w http.ResponseWriter, _ *http.Request) {
+	// The daemon's context, not the request's: a client that goes away must
+	// not cut a poll short.
+	writeJSON(w, a.d.pollAll(a.ctx))
+}
+
+func (a *adminServer) ingest(w http.ResponseWriter, r *http.Request) {
+	raw, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, "read mail: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	res, err := localBackend{a.d}.Ingest(a.ctx, raw, r.URL.Query().Get("source"))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	writeJSON(w, res)
+}
+
+// remoteBackend talks to a running daemon over its admin socket.
+type remoteBackend struct{ c *http.Client }
+
+// dialAdmin connects to the daemon's admin socket; ok is false when no
+// daemon answers there.
+func dialAdmin(path string) (remoteBackend, bool) {
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err != nil {
+		return remoteBackend{}, false
+	}
+	c.Close()
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", path)
+	}}
+	return remoteBackend{&http.Client{Transport: tr}}, true
+}
+
+func (b remoteBackend) Close() { b.c.CloseIdleConnections() }
+
+func (b remoteBackend) do(ctx context.Context, method, path string, body []byte, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, "http://ticketd"+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	resp, err := b.c.Do(req)
+	if err != nil {
+		return fmt.Errorf("admin socket: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("%s: %w", bytes.TrimSpace(msg), errNoTicket)
+	}
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("daemon: %s: %s", resp.Status, bytes.TrimSpace(msg))
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+func (b remoteBackend) Tickets(ctx context.Context, status ticket.Status) ([]ticket.Ticket, error) {
+	var out []ticket.Ticket
+	q := ""
+	if status != "" {
+		q = "?status=" + string(status)
+	}
+	return out, b.do(ctx, http.MethodGet, "/v1/tickets"+q, nil, &out)
+}
+
+func (b remoteBackend) Ticket(ctx context.Context, id uint64) (ticketView, error) {
+	var v ticketView
+	return v, b.do(ctx, http.MethodGet, fmt.Sprintf("/v1/tickets/%d", id), nil, &v)
+}
+
+func (b remoteBackend) Poll(ctx context.Context) ([]pollResult, error) {
+	var out []pollResult
+	return out, b.do(ctx, http.MethodPost, "/v1/poll", nil, &out)
+}
+
+func (b remoteBackend) Ingest(ctx context.Context, raw []byte, source string) (ingestResult, error) {
+	var out ingestResult
+	return out, b.do(ctx, http.MethodPost, "/v1/ingest?source="+url.QueryEscape(source), raw, &out)
+}

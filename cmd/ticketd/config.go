@@ -1,0 +1,436 @@
+package main
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"gopkg.in/yaml.v3"
+
+	"github.com/ticketd/ticketd/mailbox"
+	"github.com/ticketd/ticketd/ticket"
+)
+
+// Config is ticketd's configuration file. config.example.yaml documents
+// every key.
+type Config struct {
+	DataDir   string          `yaml:"data_dir"`
+	Timezone  string          `yaml:"timezone"`
+	Log       LogConfig       `yaml:"log"`
+	Admin     AdminConfig     `yaml:"admin"`
+	Center    CenterConfig    `yaml:"center"`
+	Mailboxes []MailboxConfig `yaml:"mailboxes"`
+	SMTP      SMTPConfig      `yaml:"smtp"`
+	Templates TemplatesConfig `yaml:"templates"`
+	Outbox    OutboxConfig    `yaml:"outbox"`
+}
+
+// LogConfig selects the log format and level.
+type LogConfig struct {
+	Format string `yaml:"format"` // text (default) or json
+	Level  string `yaml:"level"`  // debug, info (default), warn, error
+}
+
+// AdminConfig is the local admin endpoint the CLI uses while serve runs.
+type AdminConfig struct {
+	Socket string `yaml:"socket"` // default <data_dir>/ticketd.sock
+}
+
+// CenterConfig describes the help desk.
+type CenterConfig struct {
+	Name     string      `yaml:"name"`
+	Address  string      `yaml:"address"`
+	Language string      `yaml:"language"`
+	Hours    HoursConfig `yaml:"hours"`
+}
+
+// HoursConfig are the opening hours.
+type HoursConfig struct {
+	Days  string `yaml:"days"`
+	Open  string `yaml:"open"`
+	Close string `yaml:"close"`
+}
+
+// MailboxConfig is one polled IMAP folder.
+type MailboxConfig struct {
+	Name            string `yaml:"name"`
+	Host            string `yaml:"host"`
+	Port            int    `yaml:"port"`
+	Security        string `yaml:"security"`
+	Auth            string `yaml:"auth"`
+	Username        string `yaml:"username"`
+	Password        string `yaml:"password"`
+	PasswordFile    string `yaml:"password_file"`
+	PasswordEnv     string `yaml:"password_env"`
+	CAFile          string `yaml:"ca_file"`
+	Folder          string `yaml:"folder"`
+	Schedule        string `yaml:"schedule"`
+	PostAction      string `yaml:"post_action"`
+	MoveTo          string `yaml:"move_to"`
+	BatchSize       int    `yaml:"batch_size"`
+	MaxMessageBytes int64  `yaml:"max_message_bytes"`
+}
+
+// SMTPConfig is the outgoing mail server.
+type SMTPConfig struct {
+	Host         string   `yaml:"host"`
+	Port         int      `yaml:"port"`
+	Security     string   `yaml:"security"`
+	Auth         string   `yaml:"auth"`
+	Username     string   `yaml:"username"`
+	Password     string   `yaml:"password"`
+	PasswordFile string   `yaml:"password_file"`
+	PasswordEnv  string   `yaml:"password_env"`
+	CAFile       string   `yaml:"ca_file"`
+	Timeout      Duration `yaml:"timeout"`
+	HELO         string   `yaml:"helo"`
+}
+
+// TemplatesConfig points at operator overrides of the mail templates.
+type TemplatesConfig struct {
+	Dir string `yaml:"dir"`
+}
+
+// OutboxConfig tunes retries of outgoing mail.
+type OutboxConfig struct {
+	MaxAge     Duration `yaml:"max_age"`
+	MinBackoff Duration `yaml:"min_backoff"`
+	MaxBackoff Duration `yaml:"max_backoff"`
+}
+
+// Duration is a time.Duration written as "30s", "48h".
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: want a duration like 30s or 48h, got %q", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Settings is a checked configuration, ready to wire.
+type Settings struct {
+	Config
+	Loc       *time.Location
+	Hours     ticket.Hours
+	Support   ticket.Address
+	Domain    string
+	IMAP      []mailbox.IMAPConfig
+	Schedules []string
+	SMTP      mailbox.SMTPConfig
+	DBPath    string
+	Socket    string
+}
+
+// findConfig resolves the config path: the flag, then $TICKETD_CONFIG, then
+// ./ticketd.yaml.
+func findConfig(flagPath string) string {
+	if flagPath != "" {
+		return flagPath
+	}
+	if p := os.Getenv("TICKETD_CONFIG"); p != "" {
+		return p
+	}
+	return "ticketd.yaml"
+}
+
+// loadConfig reads and checks the file at path. It returns every problem
+// found, each naming its key.
+func loadConfig(path string) (*Settings, []error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, []error{fmt.Errorf("config: %w (set --config or $TICKETD_CONFIG)", err)}
+	}
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return nil, []error{fmt.Errorf("config %s: %w", path, err)}
+	}
+	return checkConfig(c, filepath.Dir(path))
+}
+
+// checkConfig fills defaults and validates c. Relative paths are taken
+// relative to base (the config file's directory).
+func checkConfig(c Config, base string) (*Settings, []error) {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	rel := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(base, p)
+	}
+	s := &Settings{Config: c}
+
+	if c.DataDir == "" {
+		bad("data_dir", "required (the directory for the database and the admin socket)")
+	}
+	s.DataDir = rel(c.DataDir)
+	s.DBPath = filepath.Join(s.DataDir, "ticketd.db")
+	s.Socket = rel(c.Admin.Socket)
+	if s.Socket == "" {
+		s.Socket = filepath.Join(s.DataDir, "ticketd.sock")
+	}
+	if len(s.Socket) > 104 {
+		bad("admin.socket", "path %q is longer than a unix socket allows (104 bytes); set a shorter one", s.Socket)
+	}
+
+	if c.Timezone == "" {
+		s.Timezone = "Asia/Seoul"
+	}
+	if loc, err := time.LoadLocation(s.Timezone); err != nil {
+		bad("timezone", "unknown time zone %q", s.Timezone)
+	} else {
+		s.Loc = loc
+	}
+	switch c.Log.Format {
+	case "", "text", "json":
+	default:
+		bad("log.format", "want text or json, got %q", c.Log.Format)
+	}
+	if _, err := parseLevel(c.Log.Level); err != nil {
+		bad("log.level", "%v", err)
+	}
+
+	if a, err := mail.ParseAddress(c.Center.Address); c.Center.Address == "" {
+		bad("center.address", "required (the support address customers write to)")
+	} else if err != nil {
+		bad("center.address", "not an address: %v", err)
+	} else {
+		s.Support = ticket.Address{Name: c.Center.Name, Email: a.Address}
+		s.Domain = a.Address[strings.LastIndexByte(a.Address, '@')+1:]
+	}
+	if c.Center.Name == "" {
+		s.Center.Name = map[bool]string{true: "Customer Center", false: "고객센터"}[c.Center.Language == "en"]
+		s.Support.Name = s.Center.Name
+	}
+	switch c.Center.Language {
+	case "":
+		s.Center.Language = "ko"
+	case "ko", "en":
+	default:
+		bad("center.language", "want ko or en, got %q", c.Center.Language)
+	}
+	s.Hours = ticket.DefaultHours(s.Loc)
+	if c.Center.Hours.Days != "" {
+		if d, err := ticket.ParseDays(c.Center.Hours.Days); err != nil {
+			bad("center.hours.days", "%v", err)
+		} else {
+			s.Hours.Days = d
+		}
+	}
+	if c.Center.Hours.Open != "" {
+		if d, err := ticket.ParseClock(c.Center.Hours.Open); err != nil {
+			bad("center.hours.open", "%v", err)
+		} else {
+			s.Hours.Open = d
+		}
+	}
+	if c.Center.Hours.Close != "" {
+		if d, err := ticket.ParseClock(c.Center.Hours.Close); err != nil {
+			bad("center.hours.close", "%v", err)
+		} else {
+			s.Hours.Close = d
+		}
+	}
+	if s.Hours.Close <= s.Hours.Open {
+		bad("center.hours.close", "must be after center.hours.open")
+	}
+
+	if len(c.Mailboxes) == 0 {
+		bad("mailboxes", "at least one IMAP mailbox is required")
+	}
+	parser := cronParser()
+	names := map[string]bool{}
+	for i, m := range c.Mailboxes {
+		key := fmt.Sprintf("mailboxes[%d]", i)
+		if m.Name == "" {
+			m.Name = fmt.Sprintf("mailbox%d", i+1)
+		}
+		if names[m.Name] {
+			bad(key+".name", "duplicate name %q", m.Name)
+		}
+		names[m.Name] = true
+		if m.Host == "" {
+			bad(key+".host", "required")
+		}
+		if m.Security == "" {
+			m.Security = "tls"
+		}
+		switch m.Security {
+		case "tls", "starttls":
+		case "plain":
+			if m.Host != "" && !mailbox.IsLoopback(m.Host) {
+				bad(key+".security", "plain IMAP is only allowed to a loopback host; use tls or starttls for %q", m.Host)
+			}
+		default:
+			bad(key+".security", "want tls, starttls or plain, got %q", m.Security)
+		}
+		if m.Port == 0 {
+			m.Port = map[bool]int{true: 993, false: 143}[m.Security == "tls"]
+		} else if m.Port < 0 || m.Port > 65535 {
+			bad(key+".port", "out of range: %d", m.Port)
+		}
+		switch m.Auth {
+		case "", "login", "plain":
+		default:
+			bad(key+".auth", "want login or plain, got %q", m.Auth)
+		}
+		if m.Username == "" {
+			bad(key+".username", "required")
+		}
+		pw, err := secret(m.Password, rel(m.PasswordFile), m.PasswordEnv)
+		if err != nil {
+			bad(key+".password", "%v", err)
+		} else if pw == "" {
+			bad(key+".password", "required: set password_file, password_env, or password")
+		}
+		tlsCfg, err := tlsConfig(rel(m.CAFile))
+		if err != nil {
+			bad(key+".ca_file", "%v", err)
+		}
+		if m.Schedule == "" {
+			m.Schedule = "@every 1m"
+		}
+		if _, err := parser.Parse(m.Schedule); err != nil {
+			bad(key+".schedule", "%v (want a 5-field cron spec such as \"*/5 * * * *\" or a descriptor such as \"@every 1m\")", err)
+		}
+		switch m.PostAction {
+		case "", mailbox.PostSeen:
+			m.PostAction = mailbox.PostSeen
+		case mailbox.PostMove:
+			if m.MoveTo == "" {
+				bad(key+".move_to", "required when post_action is move")
+			}
+		default:
+			bad(key+".post_action", "want seen or move, got %q", m.PostAction)
+		}
+		if m.BatchSize < 0 {
+			bad(key+".batch_size", "must be positive")
+		}
+		if m.MaxMessageBytes < 0 {
+			bad(key+".max_message_bytes", "must be positive")
+		}
+		s.Schedules = append(s.Schedules, m.Schedule)
+		s.IMAP = append(s.IMAP, mailbox.IMAPConfig{
+			Name: m.Name, Host: m.Host, Port: m.Port, Security: m.Security, Auth: m.Auth,
+			Username: m.Username, Password: pw, Folder: m.Folder, PostAction: m.PostAction,
+			MoveTo: m.MoveTo, TLSConfig: tlsCfg, BatchSize: m.BatchSize, MaxMessageBytes: m.MaxMessageBytes,
+		})
+	}
+
+	sm := c.SMTP
+	if sm.Host == "" {
+		bad("smtp.host", "required (the server acknowledgements are sent through)")
+	}
+	if sm.Security == "" {
+		sm.Security = "starttls"
+	}
+	switch sm.Security {
+	case "tls", "starttls":
+	case "plain":
+		if sm.Host != "" && !mailbox.IsLoopback(sm.Host) {
+			bad("smtp.security", "plain SMTP is only allowed to a loopback host; use starttls or tls for %q", sm.Host)
+		}
+	default:
+		bad("smtp.security", "want starttls, tls or plain, got %q", sm.Security)
+	}
+	if sm.Port == 0 {
+		sm.Port = map[string]int{"tls": 465, "starttls": 587, "plain": 25}[sm.Security]
+	} else if sm.Port < 0 || sm.Port > 65535 {
+		bad("smtp.port", "out of range: %d", sm.Port)
+	}
+	switch sm.Auth {
+	case "", "plain", "login":
+	default:
+		bad("smtp.auth", "want plain or login, got %q", sm.Auth)
+	}
+	smtpPW, err := secret(sm.Password, rel(sm.PasswordFile), sm.PasswordEnv)
+	if err != nil {
+		bad("smtp.password", "%v", err)
+	} else if sm.Username != "" && smtpPW == "" {
+		bad("smtp.password", "required with smtp.username: set password_file, password_env, or password")
+	}
+	smtpTLS, err := tlsConfig(rel(sm.CAFile))
+	if err != nil {
+		bad("smtp.ca_file", "%v", err)
+	}
+	s.SMTP = mailbox.SMTPConfig{
+		Host: sm.Host, Port: sm.Port, Security: sm.Security, Username: sm.Username, Password: smtpPW,
+		Auth: sm.Auth, TLSConfig: smtpTLS, Timeout: time.Duration(sm.Timeout), HELO: sm.HELO,
+	}
+	s.Templates.Dir = rel(c.Templates.Dir)
+	if s.Templates.Dir != "" {
+		if st, err := os.Stat(s.Templates.Dir); err != nil || !st.IsDir() {
+			bad("templates.dir", "%q is not a directory", s.Templates.Dir)
+		}
+	}
+	for key, d := range map[string]Duration{"outbox.max_age": c.Outbox.MaxAge, "outbox.min_backoff": c.Outbox.MinBackoff, "outbox.max_backoff": c.Outbox.MaxBackoff} {
+		if d < 0 {
+			bad(key, "must be positive")
+		}
+	}
+	return s, errs
+}
+
+// secret returns the first of: the contents of file (trailing newline
+// removed), the environment variable env, the inline value.
+func secret(inline, file, env string) (string, error) {
+	if file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("password_file: %w", err)
+		}
+		return strings.TrimRight(string(data), "\r\n"), nil
+	}
+	if env != "" {
+		v, ok := os.LookupEnv(env)
+		if !ok || v == "" {
+			return "", fmt.Errorf("password_env: environment variable %s is not set", env)
+		}
+		return v, nil
+	}
+	return inline, nil
+}
+
+// tlsConfig returns a TLS config that trusts the system roots plus the
+// certificates in caFile. Verification is always on.
+func tlsConfig(caFile string) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile == "" {
+		return cfg, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return cfg, err
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return cfg, errors.New("no PEM certificate found in " + caFile)
+	}
+	cfg.RootCAs = pool
+	return cfg, nil
+}
+
+// cronParser accepts 5-field specs, an optional leading seconds field, and
+// descriptors such as @every 1m and @hourly.
+func cronParser() cron.Parser {
+	return cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+}

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/ticketd/ticketd/mailbox"
+	"github.com/ticketd/ticketd/store"
+	"github.com/ticketd/ticketd/templates"
+	"github.com/ticketd/ticketd/ticket"
+)
+
+// daemon is everything wired together: the database, the ticket service,
+// the pollers and the outbox worker.
+type daemon struct {
+	s       *Settings
+	log     *slog.Logger
+	db      *store.DB
+	svc     *ticket.Service
+	outbox  *ticket.Outbox
+	pollers []*poller
+}
+
+// poller wraps a mailbox.Poller so that it never overlaps itself and so that
+// an outage is logged once, not at every tick.
+type poller struct {
+	*mailbox.Poller
+	schedule string
+	mu       sync.Mutex
+
+	stateMu   sync.Mutex
+	failures  int
+	failSince time.Time
+	lastOK    time.Time
+	lastErr   string
+}
+
+// openDaemon opens the database and wires the parts. The caller closes it.
+func openDaemon(s *Settings, log *slog.Logger) (*daemon, error) {
+	if err := os.MkdirAll(s.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data_dir: %w", err)
+	}
+	db, err := store.Open(s.DBPath, &store.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	d, err := wire(s, log, db)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func wire(s *Settings, log *slog.Logger, db *store.DB) (*daemon, error) {
+	render, err := templates.New(s.Templates.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+	sender, err := mailbox.NewSMTPSender(s.SMTP, log)
+	if err != nil {
+		return nil, fmt.Errorf("smtp: %w", err)
+	}
+	d := &daemon{s: s, log: log, db: db}
+	d.outbox = ticket.NewOutbox(db, sender, ticket.OutboxConfig{
+		Deadline:   time.Duration(s.Outbox.MaxAge),
+		MinBackoff: time.Duration(s.Outbox.MinBackoff),
+		MaxBackoff: time.Duration(s.Outbox.MaxBackoff),
+	}, log)
+	d.svc = ticket.NewService(db, render, ticket.Config{
+		Support: s.Support, Domain: s.Domain, Language: s.Center.Language,
+		CenterName: s.Center.Name, Hours: s.Hours, OnQueue: d.outbox.Wake,
+	}, log)
+	for i, mc := range s.IMAP {
+		p, err := mailbox.NewPoller(mc, d.svc, log)
+		if err != nil {
+			return nil, err
+		}
+		d.pollers = append(d.pollers, &poller{Poller: p, schedule: s.Schedules[i]})
+	}
+	return d, nil
+}
+
+func (d *daemon) close() {
+	if err := d.db.Close(); err != nil {
+		d.log.Error("close database", "err", err)
+	}
+}
+
+// pollResult is one mailbox's outcome, as the admin endpoint reports it.
+type pollResult struct {
+	Mailbox string            `json:"mailbox"`
+	Stats   mailbox.PollStats `json:"stats"`
+	Error   string            `json:"error,omitempty"`
+}
+
+// pollAll polls every mailbox once, one after another.
+func (d *daemon) pollAll(ctx context.Context) []pollResult {
+	var out []pollResult
+	for _, p := range d.pollers {
+		st, err := d.poll(ctx, p, true)
+		r := pollResult{Mailbox: p.Name(), Stats: st}
+		if err != nil {
+			r.Error = err.Error()
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// poll runs one poll of p. With wait false (the schedule) a poll that is
+// still running is skipped; with wait true (a command) it waits for it.
+// Panics are recovered and reported as errors.
+func (d *daemon) poll(ctx context.Context, p *poller, wait bool) (st mailbox.PollStats, err error) {
+	if wait {
+		p.mu.Lock()
+	} else if !p.mu.TryLock() {
+		d.log.Info("poll still running; skipping this tick", "mailbox", p.Name())
+		return st, nil
+	}
+	defer p.mu.Unlock()
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic while polling: %v", r)
+			d.log.Error("poll panic", "mailbox", p.Name(), "panic", r, "stack", string(debug.Stack()))
+		}
+		d.record(p, st, err)
+	}()
+	start := time.Now()
+	st, err = p.Poll(ctx)
+	if err == nil && st.Fetched > 0 {
+		d.log.Info("poll done", "mailbox", p.Name(), "fetched", st.Fetched, "new", st.NewTickets,
+			"followups", st.FollowUps, "duplicates", st.Duplicates, "rejected", st.Rejected,
+			"bytes", st.Bytes, "took", time.Since(start).Round(time.Millisecond))
+	}
+	return st, err
+}
+
+// record logs a failure once when a mailbox starts failing, and once when it
+// recovers, rather than at every tick.
+func (d *daemon) record(p *poller, st mailbox.PollStats, err error) {
+	p.stateMu.Lock()
+	defer p.stateMu.Unlock()
+	now := time.Now()
+	switch {
+	case err == nil:
+		if p.failures > 0 {
+			d.log.Info("mailbox recovered", "mailbox", p.Name(), "failed_polls", p.failures, "since", p.failSince.Format(time.RFC3339))
+		}
+		p.failures, p.lastOK, p.lastErr = 0, now, ""
+	case errors.Is(err, context.Canceled):
+		d.log.Info("poll stopped for shutdown", "mailbox", p.Name(), "fetched", st.Fetched)
+	default:
+		if p.failures == 0 {
+			p.failSince = now
+			d.log.Error("mailbox failing; retrying on each tick (logged again when it recovers or the error changes)", "mailbox", p.Name(), "err", err)
+		} else if err.Error() != p.lastErr {
+			d.log.Error("mailbox still failing", "mailbox", p.Name(), "failed_polls", p.failures+1, "err", err)
+		} else {
+			d.log.Debug("mailbox still failing", "mailbox", p.Name(), "failed_polls", p.failures+1, "err", err)
+		}
+		p.failures++
+		p.lastErr = err.Error()
+	}
+}
+
+// serve runs the schedule and the outbox worker until ctx is done, then
+// waits for the running poll and send to finish.
+func (d *daemon) serve(ctx context.Context) error {
+	cl := cronLogger{d.log}
+	c := cron.New(
+		cron.WithLocation(d.s.Loc),
+		cron.WithParser(cronParser()),
+		cron.WithLogger(cl),
+		// SkipIfStillRunning must come before Recover: the other way round a
+		// panicking job never runs again (robfig/cron#366).
+		cron.WithChain(cron.SkipIfStillRunning(cl), cron.Recover(cl)),
+	)
+	for _, p := range d.pollers {
+		if _, err := c.AddFunc(p.schedule, func() { d.poll(ctx, p, false) }); err != nil {
+			return fmt.Errorf("mailbox %s: schedule %q: %w", p.Name(), p.schedule, err)
+		}
+		d.log.Info("mailbox scheduled", "mailbox", p.Name(), "schedule", p.schedule, "timezone", d.s.Loc.String())
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { d.outbox.Run(ctx) })
+	c.Start()
+	// A first poll at start, so a restart does not wait for the schedule.
+	wg.Go(func() {
+		for _, p := range d.pollers {
+			if ctx.Err() == nil {
+				d.poll(ctx, p, false)
+			}
+		}
+	})
+	<-ctx.Done()
+	d.log.Info("shutting down: no new polls; finishing the mail in hand")
+	<-c.Stop().Done()
+	wg.Wait()
+	return nil
+}
+
+// cronLogger sends cron's messages to slog.
+type cronLogger struct{ log *slog.Logger }
+
+func (l cronLogger) Info(msg string, kv ...any) { l.log.Debug("cron: "+msg, kv...) }
+func (l cronLogger) Error(err error, msg string, kv ...any) {
+	l.log.Error("cron: "+msg, append(kv, "err", err)...)
+}

@@ -1,0 +1,443 @@
+// Command ticketd turns the mail of a support mailbox into tickets.
+// Run `ticketd help` for the commands.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	_ "time/tzdata" // Asia/Seoul even where the system has no zoneinfo
+
+	"github.com/ticketd/ticketd/store"
+	"github.com/ticketd/ticketd/ticket"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+// Exit codes (sysexits.h, as MTAs expect from a delivery program).
+const (
+	exitOK       = 0
+	exitFail     = 1
+	exitUsage    = 64 // EX_USAGE
+	exitDataErr  = 65 // EX_DATAERR: the mail was rejected and kept
+	exitTempFail = 75 // EX_TEMPFAIL: try again later
+	exitConfig   = 2  // check-config found problems
+)
+
+// command is one subcommand.
+type command struct {
+	name  string
+	args  string
+	help  string
+	run   func(c *cli) int
+	noCfg bool // runs without a config file
+}
+
+var commands []command
+
+func init() {
+	commands = []command{
+		{name: "serve", help: "run the daemon: poll on schedule, send the outbox, answer the CLI", run: cmdServe},
+		{name: "poll", help: "poll every mailbox once now and send what was queued, then exit", run: cmdPoll},
+		{name: "ingest", args: "[FILE...]", help: "store raw RFC 5322 mail from files or stdin (exit 0 stored, 65 rejected, 75 try again)", run: cmdIngest},
+		{name: "tickets list", args: "[--status S] [--json]", help: "list tickets", run: cmdTicketsList},
+		{name: "tickets show", args: "N [--json]", help: "show a ticket and its messages", run: cmdTicketsShow},
+		{name: "check-config", help: "check the configuration; print every problem and exit 2 if any", run: cmdCheckConfig},
+		{name: "demo", help: "run against embedded IMAP and SMTP servers with sample mail (needs nothing else)", run: cmdDemo, noCfg: true},
+		{name: "version", help: "print the version", run: cmdVersion, noCfg: true},
+	}
+}
+
+// cli is the state of one invocation.
+type cli struct {
+	args   []string // after the command name and flags
+	flags  *flag.FlagSet
+	config string
+	stdout io.Writer
+	stderr io.Writer
+	stdin  io.Reader
+	ctx    context.Context
+
+	status string
+	asJSON bool
+}
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run executes one command line and returns the exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	global := flag.NewFlagSet("ticketd", flag.ContinueOnError)
+	global.SetOutput(stderr)
+	cfgPath := global.String("config", "", "config file (default $TICKETD_CONFIG, then ./ticketd.yaml)")
+	global.Usage = func() { usage(stderr) }
+	if err := global.Parse(args); err != nil {
+		return exitUsage
+	}
+	args = global.Args()
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" {
+		usage(stdout)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	var cmd *command
+	for i := range commands {
+		words := strings.Fields(commands[i].name)
+		if len(args) >= len(words) && strings.Join(args[:len(words)], " ") == commands[i].name {
+			cmd = &commands[i]
+			args = args[len(words):]
+			break
+		}
+	}
+	if cmd == nil {
+		fmt.Fprintf(stderr, "ticketd: unknown command %q\n\n", strings.Join(args, " "))
+		usage(stderr)
+		return exitUsage
+	}
+	c := &cli{stdout: stdout, stderr: stderr, stdin: stdin, ctx: ctx}
+	c.flags = flag.NewFlagSet("ticketd "+cmd.name, flag.ContinueOnError)
+	c.flags.SetOutput(stderr)
+	c.flags.StringVar(&c.config, "config", *cfgPath, "config file")
+	if strings.HasPrefix(cmd.name, "tickets") {
+		c.flags.BoolVar(&c.asJSON, "json", false, "print JSON")
+	}
+	if cmd.name == "tickets list" {
+		c.flags.StringVar(&c.status, "status", "", "only tickets with this status (new, open, pending, solved, closed)")
+	}
+	c.flags.Usage = func() {
+		fmt.Fprintf(stderr, "usage: ticketd %s %s\n  %s\n", cmd.name, cmd.args, cmd.help)
+		c.flags.PrintDefaults()
+	}
+	// Flags may come before or after the positional arguments.
+	var pos []string
+	for {
+		if err := c.flags.Parse(args); err != nil {
+			return exitUsage
+		}
+		if c.flags.NArg() == 0 {
+			break
+		}
+		pos = append(pos, c.flags.Arg(0))
+		args = c.flags.Args()[1:]
+	}
+	c.args = pos
+	return cmd.run(c)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "ticketd turns the mail of a support mailbox into tickets.\n\nusage: ticketd [--config FILE] COMMAND [ARGS]\n\ncommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-14s %-22s %s\n", c.name, c.args, c.help)
+	}
+}
+
+func (c *cli) fail(format string, args ...any) int {
+	fmt.Fprintf(c.stderr, "ticketd: "+format+"\n", args...)
+	return exitFail
+}
+
+// settings loads the configuration, printing every problem.
+func (c *cli) settings() (*Settings, bool) {
+	s, errs := loadConfig(findConfig(c.config))
+	for _, err := range errs {
+		fmt.Fprintf(c.stderr, "config: %v\n", err)
+	}
+	return s, len(errs) == 0
+}
+
+func newLogger(w io.Writer, cfg LogConfig) *slog.Logger {
+	lvl, _ := parseLevel(cfg.Level)
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(s) {
+	case "", "info":
+		return slog.LevelInfo, nil
+	case "debug":
+		return slog.LevelDebug, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("want debug, info, warn or error, got %q", s)
+}
+
+// backend returns the running daemon's admin API, or the database opened
+// directly when no daemon answers.
+func (c *cli) backend(s *Settings, log *slog.Logger) (backend, error) {
+	if rb, ok := dialAdmin(s.Socket); ok {
+		return rb, nil
+	}
+	d, err := openDaemon(s, log)
+	if errors.Is(err, store.ErrLocked) {
+		return nil, fmt.Errorf("%w: is ticketd serve running? its admin socket %s does not answer", err, s.Socket)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return localBackend{d}, nil
+}
+
+func cmdVersion(c *cli) int {
+	v := version
+	if v == "" {
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			v = bi.Main.Version
+			for _, s := range bi.Settings {
+				if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+					v += " (" + s.Value[:12] + ")"
+				}
+			}
+		}
+	}
+	fmt.Fprintf(c.stdout, "ticketd %s\n", v)
+	return exitOK
+}
+
+func cmdCheckConfig(c *cli) int {
+	path := findConfig(c.config)
+	s, errs := loadConfig(path)
+	for _, err := range errs {
+		fmt.Fprintf(c.stderr, "%s: %v\n", path, err)
+	}
+	if len(errs) > 0 {
+		fmt.Fprintf(c.stderr, "%d problem(s) found\n", len(errs))
+		return exitConfig
+	}
+	fmt.Fprintf(c.stdout, "%s: ok (%d mailbox(es), data in %s, SMTP %s:%d %s)\n",
+		path, len(s.IMAP), s.DataDir, s.SMTP.Host, s.SMTP.Port, s.SMTP.Security)
+	return exitOK
+}
+
+func cmdServe(c *cli) int {
+	s, ok := c.settings()
+	if !ok {
+		return exitConfig
+	}
+	log := newLogger(c.stderr, s.Log)
+	ctx, stop := signalContext(c.ctx, log)
+	defer stop()
+	d, err := openDaemon(s, log)
+	if err != nil {
+		return c.fail("%v", err)
+	}
+	defer d.close()
+	admin, err := listenAdmin(ctx, d, s.Socket)
+	if err != nil {
+		return c.fail("%v", err)
+	}
+	defer admin.close()
+	log.Info("ticketd serving", "version", strings.TrimSpace(versionString()), "db", s.DBPath, "admin", s.Socket, "mailboxes", len(d.pollers))
+	if err := d.serve(ctx); err != nil {
+		return c.fail("%v", err)
+	}
+	log.Info("ticketd stopped")
+	return exitOK
+}
+
+// signalContext is cancelled by the first SIGINT or SIGTERM; a second one
+// exits at once.
+func signalContext(parent context.Context, log *slog.Logger) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(parent)
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		select {
+		case sig := <-ch:
+			log.Info("signal received; stopping (send it again to exit at once)", "signal", sig.String())
+			cancel()
+		case <-ctx.Done():
+			return
+		}
+		sig := <-ch
+		log.Warn("second signal; exiting now", "signal", sig.String())
+		os.Exit(exitFail)
+	}()
+	return ctx, func() { signal.Stop(ch); cancel() }
+}
+
+func versionString() string {
+	var b strings.Builder
+	cmdVersion(&cli{stdout: &b})
+	return b.String()
+}
+
+func cmdPoll(c *cli) int {
+	s, ok := c.settings()
+	if !ok {
+		return exitConfig
+	}
+	log := newLogger(c.stderr, s.Log)
+	ctx, stop := signalContext(c.ctx, log)
+	defer stop()
+	b, err := c.backend(s, log)
+	if err != nil {
+		return c.fail("%v", err)
+	}
+	defer b.Close()
+	res, err := b.Poll(ctx)
+	code := exitOK
+	for _, r := range res {
+		st := r.Stats
+		fmt.Fprintf(c.stdout, "%s: fetched %d, new tickets %d, follow-ups %d, duplicates %d, rejected %d",
+			r.Mailbox, st.Fetched, st.NewTickets, st.FollowUps, st.Duplicates, st.Rejected)
+		if r.Error != "" {
+			fmt.Fprintf(c.stdout, ", error: %s", r.Error)
+			code = exitTempFail
+		}
+		fmt.Fprintln(c.stdout)
+	}
+	if err != nil {
+		return c.fail("%v", err)
+	}
+	return code
+}
+
+func cmdIngest(c *cli) int {
+	s, ok := c.settings()
+	if !ok {
+		return exitTempFail // the MTA keeps the mail and tries again
+	}
+	log := newLogger(c.stderr, s.Log)
+	b, err := c.backend(s, log)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "ticketd: %v\n", err)
+		return exitTempFail
+	}
+	defer b.Close()
+	type input struct {
+		name string
+		raw  []byte
+	}
+	var inputs []input
+	if len(c.args) == 0 {
+		raw, err := io.ReadAll(c.stdin)
+		if err != nil {
+			fmt.Fprintf(c.stderr, "ticketd: read stdin: %v\n", err)
+			return exitTempFail
+		}
+		inputs = append(inputs, input{"stdin", raw})
+	}
+	for _, name := range c.args {
+		raw, err := os.ReadFile(name)
+		if err != nil {
+			fmt.Fprintf(c.stderr, "ticketd: %v\n", err)
+			return exitTempFail
+		}
+		inputs = append(inputs, input{name, raw})
+	}
+	code := exitOK
+	for _, in := range inputs {
+		res, err := b.Ingest(c.ctx, in.raw, "ingest "+in.name)
+		switch {
+		case err != nil:
+			fmt.Fprintf(c.stderr, "ticketd: %s: %v\n", in.name, err)
+			code = exitTempFail
+		case res.Rejected:
+			fmt.Fprintf(c.stdout, "%s: rejected and kept for inspection: %s\n", in.name, res.Reason)
+			if code == exitOK {
+				code = exitDataErr
+			}
+		case res.Duplicate:
+			fmt.Fprintf(c.stdout, "%s: already stored (ticket #%d)\n", in.name, res.TicketID)
+		case res.NewTicket:
+			fmt.Fprintf(c.stdout, "%s: new ticket #%d\n", in.name, res.TicketID)
+		default:
+			fmt.Fprintf(c.stdout, "%s: follow-up on ticket #%d\n", in.name, res.TicketID)
+		}
+	}
+	if lb, ok := b.(localBackend); ok {
+		// No daemon: send the acknowledgements now; what fails stays queued.
+		if _, _, _, err := lb.d.outbox.Flush(c.ctx); err != nil {
+			log.Warn("outbox", "err", err)
+		}
+	}
+	return code
+}
+
+func cmdTicketsList(c *cli) int {
+	s, ok := c.settings()
+	if !ok {
+		return exitConfig
+	}
+	var st ticket.Status
+	if c.status != "" {
+		var err error
+		if st, err = ticket.ParseStatus(c.status); err != nil {
+			return c.fail("--status: %v", err)
+		}
+	}
+	b, err := c.backend(s, newLogger(c.stderr, s.Log))
+	if err != nil {
+		return c.fail("%v", err)
+	}
+	defer b.Close()
+	ts, err := b.Tickets(c.ctx, st)
+	if err != nil {
+		return c.fail("%v", err)
+	}
+	sort.Slice(ts, func(i, j int) bool { return ts[i].ID < ts[j].ID })
+	if c.asJSON {
+		return c.printJSON(ts)
+	}
+	printTickets(c.stdout, ts, s.Loc)
+	return exitOK
+}
+
+func cmdTicketsShow(c *cli) int {
+	s, ok := c.settings()
+	if !ok {
+		return exitConfig
+	}
+	if len(c.args) != 1 {
+		return c.fail("usage: ticketd tickets show N [--json]")
+	}
+	id, err := strconv.ParseUint(strings.TrimPrefix(c.args[0], "#"), 10, 64)
+	if err != nil || id == 0 {
+		return c.fail("tickets show: %q is not a ticket number", c.args[0])
+	}
+	b, err := c.backend(s, newLogger(c.stderr, s.Log))
+	if err != nil {
+		return c.fail("%v", err)
+	}
+	defer b.Close()
+	v, err := b.Ticket(c.ctx, id)
+	if err != nil {
+		return c.fail("ticket %v", err)
+	}
+	if c.asJSON {
+		return c.printJSON(v)
+	}
+	printTicket(c.stdout, v, s.Loc)
+	return exitOK
+}
+
+func (c *cli) printJSON(v any) int {
+	enc := json.NewEncoder(c.stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return c.fail("%v", err)
+	}
+	return exitOK
+}

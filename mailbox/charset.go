@@ -1,0 +1,230 @@
+package mailbox
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"mime"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/emersion/go-message"
+	"github.com/emersion/go-message/charset"
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/htmlindex"
+	"golang.org/x/text/encoding/korean"
+	"golang.org/x/text/transform"
+)
+
+// cp949Labels are the names Korean mailers give to CP949 (Unified Hangul
+// Code, a superset of EUC-KR). golang.org/x/text's korean.EUCKR decodes the
+// whole of CP949, including syllables such as 똠 that EUC-KR lacks; go-message
+// only knows some of these names on its own. Keys must be lower-case.
+var cp949Labels = []string{"cp949", "x-windows-949", "ms949", "uhc", "windows-949", "ks_c_5601-1987"}
+
+func init() {
+	for _, l := range cp949Labels {
+		charset.RegisterEncoding(l, korean.EUCKR)
+	}
+	// Both header encoded-words and bodies decoded through go-message go
+	// through this reader.
+	message.CharsetReader = charsetReader
+}
+
+// WordDecoder decodes RFC 2047 encoded-words with every charset Parse knows,
+// including CP949 under all its names and ISO-2022-KR. Use it wherever
+// headers are decoded outside Parse, e.g. as imapclient.Options.WordDecoder.
+var WordDecoder = &mime.WordDecoder{CharsetReader: charsetReader}
+
+// normCharset returns a charset label lower-cased and stripped of the quotes,
+// spaces and stray semicolons that appear in the wild.
+func normCharset(label string) string {
+	return strings.ToLower(strings.Trim(label, " \t\r\n\"';"))
+}
+
+// isUTF8Label reports whether label names UTF-8 or a subset of it, which need
+// no conversion (only a validity check).
+func isUTF8Label(l string) bool {
+	switch normCharset(l) {
+	case "utf-8", "utf8", "us-ascii", "ascii", "ansi_x3.4-1968", "x-utf_8j":
+		return true
+	}
+	return false
+}
+
+// isISO2022KR reports whether label names ISO-2022-KR (RFC 1557).
+func isISO2022KR(l string) bool {
+	switch normCharset(l) {
+	case "iso-2022-kr", "csiso2022kr":
+		return true
+	}
+	return false
+}
+
+// charsetReader returns a reader that converts input from the named charset
+// to UTF-8. It has the signature of message.CharsetReader and
+// mime.WordDecoder.CharsetReader.
+//
+// Labels that the WHATWG encoding standard maps to its "replacement" encoding
+// (which turns the whole text into one U+FFFD) are reported as unknown instead,
+// except ISO-2022-KR, which is decoded properly.
+func charsetReader(label string, input io.Reader) (io.Reader, error) {
+	l := normCharset(label)
+	switch {
+	case l == "":
+		return nil, fmt.Errorf("charset: empty charset name")
+	case isUTF8Label(l):
+		return input, nil
+	case isISO2022KR(l):
+		return transform.NewReader(input, newISO2022KRDecoder()), nil
+	}
+	if enc, err := htmlindex.Get(l); err == nil && enc == encoding.Replacement {
+		return nil, fmt.Errorf("charset %q: not supported", label)
+	}
+	r, err := charset.Reader(l, input)
+	if err != nil {
+		return nil, fmt.Errorf("charset %q: %w", label, err)
+	}
+	return r, nil
+}
+
+// decodeCharset converts b from the named charset to UTF-8. It returns an
+// error when the charset is unknown; the caller then falls back to
+// bestEffortUTF8.
+func decodeCharset(b []byte, label string) (string, error) {
+	r, err := charsetReader(label, bytes.NewReader(b))
+	if err != nil {
+		return "", err
+	}
+	out, err := io.ReadAll(r)
+	if err != nil {
+		return string(out), fmt.Errorf("charset %q: %w", label, err)
+	}
+	return string(out), nil
+}
+
+// bestEffortUTF8 returns b as valid UTF-8. Valid UTF-8 (RFC 6532) is kept as
+// it is. Otherwise each hinted charset is tried in turn, then CP949, and the
+// first that decodes b without a single invalid sequence wins. As a last
+// resort, every byte that is not part of a valid UTF-8 sequence is read as
+// Latin-1. The second result names the charset used ("" when b was valid).
+func bestEffortUTF8(b []byte, hints ...string) (string, string) {
+	if utf8.Valid(b) {
+		return string(b), ""
+	}
+	tried := map[string]bool{}
+	for _, h := range append(hints, "cp949") {
+		h = normCharset(h)
+		if h == "" || tried[h] || isUTF8Label(h) {
+			continue
+		}
+		tried[h] = true
+		if s, ok := decodeStrict(b, h); ok {
+			return s, h
+		}
+	}
+	return latin1Fallback(b), "latin-1"
+}
+
+// decodeStrict decodes b from charset label and reports whether that worked
+// without any replacement character. b is known to be invalid UTF-8, so it
+// cannot hold a legitimate U+FFFD encoded in UTF-8.
+func decodeStrict(b []byte, label string) (string, bool) {
+	if label == "cp949" {
+		// The common case; skip the lookup.
+		out, err := korean.EUCKR.NewDecoder().Bytes(b)
+		if err != nil || bytes.ContainsRune(out, utf8.RuneError) {
+			return "", false
+		}
+		return string(out), true
+	}
+	s, err := decodeCharset(b, label)
+	if err != nil || strings.ContainsRune(s, utf8.RuneError) || !utf8.ValidString(s) {
+		return "", false
+	}
+	return s, true
+}
+
+// latin1Fallback keeps the valid UTF-8 sequences of b and reads every other
+// byte as ISO-8859-1.
+func latin1Fallback(b []byte) string {
+	var sb strings.Builder
+	sb.Grow(len(b) + len(b)/4)
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		if r == utf8.RuneError && size <= 1 {
+			// ISO-8859-1 maps byte n to U+00nn.
+			r, size = rune(b[0]), 1
+		}
+		sb.WriteRune(r)
+		b = b[size:]
+	}
+	return sb.String()
+}
+
+// validString returns s unchanged when it is valid UTF-8 and otherwise
+// decodes it with bestEffortUTF8.
+func validString(s string, hints ...string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	out, _ := bestEffortUTF8([]byte(s), hints...)
+	return out
+}
+
+// iso2022KRDesignator is the escape sequence that designates KS X 1001 as
+// the shifted character set (RFC 1557 section 2). It carries no text.
+var iso2022KRDesignator = []byte{0x1b, '$', ')', 'C'}
+
+// iso2022KRToEUCKR turns ISO-2022-KR (RFC 1557) into EUC-KR: bytes between
+// SO (0x0E) and SI (0x0F) are KS X 1001 code points in GL, which become
+// EUC-KR by setting the high bit. The designator line is dropped. Every line
+// starts in ASCII (RFC 1557 section 2), so a line break also ends a shift.
+type iso2022KRToEUCKR struct {
+	shifted bool
+}
+
+func newISO2022KRDecoder() transform.Transformer {
+	return transform.Chain(&iso2022KRToEUCKR{}, korean.EUCKR.NewDecoder())
+}
+
+// Reset implements transform.Transformer.
+func (t *iso2022KRToEUCKR) Reset() { t.shifted = false }
+
+// Transform implements transform.Transformer.
+func (t *iso2022KRToEUCKR) Transform(dst, src []byte, atEOF bool) (nDst, nSrc int, err error) {
+	for nSrc < len(src) {
+		c := src[nSrc]
+		switch c {
+		case 0x1b:
+			rest := src[nSrc:]
+			if bytes.HasPrefix(rest, iso2022KRDesignator) {
+				nSrc += len(iso2022KRDesignator)
+				continue
+			}
+			if !atEOF && len(rest) < len(iso2022KRDesignator) && bytes.HasPrefix(iso2022KRDesignator, rest) {
+				return nDst, nSrc, transform.ErrShortSrc
+			}
+		case 0x0e: // SO
+			t.shifted = true
+			nSrc++
+			continue
+		case 0x0f: // SI
+			t.shifted = false
+			nSrc++
+			continue
+		case '\r', '\n':
+			t.shifted = false
+		}
+		if nDst >= len(dst) {
+			return nDst, nSrc, transform.ErrShortDst
+		}
+		if t.shifted && c >= 0x21 && c <= 0x7e {
+			c |= 0x80
+		}
+		dst[nDst] = c
+		nDst++
+		nSrc++
+	}
+	return nDst, nSrc, nil
+}

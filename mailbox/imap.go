@@ -1,0 +1,453 @@
+package mailbox
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-sasl"
+
+	"github.com/ticketd/ticketd/ticket"
+)
+
+// Post-actions applied to a mail on the server after it is committed.
+const (
+	PostSeen = "seen"
+	PostMove = "move"
+)
+
+// IMAPConfig describes one polled IMAP folder.
+type IMAPConfig struct {
+	// Name identifies the mailbox in logs and in the cursor key.
+	Name string
+	Host string
+	Port int
+	// Security is "tls" (implicit TLS), "starttls" or "plain"; plain is
+	// refused unless Host is a loopback address.
+	Security string
+	Username string
+	Password string
+	// Auth is "login" (default) or "plain" (AUTHENTICATE PLAIN).
+	Auth   string
+	Folder string // default INBOX
+	// PostAction is PostSeen (default) or PostMove to MoveTo.
+	PostAction string
+	MoveTo     string
+	TLSConfig  *tls.Config
+	// BatchSize is how many mails one UID FETCH asks for (default 50).
+	BatchSize int
+	// MaxMessageBytes is the largest mail read into memory (default 64 MiB);
+	// a larger mail fails the poll with an error naming it, so it is never
+	// skipped silently.
+	MaxMessageBytes int64
+	// DialTimeout bounds connecting and greeting (default 30s).
+	DialTimeout time.Duration
+}
+
+// CursorKey is the key of the folder's cursor in the store.
+func (c IMAPConfig) CursorKey() string { return c.Name + "/" + c.folder() }
+
+func (c IMAPConfig) folder() string {
+	if c.Folder == "" {
+		return "INBOX"
+	}
+	return c.Folder
+}
+
+// IsLoopback reports whether host names this machine.
+func IsLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// Poller fetches new mail from one IMAP folder into the ticket service.
+type Poller struct {
+	cfg IMAPConfig
+	svc *ticket.Service
+	log *slog.Logger
+}
+
+// NewPoller checks cfg and returns a Poller.
+func NewPoller(cfg IMAPConfig, svc *ticket.Service, log *slog.Logger) (*Poller, error) {
+	if cfg.Security == "" {
+		cfg.Security = "tls"
+	}
+	switch cfg.Security {
+	case "tls", "starttls":
+	case "plain":
+		if !IsLoopback(cfg.Host) {
+			return nil, fmt.Errorf("mailbox %s: plain IMAP is only allowed to a loopback host, not %q; use tls or starttls", cfg.Name, cfg.Host)
+		}
+	default:
+		return nil, fmt.Errorf("mailbox %s: unknown security %q (want tls, starttls or plain)", cfg.Name, cfg.Security)
+	}
+	if cfg.PostAction == "" {
+		cfg.PostAction = PostSeen
+	}
+	if cfg.PostAction == PostMove && cfg.MoveTo == "" {
+		return nil, fmt.Errorf("mailbox %s: post_action move needs move_to", cfg.Name)
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 50
+	}
+	if cfg.MaxMessageBytes <= 0 {
+		cfg.MaxMessageBytes = 64 << 20
+	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = 30 * time.Second
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Poller{cfg: cfg, svc: svc, log: log.With("mailbox", cfg.CursorKey())}, nil
+}
+
+// Name is the poller's cursor key ("support/INBOX").
+func (p *Poller) Name() string { return p.cfg.CursorKey() }
+
+// PollStats counts what one poll did.
+type PollStats struct {
+	Fetched    int
+	NewTickets int
+	FollowUps  int
+	Duplicates int
+	Rejected   int
+	Bytes      int64
+}
+
+// Poll connects, ingests every mail above the cursor, applies the
+// post-action to the mails it committed, and logs out. When ctx is cancelled
+// it finishes the mail in hand, records it, and returns ctx's error.
+func (p *Poller) Poll(ctx context.Context) (st PollStats, err error) {
+	c, err := p.dial(ctx)
+	if err != nil {
+		return st, err
+	}
+	defer func() {
+		if cerr := c.Logout().Wait(); cerr != nil && err == nil && ctx.Err() == nil {
+			p.log.Debug("imap logout", "err", cerr)
+		}
+		c.Close()
+	}()
+
+	folder := p.cfg.folder()
+	sel, err := c.Select(folder, nil).Wait()
+	if err != nil {
+		return st, fmt.Errorf("mailbox %s: select %s: %w", p.cfg.Name, folder, err)
+	}
+	key := p.cfg.CursorKey()
+	cur, found, err := p.svc.Cursor(key)
+	if err != nil {
+		return st, err
+	}
+	if found && cur.UIDValidity != sel.UIDValidity {
+		// RFC 3501 section 2.3.1.1: UIDs from the old validity mean nothing.
+		// Rescan everything; the dedupe entries keep it from storing twice.
+		p.log.Warn("imap: UIDVALIDITY changed; rescanning the folder (duplicates are skipped)",
+			"old", cur.UIDValidity, "new", sel.UIDValidity)
+		cur = ticket.Cursor{}
+	}
+	cur.UIDValidity = sel.UIDValidity
+
+	if cur.ActedUID < cur.LastUID {
+		// Committed before, but the post-action did not finish (a crash or a
+		// dropped connection): apply it now.
+		if err := p.catchUp(c, cur); err != nil {
+			return st, err
+		}
+	}
+
+	var uids []imap.UID
+	if sel.NumMessages > 0 && (sel.UIDNext == 0 || uint32(sel.UIDNext) > cur.LastUID+1) {
+		var set imap.UIDSet
+		set.AddRange(imap.UID(cur.LastUID+1), 0) // LastUID+1:*
+		data, err := c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{set}}, nil).Wait()
+		if err != nil {
+			return st, fmt.Errorf("mailbox %s: uid search: %w", p.cfg.Name, err)
+		}
+		all, _ := data.All.(imap.UIDSet).Nums()
+		for _, u := range all {
+			if uint32(u) > cur.LastUID { // "n:*" also matches the last mail when n > max
+				uids = append(uids, u)
+			}
+		}
+		slices.Sort(uids)
+	}
+	for len(uids) > 0 {
+		n := min(len(uids), p.cfg.BatchSize)
+		chunk := uids[:n]
+		uids = uids[n:]
+		done, err := p.fetchChunk(ctx, c, cur.UIDValidity, chunk, &st)
+		if len(done) > 0 {
+			if perr := p.postAction(c, done); perr != nil {
+				p.log.Warn("imap: post-action failed; it is retried on the next poll", "err", perr)
+			} else if uerr := p.markActed(cur.UIDValidity, done[len(done)-1]); uerr != nil {
+				return st, uerr
+			}
+		}
+		if err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+// fetchChunk streams one UID FETCH and ingests each mail as it arrives. It
+// returns the UIDs committed, in order.
+func (p *Poller) fetchChunk(ctx context.Context, c *imapclient.Client, validity uint32, chunk []imap.UID, st *PollStats) (done []imap.UID, err error) {
+	section := &imap.FetchItemBodySection{Peek: true}
+	cmd := c.Fetch(imap.UIDSetNum(chunk...), &imap.FetchOptions{
+		UID: true, RFC822Size: true, BodySection: []*imap.FetchItemBodySection{section},
+	})
+	closed := false
+	defer func() {
+		if !closed {
+			cmd.Close() // already failing; the first error is the one to report
+		}
+	}()
+	pending := map[imap.UID]bool{}
+	for _, u := range chunk {
+		pending[u] = true
+	}
+	// safe is the highest UID below which every mail of the chunk is done,
+	// so the cursor never passes a mail that is still unprocessed even if
+	// the server answers out of order.
+	safe := func() uint32 {
+		var s uint32
+		for _, u := range chunk {
+			if pending[u] {
+				break
+			}
+			s = uint32(u)
+		}
+		return s
+	}
+	for {
+		if ctx.Err() != nil {
+			c.Close() // abandon the rest of the FETCH; the cursor is consistent
+			return done, ctx.Err()
+		}
+		msg := cmd.Next()
+		if msg == nil {
+			break
+		}
+		uid, raw, size, err := p.readMessage(msg)
+		if err != nil {
+			return done, err
+		}
+		if uid == 0 || !pending[uid] {
+			continue // unsolicited FETCH (e.g. a flag change by another client)
+		}
+		pending[uid] = false
+		src := fmt.Sprintf("imap %s uid %d", p.cfg.CursorKey(), uid)
+		res, rejected, err := Deliver(p.svc, raw, ticket.Incoming{
+			Source: src, Mailbox: p.cfg.CursorKey(),
+			Cursor: ticket.Cursor{UIDValidity: validity, LastUID: safe()},
+		})
+		if err != nil {
+			pending[uid] = true
+			return done, fmt.Errorf("mailbox %s: uid %d: %w", p.cfg.Name, uid, err)
+		}
+		done = append(done, uid)
+		st.Fetched++
+		st.Bytes += size
+		log := p.log.With("uid", uid, "ticket", res.TicketID)
+		switch {
+		case rejected:
+			st.Rejected++
+			log.Warn("imap: mail rejected and kept for inspection", "source", src)
+		case res.Duplicate:
+			st.Duplicates++
+			log.Info("imap: already stored")
+		case res.NewTicket:
+			st.NewTickets++
+			log.Info("imap: new ticket", "acknowledged", res.Acknowledged, "automatic", res.Automatic)
+		default:
+			st.FollowUps++
+			log.Info("imap: follow-up")
+		}
+	}
+	closed = true
+	if err := cmd.Close(); err != nil {
+		return done, fmt.Errorf("mailbox %s: uid fetch: %w", p.cfg.Name, err)
+	}
+	// Mails of the chunk that the server did not return were expunged
+	// meanwhile: move the cursor past the whole chunk.
+	last := uint32(chunk[len(chunk)-1])
+	if err := p.svc.UpdateCursor(p.cfg.CursorKey(), func(cur *ticket.Cursor) {
+		if cur.UIDValidity == validity {
+			cur.LastUID = max(cur.LastUID, last)
+		}
+	}); err != nil {
+		return done, err
+	}
+	slices.Sort(done)
+	return done, nil
+}
+
+func (p *Poller) readMessage(msg *imapclient.FetchMessageData) (uid imap.UID, raw []byte, size int64, err error) {
+	for {
+		item := msg.Next()
+		if item == nil {
+			return uid, raw, size, nil
+		}
+		switch it := item.(type) {
+		case imapclient.FetchItemDataUID:
+			uid = it.UID
+		case imapclient.FetchItemDataRFC822Size:
+			size = it.Size
+		case imapclient.FetchItemDataBodySection:
+			if it.Literal == nil {
+				continue
+			}
+			if it.Literal.Size() > p.cfg.MaxMessageBytes {
+				return uid, nil, size, fmt.Errorf("mailbox %s: a mail of %d bytes exceeds max_message_bytes %d; it stays on the server",
+					p.cfg.Name, it.Literal.Size(), p.cfg.MaxMessageBytes)
+			}
+			var buf bytes.Buffer
+			buf.Grow(int(it.Literal.Size()))
+			if _, err := io.Copy(&buf, it.Literal); err != nil {
+				return uid, nil, size, fmt.Errorf("mailbox %s: read body: %w", p.cfg.Name, err)
+			}
+			raw = buf.Bytes()
+		}
+	}
+}
+
+// catchUp re-applies the post-action to mails committed before whose
+// post-action was not recorded as done.
+func (p *Poller) catchUp(c *imapclient.Client, cur ticket.Cursor) error {
+	var set imap.UIDSet
+	set.AddRange(imap.UID(cur.ActedUID+1), imap.UID(cur.LastUID))
+	crit := &imap.SearchCriteria{UID: []imap.UIDSet{set}}
+	if p.cfg.PostAction == PostSeen {
+		crit.NotFlag = []imap.Flag{imap.FlagSeen}
+	}
+	data, err := c.UIDSearch(crit, nil).Wait()
+	if err != nil {
+		return fmt.Errorf("mailbox %s: uid search (catch-up): %w", p.cfg.Name, err)
+	}
+	uids, _ := data.All.(imap.UIDSet).Nums()
+	if len(uids) > 0 {
+		p.log.Info("imap: applying the post-action left undone", "count", len(uids))
+		if err := p.postAction(c, uids); err != nil {
+			return err
+		}
+	}
+	return p.markActed(cur.UIDValidity, imap.UID(cur.LastUID))
+}
+
+func (p *Poller) markActed(validity uint32, uid imap.UID) error {
+	return p.svc.UpdateCursor(p.cfg.CursorKey(), func(cur *ticket.Cursor) {
+		if cur.UIDValidity == validity {
+			cur.ActedUID = max(cur.ActedUID, uint32(uid))
+		}
+	})
+}
+
+// postAction marks uids \Seen or moves them, safely: with the MOVE
+// extension a UID MOVE (atomic on the server); otherwise UID COPY, and only
+// after the COPY succeeded, \Deleted and, with UIDPLUS, a UID EXPUNGE of
+// exactly these UIDs. Without UIDPLUS the originals stay flagged \Deleted:
+// a plain EXPUNGE could remove mail other clients flagged.
+func (p *Poller) postAction(c *imapclient.Client, uids []imap.UID) error {
+	set := imap.UIDSetNum(uids...)
+	if p.cfg.PostAction == PostSeen {
+		err := c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close()
+		if err != nil {
+			return fmt.Errorf("mailbox %s: mark seen: %w", p.cfg.Name, err)
+		}
+		return nil
+	}
+	err := p.move(c, set)
+	var ierr *imap.Error
+	if errors.As(err, &ierr) && ierr.Code == imap.ResponseCodeTryCreate {
+		if cerr := c.Create(p.cfg.MoveTo, nil).Wait(); cerr != nil {
+			return fmt.Errorf("mailbox %s: create %s: %w", p.cfg.Name, p.cfg.MoveTo, cerr)
+		}
+		p.log.Info("imap: created folder", "folder", p.cfg.MoveTo)
+		err = p.move(c, set)
+	}
+	return err
+}
+
+func (p *Poller) move(c *imapclient.Client, set imap.UIDSet) error {
+	caps := c.Caps()
+	if caps.Has(imap.CapMove) || caps.Has(imap.CapIMAP4rev2) {
+		if _, err := c.Move(set, p.cfg.MoveTo).Wait(); err != nil {
+			return fmt.Errorf("mailbox %s: move to %s: %w", p.cfg.Name, p.cfg.MoveTo, err)
+		}
+		return nil
+	}
+	if _, err := c.Copy(set, p.cfg.MoveTo).Wait(); err != nil {
+		return fmt.Errorf("mailbox %s: copy to %s: %w", p.cfg.Name, p.cfg.MoveTo, err)
+	}
+	if err := c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
+		return fmt.Errorf("mailbox %s: flag copied mail deleted: %w", p.cfg.Name, err)
+	}
+	if caps.Has(imap.CapUIDPlus) {
+		if err := c.UIDExpunge(set).Close(); err != nil {
+			return fmt.Errorf("mailbox %s: uid expunge: %w", p.cfg.Name, err)
+		}
+	}
+	return nil
+}
+
+// dial connects and logs in.
+func (p *Poller) dial(ctx context.Context) (*imapclient.Client, error) {
+	addr := net.JoinHostPort(p.cfg.Host, fmt.Sprint(p.cfg.Port))
+	tlsCfg := &tls.Config{ServerName: strings.Trim(p.cfg.Host, "[]"), MinVersion: tls.VersionTLS12}
+	if p.cfg.TLSConfig != nil {
+		tlsCfg = p.cfg.TLSConfig.Clone()
+		if tlsCfg.ServerName == "" {
+			tlsCfg.ServerName = strings.Trim(p.cfg.Host, "[]")
+		}
+	}
+	opts := &imapclient.Options{
+		TLSConfig:   tlsCfg,
+		WordDecoder: WordDecoder,
+		Dialer:      &net.Dialer{Timeout: p.cfg.DialTimeout},
+	}
+	var c *imapclient.Client
+	var err error
+	switch p.cfg.Security {
+	case "tls":
+		c, err = imapclient.DialTLS(addr, opts)
+	case "starttls":
+		c, err = imapclient.DialStartTLS(addr, opts)
+	default:
+		c, err = imapclient.DialInsecure(addr, opts)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mailbox %s: connect %s (%s): %w", p.cfg.Name, addr, p.cfg.Security, err)
+	}
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	if err := c.WaitGreeting(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("mailbox %s: greeting from %s: %w", p.cfg.Name, addr, err)
+	}
+	if p.cfg.Auth == "plain" {
+		err = c.Authenticate(sasl.NewPlainClient("", p.cfg.Username, p.cfg.Password))
+	} else {
+		err = c.Login(p.cfg.Username, p.cfg.Password).Wait()
+	}
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("mailbox %s: login as %s at %s: %w", p.cfg.Name, p.cfg.Username, addr, err)
+	}
+	return c, nil
+}

@@ -1,0 +1,245 @@
+package mailbox_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/ticketd/ticketd/mailbox"
+	"github.com/ticketd/ticketd/mailbox/devserver"
+	"github.com/ticketd/ticketd/store"
+	"github.com/ticketd/ticketd/templates"
+	"github.com/ticketd/ticketd/ticket"
+)
+
+const pw = "pw"
+
+// flakyStore is the real store with an injected failure: while fail is set,
+// every Update returns an error before touching the database.
+type flakyStore struct {
+	*store.DB
+	fail atomic.Bool
+}
+
+func (f *flakyStore) Update(fn func(ticket.Tx) error) error {
+	if f.fail.Load() {
+		return errors.New("injected storage failure")
+	}
+	return f.DB.Update(fn)
+}
+
+type env struct {
+	srv *devserver.Server
+	db  *flakyStore
+	svc *ticket.Service
+}
+
+func newEnv(t *testing.T, caps imap.CapSet) *env {
+	t.Helper()
+	srv, err := devserver.Start(devserver.Options{
+		Users:   map[string]string{"support@example.test": pw, "kim@example.test": pw},
+		Folders: []string{"Processed"}, Caps: caps,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	db, err := store.Open(filepath.Join(t.TempDir(), "t.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	r, err := templates.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := &flakyStore{DB: db}
+	svc := ticket.NewService(fs, r, ticket.Config{Support: ticket.Address{Email: "support@example.test"},
+		Domain: "example.test", Hours: ticket.DefaultHours(time.UTC)}, nil)
+	return &env{srv: srv, db: fs, svc: svc}
+}
+
+func (e *env) poller(t *testing.T, post string) *mailbox.Poller {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(e.srv.IMAPAddr())
+	p, _ := strconv.Atoi(port)
+	pl, err := mailbox.NewPoller(mailbox.IMAPConfig{Name: "support", Host: host, Port: p, Security: "plain",
+		Username: "support@example.test", Password: pw, PostAction: post, MoveTo: "Processed", BatchSize: 2}, e.svc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pl
+}
+
+func customerMail(n int) []byte {
+	return fmt.Appendf(nil, "From: Kim <kim@example.test>\r\nTo: support@example.test\r\nSubject: question %d\r\n"+
+		"Message-ID: <q%d@example.test>\r\nDate: Tue, 24 Nov 2026 10:00:00 +0900\r\n\r\nbody %d\r\n", n, n, n)
+}
+
+// flags returns the flags of every mail in the support user's folder, by
+// Message-ID.
+func flags(t *testing.T, srv *devserver.Server, folder string) map[string][]imap.Flag {
+	t.Helper()
+	c, err := imapclient.DialInsecure(srv.IMAPAddr(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login("support@example.test", pw).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Select(folder, &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := c.Fetch(imap.SeqSet{{Start: 1, Stop: 0}}, &imap.FetchOptions{Flags: true, Envelope: true}).Collect()
+	if err != nil && !strings.Contains(err.Error(), "No matching messages") {
+		t.Fatal(err)
+	}
+	out := map[string][]imap.Flag{}
+	for _, m := range msgs {
+		out[m.Envelope.MessageID] = m.Flags
+	}
+	return out
+}
+
+func hasFlag(fs []imap.Flag, f imap.Flag) bool {
+	for _, x := range fs {
+		if x == f {
+			return true
+		}
+	}
+	return false
+}
+
+func TestPollStoresOnceAndMarksSeenAfterCommit(t *testing.T) {
+	e := newEnv(t, nil)
+	for i := 1; i <= 3; i++ {
+		e.srv.Append("support@example.test", "INBOX", customerMail(i))
+	}
+	e.srv.Append("support@example.test", "INBOX", customerMail(1)) // the same mail twice
+	p := e.poller(t, mailbox.PostSeen)
+
+	// While storage fails, nothing is committed and nothing is marked seen.
+	e.db.fail.Store(true)
+	if _, err := p.Poll(context.Background()); err == nil {
+		t.Fatal("poll with failing storage returned no error")
+	}
+	for id, fl := range flags(t, e.srv, "INBOX") {
+		if hasFlag(fl, imap.FlagSeen) {
+			t.Fatalf("%s marked seen although it was never committed", id)
+		}
+	}
+	if c, ok, _ := e.svc.Cursor(p.Name()); ok && c.LastUID != 0 {
+		t.Fatalf("cursor advanced to %d without a commit", c.LastUID)
+	}
+
+	e.db.fail.Store(false)
+	st, err := p.Poll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Fetched != 4 || st.NewTickets != 3 || st.Duplicates != 1 {
+		t.Fatalf("stats %+v, want 4 fetched, 3 new, 1 duplicate", st)
+	}
+	for id, fl := range flags(t, e.srv, "INBOX") {
+		if !hasFlag(fl, imap.FlagSeen) {
+			t.Errorf("%s not marked seen after commit", id)
+		}
+	}
+	// A second poll (a restart: a new Poller on the same database) resumes
+	// from the cursor and fetches only what is new.
+	e.srv.Append("support@example.test", "INBOX", customerMail(4))
+	st, err = e.poller(t, mailbox.PostSeen).Poll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Fetched != 1 || st.NewTickets != 1 {
+		t.Fatalf("after restart: %+v, want exactly the one new mail", st)
+	}
+	var n int
+	e.db.View(func(tx ticket.ReadTx) error { ts, _ := tx.Tickets(ticket.TicketFilter{}); n = len(ts); return nil })
+	if n != 4 {
+		t.Fatalf("%d tickets, want 4", n)
+	}
+}
+
+func TestPollMove(t *testing.T) {
+	for name, caps := range map[string]imap.CapSet{
+		"MOVE":            nil,
+		"COPY fallback":   {imap.CapIMAP4rev1: {}},
+		"COPY + UIDPLUS ": {imap.CapIMAP4rev1: {}, imap.CapUIDPlus: {}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, caps)
+			e.srv.Append("support@example.test", "INBOX", customerMail(1))
+			e.srv.Append("support@example.test", "INBOX", customerMail(2))
+			if _, err := e.poller(t, mailbox.PostMove).Poll(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			moved := flags(t, e.srv, "Processed")
+			if len(moved) != 2 {
+				t.Fatalf("Processed has %d mails, want 2", len(moved))
+			}
+			left := flags(t, e.srv, "INBOX")
+			for id, fl := range left {
+				// Without UIDPLUS we must not EXPUNGE (it could remove other
+				// clients' mail), so the originals stay flagged \Deleted.
+				if _, uidplus := caps[imap.CapUIDPlus]; caps == nil || uidplus || !hasFlag(fl, imap.FlagDeleted) {
+					t.Errorf("%s left in INBOX with %v", id, fl)
+				}
+			}
+			// Polling again stores nothing new.
+			st, err := e.poller(t, mailbox.PostMove).Poll(context.Background())
+			if err != nil || st.Fetched != 0 {
+				t.Fatalf("second poll: %+v %v, want nothing fetched", st, err)
+			}
+		})
+	}
+}
+
+func TestRejectedMailAdvancesAndIsKept(t *testing.T) {
+	e := newEnv(t, nil)
+	e.srv.Append("support@example.test", "INBOX", []byte("\r\n\r\n"))
+	e.srv.Append("support@example.test", "INBOX", customerMail(1))
+	st, err := e.poller(t, mailbox.PostSeen).Poll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Rejected != 1 || st.NewTickets != 1 {
+		t.Fatalf("stats %+v, want one rejected and one new ticket", st)
+	}
+	var rej []ticket.Rejected
+	e.db.View(func(tx ticket.ReadTx) error { rej, _ = tx.Rejected(); return nil })
+	if len(rej) != 1 || len(rej[0].Raw) == 0 {
+		t.Fatalf("rejected %+v, want the raw mail kept", rej)
+	}
+}
+
+func TestPlainRefusedToRemoteHost(t *testing.T) {
+	_, err := mailbox.NewPoller(mailbox.IMAPConfig{Name: "x", Host: "imap.example.com", Port: 143, Security: "plain"}, nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "loopback") {
+		t.Fatalf("plain to a remote host: %v, want a loopback error", err)
+	}
+}
+
+func TestLoginFailureIsReported(t *testing.T) {
+	e := newEnv(t, nil)
+	host, port, _ := net.SplitHostPort(e.srv.IMAPAddr())
+	p, _ := strconv.Atoi(port)
+	pl, _ := mailbox.NewPoller(mailbox.IMAPConfig{Name: "support", Host: host, Port: p, Security: "plain",
+		Username: "support@example.test", Password: "wrong"}, e.svc, nil)
+	_, err := pl.Poll(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "login as support@example.test") || strings.Contains(err.Error(), "wrong") {
+		t.Fatalf("bad login: %v, want an error naming the user and not the password", err)
+	}
+}

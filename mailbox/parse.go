@@ -1,0 +1,1514 @@
+package mailbox
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/mail"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/emersion/go-message/textproto"
+	htmlcharset "golang.org/x/net/html/charset"
+
+	"github.com/ticketd/ticketd/ticket"
+)
+
+// ErrNotMail is wrapped by the error Parse returns when its input is not a
+// mail at all: empty, or without a single header field. The caller should
+// reject such input rather than store it.
+var ErrNotMail = errors.New("not a mail")
+
+// Limits that keep one hostile mail from using unbounded time or memory.
+const (
+	// maxHeaderBytes bounds one header block (go-message's default of 1 MiB
+	// rejects real mail with huge Received or DKIM chains).
+	maxHeaderBytes = 4 << 20
+	// maxDepth bounds multipart nesting.
+	maxDepth = 32
+	// maxParts bounds the number of body parts looked at.
+	maxParts = 5000
+	// maxWarnings bounds Mail.Warnings.
+	maxWarnings = 50
+	// maxRecord bounds how much of a multipart body is kept for the fallback
+	// that reads it as text when no part could be found in it.
+	maxRecord = 8 << 20
+)
+
+// headerCopies are the header fields copied into Mail.Headers (first value).
+var headerCopies = []string{
+	"Auto-Submitted", "Precedence", "List-Id", "List-Unsubscribe",
+	"X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress",
+	"Return-Path", "Delivered-To", "X-Ticketd-Loop", "Content-Type",
+}
+
+// Parse reads one RFC 5322 mail. It never panics and is best-effort: whatever
+// is readable is returned, problems go to Mail.Warnings. It returns an error
+// only when the input is not a mail at all (empty, or no header field at all),
+// i.e. the caller should reject it; that error wraps ErrNotMail.
+//
+// Every string in the result is valid UTF-8. Text is the decoded text/plain
+// body (or, for HTML-only mail, the HTML rendered as text) with "\n" line
+// endings; HTML is the first text/html body part. Attachment bytes are hashed
+// while streaming and never kept.
+//
+// Parse uses the header and multipart layers of go-message (textproto)
+// directly rather than mail.Reader: mail.Reader converts the charset of text
+// attachments (so their hash would not be that of the file), stops at the
+// first part with an unknown Content-Transfer-Encoding, and gives up on the
+// whole message when one nested multipart is truncated.
+func Parse(raw []byte) (m *ticket.Mail, err error) {
+	p := &parser{mail: &ticket.Mail{Headers: map[string]string{}}}
+	defer func() {
+		if r := recover(); r != nil {
+			p.warnf("internal parser error, result is partial: %v", r)
+			if p.mail.Text == "" && len(p.plain) == 0 && len(p.html) == 0 && p.body != nil {
+				p.plain = append(p.plain, string(p.body))
+			}
+			m, err = p.finish(), nil
+		}
+	}()
+	if err := p.parse(raw); err != nil {
+		return nil, err
+	}
+	return p.finish(), nil
+}
+
+// parser holds the state of one Parse call.
+type parser struct {
+	mail  *ticket.Mail
+	hdr   textproto.Header
+	body  []byte   // top-level body, raw
+	plain []string // text/plain body parts, decoded
+	html  []string // text/html body parts, decoded
+	hint  string   // first charset declared on a text part, for raw 8-bit headers
+	parts int      // leaf parts seen
+	warns map[string]bool
+}
+
+func (p *parser) warnf(format string, args ...any) {
+	w := validString(fmt.Sprintf(format, args...))
+	if p.warns == nil {
+		p.warns = map[string]bool{}
+	}
+	if p.warns[w] {
+		return
+	}
+	p.warns[w] = true
+	switch {
+	case len(p.mail.Warnings) < maxWarnings:
+		p.mail.Warnings = append(p.mail.Warnings, w)
+	case len(p.mail.Warnings) == maxWarnings:
+		p.mail.Warnings = append(p.mail.Warnings, "further problems not listed")
+	}
+}
+
+func (p *parser) parse(raw []byte) error {
+	raw = trimLeadingBlankLines(raw)
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return fmt.Errorf("mailbox: parse: empty input: %w", ErrNotMail)
+	}
+	hdr, body := p.readHeader(raw)
+	if hdr.Len() == 0 {
+		return fmt.Errorf("mailbox: parse: no header field: %w", ErrNotMail)
+	}
+	p.hdr, p.body = hdr, body
+
+	p.walk(hdr, bytes.NewReader(body), 0, "", false)
+	p.headers()
+	return nil
+}
+
+// trimLeadingBlankLines drops empty lines before the header, which some
+// tools prepend; RFC 5322 would otherwise read them as an empty header.
+func trimLeadingBlankLines(b []byte) []byte {
+	for {
+		switch {
+		case bytes.HasPrefix(b, []byte("\r\n")):
+			b = b[2:]
+		case bytes.HasPrefix(b, []byte("\n")):
+			b = b[1:]
+		default:
+			return b
+		}
+	}
+}
+
+// splitHeader splits raw at the first empty line (RFC 5322 section 2.1). It
+// reports whether there was one.
+func splitHeader(raw []byte) (header, body []byte, found bool) {
+	for i := 0; i < len(raw); {
+		j := bytes.IndexByte(raw[i:], '\n')
+		if j < 0 {
+			break
+		}
+		line := raw[i : i+j+1]
+		if len(line) == 1 || (len(line) == 2 && line[0] == '\r') {
+			return raw[:i], raw[i+len(line):], true
+		}
+		i += j + 1
+	}
+	return raw, nil, false
+}
+
+// readHeader parses the top-level header of raw and returns it with the raw
+// body. A malformed header is read leniently (see lenientHeader).
+func (p *parser) readHeader(raw []byte) (textproto.Header, []byte) {
+	hb, body, found := splitHeader(raw)
+	if len(hb) > maxHeaderBytes {
+		p.warnf("header larger than %d bytes, rest dropped", maxHeaderBytes)
+		cut := bytes.LastIndexByte(hb[:maxHeaderBytes], '\n')
+		hb = hb[:cut+1]
+	}
+	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(hb)))
+	if err == nil {
+		return h, body
+	}
+	p.warnf("malformed header (%v), read leniently", shorten(err.Error(), 120))
+	return p.lenientHeader(hb, body, found)
+}
+
+// lenientHeader rebuilds a header block: it unfolds the fields, drops lines
+// that are not "name: value" fields, and parses the result again. When raw had
+// no empty line at all, the first line that is not a field starts the body,
+// as in most mail software. If even the rebuilt header cannot be parsed, the
+// result is an empty header and Parse rejects the input.
+func (p *parser) lenientHeader(hb, body []byte, found bool) (textproto.Header, []byte) {
+	var rebuilt bytes.Buffer
+	dropped := 0
+	lines := bytes.SplitAfter(hb, []byte("\n"))
+	for i, line := range lines {
+		trimmed := bytes.TrimRight(line, "\r\n")
+		if len(trimmed) == 0 {
+			continue
+		}
+		if trimmed[0] == ' ' || trimmed[0] == '\t' {
+			if rebuilt.Len() > 0 {
+				rebuilt.Write(trimmed)
+				rebuilt.WriteString("\r\n")
+			}
+			continue
+		}
+		if isFieldLine(trimmed) {
+			rebuilt.Write(trimmed)
+			rebuilt.WriteString("\r\n")
+			continue
+		}
+		if !found && rebuilt.Len() > 0 {
+			// No empty line anywhere: this line starts the body.
+			p.warnf("no empty line between header and body")
+			return p.reparse(rebuilt.Bytes()), bytes.Join(lines[i:], nil)
+		}
+		if dropped == 0 {
+			p.warnf("dropped header line without a field name: %q", shorten(string(trimmed), 80))
+		}
+		dropped++
+	}
+	if dropped > 1 {
+		p.warnf("dropped %d malformed header lines in all", dropped)
+	}
+	return p.reparse(rebuilt.Bytes()), body
+}
+
+func (p *parser) reparse(hb []byte) textproto.Header {
+	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(hb)))
+	if err != nil {
+		p.warnf("header unreadable: %v", shorten(err.Error(), 120))
+		return textproto.Header{}
+	}
+	return h
+}
+
+// isFieldLine reports whether line starts with a field name and a colon (RFC
+// 5322 section 2.2: printable US-ASCII except colon).
+func isFieldLine(line []byte) bool {
+	i := bytes.IndexByte(line, ':')
+	if i <= 0 {
+		return false
+	}
+	name := bytes.TrimRight(line[:i], " \t")
+	if len(name) == 0 {
+		return false
+	}
+	for _, c := range name {
+		if c < 33 || c > 126 {
+			return false
+		}
+	}
+	return true
+}
+
+// walk handles one entity: multiparts are descended into, other parts become
+// body text or attachments.
+func (p *parser) walk(h textproto.Header, body io.Reader, depth int, where string, inDigest bool) {
+	mt, params := p.contentType(h, inDigest, where)
+	if strings.HasPrefix(mt, "multipart/") {
+		if depth >= maxDepth {
+			p.warnf("%s: multipart nested deeper than %d levels, skipped", label(where, mt), maxDepth)
+			return
+		}
+		p.multipart(h, mt, params, body, depth, where)
+		return
+	}
+	p.parts++
+	if p.parts > maxParts {
+		if p.parts == maxParts+1 {
+			p.warnf("more than %d parts, rest skipped", maxParts)
+		}
+		return
+	}
+	p.leaf(h, mt, params, body, where)
+}
+
+// contentType returns the media type and parameters of an entity. A missing
+// or unreadable Content-Type means text/plain (RFC 2045 section 5.2), or
+// message/rfc822 inside multipart/digest (RFC 2046 section 5.1.5).
+func (p *parser) contentType(h textproto.Header, inDigest bool, where string) (string, map[string]string) {
+	def := "text/plain"
+	if inDigest {
+		def = "message/rfc822"
+	}
+	v := h.Get("Content-Type")
+	if strings.TrimSpace(v) == "" {
+		return def, map[string]string{}
+	}
+	mt, params := parseMediaType(v, p.hint)
+	if mt == "" {
+		p.warnf("%s: malformed Content-Type %q, read as %s", label(where, ""), shorten(v, 80), def)
+		return def, params
+	}
+	if strings.HasPrefix(mt, "text/") && p.hint == "" && params["charset"] != "" {
+		p.hint = params["charset"]
+	}
+	return mt, params
+}
+
+func label(where, mt string) string {
+	if where == "" {
+		where = "message"
+	} else {
+		where = "part " + where
+	}
+	if mt != "" {
+		where += " (" + mt + ")"
+	}
+	return where
+}
+
+func partPath(where string, i int) string {
+	if where == "" {
+		return strconv.Itoa(i)
+	}
+	return where + "." + strconv.Itoa(i)
+}
+
+// multipart walks the parts of a multipart entity (RFC 2046 section 5.1).
+// Parts read before an error are kept.
+func (p *parser) multipart(h textproto.Header, mt string, params map[string]string, body io.Reader, depth int, where string) {
+	boundary := params["boundary"]
+	rec := &recorder{limit: maxRecord}
+	br := bufio.NewReaderSize(io.TeeReader(body, rec), 64<<10)
+	if boundary == "" {
+		peek, _ := br.Peek(64 << 10)
+		boundary = guessBoundary(peek)
+		if boundary == "" {
+			p.warnf("%s: no boundary, read as text", label(where, mt))
+			p.leaf(h, "text/plain", params, br, where)
+			return
+		}
+		p.warnf("%s: no boundary parameter, guessed %q", label(where, mt), boundary)
+	}
+	n, err := p.parts2(textproto.NewMultipartReader(br, boundary), mt, depth, where, rec)
+	if err != nil {
+		switch {
+		case n == 0:
+		case strings.HasSuffix(err.Error(), "EOF"):
+			p.warnf("%s: closing boundary missing", label(where, mt))
+		default:
+			p.warnf("%s: %v; later parts lost", label(where, mt), shorten(err.Error(), 120))
+		}
+	}
+	if n > 0 {
+		return
+	}
+	// No part at all: the boundary is wrong or the body is not multipart.
+	// Read what is there rather than lose it.
+	_, _ = io.Copy(io.Discard, br)
+	if rec.full {
+		p.warnf("%s: no part found", label(where, mt))
+		return
+	}
+	if g := guessBoundary(rec.buf.Bytes()); g != "" && g != boundary {
+		p.warnf("%s: no part with boundary %q, using %q found in the body", label(where, mt), boundary, g)
+		if n, _ := p.parts2(textproto.NewMultipartReader(bytes.NewReader(rec.buf.Bytes()), g), mt, depth, where, nil); n > 0 {
+			return
+		}
+	}
+	p.warnf("%s: no part found, body read as text", label(where, mt))
+	p.leaf(textproto.Header{}, "text/plain", params, bytes.NewReader(rec.buf.Bytes()), where)
+}
+
+// parts2 walks the parts of mr and returns how many it found and the error
+// that ended the walk (nil at the closing boundary).
+func (p *parser) parts2(mr *textproto.MultipartReader, mt string, depth int, where string, rec *recorder) (int, error) {
+	n := 0
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		if n == 0 && rec != nil {
+			rec.stop()
+		}
+		n++
+		p.walk(part.Header, part, depth+1, partPath(where, n), mt == "multipart/digest")
+		if p.parts > maxParts {
+			return n, nil
+		}
+	}
+}
+
+// recorder keeps a copy of the first bytes of a multipart body until the
+// first part is found.
+type recorder struct {
+	buf     bytes.Buffer
+	limit   int
+	full    bool
+	stopped bool
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.stopped || r.full {
+		return len(b), nil
+	}
+	if r.buf.Len()+len(b) > r.limit {
+		r.full = true
+		r.buf = bytes.Buffer{}
+		return len(b), nil
+	}
+	r.buf.Write(b)
+	return len(b), nil
+}
+
+func (r *recorder) stop() {
+	r.stopped = true
+	r.buf = bytes.Buffer{}
+}
+
+// guessBoundary returns the boundary of the first line that looks like a
+// delimiter line ("--" and at least one more character), or "".
+func guessBoundary(b []byte) string {
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		line = bytes.TrimRight(line, " \t\r")
+		if len(line) > 2 && len(line) <= 72 && bytes.HasPrefix(line, []byte("--")) {
+			g := string(line[2:])
+			return strings.TrimSuffix(g, "--")
+		}
+	}
+	return ""
+}
+
+// leaf handles a part that is not multipart: body text or attachment.
+func (p *parser) leaf(h textproto.Header, mt string, params map[string]string, body io.Reader, where string) {
+	disp, dparams := "", map[string]string{}
+	if v := h.Get("Content-Disposition"); strings.TrimSpace(v) != "" {
+		disp, dparams = parseMediaType(v, p.hint)
+		disp = strings.ToLower(disp)
+	}
+	filename := dparams["filename"]
+	if filename == "" {
+		filename = params["name"]
+	}
+	isText := strings.HasPrefix(mt, "text/")
+	var cid string
+	if ids := msgIDs(h.Get("Content-Id")); len(ids) > 0 {
+		cid = validString(ids[0])
+	}
+
+	dec, prob := p.transferDecoder(h.Get("Content-Transfer-Encoding"), body, where, mt)
+	isMessage := mt == "message/rfc822" || mt == "message/global"
+	bodyText := (mt == "text/plain" || mt == "text/html") && disp != "attachment" && filename == ""
+	if !bodyText {
+		if isMessage && filename == "" {
+			filename = "forwarded.eml"
+		}
+		a := ticket.Attachment{
+			Filename:    filename,
+			ContentType: mt,
+			ContentID:   cid,
+			// An explicit "attachment" wins over a Content-ID: Gmail gives
+			// every attachment one.
+			Inline: disp == "inline" || (disp != "attachment" && cid != "" && !isText),
+		}
+		hash := sha256.New()
+		n, err := io.Copy(hash, dec)
+		if err != nil {
+			p.warnf("%s: attachment %q truncated: %v", label(where, mt), filename, shorten(err.Error(), 80))
+		}
+		prob.report(p, where, mt)
+		a.Size = n
+		a.SHA256 = hex.EncodeToString(hash.Sum(nil))
+		p.mail.Attachments = append(p.mail.Attachments, a)
+		return
+	}
+
+	b, err := io.ReadAll(dec)
+	if err != nil {
+		p.warnf("%s: body truncated: %v", label(where, mt), shorten(err.Error(), 80))
+	}
+	prob.report(p, where, mt)
+	text := p.decodeBody(b, params["charset"], where, mt)
+	if mt == "text/html" {
+		p.html = append(p.html, text)
+	} else {
+		p.plain = append(p.plain, text)
+	}
+}
+
+// decodeBody converts a text body to UTF-8 from its declared charset.
+func (p *parser) decodeBody(b []byte, cs, where, mt string) string {
+	switch {
+	case cs == "" && mt == "text/html" && !utf8.Valid(b):
+		// The charset may be declared in a <meta> element instead.
+		if _, name, _ := htmlcharset.DetermineEncoding(b, ""); name != "windows-1252" && name != "utf-8" && name != "" {
+			cs = name
+		}
+	}
+	switch {
+	case cs == "" || isUTF8Label(cs):
+		s, used := bestEffortUTF8(b, p.hint)
+		if used != "" {
+			if cs == "" {
+				cs = "none"
+			}
+			p.warnf("%s: text is not valid UTF-8 (charset %s), decoded as %s", label(where, mt), cs, used)
+		}
+		return s
+	}
+	s, err := decodeCharset(b, cs)
+	if err != nil {
+		p.warnf("%s: unknown charset %s", label(where, mt), normCharset(cs))
+		s, _ = bestEffortUTF8(b)
+	}
+	return validString(s)
+}
+
+// finish assembles Text and makes sure every string is valid UTF-8.
+func (p *parser) finish() *ticket.Mail {
+	m := p.mail
+	if len(p.html) > 0 {
+		m.HTML = p.html[0]
+	}
+	text := joinParts(p.plain)
+	if strings.TrimSpace(text) == "" && len(p.html) > 0 {
+		var rendered []string
+		for _, h := range p.html {
+			rendered = append(rendered, HTMLToText(h))
+		}
+		text = joinParts(rendered)
+	}
+	m.Text = text
+
+	m.From.Name, m.From.Email = validString(m.From.Name), validString(m.From.Email)
+	for _, l := range [][]ticket.Address{m.To, m.Cc, m.ReplyTo} {
+		for i := range l {
+			l[i].Name, l[i].Email = validString(l[i].Name), validString(l[i].Email)
+		}
+	}
+	m.Subject = validString(m.Subject)
+	m.MessageID = validString(m.MessageID)
+	m.InReplyTo = validString(m.InReplyTo)
+	for i := range m.References {
+		m.References[i] = validString(m.References[i])
+	}
+	m.Text = validString(m.Text)
+	m.HTML = validString(m.HTML)
+	for i := range m.Attachments {
+		a := &m.Attachments[i]
+		a.Filename, a.ContentType, a.ContentID = validString(a.Filename), validString(a.ContentType), validString(a.ContentID)
+	}
+	for k, v := range m.Headers {
+		m.Headers[k] = validString(v)
+	}
+	for i := range m.Warnings {
+		m.Warnings[i] = validString(m.Warnings[i])
+	}
+	return m
+}
+
+// joinParts normalises line endings to "\n" and joins the parts with one
+// empty line between them.
+func joinParts(parts []string) string {
+	var out []string
+	for _, s := range parts {
+		s = normalizeNewlines(s)
+		if len(parts) > 1 {
+			s = strings.TrimRight(s, "\n")
+			if strings.TrimSpace(s) == "" {
+				continue
+			}
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, "\n\n")
+}
+
+// normalizeNewlines turns CRLF and lone CR into LF.
+func normalizeNewlines(s string) string {
+	if !strings.Contains(s, "\r") {
+		return s
+	}
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	return strings.ReplaceAll(s, "\r", "\n")
+}
+
+// headers fills the header-derived fields of the mail.
+func (p *parser) headers() {
+	m, h := p.mail, p.hdr
+	m.Subject = strings.TrimSpace(p.text("Subject", h.Get("Subject")))
+
+	if from := p.addresses("From"); len(from) > 0 {
+		m.From = from[0]
+	} else if sender := p.addresses("Sender"); len(sender) > 0 {
+		p.warnf("no From address, using Sender")
+		m.From = sender[0]
+	} else {
+		p.warnf("no From address")
+	}
+	m.To = p.addresses("To")
+	m.Cc = p.addresses("Cc")
+	m.ReplyTo = p.addresses("Reply-To")
+
+	if v := strings.TrimSpace(h.Get("Date")); v == "" {
+		p.warnf("no Date")
+	} else if t, err := parseDate(v); err != nil {
+		p.warnf("unreadable Date %q", shorten(v, 80))
+	} else {
+		m.Date = t
+	}
+
+	if ids := msgIDs(h.Get("Message-Id")); len(ids) > 0 {
+		m.MessageID = ids[0]
+	}
+	if ids := msgIDs(h.Get("In-Reply-To")); len(ids) > 0 {
+		m.InReplyTo = ids[0]
+	}
+	m.References = dedupe(msgIDs(h.Get("References")))
+
+	for _, k := range headerCopies {
+		if h.Has(k) {
+			m.Headers[k] = p.raw8bit(k, h.Get(k))
+		}
+	}
+}
+
+func dedupe(l []string) []string {
+	seen := map[string]bool{}
+	out := l[:0]
+	for _, s := range l {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// raw8bit returns a header value as valid UTF-8. Raw 8-bit values (not
+// allowed by RFC 5322 section 2.2, common with Korean mailers) are tried as
+// the body's charset, then CP949, then Latin-1.
+func (p *parser) raw8bit(field, v string) string {
+	if utf8.ValidString(v) {
+		return v
+	}
+	s, used := bestEffortUTF8([]byte(v), p.hint)
+	p.warnf("%s: raw 8-bit text, decoded as %s", field, used)
+	return s
+}
+
+// text decodes an unstructured header value: raw 8-bit bytes, then RFC 2047
+// encoded-words.
+func (p *parser) text(field, v string) string {
+	v = p.raw8bit(field, v)
+	if !strings.Contains(v, "=?") {
+		return v
+	}
+	out, err := WordDecoder.DecodeHeader(v)
+	if err != nil {
+		p.warnf("%s: %v", field, shorten(err.Error(), 80))
+		out = decodeWordsLeniently(v)
+	}
+	if !utf8.ValidString(out) {
+		s, used := bestEffortUTF8([]byte(out), p.hint)
+		p.warnf("%s: encoded-word is not valid in its charset, decoded as %s", field, used)
+		out = s
+	}
+	return out
+}
+
+// decodeWordsLeniently decodes each RFC 2047 encoded-word on its own and
+// keeps those that cannot be decoded as they are. White space between two
+// encoded-words is dropped (RFC 2047 section 6.2).
+func decodeWordsLeniently(v string) string {
+	var sb strings.Builder
+	lastWord := false
+	for len(v) > 0 {
+		start := strings.Index(v, "=?")
+		if start < 0 {
+			sb.WriteString(v)
+			break
+		}
+		end := encodedWordEnd(v[start:])
+		if end < 0 {
+			sb.WriteString(v)
+			break
+		}
+		between := v[:start]
+		word := v[start : start+end]
+		dec, err := WordDecoder.Decode(word)
+		if err != nil {
+			sb.WriteString(between)
+			sb.WriteString(word)
+			lastWord = false
+		} else {
+			if !(lastWord && strings.TrimSpace(between) == "") {
+				sb.WriteString(between)
+			}
+			sb.WriteString(dec)
+			lastWord = true
+		}
+		v = v[start+end:]
+	}
+	return sb.String()
+}
+
+// encodedWordEnd returns the length of the encoded-word at the start of s
+// ("=?charset?enc?text?="), or -1.
+func encodedWordEnd(s string) int {
+	q := 0
+	for i := 2; i < len(s); i++ {
+		switch s[i] {
+		case '?':
+			q++
+			if q == 3 && i+1 < len(s) && s[i+1] == '=' {
+				return i + 2
+			}
+			if q == 3 {
+				return -1
+			}
+		case ' ', '\t':
+			return -1
+		}
+	}
+	return -1
+}
+
+// addressParser decodes RFC 2047 display names with every charset we know.
+var addressParser = mail.AddressParser{WordDecoder: WordDecoder}
+
+// addresses parses the first field of the named address list (RFC 5322
+// section 3.4). When the strict parser fails, the list is read leniently and
+// a warning is added.
+func (p *parser) addresses(field string) []ticket.Address {
+	v := p.hdr.Get(field)
+	if strings.TrimSpace(v) == "" {
+		return nil
+	}
+	v = p.raw8bit(field, v)
+	var out []ticket.Address
+	list, err := addressParser.ParseList(v)
+	if err == nil {
+		for _, a := range list {
+			out = appendAddress(out, validString(a.Name, p.hint), a.Address)
+		}
+		return out
+	}
+	for _, piece := range splitAddressList(v) {
+		if a, err := addressParser.Parse(piece); err == nil {
+			out = appendAddress(out, p.text(field, a.Name), a.Address)
+			continue
+		}
+		name, email := lenientAddress(piece)
+		out = appendAddress(out, p.text(field, name), email)
+	}
+	p.warnf("%s: %v; read leniently", field, shorten(err.Error(), 80))
+	return out
+}
+
+func appendAddress(l []ticket.Address, name, email string) []ticket.Address {
+	email = normEmail(email)
+	if email == "" {
+		return l
+	}
+	return append(l, ticket.Address{Name: strings.TrimSpace(name), Email: email})
+}
+
+// normEmail trims an address and lower-cases its domain.
+func normEmail(e string) string {
+	e = strings.Trim(strings.TrimSpace(e), "<>\"' ")
+	if i := strings.LastIndexByte(e, '@'); i >= 0 {
+		e = e[:i+1] + strings.ToLower(e[i+1:])
+	}
+	return e
+}
+
+// splitAddressList splits an address list at commas outside quoted strings,
+// comments and angle brackets, and strips group syntax (RFC 5322 section
+// 3.4: "name: a, b;").
+func splitAddressList(v string) []string {
+	var out []string
+	var cur strings.Builder
+	inQuote, angle, paren := false, 0, 0
+	flush := func() {
+		s := strings.TrimSpace(cur.String())
+		cur.Reset()
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case inQuote:
+			if c == '\\' && i+1 < len(v) {
+				cur.WriteByte(c)
+				i++
+				c = v[i]
+			} else if c == '"' {
+				inQuote = false
+			}
+		case c == '"':
+			inQuote = true
+		case c == '(':
+			paren++
+		case c == ')' && paren > 0:
+			paren--
+		case paren > 0:
+		case c == '<':
+			angle++
+		case c == '>' && angle > 0:
+			angle--
+		case angle > 0:
+		case c == ',' || c == ';':
+			flush()
+			continue
+		case c == ':':
+			// Group name: drop what came before.
+			cur.Reset()
+			continue
+		}
+		cur.WriteByte(c)
+	}
+	flush()
+	return out
+}
+
+// lenientAddress extracts a display name and an address from a piece that
+// net/mail rejected: the address is within angle brackets, or else the first
+// word holding an "@".
+func lenientAddress(s string) (name, email string) {
+	if i := strings.LastIndexByte(s, '<'); i >= 0 {
+		rest := s[i+1:]
+		if j := strings.IndexByte(rest, '>'); j >= 0 {
+			rest = rest[:j]
+		}
+		return unquote(s[:i]), strings.TrimSpace(rest)
+	}
+	words := strings.Fields(s)
+	for i, w := range words {
+		if strings.Contains(w, "@") {
+			rest := append(append([]string{}, words[:i]...), words[i+1:]...)
+			return unquote(strings.Join(rest, " ")), strings.Trim(w, "()[]\"'")
+		}
+	}
+	return "", ""
+}
+
+// unquote strips the quotes and comment parentheses around a display name.
+func unquote(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		s = strings.ReplaceAll(s[1:len(s)-1], `\"`, `"`)
+	}
+	if len(s) >= 2 && s[0] == '(' && s[len(s)-1] == ')' {
+		s = s[1 : len(s)-1]
+	}
+	return strings.TrimSpace(s)
+}
+
+// msgIDs extracts message identifiers leniently (RFC 5322 section 3.6.4):
+// every "<...>", or, if there are no angle brackets, every word. Identifiers
+// come back without brackets and without white space.
+func msgIDs(v string) []string {
+	var ids []string
+	add := func(id string) {
+		id = strings.Join(strings.Fields(id), "")
+		if id != "" {
+			ids = append(ids, id)
+		}
+	}
+	rest := v
+	for {
+		i := strings.IndexByte(rest, '<')
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(rest[i+1:], '>')
+		if j < 0 {
+			if f := strings.Fields(rest[i+1:]); len(f) > 0 {
+				add(f[0])
+			}
+			break
+		}
+		add(rest[i+1 : i+1+j])
+		rest = rest[i+1+j+1:]
+	}
+	if len(ids) > 0 {
+		return ids
+	}
+	for _, w := range strings.Fields(stripComments(v)) {
+		add(strings.Trim(w, "<>,;\"'"))
+	}
+	return ids
+}
+
+// stripComments removes RFC 5322 comments ("(...)", possibly nested).
+func stripComments(s string) string {
+	if !strings.Contains(s, "(") {
+		return s
+	}
+	var sb strings.Builder
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\' && depth > 0:
+			i++
+		case c == '(':
+			depth++
+		case c == ')' && depth > 0:
+			depth--
+			if depth == 0 {
+				sb.WriteByte(' ')
+			}
+		case depth == 0:
+			sb.WriteByte(c)
+		}
+	}
+	return sb.String()
+}
+
+// dateLayouts are tried after net/mail.ParseDate fails; they cover dates
+// seen in the wild that are not RFC 5322 section 3.3 (nor its obsolete
+// forms).
+var dateLayouts = []string{
+	"2 Jan 2006 15:04:05 -0700",
+	"2 Jan 2006 15:04:05 MST",
+	"2 Jan 2006 15:04 -0700",
+	"2 Jan 2006 15:04 MST",
+	"2 Jan 2006 15:04:05",
+	"2 Jan 06 15:04:05 -0700",
+	"2 Jan 06 15:04:05 MST",
+	"2 Jan 06 15:04 -0700",
+	"2 January 2006 15:04:05 -0700",
+	"Jan 2 15:04:05 2006 -0700",
+	"Jan 2 15:04:05 MST 2006",
+	"Jan 2 15:04:05 2006",
+	"Jan 2 2006 15:04:05 -0700",
+	"Jan 2, 2006 15:04:05 -0700",
+	"2006-01-02 15:04:05 -0700",
+	"2006-01-02T15:04:05Z07:00",
+	"2006-01-02 15:04:05",
+	"02.01.2006 15:04:05 -0700",
+	"2/1/2006 15:04:05 -0700",
+	"1/2/2006 15:04:05 -0700",
+}
+
+// parseDate parses a Date field with net/mail and, failing that, a list of
+// common malformed layouts.
+func parseDate(v string) (time.Time, error) {
+	t, err := mail.ParseDate(v)
+	if err == nil {
+		return t, nil
+	}
+	s := strings.Join(strings.Fields(stripComments(v)), " ")
+	// Drop the day name, which is often misspelt or mislocalised.
+	if i := strings.IndexByte(s, ','); i >= 0 && i < 12 {
+		s = strings.TrimSpace(s[i+1:])
+	} else if f := strings.Fields(s); len(f) > 0 && isDayName(f[0]) {
+		s = strings.Join(f[1:], " ")
+	}
+	s = strings.TrimSuffix(s, ".")
+	s = strings.NewReplacer("GMT+", "+", "UTC+", "+", "GMT-", "-", "UTC-", "-").Replace(s)
+	for _, cand := range []string{s, fixZone(s)} {
+		if t, err := mail.ParseDate(cand); err == nil {
+			return t, nil
+		}
+		for _, l := range dateLayouts {
+			if t, err := time.Parse(l, cand); err == nil {
+				return t, nil
+			}
+		}
+	}
+	return time.Time{}, fmt.Errorf("mailbox: date %q: %w", v, err)
+}
+
+func isDayName(s string) bool {
+	s = strings.ToLower(strings.TrimRight(s, ".,"))
+	for _, d := range []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"} {
+		if strings.HasPrefix(s, d) {
+			return true
+		}
+	}
+	return false
+}
+
+// fixZone turns a zone like "+100" or "+01:00" into "+0100".
+func fixZone(s string) string {
+	f := strings.Fields(s)
+	if len(f) == 0 {
+		return s
+	}
+	z := f[len(f)-1]
+	if len(z) < 2 || (z[0] != '+' && z[0] != '-') {
+		return s
+	}
+	digits := strings.ReplaceAll(z[1:], ":", "")
+	if _, err := strconv.Atoi(digits); err != nil || len(digits) > 4 {
+		return s
+	}
+	if len(digits) <= 2 {
+		digits += "00"
+	}
+	for len(digits) < 4 {
+		digits = "0" + digits
+	}
+	f[len(f)-1] = z[:1] + digits
+	return strings.Join(f, " ")
+}
+
+// shorten cuts s to at most n bytes, on a rune boundary.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
+}
+
+// parseMediaType reads a Content-Type or Content-Disposition value leniently
+// (RFC 2045 section 5.1, RFC 2183): the value is lower-cased and parameter
+// names too; parameter values may be quoted or not, may hold spaces, and
+// may be split and charset-encoded (RFC 2231 sections 3 and 4) in any
+// charset we know. RFC 2047 encoded-words in values, which RFC 2047 section
+// 5 does not allow but many mailers send, are decoded as well. The media type
+// is "" when the value does not start with "type/subtype" (for
+// Content-Disposition, with a token).
+func parseMediaType(v, hint string) (string, map[string]string) {
+	v = strings.TrimSpace(v)
+	head, rest, _ := strings.Cut(v, ";")
+	head = strings.ToLower(strings.TrimSpace(head))
+	if i := strings.IndexAny(head, " \t"); i >= 0 {
+		// "text/plain charset=utf-8": the separator is missing.
+		rest = head[i:] + ";" + rest
+		head = head[:i]
+	}
+	if strings.Contains(head, "/") {
+		t, s, _ := strings.Cut(head, "/")
+		if !isToken(t) || !isToken(s) {
+			head = ""
+		}
+	} else if !isToken(head) {
+		head = ""
+	}
+	return head, parseParams(rest, hint)
+}
+
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?=`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// rfc2231Section is one piece of a parameter split per RFC 2231 section 3.
+type rfc2231Section struct {
+	value   string
+	encoded bool
+}
+
+// parseParams parses parameters such as "; a=b; c=\"d e\"; f*=utf-8'ko'%41".
+func parseParams(s, hint string) map[string]string {
+	plain := map[string]string{}
+	sections := map[string]map[int]rfc2231Section{}
+	for len(s) > 0 {
+		s = strings.TrimLeft(s, " \t;")
+		if s == "" {
+			break
+		}
+		eq := strings.IndexAny(s, "=;")
+		if eq < 0 || s[eq] == ';' {
+			// A parameter without a value: skip it.
+			if eq < 0 {
+				break
+			}
+			s = s[eq+1:]
+			continue
+		}
+		key := strings.ToLower(strings.TrimSpace(s[:eq]))
+		s = strings.TrimLeft(s[eq+1:], " \t")
+		var val string
+		if strings.HasPrefix(s, `"`) {
+			var sb strings.Builder
+			i := 1
+			for ; i < len(s); i++ {
+				if s[i] == '\\' && i+1 < len(s) {
+					i++
+					sb.WriteByte(s[i])
+					continue
+				}
+				if s[i] == '"' {
+					break
+				}
+				sb.WriteByte(s[i])
+			}
+			val = sb.String()
+			s = s[min(i+1, len(s)):]
+			if j := strings.IndexByte(s, ';'); j >= 0 {
+				s = s[j:]
+			} else {
+				s = ""
+			}
+		} else {
+			j := strings.IndexByte(s, ';')
+			if j < 0 {
+				j = len(s)
+			}
+			val = strings.TrimSpace(s[:j])
+			s = s[j:]
+		}
+		if key == "" {
+			continue
+		}
+		name, sec, hasSec, enc := splitParamName(key)
+		if !hasSec && !enc {
+			if _, ok := plain[name]; !ok {
+				plain[name] = val
+			}
+			continue
+		}
+		if sections[name] == nil {
+			sections[name] = map[int]rfc2231Section{}
+		}
+		if _, ok := sections[name][sec]; !ok {
+			sections[name][sec] = rfc2231Section{val, enc}
+		}
+	}
+	out := map[string]string{}
+	for k, v := range plain {
+		out[k] = decodeParamWords(v, hint)
+	}
+	for name, secs := range sections {
+		if v, ok := joinRFC2231(secs, hint); ok {
+			out[name] = v
+		}
+	}
+	return out
+}
+
+// splitParamName splits "name*2*" into name, section 2, has section, encoded.
+func splitParamName(key string) (name string, sec int, hasSec, enc bool) {
+	if strings.HasSuffix(key, "*") {
+		enc = true
+		key = key[:len(key)-1]
+	}
+	if i := strings.LastIndexByte(key, '*'); i >= 0 {
+		if n, err := strconv.Atoi(key[i+1:]); err == nil && n >= 0 && n < 1000 {
+			return key[:i], n, true, enc
+		}
+	}
+	return key, 0, false, enc
+}
+
+// joinRFC2231 joins the sections of one parameter (RFC 2231 section 3),
+// percent-decodes the encoded ones and converts the result from the charset
+// named in the first section (RFC 2231 section 4).
+func joinRFC2231(secs map[int]rfc2231Section, hint string) (string, bool) {
+	idx := make([]int, 0, len(secs))
+	for i := range secs {
+		idx = append(idx, i)
+	}
+	sort.Ints(idx)
+	var buf []byte
+	cs := ""
+	for n, i := range idx {
+		if i != n {
+			break // a gap: RFC 2231 section 3 says stop
+		}
+		sec := secs[i]
+		v := sec.value
+		if sec.encoded {
+			if n == 0 {
+				if parts := strings.SplitN(v, "'", 3); len(parts) == 3 {
+					cs, v = parts[0], parts[2]
+				}
+			}
+			buf = append(buf, percentDecode(v)...)
+		} else {
+			buf = append(buf, v...)
+		}
+	}
+	if len(idx) == 0 {
+		return "", false
+	}
+	var s string
+	if cs != "" && !isUTF8Label(cs) {
+		if d, err := decodeCharset(buf, cs); err == nil {
+			s = d
+		}
+	}
+	if s == "" {
+		s, _ = bestEffortUTF8(buf, cs, hint)
+	}
+	return decodeParamWords(s, hint), true
+}
+
+func percentDecode(s string) []byte {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) {
+			if b, err := strconv.ParseUint(s[i+1:i+3], 16, 8); err == nil {
+				out = append(out, byte(b))
+				i += 2
+				continue
+			}
+		}
+		out = append(out, s[i])
+	}
+	return out
+}
+
+// decodeParamWords decodes RFC 2047 encoded-words in a parameter value and
+// makes it valid UTF-8.
+func decodeParamWords(v, hint string) string {
+	v = validString(v, hint)
+	if !strings.Contains(v, "=?") {
+		return v
+	}
+	out, err := WordDecoder.DecodeHeader(v)
+	if err != nil {
+		out = decodeWordsLeniently(v)
+	}
+	return validString(out, hint)
+}
+
+// transferProblem collects what a lenient transfer decoder had to skip.
+type transferProblem struct {
+	kind string // "base64", "quoted-printable", "uuencode"
+	bad  bool
+}
+
+func (t *transferProblem) report(p *parser, where, mt string) {
+	if t != nil && t.bad {
+		p.warnf("%s: malformed %s, decoded what was readable", label(where, mt), t.kind)
+	}
+}
+
+// transferDecoder returns a reader that undoes the Content-Transfer-Encoding
+// (RFC 2045 section 6). Misspelt encodings are recognised; an unknown one
+// leaves the body as it is, with a warning.
+func (p *parser) transferDecoder(cte string, r io.Reader, where, mt string) (io.Reader, *transferProblem) {
+	enc := strings.ToLower(strings.Trim(cte, " \t\"';"))
+	if i := strings.IndexAny(enc, "; \t"); i >= 0 && !strings.HasPrefix(enc, "quoted") {
+		enc = enc[:i]
+	}
+	switch enc {
+	case "", "7bit", "8bit", "binary", "7-bit", "8-bit", "7bits", "8bits", "none":
+		return r, nil
+	case "base64", "base-64":
+		t := &transferProblem{kind: "base64"}
+		return &base64Reader{r: bufio.NewReader(r), prob: t}, t
+	case "quoted-printable", "quoted printable", "quoted_printable", "quotedprintable", "qp":
+		t := &transferProblem{kind: "quoted-printable"}
+		return &qpReader{r: bufio.NewReader(r), prob: t}, t
+	case "x-uuencode", "uuencode", "x-uue", "uue":
+		t := &transferProblem{kind: "uuencode"}
+		return &uuReader{r: bufio.NewReader(r), prob: t}, t
+	}
+	switch {
+	case strings.Contains(enc, "base64"):
+		t := &transferProblem{kind: "base64"}
+		return &base64Reader{r: bufio.NewReader(r), prob: t}, t
+	case strings.HasPrefix(enc, "quoted"):
+		t := &transferProblem{kind: "quoted-printable"}
+		return &qpReader{r: bufio.NewReader(r), prob: t}, t
+	}
+	p.warnf("%s: unknown transfer encoding %q, body kept as it is", label(where, mt), shorten(cte, 40))
+	return r, nil
+}
+
+// base64Val maps base64 alphabet bytes to their value, others to -1.
+var base64Val = func() (t [256]int8) {
+	for i := range t {
+		t[i] = -1
+	}
+	const alpha = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	for i := 0; i < len(alpha); i++ {
+		t[alpha[i]] = int8(i)
+	}
+	return t
+}()
+
+// base64Reader decodes base64 (RFC 2045 section 6.8) leniently: characters
+// outside the alphabet are skipped (as RFC 2045 asks), padding in the middle
+// ends a quantum (concatenated encodings), and a truncated last quantum
+// yields what it holds.
+type base64Reader struct {
+	r    *bufio.Reader
+	prob *transferProblem
+	q    [4]byte
+	nq   int
+	out  [3]byte
+	nout int
+	iout int
+	err  error
+}
+
+func (b *base64Reader) flushQuantum() {
+	switch b.nq {
+	case 0:
+	case 1:
+		b.prob.bad = true
+	default:
+		v := uint32(b.q[0])<<18 | uint32(b.q[1])<<12 | uint32(b.q[2])<<6 | uint32(b.q[3])
+		b.out = [3]byte{byte(v >> 16), byte(v >> 8), byte(v)}
+		b.nout, b.iout = b.nq-1, 0
+	}
+	b.q, b.nq = [4]byte{}, 0
+}
+
+// Read implements io.Reader.
+func (b *base64Reader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		if b.iout < b.nout {
+			c := copy(p[n:], b.out[b.iout:b.nout])
+			n += c
+			b.iout += c
+			continue
+		}
+		if b.err != nil {
+			break
+		}
+		c, err := b.r.ReadByte()
+		if err != nil {
+			b.flushQuantum()
+			b.err = err
+			continue
+		}
+		switch v := base64Val[c]; {
+		case v >= 0:
+			b.q[b.nq] = byte(v)
+			b.nq++
+			if b.nq == 4 {
+				b.flushQuantum()
+			}
+		case c == '=':
+			b.flushQuantum()
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
+		default:
+			b.prob.bad = true
+		}
+	}
+	if n > 0 {
+		return n, nil
+	}
+	return 0, b.err
+}
+
+// qpReader decodes quoted-printable (RFC 2045 section 6.7) leniently: an "="
+// not followed by two hex digits (either case) or a line break stays as it
+// is, trailing white space is removed (rule 3), and any byte is accepted.
+type qpReader struct {
+	r    *bufio.Reader
+	prob *transferProblem
+	ws   []byte // pending white space, dropped if the line ends
+	pend []byte
+	err  error
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// Read implements io.Reader.
+func (q *qpReader) Read(p []byte) (int, error) {
+	for len(q.pend) == 0 && q.err == nil {
+		q.step()
+	}
+	if len(q.pend) > 0 {
+		n := copy(p, q.pend)
+		q.pend = q.pend[n:]
+		return n, nil
+	}
+	return 0, q.err
+}
+
+func (q *qpReader) step() {
+	c, err := q.r.ReadByte()
+	if err != nil {
+		q.err = err // pending white space at the end is trailing: dropped
+		return
+	}
+	switch c {
+	case ' ', '\t':
+		q.ws = append(q.ws, c)
+		if len(q.ws) > 4096 {
+			q.pend = append(q.pend, q.ws...)
+			q.ws = q.ws[:0]
+		}
+		return
+	case '\r', '\n':
+		q.ws = q.ws[:0]
+		q.pend = append(q.pend, c)
+		return
+	}
+	q.pend = append(q.pend, q.ws...)
+	q.ws = q.ws[:0]
+	if c != '=' {
+		q.pend = append(q.pend, c)
+		return
+	}
+	peek, _ := q.r.Peek(2)
+	if len(peek) == 2 {
+		hi, ok1 := unhex(peek[0])
+		lo, ok2 := unhex(peek[1])
+		if ok1 && ok2 {
+			_, _ = q.r.Discard(2)
+			q.pend = append(q.pend, hi<<4|lo)
+			return
+		}
+	}
+	// Soft line break: "=" then optional white space then the line end.
+	peek, _ = q.r.Peek(256)
+	i := 0
+	for i < len(peek) && (peek[i] == ' ' || peek[i] == '\t') {
+		i++
+	}
+	switch {
+	case i == len(peek) && len(peek) < 256:
+		_, _ = q.r.Discard(i) // "=" at the very end
+	case i < len(peek) && peek[i] == '\n':
+		_, _ = q.r.Discard(i + 1)
+	case i+1 < len(peek) && peek[i] == '\r' && peek[i+1] == '\n':
+		_, _ = q.r.Discard(i + 2)
+	case i+1 == len(peek) && peek[i] == '\r':
+		_, _ = q.r.Discard(i + 1)
+	default:
+		q.prob.bad = true
+		q.pend = append(q.pend, '=')
+	}
+}
+
+// uuReader decodes a uuencoded body ("begin mode name" ... "end"), as sent
+// with the non-standard Content-Transfer-Encoding x-uuencode.
+type uuReader struct {
+	r     *bufio.Reader
+	prob  *transferProblem
+	begun bool
+	done  bool
+	pend  []byte
+	err   error
+}
+
+// Read implements io.Reader.
+func (u *uuReader) Read(p []byte) (int, error) {
+	for len(u.pend) == 0 && u.err == nil {
+		u.line()
+	}
+	if len(u.pend) > 0 {
+		n := copy(p, u.pend)
+		u.pend = u.pend[n:]
+		return n, nil
+	}
+	return 0, u.err
+}
+
+func (u *uuReader) line() {
+	l, err := u.r.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		u.prob.bad = true
+		for err == bufio.ErrBufferFull {
+			_, err = u.r.ReadSlice('\n')
+		}
+		l = nil
+	}
+	if err != nil {
+		if !u.begun && err == io.EOF {
+			u.prob.bad = true
+		}
+		u.err = err
+	}
+	line := strings.TrimRight(string(l), "\r\n")
+	switch {
+	case u.done:
+	case !u.begun:
+		u.begun = strings.HasPrefix(line, "begin ")
+	case line == "end":
+		u.done = true
+	case line == "" || line == "`":
+	default:
+		n := int((line[0] - ' ') & 63)
+		data := line[1:]
+		var out []byte
+		for i := 0; i+1 < len(data) && len(out) < n; i += 4 {
+			var g [4]byte
+			for k := 0; k < 4; k++ {
+				if i+k < len(data) {
+					g[k] = (data[i+k] - ' ') & 63
+				}
+			}
+			out = append(out, g[0]<<2|g[1]>>4, g[1]<<4|g[2]>>2, g[2]<<6|g[3])
+		}
+		if len(out) < n {
+			u.prob.bad = true
+		} else {
+			out = out[:n]
+		}
+		u.pend = append(u.pend, out...)
+	}
+}

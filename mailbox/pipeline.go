@@ -1,0 +1,34 @@
+package mailbox
+
+import (
+	"fmt"
+	"runtime/debug"
+
+	"github.com/ticketd/ticketd/ticket"
+)
+
+// Deliver parses raw and hands it to svc: a mail that parses (even with
+// warnings) is ingested, one that is not a mail at all is kept as rejected.
+// A panic while parsing is recovered and the mail is kept as rejected. The
+// returned error is a storage failure: the mail was not recorded and must be
+// tried again.
+func Deliver(svc *ticket.Service, raw []byte, in ticket.Incoming) (res ticket.Result, rejected bool, err error) {
+	mail, perr := safeParse(raw)
+	in.Raw = raw
+	if perr != nil {
+		res, err = svc.Reject(in, perr.Error())
+		return res, true, err
+	}
+	in.Mail = mail
+	res, err = svc.Ingest(in)
+	return res, false, err
+}
+
+func safeParse(raw []byte) (m *ticket.Mail, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			m, err = nil, fmt.Errorf("parser panic: %v\n%s", r, debug.Stack())
+		}
+	}()
+	return Parse(raw)
+}

@@ -1,0 +1,601 @@
+package mailbox
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/mail"
+	"net/textproto"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	gomail "github.com/wneessen/go-mail"
+	gomailsmtp "github.com/wneessen/go-mail/smtp"
+
+	"github.com/ticketd/ticketd/ticket"
+)
+
+// SMTPConfig describes the submission server ticketd sends through.
+type SMTPConfig struct {
+	Host string
+	// Port defaults to 587 for starttls, 465 for tls and 25 for plain.
+	Port int
+	// Security is "starttls" (default; STARTTLS is mandatory, a server that
+	// does not offer it is an error), "tls" (implicit TLS, usually port 465)
+	// or "plain" (no TLS at all; allowed only when Host is a loopback address
+	// or localhost, otherwise NewSMTPSender fails).
+	Security string
+	// Username and Password are the AUTH credentials; an empty Username
+	// means no AUTH. The password is never logged.
+	Username, Password string
+	// Auth is the AUTH mechanism: "plain" (default) or "login".
+	Auth string
+	// TLSConfig supplies RootCAs, client certificates etc. nil means the
+	// system roots. ServerName defaults to Host. Certificate verification
+	// cannot be turned off: InsecureSkipVerify is refused.
+	TLSConfig *tls.Config
+	// Timeout bounds connecting plus the greeting, STARTTLS and AUTH, and
+	// then each later step (MAIL, the RCPTs, DATA). Default 30s.
+	Timeout time.Duration
+	// HELO is the name sent in EHLO; default the machine's host name.
+	HELO string
+}
+
+// SMTPSender delivers [ticket.Outgoing] mail over SMTP with go-mail. It opens
+// one connection per Send and is safe for concurrent use.
+//
+// # Recipients
+//
+// go-mail's own Send aborts the whole message when any RCPT fails
+// (LIBRARY-NOTES §4), and it has no way to give envelope recipients apart
+// from the To/Cc/Bcc headers. SMTPSender therefore lets go-mail dial,
+// STARTTLS and authenticate, and runs the transaction itself on go-mail's
+// smtp.Client: MAIL FROM the From address, one RCPT per To and Cc address,
+// then a single DATA for the accepted recipients. So:
+//
+//   - a recipient refused permanently (5xx) is dropped and logged; the others
+//     still get the message, and Send returns nil;
+//   - if any recipient is refused temporarily (4xx), the transaction is reset
+//     and nobody gets the message; Send returns a temporary error, and the
+//     retry sends to everybody again without duplicates;
+//   - if every recipient is refused permanently, Send returns a permanent
+//     error.
+//
+// # Errors
+//
+// Errors for which [ticket.IsPermanent] is true: a message that cannot be
+// built (bad address, missing Message-ID), and 5xx replies to MAIL, RCPT or
+// DATA (except 530, "authentication required", which is a configuration
+// problem). Everything else is temporary: connection and TLS failures,
+// timeouts, 4xx replies, and any failure while connecting, greeting,
+// STARTTLS or AUTH (including 535 bad credentials) — those are properties of
+// the server or the configuration, not of the message, so the message is
+// kept for a retry once they are fixed.
+type SMTPSender struct {
+	cfg SMTPConfig
+	tls *tls.Config
+	log *slog.Logger
+}
+
+var _ ticket.Sender = (*SMTPSender)(nil)
+
+// NewSMTPSender checks cfg, fills in defaults and returns a sender. It does
+// not connect.
+func NewSMTPSender(cfg SMTPConfig, log *slog.Logger) (*SMTPSender, error) {
+	cfg.Host = strings.TrimSpace(cfg.Host)
+	if cfg.Host == "" {
+		return nil, errors.New("smtp: host is empty; set the submission server's host name")
+	}
+	cfg.Security = strings.ToLower(strings.TrimSpace(cfg.Security))
+	defPort := 587
+	switch cfg.Security {
+	case "", "starttls":
+		cfg.Security = "starttls"
+	case "tls":
+		defPort = 465
+	case "plain":
+		defPort = 25
+		if !smtpLoopbackHost(cfg.Host) {
+			return nil, fmt.Errorf("smtp: security plain sends mail and password unencrypted and is only allowed to a loopback host, not %q; use starttls or tls", cfg.Host)
+		}
+	default:
+		return nil, fmt.Errorf("smtp: unknown security %q (want starttls, tls or plain)", cfg.Security)
+	}
+	if cfg.Port == 0 {
+		cfg.Port = defPort
+	}
+	if cfg.Port < 1 || cfg.Port > 65535 {
+		return nil, fmt.Errorf("smtp: port %d out of range 1-65535", cfg.Port)
+	}
+	cfg.Auth = strings.ToLower(strings.TrimSpace(cfg.Auth))
+	switch cfg.Auth {
+	case "":
+		cfg.Auth = "plain"
+	case "plain", "login":
+	default:
+		return nil, fmt.Errorf("smtp: unknown auth %q (want plain or login)", cfg.Auth)
+	}
+	if cfg.Username == "" && cfg.Password != "" {
+		return nil, errors.New("smtp: a password is set but no username; set both, or neither for no AUTH")
+	}
+	if cfg.Username != "" && cfg.Password == "" {
+		return nil, fmt.Errorf("smtp: username %q has an empty password", cfg.Username)
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+
+	var tc *tls.Config
+	if cfg.TLSConfig != nil {
+		if cfg.TLSConfig.InsecureSkipVerify {
+			return nil, errors.New("smtp: TLSConfig.InsecureSkipVerify is not allowed; add the server's CA to RootCAs instead")
+		}
+		tc = cfg.TLSConfig.Clone()
+	} else {
+		tc = &tls.Config{}
+	}
+	if tc.ServerName == "" {
+		tc.ServerName = strings.Trim(cfg.Host, "[]")
+	}
+	if tc.MinVersion < tls.VersionTLS12 {
+		tc.MinVersion = tls.VersionTLS12
+	}
+	cfg.TLSConfig = nil // use s.tls only
+
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &SMTPSender{
+		cfg: cfg,
+		tls: tc,
+		log: log.With("smtp", net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.Port))),
+	}, nil
+}
+
+// Send delivers o (see [SMTPSender] for how recipients and errors are
+// handled). ctx cancels the whole exchange, including a blocked read.
+func (s *SMTPSender) Send(ctx context.Context, o ticket.Outgoing) error {
+	log := s.log.With("ticket", o.TicketID, "msgid", o.MessageID, "outgoing", o.ID)
+	m, err := BuildMessage(o)
+	if err != nil {
+		return ticket.Permanent(fmt.Errorf("smtp: outgoing %d: %w", o.ID, err))
+	}
+	from, err := m.GetSender(false)
+	if err != nil {
+		return ticket.Permanent(fmt.Errorf("smtp: outgoing %d: %w", o.ID, err))
+	}
+	rcpts := smtpRecipients(o)
+
+	// Dial through our own function so that a cancelled ctx can close the
+	// connection even after go-mail's dial has returned.
+	var (
+		connMu sync.Mutex
+		conn   net.Conn
+	)
+	stop := context.AfterFunc(ctx, func() {
+		connMu.Lock()
+		defer connMu.Unlock()
+		if conn != nil {
+			conn.Close()
+		}
+	})
+	defer stop()
+	dial := func(dctx context.Context, network, addr string) (net.Conn, error) {
+		nd := &net.Dialer{Timeout: s.cfg.Timeout}
+		var c net.Conn
+		var err error
+		if s.cfg.Security == "tls" {
+			c, err = (&tls.Dialer{NetDialer: nd, Config: s.tls}).DialContext(dctx, network, addr)
+		} else {
+			c, err = nd.DialContext(dctx, network, addr)
+		}
+		if err != nil {
+			return nil, err
+		}
+		connMu.Lock()
+		conn = c
+		connMu.Unlock()
+		if ctx.Err() != nil { // cancelled between dial and registration
+			c.Close()
+			return nil, ctx.Err()
+		}
+		return c, nil
+	}
+
+	client, err := gomail.NewClient(s.cfg.Host, s.clientOptions(dial)...)
+	if err != nil {
+		return fmt.Errorf("smtp: set up client: %w", err)
+	}
+	sc, err := client.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		// Connecting, greeting, STARTTLS and AUTH: never the message's fault.
+		return fmt.Errorf("smtp: connect to %s:%d: %w", s.cfg.Host, s.cfg.Port, smtpCtxErr(ctx, err))
+	}
+	defer func() {
+		if err := client.CloseWithSMTPClient(sc); err != nil {
+			log.Debug("smtp quit", "err", err)
+		}
+		connMu.Lock()
+		if conn != nil {
+			conn.Close()
+		}
+		connMu.Unlock()
+	}()
+
+	if err := s.transaction(ctx, sc, m, from, rcpts, log); err != nil {
+		return err
+	}
+	return nil
+}
+
+// transaction runs MAIL, RCPT and DATA on an established connection.
+func (s *SMTPSender) transaction(ctx context.Context, sc *gomailsmtp.Client, m *gomail.Msg, from string, rcpts []string, log *slog.Logger) error {
+	step := func(what string, err error) error {
+		err = fmt.Errorf("smtp: %s: %w", what, smtpCtxErr(ctx, err))
+		if smtpPermanent(err) {
+			return ticket.Permanent(err)
+		}
+		return err
+	}
+	reset := func() {
+		if err := sc.Reset(); err != nil {
+			log.Debug("smtp rset", "err", err)
+		}
+	}
+	if err := sc.UpdateDeadline(s.cfg.Timeout); err != nil {
+		return step("set deadline", err)
+	}
+	if err := sc.Mail(from); err != nil {
+		return step("MAIL FROM:<"+from+">", err)
+	}
+
+	var accepted, tempFailed []string
+	var refused []error
+	var tempErr error
+	for _, r := range rcpts {
+		if err := sc.UpdateDeadline(s.cfg.Timeout); err != nil {
+			return step("set deadline", err)
+		}
+		err := sc.Rcpt(r)
+		switch {
+		case err == nil:
+			accepted = append(accepted, r)
+		case smtpPermanent(err):
+			refused = append(refused, fmt.Errorf("<%s>: %w", r, err))
+		default:
+			tempFailed = append(tempFailed, r)
+			if tempErr == nil {
+				tempErr = err
+			}
+			if _, isProto := errors.AsType[*textproto.Error](err); !isProto {
+				// Not a reply: the connection is broken, stop here.
+				return step("RCPT TO:<"+r+">", err)
+			}
+		}
+	}
+	if len(tempFailed) > 0 {
+		reset()
+		return step(fmt.Sprintf("RCPT TO refused temporarily for <%s>; nobody was sent the message, retry later", strings.Join(tempFailed, ">, <")), tempErr)
+	}
+	if len(accepted) == 0 {
+		reset()
+		return ticket.Permanent(fmt.Errorf("smtp: every recipient was refused: %w", errors.Join(refused...)))
+	}
+
+	if err := sc.UpdateDeadline(s.cfg.Timeout); err != nil {
+		return step("set deadline", err)
+	}
+	w, err := sc.Data()
+	if err != nil {
+		return step("DATA", err)
+	}
+	if _, err := m.WriteTo(w); err != nil {
+		w.Close()
+		return step("write message", err)
+	}
+	if err := sc.UpdateDeadline(s.cfg.Timeout); err != nil {
+		return step("set deadline", err)
+	}
+	if err := w.Close(); err != nil {
+		return step("end of DATA", err)
+	}
+	resp := ""
+	if dc, ok := w.(*gomailsmtp.DataCloser); ok {
+		resp = dc.ServerResponse()
+	}
+	for _, e := range refused {
+		log.Warn("smtp recipient refused permanently; the other recipients were sent the message", "err", e)
+	}
+	log.Info("smtp sent", "rcpts", len(accepted), "refused", len(refused), "response", resp)
+	return nil
+}
+
+// clientOptions translates the configuration into go-mail options.
+func (s *SMTPSender) clientOptions(dial gomail.DialContextFunc) []gomail.Option {
+	opts := []gomail.Option{
+		gomail.WithPort(s.cfg.Port),
+		gomail.WithTimeout(s.cfg.Timeout),
+		gomail.WithTLSConfig(s.tls),
+		gomail.WithDialContextFunc(dial),
+	}
+	switch s.cfg.Security {
+	case "starttls":
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
+	case "tls":
+		// Our dial function does the TLS handshake; WithSSL stops go-mail
+		// from trying STARTTLS on top.
+		opts = append(opts, gomail.WithSSL(), gomail.WithTLSPolicy(gomail.NoTLS))
+	case "plain":
+		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
+	}
+	if s.cfg.HELO != "" {
+		opts = append(opts, gomail.WithHELO(s.cfg.HELO))
+	}
+	if s.cfg.Username != "" {
+		var auth gomail.SMTPAuthType
+		switch {
+		case s.cfg.Auth == "login" && s.cfg.Security == "plain":
+			auth = gomail.SMTPAuthLoginNoEnc // loopback only, checked in NewSMTPSender
+		case s.cfg.Auth == "login":
+			auth = gomail.SMTPAuthLogin
+		case s.cfg.Security == "plain":
+			auth = gomail.SMTPAuthPlainNoEnc
+		default:
+			auth = gomail.SMTPAuthPlain
+		}
+		opts = append(opts, gomail.WithSMTPAuth(auth),
+			gomail.WithUsername(s.cfg.Username), gomail.WithPassword(s.cfg.Password))
+	}
+	return opts
+}
+
+// smtpRecipients lists the envelope recipients of o: To then Cc, each
+// address once (compared case-insensitively).
+func smtpRecipients(o ticket.Outgoing) []string {
+	var out []string
+	for _, a := range slices.Concat(o.To, o.Cc) {
+		e := strings.TrimSpace(a.Email)
+		if e == "" || slices.ContainsFunc(out, func(x string) bool { return strings.EqualFold(x, e) }) {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// smtpCtxErr prefers the context's error when ctx ended, so a cancelled send
+// is reported as such rather than as "use of closed network connection".
+func smtpCtxErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		return fmt.Errorf("%w (%w)", ctx.Err(), err)
+	}
+	return err
+}
+
+// smtpCode returns the SMTP reply code carried by err, or 0.
+func smtpCode(err error) int {
+	if te, ok := errors.AsType[*textproto.Error](err); ok {
+		return te.Code
+	}
+	if se, ok := errors.AsType[*gomail.SendError](err); ok {
+		return se.ErrorCode()
+	}
+	return 0
+}
+
+// smtpPermanent reports whether err is a 5xx reply other than 530
+// (authentication required, a configuration problem). It is only applied to
+// replies within a mail transaction.
+func smtpPermanent(err error) bool {
+	code := smtpCode(err)
+	return code >= 500 && code <= 599 && code != 530
+}
+
+// smtpLoopbackHost reports whether host names this machine without a DNS
+// lookup: "localhost" or a loopback IP address.
+func smtpLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// smtpReservedHeaders are set by BuildMessage itself or would change the
+// message's recipients or structure; Outgoing.Headers may not set them.
+var smtpReservedHeaders = map[string]bool{
+	"From": true, "Sender": true, "To": true, "Cc": true, "Bcc": true, "Reply-To": true,
+	"Subject": true, "Date": true, "Message-Id": true, "In-Reply-To": true, "References": true,
+	"Mime-Version": true, "Content-Type": true, "Content-Transfer-Encoding": true,
+	"Content-Disposition": true, "Return-Path": true,
+	"Resent-From": true, "Resent-To": true, "Resent-Cc": true, "Resent-Bcc": true,
+	"Resent-Sender": true, "Resent-Date": true, "Resent-Message-Id": true,
+	"User-Agent": true, "X-Mailer": true,
+}
+
+// BuildMessage turns o into a go-mail message: From, To, Cc and Reply-To
+// with display names, Subject, Message-ID (o.MessageID, which has no angle
+// brackets), Date (o.CreatedAt, or now if zero), In-Reply-To, References
+// (one space-separated list), every o.Headers entry, and a text/plain body
+// with a text/html alternative when o.HTML is set. No User-Agent or X-Mailer
+// is added. CR, LF and other control characters are removed from the
+// subject, display names and header values, so none of them can start a new
+// header. The envelope sender is the From address.
+//
+// It fails on an invalid or missing address, a missing Message-ID, no
+// recipients, or an Outgoing.Headers name that is invalid or one of the
+// headers set here (From, To, Bcc, Subject, Content-Type, ...).
+func BuildMessage(o ticket.Outgoing) (*gomail.Msg, error) {
+	m := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
+
+	from, err := smtpAddress(o.From)
+	if err != nil {
+		return nil, fmt.Errorf("From: %w", err)
+	}
+	m.FromMailAddress(from)
+	m.EnvelopeFromMailAddress(&mail.Address{Address: from.Address})
+
+	to, err := smtpAddresses(o.To)
+	if err != nil {
+		return nil, fmt.Errorf("To: %w", err)
+	}
+	cc, err := smtpAddresses(o.Cc)
+	if err != nil {
+		return nil, fmt.Errorf("Cc: %w", err)
+	}
+	if len(to)+len(cc) == 0 {
+		return nil, errors.New("no recipients (To and Cc are empty)")
+	}
+	if len(to) > 0 {
+		m.ToMailAddress(to...)
+	}
+	if len(cc) > 0 {
+		m.CcMailAddress(cc...)
+	}
+	replyTo, err := smtpAddresses(o.ReplyTo)
+	if err != nil {
+		return nil, fmt.Errorf("Reply-To: %w", err)
+	}
+	if len(replyTo) > 0 {
+		m.ReplyToMailAddress(replyTo...)
+	}
+
+	m.Subject(smtpClean(o.Subject))
+
+	id, err := smtpMsgID(o.MessageID)
+	if err != nil {
+		return nil, fmt.Errorf("Message-ID: %w", err)
+	}
+	if id == "" {
+		return nil, errors.New("Message-ID is empty; the outbox must fix it when the mail is queued")
+	}
+	m.SetMessageIDWithValue(id)
+
+	date := o.CreatedAt
+	if date.IsZero() {
+		date = time.Now()
+	}
+	m.SetDateWithValue(date)
+
+	if irt, err := smtpMsgID(o.InReplyTo); err != nil {
+		return nil, fmt.Errorf("In-Reply-To: %w", err)
+	} else if irt != "" {
+		m.SetGenHeader(gomail.HeaderInReplyTo, "<"+irt+">")
+	}
+	var refs []string
+	for _, r := range o.References {
+		id, err := smtpMsgID(r)
+		if err != nil {
+			return nil, fmt.Errorf("References: %w", err)
+		}
+		if id != "" {
+			refs = append(refs, "<"+id+">")
+		}
+	}
+	if len(refs) > 0 {
+		m.SetGenHeader(gomail.HeaderReferences, strings.Join(refs, " "))
+	}
+
+	names := make([]string, 0, len(o.Headers))
+	for k := range o.Headers {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		name := textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(k))
+		if !smtpFieldName(name) {
+			return nil, fmt.Errorf("header name %q is not a valid field name", k)
+		}
+		if smtpReservedHeaders[name] {
+			return nil, fmt.Errorf("header %q is set from the Outgoing fields and cannot be given in Headers", k)
+		}
+		m.SetGenHeader(gomail.Header(name), smtpClean(o.Headers[k]))
+	}
+
+	m.SetBodyString(gomail.TypeTextPlain, o.Text)
+	if o.HTML != "" {
+		m.AddAlternativeString(gomail.TypeTextHTML, o.HTML)
+	}
+	return m, nil
+}
+
+// smtpAddress validates one address and cleans its display name.
+func smtpAddress(a ticket.Address) (*mail.Address, error) {
+	e := strings.TrimSpace(a.Email)
+	if e == "" {
+		return nil, errors.New("empty address")
+	}
+	p, err := mail.ParseAddress(e)
+	if err != nil || p.Address != e || p.Name != "" {
+		return nil, fmt.Errorf("invalid address %q", a.Email)
+	}
+	return &mail.Address{Name: smtpClean(a.Name), Address: e}, nil
+}
+
+func smtpAddresses(as []ticket.Address) ([]*mail.Address, error) {
+	var out []*mail.Address
+	for _, a := range as {
+		m, err := smtpAddress(a)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// smtpMsgID strips surrounding space and angle brackets from a Message-ID
+// and refuses one that could break the header (whitespace, control
+// characters, brackets inside).
+func smtpMsgID(id string) (string, error) {
+	id = strings.TrimSpace(id)
+	id = strings.TrimSuffix(strings.TrimPrefix(id, "<"), ">")
+	if strings.ContainsFunc(id, func(r rune) bool {
+		return r <= ' ' || r == 0x7f || r == '<' || r == '>' || r > unicode.MaxASCII
+	}) {
+		return "", fmt.Errorf("invalid message id %q", id)
+	}
+	return id, nil
+}
+
+// smtpClean makes s safe for a header value: control characters (CR, LF,
+// TAB, NUL, ...) and Unicode line/paragraph separators become spaces, runs
+// of spaces collapse and the ends are trimmed.
+func smtpClean(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	space := false
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.IsSpace(r) || r == '\u2028' || r == '\u2029' {
+			space = true
+			continue
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// smtpFieldName reports whether s is a valid header field name (RFC 5322
+// section 3.6.8: printable ASCII except colon).
+func smtpFieldName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 33 || s[i] > 126 || s[i] == ':' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,460 @@
+package mailbox
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/mail"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	gomessagemail "github.com/emersion/go-message/mail"
+	gosmtp "github.com/emersion/go-smtp"
+
+	"github.com/ticketd/ticketd/mailbox/devserver"
+	"github.com/ticketd/ticketd/ticket"
+)
+
+func smtpCheck(t *testing.T, err error, msg string) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", msg, err)
+	}
+}
+
+func smtpDev(t *testing.T, tlsOn bool) *devserver.Server {
+	t.Helper()
+	s, err := devserver.Start(devserver.Options{
+		Users: map[string]string{
+			"customer@example.org": "custpw",
+			"boss@example.org":     "bosspw",
+			"support@example.test": "s3cret-Pa55",
+		},
+		TLS: tlsOn,
+	})
+	smtpCheck(t, err, "start devserver")
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func smtpHostPort(t *testing.T, addr string) (string, int) {
+	t.Helper()
+	h, p, err := net.SplitHostPort(addr)
+	smtpCheck(t, err, "split "+addr)
+	port, err := strconv.Atoi(p)
+	smtpCheck(t, err, "port")
+	return h, port
+}
+
+func smtpPlainSender(t *testing.T, s *devserver.Server) *SMTPSender {
+	t.Helper()
+	host, port := smtpHostPort(t, s.SMTPAddr())
+	snd, err := NewSMTPSender(SMTPConfig{Host: host, Port: port, Security: "plain", Timeout: 5 * time.Second}, nil)
+	smtpCheck(t, err, "new sender")
+	return snd
+}
+
+const smtpKoreanSubject = "[#1234] 연말정산 환급금 지급 일정 문의드립니다 — 아주 긴 제목이어서 여러 줄로 접혀야 합니다 (재확인 요청)"
+
+func smtpOutgoing() ticket.Outgoing {
+	return ticket.Outgoing{
+		ID:         9,
+		TicketID:   1234,
+		MessageID:  "ticket-1234.5@support.example.test",
+		From:       ticket.Address{Name: "재정정보원 고객센터", Email: "support@example.test"},
+		To:         []ticket.Address{{Name: "홍길동", Email: "customer@example.org"}},
+		ReplyTo:    []ticket.Address{{Name: "고객센터", Email: "support@example.test"}},
+		Subject:    smtpKoreanSubject,
+		InReplyTo:  "orig-1@customer.example.org",
+		References: []string{"orig-0@customer.example.org", "<orig-1@customer.example.org>"},
+		Headers: map[string]string{
+			"Auto-Submitted":           "auto-replied",
+			"X-Auto-Response-Suppress": "All",
+		},
+		Text:      "안녕하십니까.\n접수되었습니다.\n",
+		HTML:      "<p>안녕하십니까.</p>",
+		Kind:      ticket.KindAuto,
+		CreatedAt: time.Date(2025, 3, 4, 9, 30, 0, 0, time.FixedZone("KST", 9*3600)),
+	}
+}
+
+func smtpOnlyMessage(t *testing.T, s *devserver.Server, user string) []byte {
+	t.Helper()
+	msgs, err := s.Messages(user, "INBOX")
+	smtpCheck(t, err, "messages")
+	if len(msgs) != 1 {
+		t.Fatalf("%s has %d messages, want 1", user, len(msgs))
+	}
+	return msgs[0]
+}
+
+func TestSMTPSendHeaders(t *testing.T) {
+	s := smtpDev(t, false)
+	snd := smtpPlainSender(t, s)
+	o := smtpOutgoing()
+	o.Cc = []ticket.Address{{Name: "Boss, The", Email: "boss@example.org"}}
+	smtpCheck(t, snd.Send(context.Background(), o), "send")
+
+	raw := smtpOnlyMessage(t, s, "customer@example.org")
+	if !bytes.Equal(raw, smtpOnlyMessage(t, s, "boss@example.org")) {
+		// Both copies differ only in the Received header the server adds.
+		t.Log("copies differ (expected: Received names the recipient)")
+	}
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	smtpCheck(t, err, "parse")
+	h := msg.Header
+	dec := &mime.WordDecoder{}
+	want := map[string]string{
+		"Message-Id":               "<ticket-1234.5@support.example.test>",
+		"In-Reply-To":              "<orig-1@customer.example.org>",
+		"References":               "<orig-0@customer.example.org> <orig-1@customer.example.org>",
+		"Auto-Submitted":           "auto-replied",
+		"X-Auto-Response-Suppress": "All",
+		"Return-Path":              "<support@example.test>", // the envelope sender
+	}
+	for k, v := range want {
+		if got := strings.Join(strings.Fields(h.Get(k)), " "); got != v {
+			t.Errorf("%s: got %q, want %q", k, got, v)
+		}
+	}
+	subj, err := dec.DecodeHeader(h.Get("Subject"))
+	smtpCheck(t, err, "decode subject")
+	if subj != smtpKoreanSubject {
+		t.Errorf("subject: got %q, want %q", subj, smtpKoreanSubject)
+	}
+	for _, k := range []string{"X-Mailer", "User-Agent", "Bcc"} {
+		if v, ok := h[k]; ok {
+			t.Errorf("unexpected %s: %q", k, v)
+		}
+	}
+	if d, err := h.Date(); err != nil || !d.Equal(o.CreatedAt) {
+		t.Errorf("Date: %v, %v", d, err)
+	}
+	addr := func(k string) []*mail.Address {
+		l, err := h.AddressList(k)
+		smtpCheck(t, err, k)
+		return l
+	}
+	if f := addr("From"); len(f) != 1 || f[0].Name != "재정정보원 고객센터" || f[0].Address != "support@example.test" {
+		t.Errorf("From: %v", f)
+	}
+	if l := addr("To"); len(l) != 1 || l[0].Name != "홍길동" || l[0].Address != "customer@example.org" {
+		t.Errorf("To: %v", l)
+	}
+	if l := addr("Cc"); len(l) != 1 || l[0].Name != "Boss, The" || l[0].Address != "boss@example.org" {
+		t.Errorf("Cc: %v", l)
+	}
+	if l := addr("Reply-To"); len(l) != 1 || l[0].Name != "고객센터" {
+		t.Errorf("Reply-To: %v", l)
+	}
+	// Every header line is short and none carries a raw 8-bit byte.
+	head, _, _ := bytes.Cut(raw, []byte("\r\n\r\n"))
+	for _, line := range strings.Split(string(head), "\r\n") {
+		if len(line) > 998 {
+			t.Errorf("header line too long: %q", line)
+		}
+		for i := 0; i < len(line); i++ {
+			if line[i] >= 0x80 {
+				t.Errorf("8-bit header line: %q", line)
+				break
+			}
+		}
+	}
+
+	// Bodies: text/plain and text/html alternatives, decoded back exactly.
+	mr, err := gomessagemail.CreateReader(bytes.NewReader(raw))
+	smtpCheck(t, err, "go-message reader")
+	bodies := map[string]string{}
+	for {
+		p, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		smtpCheck(t, err, "next part")
+		if ih, ok := p.Header.(*gomessagemail.InlineHeader); ok {
+			ct, _, _ := ih.ContentType()
+			b, err := io.ReadAll(p.Body)
+			smtpCheck(t, err, "read part")
+			bodies[ct] = string(b)
+		}
+	}
+	if got := strings.ReplaceAll(bodies["text/plain"], "\r\n", "\n"); got != o.Text {
+		t.Errorf("text body %q", got)
+	}
+	if bodies["text/html"] != o.HTML {
+		t.Errorf("html body %q", bodies["text/html"])
+	}
+}
+
+func TestSMTPHeaderInjection(t *testing.T) {
+	s := smtpDev(t, false)
+	snd := smtpPlainSender(t, s)
+	o := smtpOutgoing()
+	o.Subject = "환급 문의\r\nBcc: boss@example.org"
+	o.To[0].Name = "Evil\r\nBcc: boss@example.org"
+	o.Headers["X-Note"] = "a\r\nBcc: boss@example.org\nX-Injected: 1"
+	smtpCheck(t, snd.Send(context.Background(), o), "send")
+	raw := smtpOnlyMessage(t, s, "customer@example.org")
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	smtpCheck(t, err, "parse")
+	for _, k := range []string{"Bcc", "X-Injected"} {
+		if _, ok := msg.Header[k]; ok {
+			t.Errorf("injected header %s present:\n%s", k, raw)
+		}
+	}
+	subj, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+	smtpCheck(t, err, "decode")
+	if subj != "환급 문의 Bcc: boss@example.org" {
+		t.Errorf("subject %q", subj)
+	}
+	if got := msg.Header.Get("X-Note"); got != "a Bcc: boss@example.org X-Injected: 1" {
+		t.Errorf("X-Note %q", got)
+	}
+	// The Bcc never became an envelope recipient either.
+	if msgs, err := s.Messages("boss@example.org", "INBOX"); err != nil || len(msgs) != 0 {
+		t.Errorf("boss got %d messages (%v)", len(msgs), err)
+	}
+}
+
+func TestSMTPRecipientErrors(t *testing.T) {
+	s := smtpDev(t, false)
+	snd := smtpPlainSender(t, s)
+
+	// 550 5.1.1 at RCPT (unknown user) for the only recipient: permanent.
+	o := smtpOutgoing()
+	o.To = []ticket.Address{{Email: "nobody@example.org"}}
+	err := snd.Send(context.Background(), o)
+	if err == nil || !ticket.IsPermanent(err) || !strings.Contains(err.Error(), "550") {
+		t.Fatalf("550: want a permanent error, got %v", err)
+	}
+
+	// One good and one unknown recipient: the good one gets it, no error.
+	o = smtpOutgoing()
+	o.Cc = []ticket.Address{{Email: "nobody@example.org"}}
+	smtpCheck(t, snd.Send(context.Background(), o), "partial send")
+	smtpOnlyMessage(t, s, "customer@example.org")
+
+	// 451 at RCPT for the Cc: temporary, and nobody got this message.
+	s.SetSMTPHook(func(from string, rcpts []string, data []byte) error {
+		if data == nil && rcpts[0] == "boss@example.org" {
+			return &gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 3, 0}, Message: "try later"}
+		}
+		return nil
+	})
+	o = smtpOutgoing()
+	o.MessageID = "second@support.example.test"
+	o.Cc = []ticket.Address{{Email: "boss@example.org"}}
+	err = snd.Send(context.Background(), o)
+	if err == nil || ticket.IsPermanent(err) || !strings.Contains(err.Error(), "451") {
+		t.Fatalf("451: want a temporary error, got %v", err)
+	}
+	smtpOnlyMessage(t, s, "customer@example.org") // still only the first one
+
+	// 550 and 452 at the end of DATA.
+	for code, permanent := range map[int]bool{554: true, 452: false} {
+		s.SetSMTPHook(func(from string, rcpts []string, data []byte) error {
+			if data != nil {
+				return &gosmtp.SMTPError{Code: code, EnhancedCode: gosmtp.EnhancedCode{code / 100, 0, 0}, Message: "no"}
+			}
+			return nil
+		})
+		err := snd.Send(context.Background(), smtpOutgoing())
+		if err == nil || ticket.IsPermanent(err) != permanent || !strings.Contains(err.Error(), strconv.Itoa(code)) {
+			t.Errorf("DATA %d: want permanent=%v, got %v", code, permanent, err)
+		}
+	}
+}
+
+func TestSMTPConnectErrors(t *testing.T) {
+	// A closed port: temporary.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	smtpCheck(t, err, "listen")
+	_, port := smtpHostPort(t, ln.Addr().String())
+	ln.Close()
+	snd, err := NewSMTPSender(SMTPConfig{Host: "127.0.0.1", Port: port, Security: "plain", Timeout: 2 * time.Second}, nil)
+	smtpCheck(t, err, "new")
+	err = snd.Send(context.Background(), smtpOutgoing())
+	if err == nil || ticket.IsPermanent(err) {
+		t.Errorf("closed port: want a temporary error, got %v", err)
+	}
+
+	// STARTTLS required but the server (TLS off) does not offer it: temporary.
+	s := smtpDev(t, false)
+	host, port := smtpHostPort(t, s.SMTPAddr())
+	snd, err = NewSMTPSender(SMTPConfig{Host: host, Port: port, Timeout: 2 * time.Second}, nil)
+	smtpCheck(t, err, "new")
+	err = snd.Send(context.Background(), smtpOutgoing())
+	if err == nil || ticket.IsPermanent(err) || !strings.Contains(err.Error(), "STARTTLS") {
+		t.Errorf("no STARTTLS: want a temporary error, got %v", err)
+	}
+}
+
+func TestSMTPConfigChecks(t *testing.T) {
+	bad := []SMTPConfig{
+		{Host: "mail.example.com", Security: "plain"},
+		{Host: "192.0.2.1", Security: "plain"},
+		{Host: ""},
+		{Host: "mail.example.com", Security: "ssl"},
+		{Host: "mail.example.com", Auth: "cram-md5", Username: "u", Password: "p"},
+		{Host: "mail.example.com", Username: "u"},
+		{Host: "mail.example.com", Password: "p"},
+		{Host: "mail.example.com", Port: 70000},
+		{Host: "mail.example.com", TLSConfig: &tls.Config{InsecureSkipVerify: true}},
+	}
+	for _, cfg := range bad {
+		if _, err := NewSMTPSender(cfg, nil); err == nil {
+			t.Errorf("%+v: accepted", cfg)
+		}
+	}
+	for _, h := range []string{"localhost", "127.0.0.1", "::1", "[::1]", "127.0.0.2"} {
+		snd, err := NewSMTPSender(SMTPConfig{Host: h, Security: "plain"}, nil)
+		if err != nil {
+			t.Errorf("plain to %s refused: %v", h, err)
+			continue
+		}
+		if snd.cfg.Port != 25 {
+			t.Errorf("plain default port %d", snd.cfg.Port)
+		}
+	}
+	for sec, port := range map[string]int{"": 587, "starttls": 587, "tls": 465} {
+		snd, err := NewSMTPSender(SMTPConfig{Host: "mail.example.com", Security: sec}, nil)
+		smtpCheck(t, err, sec)
+		if snd.cfg.Port != port || snd.cfg.Timeout != 30*time.Second || snd.tls.ServerName != "mail.example.com" {
+			t.Errorf("%q: port %d timeout %v servername %q", sec, snd.cfg.Port, snd.cfg.Timeout, snd.tls.ServerName)
+		}
+	}
+}
+
+func TestSMTPTLS(t *testing.T) {
+	s := smtpDev(t, true)
+	var logBuf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+
+	host, port := smtpHostPort(t, s.SMTPAddr())
+	_, tlsPort := smtpHostPort(t, s.SMTPTLSAddr())
+	cases := []struct {
+		name     string
+		cfg      SMTPConfig
+		ok       bool
+		contains string
+	}{
+		{"starttls trusted", SMTPConfig{Host: host, Port: port, TLSConfig: &tls.Config{RootCAs: s.RootCAs()}}, true, ""},
+		{"starttls untrusted", SMTPConfig{Host: host, Port: port}, false, "certificate"},
+		{"tls trusted", SMTPConfig{Host: host, Port: tlsPort, Security: "tls", TLSConfig: &tls.Config{RootCAs: s.RootCAs()}}, true, ""},
+		{"tls untrusted", SMTPConfig{Host: host, Port: tlsPort, Security: "tls"}, false, "certificate"},
+		{"starttls auth plain", SMTPConfig{Host: host, Port: port, TLSConfig: &tls.Config{RootCAs: s.RootCAs()},
+			Username: "support@example.test", Password: "s3cret-Pa55"}, true, ""},
+		{"tls auth plain", SMTPConfig{Host: host, Port: tlsPort, Security: "tls", TLSConfig: &tls.Config{RootCAs: s.RootCAs()},
+			Username: "support@example.test", Password: "s3cret-Pa55"}, true, ""},
+		{"starttls bad password", SMTPConfig{Host: host, Port: port, TLSConfig: &tls.Config{RootCAs: s.RootCAs()},
+			Username: "support@example.test", Password: "wrong-s3cret"}, false, "535"},
+	}
+	delivered := 0
+	for _, tc := range cases {
+		tc.cfg.Timeout = 5 * time.Second
+		snd, err := NewSMTPSender(tc.cfg, log)
+		smtpCheck(t, err, tc.name)
+		o := smtpOutgoing()
+		o.MessageID = strings.ReplaceAll(tc.name, " ", "-") + "@support.example.test"
+		err = snd.Send(context.Background(), o)
+		switch {
+		case tc.ok && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case !tc.ok && err == nil:
+			t.Errorf("%s: no error", tc.name)
+		case !tc.ok && (ticket.IsPermanent(err) || !strings.Contains(err.Error(), tc.contains)):
+			t.Errorf("%s: want a temporary error mentioning %q, got %v", tc.name, tc.contains, err)
+		}
+		if tc.ok {
+			delivered++
+		}
+	}
+	msgs, err := s.Messages("customer@example.org", "INBOX")
+	smtpCheck(t, err, "messages")
+	if len(msgs) != delivered {
+		t.Errorf("%d messages delivered, want %d", len(msgs), delivered)
+	}
+	for _, pw := range []string{"s3cret-Pa55", "wrong-s3cret"} {
+		if strings.Contains(logBuf.String(), pw) {
+			t.Errorf("log contains the password %q:\n%s", pw, logBuf.String())
+		}
+	}
+}
+
+func TestSMTPContextCancel(t *testing.T) {
+	s := smtpDev(t, false)
+	snd := smtpPlainSender(t, s)
+	release := make(chan struct{})
+	defer close(release)
+	s.SetSMTPHook(func(from string, rcpts []string, data []byte) error {
+		if data != nil {
+			<-release
+		}
+		return nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := snd.Send(ctx, smtpOutgoing())
+	if err == nil || ticket.IsPermanent(err) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("want a temporary deadline error, got %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Send took %v after the context ended", d)
+	}
+}
+
+func TestBuildMessageErrors(t *testing.T) {
+	mod := []struct {
+		name string
+		f    func(o *ticket.Outgoing)
+	}{
+		{"no message id", func(o *ticket.Outgoing) { o.MessageID = "" }},
+		{"bad message id", func(o *ticket.Outgoing) { o.MessageID = "a b@c" }},
+		{"bad from", func(o *ticket.Outgoing) { o.From.Email = "not an address" }},
+		{"two addresses in one", func(o *ticket.Outgoing) { o.To[0].Email = "a@example.org, b@example.org" }},
+		{"no recipients", func(o *ticket.Outgoing) { o.To = nil }},
+		{"reserved header", func(o *ticket.Outgoing) { o.Headers["bcc"] = "x@example.org" }},
+		{"bad header name", func(o *ticket.Outgoing) { o.Headers["X Bad"] = "1" }},
+		{"injection in references", func(o *ticket.Outgoing) { o.References = []string{"a@b>\r\nBcc: x@y"} }},
+	}
+	s := smtpDev(t, false)
+	snd := smtpPlainSender(t, s)
+	for _, tc := range mod {
+		o := smtpOutgoing()
+		o.Headers = map[string]string{"Auto-Submitted": "auto-replied"}
+		tc.f(&o)
+		if _, err := BuildMessage(o); err == nil {
+			t.Errorf("%s: BuildMessage accepted it", tc.name)
+		}
+		if err := snd.Send(context.Background(), o); err == nil || !ticket.IsPermanent(err) {
+			t.Errorf("%s: Send: want a permanent error, got %v", tc.name, err)
+		}
+	}
+	if msgs, _ := s.Messages("customer@example.org", "INBOX"); len(msgs) != 0 {
+		t.Errorf("%d messages sent", len(msgs))
+	}
+}
+
+func TestBuildMessageNoHTML(t *testing.T) {
+	o := smtpOutgoing()
+	o.HTML = ""
+	o.Subject = ""
+	m, err := BuildMessage(o)
+	smtpCheck(t, err, "build")
+	var buf bytes.Buffer
+	_, err = m.WriteTo(&buf)
+	smtpCheck(t, err, "write")
+	msg, err := mail.ReadMessage(&buf)
+	smtpCheck(t, err, "parse")
+	if ct := msg.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+		t.Errorf("Content-Type %q", ct)
+	}
+}

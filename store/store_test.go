@@ -1,0 +1,126 @@
+package store
+
+import (
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ticketd/ticketd/ticket"
+)
+
+func tempDB(t *testing.T) *DB {
+	t.Helper()
+	db, err := Open(filepath.Join(t.TempDir(), "t.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestSecondOpenTimesOut(t *testing.T) {
+	db := tempDB(t)
+	start := time.Now()
+	_, err := Open(db.Path(), &Options{Timeout: 200 * time.Millisecond})
+	if !errors.Is(err, ErrLocked) {
+		t.Fatalf("second open: %v, want ErrLocked", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("second open took %v", d)
+	}
+}
+
+func TestMessagesIndexAndRaw(t *testing.T) {
+	db := tempDB(t)
+	raw := []byte("Subject: x\r\n\r\n\x00\xff binary-safe\r\n")
+	err := db.Update(func(tx ticket.Tx) error {
+		for _, tid := range []uint64{1, 2, 1} {
+			m := &ticket.Message{TicketID: tid, MessageID: "m@x"}
+			if err := tx.AddMessage(m, raw); err != nil {
+				return err
+			}
+		}
+		return tx.PutTicket(ticket.Ticket{ID: 1, Subject: "s", Status: ticket.StatusNew})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.View(func(tx ticket.ReadTx) error {
+		ms, err := tx.Messages(1)
+		if err != nil {
+			return err
+		}
+		if len(ms) != 2 || ms[0].ID != 1 || ms[1].ID != 3 {
+			t.Errorf("messages of ticket 1: %+v, want ids 1 and 3", ms)
+		}
+		if ms, _ := tx.Messages(2); len(ms) != 1 {
+			t.Errorf("ticket 2 has %d messages, want 1", len(ms))
+		}
+		m, err := tx.MessageByMessageID("m@x")
+		if err != nil || m.ID != 1 {
+			t.Errorf("by message-id: %+v %v, want the first message", m, err)
+		}
+		got, err := tx.Raw(3)
+		if err != nil || string(got) != string(raw) {
+			t.Errorf("raw: %q %v", got, err)
+		}
+		if _, err := tx.Ticket(9); !errors.Is(err, ticket.ErrNotFound) {
+			t.Errorf("missing ticket: %v, want ErrNotFound", err)
+		}
+		if ts, _ := tx.Tickets(ticket.TicketFilter{Status: ticket.StatusClosed}); len(ts) != 0 {
+			t.Errorf("status filter returned %v", ts)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRollbackKeepsNothing(t *testing.T) {
+	db := tempDB(t)
+	boom := errors.New("boom")
+	err := db.Update(func(tx ticket.Tx) error {
+		id, _ := tx.NextTicketID()
+		tx.PutTicket(ticket.Ticket{ID: id})
+		tx.MarkSeen("mid:a@b", 1)
+		tx.SetCursor("m/INBOX", ticket.Cursor{UIDValidity: 1, LastUID: 9})
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("update: %v", err)
+	}
+	db.View(func(tx ticket.ReadTx) error {
+		if _, ok, _ := tx.Seen("mid:a@b"); ok {
+			t.Error("dedupe entry survived a rollback")
+		}
+		if _, ok, _ := tx.Cursor("m/INBOX"); ok {
+			t.Error("cursor survived a rollback")
+		}
+		if ts, _ := tx.Tickets(ticket.TicketFilter{}); len(ts) != 0 {
+			t.Error("ticket survived a rollback")
+		}
+		return nil
+	})
+}
+
+func TestBackupReopens(t *testing.T) {
+	db := tempDB(t)
+	db.Update(func(tx ticket.Tx) error { return tx.PutTicket(ticket.Ticket{ID: 1, Subject: "백업"}) })
+	path := filepath.Join(t.TempDir(), "backup.db")
+	if n, err := db.Backup(path); err != nil || n == 0 {
+		t.Fatalf("backup: %d %v", n, err)
+	}
+	b, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	b.View(func(tx ticket.ReadTx) error {
+		if tk, err := tx.Ticket(1); err != nil || tk.Subject != "백업" {
+			t.Errorf("ticket in backup: %+v %v", tk, err)
+		}
+		return nil
+	})
+}

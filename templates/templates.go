@@ -1,0 +1,396 @@
+package templates
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	htmltemplate "html/template"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	texttemplate "text/template"
+	"time"
+	"unicode"
+
+	"github.com/ticketd/ticketd/ticket"
+)
+
+// DefaultLang is the language used when Render is called with an empty
+// language.
+const DefaultLang = "ko"
+
+//go:embed default
+var embedded embed.FS
+
+// embeddedRoot is the directory inside embedded that holds <lang>/ folders.
+const embeddedRoot = "default"
+
+// Template parts, the middle component of <name>.<part>.tmpl.
+const (
+	partSubject = "subject"
+	partText    = "txt"
+	partHTML    = "html"
+)
+
+// Renderer renders the embedded templates, possibly overridden from a
+// directory. It is safe for concurrent use; it never changes after New.
+type Renderer struct {
+	// langs maps a language tag to its templates by name.
+	langs map[string]map[string]*set
+}
+
+var _ ticket.Renderer = (*Renderer)(nil)
+
+// set holds the parts of one named template in one language.
+type set struct {
+	subject *texttemplate.Template
+	text    *texttemplate.Template
+	html    *htmltemplate.Template // may be nil
+	// origin names the file each part came from, for error messages.
+	origin map[string]string
+}
+
+// source is one template file to parse.
+type source struct {
+	lang, name, part string
+	origin           string // "embedded:default/ko/ack.txt.tmpl" or a file path
+	body             string
+}
+
+// New parses the embedded templates and, if dir is not empty, the files in
+// dir that override or add to them (see the package documentation for the
+// layout). Every template is parsed and trial-executed with sample data; the
+// first failure is returned and names the file.
+func New(dir string) (*Renderer, error) {
+	sources := map[string]source{} // by lang/name.part
+	err := fs.WalkDir(embedded, embeddedRoot, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		rel := strings.TrimPrefix(p, embeddedRoot+"/")
+		s, err := parseName(rel)
+		if err != nil {
+			return fmt.Errorf("embedded %s: %w", p, err)
+		}
+		b, err := embedded.ReadFile(p)
+		if err != nil {
+			return fmt.Errorf("read embedded %s: %w", p, err)
+		}
+		s.origin, s.body = "embedded:"+p, string(b)
+		sources[rel] = s
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+
+	if dir != "" {
+		if err := readDir(dir, sources); err != nil {
+			return nil, fmt.Errorf("templates: %w", err)
+		}
+	}
+
+	r := &Renderer{langs: map[string]map[string]*set{}}
+	keys := make([]string, 0, len(sources))
+	for k := range sources {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // deterministic: the same file fails first every time
+	for _, k := range keys {
+		s := sources[k]
+		if err := r.add(s); err != nil {
+			return nil, fmt.Errorf("templates: %w", err)
+		}
+	}
+	for _, lang := range r.Languages() {
+		for name, st := range r.langs[lang] {
+			if st.subject == nil || st.text == nil {
+				missing := partSubject
+				if st.subject != nil {
+					missing = partText
+				}
+				return nil, fmt.Errorf("templates: %s/%s.%s.tmpl is missing (every template needs a subject and a txt part)", lang, name, missing)
+			}
+			for _, d := range sampleData() {
+				if _, err := render(st, d); err != nil {
+					return nil, fmt.Errorf("templates: %w", err)
+				}
+			}
+		}
+	}
+	return r, nil
+}
+
+// readDir adds the .tmpl files of an override directory to sources.
+func readDir(dir string, sources map[string]source) error {
+	info, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("override directory: %w", err)
+	}
+	if !info.IsDir() {
+		return fmt.Errorf("override directory %s is not a directory", dir)
+	}
+	return fs.WalkDir(os.DirFS(dir), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("walk %s: %w", filepath.Join(dir, filepath.FromSlash(p)), err)
+		}
+		if d.IsDir() || !strings.HasSuffix(p, ".tmpl") {
+			return nil
+		}
+		full := filepath.Join(dir, filepath.FromSlash(p))
+		s, err := parseName(p)
+		if err != nil {
+			return fmt.Errorf("%s: %w", full, err)
+		}
+		b, err := os.ReadFile(full)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", full, err)
+		}
+		s.origin, s.body = full, string(b)
+		sources[p] = s
+		return nil
+	})
+}
+
+// parseName splits "ko/ack.txt.tmpl" into its language, name and part.
+func parseName(rel string) (source, error) {
+	lang, file, ok := strings.Cut(rel, "/")
+	if !ok || strings.Contains(file, "/") || lang == "" {
+		return source{}, fmt.Errorf("want <lang>/<name>.<part>.tmpl, got %q", rel)
+	}
+	base, ok := strings.CutSuffix(file, ".tmpl")
+	if !ok {
+		return source{}, fmt.Errorf("want <lang>/<name>.<part>.tmpl, got %q", rel)
+	}
+	dot := strings.LastIndexByte(base, '.')
+	if dot <= 0 {
+		return source{}, fmt.Errorf("want <lang>/<name>.<part>.tmpl, got %q", rel)
+	}
+	name, part := base[:dot], base[dot+1:]
+	switch part {
+	case partSubject, partText, partHTML:
+	default:
+		return source{}, fmt.Errorf("unknown part %q in %q (want subject, txt or html)", part, rel)
+	}
+	return source{lang: strings.ToLower(lang), name: name, part: part}, nil
+}
+
+// add parses one source into r.
+func (r *Renderer) add(s source) error {
+	byName := r.langs[s.lang]
+	if byName == nil {
+		byName = map[string]*set{}
+		r.langs[s.lang] = byName
+	}
+	st := byName[s.name]
+	if st == nil {
+		st = &set{origin: map[string]string{}}
+		byName[s.name] = st
+	}
+	funcs := funcMap(s.lang)
+	tmplName := s.lang + "/" + s.name + "." + s.part + ".tmpl"
+	switch s.part {
+	case partHTML:
+		t, err := htmltemplate.New(tmplName).Funcs(htmltemplate.FuncMap(funcs)).Parse(s.body)
+		if err != nil {
+			return fmt.Errorf("parse %s: %w", s.origin, err)
+		}
+		st.html = t
+	default:
+		t, err := texttemplate.New(tmplName).Funcs(funcs).Parse(s.body)
+		if err != nil {
+			return fmt.Errorf("parse %s: %w", s.origin, err)
+		}
+		if s.part == partSubject {
+			st.subject = t
+		} else {
+			st.text = t
+		}
+	}
+	st.origin[s.part] = s.origin
+	return nil
+}
+
+// Languages lists the languages that have at least one template, sorted.
+func (r *Renderer) Languages() []string {
+	out := make([]string, 0, len(r.langs))
+	for l := range r.langs {
+		out = append(out, l)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Render renders template name in language lang ("" means [DefaultLang]). A
+// language with a region ("ko-KR", "en_US") falls back to its base language
+// when there is no exact match. An unknown language or template is an error.
+// The subject is always a single line without control characters.
+func (r *Renderer) Render(name, lang string, data ticket.TemplateData) (ticket.Rendered, error) {
+	l, err := r.lang(lang)
+	if err != nil {
+		return ticket.Rendered{}, err
+	}
+	st := r.langs[l][name]
+	if st == nil {
+		return ticket.Rendered{}, fmt.Errorf("templates: no template %q in language %q (want %s/%s.subject.tmpl and %s/%s.txt.tmpl)", name, l, l, name, l, name)
+	}
+	return render(st, data)
+}
+
+// lang resolves a requested language to a loaded one.
+func (r *Renderer) lang(lang string) (string, error) {
+	l := strings.ToLower(strings.TrimSpace(lang))
+	if l == "" {
+		l = DefaultLang
+	}
+	if _, ok := r.langs[l]; ok {
+		return l, nil
+	}
+	if base, _, ok := strings.Cut(strings.ReplaceAll(l, "_", "-"), "-"); ok {
+		if _, ok := r.langs[base]; ok {
+			return base, nil
+		}
+	}
+	return "", fmt.Errorf("templates: unknown language %q (have %s)", lang, strings.Join(r.Languages(), ", "))
+}
+
+// render executes all parts of st.
+func render(st *set, data ticket.TemplateData) (ticket.Rendered, error) {
+	var out ticket.Rendered
+	var buf bytes.Buffer
+	if err := st.subject.Execute(&buf, data); err != nil {
+		return out, fmt.Errorf("render %s: %w", st.origin[partSubject], err)
+	}
+	out.Subject = oneLine(buf.String())
+	buf.Reset()
+	if err := st.text.Execute(&buf, data); err != nil {
+		return out, fmt.Errorf("render %s: %w", st.origin[partText], err)
+	}
+	out.Text = buf.String()
+	if st.html != nil {
+		buf.Reset()
+		if err := st.html.Execute(&buf, data); err != nil {
+			return out, fmt.Errorf("render %s: %w", st.origin[partHTML], err)
+		}
+		out.HTML = buf.String()
+	}
+	return out, nil
+}
+
+// oneLine makes s safe for a header line: every control character (CR, LF,
+// TAB, NUL, ...) and Unicode line or paragraph separator becomes a space,
+// runs of spaces collapse to one, and the result is trimmed.
+func oneLine(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	space := false
+	for _, c := range s {
+		if unicode.IsControl(c) || unicode.IsSpace(c) || c == '\u2028' || c == '\u2029' {
+			space = true
+			continue
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// funcMap returns the template functions for a language.
+func funcMap(lang string) texttemplate.FuncMap {
+	ko := lang == "ko"
+	return texttemplate.FuncMap{
+		"hours": func(h ticket.Hours) string { return formatHours(h, ko) },
+		"days":  func(h ticket.Hours) string { return formatDays(h, ko) },
+		"center": func(name string) string {
+			if strings.TrimSpace(name) != "" {
+				return name
+			}
+			if ko {
+				return "고객센터"
+			}
+			return "Customer Center"
+		},
+	}
+}
+
+var (
+	koDays = [7]string{"일", "월", "화", "수", "목", "금", "토"}
+	enDays = [7]string{"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"}
+)
+
+// formatHours formats h as "평일 09:00-18:00" / "weekdays 09:00-18:00".
+func formatHours(h ticket.Hours, ko bool) string {
+	d := formatDays(h, ko)
+	if d == "" {
+		return h.Span()
+	}
+	return d + " " + h.Span()
+}
+
+// formatDays formats the days of h, Monday first: "평일", "매일" or
+// "월, 수, 토" in Korean; "weekdays", "daily" or "Mon, Wed, Sat" in English.
+func formatDays(h ticket.Hours, ko bool) string {
+	days := slices.Clone(h.Days)
+	// Monday first, Sunday last, as Korean calendars and this listing read.
+	order := func(d time.Weekday) int { return (int(d) + 6) % 7 }
+	slices.SortFunc(days, func(a, b time.Weekday) int { return order(a) - order(b) })
+	days = slices.Compact(days)
+	switch {
+	case len(days) == 0:
+		return ""
+	case len(days) == 7:
+		if ko {
+			return "매일"
+		}
+		return "daily"
+	case h.IsWeekdays() || slices.Equal(days, []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday}):
+		if ko {
+			return "평일"
+		}
+		return "weekdays"
+	}
+	names := make([]string, 0, len(days))
+	for _, d := range days {
+		if d < time.Sunday || d > time.Saturday {
+			continue
+		}
+		if ko {
+			names = append(names, koDays[d])
+		} else {
+			names = append(names, enDays[d])
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// sampleData is what New executes every template with, so references to
+// unknown fields fail at start up rather than at the first ticket: one value
+// with every field set and the center closed, one with empty strings and the
+// center open, to walk both sides of the usual conditionals.
+func sampleData() []ticket.TemplateData {
+	full := ticket.TemplateData{
+		TicketID:      1,
+		Subject:       "sample",
+		Customer:      ticket.Address{Name: "sample", Email: "customer@example.invalid"},
+		CenterName:    "sample",
+		SupportEmail:  "support@example.invalid",
+		Hours:         ticket.DefaultHours(time.UTC),
+		OpenNow:       false,
+		Now:           time.Unix(0, 0).UTC(),
+		CustomerText:  "sample",
+		AgentName:     "sample",
+		ReplyText:     "sample",
+		TicketSubject: "[#1] sample",
+	}
+	empty := ticket.TemplateData{TicketID: 2, Hours: ticket.DefaultHours(time.UTC), OpenNow: true}
+	return []ticket.TemplateData{full, empty}
+}
