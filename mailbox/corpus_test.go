@@ -121,7 +121,13 @@ func compareField(field string, m *ticket.Mail, want *expectedMail) string {
 		if g == e {
 			return ""
 		}
-		return fmt.Sprintf("got %.300s, want %.300s", g, e)
+		// Show where long values start to differ.
+		i := 0
+		for i < len(g) && i < len(e) && g[i] == e[i] {
+			i++
+		}
+		from := max(0, i-60)
+		return fmt.Sprintf("differ at byte %d: got %.200s, want %.200s", i, g[from:], e[from:])
 	}
 	switch field {
 	case "subject":
@@ -149,7 +155,7 @@ func compareField(field string, m *ticket.Mail, want *expectedMail) string {
 		if len(want.Date) == len("2006-01-02T15:04:05") {
 			return diff(m.Date.Format("2006-01-02T15:04:05"), want.Date)
 		}
-		return diff(m.Date.Format(time.RFC3339), want.Date)
+		return diff(m.Date.Format("2006-01-02T15:04:05-07:00"), want.Date)
 	case "text":
 		// imap_tools leaves text empty for HTML-only mail, where ticketd
 		// renders the HTML: compare the HTML then, and require a text.
