@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/mail"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -121,7 +122,7 @@ func (p *parser) parse(raw []byte) error {
 	}
 	p.hdr, p.body = hdr, body
 
-	p.walk(hdr, bytes.NewReader(body), 0, "", false)
+	p.walk(hdr, bytes.NewReader(body), 0, "", "")
 	p.headers()
 	return nil
 }
@@ -247,8 +248,8 @@ func isFieldLine(line []byte) bool {
 
 // walk handles one entity: multiparts are descended into, other parts become
 // body text or attachments.
-func (p *parser) walk(h textproto.Header, body io.Reader, depth int, where string, inDigest bool) {
-	mt, params := p.contentType(h, inDigest, where)
+func (p *parser) walk(h textproto.Header, body io.Reader, depth int, where, parent string) {
+	mt, params := p.contentType(h, parent == "multipart/digest", where)
 	if strings.HasPrefix(mt, "multipart/") {
 		if depth >= maxDepth {
 			p.warnf("%s: multipart nested deeper than %d levels, skipped", label(where, mt), maxDepth)
@@ -264,7 +265,7 @@ func (p *parser) walk(h textproto.Header, body io.Reader, depth int, where strin
 		}
 		return
 	}
-	p.leaf(h, mt, params, body, where)
+	p.leaf(h, mt, params, body, where, parent)
 }
 
 // contentType returns the media type and parameters of an entity. A missing
@@ -320,7 +321,7 @@ func (p *parser) multipart(h textproto.Header, mt string, params map[string]stri
 		boundary = guessBoundary(peek)
 		if boundary == "" {
 			p.warnf("%s: no boundary, read as text", label(where, mt))
-			p.leaf(h, "text/plain", params, br, where)
+			p.leaf(h, "text/plain", params, br, where, "")
 			return
 		}
 		p.warnf("%s: no boundary parameter, guessed %q", label(where, mt), boundary)
@@ -352,7 +353,7 @@ func (p *parser) multipart(h textproto.Header, mt string, params map[string]stri
 		}
 	}
 	p.warnf("%s: no part found, body read as text", label(where, mt))
-	p.leaf(textproto.Header{}, "text/plain", params, bytes.NewReader(rec.buf.Bytes()), where)
+	p.leaf(textproto.Header{}, "text/plain", params, bytes.NewReader(rec.buf.Bytes()), where, "")
 }
 
 // parts2 walks the parts of mr and returns how many it found and the error
@@ -371,7 +372,7 @@ func (p *parser) parts2(mr *textproto.MultipartReader, mt string, depth int, whe
 			rec.stop()
 		}
 		n++
-		p.walk(part.Header, part, depth+1, partPath(where, n), mt == "multipart/digest")
+		p.walk(part.Header, part, depth+1, partPath(where, n), mt)
 		if p.parts > maxParts {
 			return n, nil
 		}
@@ -425,7 +426,8 @@ func guessBoundary(b []byte) string {
 }
 
 // leaf handles a part that is not multipart: body text or attachment.
-func (p *parser) leaf(h textproto.Header, mt string, params map[string]string, body io.Reader, where string) {
+// parent is the media type of the enclosing multipart, if any.
+func (p *parser) leaf(h textproto.Header, mt string, params map[string]string, body io.Reader, where, parent string) {
 	disp, dparams := "", map[string]string{}
 	if v := h.Get("Content-Disposition"); strings.TrimSpace(v) != "" {
 		disp, dparams = parseMediaType(v, p.hint)
@@ -444,6 +446,15 @@ func (p *parser) leaf(h textproto.Header, mt string, params map[string]string, b
 	dec, prob := p.transferDecoder(h.Get("Content-Transfer-Encoding"), body, where, mt)
 	isMessage := mt == "message/rfc822" || mt == "message/global"
 	bodyText := (mt == "text/plain" || mt == "text/html") && disp != "attachment" && filename == ""
+	if (mt == "text/enriched" || mt == "text/richtext") && disp != "attachment" && filename == "" {
+		// RFC 1896 text: another rendering of the body inside
+		// multipart/alternative (RFC 2046 section 5.1.4), else the body.
+		if parent == "multipart/alternative" {
+			_, _ = io.Copy(io.Discard, dec)
+			return
+		}
+		bodyText, mt = true, "text/plain"
+	}
 	if !bodyText {
 		if isMessage && filename == "" {
 			filename = "forwarded.eml"
@@ -653,9 +664,13 @@ func (p *parser) text(field, v string) string {
 		return v
 	}
 	out, err := WordDecoder.DecodeHeader(v)
-	if err != nil {
-		p.warnf("%s: %v", field, shorten(err.Error(), 80))
-		out = decodeWordsLeniently(v)
+	if err != nil || encodedWord.MatchString(out) {
+		if err != nil {
+			p.warnf("%s: %v", field, shorten(err.Error(), 80))
+		} else {
+			p.warnf("%s: malformed encoded-word", field)
+		}
+		out = decodeWordsLeniently(v, p.hint)
 	}
 	if !utf8.ValidString(out) {
 		s, used := bestEffortUTF8([]byte(out), p.hint)
@@ -665,10 +680,13 @@ func (p *parser) text(field, v string) string {
 	return out
 }
 
-// decodeWordsLeniently decodes each RFC 2047 encoded-word on its own and
-// keeps those that cannot be decoded as they are. White space between two
-// encoded-words is dropped (RFC 2047 section 6.2).
-func decodeWordsLeniently(v string) string {
+// encodedWord matches an RFC 2047 encoded-word.
+var encodedWord = regexp.MustCompile(`=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=`)
+
+// decodeWordsLeniently decodes each RFC 2047 encoded-word on its own (see
+// decodeWord) and keeps those that cannot be decoded as they are. White space
+// between two encoded-words is dropped (RFC 2047 section 6.2).
+func decodeWordsLeniently(v, hint string) string {
 	var sb strings.Builder
 	lastWord := false
 	for len(v) > 0 {
@@ -684,8 +702,8 @@ func decodeWordsLeniently(v string) string {
 		}
 		between := v[:start]
 		word := v[start : start+end]
-		dec, err := WordDecoder.Decode(word)
-		if err != nil {
+		dec, ok := decodeWord(word, hint)
+		if !ok {
 			sb.WriteString(between)
 			sb.WriteString(word)
 			lastWord = false
@@ -699,6 +717,54 @@ func decodeWordsLeniently(v string) string {
 		v = v[start+end:]
 	}
 	return sb.String()
+}
+
+// decodeWord decodes one encoded-word ("=?charset?enc?text?=") leniently: a
+// language suffix (RFC 2231 section 5) is ignored, base64 with bad padding
+// or stray characters yields what it holds, and text in a charset we do not
+// know is read as best-effort UTF-8.
+func decodeWord(word, hint string) (string, bool) {
+	if len(word) < 8 || !strings.HasPrefix(word, "=?") || !strings.HasSuffix(word, "?=") {
+		return "", false
+	}
+	f := strings.SplitN(word[2:len(word)-2], "?", 3)
+	if len(f) != 3 {
+		return "", false
+	}
+	cs, text := f[0], f[2]
+	if i := strings.IndexByte(cs, '*'); i >= 0 {
+		cs = cs[:i]
+	}
+	var b []byte
+	switch strings.ToUpper(f[1]) {
+	case "B":
+		r := &base64Reader{r: bufio.NewReader(strings.NewReader(text)), prob: &transferProblem{}}
+		b, _ = io.ReadAll(r)
+	case "Q":
+		for i := 0; i < len(text); i++ {
+			c := text[i]
+			if c == '_' {
+				c = ' '
+			} else if c == '=' && i+2 < len(text) {
+				hi, ok1 := unhex(text[i+1])
+				lo, ok2 := unhex(text[i+2])
+				if ok1 && ok2 {
+					c = hi<<4 | lo
+					i += 2
+				}
+			}
+			b = append(b, c)
+		}
+	default:
+		return "", false
+	}
+	if !isUTF8Label(cs) {
+		if s, err := decodeCharset(b, cs); err == nil {
+			return validString(s, hint), true
+		}
+	}
+	s, _ := bestEffortUTF8(b, hint)
+	return s, true
 }
 
 // encodedWordEnd returns the length of the encoded-word at the start of s
@@ -725,11 +791,21 @@ func encodedWordEnd(s string) int {
 // addressParser decodes RFC 2047 display names with every charset we know.
 var addressParser = mail.AddressParser{WordDecoder: WordDecoder}
 
-// addresses parses the first field of the named address list (RFC 5322
-// section 3.4). When the strict parser fails, the list is read leniently and
-// a warning is added.
+// addresses parses the named address list (RFC 5322 section 3.4). Repeated
+// To, Cc or Reply-To fields, which RFC 5322 section 3.6 does not allow, are
+// read as one list; for From and Sender only the first field counts. When
+// the strict parser fails, the list is read leniently and a warning is added.
 func (p *parser) addresses(field string) []ticket.Address {
-	v := p.hdr.Get(field)
+	var vs []string
+	for _, v := range p.hdr.Values(field) {
+		if strings.TrimSpace(v) != "" {
+			vs = append(vs, v)
+		}
+	}
+	if field == "From" || field == "Sender" {
+		vs = vs[:min(1, len(vs))]
+	}
+	v := strings.Join(vs, ", ")
 	if strings.TrimSpace(v) == "" {
 		return nil
 	}
@@ -738,13 +814,13 @@ func (p *parser) addresses(field string) []ticket.Address {
 	list, err := addressParser.ParseList(v)
 	if err == nil {
 		for _, a := range list {
-			out = appendAddress(out, validString(a.Name, p.hint), a.Address)
+			out = appendAddress(out, p.name(a.Name), a.Address)
 		}
 		return out
 	}
 	for _, piece := range splitAddressList(v) {
 		if a, err := addressParser.Parse(piece); err == nil {
-			out = appendAddress(out, p.text(field, a.Name), a.Address)
+			out = appendAddress(out, p.name(a.Name), a.Address)
 			continue
 		}
 		name, email := lenientAddress(piece)
@@ -754,9 +830,22 @@ func (p *parser) addresses(field string) []ticket.Address {
 	return out
 }
 
+// name finishes a display name from net/mail, which leaves encoded-words
+// it cannot decode as they are.
+func (p *parser) name(n string) string {
+	n = validString(n, p.hint)
+	if strings.Contains(n, "=?") {
+		n = decodeWordsLeniently(n, p.hint)
+	}
+	return n
+}
+
+// appendAddress appends a mailbox unless the address is empty or has no
+// local part; an address without a domain (a local user) is kept.
 func appendAddress(l []ticket.Address, name, email string) []ticket.Address {
 	email = normEmail(email)
-	if email == "" {
+	if email == "" || strings.HasPrefix(email, "@") || strings.HasSuffix(email, "@") ||
+		strings.ContainsAny(email, " \t") {
 		return l
 	}
 	return append(l, ticket.Address{Name: strings.TrimSpace(name), Email: email})
@@ -831,9 +920,9 @@ func lenientAddress(s string) (name, email string) {
 		if j := strings.IndexByte(rest, '>'); j >= 0 {
 			rest = rest[:j]
 		}
-		return unquote(s[:i]), strings.TrimSpace(rest)
+		return unquote(s[:i]), cleanAddrSpec(rest)
 	}
-	words := strings.Fields(s)
+	words := strings.Fields(cleanAddrSpec(s))
 	for i, w := range words {
 		if strings.Contains(w, "@") {
 			rest := append(append([]string{}, words[:i]...), words[i+1:]...)
@@ -841,6 +930,21 @@ func lenientAddress(s string) (name, email string) {
 		}
 	}
 	return "", ""
+}
+
+// addrSpaces matches white space around the "." and "@" of an addr-spec
+// (obs-local-part and obs-domain, RFC 5322 section 4.4).
+var addrSpaces = regexp.MustCompile(`\s*([.@])\s*`)
+
+// cleanAddrSpec removes comments, obsolete white space and a source route
+// ("@a,@b:user@c", RFC 5322 section 4.4) or stray group name from an
+// address.
+func cleanAddrSpec(s string) string {
+	s = addrSpaces.ReplaceAllString(stripComments(s), "$1")
+	if i := strings.LastIndexByte(s, ':'); i >= 0 && !strings.Contains(s, `"`) {
+		s = s[i+1:]
+	}
+	return strings.Trim(strings.TrimSpace(s), ";,")
 }
 
 // unquote strips the quotes and comment parentheses around a display name.
@@ -918,39 +1022,52 @@ func stripComments(s string) string {
 
 // dateLayouts are tried after net/mail.ParseDate fails; they cover dates
 // seen in the wild that are not RFC 5322 section 3.3 (nor its obsolete
-// forms).
+// forms). The day name has been removed before.
 var dateLayouts = []string{
 	"2 Jan 2006 15:04:05 -0700",
-	"2 Jan 2006 15:04:05 MST",
 	"2 Jan 2006 15:04 -0700",
-	"2 Jan 2006 15:04 MST",
-	"2 Jan 2006 15:04:05",
 	"2 Jan 06 15:04:05 -0700",
-	"2 Jan 06 15:04:05 MST",
 	"2 Jan 06 15:04 -0700",
 	"2 January 2006 15:04:05 -0700",
 	"Jan 2 15:04:05 2006 -0700",
-	"Jan 2 15:04:05 MST 2006",
-	"Jan 2 15:04:05 2006",
 	"Jan 2 2006 15:04:05 -0700",
 	"Jan 2, 2006 15:04:05 -0700",
 	"2006-01-02 15:04:05 -0700",
 	"2006-01-02T15:04:05Z07:00",
-	"2006-01-02 15:04:05",
 	"02.01.2006 15:04:05 -0700",
-	"2/1/2006 15:04:05 -0700",
 	"1/2/2006 15:04:05 -0700",
 }
 
-// parseDate parses a Date field with net/mail and, failing that, a list of
-// common malformed layouts.
+// dateLayoutsNoZone are tried last, for dates without a (readable) zone,
+// which are then taken as UTC.
+var dateLayoutsNoZone = []string{
+	"2 Jan 2006 15:04:05",
+	"2 Jan 2006 15:04",
+	"2 Jan 06 15:04:05",
+	"Jan 2 15:04:05 2006",
+	"2006-01-02 15:04:05",
+	"2006-01-02T15:04:05",
+}
+
+// obsZones are the zone names of RFC 5322 section 4.3 (obs-zone). Go's
+// time.Parse would read them with a zero offset.
+var obsZones = map[string]string{
+	"UT": "+0000", "UTC": "+0000", "GMT": "+0000",
+	"EST": "-0500", "EDT": "-0400", "CST": "-0600", "CDT": "-0500",
+	"MST": "-0700", "MDT": "-0600", "PST": "-0800", "PDT": "-0700",
+}
+
+// colonSpaces matches white space around the colons of a time of day.
+var colonSpaces = regexp.MustCompile(`\s*:\s*`)
+
+// parseDate parses a Date field (RFC 5322 section 3.3) leniently: comments
+// and the day name are dropped, obsolete zone names get their offsets, and
+// common malformed layouts are tried. A date whose zone cannot be read is
+// taken as UTC.
 func parseDate(v string) (time.Time, error) {
-	t, err := mail.ParseDate(v)
-	if err == nil {
-		return t, nil
-	}
 	s := strings.Join(strings.Fields(stripComments(v)), " ")
-	// Drop the day name, which is often misspelt or mislocalised.
+	s = colonSpaces.ReplaceAllString(s, ":")
+	// Drop the day name, which is often misspelt or localised.
 	if i := strings.IndexByte(s, ','); i >= 0 && i < 12 {
 		s = strings.TrimSpace(s[i+1:])
 	} else if f := strings.Fields(s); len(f) > 0 && isDayName(f[0]) {
@@ -958,6 +1075,13 @@ func parseDate(v string) (time.Time, error) {
 	}
 	s = strings.TrimSuffix(s, ".")
 	s = strings.NewReplacer("GMT+", "+", "UTC+", "+", "GMT-", "-", "UTC-", "-").Replace(s)
+	f := strings.Fields(s)
+	if len(f) > 0 {
+		if z, ok := obsZones[strings.ToUpper(f[len(f)-1])]; ok {
+			f[len(f)-1] = z
+			s = strings.Join(f, " ")
+		}
+	}
 	for _, cand := range []string{s, fixZone(s)} {
 		if t, err := mail.ParseDate(cand); err == nil {
 			return t, nil
@@ -968,7 +1092,18 @@ func parseDate(v string) (time.Time, error) {
 			}
 		}
 	}
-	return time.Time{}, fmt.Errorf("mailbox: date %q: %w", v, err)
+	noZone := s
+	if len(f) > 1 && !strings.Contains(f[len(f)-1], ":") {
+		noZone = strings.Join(f[:len(f)-1], " ")
+	}
+	for _, cand := range []string{s, noZone} {
+		for _, l := range dateLayoutsNoZone {
+			if t, err := time.Parse(l, cand); err == nil {
+				return t, nil
+			}
+		}
+	}
+	return time.Time{}, fmt.Errorf("mailbox: unreadable date %q", v)
 }
 
 func isDayName(s string) bool {
@@ -1222,8 +1357,8 @@ func decodeParamWords(v, hint string) string {
 		return v
 	}
 	out, err := WordDecoder.DecodeHeader(v)
-	if err != nil {
-		out = decodeWordsLeniently(v)
+	if err != nil || encodedWord.MatchString(out) {
+		out = decodeWordsLeniently(v, hint)
 	}
 	return validString(out, hint)
 }

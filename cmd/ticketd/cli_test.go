@@ -332,3 +332,25 @@ func TestIngestEveryCorpusMail(t *testing.T) {
 		t.Fatalf("empty mail: exit %d %s", code, out)
 	}
 }
+
+func TestExampleConfigIsValid(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "config.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The example points at files that exist only on a real install; take
+	// the passwords from the environment instead.
+	text := strings.NewReplacer("password_file: /etc/ticketd/imap-password", "password_file: \"\"",
+		"password_file: /etc/ticketd/smtp-password", "password_file: \"\"",
+		"password_env: \"\"", "password_env: TD_EXAMPLE_PW").Replace(string(data))
+	t.Setenv("TD_EXAMPLE_PW", "x")
+	path := filepath.Join(t.TempDir(), "example.yaml")
+	os.WriteFile(path, []byte(text), 0o600)
+	s, errs := loadConfig(path)
+	if len(errs) > 0 {
+		t.Fatalf("config.example.yaml: %v", errs)
+	}
+	if s.IMAP[0].Port != 993 || s.SMTP.Port != 587 || s.Center.Language != "ko" || s.Loc.String() != "Asia/Seoul" {
+		t.Fatalf("example settings %+v", s)
+	}
+}
