@@ -110,7 +110,7 @@ func euckrMail(t *testing.T, msgid string) []byte {
 func TestTicketdAgainstDovecotAndPostfix(t *testing.T) {
 	s := Start(t, 24000)
 	bin := buildTicketd(t, s.RepoRoot())
-	cfg, _ := writeConfig(t, s)
+	cfg, dataDir := writeConfig(t, s)
 	if code, out := runTicketd(t, bin, cfg, "check-config"); code != 0 {
 		t.Fatalf("check-config: %d\n%s", code, out)
 	}
@@ -186,13 +186,15 @@ func TestTicketdAgainstDovecotAndPostfix(t *testing.T) {
 	if err := serve.Start(); err != nil {
 		t.Fatal(err)
 	}
-	var listOut string
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if code, out := runTicketd(t, bin, cfg, "tickets", "list"); code == 0 {
-			listOut = out
+	// The admin socket appears after serve has its signal handler and the
+	// database; until then a CLI command could open the database itself.
+	sock := filepath.Join(dataDir, "ticketd.sock")
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Stat(sock); err == nil {
 			break
 		}
 	}
+	_, listOut := runTicketd(t, bin, cfg, "tickets", "list")
 	serve.Process.Signal(syscall.SIGTERM)
 	err = serve.Wait()
 	if !strings.Contains(listOut, "#1") {

@@ -159,10 +159,25 @@ func splitHeader(raw []byte) (header, body []byte, found bool) {
 	return raw, nil, false
 }
 
+// skipMboxFrom drops the "From sender date" line that starts each message in
+// an mbox file (RFC 4155 section 2), which mail exported from mbox keeps.
+func skipMboxFrom(hb []byte) []byte {
+	// "From " then the envelope sender; "From : x" or "From  : x" is a
+	// (sloppy) From field.
+	if !bytes.HasPrefix(hb, []byte("From ")) || len(hb) < 6 || hb[5] == ' ' || hb[5] == ':' || hb[5] == '\t' {
+		return hb
+	}
+	if i := bytes.IndexByte(hb, '\n'); i >= 0 {
+		return hb[i+1:]
+	}
+	return nil
+}
+
 // readHeader parses the top-level header of raw and returns it with the raw
 // body. A malformed header is read leniently (see lenientHeader).
 func (p *parser) readHeader(raw []byte) (textproto.Header, []byte) {
 	hb, body, found := splitHeader(raw)
+	hb = skipMboxFrom(hb)
 	if len(hb) > maxHeaderBytes {
 		p.warnf("header larger than %d bytes, rest dropped", maxHeaderBytes)
 		cut := bytes.LastIndexByte(hb[:maxHeaderBytes], '\n')
@@ -184,6 +199,7 @@ func (p *parser) readHeader(raw []byte) (textproto.Header, []byte) {
 func (p *parser) lenientHeader(hb, body []byte, found bool) (textproto.Header, []byte) {
 	var rebuilt bytes.Buffer
 	dropped := 0
+	skipping := false // inside a dropped field: its continuation lines go too
 	lines := bytes.SplitAfter(hb, []byte("\n"))
 	for i, line := range lines {
 		trimmed := bytes.TrimRight(line, "\r\n")
@@ -191,13 +207,14 @@ func (p *parser) lenientHeader(hb, body []byte, found bool) (textproto.Header, [
 			continue
 		}
 		if trimmed[0] == ' ' || trimmed[0] == '\t' {
-			if rebuilt.Len() > 0 {
+			if rebuilt.Len() > 0 && !skipping {
 				rebuilt.Write(trimmed)
 				rebuilt.WriteString("\r\n")
 			}
 			continue
 		}
 		if isFieldLine(trimmed) {
+			skipping = false
 			rebuilt.Write(trimmed)
 			rebuilt.WriteString("\r\n")
 			continue
@@ -207,6 +224,7 @@ func (p *parser) lenientHeader(hb, body []byte, found bool) (textproto.Header, [
 			p.warnf("no empty line between header and body")
 			return p.reparse(rebuilt.Bytes()), bytes.Join(lines[i:], nil)
 		}
+		skipping = true
 		if dropped == 0 {
 			p.warnf("dropped header line without a field name: %q", shorten(string(trimmed), 80))
 		}
@@ -1612,13 +1630,13 @@ func (u *uuReader) line() {
 		}
 		l = nil
 	}
+	line := strings.TrimRight(string(l), "\r\n")
+	if !u.begun && strings.TrimSpace(line) != "" && !strings.HasPrefix(line, "begin ") {
+		u.prob.bad = true // text before "begin" is skipped
+	}
 	if err != nil {
-		if !u.begun && err == io.EOF {
-			u.prob.bad = true
-		}
 		u.err = err
 	}
-	line := strings.TrimRight(string(l), "\r\n")
 	switch {
 	case u.done:
 	case !u.begun:

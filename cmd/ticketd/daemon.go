@@ -44,11 +44,13 @@ type poller struct {
 }
 
 // openDaemon opens the database and wires the parts. The caller closes it.
-func openDaemon(s *Settings, log *slog.Logger) (*daemon, error) {
+// lockWait is how long it waits for another process to release the
+// database (a CLI command that opened it directly).
+func openDaemon(s *Settings, log *slog.Logger, lockWait time.Duration) (*daemon, error) {
 	if err := os.MkdirAll(s.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
-	db, err := store.Open(s.DBPath, &store.Options{Timeout: 2 * time.Second})
+	db, err := store.Open(s.DBPath, &store.Options{Timeout: lockWait})
 	if err != nil {
 		return nil, err
 	}
@@ -175,15 +177,7 @@ func (d *daemon) record(p *poller, st mailbox.PollStats, err error) {
 // serve runs the schedule and the outbox worker until ctx is done, then
 // waits for the running poll and send to finish.
 func (d *daemon) serve(ctx context.Context) error {
-	cl := cronLogger{d.log}
-	c := cron.New(
-		cron.WithLocation(d.s.Loc),
-		cron.WithParser(cronParser()),
-		cron.WithLogger(cl),
-		// SkipIfStillRunning must come before Recover: the other way round a
-		// panicking job never runs again (robfig/cron#366).
-		cron.WithChain(cron.SkipIfStillRunning(cl), cron.Recover(cl)),
-	)
+	c := newScheduler(d.s.Loc, d.log)
 	for _, p := range d.pollers {
 		if _, err := c.AddFunc(p.schedule, func() { d.poll(ctx, p, false) }); err != nil {
 			return fmt.Errorf("mailbox %s: schedule %q: %w", p.Name(), p.schedule, err)
@@ -206,6 +200,21 @@ func (d *daemon) serve(ctx context.Context) error {
 	<-c.Stop().Done()
 	wg.Wait()
 	return nil
+}
+
+// newScheduler returns a cron scheduler in loc on which a job never
+// overlaps itself and a panicking job is logged and runs again at its next
+// tick.
+func newScheduler(loc *time.Location, log *slog.Logger) *cron.Cron {
+	cl := cronLogger{log}
+	return cron.New(
+		cron.WithLocation(loc),
+		cron.WithParser(cronParser()),
+		cron.WithLogger(cl),
+		// SkipIfStillRunning must come before Recover: the other way round a
+		// panicking job never runs again (robfig/cron#366).
+		cron.WithChain(cron.SkipIfStillRunning(cl), cron.Recover(cl)),
+	)
 }
 
 // cronLogger sends cron's messages to slog.

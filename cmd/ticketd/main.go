@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 	_ "time/tzdata" // Asia/Seoul even where the system has no zoneinfo
 
 	"github.com/ticketd/ticketd/store"
@@ -189,7 +190,7 @@ func (c *cli) backend(s *Settings, log *slog.Logger) (backend, error) {
 	if rb, ok := dialAdmin(s.Socket); ok {
 		return rb, nil
 	}
-	d, err := openDaemon(s, log)
+	d, err := openDaemon(s, log, 2*time.Second)
 	if errors.Is(err, store.ErrLocked) {
 		return nil, fmt.Errorf("%w: is ticketd serve running? its admin socket %s does not answer", err, s.Socket)
 	}
@@ -238,7 +239,8 @@ func cmdServe(c *cli) int {
 	log := newLogger(c.stderr, s.Log)
 	ctx, stop := signalContext(c.ctx, log)
 	defer stop()
-	d, err := openDaemon(s, log)
+	// A CLI command may hold the database for a moment; wait for it.
+	d, err := openDaemon(s, log, 15*time.Second)
 	if err != nil {
 		return c.fail("%v", err)
 	}
