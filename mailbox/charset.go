@@ -145,14 +145,28 @@ func decodeStrict(b []byte, label string) (string, bool) {
 	return s, true
 }
 
-// latin1Fallback keeps the valid UTF-8 sequences of b and reads every other
-// byte as ISO-8859-1.
+// latin1Fallback reads b, which is not valid UTF-8, as ISO-8859-1. When
+// valid multi-byte UTF-8 sequences make up more of b than the invalid bytes
+// do (UTF-8 text with a few stray bytes), those sequences are kept as UTF-8
+// and only the stray bytes are read as ISO-8859-1.
 func latin1Fallback(b []byte) string {
+	utf8Bytes, bad := 0, 0
+	for rest := b; len(rest) > 0; {
+		r, size := utf8.DecodeRune(rest)
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			bad++
+		case size > 1:
+			utf8Bytes += size
+		}
+		rest = rest[size:]
+	}
+	keepUTF8 := utf8Bytes > bad
 	var sb strings.Builder
-	sb.Grow(len(b) + len(b)/4)
+	sb.Grow(len(b) + len(b)/2)
 	for len(b) > 0 {
 		r, size := utf8.DecodeRune(b)
-		if r == utf8.RuneError && size <= 1 {
+		if (r == utf8.RuneError && size <= 1) || (!keepUTF8 && size > 1) {
 			// ISO-8859-1 maps byte n to U+00nn.
 			r, size = rune(b[0]), 1
 		}

@@ -316,6 +316,11 @@ func TestCorpus(t *testing.T) {
 			t.Errorf("%s: listed in corpusRejects but parsed", rel)
 		}
 		checkValidUTF8(t, rel, m)
+		for _, w := range m.Warnings {
+			if strings.HasPrefix(w, internalError) {
+				t.Errorf("%s: recovered panic: %s", rel, w)
+			}
+		}
 		for _, f := range corpusFields {
 			key := rel + "|" + f
 			reason, isExcluded := corpusExclusions[key]

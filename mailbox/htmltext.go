@@ -22,9 +22,9 @@ const maxHTMLDepth = 200
 func HTMLToText(s string) string {
 	doc, err := html.Parse(strings.NewReader(s))
 	if err != nil {
-		// html.Parse fails only when reading fails, which a strings.Reader
-		// does not; keep the text rather than nothing.
-		return cleanText(s)
+		// html.Parse refuses documents nested deeper than it allows; read
+		// the text with the tokenizer instead.
+		return tokenText(s)
 	}
 	r := &htmlRenderer{}
 	r.children(doc, 0)
@@ -178,11 +178,26 @@ func (r *htmlRenderer) node(n *html.Node, depth int) {
 		r.pre--
 		r.newline(2)
 	case atom.Ul, atom.Ol:
+		gap := 2 // a list is a block; a nested list is part of its item
+		if r.lists > 0 {
+			gap = 1
+		}
 		r.lists++
-		r.newline(1)
+		r.newline(gap)
 		r.children(n, depth)
 		r.lists--
-		r.newline(1)
+		r.newline(gap)
+	case atom.Table:
+		gap := 2 // a table is a block; a nested (layout) table is part of its cell
+		if len(r.cells) > 0 {
+			gap = 1
+		}
+		r.newline(gap)
+		outer := r.cells
+		r.cells = nil
+		r.children(n, depth)
+		r.cells = outer
+		r.newline(gap)
 	case atom.Li:
 		r.newline(1)
 		r.raw(strings.Repeat("  ", max(0, r.lists-1)) + "- ")
@@ -233,7 +248,7 @@ func (r *htmlRenderer) node(n *html.Node, depth int) {
 		}
 	case atom.Div, atom.Section, atom.Article, atom.Header, atom.Footer, atom.Nav, atom.Aside,
 		atom.Main, atom.Form, atom.Fieldset, atom.Address, atom.Figure, atom.Figcaption,
-		atom.Center, atom.Caption, atom.Table, atom.Dt, atom.Dd, atom.Details, atom.Summary,
+		atom.Center, atom.Caption, atom.Dt, atom.Dd, atom.Details, atom.Summary,
 		atom.Legend, atom.Option:
 		r.newline(1)
 		r.children(n, depth)
@@ -261,6 +276,39 @@ func (r *htmlRenderer) flat(n *html.Node) {
 		r.space = true
 		for k := c.LastChild; k != nil; k = k.PrevSibling {
 			stack = append(stack, k)
+		}
+	}
+}
+
+// tokenText extracts the text of s with the tokenizer, which has no nesting
+// limit: text of script and style elements is dropped, block elements and
+// <br> break lines.
+func tokenText(s string) string {
+	z := html.NewTokenizer(strings.NewReader(s))
+	r := &htmlRenderer{}
+	skip := 0
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			return cleanText(r.sb.String())
+		case html.TextToken:
+			if skip == 0 {
+				r.text(string(z.Text()))
+			}
+		case html.StartTagToken, html.EndTagToken, html.SelfClosingTagToken:
+			tt := z.Token()
+			switch tt.DataAtom {
+			case atom.Script, atom.Style, atom.Head:
+				if tt.Type == html.StartTagToken {
+					skip++
+				} else if tt.Type == html.EndTagToken && skip > 0 {
+					skip--
+				}
+			case atom.Br:
+				r.lineBreak()
+			case atom.P, atom.Div, atom.Tr, atom.Li, atom.H1, atom.H2, atom.H3, atom.H4, atom.H5, atom.H6, atom.Table:
+				r.newline(1)
+			}
 		}
 	}
 }

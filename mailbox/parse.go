@@ -69,17 +69,35 @@ func Parse(raw []byte) (m *ticket.Mail, err error) {
 	p := &parser{mail: &ticket.Mail{Headers: map[string]string{}}}
 	defer func() {
 		if r := recover(); r != nil {
-			p.warnf("internal parser error, result is partial: %v", r)
-			if p.mail.Text == "" && len(p.plain) == 0 && len(p.html) == 0 && p.body != nil {
-				p.plain = append(p.plain, string(p.body))
-			}
-			m, err = p.finish(), nil
+			m, err = p.salvage(r), nil
 		}
 	}()
 	if err := p.parse(raw); err != nil {
 		return nil, err
 	}
 	return p.finish(), nil
+}
+
+// internalError starts the warning for a panic Parse recovered from.
+const internalError = "internal parser error"
+
+// salvage turns a panic during parsing into a warning and returns what was
+// read so far; if no text was read yet, the raw body stands in for it.
+func (p *parser) salvage(r any) (m *ticket.Mail) {
+	p.warnf("%s, result is partial: %v", internalError, r)
+	if len(p.plain) == 0 && len(p.html) == 0 && p.body != nil {
+		p.plain = append(p.plain, string(p.body))
+	}
+	defer func() {
+		if r2 := recover(); r2 != nil {
+			// finish itself failed: return the bare minimum, still valid.
+			m = &ticket.Mail{
+				Headers:  map[string]string{},
+				Warnings: []string{validString(fmt.Sprintf("%s, result is partial: %v", internalError, r))},
+			}
+		}
+	}()
+	return p.finish()
 }
 
 // parser holds the state of one Parse call.
@@ -344,7 +362,7 @@ func (p *parser) multipart(h textproto.Header, mt string, params map[string]stri
 		}
 		p.warnf("%s: no boundary parameter, guessed %q", label(where, mt), boundary)
 	}
-	n, err := p.parts2(textproto.NewMultipartReader(br, boundary), mt, depth, where, rec)
+	n, err := p.readParts(textproto.NewMultipartReader(br, boundary), mt, depth, where, rec)
 	if err != nil {
 		switch {
 		case n == 0:
@@ -361,12 +379,12 @@ func (p *parser) multipart(h textproto.Header, mt string, params map[string]stri
 	// Read what is there rather than lose it.
 	_, _ = io.Copy(io.Discard, br)
 	if rec.full {
-		p.warnf("%s: no part found", label(where, mt))
+		p.warnf("%s: no part found; body over %d bytes not kept as text", label(where, mt), maxRecord)
 		return
 	}
 	if g := guessBoundary(rec.buf.Bytes()); g != "" && g != boundary {
 		p.warnf("%s: no part with boundary %q, using %q found in the body", label(where, mt), boundary, g)
-		if n, _ := p.parts2(textproto.NewMultipartReader(bytes.NewReader(rec.buf.Bytes()), g), mt, depth, where, nil); n > 0 {
+		if n, _ := p.readParts(textproto.NewMultipartReader(bytes.NewReader(rec.buf.Bytes()), g), mt, depth, where, nil); n > 0 {
 			return
 		}
 	}
@@ -374,9 +392,9 @@ func (p *parser) multipart(h textproto.Header, mt string, params map[string]stri
 	p.leaf(textproto.Header{}, "text/plain", params, bytes.NewReader(rec.buf.Bytes()), where, "")
 }
 
-// parts2 walks the parts of mr and returns how many it found and the error
+// readParts walks the parts of mr and returns how many it found and the error
 // that ended the walk (nil at the closing boundary).
-func (p *parser) parts2(mr *textproto.MultipartReader, mt string, depth int, where string, rec *recorder) (int, error) {
+func (p *parser) readParts(mr *textproto.MultipartReader, mt string, depth int, where string, rec *recorder) (int, error) {
 	n := 0
 	for {
 		part, err := mr.NextPart()
@@ -487,7 +505,9 @@ func (p *parser) leaf(h textproto.Header, mt string, params map[string]string, b
 		}
 		hash := sha256.New()
 		n, err := io.Copy(hash, dec)
-		if err != nil {
+		// io.ErrUnexpectedEOF: the closing boundary is missing, which the
+		// multipart walk reports.
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 			p.warnf("%s: attachment %q truncated: %v", label(where, mt), filename, shorten(err.Error(), 80))
 		}
 		prob.report(p, where, mt)
@@ -498,7 +518,7 @@ func (p *parser) leaf(h textproto.Header, mt string, params map[string]string, b
 	}
 
 	b, err := io.ReadAll(dec)
-	if err != nil {
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 		p.warnf("%s: body truncated: %v", label(where, mt), shorten(err.Error(), 80))
 	}
 	prob.report(p, where, mt)
@@ -1180,12 +1200,13 @@ func shorten(s string, n int) string {
 func parseMediaType(v, hint string) (string, map[string]string) {
 	v = strings.TrimSpace(v)
 	head, rest, _ := strings.Cut(v, ";")
-	head = strings.ToLower(strings.TrimSpace(head))
+	head = strings.TrimSpace(head)
 	if i := strings.IndexAny(head, " \t"); i >= 0 {
 		// "text/plain charset=utf-8": the separator is missing.
 		rest = head[i:] + ";" + rest
 		head = head[:i]
 	}
+	head = strings.ToLower(head)
 	if strings.Contains(head, "/") {
 		t, s, _ := strings.Cut(head, "/")
 		if !isToken(t) || !isToken(s) {

@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -72,6 +73,7 @@ type Server struct {
 	hook   func(from string, rcpts []string, data []byte) error
 
 	wg        sync.WaitGroup
+	closing   atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -219,7 +221,7 @@ func (s *Server) serve(name string, fn func() error) {
 				s.log.Error("panic in server loop", "server", name, "panic", v, "stack", string(debug.Stack()))
 			}
 		}()
-		if err := fn(); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, smtp.ErrServerClosed) {
+		if err := fn(); err != nil && !s.closing.Load() {
 			s.log.Error("server stopped", "server", name, "err", err)
 		}
 	}()
@@ -349,10 +351,11 @@ func (s *Server) Messages(user, folder string) ([][]byte, error) {
 	return out, nil
 }
 
-// Close stops both servers, closing all connections. It is safe to call more
-// than once.
+// Close stops both servers, closing all listeners and connections, and
+// waits for the accept loops to end. It is safe to call more than once.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
+		s.closing.Store(true)
 		errIMAP := s.imap.Close()
 		errSMTP := s.smtp.Close()
 		if errors.Is(errIMAP, net.ErrClosed) {
@@ -360,6 +363,13 @@ func (s *Server) Close() error {
 		}
 		if errors.Is(errSMTP, net.ErrClosed) || errors.Is(errSMTP, smtp.ErrServerClosed) {
 			errSMTP = nil
+		}
+		// A Serve that had not registered its listener yet when the servers
+		// were closed would accept forever: close the listeners ourselves.
+		for _, ln := range []net.Listener{s.imapLn, s.imapTLSLn, s.smtpLn, s.smtpTLSLn} {
+			if ln != nil {
+				ln.Close()
+			}
 		}
 		s.wg.Wait()
 		if errIMAP != nil || errSMTP != nil {
