@@ -102,7 +102,7 @@ func NewSMTPSender(cfg SMTPConfig, log *slog.Logger) (*SMTPSender, error) {
 		defPort = 465
 	case "plain":
 		defPort = 25
-		if !smtpLoopbackHost(cfg.Host) {
+		if !IsLoopback(cfg.Host) {
 			return nil, fmt.Errorf("smtp: security plain sends mail and password unencrypted and is only allowed to a loopback host, not %q; use starttls or tls", cfg.Host)
 		}
 	default:
@@ -396,16 +396,6 @@ func smtpCode(err error) int {
 func smtpPermanent(err error) bool {
 	code := smtpCode(err)
 	return code >= 500 && code <= 599 && code != 530
-}
-
-// smtpLoopbackHost reports whether host names this machine without a DNS
-// lookup: "localhost" or a loopback IP address.
-func smtpLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
 }
 
 // smtpReservedHeaders are set by BuildMessage itself or would change the
