@@ -76,7 +76,7 @@ func BenchmarkParseStore(b *testing.B) {
 	}
 	defer db.Close()
 	r, _ := templates.New("")
-	svc := ticket.NewService(db, r, ticket.Config{Support: ticket.Address{Email: "support@example.test"},
+	svc := ticket.NewService(db, r, ticket.Config{Support: ticket.Address{Email: "support@example.test"}, Signer: testSigner,
 		Domain: "example.test", Hours: ticket.DefaultHours(time.UTC)}, nil)
 	// Each mail gets a unique Message-ID so none is a duplicate.
 	mails := make([][]byte, b.N)

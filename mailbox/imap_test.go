@@ -24,6 +24,8 @@ import (
 
 const pw = "pw"
 
+var testSigner, _ = ticket.NewSigner([]byte("0123456789abcdef0123456789abcdef"))
+
 // flakyStore is the real store with an injected failure: while fail is set,
 // every Update returns an error before touching the database.
 type flakyStore struct {
@@ -64,7 +66,7 @@ func newEnv(t *testing.T, caps imap.CapSet) *env {
 		t.Fatal(err)
 	}
 	fs := &flakyStore{DB: db}
-	svc := ticket.NewService(fs, r, ticket.Config{Support: ticket.Address{Email: "support@example.test"},
+	svc := ticket.NewService(fs, r, ticket.Config{Support: ticket.Address{Email: "support@example.test"}, Signer: testSigner,
 		Domain: "example.test", Hours: ticket.DefaultHours(time.UTC)}, nil)
 	return &env{srv: srv, db: fs, svc: svc}
 }

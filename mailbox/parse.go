@@ -47,7 +47,8 @@ const (
 var headerCopies = []string{
 	"Auto-Submitted", "Precedence", "List-Id", "List-Unsubscribe",
 	"X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress",
-	"Return-Path", "Delivered-To", "X-Ticketd-Loop", "Content-Type",
+	"Return-Path", "Delivered-To", "X-Original-To", "X-Ticketd-Loop", "Content-Type",
+	"Authentication-Results",
 }
 
 // Parse reads one RFC 5322 mail. It never panics and is best-effort: whatever
@@ -110,6 +111,10 @@ type parser struct {
 	hint  string   // first charset declared on a text part, for raw 8-bit headers
 	parts int      // leaf parts seen
 	warns map[string]bool
+	// keep, when set, makes leaf keep each attachment's decoded bytes in
+	// files (ExtractAttachments); Parse only hashes and counts them.
+	keep  bool
+	files []File
 }
 
 func (p *parser) warnf(format string, args ...any) {
@@ -504,7 +509,12 @@ func (p *parser) leaf(h textproto.Header, mt string, params map[string]string, b
 			Inline: disp == "inline" || (disp != "attachment" && cid != "" && !isText),
 		}
 		hash := sha256.New()
-		n, err := io.Copy(hash, dec)
+		var w io.Writer = hash
+		var data bytes.Buffer
+		if p.keep {
+			w = io.MultiWriter(hash, &data)
+		}
+		n, err := io.Copy(w, dec)
 		// io.ErrUnexpectedEOF: the closing boundary is missing, which the
 		// multipart walk reports.
 		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
@@ -514,6 +524,9 @@ func (p *parser) leaf(h textproto.Header, mt string, params map[string]string, b
 		a.Size = n
 		a.SHA256 = hex.EncodeToString(hash.Sum(nil))
 		p.mail.Attachments = append(p.mail.Attachments, a)
+		if p.keep {
+			p.files = append(p.files, File{OutAttachment: ticket.OutAttachment{Filename: filename, ContentType: mt, Data: data.Bytes()}, Inline: a.Inline})
+		}
 		return
 	}
 
@@ -597,6 +610,11 @@ func (p *parser) finish() *ticket.Mail {
 	}
 	for i := range m.Warnings {
 		m.Warnings[i] = validString(m.Warnings[i])
+	}
+	if len(p.html) == 1 && strings.TrimSpace(joinParts(p.plain)) == "" {
+		m.Visible = validString(HTMLVisibleText(m.HTML)) // Text was rendered from the HTML
+	} else {
+		m.Visible = ticket.Visible(m.Text)
 	}
 	return m
 }

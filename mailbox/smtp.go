@@ -1,6 +1,7 @@
 package mailbox
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -512,6 +513,30 @@ func BuildMessage(o ticket.Outgoing) (*gomail.Msg, error) {
 	m.SetBodyString(gomail.TypeTextPlain, o.Text)
 	if o.HTML != "" {
 		m.AddAlternativeString(gomail.TypeTextHTML, o.HTML)
+	}
+	files := o.Attachments
+	if len(o.SourceRaw) > 0 {
+		// The attachments of a stored mail (a customer's, for a notification;
+		// an agent's, for a relayed reply). Inline parts (signature logos)
+		// stay behind.
+		for _, f := range ExtractAttachments(o.SourceRaw) {
+			if !f.Inline {
+				files = append(files, f.OutAttachment)
+			}
+		}
+	}
+	for i, f := range files {
+		name := smtpClean(f.Filename)
+		if name == "" {
+			name = fmt.Sprintf("attachment-%d", i+1)
+		}
+		ct := f.ContentType
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		if err := m.AttachReader(name, bytes.NewReader(f.Data), gomail.WithFileContentType(gomail.ContentType(smtpClean(ct)))); err != nil {
+			return nil, fmt.Errorf("attachment %q: %w", name, err)
+		}
 	}
 	return m, nil
 }

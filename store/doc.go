@@ -5,7 +5,7 @@
 //
 // Every record is JSON under a big-endian uint64 key unless noted:
 //
-//	meta          "schema_version" -> "1"; "secret" (later issues)
+//	meta          "schema_version" -> "1"; "secret": the token signing key
 //	tickets       ticket id -> ticket.Ticket (ids come from the bucket sequence)
 //	messages      message id -> ticket.Message
 //	ticket_msgs   ticket id ++ message id -> empty (index, in storage order)
@@ -15,6 +15,7 @@
 //	cursors       mailbox key -> ticket.Cursor
 //	outbox        outbox id -> ticket.Outgoing
 //	rejected      rejected id -> ticket.Rejected; rejected_raw: id -> raw mail
+//	notified      Message-ID of a notification we sent -> ticket.Notification
 //
 // Each index is updated in the same transaction as its data.
 //

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -33,7 +34,8 @@ var (
 	bOutbox     = []byte("outbox")
 	bRejected   = []byte("rejected")
 	bRejRaw     = []byte("rejected_raw")
-	allBuckets  = [][]byte{bMeta, bTickets, bMessages, bTicketMsgs, bRaw, bMsgIDs, bSeen, bCursors, bOutbox, bRejected, bRejRaw}
+	bNotified   = []byte("notified")
+	allBuckets  = [][]byte{bMeta, bTickets, bMessages, bTicketMsgs, bRaw, bMsgIDs, bSeen, bCursors, bOutbox, bRejected, bRejRaw, bNotified}
 )
 
 // DB is ticketd's database.
@@ -397,4 +399,50 @@ func (t *txn) AddRejected(r *ticket.Rejected) error {
 		return err
 	}
 	return t.tx.Bucket(bRejRaw).Put(u64(id), r.Raw)
+}
+
+func (t *txn) IndexMessageID(mid string, msgID uint64) error {
+	if mid == "" {
+		return nil
+	}
+	ids := t.tx.Bucket(bMsgIDs)
+	if ids.Get([]byte(mid)) != nil {
+		return nil
+	}
+	return ids.Put([]byte(mid), u64(msgID))
+}
+
+func (t *txn) PutNotification(n ticket.Notification) error {
+	return putJSON(t.tx.Bucket(bNotified), []byte(n.MessageID), n)
+}
+
+func (t *txn) Notification(mid string) (ticket.Notification, error) {
+	var n ticket.Notification
+	if mid == "" {
+		return n, ticket.ErrNotFound
+	}
+	err := getJSON(t.tx.Bucket(bNotified), []byte(mid), &n)
+	return n, err
+}
+
+// Secret returns the server's signing secret, creating 32 random bytes in
+// the database on first use.
+func (db *DB) Secret() ([]byte, error) {
+	var key []byte
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bMeta)
+		if v := meta.Get([]byte("secret")); len(v) >= 16 {
+			key = append([]byte(nil), v...)
+			return nil
+		}
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return err
+		}
+		return meta.Put([]byte("secret"), key)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: signing secret: %w", err)
+	}
+	return key, nil
 }

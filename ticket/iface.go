@@ -42,6 +42,9 @@ type ReadTx interface {
 	Outbox() ([]Outgoing, error)
 	Outgoing(id uint64) (Outgoing, error)
 	Rejected() ([]Rejected, error)
+	// Notification returns what we recorded about a notification we sent,
+	// by its Message-ID.
+	Notification(messageID string) (Notification, error)
 }
 
 // Tx is a read-write transaction.
@@ -62,6 +65,18 @@ type Tx interface {
 	DeleteOutgoing(id uint64) error
 	// AddRejected assigns r.ID and keeps r with its raw bytes.
 	AddRejected(r *Rejected) error
+	// IndexMessageID makes messageID find the stored message msgID too.
+	IndexMessageID(messageID string, msgID uint64) error
+	PutNotification(n Notification) error
+}
+
+// Notification records a mail we sent to an agent about a ticket, so that
+// the agent's reply to it can be recognised.
+type Notification struct {
+	MessageID string    `json:"message_id"`
+	TicketID  uint64    `json:"ticket_id"`
+	To        string    `json:"to"`
+	SentAt    time.Time `json:"sent_at"`
 }
 
 // Sender delivers one outgoing mail. An error for which [IsPermanent] is true
@@ -96,6 +111,12 @@ type TemplateData struct {
 	AgentName     string
 	ReplyText     string
 	TicketSubject string // "[#N] subject"
+	// For notifications.
+	Status      Status
+	FollowUp    bool // a customer follow-up rather than a new ticket
+	Attachments []Attachment
+	// For errors mailed to an agent.
+	Error string
 }
 
 // Outgoing is a mail in the outbox. Its Message-ID is fixed when it is
@@ -116,11 +137,24 @@ type Outgoing struct {
 	Text       string            `json:"text"`
 	HTML       string            `json:"html,omitempty"`
 	Kind       Kind              `json:"kind"`
+	// Attachments sent with the mail (from the CLI).
+	Attachments []OutAttachment `json:"attachments,omitempty"`
+	// AttachFrom names a stored message whose attachments are sent too; the
+	// outbox worker loads its raw mail into SourceRaw before sending.
+	AttachFrom uint64 `json:"attach_from,omitempty"`
+	SourceRaw  []byte `json:"-"`
 
 	CreatedAt   time.Time `json:"created_at"`
 	NextAttempt time.Time `json:"next_attempt"`
 	Attempts    int       `json:"attempts"`
 	LastError   string    `json:"last_error,omitempty"`
+}
+
+// OutAttachment is a file sent with an outgoing mail.
+type OutAttachment struct {
+	Filename    string `json:"filename"`
+	ContentType string `json:"content_type"`
+	Data        []byte `json:"data"`
 }
 
 // Rejected is a mail that could not be turned into a ticket message. Its raw

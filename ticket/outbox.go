@@ -169,7 +169,17 @@ func (w *Outbox) attempt(ctx context.Context, id uint64) (sent, gaveUp bool, ret
 		}
 		o.Attempts++
 		o.NextAttempt = w.cfg.Now().Add(w.cfg.Lease)
-		return tx.PutOutgoing(o)
+		if err := tx.PutOutgoing(o); err != nil {
+			return err
+		}
+		if o.AttachFrom != 0 {
+			// The attachments of a stored mail go along; a missing raw mail
+			// (never for mail we stored) only drops them.
+			if raw, err := tx.Raw(o.AttachFrom); err == nil {
+				o.SourceRaw = raw
+			}
+		}
+		return nil
 	})
 	if err != nil || !claimed {
 		return false, false, time.Time{}, wrapErr("claim", id, err)

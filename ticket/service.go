@@ -26,6 +26,31 @@ type Config struct {
 	Hours      Hours
 	// Installation names this ticketd in the loop header.
 	Installation string
+	// Signer signs the ticket tokens. Required.
+	Signer *Signer
+	// PlusAddressing puts the signed token in the Reply-To of our mails
+	// (support+t1024-SIG@domain); only when the mailbox accepts it.
+	PlusAddressing bool
+	// Agents answer tickets; their replies by mail are relayed to customers.
+	Agents []Agent
+	// NotifyAddress, when set, receives the notifications instead of every
+	// agent (a group address).
+	NotifyAddress string
+	// NoNotify turns agent notifications off.
+	NoNotify bool
+	// CcParticipants sends our replies to the participants in Cc.
+	CcParticipants bool
+	// ReopenWithin is how long after closing a customer's follow-up reopens
+	// a closed ticket; later ones open a new ticket that follows the old
+	// (default 30 days).
+	ReopenWithin time.Duration
+	// AgentFrom formats the display name of a relayed agent reply:
+	// "{agent}" and "{center}" are replaced (default "{agent} ({center})").
+	AgentFrom string
+	// AuthServID, when set, makes agent replies count only if the topmost
+	// Authentication-Results header from this authserv-id shows dkim=pass
+	// or spf=pass for the agent's domain.
+	AuthServID string
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// OnQueue, if set, is called after a transaction that queued mail has
@@ -33,7 +58,7 @@ type Config struct {
 	OnQueue func()
 }
 
-// Service applies the ticket rules to incoming mail.
+// Service applies the ticket rules to incoming mail and to agents' actions.
 type Service struct {
 	store  Store
 	render Renderer
@@ -51,6 +76,15 @@ func NewService(store Store, render Renderer, cfg Config, log *slog.Logger) *Ser
 	}
 	if cfg.Installation == "" {
 		cfg.Installation = cfg.Support.Email
+	}
+	if cfg.ReopenWithin <= 0 {
+		cfg.ReopenWithin = 30 * 24 * time.Hour
+	}
+	if cfg.AgentFrom == "" {
+		cfg.AgentFrom = "{agent} ({center})"
+	}
+	if cfg.Signer == nil {
+		panic("ticket: NewService: Config.Signer is required")
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -77,19 +111,27 @@ type Result struct {
 	Duplicate    bool
 	Acknowledged bool
 	Automatic    string // why the mail counts as automatic, if it does
+	Kind         Kind
+	// Relayed is set when an agent's reply was queued for the customer.
+	Relayed bool
+	// Notified counts the agent notifications queued.
+	Notified int
+	// Note explains a decision operators may wonder about (an agent's mail
+	// handled as a customer's, a [#N] from a stranger, a command error).
+	Note string
 }
 
-// Ingest stores one parsed mail as a new ticket or a follow-up, in one
-// transaction with its dedupe entry, the mailbox cursor and any
-// acknowledgement. A mail already stored is not stored again (Duplicate).
+// Ingest stores one parsed mail in one transaction with its dedupe entry,
+// the mailbox cursor and any mail it causes (acknowledgement, notifications,
+// a relayed agent reply). A mail already stored is not stored again
+// (Duplicate).
 func (s *Service) Ingest(in Incoming) (Result, error) {
 	if in.Mail == nil {
 		return Result{}, errors.New("ticket: ingest: no parsed mail")
 	}
-	m := in.Mail
-	key := DedupeKey(m.MessageID, in.Raw)
+	key := DedupeKey(in.Mail.MessageID, in.Raw)
 	var res Result
-	queued := false
+	var queued bool
 	err := s.store.Update(func(tx Tx) error {
 		res, queued = Result{}, false
 		if err := advanceCursor(tx, in.Mailbox, in.Cursor); err != nil {
@@ -106,61 +148,21 @@ func (s *Service) Ingest(in Incoming) (Result, error) {
 			}
 			return nil
 		}
-		now := s.cfg.Now().UTC()
-		t, found, err := s.thread(tx, m)
-		if err != nil {
+		w := &work{s: s, tx: tx, in: in, m: in.Mail, now: s.cfg.Now().UTC(), res: &res}
+		if err := w.run(); err != nil {
 			return err
 		}
-		auto, why := IsAutomatic(m, LoopHeader)
-		res.Automatic = why
-		if found {
-			switch t.Status {
-			case StatusSolved, StatusClosed, StatusPending:
-				if !auto {
-					t.Status = StatusOpen
-				}
-			}
-		} else {
-			id, err := tx.NextTicketID()
-			if err != nil {
-				return err
-			}
-			t = Ticket{ID: id, Subject: strings.TrimSpace(m.Subject), Status: StatusNew, Requester: m.From, CreatedAt: now}
-			res.NewTicket = true
-		}
-		t.UpdatedAt = now
-		kind := KindCustomer
-		if auto {
-			kind = KindAuto
-		}
-		msg := &Message{
-			TicketID: t.ID, Direction: DirIn, Kind: kind,
-			From: m.From, To: m.To, Cc: m.Cc, ReplyTo: m.ReplyTo,
-			Subject: m.Subject, Date: m.Date,
-			MessageID: CanonicalMessageID(m.MessageID), InReplyTo: CanonicalMessageID(m.InReplyTo),
-			References: m.References, Body: m.Text, Visible: m.Text, HTML: m.HTML,
-			Attachments: m.Attachments, Warnings: m.Warnings,
-			Source: in.Source, RawSize: int64(len(in.Raw)), RawSHA256: rawSum(in.Raw),
-			ReceivedAt: now, Automatic: why,
-		}
-		if err := tx.AddMessage(msg, in.Raw); err != nil {
+		if err := tx.MarkSeen(key, res.MessageID); err != nil {
 			return err
 		}
-		if err := tx.MarkSeen(key, msg.ID); err != nil {
-			return err
-		}
-		t.Messages++
-		res.TicketID, res.MessageID = t.ID, msg.ID
-		if res.NewTicket && !auto && !SameMailbox(m.From.Email, s.cfg.Support.Email) {
-			if err := s.queueAck(tx, &t, msg, now); err != nil {
-				return err
-			}
-			res.Acknowledged, queued = true, true
-		}
-		return tx.PutTicket(t)
+		queued = w.queued
+		return nil
 	})
 	if err != nil {
 		return Result{}, fmt.Errorf("ticket: ingest %s: %w", key, err)
+	}
+	if res.Note != "" {
+		s.log.Info("ingest: "+res.Note, "ticket", res.TicketID, "msgid", in.Mail.MessageID, "from", in.Mail.From.Email)
 	}
 	if queued && s.cfg.OnQueue != nil {
 		s.cfg.OnQueue()
@@ -168,97 +170,141 @@ func (s *Service) Ingest(in Incoming) (Result, error) {
 	return res, nil
 }
 
-// thread finds the ticket a mail follows up on: a stored message named in
-// In-Reply-To or References (newest first), else the subject tag [#N] when
-// the sender is that ticket's requester.
-func (s *Service) thread(tx Tx, m *Mail) (Ticket, bool, error) {
-	ids := make([]string, 0, 1+len(m.References))
-	if m.InReplyTo != "" {
-		ids = append(ids, m.InReplyTo)
-	}
-	for i := len(m.References) - 1; i >= 0; i-- {
-		ids = append(ids, m.References[i])
-	}
-	for _, id := range ids {
-		prev, err := tx.MessageByMessageID(CanonicalMessageID(id))
-		if errors.Is(err, ErrNotFound) {
-			continue
-		} else if err != nil {
-			return Ticket{}, false, err
-		}
-		t, err := tx.Ticket(prev.TicketID)
-		if errors.Is(err, ErrNotFound) {
-			continue
-		} else if err != nil {
-			return Ticket{}, false, err
-		}
-		return t, true, nil
-	}
-	if n, ok := SubjectTag(m.Subject); ok {
-		t, err := tx.Ticket(n)
-		if err == nil && SameMailbox(t.Requester.Email, m.From.Email) {
-			return t, true, nil
-		} else if err != nil && !errors.Is(err, ErrNotFound) {
-			return Ticket{}, false, err
-		}
-	}
-	return Ticket{}, false, nil
+// work is one mail's ingest inside its transaction.
+type work struct {
+	s      *Service
+	tx     Tx
+	in     Incoming
+	m      *Mail
+	now    time.Time
+	res    *Result
+	queued bool
 }
 
-// queueAck renders the acknowledgement of a new ticket, stores it as an
-// outgoing message on the ticket and queues it in the outbox.
-func (s *Service) queueAck(tx Tx, t *Ticket, in *Message, now time.Time) error {
-	data := TemplateData{
-		TicketID: t.ID, Subject: t.Subject, Customer: t.Requester,
-		CenterName: s.cfg.CenterName, SupportEmail: s.cfg.Support.Email,
-		Hours: s.cfg.Hours, OpenNow: s.cfg.Hours.OpenAt(now), Now: now,
-		TicketSubject: TaggedSubject(t.ID, t.Subject),
+func (w *work) run() error {
+	s, m := w.s, w.m
+	auto, why := IsAutomatic(m, LoopHeader)
+	w.res.Automatic = why
+	if agent, ok := s.agent(m.From.Email); ok && !auto {
+		t, ok, reason, err := s.agentTicket(w.tx, m, agent)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return w.agentReply(t, agent)
+		}
+		w.res.Note = "mail from agent " + agent.Email + " handled as a customer's: " + reason
 	}
-	r, err := s.render.Render("ack", s.cfg.Language, data)
+
+	t, found, mentioned, err := s.thread(w.tx, m)
 	if err != nil {
-		return fmt.Errorf("render acknowledgement: %w", err)
+		return err
 	}
-	refs := append([]string(nil), in.References...)
-	if in.MessageID != "" {
-		refs = append(refs, in.MessageID)
+	if found && t.Status == StatusClosed && w.now.Sub(t.UpdatedAt) > s.cfg.ReopenWithin && !auto {
+		w.res.Note = fmt.Sprintf("follow-up on #%d, closed since %s: a new ticket follows it", t.ID, t.UpdatedAt.Format(time.DateOnly))
+		found, t = false, Ticket{Follows: t.ID}
 	}
-	headers := map[string]string{
-		"Auto-Submitted":           "auto-replied", // RFC 3834 section 5
-		"X-Auto-Response-Suppress": "All",
-		LoopHeader:                 s.cfg.Installation,
+	if found {
+		switch t.Status {
+		case StatusSolved, StatusClosed, StatusPending:
+			if !auto {
+				t.Status = StatusOpen
+			}
+		}
+	} else {
+		id, err := w.tx.NextTicketID()
+		if err != nil {
+			return err
+		}
+		t = Ticket{ID: id, Subject: strings.TrimSpace(m.Subject), Status: StatusNew, Requester: m.From,
+			CreatedAt: w.now, Follows: t.Follows}
+		w.res.NewTicket = true
 	}
-	return s.queue(tx, t, Outgoing{
-		From: s.cfg.Support, To: []Address{t.Requester},
-		Subject: r.Subject, InReplyTo: in.MessageID, References: refs,
-		Headers: headers, Text: r.Text, HTML: r.HTML, Kind: KindAuto,
-	}, now)
+	t.UpdatedAt = w.now
+	kind := KindCustomer
+	if auto {
+		kind = KindAuto
+	} else {
+		s.addParticipants(&t, m)
+	}
+	w.res.Kind = kind
+	msg := w.incomingMessage(t.ID, kind)
+	if err := w.tx.AddMessage(msg, w.in.Raw); err != nil {
+		return err
+	}
+	t.Messages++
+	w.res.TicketID, w.res.MessageID = t.ID, msg.ID
+	if mentioned != 0 {
+		w.res.Note = fmt.Sprintf("subject mentions #%d but the sender is not on that ticket; opened #%d", mentioned, t.ID)
+		if err := w.note(&t, s.cfg.Support, w.res.Note); err != nil {
+			return err
+		}
+	}
+	if t.Follows != 0 && w.res.NewTicket {
+		if err := w.note(&t, s.cfg.Support, fmt.Sprintf("This ticket continues #%d, which was closed.", t.Follows)); err != nil {
+			return err
+		}
+	}
+	if !auto && !IsSupportAddress(s.cfg.Support.Email, m.From.Email) {
+		if w.res.NewTicket {
+			if err := w.queueAck(&t, msg); err != nil {
+				return err
+			}
+			w.res.Acknowledged = true
+		}
+		n, err := w.notifyAgents(&t, msg)
+		if err != nil {
+			return err
+		}
+		w.res.Notified = n
+	}
+	return w.tx.PutTicket(t)
 }
 
-// queue stores o as an outgoing message of ticket t and puts it in the
-// outbox, inside tx.
-func (s *Service) queue(tx Tx, t *Ticket, o Outgoing, now time.Time) error {
-	o.TicketID = t.ID
-	o.MessageID = NewMessageID(t.ID, s.cfg.Domain)
-	o.CreatedAt, o.NextAttempt = now, now
-	msg := &Message{
-		TicketID: t.ID, Direction: DirOut, Kind: o.Kind,
-		From: o.From, To: o.To, Cc: o.Cc, ReplyTo: o.ReplyTo,
-		Subject: o.Subject, Date: now, MessageID: o.MessageID,
-		InReplyTo: o.InReplyTo, References: o.References,
-		Body: o.Text, Visible: o.Text, Source: "outbox", ReceivedAt: now,
-		Delivery: DeliveryQueued, Attachments: []Attachment{},
+func (w *work) incomingMessage(ticketID uint64, kind Kind) *Message {
+	m := w.m
+	visible := m.Visible
+	if visible == "" {
+		visible = Visible(m.Text)
 	}
-	if err := tx.AddMessage(msg, nil); err != nil {
+	return &Message{
+		TicketID: ticketID, Direction: DirIn, Kind: kind,
+		From: m.From, To: m.To, Cc: m.Cc, ReplyTo: m.ReplyTo,
+		Subject: m.Subject, Date: m.Date,
+		MessageID: CanonicalMessageID(m.MessageID), InReplyTo: CanonicalMessageID(m.InReplyTo),
+		References: m.References, Body: m.Text, Visible: visible, HTML: m.HTML,
+		Attachments: m.Attachments, Warnings: m.Warnings,
+		Source: w.in.Source, RawSize: int64(len(w.in.Raw)), RawSHA256: rawSum(w.in.Raw),
+		ReceivedAt: w.now, Automatic: w.res.Automatic,
+	}
+}
+
+// note adds an internal note to t.
+func (w *work) note(t *Ticket, by Address, text string) error {
+	n := &Message{TicketID: t.ID, Direction: DirIn, Kind: KindNote, From: by, Body: text, Visible: text,
+		Date: w.now, ReceivedAt: w.now, Source: "ticketd"}
+	if err := w.tx.AddMessage(n, nil); err != nil {
 		return err
 	}
-	// A copy of our own mail that comes back to the support mailbox (a Bcc,
-	// a forward, a misrouted reply) is then a duplicate, not a new ticket.
-	if err := tx.MarkSeen(DedupeKey(o.MessageID, nil), msg.ID); err != nil {
-		return err
-	}
-	o.MessageRef = msg.ID
 	t.Messages++
-	return tx.Enqueue(&o)
+	return nil
+}
+
+// addParticipants adds the other customers on a customer's mail (To and
+// Cc, less our own addresses, the agents and the requester).
+func (s *Service) addParticipants(t *Ticket, m *Mail) {
+	for _, a := range append(append([]Address(nil), m.To...), m.Cc...) {
+		if a.Email == "" || t.IsParticipant(a.Email) || IsSupportAddress(s.cfg.Support.Email, a.Email) ||
+			SameMailbox(a.Email, s.cfg.NotifyAddress) {
+			continue
+		}
+		if _, agent := s.agent(a.Email); agent {
+			continue
+		}
+		if SameMailbox(m.From.Email, t.Requester.Email) || t.IsParticipant(m.From.Email) {
+			t.Participants = append(t.Participants, a)
+		}
+	}
 }
 
 // Reject keeps a mail that could not be parsed at all, with the reason, and

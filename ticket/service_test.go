@@ -14,8 +14,14 @@ import (
 
 var support = ticket.Address{Name: "고객센터", Email: "support@example.test"}
 
+var (
+	testSigner, _ = ticket.NewSigner([]byte("0123456789abcdef0123456789abcdef"))
+	agentKim      = ticket.Agent{Name: "김상담", Email: "agent@example.test"}
+	agentLee      = ticket.Agent{Name: "이상담", Email: "lee.agent@example.test"}
+)
+
 // setup returns a service on a fresh database in t.TempDir().
-func setup(t *testing.T) (*ticket.Service, *store.DB) {
+func setup(t *testing.T, opts ...func(*ticket.Config)) (*ticket.Service, *store.DB) {
 	t.Helper()
 	db, err := store.Open(filepath.Join(t.TempDir(), "t.db"), nil)
 	if err != nil {
@@ -27,10 +33,15 @@ func setup(t *testing.T) (*ticket.Service, *store.DB) {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC) // 19:00 in Seoul: closed
-	svc := ticket.NewService(db, r, ticket.Config{
+	cfg := ticket.Config{
 		Support: support, Domain: "example.test", CenterName: "고객센터",
 		Hours: ticket.DefaultHours(time.FixedZone("KST", 9*3600)), Now: func() time.Time { return now },
-	}, nil)
+		Signer: testSigner, NoNotify: true,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	svc := ticket.NewService(db, r, cfg, nil)
 	return svc, db
 }
 
@@ -101,8 +112,8 @@ func TestNewTicketIsAcknowledgedOnce(t *testing.T) {
 			t.Errorf("%s = %q, want %q", name, c[0], c[1])
 		}
 	}
-	if !strings.HasPrefix(o.MessageID, "t1.") || !strings.HasSuffix(o.MessageID, "@example.test") {
-		t.Errorf("message-id %q, want t1.RANDOM@example.test", o.MessageID)
+	if id, ok := testSigner.TicketFromMessageID(o.MessageID); !ok || id != 1 || !strings.HasSuffix(o.MessageID, "@example.test") {
+		t.Errorf("message-id %q, want a signed t1.RANDOM.SIG@example.test", o.MessageID)
 	}
 	if !strings.Contains(o.Text, "#1") || !strings.Contains(o.Text, "09:00") {
 		t.Errorf("ack text lacks ticket number or hours:\n%s", o.Text)

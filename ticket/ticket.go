@@ -59,6 +59,42 @@ type Ticket struct {
 	UpdatedAt time.Time `json:"updated_at"`
 	// Messages is the number of messages on the ticket.
 	Messages int `json:"messages"`
+	// Participants are other customers on the conversation (the Cc of the
+	// customer's mails); their replies thread in and our replies Cc them.
+	Participants []Address `json:"participants,omitempty"`
+	Assignee     string    `json:"assignee,omitempty"`
+	Priority     Priority  `json:"priority,omitempty"`
+	// Follows is the closed ticket this one continues, if any.
+	Follows uint64 `json:"follows,omitempty"`
+}
+
+// Priority of a ticket.
+type Priority string
+
+// Priorities. The zero value means normal.
+const (
+	PriorityLow    Priority = "low"
+	PriorityNormal Priority = "normal"
+	PriorityHigh   Priority = "high"
+)
+
+// IsParticipant reports whether email is the requester or a participant.
+func (t Ticket) IsParticipant(email string) bool {
+	if SameMailbox(t.Requester.Email, email) {
+		return true
+	}
+	for _, p := range t.Participants {
+		if SameMailbox(p.Email, email) {
+			return true
+		}
+	}
+	return false
+}
+
+// Agent is a person who answers tickets.
+type Agent struct {
+	Name  string `json:"name"`
+	Email string `json:"email"`
 }
 
 // Direction says whether a message came in or went out.
@@ -113,6 +149,8 @@ type Mail struct {
 	// Warnings lists what the parser could not read cleanly; the mail is still
 	// stored with whatever was readable.
 	Warnings []string
+	// Visible is the text without quoted history and signature, when the parser could tell it from the HTML structure; empty means ticket.Visible(Text).
+	Visible string
 }
 
 // Message is one stored message on a ticket.
@@ -146,6 +184,9 @@ type Message struct {
 	DeliveryError string `json:"delivery_error,omitempty"`
 	// Automatic names why an incoming mail was judged machine-sent, if it was.
 	Automatic string `json:"automatic,omitempty"`
+	// OriginalMessageID is the agent's own Message-ID of a reply we relayed
+	// under our Message-ID.
+	OriginalMessageID string `json:"original_message_id,omitempty"`
 }
 
 // Delivery states of an outgoing message.

@@ -27,7 +27,19 @@ type backend interface {
 	Ticket(ctx context.Context, id uint64) (ticketView, error)
 	Poll(ctx context.Context) ([]pollResult, error)
 	Ingest(ctx context.Context, raw []byte, source string) (ingestResult, error)
+	Act(ctx context.Context, req actionRequest) (string, error)
 	Close()
+}
+
+// actionRequest is an agent's action from the CLI.
+type actionRequest struct {
+	Action      string                 `json:"action"` // reply, note, status, assign
+	ID          uint64                 `json:"id"`
+	As          string                 `json:"as"`
+	Text        string                 `json:"text,omitempty"`
+	Status      ticket.Status          `json:"status,omitempty"`
+	To          string                 `json:"to,omitempty"`
+	Attachments []ticket.OutAttachment `json:"attachments,omitempty"`
 }
 
 // ingestResult is the outcome of one piped mail.
@@ -41,8 +53,13 @@ type ingestResult struct {
 
 var errNoTicket = errors.New("no such ticket")
 
-// localBackend works on the database directly.
-type localBackend struct{ d *daemon }
+// localBackend works on the daemon's parts in this process: the database
+// opened directly by a CLI command (direct), or the daemon serving the admin
+// socket.
+type localBackend struct {
+	d      *daemon
+	direct bool
+}
 
 func (b localBackend) Close() { b.d.close() }
 
@@ -94,6 +111,37 @@ func (b localBackend) Ingest(ctx context.Context, raw []byte, source string) (in
 	return out, nil
 }
 
+func (b localBackend) Act(_ context.Context, r actionRequest) (string, error) {
+	svc := b.d.svc
+	var err error
+	var done string
+	switch r.Action {
+	case "reply":
+		err, done = svc.Reply(r.ID, r.As, r.Text, r.Attachments), fmt.Sprintf("#%d: reply queued to the customer", r.ID)
+	case "note":
+		err, done = svc.Note(r.ID, r.As, r.Text), fmt.Sprintf("#%d: note added", r.ID)
+	case "status":
+		err, done = svc.SetStatus(r.ID, r.As, r.Status), fmt.Sprintf("#%d: status %s", r.ID, r.Status)
+	case "assign":
+		err, done = svc.Assign(r.ID, r.As, r.To), fmt.Sprintf("#%d: assigned to %s", r.ID, r.To)
+	default:
+		return "", fmt.Errorf("unknown action %q", r.Action)
+	}
+	if errors.Is(err, ticket.ErrNotFound) {
+		return "", fmt.Errorf("#%d: %w", r.ID, errNoTicket)
+	}
+	if err != nil {
+		return "", err
+	}
+	if b.direct {
+		// No daemon runs: send now; what fails stays queued for serve.
+		if _, _, _, ferr := b.d.outbox.Flush(context.Background()); ferr != nil {
+			b.d.log.Warn("outbox", "err", ferr)
+		}
+	}
+	return done, nil
+}
+
 // adminServer serves the admin API on a unix socket (mode 0600).
 type adminServer struct {
 	d   *daemon
@@ -122,6 +170,7 @@ func listenAdmin(ctx context.Context, d *daemon, path string) (*adminServer, err
 	mux.HandleFunc("GET /v1/tickets/{id}", a.ticket)
 	mux.HandleFunc("POST /v1/poll", a.poll)
 	mux.HandleFunc("POST /v1/ingest", a.ingest)
+	mux.HandleFunc("POST /v1/action", a.action)
 	a.srv = &http.Server{Handler: a.recoverer(mux), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)}
 	go func() {
@@ -170,7 +219,7 @@ func (a *adminServer) tickets(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ts, err := localBackend{a.d}.Tickets(r.Context(), st)
+	ts, err := localBackend{d: a.d}.Tickets(r.Context(), st)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
@@ -184,7 +233,7 @@ func (a *adminServer) ticket(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad ticket number", http.StatusBadRequest)
 		return
 	}
-	v, err := localBackend{a.d}.Ticket(r.Context(), id)
+	v, err := localBackend{d: a.d}.Ticket(r.Context(), id)
 	if errors.Is(err, errNoTicket) {
 		http.Error(w, err.Error(), http.StatusNotFound)
 		return
@@ -207,12 +256,29 @@ func (a *adminServer) ingest(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "read mail: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	res, err := localBackend{a.d}.Ingest(a.ctx, raw, r.URL.Query().Get("source"))
+	res, err := localBackend{d: a.d}.Ingest(a.ctx, raw, r.URL.Query().Get("source"))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		return
 	}
 	writeJSON(w, res)
+}
+
+func (a *adminServer) action(w http.ResponseWriter, r *http.Request) {
+	var req actionRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<20)).Decode(&req); err != nil {
+		http.Error(w, "bad request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	msg, err := localBackend{d: a.d}.Act(a.ctx, req)
+	if errors.Is(err, errNoTicket) {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	} else if err != nil {
+		http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+		return
+	}
+	writeJSON(w, msg)
 }
 
 // remoteBackend talks to a running daemon over its admin socket.
@@ -278,4 +344,13 @@ func (b remoteBackend) Poll(ctx context.Context) ([]pollResult, error) {
 func (b remoteBackend) Ingest(ctx context.Context, raw []byte, source string) (ingestResult, error) {
 	var out ingestResult
 	return out, b.do(ctx, http.MethodPost, "/v1/ingest?source="+url.QueryEscape(source), raw, &out)
+}
+
+func (b remoteBackend) Act(ctx context.Context, req actionRequest) (string, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return "", err
+	}
+	var msg string
+	return msg, b.do(ctx, http.MethodPost, "/v1/action", body, &msg)
 }

@@ -31,6 +31,38 @@ type Config struct {
 	SMTP      SMTPConfig      `yaml:"smtp"`
 	Templates TemplatesConfig `yaml:"templates"`
 	Outbox    OutboxConfig    `yaml:"outbox"`
+	Agents    []AgentConfig   `yaml:"agents"`
+	Notify    NotifyConfig    `yaml:"notify"`
+	Replies   RepliesConfig   `yaml:"replies"`
+	Threading ThreadingConfig `yaml:"threading"`
+}
+
+// AgentConfig is one agent.
+type AgentConfig struct {
+	Name  string `yaml:"name"`
+	Email string `yaml:"email"`
+}
+
+// NotifyConfig says who hears of new tickets and customer follow-ups.
+type NotifyConfig struct {
+	Address  string `yaml:"address"`
+	Disabled bool   `yaml:"disabled"`
+}
+
+// RepliesConfig shapes the agents' replies relayed to customers.
+type RepliesConfig struct {
+	FromName       string `yaml:"from_name"`
+	CcParticipants *bool  `yaml:"cc_participants"`
+	// RequireAuthFrom is an authserv-id; see config.example.yaml.
+	RequireAuthFrom string `yaml:"require_auth_from"`
+}
+
+// ThreadingConfig holds the token secret and plus-addressing.
+type ThreadingConfig struct {
+	PlusAddressing bool     `yaml:"plus_addressing"`
+	SecretFile     string   `yaml:"secret_file"`
+	SecretEnv      string   `yaml:"secret_env"`
+	ReopenWithin   Duration `yaml:"reopen_within"`
 }
 
 // LogConfig selects the log format and level.
@@ -131,6 +163,10 @@ type Settings struct {
 	SMTP      mailbox.SMTPConfig
 	DBPath    string
 	Socket    string
+	AgentList []ticket.Agent
+	// Secret is the token signing key from the config; nil means the one
+	// kept in the database.
+	Secret []byte
 }
 
 // findConfig resolves the config path: the flag, then $TICKETD_CONFIG, then
@@ -378,6 +414,45 @@ func checkConfig(c Config, base string) (*Settings, []error) {
 		if st, err := os.Stat(s.Templates.Dir); err != nil || !st.IsDir() {
 			bad("templates.dir", "%q is not a directory", s.Templates.Dir)
 		}
+	}
+	seenAgents := map[string]bool{}
+	for i, a := range c.Agents {
+		key := fmt.Sprintf("agents[%d]", i)
+		addr, err := mail.ParseAddress(a.Email)
+		if err != nil {
+			bad(key+".email", "not an address: %q", a.Email)
+			continue
+		}
+		if seenAgents[strings.ToLower(addr.Address)] {
+			bad(key+".email", "duplicate agent %s", addr.Address)
+		}
+		seenAgents[strings.ToLower(addr.Address)] = true
+		if s.Support.Email != "" && ticket.IsSupportAddress(s.Support.Email, addr.Address) {
+			bad(key+".email", "an agent cannot be the support address")
+		}
+		name := a.Name
+		if name == "" {
+			name = addr.Address
+		}
+		s.AgentList = append(s.AgentList, ticket.Agent{Name: name, Email: addr.Address})
+	}
+	if c.Notify.Address != "" {
+		if _, err := mail.ParseAddress(c.Notify.Address); err != nil {
+			bad("notify.address", "not an address: %q", c.Notify.Address)
+		}
+	}
+	if c.Threading.SecretFile != "" || c.Threading.SecretEnv != "" {
+		sec, err := secret("", rel(c.Threading.SecretFile), c.Threading.SecretEnv)
+		if err != nil {
+			bad("threading.secret", "%v", err)
+		} else if len(sec) < 16 {
+			bad("threading.secret", "the secret must be at least 16 bytes (32 random bytes recommended)")
+		} else {
+			s.Secret = []byte(sec)
+		}
+	}
+	if c.Threading.ReopenWithin < 0 {
+		bad("threading.reopen_within", "must be positive")
 	}
 	for key, d := range map[string]Duration{"outbox.max_age": c.Outbox.MaxAge, "outbox.min_backoff": c.Outbox.MinBackoff, "outbox.max_backoff": c.Outbox.MaxBackoff} {
 		if d < 0 {

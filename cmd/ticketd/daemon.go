@@ -71,6 +71,17 @@ func wire(s *Settings, log *slog.Logger, db *store.DB) (*daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("smtp: %w", err)
 	}
+	key := s.Secret
+	if key == nil {
+		if key, err = db.Secret(); err != nil {
+			return nil, err
+		}
+	}
+	signer, err := ticket.NewSigner(key)
+	if err != nil {
+		return nil, fmt.Errorf("threading.secret: %w", err)
+	}
+	ccParticipants := s.Replies.CcParticipants == nil || *s.Replies.CcParticipants
 	d := &daemon{s: s, log: log, db: db}
 	d.outbox = ticket.NewOutbox(db, sender, ticket.OutboxConfig{
 		Deadline:   time.Duration(s.Outbox.MaxAge),
@@ -80,6 +91,10 @@ func wire(s *Settings, log *slog.Logger, db *store.DB) (*daemon, error) {
 	d.svc = ticket.NewService(db, render, ticket.Config{
 		Support: s.Support, Domain: s.Domain, Language: s.Center.Language,
 		CenterName: s.Center.Name, Hours: s.Hours, OnQueue: d.outbox.Wake,
+		Signer: signer, PlusAddressing: s.Threading.PlusAddressing, Agents: s.AgentList,
+		NotifyAddress: s.Notify.Address, NoNotify: s.Notify.Disabled, CcParticipants: ccParticipants,
+		ReopenWithin: time.Duration(s.Threading.ReopenWithin), AgentFrom: s.Replies.FromName,
+		AuthServID: s.Replies.RequireAuthFrom,
 	}, log)
 	for i, mc := range s.IMAP {
 		p, err := mailbox.NewPoller(mc, d.svc, log)

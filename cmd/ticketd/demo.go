@@ -87,7 +87,7 @@ func cmdDemo(c *cli) int {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	ts, err := localBackend{d}.Tickets(ctx, "")
+	ts, err := localBackend{d: d}.Tickets(ctx, "")
 	if err != nil {
 		return c.fail("demo: %v", err)
 	}
@@ -105,7 +105,7 @@ func cmdDemo(c *cli) int {
 			headerOf(raw, "Auto-Submitted"), headerOf(raw, "In-Reply-To"))
 	}
 	if len(ts) > 0 {
-		v, err := localBackend{d}.Ticket(ctx, ts[0].ID)
+		v, err := localBackend{d: d}.Ticket(ctx, ts[0].ID)
 		if err == nil {
 			fmt.Fprintf(out, "\n")
 			printTicket(out, v, s.Loc)

@@ -10,8 +10,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
+	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"sort"
 	"strconv"
@@ -55,6 +58,11 @@ func init() {
 		{name: "ingest", args: "[FILE...]", help: "store raw RFC 5322 mail from files or stdin (exit 0 stored, 65 rejected, 75 try again)", run: cmdIngest},
 		{name: "tickets list", args: "[--status S] [--json]", help: "list tickets", run: cmdTicketsList},
 		{name: "tickets show", args: "N [--json]", help: "show a ticket and its messages", run: cmdTicketsShow},
+		{name: "reply", args: "N --as AGENT [--file F] [--attach FILE]...", help: "send an agent's reply to the customer (text from --file or stdin)", run: cmdReply},
+		{name: "note", args: "N [--as AGENT] [TEXT...]", help: "add an internal note (text from the arguments, --file or stdin)", run: cmdNote},
+		{name: "close", args: "N [--as AGENT]", help: "close a ticket", run: cmdStatus(ticket.StatusClosed)},
+		{name: "solve", args: "N [--as AGENT]", help: "mark a ticket solved", run: cmdStatus(ticket.StatusSolved)},
+		{name: "assign", args: "N AGENT [--as AGENT]", help: "assign a ticket to an agent", run: cmdAssign},
 		{name: "check-config", help: "check the configuration; print every problem and exit 2 if any", run: cmdCheckConfig},
 		{name: "demo", help: "run against embedded IMAP and SMTP servers with sample mail (needs nothing else)", run: cmdDemo, noCfg: true},
 		{name: "version", help: "print the version", run: cmdVersion, noCfg: true},
@@ -73,7 +81,16 @@ type cli struct {
 
 	status string
 	asJSON bool
+	as     string
+	file   string
+	attach multiFlag
 }
+
+// multiFlag collects a repeated flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
@@ -119,6 +136,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if cmd.name == "tickets list" {
 		c.flags.StringVar(&c.status, "status", "", "only tickets with this status (new, open, pending, solved, closed)")
+	}
+	switch cmd.name {
+	case "reply", "note", "close", "solve", "assign":
+		c.flags.StringVar(&c.as, "as", os.Getenv("TICKETD_AGENT"), "the agent acting (default $TICKETD_AGENT)")
+	}
+	switch cmd.name {
+	case "reply", "note":
+		c.flags.StringVar(&c.file, "file", "", "read the text from this file (default: stdin)")
+	}
+	if cmd.name == "reply" {
+		c.flags.Var(&c.attach, "attach", "attach this file (repeatable)")
 	}
 	c.flags.Usage = func() {
 		fmt.Fprintf(stderr, "usage: ticketd %s %s\n  %s\n", cmd.name, cmd.args, cmd.help)
@@ -197,7 +225,7 @@ func (c *cli) backend(s *Settings, log *slog.Logger) (backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return localBackend{d}, nil
+	return localBackend{d: d, direct: true}, nil
 }
 
 func cmdVersion(c *cli) int {
@@ -442,4 +470,103 @@ func (c *cli) printJSON(v any) int {
 		return c.fail("%v", err)
 	}
 	return exitOK
+}
+
+// ticketArg parses the ticket number in the first argument.
+func (c *cli) ticketArg() (uint64, bool) {
+	if len(c.args) == 0 {
+		return 0, false
+	}
+	id, err := strconv.ParseUint(strings.TrimPrefix(c.args[0], "#"), 10, 64)
+	return id, err == nil && id > 0
+}
+
+// text is the text of a reply or note: the extra arguments, else --file,
+// else stdin.
+func (c *cli) text() (string, error) {
+	if len(c.args) > 1 {
+		return strings.Join(c.args[1:], " "), nil
+	}
+	if c.file != "" {
+		b, err := os.ReadFile(c.file)
+		return string(b), err
+	}
+	b, err := io.ReadAll(c.stdin)
+	return string(b), err
+}
+
+// act sends one action to the daemon or the database.
+func (c *cli) act(req actionRequest) int {
+	s, ok := c.settings()
+	if !ok {
+		return exitConfig
+	}
+	b, err := c.backend(s, newLogger(c.stderr, s.Log))
+	if err != nil {
+		return c.fail("%v", err)
+	}
+	defer b.Close()
+	msg, err := b.Act(c.ctx, req)
+	if err != nil {
+		return c.fail("%v", err)
+	}
+	fmt.Fprintln(c.stdout, msg)
+	return exitOK
+}
+
+func cmdReply(c *cli) int {
+	id, ok := c.ticketArg()
+	if !ok || len(c.args) > 1 {
+		return c.fail("usage: ticketd reply N --as AGENT [--file F] [--attach FILE]...")
+	}
+	if c.as == "" {
+		return c.fail("reply: --as AGENT is required (or set $TICKETD_AGENT)")
+	}
+	text, err := c.text()
+	if err != nil {
+		return c.fail("reply: %v", err)
+	}
+	req := actionRequest{Action: "reply", ID: id, As: c.as, Text: text}
+	for _, f := range c.attach {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return c.fail("reply: %v", err)
+		}
+		ct := mime.TypeByExtension(filepath.Ext(f))
+		if ct == "" {
+			ct = http.DetectContentType(data)
+		}
+		req.Attachments = append(req.Attachments, ticket.OutAttachment{Filename: filepath.Base(f), ContentType: ct, Data: data})
+	}
+	return c.act(req)
+}
+
+func cmdNote(c *cli) int {
+	id, ok := c.ticketArg()
+	if !ok {
+		return c.fail("usage: ticketd note N [--as AGENT] [TEXT...]")
+	}
+	text, err := c.text()
+	if err != nil {
+		return c.fail("note: %v", err)
+	}
+	return c.act(actionRequest{Action: "note", ID: id, As: c.as, Text: text})
+}
+
+func cmdStatus(st ticket.Status) func(c *cli) int {
+	return func(c *cli) int {
+		id, ok := c.ticketArg()
+		if !ok || len(c.args) != 1 {
+			return c.fail("usage: ticketd %s N [--as AGENT]", map[ticket.Status]string{ticket.StatusClosed: "close", ticket.StatusSolved: "solve"}[st])
+		}
+		return c.act(actionRequest{Action: "status", ID: id, As: c.as, Status: st})
+	}
+}
+
+func cmdAssign(c *cli) int {
+	id, ok := c.ticketArg()
+	if !ok || len(c.args) != 2 {
+		return c.fail("usage: ticketd assign N AGENT [--as AGENT]")
+	}
+	return c.act(actionRequest{Action: "assign", ID: id, As: c.as, To: c.args[1]})
 }

@@ -289,7 +289,15 @@ func (s *Server) callHook(from string, rcpts []string, data []byte) error {
 
 // lookup finds a user by email address, case-insensitively.
 func (s *Server) lookup(email string) (*user, error) {
-	u := s.users[strings.ToLower(strings.TrimSpace(email))]
+	e := strings.ToLower(strings.TrimSpace(email))
+	u := s.users[e]
+	if local, domain, ok := strings.Cut(e, "@"); u == nil && ok {
+		// Plus-addressing, as Postfix and Dovecot do with recipient_delimiter
+		// "+": user+detail@domain is delivered to user@domain.
+		if base, _, plus := strings.Cut(local, "+"); plus {
+			u = s.users[base+"@"+domain]
+		}
+	}
 	if u == nil {
 		return nil, fmt.Errorf("devserver: unknown user %q", email)
 	}

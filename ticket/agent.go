@@ -1,0 +1,381 @@
+package ticket
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// agent returns the configured agent with this address.
+func (s *Service) agent(email string) (Agent, bool) {
+	for _, a := range s.cfg.Agents {
+		if SameMailbox(a.Email, email) {
+			return a, true
+		}
+	}
+	return Agent{}, false
+}
+
+// agentTicket decides whether a mail from an agent's address is that
+// agent's reply: it must carry a token bound to the agent (or to the group
+// address) in To/Cc/Delivered-To, or reference a notification we sent to
+// the agent (or the group). A customer who sees only customer-facing tokens
+// and Message-IDs cannot produce either. With AuthServID set, the mail must
+// also be authenticated for the agent's domain.
+func (s *Service) agentTicket(tx Tx, m *Mail, a Agent) (Ticket, bool, string, error) {
+	if s.cfg.AuthServID != "" && !authenticated(m.Headers["Authentication-Results"], s.cfg.AuthServID, a.Email) {
+		return Ticket{}, false, "no dkim=pass or spf=pass for the agent's domain from " + s.cfg.AuthServID, nil
+	}
+	recipients := []string{a.Email}
+	if s.cfg.NotifyAddress != "" {
+		recipients = append(recipients, s.cfg.NotifyAddress)
+	}
+	var id uint64
+	for _, addr := range tokenAddresses(m) {
+		for _, r := range recipients {
+			if n, ok := s.cfg.Signer.TicketFromAgentAddress(s.cfg.Support.Email, addr, r); ok {
+				id = n
+			}
+		}
+	}
+	if id == 0 {
+		for _, mid := range referencedIDs(m) {
+			n, err := tx.Notification(CanonicalMessageID(mid))
+			if errors.Is(err, ErrNotFound) {
+				continue
+			} else if err != nil {
+				return Ticket{}, false, "", err
+			}
+			for _, r := range recipients {
+				if SameMailbox(n.To, r) {
+					id = n.TicketID
+				}
+			}
+			if id != 0 {
+				break
+			}
+		}
+	}
+	if id == 0 {
+		return Ticket{}, false, "no agent token and no reference to a notification sent to this agent", nil
+	}
+	t, err := tx.Ticket(id)
+	if errors.Is(err, ErrNotFound) {
+		return Ticket{}, false, fmt.Sprintf("token names #%d, which does not exist", id), nil
+	}
+	return t, err == nil, "", err
+}
+
+// authenticated reports whether an Authentication-Results header (RFC 8601)
+// from authservID shows dkim=pass for the sender's domain (header.d or
+// header.i) or spf=pass for it (smtp.mailfrom).
+func authenticated(ar, authservID, sender string) bool {
+	id, rest, ok := strings.Cut(ar, ";")
+	if !ok || !strings.EqualFold(strings.TrimSpace(strings.Fields(id + " x")[0]), authservID) {
+		return false
+	}
+	_, domain, _ := strings.Cut(strings.ToLower(sender), "@")
+	for _, res := range strings.Split(rest, ";") {
+		f := strings.Fields(strings.ToLower(res))
+		if len(f) == 0 {
+			continue
+		}
+		if f[0] != "dkim=pass" && f[0] != "spf=pass" {
+			continue
+		}
+		for _, p := range f[1:] {
+			k, v, _ := strings.Cut(p, "=")
+			v = strings.Trim(v, "\"")
+			switch k {
+			case "header.d", "smtp.helo":
+				if v == domain {
+					return true
+				}
+			case "header.i", "smtp.mailfrom":
+				if _, d, _ := strings.Cut(v, "@"); d == domain || v == domain {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// Command is an agent's instruction on the first lines of a reply.
+type Command struct {
+	Name string // note, close, solve, pending, open, assign, priority
+	Arg  string
+}
+
+var cmdRE = regexp.MustCompile(`^#([A-Za-z][A-Za-z-]*)(?:[ \t]+(.*))?$`)
+
+// ParseCommands reads the commands on the first lines of text ("#close",
+// "#assign lee@example.com", ...) and returns them with the rest of the
+// text. A line starting with '#' followed by a digit ("#1024 건 관련") is
+// text, not a command. An unknown or malformed command is an error.
+func ParseCommands(text string, isAgent func(string) bool) ([]Command, string, error) {
+	lines := strings.Split(text, "\n")
+	var cmds []Command
+	i := 0
+scan:
+	for ; i < len(lines); i++ {
+		line := strings.TrimSpace(lines[i])
+		if line == "" {
+			if len(cmds) == 0 {
+				continue
+			}
+			break
+		}
+		m := cmdRE.FindStringSubmatch(line)
+		if m == nil {
+			break
+		}
+		c := Command{Name: strings.ToLower(m[1]), Arg: strings.TrimSpace(m[2])}
+		switch c.Name {
+		case "note":
+			if c.Arg != "" { // "#note the text on the same line"
+				cmds = append(cmds, Command{Name: "note"})
+				lines[i] = c.Arg
+				break scan
+			}
+		case "close", "solve", "pending", "open":
+			if c.Arg != "" {
+				return nil, text, fmt.Errorf("#%s takes no argument, got %q", c.Name, c.Arg)
+			}
+		case "assign":
+			a, err := mail.ParseAddress(c.Arg)
+			if c.Arg == "" || err != nil {
+				return nil, text, fmt.Errorf("#assign needs an agent's address, got %q", c.Arg)
+			}
+			if isAgent != nil && !isAgent(a.Address) {
+				return nil, text, fmt.Errorf("#assign: %s is not a configured agent", a.Address)
+			}
+			c.Arg = a.Address
+		case "priority":
+			switch Priority(strings.ToLower(c.Arg)) {
+			case PriorityLow, PriorityNormal, PriorityHigh:
+				c.Arg = strings.ToLower(c.Arg)
+			default:
+				return nil, text, fmt.Errorf("#priority takes low, normal or high, got %q", c.Arg)
+			}
+		default:
+			return nil, text, fmt.Errorf("unknown command #%s (known: #note #close #solve #pending #open #assign EMAIL #priority low|normal|high)", c.Name)
+		}
+		cmds = append(cmds, c)
+	}
+	return cmds, strings.TrimSpace(strings.Join(lines[min(i, len(lines)):], "\n")), nil
+}
+
+// agentReply handles a reply accepted as the agent's: commands are applied,
+// the text is relayed to the customer (or kept as a note), and a command
+// error is mailed back to the agent with nothing sent to the customer.
+func (w *work) agentReply(t Ticket, a Agent) error {
+	m := w.m
+	visible := m.Visible
+	if visible == "" {
+		visible = Visible(m.Text)
+	}
+	cmds, text, cerr := ParseCommands(visible, func(e string) bool { _, ok := w.s.agent(e); return ok })
+	from := Address{Name: a.Name, Email: a.Email}
+	msg := &Message{
+		TicketID: t.ID, Direction: DirIn, Kind: KindNote, From: from, To: m.To, Cc: m.Cc,
+		Subject: m.Subject, Date: m.Date, MessageID: CanonicalMessageID(m.MessageID),
+		InReplyTo: CanonicalMessageID(m.InReplyTo), References: m.References,
+		Body: m.Text, Visible: text, HTML: m.HTML, Attachments: m.Attachments, Warnings: m.Warnings,
+		Source: w.in.Source, RawSize: int64(len(w.in.Raw)), RawSHA256: rawSum(w.in.Raw), ReceivedAt: w.now,
+	}
+	w.res.TicketID = t.ID
+	if cerr != nil {
+		// Keep the mail as a note (nothing is lost) and tell the agent.
+		msg.Warnings = append(msg.Warnings, "not sent to the customer: "+cerr.Error())
+		msg.Visible = visible
+		if err := w.tx.AddMessage(msg, w.in.Raw); err != nil {
+			return err
+		}
+		t.Messages++
+		w.res.MessageID, w.res.Kind, w.res.Note = msg.ID, KindNote, "agent command error: "+cerr.Error()
+		if err := w.queueAgentError(&t, a, m, cerr); err != nil {
+			return err
+		}
+		return w.tx.PutTicket(t)
+	}
+	isNote := false
+	for _, c := range cmds {
+		isNote = isNote || c.Name == "note"
+	}
+	t.UpdatedAt = w.now
+	if isNote || text == "" {
+		// An internal note, or commands only: nothing goes to the customer.
+		if err := w.tx.AddMessage(msg, w.in.Raw); err != nil {
+			return err
+		}
+		t.Messages++
+		w.res.MessageID, w.res.Kind = msg.ID, KindNote
+	} else {
+		id, err := w.s.relay(w.tx, &t, a, text, m.Attachments, msg, w.in.Raw, w.now)
+		if err != nil {
+			return err
+		}
+		w.res.MessageID, w.res.Kind, w.res.Relayed = id, KindAgent, true
+		w.queued = true
+	}
+	if err := w.s.apply(w.tx, &t, from, cmds, w.now); err != nil {
+		return err
+	}
+	return w.tx.PutTicket(t)
+}
+
+// relay stores an agent's reply on t and queues it to the requester (and the
+// participants in Cc), threaded into the customer's conversation. msg, when
+// not nil, is the agent's mail as stored (its raw bytes in raw).
+func (s *Service) relay(tx Tx, t *Ticket, a Agent, text string, atts []Attachment, msg *Message, raw []byte, now time.Time) (uint64, error) {
+	return s.relayFull(tx, t, a, text, atts, nil, msg, raw, now)
+}
+
+// relayWith relays a reply composed without a mail (the CLI), with files.
+func (s *Service) relayWith(tx Tx, t *Ticket, a Agent, text string, meta []Attachment, files []OutAttachment, now time.Time) (uint64, error) {
+	return s.relayFull(tx, t, a, text, meta, files, nil, nil, now)
+}
+
+func (s *Service) relayFull(tx Tx, t *Ticket, a Agent, text string, atts []Attachment, files []OutAttachment, msg *Message, raw []byte, now time.Time) (uint64, error) {
+	msgs, err := tx.Messages(t.ID)
+	if err != nil {
+		return 0, err
+	}
+	var last *Message
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if msgs[i].Direction == DirIn && (msgs[i].Kind == KindCustomer) {
+			last = &msgs[i]
+			break
+		}
+	}
+	var irt string
+	var refs []string
+	if last != nil {
+		irt, refs = threadHeaders(last)
+	}
+	data := s.templateData(t, now)
+	data.AgentName, data.ReplyText = a.Name, text
+	r, err := s.render.Render("reply", s.cfg.Language, data)
+	if err != nil {
+		return 0, fmt.Errorf("render reply: %w", err)
+	}
+	var cc []Address
+	if s.cfg.CcParticipants {
+		cc = t.Participants
+	}
+	from := s.cfg.Support
+	from.Name = strings.NewReplacer("{agent}", a.Name, "{center}", s.cfg.CenterName).Replace(s.cfg.AgentFrom)
+	o := Outgoing{
+		From: from, To: []Address{t.Requester}, Cc: cc, ReplyTo: s.customerReplyTo(t.ID),
+		Subject: TaggedSubject(t.ID, "Re: "+stripRe(t.Subject)), InReplyTo: irt, References: refs,
+		Headers: map[string]string{LoopHeader: s.cfg.Installation}, Text: r.Text, HTML: r.HTML, Kind: KindAgent,
+		Attachments: files,
+	}
+	o.TicketID = t.ID
+	o.MessageID = s.cfg.Signer.MessageID(t.ID, s.cfg.Domain)
+	o.CreatedAt, o.NextAttempt = now, now
+	stored := &Message{
+		TicketID: t.ID, Direction: DirOut, Kind: KindAgent, From: Address{Name: a.Name, Email: a.Email},
+		To: o.To, Cc: o.Cc, ReplyTo: o.ReplyTo, Subject: o.Subject, Date: now, MessageID: o.MessageID,
+		InReplyTo: irt, References: refs, Body: text, Visible: text, Attachments: atts,
+		Source: "agent", ReceivedAt: now, Delivery: DeliveryQueued,
+	}
+	if msg != nil {
+		stored.Body, stored.HTML, stored.Warnings = msg.Body, msg.HTML, msg.Warnings
+		stored.OriginalMessageID, stored.Source = msg.MessageID, msg.Source
+		stored.RawSize, stored.RawSHA256 = msg.RawSize, msg.RawSHA256
+	}
+	if stored.Attachments == nil {
+		stored.Attachments = []Attachment{}
+	}
+	if err := tx.AddMessage(stored, raw); err != nil {
+		return 0, err
+	}
+	if msg != nil {
+		if err := tx.IndexMessageID(msg.MessageID, stored.ID); err != nil {
+			return 0, err
+		}
+		if len(atts) > 0 {
+			o.AttachFrom = stored.ID
+		}
+	}
+	t.Messages++
+	o.MessageRef = stored.ID
+	if err := tx.MarkSeen(DedupeKey(o.MessageID, nil), stored.ID); err != nil {
+		return 0, err
+	}
+	if t.Status == StatusNew || t.Status == StatusPending || t.Status == StatusSolved {
+		t.Status = StatusOpen
+	}
+	return stored.ID, tx.Enqueue(&o)
+}
+
+func stripRe(s string) string {
+	for {
+		t := strings.TrimSpace(s)
+		l := strings.ToLower(t)
+		switch {
+		case strings.HasPrefix(l, "re:"), strings.HasPrefix(l, "fw:"):
+			s = t[3:]
+		case strings.HasPrefix(l, "fwd:"):
+			s = t[4:]
+		case strings.HasPrefix(t, "답장:"), strings.HasPrefix(t, "회신:"), strings.HasPrefix(t, "전달:"):
+			s = t[len("답장:"):]
+		default:
+			return t
+		}
+	}
+}
+
+// apply runs the agent's commands on t, recording each as a note.
+func (s *Service) apply(tx Tx, t *Ticket, by Address, cmds []Command, now time.Time) error {
+	for _, c := range cmds {
+		var what string
+		switch c.Name {
+		case "note":
+			continue
+		case "close":
+			t.Status, what = StatusClosed, "status: closed"
+		case "solve":
+			t.Status, what = StatusSolved, "status: solved"
+		case "pending":
+			t.Status, what = StatusPending, "status: pending"
+		case "open":
+			t.Status, what = StatusOpen, "status: open"
+		case "assign":
+			t.Assignee, what = c.Arg, "assigned to "+c.Arg
+		case "priority":
+			t.Priority, what = Priority(c.Arg), "priority: "+c.Arg
+		}
+		t.UpdatedAt = now
+		n := &Message{TicketID: t.ID, Direction: DirIn, Kind: KindNote, From: by, Body: what + " (by " + by.Email + ")",
+			Visible: what + " (by " + by.Email + ")", Date: now, ReceivedAt: now, Source: "command", Attachments: []Attachment{}}
+		if err := tx.AddMessage(n, nil); err != nil {
+			return err
+		}
+		t.Messages++
+	}
+	return nil
+}
+
+// queueAgentError mails the agent why their reply was not sent.
+func (w *work) queueAgentError(t *Ticket, a Agent, m *Mail, cerr error) error {
+	data := w.s.templateData(t, w.now)
+	data.AgentName, data.Error = a.Name, cerr.Error()
+	r, err := w.s.render.Render("agent_error", w.s.cfg.Language, data)
+	if err != nil {
+		return fmt.Errorf("render agent error: %w", err)
+	}
+	mid := CanonicalMessageID(m.MessageID)
+	_, err = w.s.queue(w.tx, t, Outgoing{
+		From: w.s.cfg.Support, To: []Address{{Name: a.Name, Email: a.Email}},
+		Subject: r.Subject, InReplyTo: mid, References: nonEmpty(mid),
+		Headers: w.s.autoHeaders("auto-replied"), Text: r.Text, HTML: r.HTML, Kind: KindAuto,
+	}, w.now, false)
+	w.queued = true
+	return err
+}

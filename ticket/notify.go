@@ -1,0 +1,167 @@
+package ticket
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// autoHeaders are the headers of every automatic mail we send (RFC 3834
+// section 5, and Exchange's X-Auto-Response-Suppress).
+func (s *Service) autoHeaders(value string) map[string]string {
+	return map[string]string{
+		"Auto-Submitted":           value,
+		"X-Auto-Response-Suppress": "All",
+		LoopHeader:                 s.cfg.Installation,
+	}
+}
+
+// customerReplyTo is the Reply-To of mail to customers: the signed
+// plus-address when the mailbox takes plus-addressing.
+func (s *Service) customerReplyTo(id uint64) []Address {
+	if !s.cfg.PlusAddressing {
+		return nil
+	}
+	return []Address{{Name: s.cfg.Support.Name, Email: s.cfg.Signer.ReplyAddress(s.cfg.Support.Email, id)}}
+}
+
+func (s *Service) templateData(t *Ticket, now time.Time) TemplateData {
+	return TemplateData{
+		TicketID: t.ID, Subject: t.Subject, Customer: t.Requester,
+		CenterName: s.cfg.CenterName, SupportEmail: s.cfg.Support.Email,
+		Hours: s.cfg.Hours, OpenNow: s.cfg.Hours.OpenAt(now), Now: now,
+		TicketSubject: TaggedSubject(t.ID, t.Subject), Status: t.Status,
+	}
+}
+
+// threadHeaders returns In-Reply-To and References for a reply to m
+// (RFC 5322 section 3.6.4), keeping at most the last 20 references.
+func threadHeaders(m *Message) (string, []string) {
+	refs := append([]string(nil), m.References...)
+	if m.MessageID != "" {
+		refs = append(refs, m.MessageID)
+	}
+	if len(refs) > 20 {
+		refs = append(refs[:1], refs[len(refs)-19:]...)
+	}
+	return m.MessageID, refs
+}
+
+// queueAck renders the acknowledgement of a new ticket, stores it as an
+// outgoing message on the ticket and queues it.
+func (w *work) queueAck(t *Ticket, in *Message) error {
+	r, err := w.s.render.Render("ack", w.s.cfg.Language, w.s.templateData(t, w.now))
+	if err != nil {
+		return fmt.Errorf("render acknowledgement: %w", err)
+	}
+	irt, refs := threadHeaders(in)
+	_, err = w.s.queue(w.tx, t, Outgoing{
+		From: w.s.cfg.Support, To: []Address{t.Requester}, ReplyTo: w.s.customerReplyTo(t.ID),
+		Subject: r.Subject, InReplyTo: irt, References: refs,
+		Headers: w.s.autoHeaders("auto-replied"), Text: r.Text, HTML: r.HTML, Kind: KindAuto,
+	}, w.now, true)
+	w.queued = true
+	return err
+}
+
+// notifyRecipients are who hears of a ticket: its assignee, else the group
+// address, else every agent.
+func (s *Service) notifyRecipients(t *Ticket) []Address {
+	if s.cfg.NoNotify {
+		return nil
+	}
+	if a, ok := s.agent(t.Assignee); ok {
+		return []Address{{Name: a.Name, Email: a.Email}}
+	}
+	if s.cfg.NotifyAddress != "" {
+		return []Address{{Email: s.cfg.NotifyAddress}}
+	}
+	var out []Address
+	for _, a := range s.cfg.Agents {
+		out = append(out, Address{Name: a.Name, Email: a.Email})
+	}
+	return out
+}
+
+// notifyAgents queues, for each recipient, a notification with the
+// customer's message and attachments. Its Reply-To carries a token bound to
+// that recipient, and its Message-ID is recorded, so the agent's reply is
+// recognised.
+func (w *work) notifyAgents(t *Ticket, in *Message) (int, error) {
+	rcpts := w.s.notifyRecipients(t)
+	if len(rcpts) == 0 {
+		return 0, nil
+	}
+	data := w.s.templateData(t, w.now)
+	data.Customer = in.From
+	data.CustomerText = in.Visible
+	data.FollowUp = !w.res.NewTicket
+	data.Attachments = in.Attachments
+	data.TicketSubject = TaggedSubject(t.ID, in.Subject)
+	r, err := w.s.render.Render("notify", w.s.cfg.Language, data)
+	if err != nil {
+		return 0, fmt.Errorf("render notification: %w", err)
+	}
+	for _, to := range rcpts {
+		replyTo := Address{Name: w.s.cfg.Support.Name, Email: w.s.cfg.Support.Email}
+		if w.s.cfg.PlusAddressing {
+			replyTo.Email = w.s.cfg.Signer.AgentReplyAddress(w.s.cfg.Support.Email, t.ID, to.Email)
+		}
+		mid, err := w.s.queue(w.tx, t, Outgoing{
+			From: w.s.cfg.Support, To: []Address{to}, ReplyTo: []Address{replyTo},
+			Subject: r.Subject, InReplyTo: in.MessageID, References: nonEmpty(in.MessageID),
+			Headers: w.s.autoHeaders("auto-generated"), Text: r.Text, HTML: r.HTML, Kind: KindAuto,
+			AttachFrom: in.ID,
+		}, w.now, false)
+		if err != nil {
+			return 0, err
+		}
+		if err := w.tx.PutNotification(Notification{MessageID: mid, TicketID: t.ID, To: strings.ToLower(to.Email), SentAt: w.now}); err != nil {
+			return 0, err
+		}
+	}
+	w.queued = true
+	return len(rcpts), nil
+}
+
+func nonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
+}
+
+// queue gives o a signed Message-ID and puts it in the outbox. With
+// onTicket it is also stored as an outgoing message of t (notifications to
+// agents are not: they are recorded as notifications). It returns the
+// Message-ID.
+func (s *Service) queue(tx Tx, t *Ticket, o Outgoing, now time.Time, onTicket bool) (string, error) {
+	o.TicketID = t.ID
+	o.MessageID = s.cfg.Signer.MessageID(t.ID, s.cfg.Domain)
+	o.CreatedAt, o.NextAttempt = now, now
+	if onTicket {
+		msg := &Message{
+			TicketID: t.ID, Direction: DirOut, Kind: o.Kind,
+			From: o.From, To: o.To, Cc: o.Cc, ReplyTo: o.ReplyTo,
+			Subject: o.Subject, Date: now, MessageID: o.MessageID,
+			InReplyTo: o.InReplyTo, References: o.References,
+			Body: o.Text, Visible: o.Text, Source: "outbox", ReceivedAt: now,
+			Delivery: DeliveryQueued, Attachments: []Attachment{},
+		}
+		for _, a := range o.Attachments {
+			msg.Attachments = append(msg.Attachments, Attachment{Filename: a.Filename, ContentType: a.ContentType,
+				Size: int64(len(a.Data)), SHA256: strings.TrimPrefix(DedupeKey("", a.Data), "sha:")})
+		}
+		if err := tx.AddMessage(msg, nil); err != nil {
+			return "", err
+		}
+		o.MessageRef = msg.ID
+		t.Messages++
+	}
+	// A copy of our own mail that comes back to the support mailbox (a Bcc,
+	// a forward, a misrouted reply) is then a duplicate, not a new ticket.
+	if err := tx.MarkSeen(DedupeKey(o.MessageID, nil), o.MessageRef); err != nil {
+		return "", err
+	}
+	return o.MessageID, tx.Enqueue(&o)
+}
