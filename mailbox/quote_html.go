@@ -190,9 +190,11 @@ var quotedHeader = regexp.MustCompile(`(?i)^\*?\s*(from|sent|date|보낸\s*사�
 // headerFollows reports whether the text from n on (n's own text, then what
 // follows it in document order) starts with a quoted header field.
 func headerFollows(n *html.Node) bool {
-	const limit = 200
+	const limit, maxNodes = 200, 500
 	var sb strings.Builder
-	for c := n; c != nil && sb.Len() < limit; c = nextInOrder(c) {
+	nodes := 0
+	for c := n; c != nil && sb.Len() < limit && nodes < maxNodes; c = nextInOrder(c) {
+		nodes++
 		switch {
 		case c.Type == html.TextNode:
 			sb.WriteString(c.Data)

@@ -30,10 +30,11 @@ type testStack struct {
 	dir string
 }
 
-func newStack(t *testing.T) *testStack {
+func newStack(t *testing.T, extra ...string) *testStack {
 	t.Helper()
 	srv, err := devserver.Start(devserver.Options{
-		Users: map[string]string{"support@example.test": "pw", "kim@example.test": "pw", "lee@example.test": "pw"},
+		Users: map[string]string{"support@example.test": "pw", "kim@example.test": "pw", "lee@example.test": "pw",
+			"agent@example.test": "pw"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +55,8 @@ mailboxes:
 smtp: {host: %s, port: %s, security: plain}
 outbox: {min_backoff: 50ms, max_backoff: 200ms}
 log: {level: warn}
-`, dir, ih, ip, sh, sp)
+%s
+`, dir, ih, ip, sh, sp, strings.Join(extra, "\n"))
 	path := filepath.Join(dir, "ticketd.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
