@@ -33,7 +33,7 @@ func buildTicketd(t *testing.T, root string) string {
 // writeConfig writes a ticketd config for the stack: IMAPS and submission
 // with STARTTLS + AUTH, both verifying the stack's certificate, the
 // password from a file.
-func writeConfig(t *testing.T, s *Stack) (cfg, dataDir string) {
+func writeConfig(t *testing.T, s *Stack, extra ...string) (cfg, dataDir string) {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "td-e2e")
 	if err != nil {
@@ -64,7 +64,8 @@ smtp:
   ca_file: %s
   username: %s
   password_file: %s
-`, dir, support, s.IMAPSPort, s.CACert, support, pwFile, s.SubmissionPort, s.CACert, support, pwFile)
+%s
+`, dir, support, s.IMAPSPort, s.CACert, support, pwFile, s.SubmissionPort, s.CACert, support, pwFile, strings.Join(extra, "\n"))
 	cfg = filepath.Join(dir, "ticketd.yaml")
 	if err := os.WriteFile(cfg, []byte(c), 0o600); err != nil {
 		t.Fatal(err)
