@@ -14,7 +14,7 @@ import (
 
 // mailStrings returns every string of m, for the UTF-8 checks.
 func mailStrings(m *ticket.Mail) []string {
-	s := []string{m.From.Name, m.From.Email, m.Subject, m.MessageID, m.InReplyTo, m.Text, m.HTML}
+	s := []string{m.From.Name, m.From.Email, m.Subject, m.MessageID, m.InReplyTo, m.Text, m.HTML, m.Visible}
 	for _, l := range [][]ticket.Address{m.To, m.Cc, m.ReplyTo} {
 		for _, a := range l {
 			s = append(s, a.Name, a.Email)

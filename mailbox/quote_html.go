@@ -29,8 +29,9 @@ import (
 //     border whose text starts with a "From:" or "Sent:" field (in English,
 //     Korean and other languages).
 //
-// Naver and Daum webmail mark their quotes in text ("-----Original
-// Message-----" and a header block), which ticket.Visible recognises.
+// No container markers of Naver or Daum webmail are known here; their replies
+// are left to the text rules, which find the "-----Original Message-----"
+// line and the From:/To:/Cc:/Sent:/Subject: block they write.
 //
 // If removing the history would leave no text, the whole body is rendered and
 // given to ticket.Visible instead. The result is "" only for a body without

@@ -9,14 +9,16 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/ticketd/ticketd/mailbox"
+	"github.com/ticketd/ticketd/ticket"
 )
 
 // TestHTMLVisibleText checks the quote containers and reply dividers one by
-// one. The cases are built so that the plain-text rules alone would not find
+// one. Most cases are built so that the plain-text rules alone would not find
 // the history (attributions in a language they do not know, no header
-// block), so each one shows the structure at work.
+// block), so they show the structure at work.
 func TestHTMLVisibleText(t *testing.T) {
 	cases := []struct {
 		name, in, want string
@@ -327,6 +329,40 @@ func readTestFile(t *testing.T, path string) []byte {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return b
+}
+
+// FuzzHTMLVisibleText checks that HTMLVisibleText never panics, keeps UTF-8
+// valid, and returns text whenever HTMLToText finds some.
+func FuzzHTMLVisibleText(f *testing.F) {
+	for _, pattern := range []string{
+		filepath.Join(talonDir, "html_replies", "*.html"),
+		filepath.Join(quotesDir, "*.eml"),
+	} {
+		files, _ := filepath.Glob(pattern)
+		for _, file := range files {
+			f.Add(string(readFuzzSeed(f, file)))
+		}
+	}
+	f.Add(`<div>a</div><div id="divRplyFwdMsg">From: b</div>`)
+	f.Add(`<blockquote type="cite">a</blockquote>b<blockquote type="cite">c</blockquote>`)
+	f.Fuzz(func(t *testing.T, in string) {
+		got := mailbox.HTMLVisibleText(in)
+		if utf8.ValidString(in) && !utf8.ValidString(got) {
+			t.Fatalf("invalid UTF-8 out of valid input: %q", got)
+		}
+		if got == "" && strings.TrimSpace(mailbox.HTMLToText(in)) != "" && strings.TrimSpace(ticket.Visible(mailbox.HTMLToText(in))) != "" {
+			t.Fatalf("HTMLVisibleText(%q) is empty, HTMLToText gives %q", in, mailbox.HTMLToText(in))
+		}
+	})
+}
+
+func readFuzzSeed(f *testing.F, path string) []byte {
+	f.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		f.Fatal(err)
 	}
 	return b
 }

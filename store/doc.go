@@ -14,8 +14,10 @@
 //	seen          dedupe key ("mid:..." or "sha:...") -> message id (0: rejected)
 //	cursors       mailbox key -> ticket.Cursor
 //	outbox        outbox id -> ticket.Outgoing
-//	rejected      rejected id -> ticket.Rejected; rejected_raw: id -> raw mail
+//	rejected      quarantine id -> ticket.Rejected; rejected_raw: id -> raw mail
 //	notified      Message-ID of a notification we sent -> ticket.Notification
+//	suppress      lower-cased address -> ticket.Suppression
+//	autosent      lower-cased address -> times automatic mail was sent to it (last day)
 //
 // Each index is updated in the same transaction as its data.
 //

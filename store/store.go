@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -35,7 +36,9 @@ var (
 	bRejected   = []byte("rejected")
 	bRejRaw     = []byte("rejected_raw")
 	bNotified   = []byte("notified")
-	allBuckets  = [][]byte{bMeta, bTickets, bMessages, bTicketMsgs, bRaw, bMsgIDs, bSeen, bCursors, bOutbox, bRejected, bRejRaw, bNotified}
+	bSuppress   = []byte("suppress")
+	bAutoSent   = []byte("autosent")
+	allBuckets  = [][]byte{bMeta, bTickets, bMessages, bTicketMsgs, bRaw, bMsgIDs, bSeen, bCursors, bOutbox, bRejected, bRejRaw, bNotified, bSuppress, bAutoSent}
 )
 
 // DB is ticketd's database.
@@ -445,4 +448,77 @@ func (db *DB) Secret() ([]byte, error) {
 		return nil, fmt.Errorf("store: signing secret: %w", err)
 	}
 	return key, nil
+}
+
+func (t *txn) Suppression(email string) (ticket.Suppression, error) {
+	var s ticket.Suppression
+	err := getJSON(t.tx.Bucket(bSuppress), []byte(strings.ToLower(email)), &s)
+	return s, err
+}
+
+func (t *txn) Suppressions() ([]ticket.Suppression, error) {
+	out := []ticket.Suppression{}
+	err := t.tx.Bucket(bSuppress).ForEach(func(k, v []byte) error {
+		var s ticket.Suppression
+		if err := json.Unmarshal(v, &s); err != nil {
+			return fmt.Errorf("store: decode suppression %q: %w", k, err)
+		}
+		out = append(out, s)
+		return nil
+	})
+	return out, err
+}
+
+func (t *txn) PutSuppression(s ticket.Suppression) error {
+	s.Email = strings.ToLower(s.Email)
+	return putJSON(t.tx.Bucket(bSuppress), []byte(s.Email), s)
+}
+
+func (t *txn) DeleteSuppression(email string) error {
+	b := t.tx.Bucket(bSuppress)
+	k := []byte(strings.ToLower(email))
+	if b.Get(k) == nil {
+		return fmt.Errorf("suppression of %s: %w", email, ticket.ErrNotFound)
+	}
+	return b.Delete(k)
+}
+
+func (t *txn) AutoSent(email string) ([]time.Time, error) {
+	var ts []time.Time
+	err := getJSON(t.tx.Bucket(bAutoSent), []byte(strings.ToLower(email)), &ts)
+	if errors.Is(err, ticket.ErrNotFound) {
+		return nil, nil
+	}
+	return ts, err
+}
+
+func (t *txn) PutAutoSent(email string, times []time.Time) error {
+	k := []byte(strings.ToLower(email))
+	if len(times) == 0 {
+		return t.tx.Bucket(bAutoSent).Delete(k)
+	}
+	return putJSON(t.tx.Bucket(bAutoSent), k, times)
+}
+
+func (t *txn) RejectedByID(id uint64) (ticket.Rejected, error) {
+	var r ticket.Rejected
+	if err := getJSON(t.tx.Bucket(bRejected), u64(id), &r); err != nil {
+		return r, fmt.Errorf("quarantined mail %d: %w", id, err)
+	}
+	r.Raw = append([]byte(nil), t.tx.Bucket(bRejRaw).Get(u64(id))...)
+	return r, nil
+}
+
+func (t *txn) DeleteRejected(id uint64) error {
+	if t.tx.Bucket(bRejected).Get(u64(id)) == nil {
+		return fmt.Errorf("quarantined mail %d: %w", id, ticket.ErrNotFound)
+	}
+	if err := t.tx.Bucket(bRejected).Delete(u64(id)); err != nil {
+		return err
+	}
+	return t.tx.Bucket(bRejRaw).Delete(u64(id))
+}
+
+func (t *txn) Unsee(key string) error {
+	return t.tx.Bucket(bSeen).Delete([]byte(key))
 }

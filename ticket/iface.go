@@ -45,6 +45,12 @@ type ReadTx interface {
 	// Notification returns what we recorded about a notification we sent,
 	// by its Message-ID.
 	Notification(messageID string) (Notification, error)
+	// Suppression returns the suppression of an address (lower-cased).
+	Suppression(email string) (Suppression, error)
+	Suppressions() ([]Suppression, error)
+	// AutoSent returns when automatic mail was last sent to an address.
+	AutoSent(email string) ([]time.Time, error)
+	RejectedByID(id uint64) (Rejected, error)
 }
 
 // Tx is a read-write transaction.
@@ -68,6 +74,22 @@ type Tx interface {
 	// IndexMessageID makes messageID find the stored message msgID too.
 	IndexMessageID(messageID string, msgID uint64) error
 	PutNotification(n Notification) error
+	PutSuppression(s Suppression) error
+	DeleteSuppression(email string) error
+	PutAutoSent(email string, times []time.Time) error
+	DeleteRejected(id uint64) error
+	// Unsee removes a dedupe key.
+	Unsee(key string) error
+}
+
+// Suppression keeps mail from being sent to an address that bounced
+// permanently, until Until.
+type Suppression struct {
+	Email  string    `json:"email"`
+	Reason string    `json:"reason"`
+	Since  time.Time `json:"since"`
+	Until  time.Time `json:"until"`
+	Ticket uint64    `json:"ticket,omitempty"`
 }
 
 // Notification records a mail we sent to an agent about a ticket, so that

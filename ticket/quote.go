@@ -20,7 +20,7 @@ const (
 	// attrBudget bounds the attribution candidates (lines or wrapped lines
 	// that pass the cheap checks) looked at in one text; past it, no more
 	// attributions are found. Real replies need a few dozen.
-	attrBudget = 5000
+	attrBudget = 10000
 )
 
 // Visible returns the part of a reply that its author wrote: text is the
@@ -54,8 +54,13 @@ const (
 //
 // Visible never returns "" for a text that has something other than white
 // space: when the rules would leave nothing, or only quoted lines, it returns
-// the whole text, trimmed. The rules work on lines and cannot be fooled into
-// losing data: the full body is kept beside the visible part.
+// the whole text, trimmed. The rules are heuristics and work on whole lines;
+// callers keep the full body beside the visible part, so a wrong cut hides
+// text but never loses it.
+//
+// The attribution rules look at no more than a few thousand candidate lines
+// of one text, which bounds the time spent on a hostile body; the cheap rules
+// look at every line.
 func Visible(text string) string {
 	text = strings.ReplaceAll(text, "\r\n", "\n")
 	text = strings.ReplaceAll(text, "\r", "\n")
@@ -151,6 +156,15 @@ func (r *rules) skipTop(lines []string) int {
 // ("-----", "_____", "ᐧ"), and a trailing block of quoted lines together with
 // the attribution just before it, as long as some unquoted text stays.
 func (r *rules) trimTrailing(l []string) []string {
+	// first is the first line of text; lines are only ever cut from the
+	// end, so "some text stays" is first < the new length.
+	first := len(l)
+	for i, s := range l {
+		if !isBlank(s) && !isQuote(s) && !isRule(s) {
+			first = i
+			break
+		}
+	}
 	for {
 		for len(l) > 0 && (isBlank(l[len(l)-1]) || isRule(l[len(l)-1])) {
 			l = l[:len(l)-1]
@@ -162,7 +176,7 @@ func (r *rules) trimTrailing(l []string) []string {
 		for q > 0 && (isQuote(l[q-1]) || isBlank(l[q-1])) {
 			q--
 		}
-		if !hasText(l[:q]) {
+		if first >= q {
 			return l // only a quote: keep it, there is nothing else
 		}
 		l = l[:q]
@@ -192,8 +206,14 @@ func (r *rules) textAfterQuote(lines []string, i int) bool {
 		case isSigDelimiter(l) || isMobileSignature(l) || isSeparator(l) || isHeaderBlock(lines, i):
 			return false
 		}
-		if _, strong, ok := r.attribution(lines, i); ok && strong {
-			return false
+		if end, strong, ok := r.attribution(lines, i); ok {
+			if k := nextNonBlank(lines, end+1); k < len(lines) && isQuote(lines[k]) {
+				i = end // the attribution of a further quote
+				continue
+			}
+			if strong {
+				return false
+			}
 		}
 		return true
 	}
@@ -236,7 +256,8 @@ func nextNonBlank(lines []string, i int) int {
 	return i
 }
 
-// hasText reports whether lines hold a line that is neither blank nor quoted.
+// hasText reports whether lines hold a line that is not blank, quoted or a
+// rule.
 func hasText(lines []string) bool {
 	for _, l := range lines {
 		if !isBlank(l) && !isQuote(l) && !isRule(l) {
@@ -441,7 +462,7 @@ var strongAttributions = []*regexp.Regexp{
 	// On Mon, Apr 2, 2012 at 6:26 PM, Megan One <xxx@gmail.com> wrote:
 	// At 6/16/2016 08:32 PM, you wrote:
 	// ---- On Tue, 22 Dec 2015 14:17:36 +0530 Sam <info@example.org> wrote ----
-	regexp.MustCompile(`^(On|At)\s.*\d.*\s(wrote|writes|said|says)\s*:?$`),
+	regexp.MustCompile(`^(On|At)\s.*\d.*\s(wrote|writes)\s*:?$`),
 	// Some One <info@example.org> wrote: / Gavin (gs@example.org) wrote:
 	regexp.MustCompile(`(?i)^.{0,200}[\w.+-]+@[\w-]+(\.[\w-]+)+.{0,40}\s(wrote|writes|schrieb|a écrit|escribió|escreveu|ha scritto)\s*:$`),
 	// codinghorror via Discourse Meta wrote:
@@ -471,7 +492,7 @@ var strongAttributions = []*regexp.Regexp{
 	regexp.MustCompile(`^在.*\d.*写道\s*[:：]?$`),
 	// 2026년 11월 20일 (목) 오후 3:12, 홍길동 <hong@example.com>님이 작성:
 	// 2026. 11. 20. 오후 3:12, 홍길동 <hong@example.com> 작성:
-	regexp.MustCompile(`^.*\d{4}.*작성(함|한 메시지|했습니다)?\s*[:：]$`),
+	regexp.MustCompile(`^.*\d{4}.*(@.*\s|님이\s*)작성(함|한 메시지|했습니다)?\s*[:：]$`),
 	// A date, an address and a colon:
 	// 2015-10-18 0:17 GMT+03:00 Matt <info@example.org>:
 	// 26.06.2014, 14:41, "Alexander L" <abc@example.com>:
@@ -483,10 +504,12 @@ var strongAttributions = []*regexp.Regexp{
 	regexp.MustCompile(`^\d{4}-\d\d-\d\d \d{1,2}:\d\d GMT[+-]\d\d:\d\d\s.+$`),
 }
 
-// weakAttribution is a line that introduces a quote only when a quote
-// follows it: "Bob wrote:", "홍길동 님이 작성:".
-var weakAttribution = regexp.MustCompile(`(?i)(wrote|writes|schrieb|écrit|escribió|escreveu|scritto|napisał|` +
-	`написал|пише|skrev|schreef|geschreven|写道|작성|書きました|@)`)
+// attributionWord is the verb of an attribution in the languages the rules
+// know. With an address (an "@"), it also makes a weak attribution: a line
+// that introduces a quote only when a quote follows it ("Bob wrote:",
+// "홍길동 님이 작성:").
+var attributionWord = regexp.MustCompile(`(?i)(wrote|writes|said|says|schrieb|geschrieben|écrit|nous a dit|` +
+	`escribió|escreveu|scritto|schreef|skrev|napisał|написал|пише|写道|작성|書きました)`)
 
 // matchAttribution classifies s, one line or wrapped lines joined with single
 // spaces.
@@ -503,6 +526,10 @@ func (r *rules) matchAttribution(s string) (strong, weak bool) {
 	if !colon && !('0' <= s[0] && s[0] <= '9') && !hasAnyPrefix(s, "On ", "At ", "Le ", "El ", "Em ", "Il ") {
 		return false, false
 	}
+	hasAt := strings.ContainsRune(s, '@')
+	if !hasAt && !strings.Contains(s, "GMT") && !attributionWord.MatchString(s) {
+		return false, false // every form has a verb, an address or a GMT offset
+	}
 	if r.budget <= 0 {
 		return false, false
 	}
@@ -512,7 +539,7 @@ func (r *rules) matchAttribution(s string) (strong, weak bool) {
 			return true, true
 		}
 	}
-	return false, colon && weakAttribution.MatchString(s)
+	return false, colon && (hasAt || attributionWord.MatchString(s))
 }
 
 func hasAnyPrefix(s string, prefixes ...string) bool {
@@ -535,9 +562,10 @@ func (r *rules) attribution(lines []string, i int) (end int, strong, ok bool) {
 	if s, w := r.matchAttribution(first); w {
 		return i, s, true
 	}
-	// Wrapped: the first line has a date or an address, the last line ends
-	// with a colon. The attribution starts at the latest line that still
-	// makes a strong match, so a line of text before it is not taken in.
+	// Wrapped: the first line starts like an attribution, the last line
+	// ends with a colon, and together they make a strong match. The
+	// attribution starts at the latest line that still makes one, so a line
+	// of text before it is not taken in.
 	if !startsAttribution(first) {
 		return 0, false, false
 	}
@@ -549,9 +577,9 @@ func (r *rules) attribution(lines []string, i int) (end int, strong, ok bool) {
 		if !strings.HasSuffix(l, ":") && !strings.HasSuffix(l, "：") {
 			continue
 		}
-		s, w := r.matchAttribution(joinLines(lines[i : e+1]))
-		if !w {
-			continue
+		s, _ := r.matchAttribution(joinLines(lines[i : e+1]))
+		if !s {
+			continue // only strong forms are taken over several lines
 		}
 		for k := i + 1; k <= e; k++ {
 			if !startsAttribution(lines[k]) {
@@ -564,7 +592,7 @@ func (r *rules) attribution(lines []string, i int) (end int, strong, ok bool) {
 				return 0, false, false
 			}
 		}
-		return e, s, true
+		return e, true, true
 	}
 	return 0, false, false
 }

@@ -1,13 +1,14 @@
 package ticket_test
 
 import (
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/ticketd/ticketd/ticket"
 )
@@ -172,6 +173,11 @@ func TestVisibleKorean(t *testing.T) {
 			want: "주문 정보입니다.\n제목: 환불 요청\n날짜: 11월 20일\n금액: 30,000원",
 		},
 		{
+			name: "text that only looks like an attribution stays",
+			in:   "2026년 업무 보고서 작성:\n1. 매출 정리\n2. 비용 정리\n3. 2026년 계획 작성:\n",
+			want: "2026년 업무 보고서 작성:\n1. 매출 정리\n2. 비용 정리\n3. 2026년 계획 작성:",
+		},
+		{
 			name: "a rule inside the text stays",
 			in:   "1단계\n----------\n2단계\n",
 			want: "1단계\n----------\n2단계",
@@ -206,21 +212,26 @@ func TestVisibleNeverEmpty(t *testing.T) {
 const replyTrimmerDir = "../testdata/corpus/reply-trimmer"
 
 // replyTrimmerExclusions are the corpus expectations Visible disagrees with
-// on purpose, with the reason. Each is still checked against what the rules
-// of Visible say, in replyTrimmerOwn.
+// on purpose, with the reason. They are left out of the agreement rate; each
+// is checked against what the rules of Visible say, in replyTrimmerOwn.
 var replyTrimmerExclusions = map[string]string{
 	"spam_1.txt": "the mail is nothing but nested quotes; the corpus expects an empty result, " +
-		"Visible never returns empty for a text with content and returns it whole",
+		"Visible never returns \"\" for a text with content and returns it whole",
 }
 
 // replyTrimmerOwn is what Visible gives for the excluded files.
 var replyTrimmerOwn = map[string]func(in string) string{
-	"spam_1.txt": func(in string) string { return strings.TrimSpace(in) },
+	"spam_1.txt": strings.TrimSpace,
 }
 
-// verbose prints the corpus report also when -v is not given to go test but
-// to the test binary (go test -args -quote.report).
-var quoteReport = flag.Bool("quote.report", false, "print the quote corpus report")
+// replyTrimmerKnown are the files Visible gets wrong, with the reason. They
+// count against the agreement rate; any other disagreement fails the test,
+// and so does a known one that starts to agree.
+var replyTrimmerKnown = map[string]string{
+	"embedded_email_7.txt": `after an interleaved reply comes a block quoted Supercite style ("C> ..."), then ` +
+		`"____" and a signature; Visible only knows ">" quotes (embedded_email_1.txt shows why: ` +
+		`"Richard> ..." there is text to cut with its attribution, not a quote), so it keeps that tail`,
+}
 
 func TestVisibleReplyTrimmer(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join(replyTrimmerDir, "emails", "*.txt"))
@@ -250,10 +261,16 @@ func TestVisibleReplyTrimmer(t *testing.T) {
 		compared++
 		if normalizeText(got) == normalizeText(want) {
 			agree++
+			if reason, ok := replyTrimmerKnown[name]; ok {
+				t.Errorf("%s agrees with the corpus now, remove it from replyTrimmerKnown (%s)", name, reason)
+			}
 			continue
 		}
 		failed = append(failed, name)
-		t.Logf("%s: disagrees with the corpus\n--- got:\n%s\n--- want:\n%s", name, normalizeText(got), normalizeText(want))
+		if _, ok := replyTrimmerKnown[name]; ok {
+			continue
+		}
+		t.Errorf("%s: disagrees with the corpus\n--- got:\n%s\n--- want:\n%s", name, normalizeText(got), normalizeText(want))
 	}
 	report(t, "reply-trimmer", agree, compared, len(replyTrimmerExclusions), failed)
 }
@@ -265,7 +282,7 @@ func report(t *testing.T, corpus string, agree, compared, excluded int, failed [
 	msg := fmt.Sprintf("quote corpus %s: %d/%d agree (%.1f%%), %d excluded; disagreeing: %v",
 		corpus, agree, compared, rate, excluded, failed)
 	t.Log(msg)
-	if testing.Verbose() || *quoteReport {
+	if testing.Verbose() {
 		fmt.Println(msg)
 	}
 	if rate < 90 {
@@ -290,4 +307,69 @@ func normalizeText(s string) string {
 		lines[i] = strings.TrimRight(l, " \t\u00a0")
 	}
 	return strings.Trim(strings.Join(lines, "\n"), "\n")
+}
+
+// FuzzVisible checks that Visible never panics, only ever returns lines of
+// its input, keeps UTF-8 valid, and returns text whenever its input has some.
+func FuzzVisible(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join(replyTrimmerDir, "emails", "*.txt"))
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(b))
+	}
+	for _, s := range []string{"", "-- \n", "> a\nb\n> c", "2026. 11. 20. 오후 3:12, A <a@b.c> 작성:\n> x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		got := ticket.Visible(in)
+		norm := strings.ReplaceAll(strings.ReplaceAll(in, "\r\n", "\n"), "\r", "\n")
+		lines := map[string]bool{}
+		for _, l := range strings.Split(norm, "\n") {
+			lines[l] = true
+			lines[strings.TrimRightFunc(l, unicode.IsSpace)] = true
+		}
+		if got != "" {
+			for _, l := range strings.Split(got, "\n") {
+				if !lines[l] {
+					t.Fatalf("line %q is not in the input %q", l, in)
+				}
+			}
+		}
+		if utf8.ValidString(in) && !utf8.ValidString(got) {
+			t.Fatalf("invalid UTF-8 out of valid input: %q", got)
+		}
+		if got == "" && hasVisible(norm) {
+			t.Fatalf("Visible(%q) is empty", in)
+		}
+	})
+}
+
+// hasVisible reports whether s has a character that is not white space or
+// invisible.
+func hasVisible(s string) bool {
+	return strings.TrimFunc(s, func(r rune) bool {
+		return unicode.IsSpace(r) || strings.ContainsRune("\u200b\u200c\u200d\ufeff\u2060\u00ad", r)
+	}) != ""
+}
+
+// BenchmarkVisible measures Visible on long bodies, including lines built to
+// pass the cheap checks of the attribution rules.
+func BenchmarkVisible(b *testing.B) {
+	inputs := []struct{ name, text string }{
+		{"plain", strings.Repeat("안녕하세요. 평범한 문장이 계속 이어집니다. 주문번호 1234.\n", 20000)},
+		{"candidates", strings.Repeat("2026 On 12 Le 3 <a@b.c> something 12:34 foo:\n", 20000)},
+		{"interleaved", strings.Repeat("On 1 Jan 2020, X <x@y.z> wrote:\n> q\ntext\n", 10000)},
+		{"headers", strings.Repeat("From: a\n", 20000)},
+	}
+	for _, in := range inputs {
+		b.Run(in.name, func(b *testing.B) {
+			b.SetBytes(int64(len(in.text)))
+			for b.Loop() {
+				ticket.Visible(in.text)
+			}
+		})
+	}
 }
