@@ -46,10 +46,16 @@ type IMAPConfig struct {
 	TLSConfig  *tls.Config
 	// BatchSize is how many mails one UID FETCH asks for (default 50).
 	BatchSize int
-	// MaxMessageBytes is the largest mail read into memory (default 64 MiB);
-	// a larger mail fails the poll with an error naming it, so it is never
-	// skipped silently.
+	// MaxMessageBytes is the largest mail downloaded (default 25 MiB). A
+	// larger one (by RFC822.SIZE) stays on the server, moved to
+	// OversizedFolder when set (else marked \Seen); a ticket is opened from
+	// its header with a note, and the sender gets one "too large" reply.
 	MaxMessageBytes int64
+	OversizedFolder string
+	// SpamFolder, when set, receives mail the upstream filter flagged as
+	// spam (the ticket, marked spam, is kept too), instead of the
+	// post-action.
+	SpamFolder string
 	// DialTimeout bounds connecting and greeting (default 30s).
 	DialTimeout time.Duration
 }
@@ -104,7 +110,7 @@ func NewPoller(cfg IMAPConfig, svc *ticket.Service, log *slog.Logger) (*Poller, 
 		cfg.BatchSize = 50
 	}
 	if cfg.MaxMessageBytes <= 0 {
-		cfg.MaxMessageBytes = 64 << 20
+		cfg.MaxMessageBytes = 25 << 20
 	}
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = 30 * time.Second
@@ -125,6 +131,7 @@ type PollStats struct {
 	FollowUps  int
 	Duplicates int
 	Rejected   int
+	Oversized  int
 	Bytes      int64
 }
 
@@ -190,7 +197,30 @@ func (p *Poller) Poll(ctx context.Context) (st PollStats, err error) {
 		n := min(len(uids), p.cfg.BatchSize)
 		chunk := uids[:n]
 		uids = uids[n:]
-		done, err := p.fetchChunk(ctx, c, cur.UIDValidity, chunk, &st)
+		// RFC822.SIZE first: a mail over the limit is never downloaded.
+		normal, big, err := p.split(c, chunk)
+		if err != nil {
+			return st, err
+		}
+		if len(big) > 0 {
+			if err := p.oversized(c, big, &st); err != nil {
+				return st, err
+			}
+		}
+		done, spam, err := p.fetchChunk(ctx, c, cur.UIDValidity, normal, &st)
+		if len(spam) > 0 {
+			if aerr := p.act(c, spam, PostMove, p.cfg.SpamFolder); aerr != nil {
+				p.log.Warn("imap: moving spam failed", "err", aerr)
+			}
+		}
+		if err == nil {
+			last := uint32(chunk[len(chunk)-1])
+			err = p.svc.UpdateCursor(p.cfg.CursorKey(), func(c *ticket.Cursor) {
+				if c.UIDValidity == cur.UIDValidity {
+					c.LastUID = max(c.LastUID, last)
+				}
+			})
+		}
 		if len(done) > 0 {
 			if perr := p.postAction(c, done); perr != nil {
 				p.log.Warn("imap: post-action failed; it is retried on the next poll", "err", perr)
@@ -207,7 +237,10 @@ func (p *Poller) Poll(ctx context.Context) (st PollStats, err error) {
 
 // fetchChunk streams one UID FETCH and ingests each mail as it arrives. It
 // returns the UIDs committed, in order.
-func (p *Poller) fetchChunk(ctx context.Context, c *imapclient.Client, validity uint32, chunk []imap.UID, st *PollStats) (done []imap.UID, err error) {
+func (p *Poller) fetchChunk(ctx context.Context, c *imapclient.Client, validity uint32, chunk []imap.UID, st *PollStats) (done, spam []imap.UID, err error) {
+	if len(chunk) == 0 {
+		return nil, nil, nil
+	}
 	section := &imap.FetchItemBodySection{Peek: true}
 	cmd := c.Fetch(imap.UIDSetNum(chunk...), &imap.FetchOptions{
 		UID: true, RFC822Size: true, BodySection: []*imap.FetchItemBodySection{section},
@@ -238,7 +271,7 @@ func (p *Poller) fetchChunk(ctx context.Context, c *imapclient.Client, validity 
 	for {
 		if ctx.Err() != nil {
 			c.Close() // abandon the rest of the FETCH; the cursor is consistent
-			return done, ctx.Err()
+			return done, spam, ctx.Err()
 		}
 		msg := cmd.Next()
 		if msg == nil {
@@ -246,22 +279,24 @@ func (p *Poller) fetchChunk(ctx context.Context, c *imapclient.Client, validity 
 		}
 		uid, raw, size, err := p.readMessage(msg)
 		if err != nil {
-			return done, err
+			return done, spam, err
 		}
 		if uid == 0 || !pending[uid] {
 			continue // unsolicited FETCH (e.g. a flag change by another client)
 		}
 		pending[uid] = false
 		src := fmt.Sprintf("imap %s uid %d", p.cfg.CursorKey(), uid)
-		res, rejected, err := Deliver(p.svc, raw, ticket.Incoming{
-			Source: src, Mailbox: p.cfg.CursorKey(),
-			Cursor: ticket.Cursor{UIDValidity: validity, LastUID: safe()},
-		})
+		in := ticket.Incoming{Source: src, Mailbox: p.cfg.CursorKey(), Cursor: ticket.Cursor{UIDValidity: validity, LastUID: safe()}}
+		res, rejected, err := p.deliver(raw, in)
 		if err != nil {
 			pending[uid] = true
-			return done, fmt.Errorf("mailbox %s: uid %d: %w", p.cfg.Name, uid, err)
+			return done, spam, fmt.Errorf("mailbox %s: uid %d: %w", p.cfg.Name, uid, err)
 		}
-		done = append(done, uid)
+		if res.Spam && p.cfg.SpamFolder != "" {
+			spam = append(spam, uid)
+		} else {
+			done = append(done, uid)
+		}
 		st.Fetched++
 		st.Bytes += size
 		log := p.log.With("uid", uid, "ticket", res.TicketID)
@@ -282,7 +317,7 @@ func (p *Poller) fetchChunk(ctx context.Context, c *imapclient.Client, validity 
 	}
 	closed = true
 	if err := cmd.Close(); err != nil {
-		return done, fmt.Errorf("mailbox %s: uid fetch: %w", p.cfg.Name, err)
+		return done, spam, fmt.Errorf("mailbox %s: uid fetch: %w", p.cfg.Name, err)
 	}
 	// Mails of the chunk that the server did not return were expunged
 	// meanwhile: move the cursor past the whole chunk.
@@ -292,10 +327,10 @@ func (p *Poller) fetchChunk(ctx context.Context, c *imapclient.Client, validity 
 			cur.LastUID = max(cur.LastUID, last)
 		}
 	}); err != nil {
-		return done, err
+		return done, spam, err
 	}
 	slices.Sort(done)
-	return done, nil
+	return done, spam, nil
 }
 
 func (p *Poller) readMessage(msg *imapclient.FetchMessageData) (uid imap.UID, raw []byte, size int64, err error) {
@@ -313,9 +348,10 @@ func (p *Poller) readMessage(msg *imapclient.FetchMessageData) (uid imap.UID, ra
 			if it.Literal == nil {
 				continue
 			}
-			if it.Literal.Size() > p.cfg.MaxMessageBytes {
-				return uid, nil, size, fmt.Errorf("mailbox %s: a mail of %d bytes exceeds max_message_bytes %d; it stays on the server",
-					p.cfg.Name, it.Literal.Size(), p.cfg.MaxMessageBytes)
+			if it.Literal.Size() > p.cfg.MaxMessageBytes+p.cfg.MaxMessageBytes/4 {
+				// RFC822.SIZE said it was small enough; the server lied.
+				return uid, nil, size, fmt.Errorf("mailbox %s: uid %d: %d bytes although RFC822.SIZE was %d; it stays on the server",
+					p.cfg.Name, uid, it.Literal.Size(), size)
 			}
 			var buf bytes.Buffer
 			buf.Grow(int(it.Literal.Size()))
@@ -364,36 +400,41 @@ func (p *Poller) markActed(validity uint32, uid imap.UID) error {
 // exactly these UIDs. Without UIDPLUS the originals stay flagged \Deleted:
 // a plain EXPUNGE could remove mail other clients flagged.
 func (p *Poller) postAction(c *imapclient.Client, uids []imap.UID) error {
+	return p.act(c, uids, p.cfg.PostAction, p.cfg.MoveTo)
+}
+
+// act applies a post-action (PostSeen, or PostMove to folder) to uids.
+func (p *Poller) act(c *imapclient.Client, uids []imap.UID, action, folder string) error {
 	set := imap.UIDSetNum(uids...)
-	if p.cfg.PostAction == PostSeen {
+	if action == PostSeen {
 		err := c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close()
 		if err != nil {
 			return fmt.Errorf("mailbox %s: mark seen: %w", p.cfg.Name, err)
 		}
 		return nil
 	}
-	err := p.move(c, set)
+	err := p.move(c, set, folder)
 	var ierr *imap.Error
 	if errors.As(err, &ierr) && ierr.Code == imap.ResponseCodeTryCreate {
-		if cerr := c.Create(p.cfg.MoveTo, nil).Wait(); cerr != nil {
-			return fmt.Errorf("mailbox %s: create %s: %w", p.cfg.Name, p.cfg.MoveTo, cerr)
+		if cerr := c.Create(folder, nil).Wait(); cerr != nil {
+			return fmt.Errorf("mailbox %s: create %s: %w", p.cfg.Name, folder, cerr)
 		}
-		p.log.Info("imap: created folder", "folder", p.cfg.MoveTo)
-		err = p.move(c, set)
+		p.log.Info("imap: created folder", "folder", folder)
+		err = p.move(c, set, folder)
 	}
 	return err
 }
 
-func (p *Poller) move(c *imapclient.Client, set imap.UIDSet) error {
+func (p *Poller) move(c *imapclient.Client, set imap.UIDSet, folder string) error {
 	caps := c.Caps()
 	if caps.Has(imap.CapMove) || caps.Has(imap.CapIMAP4rev2) {
-		if _, err := c.Move(set, p.cfg.MoveTo).Wait(); err != nil {
-			return fmt.Errorf("mailbox %s: move to %s: %w", p.cfg.Name, p.cfg.MoveTo, err)
+		if _, err := c.Move(set, folder).Wait(); err != nil {
+			return fmt.Errorf("mailbox %s: move to %s: %w", p.cfg.Name, folder, err)
 		}
 		return nil
 	}
-	if _, err := c.Copy(set, p.cfg.MoveTo).Wait(); err != nil {
-		return fmt.Errorf("mailbox %s: copy to %s: %w", p.cfg.Name, p.cfg.MoveTo, err)
+	if _, err := c.Copy(set, folder).Wait(); err != nil {
+		return fmt.Errorf("mailbox %s: copy to %s: %w", p.cfg.Name, folder, err)
 	}
 	if err := c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
 		return fmt.Errorf("mailbox %s: flag copied mail deleted: %w", p.cfg.Name, err)
@@ -450,4 +491,86 @@ func (p *Poller) dial(ctx context.Context) (*imapclient.Client, error) {
 		return nil, fmt.Errorf("mailbox %s: login as %s at %s: %w", p.cfg.Name, p.cfg.Username, addr, err)
 	}
 	return c, nil
+}
+
+// split asks for the RFC822.SIZE of chunk and separates the mails over
+// MaxMessageBytes.
+func (p *Poller) split(c *imapclient.Client, chunk []imap.UID) (normal, big []imap.UID, err error) {
+	msgs, err := c.Fetch(imap.UIDSetNum(chunk...), &imap.FetchOptions{UID: true, RFC822Size: true}).Collect()
+	if err != nil {
+		return nil, nil, fmt.Errorf("mailbox %s: uid fetch rfc822.size: %w", p.cfg.Name, err)
+	}
+	size := map[imap.UID]int64{}
+	for _, m := range msgs {
+		size[m.UID] = m.RFC822Size
+	}
+	for _, u := range chunk {
+		if size[u] > p.cfg.MaxMessageBytes {
+			big = append(big, u)
+		} else {
+			normal = append(normal, u)
+		}
+	}
+	return normal, big, nil
+}
+
+// oversized opens tickets from the headers of mails over the size limit and
+// moves them aside; their bodies are never downloaded.
+func (p *Poller) oversized(c *imapclient.Client, uids []imap.UID, st *PollStats) error {
+	hdr := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, Peek: true}
+	msgs, err := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, RFC822Size: true,
+		BodySection: []*imap.FetchItemBodySection{hdr}}).Collect()
+	if err != nil {
+		return fmt.Errorf("mailbox %s: uid fetch header: %w", p.cfg.Name, err)
+	}
+	var done []imap.UID
+	for _, m := range msgs {
+		raw := m.FindBodySection(hdr)
+		src := fmt.Sprintf("imap %s uid %d (header only: %d bytes)", p.cfg.CursorKey(), m.UID, m.RFC822Size)
+		res, _, err := Deliver(p.svc, append(raw, "\r\n"...), ticket.Incoming{Source: src, Oversized: m.RFC822Size})
+		if err != nil {
+			return fmt.Errorf("mailbox %s: uid %d: %w", p.cfg.Name, m.UID, err)
+		}
+		st.Fetched++
+		st.Oversized++
+		if res.NewTicket {
+			st.NewTickets++
+		}
+		p.log.Warn("imap: mail over the size limit left on the server", "uid", m.UID, "size", m.RFC822Size,
+			"limit", p.cfg.MaxMessageBytes, "ticket", res.TicketID, "folder", p.cfg.OversizedFolder)
+		done = append(done, m.UID)
+	}
+	if len(done) == 0 {
+		return nil
+	}
+	if p.cfg.OversizedFolder == "" {
+		return p.act(c, done, PostSeen, "")
+	}
+	return p.act(c, done, PostMove, p.cfg.OversizedFolder)
+}
+
+// deliver stores one mail, trying a failing store a few times; a mail that
+// still cannot be stored is quarantined with the error so the poll goes on.
+// Only when the quarantine itself fails is the error returned (the mail
+// stays on the server and the cursor before it).
+func (p *Poller) deliver(raw []byte, in ticket.Incoming) (ticket.Result, bool, error) {
+	var err error
+	for attempt, wait := 1, 100*time.Millisecond; attempt <= 3; attempt, wait = attempt+1, wait*4 {
+		var res ticket.Result
+		var rejected bool
+		res, rejected, err = Deliver(p.svc, raw, in)
+		if err == nil {
+			return res, rejected, nil
+		}
+		p.log.Warn("imap: storing a mail failed", "attempt", attempt, "source", in.Source, "err", err)
+		if attempt < 3 {
+			time.Sleep(wait)
+		}
+	}
+	res, qerr := p.svc.Reject(in, "could not be stored after 3 attempts: "+err.Error())
+	if qerr != nil {
+		return res, false, err
+	}
+	p.log.Error("imap: mail quarantined", "source", in.Source, "err", err)
+	return res, true, nil
 }

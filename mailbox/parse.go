@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"net/mail"
+	stdtextproto "net/textproto"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -43,8 +45,20 @@ const (
 	maxRecord = 8 << 20
 )
 
+// CopyHeaders adds header fields to those Parse copies into Mail.Headers
+// (e.g. a spam filter's verdict header). Call it before parsing starts.
+func CopyHeaders(names ...string) {
+	for _, n := range names {
+		n = stdtextproto.CanonicalMIMEHeaderKey(strings.TrimSpace(n))
+		if n != "" && !slices.Contains(headerCopies, n) {
+			headerCopies = append(headerCopies, n)
+		}
+	}
+}
+
 // headerCopies are the header fields copied into Mail.Headers (first value).
 var headerCopies = []string{
+	"X-Spam-Flag", "X-Spam-Status",
 	"Auto-Submitted", "Precedence", "List-Id", "List-Unsubscribe",
 	"X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress",
 	"Return-Path", "Delivered-To", "X-Original-To", "X-Ticketd-Loop", "Content-Type",

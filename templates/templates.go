@@ -310,6 +310,7 @@ func funcMap(lang string) texttemplate.FuncMap {
 	return texttemplate.FuncMap{
 		"hours": func(h ticket.Hours) string { return formatHours(h, ko) },
 		"days":  func(h ticket.Hours) string { return formatDays(h, ko) },
+		"mb":    func(n int64) string { return fmt.Sprintf("%.1f", float64(n)/(1<<20)) },
 		"center": func(name string) string {
 			if strings.TrimSpace(name) != "" {
 				return name

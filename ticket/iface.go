@@ -139,6 +139,8 @@ type TemplateData struct {
 	Attachments []Attachment
 	// For errors mailed to an agent.
 	Error string
+	// For the "too large" reply: the mail's size and the limit, in bytes.
+	Size, Limit int64
 }
 
 // Outgoing is a mail in the outbox. Its Message-ID is fixed when it is

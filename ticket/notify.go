@@ -49,14 +49,16 @@ func threadHeaders(m *Message) (string, []string) {
 
 // queueAck renders the acknowledgement of a new ticket, stores it as an
 // outgoing message on the ticket and queues it.
-func (w *work) queueAck(t *Ticket, in *Message) error {
-	r, err := w.s.render.Render("ack", w.s.cfg.Language, w.s.templateData(t, w.now))
+func (w *work) queueAck(t *Ticket, in *Message, tmpl string) error {
+	data := w.s.templateData(t, w.now)
+	data.Size, data.Limit = w.in.Oversized, w.s.cfg.MaxMessageBytes
+	r, err := w.s.render.Render(tmpl, w.s.cfg.Language, data)
 	if err != nil {
 		return fmt.Errorf("render acknowledgement: %w", err)
 	}
 	irt, refs := threadHeaders(in)
 	_, err = w.s.queue(w.tx, t, Outgoing{
-		From: w.s.cfg.Support, To: []Address{t.Requester}, ReplyTo: w.s.customerReplyTo(t.ID),
+		From: w.s.cfg.Support, To: []Address{w.m.From}, ReplyTo: w.s.customerReplyTo(t.ID),
 		Subject: r.Subject, InReplyTo: irt, References: refs,
 		Headers: w.s.autoHeaders("auto-replied"), Text: r.Text, HTML: r.HTML, Kind: KindAuto,
 	}, w.now, true)

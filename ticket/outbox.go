@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
+	"strings"
 	"time"
 )
 
@@ -27,6 +28,9 @@ type OutboxConfig struct {
 	// (default 30s).
 	Poll time.Duration
 	Now  func() time.Time
+	// Refuse, if set, says why no mail may go to an address (a null or
+	// own address), or "". Suppressed addresses are always refused.
+	Refuse func(addr string) string
 }
 
 // Outbox sends queued mail. It claims a mail (attempt count and next attempt
@@ -156,7 +160,9 @@ func (w *Outbox) Flush(ctx context.Context) (sent, failed int, next time.Time, e
 func (w *Outbox) attempt(ctx context.Context, id uint64) (sent, gaveUp bool, retryAt time.Time, err error) {
 	var o Outgoing
 	var claimed bool
+	var refused []string
 	err = w.store.Update(func(tx Tx) error {
+		refused = nil
 		var err error
 		o, err = tx.Outgoing(id)
 		if errors.Is(err, ErrNotFound) {
@@ -172,6 +178,10 @@ func (w *Outbox) attempt(ctx context.Context, id uint64) (sent, gaveUp bool, ret
 		if err := tx.PutOutgoing(o); err != nil {
 			return err
 		}
+		// Whatever queued it, no mail goes to a suppressed, null or own
+		// address; those recipients are dropped here.
+		o.To, refused = w.filter(tx, o.To, refused)
+		o.Cc, refused = w.filter(tx, o.Cc, refused)
 		if o.AttachFrom != 0 {
 			// The attachments of a stored mail go along; a missing raw mail
 			// (never for mail we stored) only drops them.
@@ -185,11 +195,18 @@ func (w *Outbox) attempt(ctx context.Context, id uint64) (sent, gaveUp bool, ret
 		return false, false, time.Time{}, wrapErr("claim", id, err)
 	}
 
+	log := w.log.With("ticket", o.TicketID, "outbox", o.ID, "msgid", o.MessageID, "attempt", o.Attempts)
+	if len(refused) > 0 {
+		log.Warn("outbox: recipients refused", "refused", strings.Join(refused, "; "))
+	}
+	if len(o.To)+len(o.Cc) == 0 {
+		err = w.finish(o, DeliveryFailed, "not sent: "+strings.Join(refused, "; "))
+		return false, err == nil, time.Time{}, wrapErr("record refusal", id, err)
+	}
 	// The send is finished even when ctx is cancelled: the sender has its own
 	// timeout, and an abandoned send would only be retried later.
 	sendErr := w.sender.Send(context.WithoutCancel(ctx), o)
 	now := w.cfg.Now()
-	log := w.log.With("ticket", o.TicketID, "outbox", o.ID, "msgid", o.MessageID, "attempt", o.Attempts)
 	switch {
 	case sendErr == nil:
 		log.Info("outbox: sent", "to", addrList(o.To))
@@ -205,6 +222,26 @@ func (w *Outbox) attempt(ctx context.Context, id uint64) (sent, gaveUp bool, ret
 	log.Warn("outbox: will retry", "err", sendErr, "next_attempt", o.NextAttempt.Format(time.RFC3339))
 	err = w.store.Update(func(tx Tx) error { return tx.PutOutgoing(o) })
 	return false, false, o.NextAttempt, wrapErr("record retry", id, err)
+}
+
+// filter drops the addresses no mail may go to, adding why to refused.
+func (w *Outbox) filter(tx Tx, as []Address, refused []string) ([]Address, []string) {
+	var out []Address
+	for _, a := range as {
+		reason := ""
+		if w.cfg.Refuse != nil {
+			reason = w.cfg.Refuse(a.Email)
+		}
+		if sup, err := tx.Suppression(a.Email); reason == "" && err == nil && sup.Until.After(w.cfg.Now()) {
+			reason = "suppressed until " + sup.Until.Format(time.DateOnly)
+		}
+		if reason != "" {
+			refused = append(refused, a.Email+": "+reason)
+			continue
+		}
+		out = append(out, a)
+	}
+	return out, refused
 }
 
 // finish removes o from the outbox and records the outcome on its message.

@@ -51,6 +51,23 @@ type Config struct {
 	// Authentication-Results header from this authserv-id shows dkim=pass
 	// or spf=pass for the agent's domain.
 	AuthServID string
+	// AutoPerHour and AutoPerDay limit automatic mail (acknowledgements,
+	// "too large" replies) to one recipient (defaults 5 and 20).
+	AutoPerHour int
+	AutoPerDay  int
+	// SuppressFor is how long a permanently bouncing address gets no mail
+	// (default 30 days).
+	SuppressFor time.Duration
+	// OwnAddresses are more addresses of ours that never get mail from us
+	// (the support address and its plus-addresses always count).
+	OwnAddresses []string
+	// SpamHeader and SpamValue mark mail the upstream filter flagged as spam
+	// (defaults X-Spam-Flag and YES): it opens a ticket marked spam, with no
+	// acknowledgement and no notification.
+	SpamHeader string
+	SpamValue  string
+	// MaxMessageBytes is only quoted in the "too large" reply.
+	MaxMessageBytes int64
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// OnQueue, if set, is called after a transaction that queued mail has
@@ -83,6 +100,21 @@ func NewService(store Store, render Renderer, cfg Config, log *slog.Logger) *Ser
 	if cfg.AgentFrom == "" {
 		cfg.AgentFrom = "{agent} ({center})"
 	}
+	if cfg.AutoPerHour <= 0 {
+		cfg.AutoPerHour = 5
+	}
+	if cfg.AutoPerDay <= 0 {
+		cfg.AutoPerDay = 20
+	}
+	if cfg.SuppressFor <= 0 {
+		cfg.SuppressFor = 30 * 24 * time.Hour
+	}
+	if cfg.SpamHeader == "" {
+		cfg.SpamHeader = "X-Spam-Flag"
+	}
+	if cfg.SpamValue == "" {
+		cfg.SpamValue = "YES"
+	}
 	if cfg.Signer == nil {
 		panic("ticket: NewService: Config.Signer is required")
 	}
@@ -101,6 +133,13 @@ type Incoming struct {
 	// from; Cursor is then stored in the same transaction as the mail.
 	Mailbox string
 	Cursor  Cursor
+	// Oversized, when set, is the size of a mail over the limit whose
+	// header alone is in Raw: the ticket gets a note and the sender a "too
+	// large" reply instead of an acknowledgement.
+	Oversized int64
+	// Quarantined, when set, is the quarantine record this mail is retried
+	// from; it is removed in the same transaction.
+	Quarantined uint64
 }
 
 // Result says what Ingest did.
@@ -119,6 +158,11 @@ type Result struct {
 	// Note explains a decision operators may wonder about (an agent's mail
 	// handled as a customer's, a [#N] from a stranger, a command error).
 	Note string
+	// HeldBack says why an automatic mail was not sent (rate limit,
+	// suppression, a null or own address).
+	HeldBack string
+	Bounce   bool
+	Spam     bool
 }
 
 // Ingest stores one parsed mail in one transaction with its dedupe entry,
@@ -136,6 +180,18 @@ func (s *Service) Ingest(in Incoming) (Result, error) {
 		res, queued = Result{}, false
 		if err := advanceCursor(tx, in.Mailbox, in.Cursor); err != nil {
 			return err
+		}
+		if in.Quarantined != 0 {
+			// A retry from quarantine: the record goes, and so does the
+			// content key that kept the mail from being fetched again.
+			if err := tx.DeleteRejected(in.Quarantined); err != nil {
+				return err
+			}
+			if id, ok, err := tx.Seen(DedupeKey("", in.Raw)); err == nil && ok && id == 0 {
+				if err := tx.Unsee(DedupeKey("", in.Raw)); err != nil {
+					return err
+				}
+			}
 		}
 		if id, ok, err := tx.Seen(key); err != nil {
 			return err
@@ -184,7 +240,18 @@ type work struct {
 func (w *work) run() error {
 	s, m := w.s, w.m
 	auto, why := IsAutomatic(m, LoopHeader)
+	if m.Bounce != nil {
+		auto, why = true, "delivery failure report"
+		w.res.Automatic = why
+		return w.bounce()
+	}
 	w.res.Automatic = why
+	spam := strings.Contains(strings.ToUpper(m.Headers[s.cfg.SpamHeader]), strings.ToUpper(s.cfg.SpamValue))
+	if spam {
+		w.res.Spam = true
+		auto, why = true, "flagged as spam by "+s.cfg.SpamHeader
+		w.res.Automatic = why
+	}
 	if agent, ok := s.agent(m.From.Email); ok && !auto {
 		t, ok, reason, err := s.agentTicket(w.tx, m, agent)
 		if err != nil {
@@ -217,7 +284,7 @@ func (w *work) run() error {
 			return err
 		}
 		t = Ticket{ID: id, Subject: strings.TrimSpace(m.Subject), Status: StatusNew, Requester: m.From,
-			CreatedAt: w.now, Follows: t.Follows}
+			CreatedAt: w.now, Follows: t.Follows, Spam: spam}
 		w.res.NewTicket = true
 	}
 	t.UpdatedAt = w.now
@@ -234,6 +301,12 @@ func (w *work) run() error {
 	}
 	t.Messages++
 	w.res.TicketID, w.res.MessageID = t.ID, msg.ID
+	if w.in.Oversized > 0 {
+		if err := w.note(&t, s.cfg.Support, fmt.Sprintf("This mail is %.1f MB, over the limit of %.1f MB: only its header was read; the mail stays on the mail server.",
+			float64(w.in.Oversized)/(1<<20), float64(s.cfg.MaxMessageBytes)/(1<<20))); err != nil {
+			return err
+		}
+	}
 	if mentioned != 0 {
 		w.res.Note = fmt.Sprintf("subject mentions #%d but the sender is not on that ticket; opened #%d", mentioned, t.ID)
 		if err := w.note(&t, s.cfg.Support, w.res.Note); err != nil {
@@ -246,11 +319,24 @@ func (w *work) run() error {
 		}
 	}
 	if !auto && !IsSupportAddress(s.cfg.Support.Email, m.From.Email) {
-		if w.res.NewTicket {
-			if err := w.queueAck(&t, msg); err != nil {
+		if w.res.NewTicket || w.in.Oversized > 0 {
+			ok, reason, err := s.mayAutoSend(w.tx, m.From.Email, w.now)
+			if err != nil {
 				return err
 			}
-			w.res.Acknowledged = true
+			if ok {
+				tmpl := "ack"
+				if w.in.Oversized > 0 {
+					tmpl = "toolarge"
+				}
+				if err := w.queueAck(&t, msg, tmpl); err != nil {
+					return err
+				}
+				w.res.Acknowledged = true
+			} else {
+				w.res.HeldBack = reason
+				s.log.Warn("acknowledgement held back", "ticket", t.ID, "to", t.Requester.Email, "reason", reason)
+			}
 		}
 		n, err := w.notifyAgents(&t, msg)
 		if err != nil {
@@ -307,8 +393,10 @@ func (s *Service) addParticipants(t *Ticket, m *Mail) {
 	}
 }
 
-// Reject keeps a mail that could not be parsed at all, with the reason, and
-// advances the cursor past it. A mail rejected before is not kept twice.
+// Reject quarantines a mail that could not be handled (not a mail at all, a
+// storage failure that persisted, a panic), with its raw bytes and the
+// reason, and advances the cursor past it. A mail quarantined before is not
+// kept twice.
 func (s *Service) Reject(in Incoming, reason string) (Result, error) {
 	key := DedupeKey("", in.Raw)
 	var res Result
@@ -390,4 +478,26 @@ func advanceCursor(tx Tx, mailbox string, c Cursor) error {
 	}
 	cur.LastUID = max(cur.LastUID, c.LastUID)
 	return tx.SetCursor(mailbox, cur)
+}
+
+// Quarantined returns one quarantined mail with its raw bytes.
+func (s *Service) Quarantined(id uint64) (Rejected, error) {
+	var r Rejected
+	err := s.store.View(func(tx ReadTx) error {
+		var err error
+		r, err = tx.RejectedByID(id)
+		return err
+	})
+	return r, err
+}
+
+// DropQuarantined deletes a quarantined mail for good. Its content key
+// stays, so the same mail fetched again is not stored.
+func (s *Service) DropQuarantined(id uint64) error {
+	return s.store.Update(func(tx Tx) error { return tx.DeleteRejected(id) })
+}
+
+// Unsuppress removes an address from the suppression list.
+func (s *Service) Unsuppress(email string) error {
+	return s.store.Update(func(tx Tx) error { return tx.DeleteSuppression(email) })
 }

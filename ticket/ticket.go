@@ -66,6 +66,8 @@ type Ticket struct {
 	Priority     Priority  `json:"priority,omitempty"`
 	// Follows is the closed ticket this one continues, if any.
 	Follows uint64 `json:"follows,omitempty"`
+	// Spam is set when the upstream filter flagged the first mail as spam.
+	Spam bool `json:"spam,omitempty"`
 }
 
 // Priority of a ticket.
@@ -151,6 +153,37 @@ type Mail struct {
 	Warnings []string
 	// Visible is the text without quoted history and signature, when the parser could tell it from the HTML structure; empty means ticket.Visible(Text).
 	Visible string
+	// Bounce is set when the mail is a delivery failure report (a DSN or a
+	// common non-standard bounce).
+	Bounce *Bounce
+}
+
+// Bounce is what a delivery failure report says.
+type Bounce struct {
+	// OriginalMessageID is the Message-ID of the mail that failed, from
+	// the returned headers or Original-Message-ID; may be empty.
+	OriginalMessageID string
+	Recipients        []BounceRecipient
+	// Standard is true for an RFC 3464 multipart/report; false for a
+	// recognised non-standard bounce.
+	Standard bool
+}
+
+// BounceRecipient is one failed (or delayed) recipient.
+type BounceRecipient struct {
+	Email string
+	// Status is the RFC 3463 enhanced status code ("5.1.1"), or "5.0.0" /
+	// "4.0.0" when only the class is known.
+	Status string
+	// Action is the RFC 3464 action: failed, delayed, delivered, relayed,
+	// expanded.
+	Action     string
+	Diagnostic string
+}
+
+// Permanent reports whether the recipient failed permanently (5.x.x).
+func (r BounceRecipient) Permanent() bool {
+	return strings.HasPrefix(r.Status, "5") && (r.Action == "" || r.Action == "failed")
 }
 
 // Message is one stored message on a ticket.

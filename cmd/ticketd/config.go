@@ -35,6 +35,28 @@ type Config struct {
 	Notify    NotifyConfig    `yaml:"notify"`
 	Replies   RepliesConfig   `yaml:"replies"`
 	Threading ThreadingConfig `yaml:"threading"`
+	Limits    LimitsConfig    `yaml:"limits"`
+	Spam      SpamConfig      `yaml:"spam"`
+}
+
+// LimitsConfig bounds what one mail and one correspondent can cost.
+type LimitsConfig struct {
+	MaxMessageBytes int64    `yaml:"max_message_bytes"`
+	OversizedFolder string   `yaml:"oversized_folder"`
+	AutoPerHour     int      `yaml:"auto_per_hour"`
+	AutoPerDay      int      `yaml:"auto_per_day"`
+	SuppressFor     Duration `yaml:"suppress_for"`
+}
+
+// SpamConfig says how mail flagged by the upstream filter is recognised
+// and handled.
+type SpamConfig struct {
+	Header string `yaml:"header"`
+	Value  string `yaml:"value"`
+	// Action is "ticket" (default: a ticket marked spam, no
+	// acknowledgement) or "move" (moved to Folder, no ticket).
+	Action string `yaml:"action"`
+	Folder string `yaml:"folder"`
 }
 
 // AgentConfig is one agent.
@@ -360,12 +382,15 @@ func checkConfig(c Config, base string) (*Settings, []error) {
 		}
 		if m.MaxMessageBytes < 0 {
 			bad(key+".max_message_bytes", "must be positive")
+		} else if m.MaxMessageBytes == 0 {
+			m.MaxMessageBytes = c.Limits.MaxMessageBytes
 		}
 		s.Schedules = append(s.Schedules, m.Schedule)
 		s.IMAP = append(s.IMAP, mailbox.IMAPConfig{
 			Name: m.Name, Host: m.Host, Port: m.Port, Security: m.Security, Auth: m.Auth,
 			Username: m.Username, Password: pw, Folder: m.Folder, PostAction: m.PostAction,
 			MoveTo: m.MoveTo, TLSConfig: tlsCfg, BatchSize: m.BatchSize, MaxMessageBytes: m.MaxMessageBytes,
+			OversizedFolder: c.Limits.OversizedFolder, SpamFolder: map[bool]string{true: c.Spam.Folder}[c.Spam.Action == "move"],
 		})
 	}
 
@@ -414,6 +439,26 @@ func checkConfig(c Config, base string) (*Settings, []error) {
 		if st, err := os.Stat(s.Templates.Dir); err != nil || !st.IsDir() {
 			bad("templates.dir", "%q is not a directory", s.Templates.Dir)
 		}
+	}
+	if c.Limits.MaxMessageBytes < 0 {
+		bad("limits.max_message_bytes", "must be positive")
+	} else if c.Limits.MaxMessageBytes == 0 {
+		s.Limits.MaxMessageBytes = 25 << 20
+	}
+	if c.Limits.AutoPerHour < 0 || c.Limits.AutoPerDay < 0 || c.Limits.SuppressFor < 0 {
+		bad("limits", "auto_per_hour, auto_per_day and suppress_for must be positive")
+	}
+	switch c.Spam.Action {
+	case "", "ticket":
+	case "move":
+		if c.Spam.Folder == "" {
+			bad("spam.folder", "required when spam.action is move")
+		}
+	default:
+		bad("spam.action", "want ticket or move, got %q", c.Spam.Action)
+	}
+	if c.Spam.Header != "" {
+		mailbox.CopyHeaders(c.Spam.Header)
 	}
 	seenAgents := map[string]bool{}
 	for i, a := range c.Agents {

@@ -83,10 +83,15 @@ func wire(s *Settings, log *slog.Logger, db *store.DB) (*daemon, error) {
 	}
 	ccParticipants := s.Replies.CcParticipants == nil || *s.Replies.CcParticipants
 	d := &daemon{s: s, log: log, db: db}
+	// The outbox refuses what the service would never send to; the service
+	// wakes the outbox. Each needs the other, so the refusal looks the
+	// service up when it runs.
+	refuse := func(addr string) string { return d.svc.NeverSend(addr) }
 	d.outbox = ticket.NewOutbox(db, sender, ticket.OutboxConfig{
 		Deadline:   time.Duration(s.Outbox.MaxAge),
 		MinBackoff: time.Duration(s.Outbox.MinBackoff),
 		MaxBackoff: time.Duration(s.Outbox.MaxBackoff),
+		Refuse:     refuse,
 	}, log)
 	d.svc = ticket.NewService(db, render, ticket.Config{
 		Support: s.Support, Domain: s.Domain, Language: s.Center.Language,
@@ -94,7 +99,10 @@ func wire(s *Settings, log *slog.Logger, db *store.DB) (*daemon, error) {
 		Signer: signer, PlusAddressing: s.Threading.PlusAddressing, Agents: s.AgentList,
 		NotifyAddress: s.Notify.Address, NoNotify: s.Notify.Disabled, CcParticipants: ccParticipants,
 		ReopenWithin: time.Duration(s.Threading.ReopenWithin), AgentFrom: s.Replies.FromName,
-		AuthServID: s.Replies.RequireAuthFrom,
+		AuthServID:  s.Replies.RequireAuthFrom,
+		AutoPerHour: s.Limits.AutoPerHour, AutoPerDay: s.Limits.AutoPerDay,
+		SuppressFor: time.Duration(s.Limits.SuppressFor), SpamHeader: s.Spam.Header, SpamValue: s.Spam.Value,
+		MaxMessageBytes: s.Limits.MaxMessageBytes,
 	}, log)
 	for i, mc := range s.IMAP {
 		p, err := mailbox.NewPoller(mc, d.svc, log)
