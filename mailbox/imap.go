@@ -567,6 +567,7 @@ func (p *Poller) deliver(raw []byte, in ticket.Incoming) (ticket.Result, bool, e
 			time.Sleep(wait)
 		}
 	}
+	in.Raw = raw
 	res, qerr := p.svc.Reject(in, "could not be stored after 3 attempts: "+err.Error())
 	if qerr != nil {
 		return res, false, err

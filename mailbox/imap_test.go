@@ -30,12 +30,17 @@ var testSigner, _ = ticket.NewSigner([]byte("0123456789abcdef0123456789abcdef"))
 // every Update returns an error before touching the database.
 type flakyStore struct {
 	*store.DB
-	fail atomic.Bool
+	fail   atomic.Bool
+	failN  atomic.Int32 // fail the next N updates
+	panicN atomic.Int32 // panic in the next N updates
 }
 
 func (f *flakyStore) Update(fn func(ticket.Tx) error) error {
-	if f.fail.Load() {
+	if f.fail.Load() || f.failN.Add(-1) >= 0 {
 		return errors.New("injected storage failure")
+	}
+	if f.panicN.Add(-1) >= 0 {
+		panic("injected panic")
 	}
 	return f.DB.Update(fn)
 }
@@ -50,7 +55,7 @@ func newEnv(t *testing.T, caps imap.CapSet) *env {
 	t.Helper()
 	srv, err := devserver.Start(devserver.Options{
 		Users:   map[string]string{"support@example.test": pw, "kim@example.test": pw},
-		Folders: []string{"Processed"}, Caps: caps,
+		Folders: []string{"Processed", "Oversized"}, Caps: caps,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -71,12 +76,16 @@ func newEnv(t *testing.T, caps imap.CapSet) *env {
 	return &env{srv: srv, db: fs, svc: svc}
 }
 
-func (e *env) poller(t *testing.T, post string) *mailbox.Poller {
+func (e *env) poller(t *testing.T, post string, opts ...func(*mailbox.IMAPConfig)) *mailbox.Poller {
 	t.Helper()
 	host, port, _ := net.SplitHostPort(e.srv.IMAPAddr())
 	p, _ := strconv.Atoi(port)
-	pl, err := mailbox.NewPoller(mailbox.IMAPConfig{Name: "support", Host: host, Port: p, Security: "plain",
-		Username: "support@example.test", Password: pw, PostAction: post, MoveTo: "Processed", BatchSize: 2}, e.svc, nil)
+	cfg := mailbox.IMAPConfig{Name: "support", Host: host, Port: p, Security: "plain",
+		Username: "support@example.test", Password: pw, PostAction: post, MoveTo: "Processed", BatchSize: 2}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	pl, err := mailbox.NewPoller(cfg, e.svc, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +141,7 @@ func TestPollStoresOnceAndMarksSeenAfterCommit(t *testing.T) {
 	p := e.poller(t, mailbox.PostSeen)
 
 	// While storage fails, nothing is committed and nothing is marked seen.
-	e.db.fail.Store(true)
+	e.db.fail.Store(true) // the quarantine cannot be written either
 	if _, err := p.Poll(context.Background()); err == nil {
 		t.Fatal("poll with failing storage returned no error")
 	}

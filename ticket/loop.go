@@ -26,13 +26,20 @@ func (s *Service) mayAutoSend(tx Tx, addr string, now time.Time) (bool, string, 
 	}
 	kept := sent[:0]
 	hour := 0
+	var last time.Time
 	for _, t := range sent {
+		if t.After(last) {
+			last = t
+		}
 		if now.Sub(t) < 24*time.Hour {
 			kept = append(kept, t)
 			if now.Sub(t) < time.Hour {
 				hour++
 			}
 		}
+	}
+	if d := now.Sub(last); !last.IsZero() && s.cfg.AutoMinInterval > 0 && d < s.cfg.AutoMinInterval {
+		return false, fmt.Sprintf("rate limit: automatic mail sent to this address %s ago", d.Round(time.Second)), tx.PutAutoSent(addr, kept)
 	}
 	if hour >= s.cfg.AutoPerHour {
 		return false, fmt.Sprintf("rate limit: %d automatic mails in the last hour", hour), tx.PutAutoSent(addr, kept)

@@ -55,6 +55,11 @@ type Config struct {
 	// "too large" replies) to one recipient (defaults 5 and 20).
 	AutoPerHour int
 	AutoPerDay  int
+	// AutoMinInterval is the least time between two automatic mails to one
+	// address (default 2 minutes; RFC 3834 section 2 asks responders not to
+	// answer one sender more than once per period). It stops a loop with an
+	// auto-responder that sets no header and drops the [#N] tag.
+	AutoMinInterval time.Duration
 	// SuppressFor is how long a permanently bouncing address gets no mail
 	// (default 30 days).
 	SuppressFor time.Duration
@@ -105,6 +110,9 @@ func NewService(store Store, render Renderer, cfg Config, log *slog.Logger) *Ser
 	}
 	if cfg.AutoPerDay <= 0 {
 		cfg.AutoPerDay = 20
+	}
+	if cfg.AutoMinInterval == 0 {
+		cfg.AutoMinInterval = 2 * time.Minute
 	}
 	if cfg.SuppressFor <= 0 {
 		cfg.SuppressFor = 30 * 24 * time.Hour

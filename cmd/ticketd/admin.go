@@ -28,7 +28,24 @@ type backend interface {
 	Poll(ctx context.Context) ([]pollResult, error)
 	Ingest(ctx context.Context, raw []byte, source string) (ingestResult, error)
 	Act(ctx context.Context, req actionRequest) (string, error)
+	Admin(ctx context.Context, op adminOp) (adminReply, error)
 	Close()
+}
+
+// adminOp is an operator's request on the quarantine or suppression list.
+type adminOp struct {
+	List  string `json:"list"` // quarantine, suppressions
+	Op    string `json:"op"`   // list, show, retry, drop, remove
+	ID    uint64 `json:"id,omitempty"`
+	Email string `json:"email,omitempty"`
+}
+
+// adminReply is its answer.
+type adminReply struct {
+	Quarantine   []ticket.Rejected    `json:"quarantine,omitempty"`
+	Raw          []byte               `json:"raw,omitempty"`
+	Suppressions []ticket.Suppression `json:"suppressions,omitempty"`
+	Message      string               `json:"message,omitempty"`
 }
 
 // actionRequest is an agent's action from the CLI.
@@ -142,6 +159,45 @@ func (b localBackend) Act(_ context.Context, r actionRequest) (string, error) {
 	return done, nil
 }
 
+func (b localBackend) Admin(_ context.Context, op adminOp) (adminReply, error) {
+	svc := b.d.svc
+	switch op.List + " " + op.Op {
+	case "quarantine list":
+		var out adminReply
+		err := b.d.db.View(func(tx ticket.ReadTx) error {
+			var err error
+			out.Quarantine, err = tx.Rejected()
+			return err
+		})
+		for i := range out.Quarantine {
+			out.Quarantine[i].Raw = nil
+		}
+		return out, err
+	case "quarantine show":
+		r, err := svc.Quarantined(op.ID)
+		return adminReply{Quarantine: []ticket.Rejected{r}, Raw: r.Raw}, err
+	case "quarantine retry":
+		res, err := mailbox.Retry(svc, op.ID)
+		if err != nil {
+			return adminReply{}, err
+		}
+		return adminReply{Message: fmt.Sprintf("quarantined mail %d stored on ticket #%d", op.ID, res.TicketID)}, nil
+	case "quarantine drop":
+		return adminReply{Message: fmt.Sprintf("quarantined mail %d deleted", op.ID)}, svc.DropQuarantined(op.ID)
+	case "suppressions list":
+		var out adminReply
+		err := b.d.db.View(func(tx ticket.ReadTx) error {
+			var err error
+			out.Suppressions, err = tx.Suppressions()
+			return err
+		})
+		return out, err
+	case "suppressions remove":
+		return adminReply{Message: op.Email + " removed from the suppression list"}, svc.Unsuppress(op.Email)
+	}
+	return adminReply{}, fmt.Errorf("unknown request %s %s", op.List, op.Op)
+}
+
 // adminServer serves the admin API on a unix socket (mode 0600).
 type adminServer struct {
 	d   *daemon
@@ -171,6 +227,7 @@ func listenAdmin(ctx context.Context, d *daemon, path string) (*adminServer, err
 	mux.HandleFunc("POST /v1/poll", a.poll)
 	mux.HandleFunc("POST /v1/ingest", a.ingest)
 	mux.HandleFunc("POST /v1/action", a.action)
+	mux.HandleFunc("POST /v1/admin", a.admin)
 	a.srv = &http.Server{Handler: a.recoverer(mux), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)}
 	go func() {
@@ -281,6 +338,20 @@ func (a *adminServer) action(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, msg)
 }
 
+func (a *adminServer) admin(w http.ResponseWriter, r *http.Request) {
+	var op adminOp
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&op); err != nil {
+		http.Error(w, "bad request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	out, err := localBackend{d: a.d}.Admin(a.ctx, op)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+		return
+	}
+	writeJSON(w, out)
+}
+
 // remoteBackend talks to a running daemon over its admin socket.
 type remoteBackend struct{ c *http.Client }
 
@@ -353,4 +424,13 @@ func (b remoteBackend) Act(ctx context.Context, req actionRequest) (string, erro
 	}
 	var msg string
 	return msg, b.do(ctx, http.MethodPost, "/v1/action", body, &msg)
+}
+
+func (b remoteBackend) Admin(ctx context.Context, op adminOp) (adminReply, error) {
+	body, err := json.Marshal(op)
+	if err != nil {
+		return adminReply{}, err
+	}
+	var out adminReply
+	return out, b.do(ctx, http.MethodPost, "/v1/admin", body, &out)
 }

@@ -45,6 +45,7 @@ type LimitsConfig struct {
 	OversizedFolder string   `yaml:"oversized_folder"`
 	AutoPerHour     int      `yaml:"auto_per_hour"`
 	AutoPerDay      int      `yaml:"auto_per_day"`
+	AutoMinInterval Duration `yaml:"auto_min_interval"`
 	SuppressFor     Duration `yaml:"suppress_for"`
 }
 

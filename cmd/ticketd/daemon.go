@@ -100,7 +100,7 @@ func wire(s *Settings, log *slog.Logger, db *store.DB) (*daemon, error) {
 		NotifyAddress: s.Notify.Address, NoNotify: s.Notify.Disabled, CcParticipants: ccParticipants,
 		ReopenWithin: time.Duration(s.Threading.ReopenWithin), AgentFrom: s.Replies.FromName,
 		AuthServID:  s.Replies.RequireAuthFrom,
-		AutoPerHour: s.Limits.AutoPerHour, AutoPerDay: s.Limits.AutoPerDay,
+		AutoPerHour: s.Limits.AutoPerHour, AutoPerDay: s.Limits.AutoPerDay, AutoMinInterval: time.Duration(s.Limits.AutoMinInterval),
 		SuppressFor: time.Duration(s.Limits.SuppressFor), SpamHeader: s.Spam.Header, SpamValue: s.Spam.Value,
 		MaxMessageBytes: s.Limits.MaxMessageBytes,
 	}, log)

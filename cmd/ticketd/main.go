@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 	_ "time/tzdata" // Asia/Seoul even where the system has no zoneinfo
 
@@ -63,6 +64,12 @@ func init() {
 		{name: "close", args: "N [--as AGENT]", help: "close a ticket", run: cmdStatus(ticket.StatusClosed)},
 		{name: "solve", args: "N [--as AGENT]", help: "mark a ticket solved", run: cmdStatus(ticket.StatusSolved)},
 		{name: "assign", args: "N AGENT [--as AGENT]", help: "assign a ticket to an agent", run: cmdAssign},
+		{name: "quarantine list", help: "list mail that could not be handled", run: cmdAdmin("quarantine", "list")},
+		{name: "quarantine show", args: "ID", help: "print a quarantined mail's raw bytes", run: cmdAdmin("quarantine", "show")},
+		{name: "quarantine retry", args: "ID", help: "run a quarantined mail through the pipeline again", run: cmdAdmin("quarantine", "retry")},
+		{name: "quarantine drop", args: "ID", help: "delete a quarantined mail", run: cmdAdmin("quarantine", "drop")},
+		{name: "suppressions list", help: "list addresses that get no mail after a permanent bounce", run: cmdAdmin("suppressions", "list")},
+		{name: "suppressions remove", args: "EMAIL", help: "let mail go to an address again", run: cmdAdmin("suppressions", "remove")},
 		{name: "check-config", help: "check the configuration; print every problem and exit 2 if any", run: cmdCheckConfig},
 		{name: "demo", help: "run against embedded IMAP and SMTP servers with sample mail (needs nothing else)", run: cmdDemo, noCfg: true},
 		{name: "version", help: "print the version", run: cmdVersion, noCfg: true},
@@ -131,7 +138,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	c.flags = flag.NewFlagSet("ticketd "+cmd.name, flag.ContinueOnError)
 	c.flags.SetOutput(stderr)
 	c.flags.StringVar(&c.config, "config", *cfgPath, "config file")
-	if strings.HasPrefix(cmd.name, "tickets") {
+	if strings.HasPrefix(cmd.name, "tickets") || strings.HasSuffix(cmd.name, " list") {
 		c.flags.BoolVar(&c.asJSON, "json", false, "print JSON")
 	}
 	if cmd.name == "tickets list" {
@@ -569,4 +576,61 @@ func cmdAssign(c *cli) int {
 		return c.fail("usage: ticketd assign N AGENT [--as AGENT]")
 	}
 	return c.act(actionRequest{Action: "assign", ID: id, As: c.as, To: c.args[1]})
+}
+
+// cmdAdmin runs an operator request on the quarantine or suppression list.
+func cmdAdmin(list, op string) func(c *cli) int {
+	return func(c *cli) int {
+		req := adminOp{List: list, Op: op}
+		switch op {
+		case "show", "retry", "drop":
+			id, ok := c.ticketArg()
+			if !ok || len(c.args) != 1 {
+				return c.fail("usage: ticketd %s %s ID", list, op)
+			}
+			req.ID = id
+		case "remove":
+			if len(c.args) != 1 {
+				return c.fail("usage: ticketd suppressions remove EMAIL")
+			}
+			req.Email = c.args[0]
+		}
+		s, ok := c.settings()
+		if !ok {
+			return exitConfig
+		}
+		b, err := c.backend(s, newLogger(c.stderr, s.Log))
+		if err != nil {
+			return c.fail("%v", err)
+		}
+		defer b.Close()
+		out, err := b.Admin(c.ctx, req)
+		if err != nil {
+			return c.fail("%s %s: %v", list, op, err)
+		}
+		switch {
+		case op == "show":
+			c.stdout.Write(out.Raw)
+		case c.asJSON:
+			return c.printJSON(out)
+		case out.Message != "":
+			fmt.Fprintln(c.stdout, out.Message)
+		case list == "quarantine":
+			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tRECEIVED\tSIZE\tSOURCE\tREASON")
+			for _, r := range out.Quarantine {
+				fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\n", r.ID, r.ReceivedAt.In(s.Loc).Format("2006-01-02 15:04"), r.RawSize,
+					oneLine(r.Source, 40), oneLine(r.Reason, 80))
+			}
+			tw.Flush()
+		default:
+			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "EMAIL\tUNTIL\tTICKET\tREASON")
+			for _, x := range out.Suppressions {
+				fmt.Fprintf(tw, "%s\t%s\t#%d\t%s\n", x.Email, x.Until.In(s.Loc).Format("2006-01-02"), x.Ticket, oneLine(x.Reason, 80))
+			}
+			tw.Flush()
+		}
+		return exitOK
+	}
 }

@@ -1,0 +1,107 @@
+package mailbox_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/ticketd/ticketd/mailbox"
+	"github.com/ticketd/ticketd/ticket"
+)
+
+func TestOversizedMailStaysOnServer(t *testing.T) {
+	e := newEnv(t, nil)
+	big := fmt.Appendf(nil, "From: Kim <kim@example.test>\r\nTo: support@example.test\r\nSubject: 큰 첨부\r\nMessage-ID: <big@example.test>\r\n\r\n%s\r\n",
+		bytes.Repeat([]byte("x"), 300<<10))
+	e.srv.Append("support@example.test", "INBOX", big)
+	e.srv.Append("support@example.test", "INBOX", customerMail(1))
+	p := e.poller(t, mailbox.PostSeen, func(c *mailbox.IMAPConfig) { c.MaxMessageBytes = 100 << 10; c.OversizedFolder = "Oversized" })
+	st, err := p.Poll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Oversized != 1 || st.NewTickets != 2 || st.Bytes > 10<<10 {
+		t.Fatalf("stats %+v: want 1 oversized, 2 tickets, and the big body never downloaded", st)
+	}
+	if moved := flags(t, e.srv, "Oversized"); len(moved) != 1 {
+		t.Fatalf("Oversized folder has %d mails, want the big one", len(moved))
+	}
+	var msgs []ticket.Message
+	var out []ticket.Outgoing
+	e.db.View(func(tx ticket.ReadTx) error { msgs, _ = tx.Messages(1); out, _ = tx.Outbox(); return nil })
+	var note, tooLarge bool
+	for _, m := range msgs {
+		note = note || (m.Kind == ticket.KindNote && strings.Contains(m.Body, "over the limit"))
+	}
+	for _, o := range out {
+		tooLarge = tooLarge || (o.TicketID == 1 && strings.Contains(o.Subject, "용량 초과"))
+	}
+	if msgs[0].Subject != "큰 첨부" || !note || !tooLarge {
+		t.Fatalf("oversized ticket: subject %q, note %v, too-large reply %v", msgs[0].Subject, note, tooLarge)
+	}
+}
+
+func TestStoreFailureQuarantinesAndPollGoesOn(t *testing.T) {
+	e := newEnv(t, nil)
+	e.srv.Append("support@example.test", "INBOX", customerMail(1))
+	e.srv.Append("support@example.test", "INBOX", customerMail(2))
+	e.db.failN.Store(3) // the first mail's three attempts fail
+	st, err := e.poller(t, mailbox.PostSeen).Poll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Rejected != 1 || st.NewTickets != 1 {
+		t.Fatalf("stats %+v: want the first mail quarantined and the second stored", st)
+	}
+	var q []ticket.Rejected
+	e.db.View(func(tx ticket.ReadTx) error { q, _ = tx.Rejected(); return nil })
+	if len(q) != 1 || !strings.Contains(q[0].Reason, "injected storage failure") || !bytes.Contains(q[0].Raw, []byte("question 1")) {
+		t.Fatalf("quarantine %+v", q)
+	}
+	// After the fault is gone (an upgrade, say), retry stores it.
+	res, err := mailbox.Retry(e.svc, q[0].ID)
+	if err != nil || !res.NewTicket {
+		t.Fatalf("retry: %+v %v", res, err)
+	}
+	e.db.View(func(tx ticket.ReadTx) error { q, _ = tx.Rejected(); return nil })
+	if len(q) != 0 {
+		t.Fatalf("quarantine after retry: %+v", q)
+	}
+}
+
+func TestPanicWhileHandlingIsQuarantined(t *testing.T) {
+	e := newEnv(t, nil)
+	e.srv.Append("support@example.test", "INBOX", customerMail(1))
+	e.srv.Append("support@example.test", "INBOX", customerMail(2))
+	e.db.panicN.Store(1)
+	st, err := e.poller(t, mailbox.PostSeen).Poll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var q []ticket.Rejected
+	e.db.View(func(tx ticket.ReadTx) error { q, _ = tx.Rejected(); return nil })
+	if st.Rejected != 1 || st.NewTickets != 1 || len(q) != 1 || !strings.Contains(q[0].Reason, "panic") {
+		t.Fatalf("stats %+v quarantine %+v", st, q)
+	}
+	if err := e.svc.DropQuarantined(q[0].ID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSpamMovedToFolder(t *testing.T) {
+	e := newEnv(t, nil)
+	spam := strings.Replace(string(customerMail(1)), "Subject:", "X-Spam-Flag: YES\r\nSubject:", 1)
+	e.srv.Append("support@example.test", "INBOX", []byte(spam))
+	e.srv.Append("support@example.test", "INBOX", customerMail(2))
+	if _, err := e.poller(t, mailbox.PostSeen, func(c *mailbox.IMAPConfig) { c.SpamFolder = "Oversized" }).Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if moved := flags(t, e.srv, "Oversized"); len(moved) != 1 {
+		t.Fatalf("spam folder has %d mails, want 1", len(moved))
+	}
+	if left := flags(t, e.srv, "INBOX"); len(left) != 1 {
+		t.Fatalf("INBOX has %d mails, want the one good mail", len(left))
+	}
+}
