@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -102,3 +104,83 @@ func BenchmarkParseStore(b *testing.B) {
 }
 
 func fileBytes(path string) ([]byte, error) { return os.ReadFile(path) }
+
+// BenchmarkIngestPeakMemory measures the peak heap growth while one mail is
+// parsed and stored, as a multiple of the mail's size, for mails of 1, 10
+// and 25 MB that are mostly attachment (base64) or mostly text.
+func BenchmarkIngestPeakMemory(b *testing.B) {
+	for _, mb := range []int{1, 10, 25} {
+		for _, kind := range []string{"attachment", "text"} {
+			b.Run(fmt.Sprintf("%dMB-%s", mb, kind), func(b *testing.B) {
+				db, err := store.Open(filepath.Join(b.TempDir(), "peak.db"), nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer db.Close()
+				r, _ := templates.New("")
+				svc := ticket.NewService(db, r, ticket.Config{Support: ticket.Address{Email: "support@example.test"}, Signer: testSigner,
+					Domain: "example.test", Hours: ticket.DefaultHours(time.UTC)}, nil)
+				size := mb << 20
+				var worst float64
+				for i := 0; i < b.N; i++ {
+					raw := bigMail(i, size, kind)
+					runtime.GC()
+					var ms runtime.MemStats
+					runtime.ReadMemStats(&ms)
+					base := ms.HeapAlloc
+					var peak atomic.Uint64
+					stop := make(chan struct{})
+					done := make(chan struct{})
+					go func() {
+						defer close(done)
+						var m runtime.MemStats
+						for {
+							runtime.ReadMemStats(&m)
+							if m.HeapAlloc > base && m.HeapAlloc-base > peak.Load() {
+								peak.Store(m.HeapAlloc - base)
+							}
+							select {
+							case <-stop:
+								return
+							case <-time.After(time.Millisecond):
+							}
+						}
+					}()
+					if _, _, err := mailbox.Deliver(svc, raw, ticket.Incoming{Source: "bench"}); err != nil {
+						b.Fatal(err)
+					}
+					close(stop)
+					<-done
+					worst = max(worst, float64(peak.Load())/float64(len(raw)))
+				}
+				b.ReportMetric(worst, "peak/size")
+			})
+		}
+	}
+}
+
+// bigMail builds a mail of about size bytes: one base64 attachment, or a
+// long text body.
+func bigMail(i, size int, kind string) []byte {
+	var m bytes.Buffer
+	fmt.Fprintf(&m, "From: kim@example.test\r\nTo: support@example.test\r\nSubject: big %d\r\nMessage-ID: <big-%d-%d@example.test>\r\nMIME-Version: 1.0\r\n", i, i, size)
+	if kind == "text" {
+		m.WriteString("Content-Type: text/plain; charset=utf-8\r\n\r\n")
+		line := strings.Repeat("상환일 변경 요청드립니다. ", 5) + "\r\n"
+		for m.Len() < size {
+			m.WriteString(line)
+		}
+		return m.Bytes()
+	}
+	m.WriteString("Content-Type: multipart/mixed; boundary=BB\r\n\r\n--BB\r\nContent-Type: text/plain\r\n\r\nsee attachment\r\n")
+	m.WriteString("--BB\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=big.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+	data := make([]byte, size*3/4)
+	rand.Read(data)
+	enc := base64.StdEncoding.EncodeToString(data)
+	for len(enc) > 76 {
+		m.WriteString(enc[:76] + "\r\n")
+		enc = enc[76:]
+	}
+	m.WriteString(enc + "\r\n--BB--\r\n")
+	return m.Bytes()
+}

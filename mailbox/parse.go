@@ -90,7 +90,9 @@ func Parse(raw []byte) (m *ticket.Mail, err error) {
 	if err := p.parse(raw); err != nil {
 		return nil, err
 	}
-	return p.finish(), nil
+	m = p.finish()
+	m.Bounce = p.bounce(m) // bounce: delivery failure reports, see bounce.go
+	return m, nil
 }
 
 // internalError starts the warning for a panic Parse recovered from.
@@ -129,6 +131,8 @@ type parser struct {
 	// files (ExtractAttachments); Parse only hashes and counts them.
 	keep  bool
 	files []File
+	// report keeps the parts a delivery report is read from (bounce.go).
+	report reportParts
 }
 
 func (p *parser) warnf(format string, args ...any) {
@@ -528,6 +532,7 @@ func (p *parser) leaf(h textproto.Header, mt string, params map[string]string, b
 		if p.keep {
 			w = io.MultiWriter(hash, &data)
 		}
+		w = p.report.tee(mt, w) // bounce: keep report parts, see bounce.go
 		n, err := io.Copy(w, dec)
 		// io.ErrUnexpectedEOF: the closing boundary is missing, which the
 		// multipart walk reports.

@@ -26,6 +26,7 @@ func Deliver(svc *ticket.Service, raw []byte, in ticket.Incoming) (res ticket.Re
 		res, err = svc.Reject(in, perr.Error())
 		return res, true, err
 	}
+	mail.HTML = SanitizeHTML(mail.HTML) // stored for display
 	in.Mail = mail
 	res, err = svc.Ingest(in)
 	return res, false, err
@@ -52,5 +53,6 @@ func Retry(svc *ticket.Service, id uint64) (ticket.Result, error) {
 	if perr != nil {
 		return ticket.Result{}, fmt.Errorf("quarantined mail %d still cannot be handled: %w", id, perr)
 	}
+	mail.HTML = SanitizeHTML(mail.HTML)
 	return svc.Ingest(ticket.Incoming{Mail: mail, Raw: r.Raw, Source: "quarantine retry (" + r.Source + ")", Quarantined: id})
 }

@@ -7,7 +7,8 @@
 //
 //	meta          "schema_version" -> "1"; "secret": the token signing key
 //	tickets       ticket id -> ticket.Ticket (ids come from the bucket sequence)
-//	messages      message id -> ticket.Message
+//	messages      message id -> ticket.Message, without its texts
+//	texts         message id ++ 'b'|'v'|'h' -> body, visible (when it differs), HTML
 //	ticket_msgs   ticket id ++ message id -> empty (index, in storage order)
 //	raw           message id -> the raw mail, byte-exact
 //	msgids        canonical Message-ID -> message id (incoming and ours)

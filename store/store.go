@@ -38,7 +38,8 @@ var (
 	bNotified   = []byte("notified")
 	bSuppress   = []byte("suppress")
 	bAutoSent   = []byte("autosent")
-	allBuckets  = [][]byte{bMeta, bTickets, bMessages, bTicketMsgs, bRaw, bMsgIDs, bSeen, bCursors, bOutbox, bRejected, bRejRaw, bNotified, bSuppress, bAutoSent}
+	bTexts      = []byte("texts")
+	allBuckets  = [][]byte{bMeta, bTickets, bMessages, bTicketMsgs, bRaw, bMsgIDs, bSeen, bCursors, bOutbox, bRejected, bRejRaw, bNotified, bSuppress, bAutoSent, bTexts}
 )
 
 // DB is ticketd's database.
@@ -68,7 +69,10 @@ func Open(path string, opts *Options) (*DB, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = 2 * time.Second
 	}
-	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.Timeout, ReadOnly: o.ReadOnly})
+	// A large initial mmap (address space only) spares the remaps while the
+	// file grows: each remap copies every value of the open write
+	// transaction onto the heap (node.dereference), a 25 MB mail included.
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.Timeout, ReadOnly: o.ReadOnly, InitialMmapSize: 1 << 30})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("store: open %s: %w", path, ErrLocked)
 	} else if err != nil {
@@ -236,7 +240,54 @@ func (t *txn) Message(id uint64) (ticket.Message, error) {
 	if err := getJSON(t.tx.Bucket(bMessages), u64(id), &m); err != nil {
 		return ticket.Message{}, fmt.Errorf("message %d: %w", id, err)
 	}
+	texts := t.tx.Bucket(bTexts)
+	for _, f := range textFields(&m) {
+		if v := texts.Get(textKey(id, f.tag)); v != nil {
+			*f.s = string(v)
+		}
+	}
+	if m.Visible == "" {
+		m.Visible = m.Body
+	}
 	return m, nil
+}
+
+// The texts of a message (body, visible, HTML) are kept as plain values in
+// the texts bucket, not in its JSON record: a 10 MB body would otherwise be
+// copied several times by the JSON encoder. visible is kept only when it
+// differs from body.
+type textField struct {
+	tag byte
+	s   *string
+}
+
+func textFields(m *ticket.Message) []textField {
+	return []textField{{'b', &m.Body}, {'v', &m.Visible}, {'h', &m.HTML}}
+}
+
+func textKey(id uint64, tag byte) []byte { return append(u64(id), tag) }
+
+// putMessage writes m's record and its texts.
+func (t *txn) putMessage(m ticket.Message) error {
+	texts := t.tx.Bucket(bTexts)
+	rec := m
+	if rec.Visible == rec.Body {
+		rec.Visible = ""
+	}
+	for _, f := range textFields(&rec) {
+		k := textKey(m.ID, f.tag)
+		if *f.s == "" {
+			if err := texts.Delete(k); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := texts.Put(k, []byte(*f.s)); err != nil {
+			return fmt.Errorf("store: text of message %d: %w", m.ID, err)
+		}
+		*f.s = ""
+	}
+	return putJSON(t.tx.Bucket(bMessages), u64(m.ID), rec)
 }
 
 func (t *txn) MessageByMessageID(mid string) (ticket.Message, error) {
@@ -331,7 +382,7 @@ func (t *txn) AddMessage(m *ticket.Message, raw []byte) error {
 		return err
 	}
 	m.ID = id
-	if err := putJSON(b, u64(id), m); err != nil {
+	if err := t.putMessage(*m); err != nil {
 		return err
 	}
 	key := append(u64(m.TicketID), u64(id)...)
@@ -359,7 +410,7 @@ func (t *txn) PutMessage(m ticket.Message) error {
 	if m.ID == 0 || b.Get(u64(m.ID)) == nil {
 		return fmt.Errorf("store: put message %d: %w", m.ID, ticket.ErrNotFound)
 	}
-	return putJSON(b, u64(m.ID), m)
+	return t.putMessage(m)
 }
 
 func (t *txn) MarkSeen(key string, msgID uint64) error {

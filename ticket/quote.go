@@ -2,6 +2,7 @@ package ticket
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -69,6 +70,16 @@ func Visible(text string) string {
 	kept := r.visibleLines(lines)
 	if !hasText(kept) {
 		return joinTrimmed(lines)
+	}
+	if tail := len(lines) - len(kept); slices.Equal(kept, lines[tail:]) {
+		// Nothing was cut at the end: a substring of text, not a copy (a
+		// 25 MB text body would otherwise be copied once more).
+		first := nextNonBlank(lines, tail)
+		off := 0
+		for _, l := range lines[:first] {
+			off += len(l) + 1
+		}
+		return strings.TrimRightFunc(text[min(off, len(text)):], unicode.IsSpace)
 	}
 	return joinTrimmed(kept)
 }

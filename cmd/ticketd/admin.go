@@ -34,10 +34,11 @@ type backend interface {
 
 // adminOp is an operator's request on the quarantine or suppression list.
 type adminOp struct {
-	List  string `json:"list"` // quarantine, suppressions
-	Op    string `json:"op"`   // list, show, retry, drop, remove
+	List  string `json:"list"` // quarantine, suppressions, attachment
+	Op    string `json:"op"`   // list, show, retry, drop, remove, get
 	ID    uint64 `json:"id,omitempty"`
 	Email string `json:"email,omitempty"`
+	Index int    `json:"index,omitempty"` // attachment number on the ticket, from 1
 }
 
 // adminReply is its answer.
@@ -46,6 +47,7 @@ type adminReply struct {
 	Raw          []byte               `json:"raw,omitempty"`
 	Suppressions []ticket.Suppression `json:"suppressions,omitempty"`
 	Message      string               `json:"message,omitempty"`
+	File         *mailbox.File        `json:"file,omitempty"`
 }
 
 // actionRequest is an agent's action from the CLI.
@@ -192,10 +194,44 @@ func (b localBackend) Admin(_ context.Context, op adminOp) (adminReply, error) {
 			return err
 		})
 		return out, err
+	case "attachment get":
+		f, err := b.attachment(op.ID, op.Index)
+		return adminReply{File: f}, err
 	case "suppressions remove":
 		return adminReply{Message: op.Email + " removed from the suppression list"}, svc.Unsuppress(op.Email)
 	}
 	return adminReply{}, fmt.Errorf("unknown request %s %s", op.List, op.Op)
+}
+
+// attachment returns the index-th attachment (from 1) of ticket id, in the
+// order tickets show lists them, with its bytes taken from the raw mail.
+func (b localBackend) attachment(id uint64, index int) (*mailbox.File, error) {
+	var out *mailbox.File
+	err := b.d.db.View(func(tx ticket.ReadTx) error {
+		msgs, err := tx.Messages(id)
+		if err != nil {
+			return err
+		}
+		n := 0
+		for _, m := range msgs {
+			if n+len(m.Attachments) < index {
+				n += len(m.Attachments)
+				continue
+			}
+			raw, err := tx.Raw(m.ID)
+			if err != nil {
+				return fmt.Errorf("attachment %d of #%d was sent from the CLI and is not kept after sending", index, id)
+			}
+			files := mailbox.ExtractAttachments(raw)
+			if k := index - n - 1; k < len(files) {
+				out = &files[k]
+				return nil
+			}
+			return fmt.Errorf("attachment %d of #%d could not be read back from the raw mail", index, id)
+		}
+		return fmt.Errorf("ticket #%d has %d attachments, not %d", id, n, index)
+	})
+	return out, err
 }
 
 // adminServer serves the admin API on a unix socket (mode 0600).

@@ -24,6 +24,7 @@ import (
 	"time"
 	_ "time/tzdata" // Asia/Seoul even where the system has no zoneinfo
 
+	"github.com/ticketd/ticketd/mailbox"
 	"github.com/ticketd/ticketd/store"
 	"github.com/ticketd/ticketd/ticket"
 )
@@ -70,6 +71,7 @@ func init() {
 		{name: "quarantine drop", args: "ID", help: "delete a quarantined mail", run: cmdAdmin("quarantine", "drop")},
 		{name: "suppressions list", help: "list addresses that get no mail after a permanent bounce", run: cmdAdmin("suppressions", "list")},
 		{name: "suppressions remove", args: "EMAIL", help: "let mail go to an address again", run: cmdAdmin("suppressions", "remove")},
+		{name: "attachment get", args: "N INDEX --out DIR", help: "save attachment INDEX (as tickets show numbers them) of ticket N into DIR", run: cmdAttachmentGet},
 		{name: "check-config", help: "check the configuration; print every problem and exit 2 if any", run: cmdCheckConfig},
 		{name: "demo", help: "run against embedded IMAP and SMTP servers with sample mail (needs nothing else)", run: cmdDemo, noCfg: true},
 		{name: "version", help: "print the version", run: cmdVersion, noCfg: true},
@@ -89,6 +91,7 @@ type cli struct {
 	status string
 	asJSON bool
 	as     string
+	out    string
 	file   string
 	attach multiFlag
 }
@@ -154,6 +157,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if cmd.name == "reply" {
 		c.flags.Var(&c.attach, "attach", "attach this file (repeatable)")
+	}
+	if cmd.name == "attachment get" {
+		c.flags.StringVar(&c.out, "out", ".", "directory to save into")
 	}
 	c.flags.Usage = func() {
 		fmt.Fprintf(stderr, "usage: ticketd %s %s\n  %s\n", cmd.name, cmd.args, cmd.help)
@@ -631,6 +637,54 @@ func cmdAdmin(list, op string) func(c *cli) int {
 			}
 			tw.Flush()
 		}
+		return exitOK
+	}
+}
+
+// cmdAttachmentGet saves one attachment under a sanitised name; it never
+// overwrites a file.
+func cmdAttachmentGet(c *cli) int {
+	id, ok := c.ticketArg()
+	if !ok || len(c.args) != 2 {
+		return c.fail("usage: ticketd attachment get N INDEX --out DIR")
+	}
+	index, err := strconv.Atoi(c.args[1])
+	if err != nil || index < 1 {
+		return c.fail("attachment get: INDEX must be 1 or more, got %q", c.args[1])
+	}
+	s, ok := c.settings()
+	if !ok {
+		return exitConfig
+	}
+	b, err := c.backend(s, newLogger(c.stderr, s.Log))
+	if err != nil {
+		return c.fail("%v", err)
+	}
+	defer b.Close()
+	out, err := b.Admin(c.ctx, adminOp{List: "attachment", Op: "get", ID: id, Index: index})
+	if err != nil {
+		return c.fail("attachment get: %v", err)
+	}
+	name := mailbox.SafeFilename(out.File.Filename)
+	ext := filepath.Ext(name)
+	for i := 1; ; i++ {
+		path := filepath.Join(c.out, name)
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, os.ErrExist) && i < 1000 {
+			name = fmt.Sprintf("%s (%d)%s", strings.TrimSuffix(mailbox.SafeFilename(out.File.Filename), ext), i, ext)
+			continue
+		}
+		if err != nil {
+			return c.fail("attachment get: %v", err)
+		}
+		_, err = f.Write(out.File.Data)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return c.fail("attachment get: %v", err)
+		}
+		fmt.Fprintf(c.stdout, "%s (%d bytes)\n", path, len(out.File.Data))
 		return exitOK
 	}
 }

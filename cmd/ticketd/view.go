@@ -83,6 +83,7 @@ func printTicket(w io.Writer, v ticketView, loc *time.Location) {
 	fmt.Fprintf(w, "Ticket #%d  [%s]  %s\n", v.ID, v.Status, oneLine(v.Subject, 200))
 	fmt.Fprintf(w, "Requester: %s\nCreated:   %s\nUpdated:   %s\n", v.Requester,
 		v.CreatedAt.In(loc).Format(time.RFC3339), v.UpdatedAt.In(loc).Format(time.RFC3339))
+	att := 0
 	for _, m := range v.Messages {
 		date := ""
 		if m.Date != nil {
@@ -94,7 +95,8 @@ func printTicket(w io.Writer, v ticketView, loc *time.Location) {
 		}
 		fmt.Fprintf(w, "\nSubject: %s\n", oneLine(m.Subject, 200))
 		for _, a := range m.Attachments {
-			fmt.Fprintf(w, "Attachment: %s (%s, %d bytes, sha256 %.12s…)\n", oneLine(a.Filename, 100), a.ContentType, a.Size, a.SHA256)
+			att++
+			fmt.Fprintf(w, "Attachment [%d]: %s (%s, %d bytes, sha256 %.12s…)\n", att, oneLine(a.Filename, 100), a.ContentType, a.Size, a.SHA256)
 		}
 		for _, warn := range m.Warnings {
 			fmt.Fprintf(w, "Warning: %s\n", oneLine(warn, 200))

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestOperatorCommands(t *testing.T) {
+	s := newStack(t)
+	// A non-mail is quarantined; list, show and drop it.
+	if code, _, _ := s.ticketd(t, []byte("\r\n\r\n"), "ingest"); code != exitDataErr {
+		t.Fatalf("ingest of a non-mail: exit %d", code)
+	}
+	code, out, _ := s.ticketd(t, nil, "quarantine", "list")
+	if code != 0 || !strings.Contains(out, "not a mail") {
+		t.Fatalf("quarantine list: %d %s", code, out)
+	}
+	if code, out, _ := s.ticketd(t, nil, "quarantine", "show", "1"); code != 0 || out != "\r\n\r\n" {
+		t.Fatalf("quarantine show: %d %q", code, out)
+	}
+	if code, _, errs := s.ticketd(t, nil, "quarantine", "retry", "1"); code == 0 || !strings.Contains(errs, "still cannot be handled") {
+		t.Fatalf("retry of a non-mail: %d %s", code, errs)
+	}
+	if code, _, _ := s.ticketd(t, nil, "quarantine", "drop", "1"); code != 0 {
+		t.Fatal("quarantine drop failed")
+	}
+	if _, out, _ := s.ticketd(t, nil, "quarantine", "list"); strings.Contains(out, "not a mail") {
+		t.Fatalf("dropped mail still listed: %s", out)
+	}
+
+	// A hostile attachment name is saved under a safe one, never outside DIR.
+	hostile := strings.Replace(inquiry, `filename="screen.png"`, `filename="../../evil\r.png"`, 1)
+	if code, _, errs := s.ticketd(t, []byte(hostile), "ingest"); code != 0 {
+		t.Fatalf("ingest: %s", errs)
+	}
+	dir := t.TempDir()
+	for i := 0; i < 2; i++ {
+		if code, out, errs := s.ticketd(t, nil, "attachment", "get", "1", "1", "--out", dir); code != 0 {
+			t.Fatalf("attachment get: %d %s %s", code, out, errs)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	// The quoted-pair \r in the header is an escaped "r" (RFC 5322 section
+	// 3.2.4); the path separators become "_".
+	if len(names) != 2 || names[0] != "_._evilr (1).png" || names[1] != "_._evilr.png" {
+		t.Fatalf("saved as %v", names)
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, names[1])); string(data) != "\x89PNG\r\n\x1a\n" {
+		t.Fatalf("attachment bytes %q", data)
+	}
+	if code, _, errs := s.ticketd(t, nil, "attachment", "get", "1", "9", "--out", dir); code == 0 || !strings.Contains(errs, "has 1 attachments") {
+		t.Fatalf("missing attachment: %d %s", code, errs)
+	}
+
+	// Suppressions: nothing listed, then removing an unknown address fails.
+	if code, out, _ := s.ticketd(t, nil, "suppressions", "list"); code != 0 || !strings.Contains(out, "EMAIL") {
+		t.Fatalf("suppressions list: %d %s", code, out)
+	}
+	if code, _, _ := s.ticketd(t, nil, "suppressions", "remove", "nobody@example.org"); code == 0 {
+		t.Fatal("removing an unknown suppression succeeded")
+	}
+}

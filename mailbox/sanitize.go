@@ -1,0 +1,79 @@
+package mailbox
+
+import (
+	"path/filepath"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/microcosm-cc/bluemonday"
+)
+
+// htmlPolicy keeps the formatting of a mail (paragraphs, lists, tables,
+// links, inline images by cid:) and removes scripts, styles, event handlers,
+// forms and frames.
+var htmlPolicy = func() *bluemonday.Policy {
+	p := bluemonday.UGCPolicy()
+	p.AllowURLSchemes("http", "https", "mailto", "cid")
+	p.AllowAttrs("style").Globally() // bluemonday filters the CSS itself
+	p.RequireNoFollowOnLinks(true)
+	p.AddTargetBlankToFullyQualifiedLinks(true)
+	return p
+}()
+
+// SanitizeHTML returns html safe to show in a browser: what Mail.HTML holds
+// once a mail is stored.
+func SanitizeHTML(html string) string {
+	if html == "" {
+		return ""
+	}
+	return htmlPolicy.Sanitize(html)
+}
+
+// reservedNames are file names Windows treats as devices, whatever the
+// extension.
+var reservedNames = map[string]bool{"CON": true, "PRN": true, "AUX": true, "NUL": true,
+	"COM1": true, "COM2": true, "COM3": true, "COM4": true, "COM5": true, "COM6": true, "COM7": true, "COM8": true, "COM9": true,
+	"LPT1": true, "LPT2": true, "LPT3": true, "LPT4": true, "LPT5": true, "LPT6": true, "LPT7": true, "LPT8": true, "LPT9": true}
+
+// SafeFilename turns an attachment's name, which the sender chose, into a
+// name that is safe to create in a directory: no path separators, no "..",
+// no control or invisible format characters, no leading dot, no device
+// name, at most 200 bytes (keeping the extension), never empty.
+func SafeFilename(name string) string {
+	name = strings.ToValidUTF8(name, "_")
+	name = strings.Map(func(r rune) rune {
+		switch {
+		case r == '/' || r == '\\' || r == ':' || r == 0:
+			return '_'
+		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r): // incl. RTL overrides
+			return -1
+		case strings.ContainsRune(`<>"|?*`, r):
+			return '_'
+		}
+		return r
+	}, name)
+	for strings.Contains(name, "..") {
+		name = strings.ReplaceAll(name, "..", ".")
+	}
+	name = strings.Trim(name, ". \t")
+	if name == "" {
+		return "attachment"
+	}
+	base := strings.ToUpper(strings.TrimSuffix(name, filepath.Ext(name)))
+	if reservedNames[base] {
+		name = "_" + name
+	}
+	if len(name) > 200 {
+		ext := filepath.Ext(name)
+		if len(ext) > 20 {
+			ext = ""
+		}
+		cut := 200 - len(ext)
+		for cut > 0 && !utf8.RuneStart(name[cut]) {
+			cut--
+		}
+		name = name[:cut] + ext
+	}
+	return name
+}
