@@ -466,6 +466,10 @@ func isAlpha(c byte) bool { return ('a' <= c && c <= 'z') || ('A' <= c && c <= '
 // bounceSenders are local parts of the From or Return-Path address of
 // reports written by mail software. Office 365 sends its NDRs from
 // MicrosoftExchange<hex>@domain.
+// replySubject matches the subject of a reply or forward, in the languages
+// a Korean helpdesk meets.
+var replySubject = regexp.MustCompile(`^(?:re|fw|fwd|aw|wg|tr|sv|vs|antw|답장|회신|전달)\s*(?:\[\d+\])?\s*[:：]`)
+
 var bounceSenders = []string{"mailer-daemon", "mailer_daemon", "mailerdaemon", "mail-daemon", "postmaster", "microsoftexchange"}
 
 // bounceSubjects are how the Subject of a bounce starts (lower-cased).
@@ -539,8 +543,9 @@ var returnedMarkers = []string{
 	"----- original message -----",                 // Gmail
 	"----- original message follows -----",
 	"----- original message headers -----",
-	"original message headers", // Exchange, Office 365
-	"----- 원본 메일 -----",        // Korean webmail
+	"----- message header follows -----", // Sendmail
+	"original message headers",           // Exchange, Office 365
+	"----- 원본 메일 -----",                  // Korean webmail
 	"----- 원본 메시지 -----",
 }
 
@@ -592,11 +597,16 @@ func (p *parser) textBounce(m *ticket.Mail, report string) ([]ticket.BounceRecip
 			}
 		}
 	}
-	fromSoftware := isBounceSender(m.From.Email) || isBounceSender(p.hdr.Get("Return-Path"))
-	if rp := strings.TrimSpace(p.hdr.Get("Return-Path")); rp == "<>" {
-		fromSoftware = true
-	}
+	// A null Return-Path is weaker evidence than a MAILER-DAEMON sender:
+	// RFC 3834 section 3.3 asks auto-replies (out of office) to use it too.
+	daemon := isBounceSender(m.From.Email) || isBounceSender(p.hdr.Get("Return-Path"))
+	nullPath := strings.TrimSpace(p.hdr.Get("Return-Path")) == "<>"
 	subj := strings.ToLower(strings.TrimSpace(m.Subject))
+	if replySubject.MatchString(subj) {
+		// A person replying to or forwarding a bounce, or a postmaster
+		// answering us: mail software starts its own subject.
+		return nil, false
+	}
 	subjOK := false
 	for _, s := range bounceSubjects {
 		if strings.HasPrefix(subj, s) {
@@ -604,12 +614,12 @@ func (p *parser) textBounce(m *ticket.Mail, report string) ([]ticket.BounceRecip
 			break
 		}
 	}
-	if !fromSoftware && !subjOK && len(failedHdr) == 0 {
+	if !daemon && !nullPath && !subjOK && len(failedHdr) == 0 {
 		return nil, false
 	}
 	low := strings.ToLower(report)
 	strong := containsAny(low, bounceStrong)
-	weak := fromSoftware && containsAny(low, bounceWeak)
+	weak := daemon && containsAny(low, bounceWeak)
 	if !strong && !weak && len(failedHdr) == 0 {
 		return nil, false
 	}
@@ -704,7 +714,9 @@ const addrPat = "[\\p{L}\\p{N}.!#$%&'*+/=?^_`{|}~-]+@[\\p{L}\\p{N}](?:[\\p{L}\\p
 var (
 	// Postfix and qmail, at the start of a line:
 	// "<a@b>: host mx[1.2.3.4] said: 550 ..." or "<a@b>:".
-	postfixLine = regexp.MustCompile(`^<(` + addrPat + `)>(?:\s*\(expanded from <[^>]*>\))?:\s*(.*)$`)
+	// The address we sent to comes after "expanded from" when an alias
+	// was expanded.
+	postfixLine = regexp.MustCompile(`^<(` + addrPat + `)>(?:\s*\(expanded from <(` + addrPat + `)>\))?:\s*(.*)$`)
 	// Sendmail's transcript: "<a@b>... User unknown".
 	sendmailLine = regexp.MustCompile(`^<(` + addrPat + `)>\.\.\.\s*(.*)$`)
 	// Exim, Exchange, Gmail, Sendmail's summary: the address alone on its
@@ -727,10 +739,14 @@ var recipientSentences = []*regexp.Regexp{
 // recipientLine reports whether line starts a recipient, with the address,
 // the start of the reason, and whether the reason starts after empty lines.
 func recipientLine(line string) (addr, reason string, skipBlank, ok bool) {
-	for _, re := range []*regexp.Regexp{postfixLine, sendmailLine} {
-		if mm := re.FindStringSubmatch(line); mm != nil {
-			return mm[1], mm[2], false, true
+	if mm := postfixLine.FindStringSubmatch(line); mm != nil {
+		if mm[2] != "" {
+			return mm[2], mm[3], false, true
 		}
+		return mm[1], mm[3], false, true
+	}
+	if mm := sendmailLine.FindStringSubmatch(line); mm != nil {
+		return mm[1], mm[2], false, true
 	}
 	if mm := bareLine.FindStringSubmatch(line); mm != nil {
 		return mm[1], "", false, true
