@@ -463,13 +463,13 @@ func isAlpha(c byte) bool { return ('a' <= c && c <= 'z') || ('A' <= c && c <= '
 
 // Text bounces.
 
-// bounceSenders are local parts of the From or Return-Path address of
-// reports written by mail software. Office 365 sends its NDRs from
-// MicrosoftExchange<hex>@domain.
 // replySubject matches the subject of a reply or forward, in the languages
 // a Korean helpdesk meets.
 var replySubject = regexp.MustCompile(`^(?:re|fw|fwd|aw|wg|tr|sv|vs|antw|답장|회신|전달)\s*(?:\[\d+\])?\s*[:：]`)
 
+// bounceSenders are local parts of the From or Return-Path address of
+// reports written by mail software. Office 365 sends its NDRs from
+// MicrosoftExchange<hex>@domain.
 var bounceSenders = []string{"mailer-daemon", "mailer_daemon", "mailerdaemon", "mail-daemon", "postmaster", "microsoftexchange"}
 
 // bounceSubjects are how the Subject of a bounce starts (lower-cased).
