@@ -31,6 +31,9 @@ type OutboxConfig struct {
 	// Refuse, if set, says why no mail may go to an address (a null or
 	// own address), or "". Suppressed addresses are always refused.
 	Refuse func(addr string) string
+	// SuppressFor, when set, suppresses the recipient of a single-recipient
+	// mail the server refused permanently (5xx), as a bounce would.
+	SuppressFor time.Duration
 }
 
 // Outbox sends queued mail. It claims a mail (attempt count and next attempt
@@ -200,7 +203,7 @@ func (w *Outbox) attempt(ctx context.Context, id uint64) (sent, gaveUp bool, ret
 		log.Warn("outbox: recipients refused", "refused", strings.Join(refused, "; "))
 	}
 	if len(o.To)+len(o.Cc) == 0 {
-		err = w.finish(o, DeliveryFailed, "not sent: "+strings.Join(refused, "; "))
+		err = w.finish(o, DeliveryFailed, "not sent: "+strings.Join(refused, "; "), nil)
 		return false, err == nil, time.Time{}, wrapErr("record refusal", id, err)
 	}
 	// The send is finished even when ctx is cancelled: the sender has its own
@@ -210,11 +213,17 @@ func (w *Outbox) attempt(ctx context.Context, id uint64) (sent, gaveUp bool, ret
 	switch {
 	case sendErr == nil:
 		log.Info("outbox: sent", "to", addrList(o.To))
-		err = w.finish(o, DeliverySent, "")
+		err = w.finish(o, DeliverySent, "", nil)
 		return err == nil, false, time.Time{}, wrapErr("record sent", id, err)
 	case IsPermanent(sendErr) || now.Sub(o.CreatedAt) >= w.cfg.Deadline:
 		log.Error("outbox: giving up", "to", addrList(o.To), "err", sendErr)
-		err = w.finish(o, DeliveryFailed, sendErr.Error())
+		var sup *Suppression
+		if rcpts := append(append([]Address(nil), o.To...), o.Cc...); IsPermanent(sendErr) && len(rcpts) == 1 && w.cfg.SuppressFor > 0 {
+			// The server refused the one recipient for good: as with a
+			// bounce, no more mail goes there for a while.
+			sup = &Suppression{Email: rcpts[0].Email, Reason: sendErr.Error(), Since: now, Until: now.Add(w.cfg.SuppressFor), Ticket: o.TicketID}
+		}
+		err = w.finish(o, DeliveryFailed, sendErr.Error(), sup)
 		return false, err == nil, time.Time{}, wrapErr("record failure", id, err)
 	}
 	o.LastError = sendErr.Error()
@@ -245,10 +254,15 @@ func (w *Outbox) filter(tx Tx, as []Address, refused []string) ([]Address, []str
 }
 
 // finish removes o from the outbox and records the outcome on its message.
-func (w *Outbox) finish(o Outgoing, state, errText string) error {
+func (w *Outbox) finish(o Outgoing, state, errText string, sup *Suppression) error {
 	return w.store.Update(func(tx Tx) error {
 		if err := tx.DeleteOutgoing(o.ID); err != nil {
 			return err
+		}
+		if sup != nil {
+			if err := tx.PutSuppression(*sup); err != nil {
+				return err
+			}
 		}
 		msg, err := tx.Message(o.MessageRef)
 		if errors.Is(err, ErrNotFound) {

@@ -92,6 +92,12 @@ func wire(s *Settings, log *slog.Logger, db *store.DB) (*daemon, error) {
 		MinBackoff: time.Duration(s.Outbox.MinBackoff),
 		MaxBackoff: time.Duration(s.Outbox.MaxBackoff),
 		Refuse:     refuse,
+		SuppressFor: func() time.Duration {
+			if s.Limits.SuppressFor > 0 {
+				return time.Duration(s.Limits.SuppressFor)
+			}
+			return 30 * 24 * time.Hour
+		}(),
 	}, log)
 	d.svc = ticket.NewService(db, render, ticket.Config{
 		Support: s.Support, Domain: s.Domain, Language: s.Center.Language,

@@ -28,6 +28,9 @@
 #   MAILSTACK_IMAP_PORT MAILSTACK_IMAPS_PORT MAILSTACK_SMTP_PORT
 #   MAILSTACK_SUBMISSION_PORT MAILSTACK_SMTPS_PORT   override single ports
 #   MAILSTACK_USERS="support agent customer"   (entries: local[@domain][:password])
+#   MAILSTACK_GHOSTS="ghost"    addresses Postfix accepts but Dovecot does not
+#                               know: Postfix bounces them with a real DSN
+#                               (default "ghost"; "" for none)
 #   MAILSTACK_DOMAIN=example.test  MAILSTACK_PASSWORD=secret
 #   MAILSTACK_FOLDERS="Archive Processed"   folders that exist (auto-created and
 #                               subscribed) for every user, besides INBOX, Drafts, Sent,
@@ -73,6 +76,7 @@ SMTPS_PORT=${MAILSTACK_SMTPS_PORT:-$((BASE + 465))}
 DOMAIN=${MAILSTACK_DOMAIN:-example.test}
 PASSWORD=${MAILSTACK_PASSWORD:-secret}
 USERS=${MAILSTACK_USERS:-support agent customer}
+GHOSTS=${MAILSTACK_GHOSTS-ghost}
 FOLDERS=${MAILSTACK_FOLDERS:-Archive Processed}
 HOST=127.0.0.1
 PORTS="$IMAP_PORT $IMAPS_PORT $SMTP_PORT $SUBMISSION_PORT $SMTPS_PORT"
@@ -291,7 +295,9 @@ chown mail:mail "$MAIL"; chmod 750 "$MAIL"
 # VAR (always world-traversable), not under DIR/etc (whose parents may be 0700)
 user_list | awk '{print $1 ":{PLAIN}" $2}' >"$VAR/users"
 chown root:dovecot "$VAR/users"; chmod 640 "$VAR/users"
-user_list | awk '{print $1 " OK"}' >"$PF/vmailbox"
+{ user_list | awk '{print $1 " OK"}'
+  for g in $GHOSTS; do [[ $g == *@* ]] || g=$g@$DOMAIN; echo "${g,,} OK"; done
+} >"$PF/vmailbox"
 DOMAINS=$(user_list | awk '{sub(/.*@/,"",$1); print $1}' | sort -u | paste -sd' ')
 
 # ---------------------------------------------------------------- dovecot
