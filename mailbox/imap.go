@@ -132,7 +132,9 @@ type PollStats struct {
 	Duplicates int
 	Rejected   int
 	Oversized  int
-	Bytes      int64
+	// HeldBack counts acknowledgements held back (rate limit, suppression).
+	HeldBack int
+	Bytes    int64
 }
 
 // Poll connects, ingests every mail above the cursor, applies the
@@ -291,6 +293,9 @@ func (p *Poller) fetchChunk(ctx context.Context, c *imapclient.Client, validity 
 		if err != nil {
 			pending[uid] = true
 			return done, spam, fmt.Errorf("mailbox %s: uid %d: %w", p.cfg.Name, uid, err)
+		}
+		if res.HeldBack != "" {
+			st.HeldBack++
 		}
 		if res.Spam && p.cfg.SpamFolder != "" {
 			spam = append(spam, uid)

@@ -169,7 +169,7 @@ func (d *daemon) poll(ctx context.Context, p *poller, wait bool) (st mailbox.Pol
 	st, err = p.Poll(ctx)
 	if err == nil && st.Fetched > 0 {
 		d.log.Info("poll done", "mailbox", p.Name(), "fetched", st.Fetched, "new", st.NewTickets,
-			"followups", st.FollowUps, "duplicates", st.Duplicates, "rejected", st.Rejected,
+			"followups", st.FollowUps, "duplicates", st.Duplicates, "rejected", st.Rejected, "held_back", st.HeldBack,
 			"bytes", st.Bytes, "took", time.Since(start).Round(time.Millisecond))
 	}
 	return st, err
