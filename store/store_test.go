@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -123,4 +124,58 @@ func TestBackupReopens(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+func TestRestoreAndCompact(t *testing.T) {
+	db := tempDB(t)
+	for i := uint64(1); i <= 200; i++ {
+		db.Update(func(tx ticket.Tx) error {
+			return tx.PutTicket(ticket.Ticket{ID: i, Subject: string(make([]byte, 4000))})
+		})
+	}
+	dir := t.TempDir()
+	backup := filepath.Join(dir, "b.db")
+	if _, err := db.Backup(backup); err != nil {
+		t.Fatal(err)
+	}
+	// Delete half, then compact: the file shrinks and the rest is intact.
+	db.Update(func(tx ticket.Tx) error {
+		for i := uint64(1); i <= 200; i += 2 {
+			if err := tx.(*txn).tx.Bucket(bTickets).Delete(u64(i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	path := db.Path()
+	db.Close()
+	before, after, err := Compact(path)
+	if err != nil || after >= before {
+		t.Fatalf("compact: %d -> %d, %v", before, after, err)
+	}
+	t.Logf("compact: %d -> %d bytes", before, after)
+	if _, err := Restore(filepath.Join(dir, "missing.db"), path); err == nil {
+		t.Fatal("restore of a missing file succeeded")
+	}
+	kept, err := Restore(backup, path)
+	if err != nil || kept == "" {
+		t.Fatalf("restore: %q %v", kept, err)
+	}
+	re, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer re.Close()
+	re.View(func(tx ticket.ReadTx) error {
+		if ts, _ := tx.Tickets(ticket.TicketFilter{}); len(ts) != 200 {
+			t.Errorf("restored %d tickets, want 200", len(ts))
+		}
+		return nil
+	})
+	// A file that is not a database is refused.
+	junk := filepath.Join(dir, "junk.db")
+	os.WriteFile(junk, []byte("not a database"), 0o600)
+	if _, err := Restore(junk, path); err == nil {
+		t.Fatal("restore of junk succeeded")
+	}
 }

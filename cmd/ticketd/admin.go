@@ -29,6 +29,8 @@ type backend interface {
 	Ingest(ctx context.Context, raw []byte, source string) (ingestResult, error)
 	Act(ctx context.Context, req actionRequest) (string, error)
 	Admin(ctx context.Context, op adminOp) (adminReply, error)
+	// Backup writes a consistent copy of the database to w.
+	Backup(ctx context.Context, w io.Writer) (int64, error)
 	Close()
 }
 
@@ -203,6 +205,10 @@ func (b localBackend) Admin(_ context.Context, op adminOp) (adminReply, error) {
 	return adminReply{}, fmt.Errorf("unknown request %s %s", op.List, op.Op)
 }
 
+func (b localBackend) Backup(_ context.Context, w io.Writer) (int64, error) {
+	return b.d.db.WriteTo(w)
+}
+
 // attachment returns the index-th attachment (from 1) of ticket id, in the
 // order tickets show lists them, with its bytes taken from the raw mail.
 func (b localBackend) attachment(id uint64, index int) (*mailbox.File, error) {
@@ -264,6 +270,7 @@ func listenAdmin(ctx context.Context, d *daemon, path string) (*adminServer, err
 	mux.HandleFunc("POST /v1/ingest", a.ingest)
 	mux.HandleFunc("POST /v1/action", a.action)
 	mux.HandleFunc("POST /v1/admin", a.admin)
+	mux.HandleFunc("GET /v1/backup", a.backup)
 	a.srv = &http.Server{Handler: a.recoverer(mux), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)}
 	go func() {
@@ -374,6 +381,16 @@ func (a *adminServer) action(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, msg)
 }
 
+// backup streams a consistent copy of the database (one read transaction)
+// while writers go on; the CLI writes it to its file.
+func (a *adminServer) backup(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/octet-stream")
+	if n, err := a.d.db.WriteTo(w); err != nil {
+		a.d.log.Error("backup", "err", err, "written", n)
+		return // the client sees a short body and reports it
+	}
+}
+
 func (a *adminServer) admin(w http.ResponseWriter, r *http.Request) {
 	var op adminOp
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&op); err != nil {
@@ -469,4 +486,20 @@ func (b remoteBackend) Admin(ctx context.Context, op adminOp) (adminReply, error
 	}
 	var out adminReply
 	return out, b.do(ctx, http.MethodPost, "/v1/admin", body, &out)
+}
+
+func (b remoteBackend) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://ticketd/v1/backup", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := b.c.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("admin socket: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("daemon: %s", resp.Status)
+	}
+	return io.Copy(w, resp.Body)
 }

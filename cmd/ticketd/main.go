@@ -72,6 +72,9 @@ func init() {
 		{name: "suppressions list", help: "list addresses that get no mail after a permanent bounce", run: cmdAdmin("suppressions", "list")},
 		{name: "suppressions remove", args: "EMAIL", help: "let mail go to an address again", run: cmdAdmin("suppressions", "remove")},
 		{name: "attachment get", args: "N INDEX --out DIR", help: "save attachment INDEX (as tickets show numbers them) of ticket N into DIR", run: cmdAttachmentGet},
+		{name: "backup", args: "FILE", help: "write a consistent copy of the database to FILE (through the daemon while it runs)", run: cmdBackup},
+		{name: "restore", args: "FILE", help: "replace the database with a backup (serve must be stopped)", run: cmdRestore},
+		{name: "compact", help: "rewrite the database without its free space (serve must be stopped)", run: cmdCompact},
 		{name: "check-config", help: "check the configuration; print every problem and exit 2 if any", run: cmdCheckConfig},
 		{name: "demo", help: "run against embedded IMAP and SMTP servers with sample mail (needs nothing else)", run: cmdDemo, noCfg: true},
 		{name: "version", help: "print the version", run: cmdVersion, noCfg: true},
@@ -687,4 +690,96 @@ func cmdAttachmentGet(c *cli) int {
 		fmt.Fprintf(c.stdout, "%s (%d bytes)\n", path, len(out.File.Data))
 		return exitOK
 	}
+}
+
+func cmdBackup(c *cli) int {
+	if len(c.args) != 1 {
+		return c.fail("usage: ticketd backup FILE")
+	}
+	s, ok := c.settings()
+	if !ok {
+		return exitConfig
+	}
+	b, err := c.backend(s, newLogger(c.stderr, s.Log))
+	if err != nil {
+		return c.fail("%v", err)
+	}
+	defer b.Close()
+	path := c.args[0]
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return c.fail("backup: %v", err)
+	}
+	n, err := b.Backup(c.ctx, f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = store.Check(tmp) // a copy cut short fails here
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return c.fail("backup: %v", err)
+	}
+	fmt.Fprintf(c.stdout, "backup written to %s (%d bytes)\n", path, n)
+	return exitOK
+}
+
+// noDaemon refuses to go on while serve answers on the admin socket.
+func (c *cli) noDaemon(s *Settings, what string) bool {
+	if rb, ok := dialAdmin(s.Socket); ok {
+		rb.Close()
+		c.fail("%s: ticketd serve is running (admin socket %s); stop it first", what, s.Socket)
+		return false
+	}
+	return true
+}
+
+func cmdRestore(c *cli) int {
+	if len(c.args) != 1 {
+		return c.fail("usage: ticketd restore FILE")
+	}
+	s, ok := c.settings()
+	if !ok {
+		return exitConfig
+	}
+	if !c.noDaemon(s, "restore") {
+		return exitFail
+	}
+	if err := os.MkdirAll(s.DataDir, 0o700); err != nil {
+		return c.fail("restore: %v", err)
+	}
+	kept, err := store.Restore(c.args[0], s.DBPath)
+	if err != nil {
+		return c.fail("restore: %v", err)
+	}
+	fmt.Fprintf(c.stdout, "restored %s from %s", s.DBPath, c.args[0])
+	if kept != "" {
+		fmt.Fprintf(c.stdout, "; the previous database is kept as %s", kept)
+	}
+	fmt.Fprintln(c.stdout)
+	return exitOK
+}
+
+func cmdCompact(c *cli) int {
+	s, ok := c.settings()
+	if !ok {
+		return exitConfig
+	}
+	if !c.noDaemon(s, "compact") {
+		return exitFail
+	}
+	before, after, err := store.Compact(s.DBPath)
+	if err != nil {
+		return c.fail("compact: %v", err)
+	}
+	fmt.Fprintf(c.stdout, "compacted %s: %d -> %d bytes\n", s.DBPath, before, after)
+	return exitOK
 }

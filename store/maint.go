@@ -1,0 +1,138 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Check opens path read-only and verifies it is a ticketd database of this
+// schema with a consistent page structure (bbolt's own check).
+func Check(path string) error {
+	db, err := Open(path, &Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return db.bolt.View(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			return fmt.Errorf("store: %s is damaged: %w", path, err)
+		}
+		return nil
+	})
+}
+
+// Restore replaces the database at dst with the backup at src, which is
+// checked first. The old file is kept as dst.before-restore-TIME. No
+// process may have dst open.
+func Restore(src, dst string) (kept string, err error) {
+	if err := Check(src); err != nil {
+		return "", err
+	}
+	tmp := dst + ".restore.tmp"
+	if err := copyFile(src, tmp); err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(dst); err == nil {
+		// Take the lock to be sure no daemon has it open.
+		db, err := Open(dst, &Options{Timeout: time.Second})
+		if err != nil {
+			os.Remove(tmp)
+			return "", err
+		}
+		db.Close()
+		kept = dst + ".before-restore-" + time.Now().UTC().Format("20060102T150405Z")
+		if err := os.Rename(dst, kept); err != nil {
+			os.Remove(tmp)
+			return "", fmt.Errorf("store: restore: %w", err)
+		}
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return kept, fmt.Errorf("store: restore: %w", err)
+	}
+	return kept, syncDir(filepath.Dir(dst))
+}
+
+// Compact rewrites the database at path into a new file without its free
+// pages (bbolt never shrinks a file by itself), and swaps it in. No process
+// may have path open. It returns the sizes before and after.
+func Compact(path string) (before, after int64, err error) {
+	src, err := Open(path, &Options{Timeout: time.Second})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer src.Close()
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	tmp := path + ".compact.tmp"
+	os.Remove(tmp)
+	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		return 0, 0, fmt.Errorf("store: compact: %w", err)
+	}
+	if err := bolt.Compact(dst, src.bolt, 64<<20); err != nil {
+		dst.Close()
+		os.Remove(tmp)
+		return 0, 0, fmt.Errorf("store: compact: %w", err)
+	}
+	if err := dst.Close(); err != nil {
+		os.Remove(tmp)
+		return 0, 0, fmt.Errorf("store: compact: %w", err)
+	}
+	if err := Check(tmp); err != nil {
+		os.Remove(tmp)
+		return 0, 0, err
+	}
+	nst, err := os.Stat(tmp)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return 0, 0, fmt.Errorf("store: compact: %w", err)
+	}
+	return st.Size(), nst.Size(), syncDir(filepath.Dir(path))
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	_, err = io.Copy(out, in)
+	if err == nil {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(dst)
+		return fmt.Errorf("store: copy %s: %w", src, err)
+	}
+	return nil
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
+		return fmt.Errorf("store: sync %s: %w", dir, err)
+	}
+	return nil
+}
