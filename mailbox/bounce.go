@@ -36,7 +36,7 @@ import (
 
 const (
 	// maxReportPart bounds how much of one report part is kept.
-	maxReportPart = 128 << 10
+	maxReportPart = 64 << 10
 	// maxReportParts bounds how many parts of each kind are kept.
 	maxReportParts = 8
 	// maxReportText bounds how much of the text body is searched.
@@ -74,23 +74,45 @@ func (r *reportParts) tee(mt string, w io.Writer) io.Writer {
 	if len(*list) >= maxReportParts {
 		return w
 	}
-	b := &cappedBuffer{limit: maxReportPart}
+	// Of a returned message only the header is read.
+	b := &cappedBuffer{limit: maxReportPart, headerOnly: list == &r.returned}
 	*list = append(*list, b)
 	return io.MultiWriter(w, b)
 }
 
-// cappedBuffer keeps the first limit bytes written to it and drops the rest
+// cappedBuffer keeps the first limit bytes written to it, or with
+// headerOnly the bytes up to the first empty line, and drops the rest
 // without error.
 type cappedBuffer struct {
-	buf   bytes.Buffer
-	limit int
+	buf        bytes.Buffer
+	limit      int
+	headerOnly bool
+	done       bool
 }
 
 func (c *cappedBuffer) Write(b []byte) (int, error) {
-	if room := c.limit - c.buf.Len(); room > 0 {
-		c.buf.Write(b[:min(room, len(b))])
+	if c.done {
+		return len(b), nil
 	}
-	return len(b), nil
+	n := len(b)
+	if c.headerOnly && c.buf.Len() == 0 {
+		b = bytes.TrimLeft(b, "\r\n") // empty lines before the header
+	}
+	if room := c.limit - c.buf.Len(); room > 0 {
+		start := max(0, c.buf.Len()-3) // an empty line may span two writes
+		c.buf.Write(b[:min(room, len(b))])
+		if c.headerOnly {
+			tail := c.buf.Bytes()[start:]
+			if i := bytes.Index(tail, []byte("\n\n")); i >= 0 {
+				c.buf.Truncate(start + i + 2)
+				c.done = true
+			} else if i := bytes.Index(tail, []byte("\n\r\n")); i >= 0 {
+				c.buf.Truncate(start + i + 3)
+				c.done = true
+			}
+		}
+	}
+	return n, nil
 }
 
 // bounce returns what the delivery report in m says, or nil when m is not a
@@ -117,41 +139,43 @@ func (p *parser) bounce(m *ticket.Mail) (b *ticket.Bounce) {
 }
 
 func (p *parser) readBounce(m *ticket.Mail) *ticket.Bounce {
-	d := readDSN(p.report.status)
-	report, quoted := splitReturned(m.Text)
-	origID := func() string {
-		for _, id := range []string{d.messageID, p.returnedMessageID(), quotedMessageID(quoted), m.InReplyTo} {
-			if id != "" {
-				return id
-			}
-		}
-		return ""
-	}
 	// RFC 3464: the per-recipient fields decide, and a report that names
 	// recipients but none that failed or is delayed is no bounce.
+	d := readDSN(p.report.status)
 	if d.groups > 0 {
 		if len(d.recips) == 0 {
 			return nil
 		}
-		return &ticket.Bounce{Standard: true, OriginalMessageID: origID(), Recipients: d.recips}
+		_, quoted := splitReturned(m.Text)
+		return &ticket.Bounce{Standard: true, OriginalMessageID: p.originalID(m, d.messageID, quoted), Recipients: d.recips}
 	}
 	mt, params := parseMediaType(p.hdr.Get("Content-Type"), "")
 	rt := strings.ToLower(params["report-type"])
 	isDSN := mt == "multipart/report" && (rt == "delivery-status" || rt == "global-delivery-status")
-	recips, ok := p.textBounce(m, report)
+	recips, quoted, ok := p.textBounce(m)
 	if !ok && !isDSN {
 		return nil
 	}
 	// A text bounce, or a multipart/report whose status part could not be
 	// read: its recipients are read from the text, if they can be.
-	return &ticket.Bounce{Standard: isDSN, OriginalMessageID: origID(), Recipients: recips}
+	return &ticket.Bounce{Standard: isDSN, OriginalMessageID: p.originalID(m, d.messageID, quoted), Recipients: recips}
 }
 
-func orDefault(s, def string) string {
-	if s != "" {
-		return s
+// originalID returns the Message-ID of the mail a report is about: the
+// report's Original-Message-ID field, else the Message-ID of the returned
+// message or header, else one quoted in the text, else In-Reply-To (Gmail
+// and Exchange set it to the failed mail).
+func (p *parser) originalID(m *ticket.Mail, field, quoted string) string {
+	if field != "" {
+		return field
 	}
-	return def
+	if id := p.returnedMessageID(); id != "" {
+		return id
+	}
+	if id := quotedMessageID(quoted); id != "" {
+		return id
+	}
+	return m.InReplyTo
 }
 
 // returnedMessageID returns the Message-ID of the first returned message
@@ -172,7 +196,7 @@ func headerMessageID(hb []byte) string {
 	lines := strings.Split(normalizeNewlines(string(hb)), "\n")
 	for i, l := range lines {
 		name, v, ok := strings.Cut(l, ":")
-		if !ok || !strings.EqualFold(strings.TrimSpace(name), "Message-ID") {
+		if !ok || l[0] == ' ' || l[0] == '\t' || !strings.EqualFold(strings.TrimSpace(name), "Message-ID") {
 			continue
 		}
 		for _, c := range lines[i+1:] {
@@ -586,9 +610,10 @@ func quotedMessageID(quoted string) string {
 	return ""
 }
 
-// textBounce reads the recipients of a text bounce, or reports false when m
-// is not one.
-func (p *parser) textBounce(m *ticket.Mail, report string) ([]ticket.BounceRecipient, bool) {
+// textBounce reads the recipients of a text bounce, and returns the text
+// after the report (the copy of the returned message), or reports false when
+// m is not a text bounce.
+func (p *parser) textBounce(m *ticket.Mail) (recips []ticket.BounceRecipient, quoted string, ok bool) {
 	var failedHdr []string
 	for _, v := range p.hdr.Values("X-Failed-Recipients") {
 		for _, a := range splitAddressList(v) {
@@ -605,7 +630,7 @@ func (p *parser) textBounce(m *ticket.Mail, report string) ([]ticket.BounceRecip
 	if replySubject.MatchString(subj) {
 		// A person replying to or forwarding a bounce, or a postmaster
 		// answering us: mail software starts its own subject.
-		return nil, false
+		return nil, "", false
 	}
 	subjOK := false
 	for _, s := range bounceSubjects {
@@ -615,22 +640,23 @@ func (p *parser) textBounce(m *ticket.Mail, report string) ([]ticket.BounceRecip
 		}
 	}
 	if !daemon && !nullPath && !subjOK && len(failedHdr) == 0 {
-		return nil, false
+		return nil, "", false
 	}
+	report, quoted := splitReturned(m.Text)
 	low := strings.ToLower(report)
 	strong := containsAny(low, bounceStrong)
 	weak := daemon && containsAny(low, bounceWeak)
 	if !strong && !weak && len(failedHdr) == 0 {
-		return nil, false
+		return nil, "", false
 	}
-	recips := textRecipients(report)
+	recips = textRecipients(report)
 	for _, e := range failedHdr {
 		if !hasRecipient(recips, e) && len(recips) < maxBounceRecipients {
 			recips = append(recips, ticket.BounceRecipient{Email: e})
 		}
 	}
 	if len(recips) == 0 {
-		return nil, false
+		return nil, "", false
 	}
 	// Status: the recipient's own text, else (one recipient) the report's
 	// first reply code, else the wording.
@@ -657,7 +683,7 @@ func (p *parser) textBounce(m *ticket.Mail, report string) ([]ticket.BounceRecip
 			r.Action = "delayed"
 		}
 	}
-	return recips, true
+	return recips, quoted, true
 }
 
 func isBounceSender(addr string) bool {
@@ -709,8 +735,8 @@ func codeLine(s string) string {
 // letters (RFC 6531).
 const addrPat = "[\\p{L}\\p{N}.!#$%&'*+/=?^_`{|}~-]+@[\\p{L}\\p{N}](?:[\\p{L}\\p{N}-]*[\\p{L}\\p{N}])?(?:\\.[\\p{L}\\p{N}](?:[\\p{L}\\p{N}-]*[\\p{L}\\p{N}])?)*"
 
-// Lines that start a recipient in a text bounce. Each has the address as
-// group 1 and, where the layout has it, the start of the reason as group 2.
+// Lines that start a recipient in a text bounce (see recipientLine for
+// their groups).
 var (
 	// Postfix and qmail, at the start of a line:
 	// "<a@b>: host mx[1.2.3.4] said: 550 ..." or "<a@b>:".

@@ -454,6 +454,11 @@ func (p *Poller) move(c *imapclient.Client, set imap.UIDSet, folder string) erro
 
 // dial connects and logs in.
 func (p *Poller) dial(ctx context.Context) (*imapclient.Client, error) {
+	return p.dialWith(ctx, nil)
+}
+
+// dialWith is dial with a handler for unilateral server data (for IDLE).
+func (p *Poller) dialWith(ctx context.Context, h *imapclient.UnilateralDataHandler) (*imapclient.Client, error) {
 	addr := net.JoinHostPort(p.cfg.Host, fmt.Sprint(p.cfg.Port))
 	tlsCfg := &tls.Config{ServerName: strings.Trim(p.cfg.Host, "[]"), MinVersion: tls.VersionTLS12}
 	if p.cfg.TLSConfig != nil {
@@ -463,9 +468,10 @@ func (p *Poller) dial(ctx context.Context) (*imapclient.Client, error) {
 		}
 	}
 	opts := &imapclient.Options{
-		TLSConfig:   tlsCfg,
-		WordDecoder: WordDecoder,
-		Dialer:      &net.Dialer{Timeout: p.cfg.DialTimeout},
+		TLSConfig:             tlsCfg,
+		WordDecoder:           WordDecoder,
+		Dialer:                &net.Dialer{Timeout: p.cfg.DialTimeout},
+		UnilateralDataHandler: h,
 	}
 	var c *imapclient.Client
 	var err error

@@ -157,6 +157,7 @@ type TemplatesConfig struct {
 // OutboxConfig tunes retries of outgoing mail.
 type OutboxConfig struct {
 	MaxAge     Duration `yaml:"max_age"`
+	Lease      Duration `yaml:"lease"`
 	MinBackoff Duration `yaml:"min_backoff"`
 	MaxBackoff Duration `yaml:"max_backoff"`
 }

@@ -89,6 +89,7 @@ func wire(s *Settings, log *slog.Logger, db *store.DB) (*daemon, error) {
 	refuse := func(addr string) string { return d.svc.NeverSend(addr) }
 	d.outbox = ticket.NewOutbox(db, sender, ticket.OutboxConfig{
 		Deadline:   time.Duration(s.Outbox.MaxAge),
+		Lease:      time.Duration(s.Outbox.Lease),
 		MinBackoff: time.Duration(s.Outbox.MinBackoff),
 		MaxBackoff: time.Duration(s.Outbox.MaxBackoff),
 		Refuse:     refuse,
