@@ -88,10 +88,13 @@ func (p *Poller) Watch(ctx context.Context, opts *WatchOptions, trigger func()) 
 	)
 	up := func() {
 		switch {
-		case failing:
-			p.log.Info("imap idle: watching again", "outage", time.Since(failSince).Round(time.Second), "attempts", attempts)
+		case !watching && failing:
+			p.log.Info("imap idle: watching for new mail", "restart", o.Restart,
+				"after", time.Since(failSince).Round(time.Second), "attempts", attempts)
 		case !watching:
 			p.log.Info("imap idle: watching for new mail", "restart", o.Restart)
+		case failing:
+			p.log.Info("imap idle: watching again", "outage", time.Since(failSince).Round(time.Second), "attempts", attempts)
 		}
 		watching, failing, attempts = true, false, 0
 	}
@@ -105,10 +108,14 @@ func (p *Poller) Watch(ctx context.Context, opts *WatchOptions, trigger func()) 
 			return nil
 		}
 		attempts++
-		if !failing {
+		switch {
+		case !failing && watching:
 			failing, failSince = true, time.Now()
 			p.log.Warn("imap idle: connection lost; reconnecting with backoff (logged again when it is back)", "err", err)
-		} else {
+		case !failing:
+			failing, failSince = true, time.Now()
+			p.log.Warn("imap idle: cannot start; retrying with backoff (logged again when it runs)", "err", err)
+		default:
 			p.log.Debug("imap idle: reconnect failed", "attempt", attempts, "err", err)
 		}
 		wait := backoff(o.MinBackoff, o.MaxBackoff, attempts)
@@ -139,6 +146,12 @@ func backoff(lo, hi time.Duration, n int) time.Duration {
 // watchOnce runs one watch connection until it fails or ctx is done. up is
 // called once IDLE runs.
 func (p *Poller) watchOnce(ctx context.Context, o WatchOptions, trigger, up func()) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			p.log.Error("imap idle: panic", "panic", v, "stack", string(debug.Stack()))
+			err = fmt.Errorf("mailbox %s: panic while watching: %v", p.cfg.Name, v)
+		}
+	}()
 	// The handler runs on the client's reader goroutine: it only signals.
 	exists := make(chan struct{}, 1)
 	handler := &imapclient.UnilateralDataHandler{
@@ -156,12 +169,6 @@ func (p *Poller) watchOnce(ctx context.Context, o WatchOptions, trigger, up func
 		return err
 	}
 	defer c.Close()
-	defer func() {
-		if v := recover(); v != nil {
-			p.log.Error("imap idle: panic", "panic", v, "stack", string(debug.Stack()))
-			err = fmt.Errorf("mailbox %s: panic while watching: %v", p.cfg.Name, v)
-		}
-	}()
 
 	var caps imap.CapSet
 	_ = guard(ctx, c, o.CommandTimeout, func() error { caps = c.Caps(); return nil })
@@ -195,7 +202,7 @@ func (p *Poller) watchOnce(ctx context.Context, o WatchOptions, trigger, up func
 		if first {
 			up()
 		}
-		if err := p.idleFor(ctx, c, idle, o.Restart, exists, trigger); err != nil {
+		if err := p.idleFor(ctx, c, o.Restart, exists, trigger); err != nil {
 			if ctx.Err() != nil {
 				idle.Close()
 				p.logout(c, time.Second)
@@ -222,12 +229,13 @@ func (p *Poller) watchOnce(ctx context.Context, o WatchOptions, trigger, up func
 			trigger()
 		default:
 		}
+		p.log.Debug("imap idle: restarted; the connection answered")
 	}
 }
 
 // idleFor waits while IDLE runs, calling trigger for each EXISTS, until d
 // has passed (nil), or ctx is done or the connection closed (an error).
-func (p *Poller) idleFor(ctx context.Context, c *imapclient.Client, idle *imapclient.IdleCommand, d time.Duration, exists <-chan struct{}, trigger func()) error {
+func (p *Poller) idleFor(ctx context.Context, c *imapclient.Client, d time.Duration, exists <-chan struct{}, trigger func()) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	for {

@@ -135,6 +135,9 @@ type PollStats struct {
 	// HeldBack counts acknowledgements held back (rate limit, suppression).
 	HeldBack int
 	Bytes    int64
+
+	// Acknowledged counts acknowledgements queued for new tickets.
+	Acknowledged int
 }
 
 // Poll connects, ingests every mail above the cursor, applies the
@@ -296,6 +299,9 @@ func (p *Poller) fetchChunk(ctx context.Context, c *imapclient.Client, validity 
 		}
 		if res.HeldBack != "" {
 			st.HeldBack++
+		}
+		if res.Acknowledged {
+			st.Acknowledged++
 		}
 		if res.Spam && p.cfg.SpamFolder != "" {
 			spam = append(spam, uid)

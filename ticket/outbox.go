@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -34,6 +35,13 @@ type OutboxConfig struct {
 	// SuppressFor, when set, suppresses the recipient of a single-recipient
 	// mail the server refused permanently (5xx), as a bounce would.
 	SuppressFor time.Duration
+	// OnResult, if set, is told the outcome of every send attempt: "sent"
+	// (the server accepted the mail), "retry" (a temporary failure; it is
+	// tried again later) or "failed" (given up: a permanent refusal, the
+	// Deadline passed, or no recipient may get mail). It is called before
+	// the outcome is recorded, on the goroutine running Flush, and must not
+	// block.
+	OnResult func(kind string)
 }
 
 // Outbox sends queued mail. It claims a mail (attempt count and next attempt
@@ -46,6 +54,15 @@ type Outbox struct {
 	cfg    OutboxConfig
 	log    *slog.Logger
 	wake   chan struct{}
+
+	// While the server fails with temporary errors the whole queue waits
+	// (pauseUntil): trying each queued mail against a server that is down
+	// only floods it and the log. The outage is logged when it starts and
+	// when it ends.
+	mu           sync.Mutex
+	pauseUntil   time.Time
+	failedInARow int
+	failingSince time.Time
 }
 
 // NewOutbox returns an outbox worker. A nil log discards.
@@ -134,6 +151,9 @@ func (w *Outbox) Flush(ctx context.Context) (sent, failed int, next time.Time, e
 	}
 	for _, o := range queue {
 		now := w.cfg.Now()
+		if pause := w.paused(now); !pause.IsZero() {
+			return sent, failed, pause, nil
+		}
 		if o.NextAttempt.After(now) {
 			if next.IsZero() || o.NextAttempt.Before(next) {
 				next = o.NextAttempt
@@ -203,6 +223,7 @@ func (w *Outbox) attempt(ctx context.Context, id uint64) (sent, gaveUp bool, ret
 		log.Warn("outbox: recipients refused", "refused", strings.Join(refused, "; "))
 	}
 	if len(o.To)+len(o.Cc) == 0 {
+		w.result("failed")
 		err = w.finish(o, DeliveryFailed, "not sent: "+strings.Join(refused, "; "), nil)
 		return false, err == nil, time.Time{}, wrapErr("record refusal", id, err)
 	}
@@ -212,11 +233,14 @@ func (w *Outbox) attempt(ctx context.Context, id uint64) (sent, gaveUp bool, ret
 	now := w.cfg.Now()
 	switch {
 	case sendErr == nil:
+		w.serverUp(now)
 		log.Info("outbox: sent", "to", addrList(o.To))
+		w.result("sent")
 		err = w.finish(o, DeliverySent, "", nil)
 		return err == nil, false, time.Time{}, wrapErr("record sent", id, err)
 	case IsPermanent(sendErr) || now.Sub(o.CreatedAt) >= w.cfg.Deadline:
 		log.Error("outbox: giving up", "to", addrList(o.To), "err", sendErr)
+		w.result("failed")
 		var sup *Suppression
 		if rcpts := append(append([]Address(nil), o.To...), o.Cc...); IsPermanent(sendErr) && len(rcpts) == 1 && w.cfg.SuppressFor > 0 {
 			// The server refused the one recipient for good: as with a
@@ -228,7 +252,13 @@ func (w *Outbox) attempt(ctx context.Context, id uint64) (sent, gaveUp bool, ret
 	}
 	o.LastError = sendErr.Error()
 	o.NextAttempt = now.Add(w.backoff(o.Attempts))
-	log.Warn("outbox: will retry", "err", sendErr, "next_attempt", o.NextAttempt.Format(time.RFC3339))
+	if w.serverDown(now) {
+		log.Warn("outbox: sending fails; the queue waits and retries with backoff (logged again when it recovers)",
+			"err", sendErr, "next_attempt", o.NextAttempt.Format(time.RFC3339))
+	} else {
+		log.Debug("outbox: will retry", "err", sendErr, "next_attempt", o.NextAttempt.Format(time.RFC3339))
+	}
+	w.result("retry")
 	err = w.store.Update(func(tx Tx) error { return tx.PutOutgoing(o) })
 	return false, false, o.NextAttempt, wrapErr("record retry", id, err)
 }
@@ -273,6 +303,50 @@ func (w *Outbox) finish(o Outgoing, state, errText string, sup *Suppression) err
 		msg.Delivery, msg.DeliveryError = state, errText
 		return tx.PutMessage(msg)
 	})
+}
+
+// paused returns when the queue may be tried again, or zero.
+func (w *Outbox) paused(now time.Time) time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if now.Before(w.pauseUntil) {
+		return w.pauseUntil
+	}
+	return time.Time{}
+}
+
+// serverDown records a temporary failure and pauses the queue by the
+// backoff of the failures in a row (not by the failed mail's own backoff:
+// one mail refused with a lasting 4xx must not hold up the others for an
+// hour). It reports whether this failure starts an outage.
+func (w *Outbox) serverDown(now time.Time) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.failedInARow++
+	w.pauseUntil = now.Add(w.backoff(w.failedInARow))
+	if w.failedInARow == 1 {
+		w.failingSince = now
+		return true
+	}
+	return false
+}
+
+// serverUp ends an outage, logging it.
+func (w *Outbox) serverUp(now time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.failedInARow > 0 {
+		w.log.Info("outbox: sending works again", "failed_attempts", w.failedInARow,
+			"outage", now.Sub(w.failingSince).Round(time.Second).String())
+	}
+	w.failedInARow, w.pauseUntil = 0, time.Time{}
+}
+
+// result reports the outcome of an attempt to cfg.OnResult.
+func (w *Outbox) result(kind string) {
+	if w.cfg.OnResult != nil {
+		w.cfg.OnResult(kind)
+	}
 }
 
 func (w *Outbox) backoff(attempts int) time.Duration {

@@ -125,6 +125,7 @@ func (b localBackend) Ingest(ctx context.Context, raw []byte, source string) (in
 	if err != nil {
 		return ingestResult{}, err
 	}
+	b.d.metrics.ingested(res, rejected)
 	out := ingestResult{TicketID: res.TicketID, NewTicket: res.NewTicket, Duplicate: res.Duplicate, Rejected: rejected}
 	if rejected {
 		out.Reason = "not a mail (kept as rejected)"

@@ -46,6 +46,11 @@ func newStack(t *testing.T, extra ...string) *testStack {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
+	// /healthz and /metrics stay off unless a test asks (http_test.go): two
+	// test processes must not fight over the default port.
+	if !strings.Contains("\n"+strings.Join(extra, "\n"), "\nhttp:") {
+		extra = append(extra, `http: {listen: "off"}`)
+	}
 	ih, ip, _ := net.SplitHostPort(srv.IMAPAddr())
 	sh, sp, _ := net.SplitHostPort(srv.SMTPAddr())
 	cfg := fmt.Sprintf(`data_dir: %s

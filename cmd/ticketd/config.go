@@ -37,6 +37,9 @@ type Config struct {
 	Threading ThreadingConfig `yaml:"threading"`
 	Limits    LimitsConfig    `yaml:"limits"`
 	Spam      SpamConfig      `yaml:"spam"`
+	// HTTP and Health: see http.go.
+	HTTP   HTTPConfig   `yaml:"http"`
+	Health HealthConfig `yaml:"health"`
 }
 
 // LimitsConfig bounds what one mail and one correspondent can cost.
@@ -132,6 +135,11 @@ type MailboxConfig struct {
 	MoveTo          string `yaml:"move_to"`
 	BatchSize       int    `yaml:"batch_size"`
 	MaxMessageBytes int64  `yaml:"max_message_bytes"`
+	// Idle keeps an IMAP IDLE connection open so new mail is polled within
+	// seconds; the schedule stays as the safety net. IdleRestart is how
+	// often IDLE is restarted to prove the connection alive (default 5m).
+	Idle        bool     `yaml:"idle"`
+	IdleRestart Duration `yaml:"idle_restart"`
 }
 
 // SMTPConfig is the outgoing mail server.
@@ -184,6 +192,8 @@ type Settings struct {
 	Domain    string
 	IMAP      []mailbox.IMAPConfig
 	Schedules []string
+	// Watch holds, per mailbox, the IDLE options; nil when idle is off.
+	Watch     []*mailbox.WatchOptions
 	SMTP      mailbox.SMTPConfig
 	DBPath    string
 	Socket    string
@@ -191,6 +201,9 @@ type Settings struct {
 	// Secret is the token signing key from the config; nil means the one
 	// kept in the database.
 	Secret []byte
+	// HTTPListen is the loopback address of /healthz and /metrics; ""
+	// when off (see http.go).
+	HTTPListen string
 }
 
 // findConfig resolves the config path: the flag, then $TICKETD_CONFIG, then
@@ -387,6 +400,13 @@ func checkConfig(c Config, base string) (*Settings, []error) {
 		} else if m.MaxMessageBytes == 0 {
 			m.MaxMessageBytes = c.Limits.MaxMessageBytes
 		}
+		var watch *mailbox.WatchOptions
+		if m.IdleRestart < 0 || m.IdleRestart > Duration(29*time.Minute) {
+			bad(key+".idle_restart", "want a duration up to 29m (RFC 2177: a server may drop an IDLE client after 30m), got %v", time.Duration(m.IdleRestart))
+		} else if m.Idle {
+			watch = &mailbox.WatchOptions{Restart: time.Duration(m.IdleRestart)} // 0: the default, 5m
+		}
+		s.Watch = append(s.Watch, watch)
 		s.Schedules = append(s.Schedules, m.Schedule)
 		s.IMAP = append(s.IMAP, mailbox.IMAPConfig{
 			Name: m.Name, Host: m.Host, Port: m.Port, Security: m.Security, Auth: m.Auth,
@@ -506,6 +526,7 @@ func checkConfig(c Config, base string) (*Settings, []error) {
 			bad(key, "must be positive")
 		}
 	}
+	checkHTTP(c, s, bad)
 	return s, errs
 }
 

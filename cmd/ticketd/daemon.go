@@ -27,6 +27,7 @@ type daemon struct {
 	svc     *ticket.Service
 	outbox  *ticket.Outbox
 	pollers []*poller
+	metrics *metrics // see metrics.go
 }
 
 // poller wraps a mailbox.Poller so that it never overlaps itself and so that
@@ -34,6 +35,7 @@ type daemon struct {
 type poller struct {
 	*mailbox.Poller
 	schedule string
+	watch    *mailbox.WatchOptions // IMAP IDLE; nil when off
 	mu       sync.Mutex
 
 	stateMu   sync.Mutex
@@ -83,11 +85,13 @@ func wire(s *Settings, log *slog.Logger, db *store.DB) (*daemon, error) {
 	}
 	ccParticipants := s.Replies.CcParticipants == nil || *s.Replies.CcParticipants
 	d := &daemon{s: s, log: log, db: db}
+	d.metrics = newMetrics(d)
 	// The outbox refuses what the service would never send to; the service
 	// wakes the outbox. Each needs the other, so the refusal looks the
 	// service up when it runs.
 	refuse := func(addr string) string { return d.svc.NeverSend(addr) }
-	d.outbox = ticket.NewOutbox(db, sender, ticket.OutboxConfig{
+	d.outbox = ticket.NewOutbox(watchStore{db, d.metrics.storeFailed}, sender, ticket.OutboxConfig{
+		OnResult:   d.metrics.sendResult,
 		Deadline:   time.Duration(s.Outbox.MaxAge),
 		Lease:      time.Duration(s.Outbox.Lease),
 		MinBackoff: time.Duration(s.Outbox.MinBackoff),
@@ -100,7 +104,7 @@ func wire(s *Settings, log *slog.Logger, db *store.DB) (*daemon, error) {
 			return 30 * 24 * time.Hour
 		}(),
 	}, log)
-	d.svc = ticket.NewService(db, render, ticket.Config{
+	d.svc = ticket.NewService(watchStore{Store: db}, render, ticket.Config{
 		Support: s.Support, Domain: s.Domain, Language: s.Center.Language,
 		CenterName: s.Center.Name, Hours: s.Hours, OnQueue: d.outbox.Wake,
 		Signer: signer, PlusAddressing: s.Threading.PlusAddressing, Agents: s.AgentList,
@@ -116,7 +120,7 @@ func wire(s *Settings, log *slog.Logger, db *store.DB) (*daemon, error) {
 		if err != nil {
 			return nil, err
 		}
-		d.pollers = append(d.pollers, &poller{Poller: p, schedule: s.Schedules[i]})
+		d.pollers = append(d.pollers, &poller{Poller: p, schedule: s.Schedules[i], watch: s.Watch[i]})
 	}
 	return d, nil
 }
@@ -159,14 +163,15 @@ func (d *daemon) poll(ctx context.Context, p *poller, wait bool) (st mailbox.Pol
 		return st, nil
 	}
 	defer p.mu.Unlock()
+	start := time.Now()
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("panic while polling: %v", r)
+			err = fmt.Errorf("%w: %v", errPollPanic, r)
 			d.log.Error("poll panic", "mailbox", p.Name(), "panic", r, "stack", string(debug.Stack()))
 		}
 		d.record(p, st, err)
+		d.metrics.poll(p.Name(), st, err, time.Since(start))
 	}()
-	start := time.Now()
 	st, err = p.Poll(ctx)
 	if err == nil && st.Fetched > 0 {
 		d.log.Info("poll done", "mailbox", p.Name(), "fetched", st.Fetched, "new", st.NewTickets,
@@ -217,6 +222,11 @@ func (d *daemon) serve(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { d.outbox.Run(ctx) })
 	c.Start()
+	for _, p := range d.pollers {
+		if p.watch != nil {
+			wg.Go(func() { d.watch(ctx, p) })
+		}
+	}
 	// A first poll at start, so a restart does not wait for the schedule.
 	wg.Go(func() {
 		for _, p := range d.pollers {
@@ -230,6 +240,46 @@ func (d *daemon) serve(ctx context.Context) error {
 	<-c.Stop().Done()
 	wg.Wait()
 	return nil
+}
+
+// watch runs IMAP IDLE on p's folder and polls p when new mail arrives,
+// until ctx is done. Triggers coalesce: while a poll runs at most one more
+// waits, and it waits for the running poll (a cron tick's too) instead of
+// being skipped, since that one may have searched before the mail came.
+func (d *daemon) watch(ctx context.Context, p *poller) {
+	kick := make(chan struct{}, 1)
+	trigger := func() {
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+	}
+	recovered := func(what string) {
+		if r := recover(); r != nil {
+			d.log.Error(what+" panic; IDLE stopped, the schedule still polls", "mailbox", p.Name(), "panic", r, "stack", string(debug.Stack()))
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer recovered("idle poll")
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-kick:
+				if ctx.Err() == nil {
+					d.poll(ctx, p, true)
+				}
+			}
+		}
+	})
+	wg.Go(func() {
+		defer recovered("idle watch")
+		if err := p.Watch(ctx, p.watch, trigger); err != nil && ctx.Err() == nil {
+			d.log.Error("imap idle stopped; the schedule still polls", "mailbox", p.Name(), "err", err)
+		}
+	})
+	wg.Wait()
 }
 
 // newScheduler returns a cron scheduler in loc on which a job never

@@ -139,6 +139,8 @@ func writeDemoConfig(dir string, srv *devserver.Server) (string, *Settings, erro
 			Password: demoPassword, Schedule: "@every 10s", PostAction: "move", MoveTo: "Processed",
 		}},
 		SMTP: SMTPConfig{Host: shost, Port: sp, Security: "plain"},
+		// No /healthz listener: a demo must not clash with a running serve.
+		HTTP: HTTPConfig{Listen: new("off")},
 	}
 	data, err := yaml.Marshal(cfg)
 	if err != nil {

@@ -294,6 +294,11 @@ func cmdServe(c *cli) int {
 		return c.fail("%v", err)
 	}
 	defer admin.close()
+	web, err := listenHTTP(d, s.HTTPListen) // /healthz and /metrics; see http.go
+	if err != nil {
+		return c.fail("%v", err)
+	}
+	defer web.close()
 	log.Info("ticketd serving", "version", strings.TrimSpace(versionString()), "db", s.DBPath, "admin", s.Socket, "mailboxes", len(d.pollers))
 	if err := d.serve(ctx); err != nil {
 		return c.fail("%v", err)

@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ticketd/ticketd/mailbox"
+	"github.com/ticketd/ticketd/ticket"
+)
+
+// defaultHTTPListen is http.listen when the key is absent.
+const defaultHTTPListen = "127.0.0.1:9180"
+
+// HTTPConfig is the monitoring endpoint: GET /healthz and GET /metrics.
+// Neither has authentication, so only a loopback address is accepted.
+type HTTPConfig struct {
+	// Listen is host:port on a loopback address; "off" or "" turns the
+	// endpoint off. Absent: 127.0.0.1:9180.
+	Listen *string `yaml:"listen"`
+}
+
+// HealthConfig says when /healthz reports a problem.
+type HealthConfig struct {
+	// FailAfter is how many consecutive failed polls make a mailbox
+	// unhealthy (default 3).
+	FailAfter int `yaml:"fail_after"`
+}
+
+// checkHTTP fills the defaults of the http and health keys and checks them.
+func checkHTTP(c Config, s *Settings, bad func(key, format string, args ...any)) {
+	addr := defaultHTTPListen
+	if c.HTTP.Listen != nil {
+		addr = strings.TrimSpace(*c.HTTP.Listen)
+	}
+	if strings.EqualFold(addr, "off") {
+		addr = ""
+	}
+	if addr != "" {
+		host, port, err := net.SplitHostPort(addr)
+		n, perr := strconv.Atoi(port)
+		switch {
+		case err != nil:
+			bad("http.listen", "want a loopback host:port such as %s (or \"off\"), got %q", defaultHTTPListen, addr)
+		case !mailbox.IsLoopback(host):
+			bad("http.listen", "%q is not a loopback address; /healthz and /metrics have no authentication, so listen on 127.0.0.1 or [::1] (or set \"off\")", addr)
+		case perr != nil || n < 0 || n > 65535:
+			bad("http.listen", "port %q is not a number from 0 to 65535", port)
+		}
+	}
+	s.HTTPListen = addr
+	switch {
+	case c.Health.FailAfter < 0:
+		bad("health.fail_after", "must be 1 or more, got %d", c.Health.FailAfter)
+	case c.Health.FailAfter == 0:
+		s.Health.FailAfter = 3
+	}
+}
+
+// httpServer serves /healthz and /metrics on a loopback address.
+type httpServer struct {
+	d    *daemon
+	srv  *http.Server
+	done chan struct{}
+}
+
+// listenHTTP starts the monitoring endpoint on addr; with addr "" it does
+// nothing and returns nil. The caller closes it (close accepts nil).
+func listenHTTP(d *daemon, addr string) (*httpServer, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("http.listen %s: %w (set http.listen to a free loopback port, or \"off\")", addr, err)
+	}
+	errLog := slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)
+	h := &httpServer{d: d, done: make(chan struct{})}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", h.healthz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{
+		ErrorLog:      errLog,
+		ErrorHandling: promhttp.ContinueOnError, // a gauge that cannot be read does not hide the rest
+	}))
+	h.srv = &http.Server{
+		Handler:           h.recoverer(mux),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       time.Minute,
+		ErrorLog:          errLog,
+	}
+	go func() {
+		defer close(h.done)
+		defer func() {
+			if r := recover(); r != nil {
+				d.metrics.panicked()
+				d.log.Error("http server panic", "panic", r, "stack", string(debug.Stack()))
+			}
+		}()
+		if err := h.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("http server stopped", "err", err)
+		}
+	}()
+	d.log.Info("http: serving /healthz and /metrics", "addr", ln.Addr().String())
+	return h, nil
+}
+
+// close stops the endpoint, giving requests in flight 5 seconds.
+func (h *httpServer) close() {
+	if h == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.srv.Shutdown(ctx); err != nil {
+		h.srv.Close()
+	}
+	<-h.done
+}
+
+func (h *httpServer) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			p := recover()
+			if p == nil {
+				return
+			}
+			if p == http.ErrAbortHandler {
+				panic(p) // net/http's way to abort a response; it recovers this one
+			}
+			h.d.metrics.panicked()
+			h.d.log.Error("http request panic", "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+			http.Error(w, "internal error", http.StatusInternalServerError)
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// healthReport is the body of GET /healthz. Times are RFC 3339 in UTC,
+// null when there is none.
+type healthReport struct {
+	Status    string          `json:"status"`             // "ok" (200) or "unhealthy" (503)
+	Problems  []string        `json:"problems,omitempty"` // why it is unhealthy
+	Mailboxes []mailboxHealth `json:"mailboxes"`
+	Outbox    outboxHealth    `json:"outbox"`
+}
+
+type mailboxHealth struct {
+	Name                string  `json:"name"`
+	Healthy             bool    `json:"healthy"`
+	LastSuccess         *string `json:"last_success"`
+	FailingSince        *string `json:"failing_since"`
+	ConsecutiveFailures int     `json:"consecutive_failures"`
+	LastError           *string `json:"last_error"`
+}
+
+type outboxHealth struct {
+	Depth            int     `json:"depth"`
+	OldestUnsent     *string `json:"oldest_unsent"`
+	OldestAgeSeconds float64 `json:"oldest_age_seconds"`
+	Error            string  `json:"error,omitempty"` // the database could not be read
+}
+
+func (h *httpServer) healthz(w http.ResponseWriter, r *http.Request) {
+	rep := h.d.health(time.Now())
+	code := http.StatusOK
+	if rep.Status != "ok" {
+		code = http.StatusServiceUnavailable
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(rep)
+}
+
+// health reports every mailbox and the outbox. It is unhealthy when a
+// mailbox is (see mailboxHealth) or the database cannot be read.
+func (d *daemon) health(now time.Time) healthReport {
+	rep := healthReport{Status: "ok", Mailboxes: []mailboxHealth{}}
+	for _, p := range d.pollers {
+		mh := d.mailboxHealth(p)
+		if !mh.Healthy {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("mailbox %s: %d consecutive failed polls since %s",
+				mh.Name, mh.ConsecutiveFailures, *mh.FailingSince))
+		}
+		rep.Mailboxes = append(rep.Mailboxes, mh)
+	}
+	depth, oldest, err := d.readOutbox()
+	if err != nil {
+		rep.Outbox.Error = d.redact(err.Error())
+		rep.Problems = append(rep.Problems, "outbox: the database cannot be read")
+	}
+	rep.Outbox.Depth = depth
+	if !oldest.IsZero() {
+		rep.Outbox.OldestUnsent = rfc3339(oldest)
+		rep.Outbox.OldestAgeSeconds = max(now.Sub(oldest).Seconds(), 0)
+	}
+	if len(rep.Problems) > 0 {
+		rep.Status = "unhealthy"
+	}
+	return rep
+}
+
+// mailboxHealth is p's state. A mailbox is unhealthy once health.fail_after
+// polls in a row have failed. That includes a mailbox that never succeeded
+// in fail_after polls: failures only go back to 0 on a successful poll. A
+// poll stopped by shutdown counts neither way.
+func (d *daemon) mailboxHealth(p *poller) mailboxHealth {
+	p.stateMu.Lock()
+	defer p.stateMu.Unlock()
+	mh := mailboxHealth{Name: p.Name(), ConsecutiveFailures: p.failures, Healthy: p.failures < max(d.s.Health.FailAfter, 1)}
+	if !p.lastOK.IsZero() {
+		mh.LastSuccess = rfc3339(p.lastOK)
+	}
+	if p.failures > 0 {
+		mh.FailingSince = rfc3339(p.failSince)
+		e := d.redact(p.lastErr)
+		mh.LastError = &e
+	}
+	return mh
+}
+
+// readOutbox returns how many mails are in the outbox and when the oldest
+// was queued (zero when it is empty).
+func (d *daemon) readOutbox() (depth int, oldest time.Time, err error) {
+	err = d.db.View(func(tx ticket.ReadTx) error {
+		q, err := tx.Outbox()
+		if err != nil {
+			return err
+		}
+		depth = len(q)
+		for _, o := range q {
+			if oldest.IsZero() || o.CreatedAt.Before(oldest) {
+				oldest = o.CreatedAt
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		d.metrics.storeFailed()
+	}
+	return depth, oldest, err
+}
+
+// redact removes the configured passwords from an error's text. The
+// errors shown do not contain them; this makes sure. A password shorter
+// than 4 bytes is left alone: replacing it would garble the text (every
+// "x" of it for the password "x") and hide nothing.
+func (d *daemon) redact(s string) string {
+	secrets := []string{d.s.SMTP.Password}
+	for _, mc := range d.s.IMAP {
+		secrets = append(secrets, mc.Password)
+	}
+	for _, sec := range secrets {
+		if len(sec) >= 4 {
+			s = strings.ReplaceAll(s, sec, "[redacted]")
+		}
+	}
+	return s
+}
+
+func rfc3339(t time.Time) *string {
+	s := t.UTC().Format(time.RFC3339)
+	return &s
+}

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/ticketd/ticketd/mailbox"
+	"github.com/ticketd/ticketd/ticket"
+)
+
+// errPollPanic marks a poll that ended in a recovered panic.
+var errPollPanic = errors.New("panic while polling")
+
+// metrics are the daemon's Prometheus metrics, on a registry of their own
+// (never the global default) together with the Go and process collectors.
+// GET /metrics serves them (http.go); README.md lists them. Counters count
+// from the start of the process. The gauges are read when scraped.
+type metrics struct {
+	reg         *prometheus.Registry
+	fetched     *prometheus.CounterVec // mailbox
+	created     prometheus.Counter
+	followups   prometheus.Counter
+	duplicates  prometheus.Counter
+	quarantined prometheus.Counter
+	acks        *prometheus.CounterVec // result: queued, held_back
+	sent        *prometheus.CounterVec // result: sent, failed, retry
+	errs        *prometheus.CounterVec // kind: imap, smtp, store, panic
+	pollTime    *prometheus.HistogramVec
+}
+
+func newMetrics(d *daemon) *metrics {
+	counter := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+	}
+	counterVec := func(name, help, label string, values ...string) *prometheus.CounterVec {
+		v := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{label})
+		for _, l := range values {
+			v.WithLabelValues(l) // exported as 0 from the start
+		}
+		return v
+	}
+	var names []string
+	for _, mc := range d.s.IMAP {
+		names = append(names, mc.CursorKey()) // = poller.Name()
+	}
+	m := &metrics{
+		reg:         prometheus.NewRegistry(),
+		fetched:     counterVec("ticketd_mails_fetched_total", "Mails fetched from the mailbox and stored (including duplicates and quarantined mail).", "mailbox", names...),
+		created:     counter("ticketd_tickets_created_total", "Tickets opened by incoming mail."),
+		followups:   counter("ticketd_followups_total", "Incoming mails added to an existing ticket."),
+		duplicates:  counter("ticketd_duplicates_total", "Incoming mails already stored, skipped."),
+		quarantined: counter("ticketd_quarantined_total", "Incoming mails that could not be handled, kept in quarantine."),
+		acks:        counterVec("ticketd_acknowledgements_total", "Acknowledgements of new tickets: queued, or held_back (rate limit, suppression).", "result", "queued", "held_back"),
+		sent:        counterVec("ticketd_mail_sent_total", "Send attempts of the outbox: sent, retry (temporary failure), failed (given up).", "result", "sent", "retry", "failed"),
+		errs:        counterVec("ticketd_errors_total", "Errors by kind: imap (a poll failed on the IMAP side), smtp (a send attempt not accepted), store (a database transaction or read failed), panic (recovered).", "kind", "imap", "smtp", "store", "panic"),
+		pollTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "ticketd_poll_duration_seconds",
+			Help:    "Duration of a mailbox poll (connect, fetch, store, post-action, logout), failed ones included.",
+			Buckets: []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300},
+		}, []string{"mailbox"}),
+	}
+	for _, n := range names {
+		m.pollTime.WithLabelValues(n)
+	}
+	m.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.fetched, m.created, m.followups, m.duplicates, m.quarantined, m.acks, m.sent, m.errs, m.pollTime,
+		stateCollector{d},
+	)
+	return m
+}
+
+// poll counts one finished poll of the mailbox name. A poll cut short by
+// shutdown counts what it stored but is neither an error nor timed.
+func (m *metrics) poll(name string, st mailbox.PollStats, err error, took time.Duration) {
+	m.fetched.WithLabelValues(name).Add(float64(st.Fetched))
+	m.created.Add(float64(st.NewTickets))
+	m.followups.Add(float64(st.FollowUps))
+	m.duplicates.Add(float64(st.Duplicates))
+	m.quarantined.Add(float64(st.Rejected))
+	m.acks.WithLabelValues("queued").Add(float64(st.Acknowledged))
+	m.acks.WithLabelValues("held_back").Add(float64(st.HeldBack))
+	var se storeError
+	switch {
+	case errors.Is(err, context.Canceled):
+		return
+	case err == nil:
+	case errors.Is(err, errPollPanic):
+		m.errs.WithLabelValues("panic").Inc()
+	case errors.As(err, &se):
+		m.errs.WithLabelValues("store").Inc()
+	default:
+		m.errs.WithLabelValues("imap").Inc()
+	}
+	m.pollTime.WithLabelValues(name).Observe(took.Seconds())
+}
+
+// ingested counts one mail stored through the admin socket (`ticketd
+// ingest` while serve runs), as a poll would have.
+func (m *metrics) ingested(res ticket.Result, rejected bool) {
+	switch {
+	case rejected:
+		m.quarantined.Inc()
+	case res.Duplicate:
+		m.duplicates.Inc()
+	case res.NewTicket:
+		m.created.Inc()
+	default:
+		m.followups.Inc()
+	}
+	if res.Acknowledged {
+		m.acks.WithLabelValues("queued").Inc()
+	}
+	if res.HeldBack != "" {
+		m.acks.WithLabelValues("held_back").Inc()
+	}
+}
+
+// sendResult is the outbox's OnResult: kind is "sent", "retry" or "failed".
+// Every attempt that was not sent counts as an smtp error, including mail
+// given up because no recipient may get mail.
+func (m *metrics) sendResult(kind string) {
+	m.sent.WithLabelValues(kind).Inc()
+	if kind != "sent" {
+		m.errs.WithLabelValues("smtp").Inc()
+	}
+}
+
+// storeFailed counts a failed database transaction.
+func (m *metrics) storeFailed() { m.errs.WithLabelValues("store").Inc() }
+
+// panicked counts a recovered panic.
+func (m *metrics) panicked() { m.errs.WithLabelValues("panic").Inc() }
+
+// watchStore wraps every error of a transaction in storeError, so that a
+// failed poll can be told from an IMAP failure, and calls failed, if set,
+// for each. The error's text and what it wraps are unchanged.
+type watchStore struct {
+	ticket.Store
+	failed func()
+}
+
+func (w watchStore) Update(fn func(tx ticket.Tx) error) error {
+	return w.mark(w.Store.Update(fn))
+}
+
+func (w watchStore) View(fn func(tx ticket.ReadTx) error) error {
+	return w.mark(w.Store.View(fn))
+}
+
+func (w watchStore) mark(err error) error {
+	if err == nil {
+		return nil
+	}
+	if w.failed != nil {
+		w.failed()
+	}
+	return storeError{err}
+}
+
+// storeError is an error that came out of a store transaction.
+type storeError struct{ err error }
+
+func (e storeError) Error() string { return e.err.Error() }
+func (e storeError) Unwrap() error { return e.err }
+
+// stateCollector reads the gauges when scraped: the outbox from the
+// database, the mailboxes' health from the pollers.
+type stateCollector struct{ d *daemon }
+
+var (
+	outboxDepthDesc = prometheus.NewDesc("ticketd_outbox_depth",
+		"Mails in the outbox: queued, being sent, or waiting for a retry.", nil, nil)
+	outboxAgeDesc = prometheus.NewDesc("ticketd_outbox_oldest_age_seconds",
+		"Age of the oldest mail in the outbox (0 when it is empty).", nil, nil)
+	mailboxUpDesc = prometheus.NewDesc("ticketd_mailbox_up",
+		"1 when the mailbox is healthy, 0 after health.fail_after consecutive failed polls (as /healthz).", []string{"mailbox"}, nil)
+)
+
+func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- outboxDepthDesc
+	ch <- outboxAgeDesc
+	ch <- mailboxUpDesc
+}
+
+func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
+	now := time.Now()
+	for _, p := range c.d.pollers {
+		up := 0.0
+		if c.d.mailboxHealth(p).Healthy {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(mailboxUpDesc, prometheus.GaugeValue, up, p.Name())
+	}
+	depth, oldest, err := c.d.readOutbox()
+	if err != nil {
+		c.d.log.Warn("metrics: cannot read the outbox", "err", err)
+		ch <- prometheus.NewInvalidMetric(outboxDepthDesc, err)
+		return
+	}
+	age := 0.0
+	if !oldest.IsZero() {
+		age = max(now.Sub(oldest).Seconds(), 0)
+	}
+	ch <- prometheus.MustNewConstMetric(outboxDepthDesc, prometheus.GaugeValue, float64(depth))
+	ch <- prometheus.MustNewConstMetric(outboxAgeDesc, prometheus.GaugeValue, age)
+}
