@@ -48,7 +48,7 @@ func TestCrashSafety(t *testing.T) {
 	const mails, kills = 500, 20
 	s := Start(t, 28000)
 	bin := buildTicketd(t, s.RepoRoot())
-	cfg, _ := writeConfig(t, s,
+	cfg, dataDir := writeConfig(t, s,
 		"limits: {auto_per_hour: 100000, auto_per_day: 100000, auto_min_interval: -1s}",
 		"outbox: {lease: 1s, min_backoff: 200ms, max_backoff: 1s}")
 	// Poll often: each restart polls at once anyway.
@@ -76,8 +76,21 @@ func TestCrashSafety(t *testing.T) {
 		return cmd
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	var inBackup int
 	for k := 0; k < kills; k++ {
 		cmd := start()
+		if k == 0 {
+			// A backup through the running daemon, in the middle of
+			// ingestion; restored at the end, it must hold every ticket
+			// committed before it began.
+			waitFile(t, filepath.Join(dataDir, "ticketd.sock"))
+			time.Sleep(100 * time.Millisecond) // into the first poll
+			inBackup = ticketCount(t, bin, cfg)
+			if code, out := runTicketd(t, bin, cfg, "backup", backup); code != 0 {
+				t.Fatalf("backup: %s", out)
+			}
+		}
 		time.Sleep(time.Duration(150+rng.IntN(600)) * time.Millisecond)
 		cmd.Process.Kill() // SIGKILL: no chance to clean up
 		cmd.Wait()
@@ -149,7 +162,31 @@ func TestCrashSafety(t *testing.T) {
 	if missing != 0 || dups > kills {
 		t.Errorf("%d acknowledgements missing, %d duplicates", missing, dups)
 	}
+	// Restore the backup into another data directory and look.
+	final.Process.Kill()
+	final.Wait()
+	text, _ := os.ReadFile(cfg)
+	restoredCfg := filepath.Join(t.TempDir(), "restored.yaml")
+	os.WriteFile(restoredCfg, bytes.Replace(text, []byte("data_dir: "+dataDir), []byte("data_dir: "+filepath.Join(t.TempDir(), "data")), 1), 0o600)
+	if code, out := runTicketd(t, bin, restoredCfg, "restore", backup); code != 0 {
+		t.Fatalf("restore: %s", out)
+	}
+	restored := ticketCount(t, bin, restoredCfg)
+	fmt.Printf("crash test: a backup taken while %d tickets were committed restores %d tickets\n", inBackup, restored)
+	if restored < inBackup || restored > mails {
+		t.Errorf("backup taken with %d tickets committed restored %d", inBackup, restored)
+	}
 	if left, _ := s.Messages("support", "INBOX"); len(left) != mails {
 		t.Errorf("support INBOX has %d mails (seen post-action keeps them), want %d", len(left), mails)
 	}
+}
+
+func waitFile(t *testing.T, path string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+	}
+	t.Fatalf("%s did not appear", path)
 }

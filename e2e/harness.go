@@ -49,6 +49,7 @@ type Stack struct {
 	Users          []string
 
 	root string
+	env  map[string]string
 }
 
 // Start skips the test unless TICKETD_E2E=1, fails it if not run as root,
@@ -448,6 +449,7 @@ func parseEnv(path string) (*Stack, error) {
 		Password: env["MAILSTACK_PASSWORD"],
 		Domain:   env["MAILSTACK_DOMAIN"],
 		Users:    strings.Fields(env["MAILSTACK_USERS"]),
+		env:      env,
 	}
 	for key, dst := range map[string]*int{
 		"MAILSTACK_IMAP_PORT":       &s.IMAPPort,

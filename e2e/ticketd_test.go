@@ -35,6 +35,9 @@ func buildTicketd(t *testing.T, root string) string {
 // password from a file.
 func writeConfig(t *testing.T, s *Stack, extra ...string) (cfg, dataDir string) {
 	t.Helper()
+	if !strings.Contains(strings.Join(extra, "\n"), "http:") {
+		extra = append(extra, `http: {listen: "off"}`) // tests run serve side by side
+	}
 	dir, err := os.MkdirTemp("", "td-e2e")
 	if err != nil {
 		t.Fatal(err)

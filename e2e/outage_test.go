@@ -1,0 +1,211 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a log sink safe to read while the daemon writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func outageMail(i int) []byte {
+	return fmt.Appendf(nil, "From: customer@example.test\r\nTo: support@example.test\r\nSubject: outage %d\r\n"+
+		"Message-ID: <outage-%d@example.test>\r\n\r\nmail %d\r\n", i, i, i)
+}
+
+// TestOutages stops the real Dovecot, then the real Postfix, under a
+// running ticketd serve and brings them back: nothing is lost, each
+// acknowledgement arrives once, and an outage is logged once, not at
+// every tick.
+func TestOutages(t *testing.T) {
+	s := Start(t, 29000)
+	bin := buildTicketd(t, s.RepoRoot())
+	cfg, dataDir := writeConfig(t, s,
+		"limits: {auto_min_interval: -1s, auto_per_hour: 100000, auto_per_day: 100000}",
+		"outbox: {min_backoff: 300ms, max_backoff: 2s, lease: 5s}",
+		`http: {listen: "127.0.0.1:29180"}`, "health: {fail_after: 2}")
+	text, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, bytes.Replace(text, []byte("    post_action: move\n"), []byte("    schedule: \"@every 1s\"\n    post_action: move\n"), 1), 0o600)
+	var log syncBuffer
+	var serve *exec.Cmd
+	startServe := func() {
+		serve = exec.Command(bin, "--config", cfg, "serve")
+		serve.Stdout, serve.Stderr = &log, &log
+		if err := serve.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stopServe := func() {
+		serve.Process.Signal(syscall.SIGTERM)
+		serve.Wait()
+	}
+	defer func() {
+		serve.Process.Kill()
+		serve.Wait()
+		if t.Failed() {
+			t.Logf("serve log:\n%s", log.String())
+		}
+	}()
+	waitTickets := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(90 * time.Second)
+		for time.Now().Before(deadline) {
+			if code, out := runTicketd(t, bin, cfg, "tickets", "list", "--json"); code == 0 && strings.Count(out, `"id"`) >= n {
+				return
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+		t.Fatalf("fewer than %d tickets after 90 s", n)
+	}
+	waitLog := func(what string) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if strings.Contains(log.String(), what) {
+				return
+			}
+		}
+		t.Errorf("the log never said %q", what)
+	}
+	sock := filepath.Join(dataDir, "ticketd.sock")
+	waitSocket := func() {
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if _, err := os.Stat(sock); err == nil {
+				return
+			}
+		}
+		t.Fatal("serve did not open its admin socket")
+	}
+	startServe()
+	waitSocket()
+	for i := 0; i < 3; i++ {
+		s.SendMail("customer@example.test", []string{"support@example.test"}, outageMail(i))
+	}
+	waitTickets(3)
+
+	// IMAP outage in the middle of a fetch: with serve stopped, 1000 mails
+	// are waiting; serve starts (and polls at once), Dovecot is stopped
+	// 100 ms later and started again after 4 s.
+	stopServe()
+	var batch [][]byte
+	for i := 100; i < 1100; i++ {
+		batch = append(batch, append(outageMail(i), bytes.Repeat([]byte("x"), 8000)...))
+	}
+	if err := s.Append("support", "INBOX", batch); err != nil {
+		t.Fatal(err)
+	}
+	startServe()
+	time.Sleep(100 * time.Millisecond)
+	if err := s.StopDovecot(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(4 * time.Second) // several failed polls
+	stored := ticketCount(t, bin, cfg) - 3
+	health := getHealth(t, "http://127.0.0.1:29180/healthz")
+	if !strings.Contains(health, "support/INBOX") || !strings.Contains(health, "failing_since") || !strings.HasPrefix(health, "503") {
+		t.Errorf("/healthz during the IMAP outage: %s", health)
+	}
+	fmt.Printf("/healthz during the IMAP outage: %s\n", strings.Join(strings.Fields(health), " "))
+	if err := s.StartDovecot(); err != nil {
+		t.Fatal(err)
+	}
+	waitLog("mailbox recovered")
+	waitTickets(1003)
+	logs := log.String()
+	failing, recovered := strings.Count(logs, "mailbox failing"), strings.Count(logs, "mailbox recovered")
+	fmt.Printf("IMAP outage of 4 s, begun %d mails into a 1000-mail fetch: %d 'mailbox failing' line(s), %d 'mailbox recovered' line(s)\n",
+		stored, failing, recovered)
+	if failing != 1 || recovered != 1 {
+		t.Errorf("IMAP outage logged %d failing / %d recovered lines, want 1 / 1", failing, recovered)
+	}
+	if n := ticketCount(t, bin, cfg); n != 1003 {
+		t.Errorf("%d tickets after the IMAP outage, want 1003 (each mail once)", n)
+	}
+	if h := getHealth(t, "http://127.0.0.1:29180/healthz"); !strings.HasPrefix(h, "200") {
+		t.Errorf("/healthz after recovery: %s", h)
+	}
+
+	// SMTP outage: acknowledgements queue and are retried with backoff
+	// until Postfix is back.
+	if err := s.StopPostfix(); err != nil {
+		t.Fatal(err)
+	}
+	var raws [][]byte
+	for i := 6; i < 9; i++ {
+		raws = append(raws, outageMail(i))
+	}
+	if err := s.Append("support", "INBOX", raws); err != nil {
+		t.Fatal(err)
+	}
+	waitTickets(1006)
+	time.Sleep(3 * time.Second) // several failed sends
+	if err := s.StartPostfix(); err != nil {
+		t.Fatal(err)
+	}
+	acks, err := s.WaitMessages("customer", "INBOX", Contains("Auto-Submitted: auto-replied"), 1006, 180*time.Second)
+	if err != nil {
+		t.Fatalf("acknowledgements after the outages: %v", err)
+	}
+	time.Sleep(time.Second)
+	acks, _ = s.Messages("customer", "INBOX")
+	per := map[string]int{}
+	for _, a := range acks {
+		if m := inReplyTo.FindSubmatch(a); m != nil {
+			per[string(m[1])]++
+		}
+	}
+	for _, i := range append([]int{0, 1, 2, 6, 7, 8}, rangeInts(100, 1100)...) {
+		if n := per[fmt.Sprintf("outage-%d@example.test", i)]; n != 1 {
+			t.Errorf("mail %d got %d acknowledgements, want 1", i, n)
+		}
+	}
+	logs = log.String()
+	down, up := strings.Count(logs, "outbox: sending fails"), strings.Count(logs, "outbox: sending works again")
+	fmt.Printf("SMTP outage of 3 s: %d 'sending fails' and %d 'works again' log lines, %d acknowledgements delivered once each\n", down, up, len(per))
+	if down != 1 || up != 1 {
+		t.Errorf("SMTP outage logged %d/%d lines, want 1/1", down, up)
+	}
+}
+
+func rangeInts(from, to int) []int {
+	var out []int
+	for i := from; i < to; i++ {
+		out = append(out, i)
+	}
+	return out
+}
+
+// getHealth returns "STATUS BODY" of a GET.
+func getHealth(t *testing.T, url string) string {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return fmt.Sprintf("%d %s", resp.StatusCode, bytes.TrimSpace(body))
+}
