@@ -50,7 +50,11 @@ func TestConversationAgainstDovecotAndPostfix(t *testing.T) {
 	s.WaitMessage("support", "INBOX", HasMessageID("conv-agent-1@example.test"), 30*time.Second)
 	poll("follow-ups 1")
 
-	raw, err = s.WaitMessage("customer", "INBOX", Contains("25"), 30*time.Second)
+	// The relayed reply: threaded to the customer's mail, like the
+	// acknowledgement, but not automatic.
+	raw, err = s.WaitMessage("customer", "INBOX", func(raw []byte) bool {
+		return Contains("In-Reply-To: <conv-1@example.test>")(raw) && !Contains("Auto-Submitted:")(raw)
+	}, 30*time.Second)
 	if err != nil {
 		t.Fatalf("customer never got the agent's reply: %v", err)
 	}
