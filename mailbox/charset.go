@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/emersion/go-message"
@@ -77,6 +78,12 @@ func charsetReader(label string, input io.Reader) (io.Reader, error) {
 		return input, nil
 	case isISO2022KR(l):
 		return transform.NewReader(input, newISO2022KRDecoder()), nil
+	case isUTF7(l):
+		b, err := io.ReadAll(input)
+		if err != nil {
+			return nil, fmt.Errorf("charset %q: %w", label, err)
+		}
+		return strings.NewReader(decodeUTF7(b)), nil
 	}
 	if enc, err := htmlindex.Get(l); err == nil && enc == encoding.Replacement {
 		return nil, fmt.Errorf("charset %q: not supported", label)
@@ -241,4 +248,59 @@ func (t *iso2022KRToEUCKR) Transform(dst, src []byte, atEOF bool) (nDst, nSrc in
 		nSrc++
 	}
 	return nDst, nSrc, nil
+}
+
+// isUTF7 reports whether label names UTF-7 (RFC 2152), which golang.org/x/text
+// does not decode.
+func isUTF7(l string) bool {
+	switch normCharset(l) {
+	case "utf-7", "utf7", "unicode-1-1-utf-7", "csunicode11utf7", "x-unicode-2-0-utf-7":
+		return true
+	}
+	return false
+}
+
+// decodeUTF7 decodes UTF-7 (RFC 2152): "+" starts a run of modified base64
+// (no padding) holding UTF-16 code units, which ends at the first character
+// outside the base64 alphabet; a "-" ending the run is dropped, and "+-"
+// stands for "+". Anything else is taken as it is. Unpaired surrogates and
+// bytes that are not US-ASCII become U+FFFD.
+func decodeUTF7(b []byte) string {
+	var sb strings.Builder
+	sb.Grow(len(b))
+	for i := 0; i < len(b); {
+		c := b[i]
+		if c != '+' {
+			if c < 0x80 {
+				sb.WriteByte(c)
+			} else {
+				sb.WriteRune(utf8.RuneError)
+			}
+			i++
+			continue
+		}
+		i++
+		if i < len(b) && b[i] == '-' {
+			sb.WriteByte('+')
+			i++
+			continue
+		}
+		var bits uint32
+		nbits := 0
+		var units []uint16
+		for ; i < len(b) && base64Val[b[i]] >= 0; i++ {
+			bits = bits<<6 | uint32(base64Val[b[i]])
+			nbits += 6
+			if nbits >= 16 {
+				nbits -= 16
+				units = append(units, uint16(bits>>nbits))
+				bits &= 1<<nbits - 1
+			}
+		}
+		sb.WriteString(string(utf16.Decode(units)))
+		if i < len(b) && b[i] == '-' {
+			i++
+		}
+	}
+	return sb.String()
 }

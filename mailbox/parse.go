@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -738,6 +739,7 @@ func (p *parser) text(field, v string) string {
 	if !strings.Contains(v, "=?") {
 		return v
 	}
+	v = mergeEncodedWords(v)
 	out, err := WordDecoder.DecodeHeader(v)
 	if err != nil || encodedWord.MatchString(out) {
 		if err != nil {
@@ -810,8 +812,24 @@ func decodeWord(word, hint string) (string, bool) {
 	if i := strings.IndexByte(cs, '*'); i >= 0 {
 		cs = cs[:i]
 	}
+	b, ok := wordBytes(f[1], text)
+	if !ok {
+		return "", false
+	}
+	if !isUTF8Label(cs) {
+		if s, err := decodeCharset(b, cs); err == nil {
+			return validString(s, hint), true
+		}
+	}
+	s, _ := bestEffortUTF8(b, hint)
+	return s, true
+}
+
+// wordBytes undoes the "B" or "Q" encoding of an encoded-word's text (RFC
+// 2047 section 4) leniently.
+func wordBytes(enc, text string) ([]byte, bool) {
 	var b []byte
-	switch strings.ToUpper(f[1]) {
+	switch strings.ToUpper(enc) {
 	case "B":
 		r := &base64Reader{r: bufio.NewReader(strings.NewReader(text)), prob: &transferProblem{}}
 		b, _ = io.ReadAll(r)
@@ -831,15 +849,75 @@ func decodeWord(word, hint string) (string, bool) {
 			b = append(b, c)
 		}
 	default:
-		return "", false
+		return nil, false
 	}
-	if !isUTF8Label(cs) {
-		if s, err := decodeCharset(b, cs); err == nil {
-			return validString(s, hint), true
+	return b, true
+}
+
+// mergeEncodedWords joins adjacent encoded-words in the same charset,
+// separated only by white space, into one "B" encoded-word holding the
+// bytes of all of them. Mailers split a long text into encoded-words
+// wherever the length limit falls, even in the middle of a multi-byte
+// character (which RFC 2047 section 5 forbids); decoding each word on its own
+// would then garble that character. The white space between encoded-words is
+// not part of the text (RFC 2047 section 6.2), so nothing is lost.
+func mergeEncodedWords(v string) string {
+	if strings.Count(v, "=?") < 2 {
+		return v
+	}
+	var sb strings.Builder
+	var cs string    // charset of the pending run
+	var run []byte   // bytes of the pending run
+	var first string // the run's first word, kept as it is if it stays alone
+	words := 0
+	flush := func() {
+		switch {
+		case words == 1:
+			sb.WriteString(first)
+		case words > 1:
+			sb.WriteString("=?" + cs + "?B?" + base64.StdEncoding.EncodeToString(run) + "?=")
 		}
+		cs, run, first, words = "", nil, "", 0
 	}
-	s, _ := bestEffortUTF8(b, hint)
-	return s, true
+	for len(v) > 0 {
+		start := strings.Index(v, "=?")
+		if start < 0 {
+			break
+		}
+		end := encodedWordEnd(v[start:])
+		if end < 0 {
+			flush()
+			sb.WriteString(v[:start+2])
+			v = v[start+2:]
+			continue
+		}
+		between, word := v[:start], v[start:start+end]
+		f := strings.SplitN(word[2:len(word)-2], "?", 3)
+		b, ok := []byte(nil), len(f) == 3
+		if ok {
+			b, ok = wordBytes(f[1], f[2])
+		}
+		if !ok {
+			flush()
+			sb.WriteString(between + word)
+			v = v[start+end:]
+			continue
+		}
+		wcs, _, _ := strings.Cut(f[0], "*")
+		if words > 0 && (strings.TrimSpace(between) != "" || !strings.EqualFold(wcs, cs)) {
+			flush()
+		}
+		if words == 0 {
+			sb.WriteString(between)
+			cs, first = wcs, word
+		}
+		run = append(run, b...)
+		words++
+		v = v[start+end:]
+	}
+	flush()
+	sb.WriteString(v)
+	return sb.String()
 }
 
 // encodedWordEnd returns the length of the encoded-word at the start of s
@@ -884,7 +962,7 @@ func (p *parser) addresses(field string) []ticket.Address {
 	if strings.TrimSpace(v) == "" {
 		return nil
 	}
-	v = p.raw8bit(field, v)
+	v = mergeEncodedWords(p.raw8bit(field, v))
 	var out []ticket.Address
 	list, err := addressParser.ParseList(v)
 	if err == nil {
@@ -1432,6 +1510,7 @@ func decodeParamWords(v, hint string) string {
 	if !strings.Contains(v, "=?") {
 		return v
 	}
+	v = mergeEncodedWords(v)
 	out, err := WordDecoder.DecodeHeader(v)
 	if err != nil || encodedWord.MatchString(out) {
 		out = decodeWordsLeniently(v, hint)
