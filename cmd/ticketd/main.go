@@ -228,6 +228,20 @@ func parseLevel(s string) (slog.Level, error) {
 	return 0, fmt.Errorf("want debug, info, warn or error, got %q", s)
 }
 
+// open loads the settings and the backend; when it cannot, it has printed
+// why and b is nil, with the exit code to return.
+func (c *cli) open() (s *Settings, b backend, code int) {
+	s, ok := c.settings()
+	if !ok {
+		return nil, nil, exitConfig
+	}
+	b, err := c.backend(s, newLogger(c.stderr, s.Log))
+	if err != nil {
+		return nil, nil, c.fail("%v", err)
+	}
+	return s, b, exitOK
+}
+
 // backend returns the running daemon's admin API, or the database opened
 // directly when no daemon answers.
 func (c *cli) backend(s *Settings, log *slog.Logger) (backend, error) {
@@ -518,13 +532,9 @@ func (c *cli) text() (string, error) {
 
 // act sends one action to the daemon or the database.
 func (c *cli) act(req actionRequest) int {
-	s, ok := c.settings()
-	if !ok {
-		return exitConfig
-	}
-	b, err := c.backend(s, newLogger(c.stderr, s.Log))
-	if err != nil {
-		return c.fail("%v", err)
+	_, b, code := c.open()
+	if b == nil {
+		return code
 	}
 	defer b.Close()
 	msg, err := b.Act(c.ctx, req)
@@ -609,13 +619,9 @@ func cmdAdmin(list, op string) func(c *cli) int {
 			}
 			req.Email = c.args[0]
 		}
-		s, ok := c.settings()
-		if !ok {
-			return exitConfig
-		}
-		b, err := c.backend(s, newLogger(c.stderr, s.Log))
-		if err != nil {
-			return c.fail("%v", err)
+		s, b, code := c.open()
+		if b == nil {
+			return code
 		}
 		defer b.Close()
 		out, err := b.Admin(c.ctx, req)
@@ -660,13 +666,9 @@ func cmdAttachmentGet(c *cli) int {
 	if err != nil || index < 1 {
 		return c.fail("attachment get: INDEX must be 1 or more, got %q", c.args[1])
 	}
-	s, ok := c.settings()
-	if !ok {
-		return exitConfig
-	}
-	b, err := c.backend(s, newLogger(c.stderr, s.Log))
-	if err != nil {
-		return c.fail("%v", err)
+	_, b, code := c.open()
+	if b == nil {
+		return code
 	}
 	defer b.Close()
 	out, err := b.Admin(c.ctx, adminOp{List: "attachment", Op: "get", ID: id, Index: index})
@@ -701,13 +703,9 @@ func cmdBackup(c *cli) int {
 	if len(c.args) != 1 {
 		return c.fail("usage: ticketd backup FILE")
 	}
-	s, ok := c.settings()
-	if !ok {
-		return exitConfig
-	}
-	b, err := c.backend(s, newLogger(c.stderr, s.Log))
-	if err != nil {
-		return c.fail("%v", err)
+	_, b, code := c.open()
+	if b == nil {
+		return code
 	}
 	defer b.Close()
 	path := c.args[0]
