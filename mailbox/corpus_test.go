@@ -207,22 +207,25 @@ func normEmails(l []string) []string {
 	return out
 }
 
+// valueDiff returns "" when got and exp print the same, or where they
+// start to differ, for the corpus comparisons.
+func valueDiff(got, exp any) string {
+	g, e := fmt.Sprintf("%q", got), fmt.Sprintf("%q", exp)
+	if g == e {
+		return ""
+	}
+	i := 0
+	for i < len(g) && i < len(e) && g[i] == e[i] {
+		i++
+	}
+	from := max(0, i-60)
+	return fmt.Sprintf("differ at byte %d: got %.200s, want %.200s", i, g[from:], e[from:])
+}
+
 // compareField returns "" when got agrees with want for the field, or a
 // description of the difference.
 func compareField(field string, m *ticket.Mail, want *expectedMail) string {
-	diff := func(got, exp any) string {
-		g, e := fmt.Sprintf("%q", got), fmt.Sprintf("%q", exp)
-		if g == e {
-			return ""
-		}
-		// Show where long values start to differ.
-		i := 0
-		for i < len(g) && i < len(e) && g[i] == e[i] {
-			i++
-		}
-		from := max(0, i-60)
-		return fmt.Sprintf("differ at byte %d: got %.200s, want %.200s", i, g[from:], e[from:])
-	}
+	diff := valueDiff
 	switch field {
 	case "subject":
 		return diff(normSpace(m.Subject), normSpace(want.Subject))

@@ -296,18 +296,7 @@ func intBytes(l []int) []byte {
 // compareStalwart returns "" when Parse's result agrees with mail-parser's
 // for the field, or a description of the difference.
 func compareStalwart(field string, m *ticket.Mail, want *swMessage) string {
-	diff := func(got, exp any) string {
-		g, e := fmt.Sprintf("%q", got), fmt.Sprintf("%q", exp)
-		if g == e {
-			return ""
-		}
-		i := 0
-		for i < len(g) && i < len(e) && g[i] == e[i] {
-			i++
-		}
-		from := max(0, i-60)
-		return fmt.Sprintf("differ at byte %d: got %.200s, want %.200s", i, g[from:], e[from:])
-	}
+	diff := valueDiff
 	top := &want.Parts[0]
 	switch field {
 	case "subject":
