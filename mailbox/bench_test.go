@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"github.com/ticketd/ticketd/mailbox"
-	"github.com/ticketd/ticketd/store"
-	"github.com/ticketd/ticketd/templates"
 	"github.com/ticketd/ticketd/ticket"
 )
 
@@ -72,14 +70,7 @@ func benchMix(b *testing.B) [][]byte {
 // (with -benchmem) bytes allocated per mail as B/op.
 func BenchmarkParseStore(b *testing.B) {
 	mix := benchMix(b)
-	db, err := store.Open(filepath.Join(b.TempDir(), "bench.db"), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	r, _ := templates.New("")
-	svc := ticket.NewService(db, r, ticket.Config{Support: ticket.Address{Email: "support@example.test"}, Signer: testSigner,
-		Domain: "example.test", Hours: ticket.DefaultHours(time.UTC)}, nil)
+	svc, _ := testService(b, nil)
 	// Each mail gets a unique Message-ID so none is a duplicate.
 	mails := make([][]byte, b.N)
 	var total int64
@@ -112,14 +103,7 @@ func BenchmarkIngestPeakMemory(b *testing.B) {
 	for _, mb := range []int{1, 10, 25} {
 		for _, kind := range []string{"attachment", "text"} {
 			b.Run(fmt.Sprintf("%dMB-%s", mb, kind), func(b *testing.B) {
-				db, err := store.Open(filepath.Join(b.TempDir(), "peak.db"), nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer db.Close()
-				r, _ := templates.New("")
-				svc := ticket.NewService(db, r, ticket.Config{Support: ticket.Address{Email: "support@example.test"}, Signer: testSigner,
-					Domain: "example.test", Hours: ticket.DefaultHours(time.UTC)}, nil)
+				svc, _ := testService(b, nil)
 				size := mb << 20
 				var worst float64
 				for i := 0; i < b.N; i++ {

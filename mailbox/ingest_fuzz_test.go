@@ -29,14 +29,24 @@ func corpusFiles(t testing.TB) []string {
 }
 
 func ingestService(t testing.TB) (*ticket.Service, *store.DB) {
-	db, err := store.Open(filepath.Join(t.TempDir(), "i.db"), nil)
+	return testService(t, []ticket.Agent{{Name: "agent", Email: "agent@example.test"}})
+}
+
+// testService returns a service on a fresh database that is closed when
+// the test ends; with agents, notifications and plus-addressing are on.
+func testService(t testing.TB, agents []ticket.Agent) (*ticket.Service, *store.DB) {
+	t.Helper()
+	db, err := store.Open(filepath.Join(t.TempDir(), "t.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, _ := templates.New("")
+	t.Cleanup(func() { db.Close() })
+	r, err := templates.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
 	return ticket.NewService(db, r, ticket.Config{Support: ticket.Address{Email: "support@example.test"}, Signer: testSigner,
-		Domain: "example.test", Hours: ticket.DefaultHours(time.UTC),
-		Agents: []ticket.Agent{{Name: "agent", Email: "agent@example.test"}}, PlusAddressing: true}, nil), db
+		Domain: "example.test", Hours: ticket.DefaultHours(time.UTC), Agents: agents, PlusAddressing: agents != nil}, nil), db
 }
 
 // checkKept fails unless the mail was stored (or was a duplicate) or is in
