@@ -2,6 +2,7 @@ package mailbox_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
@@ -62,6 +63,10 @@ func benchMix(b *testing.B) [][]byte {
 		m.WriteString(enc + "\r\n--BB--\r\n")
 		mix = append(mix, m.Bytes())
 	}
+	// The benchmarks give each mail a Message-ID of their own.
+	for i, raw := range mix {
+		mix[i] = msgIDLine.ReplaceAll(raw, nil)
+	}
 	return mix
 }
 
@@ -75,8 +80,7 @@ func BenchmarkParseStore(b *testing.B) {
 	mails := make([][]byte, b.N)
 	var total int64
 	for i := range mails {
-		raw := msgIDLine.ReplaceAll(mix[i%len(mix)], nil)
-		mails[i] = append(fmt.Appendf(nil, "Message-ID: <bench-%d@example.test>\r\n", i), raw...)
+		mails[i] = append(fmt.Appendf(nil, "Message-ID: <bench-%d@example.test>\r\n", i), mix[i%len(mix)]...)
 		total += int64(len(mails[i]))
 	}
 	b.ReportAllocs()
@@ -167,4 +171,55 @@ func bigMail(i, size int, kind string) []byte {
 	}
 	m.WriteString(enc + "\r\n--BB--\r\n")
 	return m.Bytes()
+}
+
+// BenchmarkPipe measures the parse-and-commit pipeline a poll feeds, over
+// the mix, without IMAP: "serial" is one parser and one commit per mail (as
+// ticketd ingested before the pipeline), "pipelined" the defaults (a parser
+// per core, batches of up to 64 mails or 8 MiB).
+func BenchmarkPipe(b *testing.B) {
+	mix := benchMix(b)
+	for _, c := range []struct {
+		name string
+		opt  mailbox.PipeOptions
+	}{
+		{"serial", mailbox.PipeOptions{Workers: 1, BatchMails: 1}},
+		{"pipelined", mailbox.PipeOptions{}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			svc, _ := testService(b, nil)
+			mails := make([][]byte, b.N)
+			var total int64
+			for i := range mails {
+				mails[i] = append(fmt.Appendf(nil, "Message-ID: <pipe-%d@example.test>\r\n", i), mix[i%len(mix)]...)
+				total += int64(len(mails[i]))
+			}
+			var stored atomic.Int64
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			p := mailbox.NewPipe(svc, c.opt, mailbox.Hooks{Done: func(j *mailbox.Job, res ticket.Result, rejected bool) {
+				if !res.Duplicate && !rejected {
+					stored.Add(1)
+				}
+			}}, nil)
+			ctx := context.Background()
+			for i, raw := range mails {
+				if err := p.Reserve(ctx, int64(len(raw))); err != nil {
+					b.Fatal(err)
+				}
+				p.Submit(&mailbox.Job{Raw: raw, Tag: i}, int64(len(raw)))
+			}
+			p.Close()
+			if err := p.Wait(); err != nil {
+				b.Fatal(err)
+			}
+			secs := time.Since(start).Seconds()
+			if stored.Load() != int64(b.N) {
+				b.Fatalf("%d of %d mails stored", stored.Load(), b.N)
+			}
+			b.ReportMetric(float64(b.N)/secs, "mails/s")
+			b.ReportMetric(float64(total)/secs/1e6, "MB/s")
+		})
+	}
 }

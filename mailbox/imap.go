@@ -1,16 +1,17 @@
 package mailbox
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -44,8 +45,11 @@ type IMAPConfig struct {
 	PostAction string
 	MoveTo     string
 	TLSConfig  *tls.Config
-	// BatchSize is how many mails one UID FETCH asks for (default 50).
+	// BatchSize is how many mails one UID FETCH asks for (default 500);
+	// the post-action is applied after each.
 	BatchSize int
+	// Pipe bounds the parse-and-commit pipeline a poll feeds.
+	Pipe PipeOptions
 	// MaxMessageBytes is the largest mail downloaded (default 25 MiB). A
 	// larger one (by RFC822.SIZE) stays on the server, moved to
 	// OversizedFolder when set (else marked \Seen); a ticket is opened from
@@ -107,7 +111,7 @@ func NewPoller(cfg IMAPConfig, svc *ticket.Service, log *slog.Logger) (*Poller, 
 		return nil, fmt.Errorf("mailbox %s: post_action move needs move_to", cfg.Name)
 	}
 	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 50
+		cfg.BatchSize = 500
 	}
 	if cfg.MaxMessageBytes <= 0 {
 		cfg.MaxMessageBytes = 25 << 20
@@ -198,54 +202,209 @@ func (p *Poller) Poll(ctx context.Context) (st PollStats, err error) {
 		}
 		slices.Sort(uids)
 	}
-	for len(uids) > 0 {
-		n := min(len(uids), p.cfg.BatchSize)
-		chunk := uids[:n]
-		uids = uids[n:]
-		// RFC822.SIZE first: a mail over the limit is never downloaded.
-		normal, big, err := p.split(c, chunk)
-		if err != nil {
-			return st, err
-		}
-		if len(big) > 0 {
-			if err := p.oversized(c, big, &st); err != nil {
-				return st, err
-			}
-		}
-		done, spam, err := p.fetchChunk(ctx, c, cur.UIDValidity, normal, &st)
-		if len(spam) > 0 {
-			if aerr := p.act(c, spam, PostMove, p.cfg.SpamFolder); aerr != nil {
-				p.log.Warn("imap: moving spam failed", "err", aerr)
-			}
-		}
-		if err == nil {
-			last := uint32(chunk[len(chunk)-1])
-			err = p.svc.UpdateCursor(p.cfg.CursorKey(), func(c *ticket.Cursor) {
-				if c.UIDValidity == cur.UIDValidity {
-					c.LastUID = max(c.LastUID, last)
-				}
-			})
-		}
-		if len(done) > 0 {
-			if perr := p.postAction(c, done); perr != nil {
-				p.log.Warn("imap: post-action failed; it is retried on the next poll", "err", perr)
-			} else if uerr := p.markActed(cur.UIDValidity, done[len(done)-1]); uerr != nil {
-				return st, uerr
-			}
-		}
-		if err != nil {
+	if len(uids) == 0 {
+		return st, nil
+	}
+	// RFC822.SIZE first: a mail over the limit is never downloaded.
+	normal, big, err := p.split(c, uids)
+	if err != nil {
+		return st, err
+	}
+	if len(big) > 0 {
+		if err := p.oversized(c, big, &st); err != nil {
 			return st, err
 		}
 	}
-	return st, nil
+	r := p.newRun(cur.UIDValidity, normal, &st)
+	for len(normal) > 0 && err == nil {
+		n := min(len(normal), p.cfg.BatchSize)
+		chunk := normal[:n]
+		normal = normal[n:]
+		if err = r.fetch(ctx, c, chunk); err == nil {
+			err = r.act(c)
+		}
+	}
+	r.pipe.Close()
+	if werr := r.pipe.Wait(); err == nil {
+		err = werr
+	}
+	if err == nil {
+		// Every mail is committed: the cursor passes the last one, and
+		// mails the server did not return (expunged meanwhile) too.
+		last := uint32(uids[len(uids)-1])
+		err = p.svc.UpdateCursor(p.cfg.CursorKey(), func(c *ticket.Cursor) {
+			if c.UIDValidity == cur.UIDValidity {
+				c.LastUID = max(c.LastUID, last)
+			}
+		})
+	}
+	if err == nil {
+		err = r.act(c)
+	}
+	if err != nil && ctx.Err() != nil {
+		return st, ctx.Err()
+	}
+	return st, err
 }
 
-// fetchChunk streams one UID FETCH and ingests each mail as it arrives. It
-// returns the UIDs committed, in order.
-func (p *Poller) fetchChunk(ctx context.Context, c *imapclient.Client, validity uint32, chunk []imap.UID, st *PollStats) (done, spam []imap.UID, err error) {
-	if len(chunk) == 0 {
-		return nil, nil, nil
+// run is one poll's ingest: the UIDs asked for, the pipeline committing
+// them, and what is committed but not yet acted on.
+type run struct {
+	p        *Poller
+	validity uint32
+	pipe     *Pipe
+
+	mu      sync.Mutex
+	pending map[imap.UID]bool // asked for and not committed
+	order   []imap.UID        // every UID asked for, ascending
+	safe    int               // order[:safe] are all committed (or gone)
+	done    []imap.UID        // committed, post-action to do
+	spam    []imap.UID        // committed spam to move
+	acted   uint32            // the cursor's ActedUID as this run knows it
+	st      *PollStats
+}
+
+func (p *Poller) newRun(validity uint32, uids []imap.UID, st *PollStats) *run {
+	r := &run{p: p, validity: validity, pending: make(map[imap.UID]bool, len(uids)), order: uids, st: st}
+	for _, u := range uids {
+		r.pending[u] = true
 	}
+	r.pipe = NewPipe(p.svc, p.cfg.Pipe, Hooks{
+		Prepare: r.prepare,
+		Done:    r.committed,
+		Failed:  r.failed,
+	}, p.log)
+	return r
+}
+
+// safeUID is the highest UID below which every mail asked for is
+// committed: the cursor never passes a mail still unprocessed, even if the
+// server answers out of order. r.mu is held.
+func (r *run) safeUID() uint32 {
+	for r.safe < len(r.order) && !r.pending[r.order[r.safe]] {
+		r.safe++
+	}
+	if r.safe == 0 {
+		return 0
+	}
+	return uint32(r.order[r.safe-1])
+}
+
+// prepare sets the cursor a job commits with.
+func (r *run) prepare(j *Job) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pending[j.Tag.(imap.UID)] = false
+	j.In.Cursor = ticket.Cursor{UIDValidity: r.validity, LastUID: r.safeUID()}
+}
+
+func (r *run) failed(j *Job) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pending[j.Tag.(imap.UID)] = true
+}
+
+// gone marks UIDs the server did not return (expunged by another client).
+func (r *run) gone(uids []imap.UID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, u := range uids {
+		r.pending[u] = false
+	}
+}
+
+func (r *run) committed(j *Job, res ticket.Result, rejected bool) {
+	uid := j.Tag.(imap.UID)
+	r.mu.Lock()
+	st := r.st
+	if res.Spam && r.p.cfg.SpamFolder != "" {
+		r.spam = append(r.spam, uid)
+	} else {
+		r.done = append(r.done, uid)
+	}
+	if res.HeldBack != "" {
+		st.HeldBack++
+	}
+	if res.Acknowledged {
+		st.Acknowledged++
+	}
+	st.Fetched++
+	st.Bytes += int64(len(j.Raw))
+	switch {
+	case rejected:
+		st.Rejected++
+	case res.Duplicate:
+		st.Duplicates++
+	case res.NewTicket:
+		st.NewTickets++
+	default:
+		st.FollowUps++
+	}
+	r.mu.Unlock()
+
+	log := r.p.log.With("uid", uid, "ticket", res.TicketID)
+	switch {
+	case rejected:
+		log.Warn("imap: mail rejected and kept for inspection", "source", j.In.Source)
+	case res.Duplicate:
+		log.Info("imap: already stored")
+	case res.NewTicket:
+		log.Info("imap: new ticket", "acknowledged", res.Acknowledged, "automatic", res.Automatic)
+	default:
+		log.Info("imap: follow-up")
+	}
+}
+
+// act applies the post-action to the mails committed so far, below the
+// cursor, and records it.
+func (r *run) act(c *imapclient.Client) error {
+	r.mu.Lock()
+	safe := r.safeUID()
+	var done, spam []imap.UID
+	r.done, done = split(r.done, safe)
+	r.spam, spam = split(r.spam, safe)
+	acted := r.acted
+	r.mu.Unlock()
+	p := r.p
+	if len(spam) > 0 {
+		if err := p.act(c, spam, PostMove, p.cfg.SpamFolder); err != nil {
+			p.log.Warn("imap: moving spam failed", "err", err)
+		}
+	}
+	if len(done) > 0 {
+		if err := p.postAction(c, done); err != nil {
+			p.log.Warn("imap: post-action failed; it is retried on the next poll", "err", err)
+			return nil
+		}
+	}
+	if safe > acted && (len(done) > 0 || len(spam) > 0) {
+		if err := p.markActed(r.validity, imap.UID(safe)); err != nil {
+			return err
+		}
+		r.mu.Lock()
+		r.acted = safe
+		r.mu.Unlock()
+	}
+	return nil
+}
+
+// split separates the UIDs up to max from the others.
+func split(uids []imap.UID, max uint32) (rest, upTo []imap.UID) {
+	for _, u := range uids {
+		if uint32(u) <= max {
+			upTo = append(upTo, u)
+		} else {
+			rest = append(rest, u)
+		}
+	}
+	slices.Sort(upTo)
+	return rest, upTo
+}
+
+// fetch streams one UID FETCH into the pipeline, holding back while the
+// pipeline has too many bytes in flight.
+func (r *run) fetch(ctx context.Context, c *imapclient.Client, chunk []imap.UID) error {
+	p := r.p
 	section := &imap.FetchItemBodySection{Peek: true}
 	cmd := c.Fetch(imap.UIDSetNum(chunk...), &imap.FetchOptions{
 		UID: true, RFC822Size: true, BodySection: []*imap.FetchItemBodySection{section},
@@ -256,99 +415,54 @@ func (p *Poller) fetchChunk(ctx context.Context, c *imapclient.Client, validity 
 			cmd.Close() // already failing; the first error is the one to report
 		}
 	}()
-	pending := map[imap.UID]bool{}
+	asked := make(map[imap.UID]bool, len(chunk))
 	for _, u := range chunk {
-		pending[u] = true
-	}
-	// safe is the highest UID below which every mail of the chunk is done,
-	// so the cursor never passes a mail that is still unprocessed even if
-	// the server answers out of order.
-	safe := func() uint32 {
-		var s uint32
-		for _, u := range chunk {
-			if pending[u] {
-				break
-			}
-			s = uint32(u)
-		}
-		return s
+		asked[u] = true
 	}
 	for {
 		if ctx.Err() != nil {
 			c.Close() // abandon the rest of the FETCH; the cursor is consistent
-			return done, spam, ctx.Err()
+			return ctx.Err()
 		}
 		msg := cmd.Next()
 		if msg == nil {
 			break
 		}
-		uid, raw, size, err := p.readMessage(msg)
+		uid, raw, reserved, err := p.readMessage(ctx, msg, r.pipe)
 		if err != nil {
-			return done, spam, err
+			if ctx.Err() != nil {
+				c.Close()
+			}
+			return err
 		}
-		if uid == 0 || !pending[uid] {
+		if uid == 0 || !asked[uid] || raw == nil {
+			r.pipe.Release(reserved)
 			continue // unsolicited FETCH (e.g. a flag change by another client)
 		}
-		pending[uid] = false
+		delete(asked, uid)
 		src := fmt.Sprintf("imap %s uid %d", p.cfg.CursorKey(), uid)
-		in := ticket.Incoming{Source: src, Mailbox: p.cfg.CursorKey(), Cursor: ticket.Cursor{UIDValidity: validity, LastUID: safe()}}
-		res, rejected, err := p.deliver(raw, in)
-		if err != nil {
-			pending[uid] = true
-			return done, spam, fmt.Errorf("mailbox %s: uid %d: %w", p.cfg.Name, uid, err)
-		}
-		if res.HeldBack != "" {
-			st.HeldBack++
-		}
-		if res.Acknowledged {
-			st.Acknowledged++
-		}
-		if res.Spam && p.cfg.SpamFolder != "" {
-			spam = append(spam, uid)
-		} else {
-			done = append(done, uid)
-		}
-		st.Fetched++
-		st.Bytes += size
-		log := p.log.With("uid", uid, "ticket", res.TicketID)
-		switch {
-		case rejected:
-			st.Rejected++
-			log.Warn("imap: mail rejected and kept for inspection", "source", src)
-		case res.Duplicate:
-			st.Duplicates++
-			log.Info("imap: already stored")
-		case res.NewTicket:
-			st.NewTickets++
-			log.Info("imap: new ticket", "acknowledged", res.Acknowledged, "automatic", res.Automatic)
-		default:
-			st.FollowUps++
-			log.Info("imap: follow-up")
-		}
+		r.pipe.Submit(&Job{Raw: raw, Tag: uid, In: ticket.Incoming{Source: src, Mailbox: p.cfg.CursorKey()}}, reserved)
 	}
 	closed = true
 	if err := cmd.Close(); err != nil {
-		return done, spam, fmt.Errorf("mailbox %s: uid fetch: %w", p.cfg.Name, err)
+		return fmt.Errorf("mailbox %s: uid fetch: %w", p.cfg.Name, err)
 	}
 	// Mails of the chunk that the server did not return were expunged
-	// meanwhile: move the cursor past the whole chunk.
-	last := uint32(chunk[len(chunk)-1])
-	if err := p.svc.UpdateCursor(p.cfg.CursorKey(), func(cur *ticket.Cursor) {
-		if cur.UIDValidity == validity {
-			cur.LastUID = max(cur.LastUID, last)
-		}
-	}); err != nil {
-		return done, spam, err
+	// meanwhile: the cursor may pass them.
+	if len(asked) > 0 {
+		r.gone(slices.Collect(maps.Keys(asked)))
 	}
-	slices.Sort(done)
-	return done, spam, nil
+	return nil
 }
 
-func (p *Poller) readMessage(msg *imapclient.FetchMessageData) (uid imap.UID, raw []byte, size int64, err error) {
+// readMessage reads one FETCH response; the body's bytes are reserved in
+// pipe before they are read (the caller releases or submits them).
+func (p *Poller) readMessage(ctx context.Context, msg *imapclient.FetchMessageData, pipe *Pipe) (uid imap.UID, raw []byte, reserved int64, err error) {
+	var size int64
 	for {
 		item := msg.Next()
 		if item == nil {
-			return uid, raw, size, nil
+			return uid, raw, reserved, nil
 		}
 		switch it := item.(type) {
 		case imapclient.FetchItemDataUID:
@@ -356,20 +470,24 @@ func (p *Poller) readMessage(msg *imapclient.FetchMessageData) (uid imap.UID, ra
 		case imapclient.FetchItemDataRFC822Size:
 			size = it.Size
 		case imapclient.FetchItemDataBodySection:
-			if it.Literal == nil {
+			if it.Literal == nil || raw != nil {
 				continue
 			}
-			if it.Literal.Size() > p.cfg.MaxMessageBytes+p.cfg.MaxMessageBytes/4 {
+			n := it.Literal.Size()
+			if n > p.cfg.MaxMessageBytes+p.cfg.MaxMessageBytes/4 {
 				// RFC822.SIZE said it was small enough; the server lied.
-				return uid, nil, size, fmt.Errorf("mailbox %s: uid %d: %d bytes although RFC822.SIZE was %d; it stays on the server",
-					p.cfg.Name, uid, it.Literal.Size(), size)
+				return uid, nil, reserved, fmt.Errorf("mailbox %s: uid %d: %d bytes although RFC822.SIZE was %d; it stays on the server",
+					p.cfg.Name, uid, n, size)
 			}
-			var buf bytes.Buffer
-			buf.Grow(int(it.Literal.Size()))
-			if _, err := io.Copy(&buf, it.Literal); err != nil {
-				return uid, nil, size, fmt.Errorf("mailbox %s: read body: %w", p.cfg.Name, err)
+			if err := pipe.Reserve(ctx, n); err != nil {
+				return uid, nil, reserved, err
 			}
-			raw = buf.Bytes()
+			reserved = n
+			buf := make([]byte, n)
+			if _, err := io.ReadFull(it.Literal, buf); err != nil {
+				return uid, nil, reserved, fmt.Errorf("mailbox %s: read body: %w", p.cfg.Name, err)
+			}
+			raw = buf
 		}
 	}
 }
@@ -564,31 +682,4 @@ func (p *Poller) oversized(c *imapclient.Client, uids []imap.UID, st *PollStats)
 		return p.act(c, done, PostSeen, "")
 	}
 	return p.act(c, done, PostMove, p.cfg.OversizedFolder)
-}
-
-// deliver stores one mail, trying a failing store a few times; a mail that
-// still cannot be stored is quarantined with the error so the poll goes on.
-// Only when the quarantine itself fails is the error returned (the mail
-// stays on the server and the cursor before it).
-func (p *Poller) deliver(raw []byte, in ticket.Incoming) (ticket.Result, bool, error) {
-	var err error
-	for attempt, wait := 1, 100*time.Millisecond; attempt <= 3; attempt, wait = attempt+1, wait*4 {
-		var res ticket.Result
-		var rejected bool
-		res, rejected, err = Deliver(p.svc, raw, in)
-		if err == nil {
-			return res, rejected, nil
-		}
-		p.log.Warn("imap: storing a mail failed", "attempt", attempt, "source", in.Source, "err", err)
-		if attempt < 3 {
-			time.Sleep(wait)
-		}
-	}
-	in.Raw = raw
-	res, qerr := p.svc.Reject(in, "could not be stored after 3 attempts: "+err.Error())
-	if qerr != nil {
-		return res, false, err
-	}
-	p.log.Error("imap: mail quarantined", "source", in.Source, "err", err)
-	return res, true, nil
 }

@@ -1,6 +1,7 @@
 package mailbox_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -26,23 +27,39 @@ const pw = "pw"
 
 var testSigner, _ = ticket.NewSigner([]byte("0123456789abcdef0123456789abcdef"))
 
-// flakyStore is the real store with an injected failure: while fail is set,
-// every Update returns an error before touching the database.
+// flakyStore is the real store with injected failures: while fail is set,
+// every Update returns an error before touching the database; a mail whose
+// raw bytes contain failOn (or panicOn) cannot be stored: the transaction
+// storing it fails (or panics), whatever else it holds.
 type flakyStore struct {
 	*store.DB
-	fail   atomic.Bool
-	failN  atomic.Int32 // fail the next N updates
-	panicN atomic.Int32 // panic in the next N updates
+	fail    atomic.Bool
+	failOn  atomic.Value // string
+	panicOn atomic.Value // string
+	updates atomic.Int64 // transactions begun
 }
 
 func (f *flakyStore) Update(fn func(ticket.Tx) error) error {
-	if f.fail.Load() || f.failN.Add(-1) >= 0 {
+	f.updates.Add(1)
+	if f.fail.Load() {
 		return errors.New("injected storage failure")
 	}
-	if f.panicN.Add(-1) >= 0 {
+	return f.DB.Update(func(tx ticket.Tx) error { return fn(&flakyTx{Tx: tx, f: f}) })
+}
+
+type flakyTx struct {
+	ticket.Tx
+	f *flakyStore
+}
+
+func (t *flakyTx) AddMessage(m *ticket.Message, raw []byte) error {
+	if s, _ := t.f.failOn.Load().(string); s != "" && bytes.Contains(raw, []byte(s)) {
+		return errors.New("injected storage failure")
+	}
+	if s, _ := t.f.panicOn.Load().(string); s != "" && bytes.Contains(raw, []byte(s)) {
 		panic("injected panic")
 	}
-	return f.DB.Update(fn)
+	return t.Tx.AddMessage(m, raw)
 }
 
 type env struct {

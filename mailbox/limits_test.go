@@ -47,7 +47,7 @@ func TestStoreFailureQuarantinesAndPollGoesOn(t *testing.T) {
 	e := newEnv(t, nil)
 	e.srv.Append("support@example.test", "INBOX", customerMail(1))
 	e.srv.Append("support@example.test", "INBOX", customerMail(2))
-	e.db.failN.Store(3) // the first mail's three attempts fail
+	e.db.failOn.Store("question 1") // every attempt to store the first mail fails
 	st, err := e.poller(t, mailbox.PostSeen).Poll(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -61,6 +61,7 @@ func TestStoreFailureQuarantinesAndPollGoesOn(t *testing.T) {
 		t.Fatalf("quarantine %+v", q)
 	}
 	// After the fault is gone (an upgrade, say), retry stores it.
+	e.db.failOn.Store("")
 	res, err := mailbox.Retry(e.svc, q[0].ID)
 	if err != nil || !res.NewTicket {
 		t.Fatalf("retry: %+v %v", res, err)
@@ -75,7 +76,7 @@ func TestPanicWhileHandlingIsQuarantined(t *testing.T) {
 	e := newEnv(t, nil)
 	e.srv.Append("support@example.test", "INBOX", customerMail(1))
 	e.srv.Append("support@example.test", "INBOX", customerMail(2))
-	e.db.panicN.Store(1)
+	e.db.panicOn.Store("question 1")
 	st, err := e.poller(t, mailbox.PostSeen).Poll(context.Background())
 	if err != nil {
 		t.Fatal(err)

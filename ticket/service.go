@@ -148,6 +148,9 @@ type Incoming struct {
 	// Quarantined, when set, is the quarantine record this mail is retried
 	// from; it is removed in the same transaction.
 	Quarantined uint64
+	// Problem, for IngestBatch, is why a mail without Mail (it could not
+	// be parsed) is quarantined.
+	Problem string
 }
 
 // Result says what Ingest did.
@@ -181,57 +184,100 @@ func (s *Service) Ingest(in Incoming) (Result, error) {
 	if in.Mail == nil {
 		return Result{}, errors.New("ticket: ingest: no parsed mail")
 	}
-	key := DedupeKey(in.Mail.MessageID, in.Raw)
-	var res Result
+	res, err := s.IngestBatch([]Incoming{in})
+	if err != nil {
+		return Result{}, err
+	}
+	return res[0], nil
+}
+
+// IngestBatch stores several mails in one transaction, each as Ingest
+// would, in order: either all of them are committed or none is. An item
+// whose Mail is nil is quarantined with its Problem, as Reject would. One
+// commit for many mails is what makes a backlog fast (bbolt rewrites the
+// touched pages and syncs once per commit); the caller keeps batches
+// bounded by bytes and falls back to one mail at a time when a batch fails,
+// so that one bad mail cannot hold back the others.
+func (s *Service) IngestBatch(ins []Incoming) ([]Result, error) {
+	res := make([]Result, len(ins))
 	var queued bool
+	var key string
 	err := s.store.Update(func(tx Tx) error {
-		res, queued = Result{}, false
-		if err := advanceCursor(tx, in.Mailbox, in.Cursor); err != nil {
-			return err
-		}
-		if in.Quarantined != 0 {
-			// A retry from quarantine: the record goes, and so does the
-			// content key that kept the mail from being fetched again.
-			if err := tx.DeleteRejected(in.Quarantined); err != nil {
+		queued = false
+		for i, in := range ins {
+			var q bool
+			var err error
+			if in.Mail == nil {
+				key = DedupeKey("", in.Raw)
+				res[i], err = s.rejectTx(tx, in, key, in.Problem)
+			} else {
+				key = DedupeKey(in.Mail.MessageID, in.Raw)
+				res[i], q, err = s.ingestTx(tx, in, key)
+			}
+			if err != nil {
 				return err
 			}
-			if id, ok, err := tx.Seen(DedupeKey("", in.Raw)); err == nil && ok && id == 0 {
-				if err := tx.Unsee(DedupeKey("", in.Raw)); err != nil {
-					return err
-				}
-			}
+			queued = queued || q
 		}
-		if id, ok, err := tx.Seen(key); err != nil {
-			return err
-		} else if ok {
-			res.Duplicate, res.MessageID = true, id
-			if id != 0 {
-				if prev, err := tx.Message(id); err == nil {
-					res.TicketID = prev.TicketID
-				}
-			}
-			return nil
-		}
-		w := &work{s: s, tx: tx, in: in, m: in.Mail, now: s.cfg.Now().UTC(), res: &res}
-		if err := w.run(); err != nil {
-			return err
-		}
-		if err := tx.MarkSeen(key, res.MessageID); err != nil {
-			return err
-		}
-		queued = w.queued
 		return nil
 	})
 	if err != nil {
-		return Result{}, fmt.Errorf("ticket: ingest %s: %w", key, err)
+		if len(ins) > 1 {
+			return nil, fmt.Errorf("ticket: ingest batch of %d mails (at %s): %w", len(ins), key, err)
+		}
+		if ins[0].Mail == nil {
+			return nil, fmt.Errorf("ticket: reject %s: %w", key, err)
+		}
+		return nil, fmt.Errorf("ticket: ingest %s: %w", key, err)
 	}
-	if res.Note != "" {
-		s.log.Info("ingest: "+res.Note, "ticket", res.TicketID, "msgid", in.Mail.MessageID, "from", in.Mail.From.Email)
+	for i, in := range ins {
+		if res[i].Note != "" && in.Mail != nil {
+			s.log.Info("ingest: "+res[i].Note, "ticket", res[i].TicketID, "msgid", in.Mail.MessageID, "from", in.Mail.From.Email)
+		}
 	}
 	if queued && s.cfg.OnQueue != nil {
 		s.cfg.OnQueue()
 	}
 	return res, nil
+}
+
+// ingestTx is one mail's ingest inside tx; queued says whether it queued
+// outgoing mail.
+func (s *Service) ingestTx(tx Tx, in Incoming, key string) (res Result, queued bool, err error) {
+	if err := advanceCursor(tx, in.Mailbox, in.Cursor); err != nil {
+		return res, false, err
+	}
+	if in.Quarantined != 0 {
+		// A retry from quarantine: the record goes, and so does the
+		// content key that kept the mail from being fetched again.
+		if err := tx.DeleteRejected(in.Quarantined); err != nil {
+			return res, false, err
+		}
+		if id, ok, err := tx.Seen(DedupeKey("", in.Raw)); err == nil && ok && id == 0 {
+			if err := tx.Unsee(DedupeKey("", in.Raw)); err != nil {
+				return res, false, err
+			}
+		}
+	}
+	if id, ok, err := tx.Seen(key); err != nil {
+		return res, false, err
+	} else if ok {
+		res.Duplicate, res.MessageID = true, id
+		if id != 0 {
+			if prev, err := tx.Message(id); err == nil {
+				res.TicketID = prev.TicketID
+			}
+		}
+		return res, false, nil
+	}
+	w := &work{s: s, tx: tx, in: in, m: in.Mail, now: s.cfg.Now().UTC(), res: &res}
+	if err := w.run(); err != nil {
+		return Result{}, false, err
+	}
+	if err := tx.MarkSeen(key, res.MessageID); err != nil {
+		return Result{}, false, err
+	}
+	return res, w.queued, nil
 }
 
 // work is one mail's ingest inside its transaction.
@@ -406,30 +452,30 @@ func (s *Service) addParticipants(t *Ticket, m *Mail) {
 // reason, and advances the cursor past it. A mail quarantined before is not
 // kept twice.
 func (s *Service) Reject(in Incoming, reason string) (Result, error) {
-	key := DedupeKey("", in.Raw)
-	var res Result
-	err := s.store.Update(func(tx Tx) error {
-		res = Result{}
-		if err := advanceCursor(tx, in.Mailbox, in.Cursor); err != nil {
-			return err
-		}
-		if _, ok, err := tx.Seen(key); err != nil {
-			return err
-		} else if ok {
-			res.Duplicate = true
-			return nil
-		}
-		r := &Rejected{Reason: reason, Source: in.Source, ReceivedAt: s.cfg.Now().UTC(),
-			Raw: in.Raw, RawSHA256: rawSum(in.Raw), RawSize: int64(len(in.Raw))}
-		if err := tx.AddRejected(r); err != nil {
-			return err
-		}
-		return tx.MarkSeen(key, 0)
-	})
+	in.Mail, in.Problem = nil, reason
+	res, err := s.IngestBatch([]Incoming{in})
 	if err != nil {
-		return Result{}, fmt.Errorf("ticket: reject %s: %w", key, err)
+		return Result{}, err
 	}
-	return res, nil
+	return res[0], nil
+}
+
+// rejectTx is Reject inside tx.
+func (s *Service) rejectTx(tx Tx, in Incoming, key, reason string) (Result, error) {
+	if err := advanceCursor(tx, in.Mailbox, in.Cursor); err != nil {
+		return Result{}, err
+	}
+	if _, ok, err := tx.Seen(key); err != nil {
+		return Result{}, err
+	} else if ok {
+		return Result{Duplicate: true}, nil
+	}
+	r := &Rejected{Reason: reason, Source: in.Source, ReceivedAt: s.cfg.Now().UTC(),
+		Raw: in.Raw, RawSHA256: rawSum(in.Raw), RawSize: int64(len(in.Raw))}
+	if err := tx.AddRejected(r); err != nil {
+		return Result{}, err
+	}
+	return Result{}, tx.MarkSeen(key, 0)
 }
 
 func rawSum(raw []byte) string {

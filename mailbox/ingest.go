@@ -1,0 +1,427 @@
+package mailbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/ticketd/ticketd/ticket"
+)
+
+// PipeOptions bound the ingest pipeline that a poll feeds: mails are
+// fetched, parsed on several cores and committed in batches, all at once.
+type PipeOptions struct {
+	// Workers is the number of parse goroutines (default GOMAXPROCS).
+	Workers int
+	// MaxBytes bounds the raw bytes in flight: fetched but not yet
+	// committed (default 16 MiB). A mail larger than the bound is let in
+	// alone, so memory stays within a small multiple of the largest mail
+	// whatever the backlog.
+	MaxBytes int64
+	// BatchMails and BatchBytes bound one commit (default 64 mails, 8 MiB).
+	// A batch is committed early when the next mail is not parsed yet, so
+	// a lone mail (IDLE) is never kept waiting.
+	BatchMails int
+	BatchBytes int64
+}
+
+func (o PipeOptions) withDefaults() PipeOptions {
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = 16 << 20
+	}
+	if o.BatchMails <= 0 {
+		o.BatchMails = 64
+	}
+	if o.BatchBytes <= 0 {
+		o.BatchBytes = 8 << 20
+	}
+	return o
+}
+
+// Job is one mail on its way through a Pipe.
+type Job struct {
+	// Raw is the mail; In says where it came from (Raw and Mail are set by
+	// the pipe).
+	Raw []byte
+	In  ticket.Incoming
+	// Tag is the caller's (the IMAP UID).
+	Tag any
+
+	seq      int
+	reserved int64
+	mail     *ticket.Mail
+	perr     error
+}
+
+// Hooks are the caller's part of a Pipe; they run on the commit goroutine,
+// in the order the jobs were submitted.
+type Hooks struct {
+	// Prepare is called just before a job is committed (in a batch or
+	// alone); it may change the job's Incoming (the cursor).
+	Prepare func(j *Job)
+	// Done is called after the job is committed (stored, duplicate or
+	// quarantined).
+	Done func(j *Job, res ticket.Result, rejected bool)
+	// Failed is called for a job that could not be stored at all (the
+	// store keeps failing and the quarantine too); the pipe stops.
+	Failed func(j *Job)
+	// Deliver stores one job alone when its batch failed (for tests; the
+	// default tries three times, then quarantines the mail with the error).
+	Deliver func(j *Job) (ticket.Result, bool, error)
+}
+
+// Pipe parses mails on several goroutines and commits them in order, in
+// batches of one transaction each. Submit mails with Reserve then Submit
+// from one goroutine, then Close and Wait.
+type Pipe struct {
+	svc   *ticket.Service
+	log   *slog.Logger
+	opt   PipeOptions
+	hooks Hooks
+
+	parse  chan *Job
+	parsed chan *Job
+	wg     sync.WaitGroup // parse workers
+	done   chan struct{}  // the commit goroutine ended
+
+	mu       sync.Mutex
+	inflight int64
+	freed    chan struct{} // signalled when inflight shrinks
+	err      error         // the first fatal error
+	next     int           // seq of the next submitted job
+}
+
+// NewPipe starts the parse workers and the commit goroutine.
+func NewPipe(svc *ticket.Service, opt PipeOptions, hooks Hooks, log *slog.Logger) *Pipe {
+	opt = opt.withDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	p := &Pipe{svc: svc, log: log, opt: opt, hooks: hooks,
+		// Room for a whole batch on both sides of the parsers, so that a
+		// slow commit lets the next batch gather (the byte bound, not
+		// these, limits memory).
+		parse:  make(chan *Job, opt.BatchMails),
+		parsed: make(chan *Job, opt.BatchMails),
+		done:   make(chan struct{}),
+		freed:  make(chan struct{}, 1),
+	}
+	if p.hooks.Done == nil {
+		p.hooks.Done = func(*Job, ticket.Result, bool) {}
+	}
+	if p.hooks.Deliver == nil {
+		p.hooks.Deliver = p.deliver
+	}
+	for range opt.Workers {
+		p.wg.Add(1)
+		go p.parser()
+	}
+	go func() {
+		p.wg.Wait()
+		close(p.parsed)
+	}()
+	go p.committer()
+	return p
+}
+
+// Reserve waits until n more raw bytes fit in the bound (or nothing is in
+// flight) and counts them; Submit the job with reserved set to n. It fails
+// when ctx ends or the pipe has stopped on an error.
+func (p *Pipe) Reserve(ctx context.Context, n int64) error {
+	for {
+		p.mu.Lock()
+		if p.err != nil {
+			err := p.err
+			p.mu.Unlock()
+			return err
+		}
+		if p.inflight == 0 || p.inflight+n <= p.opt.MaxBytes {
+			p.inflight += n
+			p.mu.Unlock()
+			return nil
+		}
+		p.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.freed:
+		case <-p.done:
+			if err := p.Err(); err != nil {
+				return err
+			}
+			return errPipeStopped
+		}
+	}
+}
+
+// Release returns n reserved bytes that will not be submitted.
+func (p *Pipe) Release(n int64) {
+	p.mu.Lock()
+	p.inflight -= n
+	p.mu.Unlock()
+	select {
+	case p.freed <- struct{}{}:
+	default:
+	}
+}
+
+// Submit hands a job to the parse workers; reserved is what Reserve
+// counted for it. Submit is called from one goroutine.
+func (p *Pipe) Submit(j *Job, reserved int64) {
+	j.seq, j.reserved = p.next, reserved
+	p.next++
+	p.parse <- j
+}
+
+// Close says no more jobs come.
+func (p *Pipe) Close() { close(p.parse) }
+
+// Wait waits for every submitted job to be committed (or failed) and
+// returns the first error that stopped the pipe.
+func (p *Pipe) Wait() error {
+	<-p.done
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+// Err is the error that stopped the pipe, if it has.
+func (p *Pipe) Err() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+func (p *Pipe) parser() {
+	defer p.wg.Done()
+	for j := range p.parse {
+		p.parseJob(j)
+		p.parsed <- j
+	}
+}
+
+// parseJob parses and sanitises one mail; a panic is the mail's problem
+// (it gets quarantined), not the pipe's.
+func (p *Pipe) parseJob(j *Job) {
+	defer func() {
+		if r := recover(); r != nil {
+			j.mail, j.perr = nil, fmt.Errorf("parser panic: %v\n%s", r, debug.Stack())
+		}
+	}()
+	if j.Raw == nil {
+		return
+	}
+	m, err := Parse(j.Raw)
+	if err != nil {
+		j.perr = err
+		return
+	}
+	m.HTML = SanitizeHTML(m.HTML)
+	j.mail = m
+}
+
+// committer puts the parsed jobs back in order and commits them in
+// batches.
+func (p *Pipe) committer() {
+	defer close(p.done)
+	defer func() {
+		if r := recover(); r != nil {
+			p.fail(nil, fmt.Errorf("ingest pipeline: panic: %v\n%s", r, debug.Stack()))
+			for range p.parsed { // let the parsers finish
+			}
+		}
+	}()
+	early := map[int]*Job{}
+	want := 0
+	open := true
+	var batch []*Job
+	var bytes int64
+	// ready returns the next job in order if it is parsed, waiting for it
+	// only when wait is set.
+	ready := func(wait bool) *Job {
+		for {
+			if j, ok := early[want]; ok {
+				delete(early, want)
+				want++
+				return j
+			}
+			if !open {
+				return nil
+			}
+			if wait {
+				j, ok := <-p.parsed
+				if !ok {
+					open = false
+					continue
+				}
+				early[j.seq] = j
+				continue
+			}
+			select {
+			case j, ok := <-p.parsed:
+				if !ok {
+					open = false
+					continue
+				}
+				early[j.seq] = j
+			default:
+				return nil
+			}
+		}
+	}
+	for {
+		j := ready(len(batch) == 0)
+		if j != nil {
+			batch = append(batch, j)
+			bytes += int64(len(j.Raw))
+			if len(batch) < p.opt.BatchMails && bytes < p.opt.BatchBytes {
+				continue
+			}
+		}
+		if len(batch) == 0 {
+			return // closed and drained
+		}
+		p.commit(batch)
+		for _, j := range batch {
+			p.Release(j.reserved)
+		}
+		clear(batch)
+		batch, bytes = batch[:0], 0
+	}
+}
+
+// commit stores a batch in one transaction; if that fails, each mail
+// alone with retries and quarantine.
+func (p *Pipe) commit(batch []*Job) {
+	if p.Err() != nil {
+		for _, j := range batch {
+			p.failed(j)
+		}
+		return
+	}
+	ins := make([]ticket.Incoming, len(batch))
+	for i, j := range batch {
+		if p.hooks.Prepare != nil {
+			p.hooks.Prepare(j)
+		}
+		j.In.Raw, j.In.Mail = j.Raw, j.mail
+		if j.perr != nil {
+			j.In.Problem = j.perr.Error()
+		}
+		ins[i] = j.In
+	}
+	res, err := p.ingestBatch(ins)
+	if err == nil {
+		for i, j := range batch {
+			p.hooks.Done(j, res[i], j.mail == nil)
+		}
+		return
+	}
+	if len(batch) > 1 {
+		p.log.Warn("ingest: a batch could not be stored; storing its mails one by one", "mails", len(batch), "err", err)
+	}
+	for i, j := range batch {
+		r, rejected, err := p.hooks.Deliver(j)
+		if err != nil {
+			p.fail(j, err)
+			for _, j := range batch[i:] {
+				p.failed(j)
+			}
+			return
+		}
+		p.hooks.Done(j, r, rejected)
+	}
+}
+
+// ingestBatch is IngestBatch with a panic turned into an error, so that the
+// mails are tried one by one (where Deliver quarantines the one at fault).
+func (p *Pipe) ingestBatch(ins []ticket.Incoming) (res []ticket.Result, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			res, err = nil, fmt.Errorf("panic: %v", r)
+		}
+	}()
+	return p.svc.IngestBatch(ins)
+}
+
+func (p *Pipe) fail(j *Job, err error) {
+	p.mu.Lock()
+	if p.err == nil {
+		p.err = err
+	}
+	p.mu.Unlock()
+	select {
+	case p.freed <- struct{}{}:
+	default:
+	}
+}
+
+func (p *Pipe) failed(j *Job) {
+	if p.hooks.Failed != nil {
+		p.hooks.Failed(j)
+	}
+}
+
+// errPipeStopped is what Reserve returns after the pipe stopped without an
+// error of its own (Reserve after Close).
+var errPipeStopped = errors.New("ingest pipeline stopped")
+
+// deliver stores one mail alone, trying a failing store a few times; a mail
+// that still cannot be stored is quarantined with the error so the others
+// go on. Only when the quarantine itself fails is the error returned (the
+// mail stays on the server and the cursor before it).
+func (p *Pipe) deliver(j *Job) (ticket.Result, bool, error) {
+	var err error
+	for attempt, wait := 1, 100*time.Millisecond; attempt <= 3; attempt, wait = attempt+1, wait*4 {
+		var res ticket.Result
+		var rejected bool
+		res, rejected, err = deliverParsed(p.svc, j)
+		if err == nil {
+			return res, rejected, nil
+		}
+		p.log.Warn("ingest: storing a mail failed", "attempt", attempt, "source", j.In.Source, "err", err)
+		if attempt < 3 {
+			time.Sleep(wait)
+		}
+	}
+	in := j.In
+	in.Raw = j.Raw
+	res, qerr := p.svc.Reject(in, "could not be stored after 3 attempts: "+err.Error())
+	if qerr != nil {
+		return res, false, fmt.Errorf("%s: %w", j.In.Source, err)
+	}
+	p.log.Error("ingest: mail quarantined", "source", in.Source, "err", err)
+	return res, true, nil
+}
+
+// deliverParsed stores one job alone: Deliver's logic with the mail the
+// pipe already parsed.
+func deliverParsed(svc *ticket.Service, j *Job) (res ticket.Result, rejected bool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			res, err = svc.Reject(j.In, fmt.Sprintf("panic while handling the mail: %v\n%s", r, debug.Stack()))
+			rejected = true
+		}
+	}()
+	in := j.In
+	in.Raw = j.Raw
+	if j.mail == nil {
+		reason := "not a mail"
+		if j.perr != nil {
+			reason = j.perr.Error()
+		}
+		res, err = svc.Reject(in, reason)
+		return res, true, err
+	}
+	in.Mail = j.mail
+	res, err = svc.Ingest(in)
+	return res, false, err
+}

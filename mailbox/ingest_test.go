@@ -1,0 +1,164 @@
+package mailbox_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ticketd/ticketd/mailbox"
+	"github.com/ticketd/ticketd/ticket"
+)
+
+// pipeRun feeds mails through a Pipe whose first commit is held until every
+// mail is submitted, and returns the jobs in the order Done saw them.
+func pipeRun(t *testing.T, e *env, opt mailbox.PipeOptions, mails [][]byte) (done []*mailbox.Job, rejected []bool) {
+	t.Helper()
+	release := make(chan struct{})
+	var once sync.Once
+	p := mailbox.NewPipe(e.svc, opt, mailbox.Hooks{
+		Prepare: func(j *mailbox.Job) { once.Do(func() { <-release }) },
+		Done: func(j *mailbox.Job, res ticket.Result, rej bool) {
+			done = append(done, j)
+			rejected = append(rejected, rej)
+		},
+	}, nil)
+	ctx := context.Background()
+	for i, raw := range mails {
+		if err := p.Reserve(ctx, int64(len(raw))); err != nil {
+			t.Fatal(err)
+		}
+		p.Submit(&mailbox.Job{Raw: raw, Tag: i, In: ticket.Incoming{Source: fmt.Sprint("mail ", i)}}, int64(len(raw)))
+	}
+	close(release)
+	p.Close()
+	if err := p.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	return done, rejected
+}
+
+func TestPipeCommitsInOrderAndInBatches(t *testing.T) {
+	e := newEnv(t, nil)
+	var mails [][]byte
+	for i := range 100 {
+		mails = append(mails, customerMail(1000+i))
+	}
+	before := e.db.updates.Load()
+	done, _ := pipeRun(t, e, mailbox.PipeOptions{Workers: 4, BatchMails: 64}, mails)
+	commits := e.db.updates.Load() - before
+	if len(done) != 100 {
+		t.Fatalf("%d mails done, want 100", len(done))
+	}
+	for i, j := range done {
+		if j.Tag.(int) != i {
+			t.Fatalf("mail %d committed in place %d: the pipe must keep the order", j.Tag, i)
+		}
+	}
+	// The first commit may hold one mail or a few; the 99 or so queued
+	// behind it fit in two batches of 64.
+	if commits < 2 || commits > 3 {
+		t.Fatalf("%d transactions for 100 mails, want 2 or 3 (batches of up to 64)", commits)
+	}
+	var n int
+	e.db.View(func(tx ticket.ReadTx) error {
+		l, _ := tx.Tickets(ticket.TicketFilter{})
+		n = len(l)
+		return nil
+	})
+	if n != 100 {
+		t.Fatalf("%d tickets, want 100", n)
+	}
+	t.Logf("100 mails in %d transactions", commits)
+}
+
+func TestPipeBatchWithABadMailStoresTheOthers(t *testing.T) {
+	for _, fault := range []string{"fail", "panic"} {
+		t.Run(fault, func(t *testing.T) {
+			e := newEnv(t, nil)
+			var mails [][]byte
+			for i := range 10 {
+				mails = append(mails, customerMail(2000+i))
+			}
+			mails = append(mails, []byte("this is not a mail at all\x00"))
+			if fault == "fail" {
+				e.db.failOn.Store("question 2005")
+			} else {
+				e.db.panicOn.Store("question 2005")
+			}
+			done, rejected := pipeRun(t, e, mailbox.PipeOptions{Workers: 2}, mails)
+			if len(done) != 11 {
+				t.Fatalf("%d mails done, want 11", len(done))
+			}
+			var q []ticket.Rejected
+			var tickets []ticket.Ticket
+			e.db.View(func(tx ticket.ReadTx) error {
+				q, _ = tx.Rejected()
+				tickets, _ = tx.Tickets(ticket.TicketFilter{})
+				return nil
+			})
+			if len(tickets) != 9 || len(q) != 2 {
+				t.Fatalf("%d tickets and %d quarantined, want 9 and 2 (the faulty mail and the non-mail)", len(tickets), len(q))
+			}
+			for i, j := range done {
+				if want := i == 5 || i == 10; rejected[i] != want || j.Tag.(int) != i {
+					t.Fatalf("mail %d (place %d): rejected %v, want %v", j.Tag, i, rejected[i], want)
+				}
+			}
+		})
+	}
+}
+
+func TestPipeBoundsBytesInFlight(t *testing.T) {
+	e := newEnv(t, nil)
+	hold := make(chan struct{})
+	p := mailbox.NewPipe(e.svc, mailbox.PipeOptions{MaxBytes: 1000}, mailbox.Hooks{
+		Prepare: func(*mailbox.Job) { <-hold },
+	}, nil)
+	ctx := context.Background()
+	raw := customerMail(1)
+	n := int64(600)
+	if err := p.Reserve(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	p.Submit(&mailbox.Job{Raw: raw, Tag: 1}, n)
+	// 600 + 600 is over the bound: the second waits until the first is
+	// committed.
+	got := make(chan error, 1)
+	go func() { got <- p.Reserve(ctx, n) }()
+	select {
+	case err := <-got:
+		t.Fatalf("second reservation passed the bound (err %v)", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(hold)
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("second reservation still waiting after the first mail was committed")
+	}
+	p.Release(n)
+	// A mail over the bound on its own is let in when nothing is in flight.
+	if err := p.Reserve(ctx, 5000); err != nil {
+		t.Fatal(err)
+	}
+	p.Release(5000)
+	// A cancelled wait returns the context's error.
+	if err := p.Reserve(ctx, 600); err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := p.Reserve(cctx, 600); err != context.DeadlineExceeded {
+		t.Fatalf("reservation over the bound with a cancelled context: %v", err)
+	}
+	p.Release(600)
+	p.Close()
+	if err := p.Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
