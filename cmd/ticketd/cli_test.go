@@ -289,6 +289,7 @@ center: {address: "not an address", language: fr, hours: {days: "mon-funday", op
 mailboxes:
   - {name: a, host: imap.example.com, security: plain, username: u, schedule: "every minute", post_action: move}
 smtp: {host: smtp.example.com, security: plain}
+limits: {ingest_workers: -1, ingest_in_flight_bytes: -5}
 `), 0o600)
 	var out, errb bytes.Buffer
 	code := run(context.Background(), []string{"--config", path, "check-config"}, nil, &out, &errb)
@@ -297,7 +298,7 @@ smtp: {host: smtp.example.com, security: plain}
 	}
 	for _, key := range []string{"data_dir", "timezone", "center.address", "center.language", "center.hours.days",
 		"center.hours.open", "mailboxes[0].security", "mailboxes[0].password", "mailboxes[0].schedule",
-		"mailboxes[0].move_to", "smtp.security"} {
+		"mailboxes[0].move_to", "smtp.security", "limits.ingest_workers", "limits.ingest_in_flight_bytes"} {
 		if !strings.Contains(errb.String(), key+":") {
 			t.Errorf("check-config output lacks %s:\n%s", key, errb.String())
 		}

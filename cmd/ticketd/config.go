@@ -50,6 +50,11 @@ type LimitsConfig struct {
 	AutoPerDay      int      `yaml:"auto_per_day"`
 	AutoMinInterval Duration `yaml:"auto_min_interval"`
 	SuppressFor     Duration `yaml:"suppress_for"`
+	// IngestWorkers parse mails in parallel (0: one per core);
+	// IngestInFlightBytes bounds the raw mail fetched but not yet
+	// committed, per mailbox (0: 16 MiB).
+	IngestWorkers       int   `yaml:"ingest_workers"`
+	IngestInFlightBytes int64 `yaml:"ingest_in_flight_bytes"`
 }
 
 // SpamConfig says how mail flagged by the upstream filter is recognised
@@ -413,6 +418,7 @@ func checkConfig(c Config, base string) (*Settings, []error) {
 			Username: m.Username, Password: pw, Folder: m.Folder, PostAction: m.PostAction,
 			MoveTo: m.MoveTo, TLSConfig: tlsCfg, BatchSize: m.BatchSize, MaxMessageBytes: m.MaxMessageBytes,
 			OversizedFolder: c.Limits.OversizedFolder, SpamFolder: map[bool]string{true: c.Spam.Folder}[c.Spam.Action == "move"],
+			Pipe: mailbox.PipeOptions{Workers: c.Limits.IngestWorkers, MaxBytes: c.Limits.IngestInFlightBytes},
 		})
 	}
 
@@ -466,6 +472,12 @@ func checkConfig(c Config, base string) (*Settings, []error) {
 		bad("limits.max_message_bytes", "must be positive")
 	} else if c.Limits.MaxMessageBytes == 0 {
 		s.Limits.MaxMessageBytes = 25 << 20
+	}
+	if c.Limits.IngestWorkers < 0 || c.Limits.IngestWorkers > 256 {
+		bad("limits.ingest_workers", "want 0 (one per core) to 256, got %d", c.Limits.IngestWorkers)
+	}
+	if c.Limits.IngestInFlightBytes < 0 {
+		bad("limits.ingest_in_flight_bytes", "must be positive")
 	}
 	if c.Limits.AutoPerHour < 0 || c.Limits.AutoPerDay < 0 || c.Limits.SuppressFor < 0 {
 		bad("limits", "auto_per_hour, auto_per_day and suppress_for must be positive")

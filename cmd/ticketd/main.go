@@ -361,12 +361,14 @@ func cmdPoll(c *cli) int {
 		return c.fail("%v", err)
 	}
 	defer b.Close()
+	start := time.Now()
 	res, err := b.Poll(ctx)
+	secs := time.Since(start).Seconds()
 	code := exitOK
 	for _, r := range res {
 		st := r.Stats
-		fmt.Fprintf(c.stdout, "%s: fetched %d, new tickets %d, follow-ups %d, duplicates %d, rejected %d",
-			r.Mailbox, st.Fetched, st.NewTickets, st.FollowUps, st.Duplicates, st.Rejected)
+		fmt.Fprintf(c.stdout, "%s: fetched %d (%.1f MB in %.1fs), new tickets %d, follow-ups %d, duplicates %d, rejected %d",
+			r.Mailbox, st.Fetched, float64(st.Bytes)/1e6, secs, st.NewTickets, st.FollowUps, st.Duplicates, st.Rejected)
 		if r.Error != "" {
 			fmt.Fprintf(c.stdout, ", error: %s", r.Error)
 			code = exitTempFail
