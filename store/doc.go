@@ -10,12 +10,14 @@
 //	messages      message id -> ticket.Message, without its texts
 //	texts         message id ++ 'b'|'v'|'h' -> body, visible (when it differs), HTML
 //	ticket_msgs   ticket id ++ message id -> empty (index, in storage order)
-//	raw           message id -> the raw mail, byte-exact
+//	raw           message id ++ piece number (uint32) -> 64 KiB pieces of the raw
+//	              mail, byte-exact (a key of the message id alone: the whole
+//	              mail, as databases written before the pieces hold it)
 //	msgids        canonical Message-ID -> message id (incoming and ours)
 //	seen          dedupe key ("mid:..." or "sha:...") -> message id (0: rejected)
 //	cursors       mailbox key -> ticket.Cursor
 //	outbox        outbox id -> ticket.Outgoing
-//	rejected      quarantine id -> ticket.Rejected; rejected_raw: id -> raw mail
+//	rejected      quarantine id -> ticket.Rejected; rejected_raw: id -> raw mail, in pieces as raw
 //	notified      Message-ID of a notification we sent -> ticket.Notification
 //	suppress      lower-cased address -> ticket.Suppression
 //	autosent      lower-cased address -> times automatic mail was sent to it (last day)

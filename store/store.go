@@ -313,11 +313,11 @@ func (t *txn) Seen(key string) (uint64, bool, error) {
 }
 
 func (t *txn) Raw(msgID uint64) ([]byte, error) {
-	v := t.tx.Bucket(bRaw).Get(u64(msgID))
+	v := getBlob(t.tx.Bucket(bRaw), msgID)
 	if v == nil {
 		return nil, fmt.Errorf("raw mail of message %d: %w", msgID, ticket.ErrNotFound)
 	}
-	return append([]byte(nil), v...), nil
+	return v, nil
 }
 
 func (t *txn) Cursor(mailbox string) (ticket.Cursor, bool, error) {
@@ -357,7 +357,7 @@ func (t *txn) Rejected() ([]ticket.Rejected, error) {
 		if err := json.Unmarshal(v, &r); err != nil {
 			return fmt.Errorf("store: decode rejected %x: %w", k, err)
 		}
-		r.Raw = append([]byte(nil), t.tx.Bucket(bRejRaw).Get(k)...)
+		r.Raw = getBlob(t.tx.Bucket(bRejRaw), binary.BigEndian.Uint64(k))
 		out = append(out, r)
 		return nil
 	})
@@ -390,7 +390,7 @@ func (t *txn) AddMessage(m *ticket.Message, raw []byte) error {
 		return err
 	}
 	if raw != nil {
-		if err := t.tx.Bucket(bRaw).Put(u64(id), raw); err != nil {
+		if err := putBlob(t.tx.Bucket(bRaw), id, raw); err != nil {
 			return fmt.Errorf("store: raw mail of message %d: %w", id, err)
 		}
 	}
@@ -452,7 +452,7 @@ func (t *txn) AddRejected(r *ticket.Rejected) error {
 	if err := putJSON(b, u64(id), r); err != nil {
 		return err
 	}
-	return t.tx.Bucket(bRejRaw).Put(u64(id), r.Raw)
+	return putBlob(t.tx.Bucket(bRejRaw), id, r.Raw)
 }
 
 func (t *txn) IndexMessageID(mid string, msgID uint64) error {
@@ -556,7 +556,7 @@ func (t *txn) RejectedByID(id uint64) (ticket.Rejected, error) {
 	if err := getJSON(t.tx.Bucket(bRejected), u64(id), &r); err != nil {
 		return r, fmt.Errorf("quarantined mail %d: %w", id, err)
 	}
-	r.Raw = append([]byte(nil), t.tx.Bucket(bRejRaw).Get(u64(id))...)
+	r.Raw = getBlob(t.tx.Bucket(bRejRaw), id)
 	return r, nil
 }
 
@@ -567,7 +567,7 @@ func (t *txn) DeleteRejected(id uint64) error {
 	if err := t.tx.Bucket(bRejected).Delete(u64(id)); err != nil {
 		return err
 	}
-	return t.tx.Bucket(bRejRaw).Delete(u64(id))
+	return deleteBlob(t.tx.Bucket(bRejRaw), id)
 }
 
 func (t *txn) Unsee(key string) error {
