@@ -421,7 +421,9 @@ func (r *run) fetch(ctx context.Context, c *imapclient.Client, chunk []imap.UID)
 	}
 	for {
 		if ctx.Err() != nil {
-			c.Close() // abandon the rest of the FETCH; the cursor is consistent
+			// Abandon the rest of the FETCH; the cursor is consistent.
+			closed = true
+			abandon(c, cmd)
 			return ctx.Err()
 		}
 		msg := cmd.Next()
@@ -431,7 +433,8 @@ func (r *run) fetch(ctx context.Context, c *imapclient.Client, chunk []imap.UID)
 		uid, raw, reserved, err := p.readMessage(ctx, msg, r.pipe)
 		if err != nil {
 			if ctx.Err() != nil {
-				c.Close()
+				closed = true
+				abandon(c, cmd)
 			}
 			return err
 		}
@@ -453,6 +456,18 @@ func (r *run) fetch(ctx context.Context, c *imapclient.Client, chunk []imap.UID)
 		r.gone(slices.Collect(maps.Keys(asked)))
 	}
 	return nil
+}
+
+// abandon drops a FETCH in progress: the connection is closed and the
+// command drained. Client.Close waits for the client's reader, which waits
+// for someone to take the next message: so the close runs on its own
+// goroutine while this one drains.
+func abandon(c *imapclient.Client, cmd *imapclient.FetchCommand) {
+	go func() {
+		defer func() { _ = recover() }() // closing must not take the daemon down
+		c.Close()
+	}()
+	_ = cmd.Close() // an error: the connection just closed
 }
 
 // readMessage reads one FETCH response; the body's bytes are reserved in
