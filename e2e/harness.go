@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -50,6 +51,10 @@ type Stack struct {
 
 	root string
 	env  map[string]string
+
+	stop     func() error // StartStack's; nil for Start
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // Start skips the test unless TICKETD_E2E=1, fails it if not run as root,
@@ -72,27 +77,101 @@ func Start(t testing.TB, base int) *Stack {
 	if err != nil {
 		t.Fatalf("e2e.Start: %v", err)
 	}
-	up := filepath.Join(root, "scripts", "mailstack", "up.sh")
 	down := filepath.Join(root, "scripts", "mailstack", "down.sh")
 
-	lock := lockBase(t, base, down)
+	lock, err := lockBase(base, down, t.Logf)
+	if err != nil {
+		t.Fatalf("e2e.Start: %v", err)
+	}
 	t.Cleanup(lock.release) // runs last: after down.sh and the TempDir removal
 	dir := t.TempDir()
 	// Registered after t.TempDir, so it runs before the directory is removed.
 	t.Cleanup(func() {
 		if t.Failed() {
-			logTails(t, dir)
+			logTails(t.Logf, dir)
 		}
 		out, err := exec.Command("bash", down, dir).CombinedOutput()
 		if err != nil {
 			t.Errorf("mailstack down.sh %s: %v\n%s", dir, err, out)
 		}
 	})
-	if err := lock.record(dir); err != nil {
+	s, err := startIn(context.Background(), root, base, dir, lock, t.Logf)
+	if err != nil {
 		t.Fatalf("e2e.Start: %v", err)
 	}
+	return s
+}
 
-	ctx, cancel := context.WithTimeout(context.Background(), upTimeout)
+// StartStack is Start outside a test (e.g. for a benchmark command): it
+// must run as root, starts a mail stack on port base in a new directory
+// under os.TempDir, and logs through logf (nil: not at all). Cancelling ctx
+// while up.sh runs stops it. The caller must call Stop, which stops the
+// stack and removes its directory; on error nothing is left running.
+func StartStack(ctx context.Context, base int, logf func(format string, args ...any)) (*Stack, error) {
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	if os.Geteuid() != 0 {
+		return nil, errors.New("e2e.StartStack: must run as root (Postfix does)")
+	}
+	if base < 1024 || base > 64000 {
+		return nil, fmt.Errorf("e2e.StartStack: port base %d out of range [1024, 64000]", base)
+	}
+	root, err := FindRepoRoot()
+	if err != nil {
+		return nil, fmt.Errorf("e2e.StartStack: %w", err)
+	}
+	down := filepath.Join(root, "scripts", "mailstack", "down.sh")
+	lock, err := lockBase(base, down, logf)
+	if err != nil {
+		return nil, fmt.Errorf("e2e.StartStack: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "ticketd-stack")
+	if err != nil {
+		lock.release()
+		return nil, fmt.Errorf("e2e.StartStack: %w", err)
+	}
+	stop := func() error {
+		defer lock.release()
+		out, err := exec.Command("bash", down, dir).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("mailstack down.sh %s: %w\n%s", dir, err, out)
+		}
+		return nil
+	}
+	s, err := startIn(ctx, root, base, dir, lock, logf)
+	if err != nil {
+		logTails(logf, dir)
+		if serr := stop(); serr != nil {
+			logf("%v", serr)
+		}
+		return nil, fmt.Errorf("e2e.StartStack: %w", err)
+	}
+	s.stop = stop
+	return s, nil
+}
+
+// Stop stops a stack started by StartStack and removes its directory. It
+// may be called more than once, from any goroutine; calls after the first
+// return its result. A stack from Start is stopped by the test's cleanup,
+// and Stop does nothing.
+func (s *Stack) Stop() error {
+	s.stopOnce.Do(func() {
+		if s.stop != nil {
+			s.stopErr = s.stop()
+		}
+	})
+	return s.stopErr
+}
+
+// startIn runs up.sh in dir, which lock (for base) now names, and reads the
+// stack's env file.
+func startIn(ctx context.Context, root string, base int, dir string, lock *baseLock, logf func(string, ...any)) (*Stack, error) {
+	if err := lock.record(dir); err != nil {
+		return nil, err
+	}
+	up := filepath.Join(root, "scripts", "mailstack", "up.sh")
+	ctx, cancel := context.WithTimeout(ctx, upTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", up, dir)
 	cmd.Env = append(os.Environ(), "MAILSTACK_PORT_BASE="+strconv.Itoa(base))
@@ -101,16 +180,16 @@ func Start(t testing.TB, base int) *Stack {
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("mailstack up.sh (MAILSTACK_PORT_BASE=%d) failed after %v: %v\n%s", base, time.Since(start).Round(time.Millisecond), err, out)
+		return nil, fmt.Errorf("mailstack up.sh (MAILSTACK_PORT_BASE=%d) failed after %v: %w\n%s", base, time.Since(start).Round(time.Millisecond), err, out)
 	}
-	t.Logf("mail stack up in %v: %s (IMAP %d, SMTP %d)", time.Since(start).Round(time.Millisecond), dir, base+143, base+25)
+	logf("mail stack up in %v: %s (IMAP %d, SMTP %d)", time.Since(start).Round(time.Millisecond), dir, base+143, base+25)
 
 	s, err := parseEnv(filepath.Join(dir, "env"))
 	if err != nil {
-		t.Fatalf("e2e.Start: %v\nup.sh output:\n%s", err, out)
+		return nil, fmt.Errorf("%w\nup.sh output:\n%s", err, out)
 	}
 	s.root = root
-	return s
+	return s, nil
 }
 
 // RepoRoot returns the path of the repository root (the directory with go.mod).
@@ -471,7 +550,7 @@ func parseEnv(path string) (*Stack, error) {
 }
 
 // logTails logs the end of the stack's logs (for a failed test).
-func logTails(t testing.TB, dir string) {
+func logTails(logf func(string, ...any), dir string) {
 	for _, name := range []string{"start.log", "dovecot.log", "postfix.log"} {
 		b, err := os.ReadFile(filepath.Join(dir, "log", name))
 		if err != nil || len(b) == 0 {
@@ -480,7 +559,7 @@ func logTails(t testing.TB, dir string) {
 		if len(b) > 4000 {
 			b = b[len(b)-4000:]
 		}
-		t.Logf("---- tail of %s/log/%s ----\n%s", dir, name, b)
+		logf("---- tail of %s/log/%s ----\n%s", dir, name, b)
 	}
 }
 
@@ -491,12 +570,11 @@ func logTails(t testing.TB, dir string) {
 // so a name found in an unlocked file is a leftover stack, stopped by down.sh.
 type baseLock struct{ f *os.File }
 
-func lockBase(t testing.TB, base int, down string) *baseLock {
-	t.Helper()
+func lockBase(base int, down string, logf func(string, ...any)) (*baseLock, error) {
 	path := filepath.Join(os.TempDir(), fmt.Sprintf("ticketd-mailstack-%d.lock", base))
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		t.Fatalf("e2e.Start: %v", err)
+		return nil, err
 	}
 	waitUntil := time.Now().Add(lockTimeout)
 	logged := false
@@ -507,14 +585,14 @@ func lockBase(t testing.TB, base int, down string) *baseLock {
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
 			f.Close()
-			t.Fatalf("e2e.Start: flock %s: %v", path, err)
+			return nil, fmt.Errorf("flock %s: %w", path, err)
 		}
 		if time.Now().After(waitUntil) {
 			f.Close()
-			t.Fatalf("e2e.Start: port base %d still in use by another stack after %v (lock %s)", base, lockTimeout, path)
+			return nil, fmt.Errorf("port base %d still in use by another stack after %v (lock %s)", base, lockTimeout, path)
 		}
 		if !logged {
-			t.Logf("port base %d is in use by another stack; waiting for it (lock %s)", base, path)
+			logf("port base %d is in use by another stack; waiting for it (lock %s)", base, path)
 			logged = true
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -523,10 +601,10 @@ func lockBase(t testing.TB, base int, down string) *baseLock {
 	if old := strings.TrimSpace(string(prev)); old != "" {
 		if _, err := os.Stat(filepath.Join(old, ".mailstack")); err == nil {
 			out, err := exec.Command("bash", down, old).CombinedOutput()
-			t.Logf("stopped a leftover mail stack on port base %d (%s): err=%v %s", base, old, err, out)
+			logf("stopped a leftover mail stack on port base %d (%s): err=%v %s", base, old, err, out)
 		}
 	}
-	return &baseLock{f: f}
+	return &baseLock{f: f}, nil
 }
 
 func (l *baseLock) record(dir string) error {

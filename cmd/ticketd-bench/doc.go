@@ -1,0 +1,53 @@
+// Command ticketd-bench measures ticketd against the real Dovecot and
+// Postfix of scripts/mailstack (issue 7). It is a benchmark, not a test: it
+// prints figures and never fails on one; it exits non-zero only when it
+// could not measure at all (no root, the stack did not start, ticketd did
+// not build).
+//
+// Run it as root from the repository (Postfix needs root):
+//
+//	sudo scripts/bench.sh                  # installs Dovecot + Postfix if missing
+//	sudo go run ./cmd/ticketd-bench -mails 200 -runs 1 -skip-latency
+//	sudo go run ./cmd/ticketd-bench -ticketd /path/to/other/ticketd   # compare a build
+//
+// What one run does:
+//
+//  1. Builds ticketd once (go build ./cmd/ticketd into a work directory)
+//     and starts a throw-away mail stack (e2e.StartStack, port base 30000).
+//  2. Fills support@'s INBOX by IMAP APPEND with a reproducible mix (-seed):
+//     70% text mails of 2-8 KB built from the real corpus mails in
+//     testdata/corpus/imap_tools and testdata/mail (new Message-ID, From,
+//     To, Date and Subject; automatic-mail headers removed; plain text bodies
+//     padded to the drawn size), 25% with a 100-300 KiB attachment and 5%
+//     with a 2-5 MiB one (random bytes from a seeded ChaCha8, base64, 76
+//     characters a line, CRLF) after a corpus mail as the text. The mails
+//     stay there for every run.
+//  3. For each of -runs rounds and each transport (-tls plain, imaps or
+//     both): the raw drain (go-imap, one UID FETCH 1:* BODY.PEEK[] read into
+//     io.Discard), then `ticketd poll` with a fresh data directory (every
+//     mail committed as a ticket, \Seen set, an acknowledgement queued for
+//     each and then sent by the command through Postfix). The poll's speed
+//     is taken from its own "poll done" log line (connect to logout, post
+//     actions included); the whole command's wall time, including sending
+//     the acknowledgements, is shown too. Peak RSS is the child's
+//     rusage.Maxrss (VmHWM); /proc/PID/status is sampled every 10 ms for
+//     the highest RssAnon (heap) and RssFile (mostly bbolt's memory map,
+//     whose touched pages count in VmHWM). Each run is checked (tickets, \Seen,
+//     acknowledgements delivered to the customer's INBOX) and loud warnings
+//     are printed when something is missing. Between runs the flags are
+//     reset, the delivered acknowledgements are deleted, and the next run
+//     waits until Postfix has delivered them all, so it does not compete
+//     with the deliveries.
+//  4. Latency with IDLE (-latency mails, unless -skip-latency): the support
+//     INBOX is emptied, `ticketd serve` runs with idle: true over IMAPS and a
+//     one-hour schedule, and mails are sent one at a time through Postfix.
+//     For each: SMTP accept (250 to DATA) to the "imap: new ticket" line of
+//     serve's log (written after the commit), and to the acknowledgement
+//     readable in the customer's INBOX (asked every 50 ms over IMAP, as
+//     e2e/idle_test.go does).
+//  5. Prints one Markdown table: the machine, then each figure as the median
+//     of the runs with [min-max], and the targets of issue 7 for reference.
+//
+// The stack is stopped on exit, on Ctrl-C and on SIGTERM (a second signal,
+// or 20 s without the run winding down, stops it at once and exits).
+package main
