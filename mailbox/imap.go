@@ -142,6 +142,8 @@ type PollStats struct {
 
 	// Acknowledged counts acknowledgements queued for new tickets.
 	Acknowledged int
+	// Commits counts the transactions that stored the fetched mails.
+	Commits int
 }
 
 // Poll connects, ingests every mail above the cursor, applies the
@@ -228,6 +230,7 @@ func (p *Poller) Poll(ctx context.Context) (st PollStats, err error) {
 	if werr := r.pipe.Wait(); err == nil {
 		err = werr
 	}
+	st.Commits = r.pipe.Commits()
 	if err == nil {
 		// Every mail is committed: the cursor passes the last one, and
 		// mails the server did not return (expunged meanwhile) too.

@@ -97,6 +97,7 @@ type Pipe struct {
 	freed    chan struct{} // signalled when inflight shrinks
 	err      error         // the first fatal error
 	next     int           // seq of the next submitted job
+	commits  int           // transactions that stored mail
 }
 
 // NewPipe starts the parse workers and the commit goroutine.
@@ -319,6 +320,9 @@ func (p *Pipe) commit(batch []*Job) {
 		ins[i] = j.In
 	}
 	res, err := p.ingestBatch(ins)
+	p.mu.Lock()
+	p.commits++ // one more if the mails are then stored one by one
+	p.mu.Unlock()
 	if err == nil {
 		for i, j := range batch {
 			p.hooks.Done(j, res[i], j.mail == nil)
@@ -337,8 +341,19 @@ func (p *Pipe) commit(batch []*Job) {
 			}
 			return
 		}
+		p.mu.Lock()
+		p.commits++
+		p.mu.Unlock()
 		p.hooks.Done(j, r, rejected)
 	}
+}
+
+// Commits is the number of transactions the pipe has run (a failed batch
+// counts too).
+func (p *Pipe) Commits() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.commits
 }
 
 // ingestBatch is IngestBatch with a panic turned into an error, so that the

@@ -11,13 +11,16 @@ import (
 // blobChunk is the size of the pieces a raw mail is stored in.
 //
 // bbolt keeps a value inside its leaf, and appending a key to a bucket
-// rewrites the last leaf: a whole raw mail as one value made every commit
-// copy the previous mail again (a 5 MB attachment rewritten, its pages read
-// back through the memory map). In pieces under one key prefix, a commit
-// rewrites at most the last few pieces (bbolt splits a leaf only past four
-// keys): 64 KiB pieces keep that small (~70 KiB written per small mail
-// after a 5 MiB one, against 2 MiB whole) at ~0.1% in keys.
-const blobChunk = 64 << 10
+// reads back and rewrites the last leaf (split only past four keys): a whole
+// raw mail as one value made every commit copy the previous mail again (a
+// 5 MB attachment rewritten, its pages read back through the memory map,
+// where they count in the process's RSS). In pieces under one key prefix a
+// commit rewrites a few pieces at most. Measured (TestAppendDoesNotRewrite-
+// TheLastMail, pages written by 10 small commits after a 5 MiB mail): whole
+// 20,744 KiB, 64 KiB pieces 712 KiB, 16 KiB 328 KiB; the database is 1.08
+// times the raw mail with any of them. 64 bytes under 16 KiB lets two to
+// four pieces fill their pages exactly.
+const blobChunk = 16<<10 - 64
 
 // blobKey is the key of piece n of blob id: the id, then the piece number.
 // A key of the id alone is a blob stored whole (databases written before

@@ -176,7 +176,7 @@ func (d *daemon) poll(ctx context.Context, p *poller, wait bool) (st mailbox.Pol
 	if err == nil && st.Fetched > 0 {
 		d.log.Info("poll done", "mailbox", p.Name(), "fetched", st.Fetched, "new", st.NewTickets,
 			"followups", st.FollowUps, "duplicates", st.Duplicates, "rejected", st.Rejected, "held_back", st.HeldBack,
-			"bytes", st.Bytes, "took", time.Since(start).Round(time.Millisecond))
+			"bytes", st.Bytes, "commits", st.Commits, "took", time.Since(start).Round(time.Millisecond))
 	}
 	return st, err
 }
