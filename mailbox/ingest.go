@@ -2,6 +2,8 @@ package mailbox
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,11 +21,11 @@ type PipeOptions struct {
 	// Workers is the number of parse goroutines (default GOMAXPROCS).
 	Workers int
 	// MaxBytes bounds the raw bytes in flight: fetched but not yet
-	// committed (default 16 MiB). A mail larger than the bound is let in
+	// committed (default 8 MiB). A mail larger than the bound is let in
 	// alone, so memory stays within a small multiple of the largest mail
 	// whatever the backlog.
 	MaxBytes int64
-	// BatchMails and BatchBytes bound one commit (default 64 mails, 8 MiB).
+	// BatchMails and BatchBytes bound one commit (default 64 mails, 4 MiB).
 	// A batch is committed early when the next mail is not parsed yet, so
 	// a lone mail (IDLE) is never kept waiting.
 	BatchMails int
@@ -35,13 +37,13 @@ func (o PipeOptions) withDefaults() PipeOptions {
 		o.Workers = runtime.GOMAXPROCS(0)
 	}
 	if o.MaxBytes <= 0 {
-		o.MaxBytes = 16 << 20
+		o.MaxBytes = 8 << 20
 	}
 	if o.BatchMails <= 0 {
 		o.BatchMails = 64
 	}
 	if o.BatchBytes <= 0 {
-		o.BatchBytes = 8 << 20
+		o.BatchBytes = 4 << 20
 	}
 	return o
 }
@@ -61,9 +63,11 @@ type Job struct {
 	perr     error
 }
 
-// Hooks are the caller's part of a Pipe; they run on the commit goroutine,
-// in the order the jobs were submitted.
+// Hooks are the caller's part of a Pipe; except Parsed, they run on the
+// commit goroutine, in the order the jobs were submitted.
 type Hooks struct {
+	// Parsed is called on a parse goroutine when a job is parsed.
+	Parsed func(j *Job)
 	// Prepare is called just before a job is committed (in a batch or
 	// alone); it may change the job's Incoming (the cursor).
 	Prepare func(j *Job)
@@ -205,6 +209,9 @@ func (p *Pipe) parser() {
 	defer p.wg.Done()
 	for j := range p.parse {
 		p.parseJob(j)
+		if p.hooks.Parsed != nil {
+			p.hooks.Parsed(j)
+		}
 		p.parsed <- j
 	}
 }
@@ -220,6 +227,8 @@ func (p *Pipe) parseJob(j *Job) {
 	if j.Raw == nil {
 		return
 	}
+	sum := sha256.Sum256(j.Raw) // here, not on the committing goroutine
+	j.In.RawSHA256 = hex.EncodeToString(sum[:])
 	m, err := Parse(j.Raw)
 	if err != nil {
 		j.perr = err

@@ -18,9 +18,12 @@ import (
 // commit rewrites a few pieces at most. Measured (TestAppendDoesNotRewrite-
 // TheLastMail, pages written by 10 small commits after a 5 MiB mail): whole
 // 20,744 KiB, 64 KiB pieces 712 KiB, 16 KiB 328 KiB; the database is 1.08
-// times the raw mail with any of them. 64 bytes under 16 KiB lets two to
-// four pieces fill their pages exactly.
-const blobChunk = 16<<10 - 64
+// times the raw mail with any of them. Smaller pieces cost a write system
+// call each at commit (bbolt writes each page run apart), and the RSS they
+// were meant to save turned out to be the kernel's fault-around, the same
+// with any size: 64 KiB it is, less 64 bytes so that two to four pieces
+// fill their pages exactly.
+const blobChunk = 64<<10 - 64
 
 // blobKey is the key of piece n of blob id: the id, then the piece number.
 // A key of the id alone is a blob stored whole (databases written before

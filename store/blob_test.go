@@ -96,7 +96,7 @@ func TestAppendDoesNotRewriteTheLastMail(t *testing.T) {
 	written := writes() - before
 	t.Logf("10 small mails after a 5 MiB one: %d KiB of pages written", written>>10)
 	// Each commit writes a handful of pages (meta, freelist, the touched
-	// leaves and branches) and a few 16 KiB pieces at most (bbolt splits a
+	// leaves and branches) and a few 64 KiB pieces at most (bbolt splits a
 	// leaf only past four keys): not the 5 MiB mail.
 	if per := written / 10; per > 512<<10 {
 		t.Fatalf("%d KiB written per small mail: the large mail is being rewritten", per>>10)

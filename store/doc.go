@@ -10,7 +10,7 @@
 //	messages      message id -> ticket.Message, without its texts
 //	texts         message id ++ 'b'|'v'|'h' -> body, visible (when it differs), HTML
 //	ticket_msgs   ticket id ++ message id -> empty (index, in storage order)
-//	raw           message id ++ piece number (uint32) -> 16 KiB pieces of the raw
+//	raw           message id ++ piece number (uint32) -> 64 KiB pieces of the raw
 //	              mail, byte-exact (a key of the message id alone: the whole
 //	              mail, as databases written before the pieces hold it)
 //	msgids        canonical Message-ID -> message id (incoming and ours)

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -46,6 +48,10 @@ var (
 type DB struct {
 	bolt *bolt.DB
 	path string
+	// realPath is the file as /proc/self/maps names it; released is the
+	// bytes of pages written when releaseMap last ran.
+	realPath string
+	released atomic.Int64
 }
 
 var _ ticket.Store = (*DB)(nil)
@@ -79,6 +85,11 @@ func Open(path string, opts *Options) (*DB, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	db := &DB{bolt: bdb, path: path}
+	if abs, err := filepath.Abs(path); err == nil {
+		if real, err := filepath.EvalSymlinks(abs); err == nil {
+			db.realPath = real
+		}
+	}
 	if o.ReadOnly {
 		err = bdb.View(func(tx *bolt.Tx) error { return checkSchema(tx) })
 	} else {
@@ -128,8 +139,20 @@ func (db *DB) Path() string { return db.path }
 
 // Update implements [ticket.Store].
 func (db *DB) Update(fn func(tx ticket.Tx) error) error {
-	return db.bolt.Update(func(btx *bolt.Tx) error { return fn(&txn{btx}) })
+	err := db.bolt.Update(func(btx *bolt.Tx) error { return fn(&txn{btx}) })
+	if err == nil && db.realPath != "" {
+		st := db.bolt.Stats()
+		if alloc := st.TxStats.GetPageAlloc(); alloc-db.released.Load() >= releaseEvery {
+			db.released.Store(alloc)
+			db.releaseMap()
+		}
+	}
+	return err
 }
+
+// releaseEvery is how many bytes of pages are written between two calls of
+// releaseMap.
+const releaseEvery = 4 << 20
 
 // View implements [ticket.Store].
 func (db *DB) View(fn func(tx ticket.ReadTx) error) error {

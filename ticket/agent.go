@@ -185,7 +185,7 @@ func (w *work) agentReply(t Ticket, a Agent) error {
 		Subject: m.Subject, Date: m.Date, MessageID: CanonicalMessageID(m.MessageID),
 		InReplyTo: CanonicalMessageID(m.InReplyTo), References: m.References,
 		Body: m.Text, Visible: text, HTML: m.HTML, Attachments: m.Attachments, Warnings: m.Warnings,
-		Source: w.in.Source, RawSize: int64(len(w.in.Raw)), RawSHA256: rawSum(w.in.Raw), ReceivedAt: w.now,
+		Source: w.in.Source, RawSize: int64(len(w.in.Raw)), RawSHA256: w.in.rawSum(), ReceivedAt: w.now,
 	}
 	w.res.TicketID = t.ID
 	if cerr != nil {

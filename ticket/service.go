@@ -151,6 +151,31 @@ type Incoming struct {
 	// Problem, for IngestBatch, is why a mail without Mail (it could not
 	// be parsed) is quarantined.
 	Problem string
+	// RawSHA256, when set, is the hex SHA-256 of Raw, computed by the
+	// caller (the ingest pipeline does it on its parse goroutines, so that
+	// the one committing goroutine does not); else it is computed here.
+	RawSHA256 string
+}
+
+// rawSum is the hex SHA-256 of in.Raw.
+func (in *Incoming) rawSum() string {
+	if in.RawSHA256 == "" {
+		in.RawSHA256 = rawSum(in.Raw)
+	}
+	return in.RawSHA256
+}
+
+// contentKey is the dedupe key of in by its content alone.
+func (in *Incoming) contentKey() string { return "sha:" + in.rawSum() }
+
+// dedupeKey is DedupeKey of in.
+func (in *Incoming) dedupeKey() string {
+	if in.Mail != nil {
+		if id := CanonicalMessageID(in.Mail.MessageID); id != "" {
+			return "mid:" + id
+		}
+	}
+	return in.contentKey()
 }
 
 // Result says what Ingest did.
@@ -208,10 +233,10 @@ func (s *Service) IngestBatch(ins []Incoming) ([]Result, error) {
 			var q bool
 			var err error
 			if in.Mail == nil {
-				key = DedupeKey("", in.Raw)
+				key = in.contentKey()
 				res[i], err = s.rejectTx(tx, in, key, in.Problem)
 			} else {
-				key = DedupeKey(in.Mail.MessageID, in.Raw)
+				key = in.dedupeKey()
 				res[i], q, err = s.ingestTx(tx, in, key)
 			}
 			if err != nil {
@@ -253,8 +278,8 @@ func (s *Service) ingestTx(tx Tx, in Incoming, key string) (res Result, queued b
 		if err := tx.DeleteRejected(in.Quarantined); err != nil {
 			return res, false, err
 		}
-		if id, ok, err := tx.Seen(DedupeKey("", in.Raw)); err == nil && ok && id == 0 {
-			if err := tx.Unsee(DedupeKey("", in.Raw)); err != nil {
+		if id, ok, err := tx.Seen(in.contentKey()); err == nil && ok && id == 0 {
+			if err := tx.Unsee(in.contentKey()); err != nil {
 				return res, false, err
 			}
 		}
@@ -414,7 +439,7 @@ func (w *work) incomingMessage(ticketID uint64, kind Kind) *Message {
 		MessageID: CanonicalMessageID(m.MessageID), InReplyTo: CanonicalMessageID(m.InReplyTo),
 		References: m.References, Body: m.Text, Visible: visible, HTML: m.HTML,
 		Attachments: m.Attachments, Warnings: m.Warnings,
-		Source: w.in.Source, RawSize: int64(len(w.in.Raw)), RawSHA256: rawSum(w.in.Raw),
+		Source: w.in.Source, RawSize: int64(len(w.in.Raw)), RawSHA256: w.in.rawSum(),
 		ReceivedAt: w.now, Automatic: w.res.Automatic,
 	}
 }
@@ -471,7 +496,7 @@ func (s *Service) rejectTx(tx Tx, in Incoming, key, reason string) (Result, erro
 		return Result{Duplicate: true}, nil
 	}
 	r := &Rejected{Reason: reason, Source: in.Source, ReceivedAt: s.cfg.Now().UTC(),
-		Raw: in.Raw, RawSHA256: rawSum(in.Raw), RawSize: int64(len(in.Raw))}
+		Raw: in.Raw, RawSHA256: in.rawSum(), RawSize: int64(len(in.Raw))}
 	if err := tx.AddRejected(r); err != nil {
 		return Result{}, err
 	}

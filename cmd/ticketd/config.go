@@ -52,7 +52,7 @@ type LimitsConfig struct {
 	SuppressFor     Duration `yaml:"suppress_for"`
 	// IngestWorkers parse mails in parallel (0: one per core);
 	// IngestInFlightBytes bounds the raw mail fetched but not yet
-	// committed, per mailbox (0: 16 MiB).
+	// committed, per mailbox (0: 8 MiB).
 	IngestWorkers       int   `yaml:"ingest_workers"`
 	IngestInFlightBytes int64 `yaml:"ingest_in_flight_bytes"`
 }

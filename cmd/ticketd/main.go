@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -106,7 +107,31 @@ func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func main() {
+	if path := os.Getenv("TICKETD_CPUPROFILE"); path != "" {
+		// For measuring: go tool pprof ticketd FILE.
+		if stop, err := startCPUProfile(path); err != nil {
+			fmt.Fprintf(os.Stderr, "ticketd: TICKETD_CPUPROFILE: %v\n", err)
+		} else {
+			code := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+			stop()
+			os.Exit(code)
+		}
+	}
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// startCPUProfile writes a CPU profile to path ("%p" in it: the process
+// id) until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(strings.ReplaceAll(path, "%p", strconv.Itoa(os.Getpid())))
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // run executes one command line and returns the exit code.
