@@ -41,9 +41,9 @@ const (
 	maxParts = 5000
 	// maxWarnings bounds Mail.Warnings.
 	maxWarnings = 50
-	// maxRecord bounds how much of a multipart body is kept for the fallback
-	// that reads it as text when no part could be found in it.
-	maxRecord = 8 << 20
+	// maxForwardDepth bounds how deep forwarded messages (message/rfc822
+	// parts inside message/rfc822 parts) are read into the text.
+	maxForwardDepth = 4
 )
 
 // CopyHeaders adds header fields to those Parse copies into Mail.Headers
@@ -73,14 +73,17 @@ var headerCopies = []string{
 //
 // Every string in the result is valid UTF-8. Text is the decoded text/plain
 // body (or, for HTML-only mail, the HTML rendered as text) with "\n" line
-// endings; HTML is the first text/html body part. Attachment bytes are hashed
-// while streaming and never kept.
+// endings, followed by a section for each forwarded message (a
+// message/rfc822 part that no delivery report returns; see forward), which
+// Visible keeps whole; HTML is the first text/html body part. Attachment
+// bytes are decoded once, hashed while decoding and never kept; body parts
+// are slices of raw.
 //
-// Parse uses the header and multipart layers of go-message (textproto)
-// directly rather than mail.Reader: mail.Reader converts the charset of text
-// attachments (so their hash would not be that of the file), stops at the
-// first part with an unknown Content-Transfer-Encoding, and gives up on the
-// whole message when one nested multipart is truncated.
+// Parse uses go-message's header parser (textproto) and its own multipart
+// splitter (multipart.go) rather than mail.Reader: mail.Reader converts the
+// charset of text attachments (so their hash would not be that of the
+// file), stops at the first part with an unknown Content-Transfer-Encoding,
+// and gives up on the whole message when one nested multipart is truncated.
 func Parse(raw []byte) (m *ticket.Mail, err error) {
 	p := &parser{mail: &ticket.Mail{Headers: map[string]string{}}}
 	defer func() {
@@ -93,6 +96,7 @@ func Parse(raw []byte) (m *ticket.Mail, err error) {
 	}
 	m = p.finish()
 	m.Bounce = p.bounce(m) // bounce: delivery failure reports, see bounce.go
+	p.addForwarded(m)
 	return m, nil
 }
 
@@ -134,6 +138,26 @@ type parser struct {
 	files []File
 	// report keeps the parts a delivery report is read from (bounce.go).
 	report reportParts
+
+	// bounds holds the boundaries of the open multiparts, outermost first
+	// (multipart.go).
+	bounds []string
+	// inReport counts the open multipart/report entities.
+	inReport int
+	// forwarded holds the sections that render forwarded messages
+	// (message/rfc822 parts) for the text, in the order of the parts.
+	forwarded []string
+	// fwdDepth is how deep the message read is nested in forwarded
+	// messages: 0 for the mail itself.
+	fwdDepth int
+	// inner, set for a forwarded message, makes leaf skip attachments:
+	// they are listed once, as the message/rfc822 part of the mail.
+	inner bool
+
+	// Reused buffers.
+	byteReader bytes.Reader
+	hdrReader  *bufio.Reader
+	copyBuf    []byte
 }
 
 func (p *parser) warnf(format string, args ...any) {
@@ -164,7 +188,7 @@ func (p *parser) parse(raw []byte) error {
 	}
 	p.hdr, p.body = hdr, body
 
-	p.walk(hdr, bytes.NewReader(body), 0, "", "")
+	p.walk(hdr, body, 0, 0, "", "")
 	p.headers()
 	return nil
 }
@@ -216,10 +240,10 @@ func skipMboxFrom(hb []byte) []byte {
 }
 
 // readHeader parses the top-level header of raw and returns it with the raw
-// body. A malformed header is read leniently (see lenientHeader).
+// body. A malformed header is read leniently (see scanHeader).
 func (p *parser) readHeader(raw []byte) (textproto.Header, []byte) {
-	hb, body, found := splitHeader(raw)
-	hb = skipMboxFrom(hb)
+	raw = skipMboxFrom(raw)
+	hb, body, _ := splitHeader(raw)
 	if len(hb) > maxHeaderBytes {
 		p.warnf("header larger than %d bytes, rest dropped", maxHeaderBytes)
 		cut := bytes.LastIndexByte(hb[:maxHeaderBytes], '\n')
@@ -230,52 +254,11 @@ func (p *parser) readHeader(raw []byte) (textproto.Header, []byte) {
 		return h, body
 	}
 	p.warnf("malformed header (%v), read leniently", shorten(err.Error(), 120))
-	return p.lenientHeader(hb, body, found)
-}
-
-// lenientHeader rebuilds a header block: it unfolds the fields, drops lines
-// that are not "name: value" fields, and parses the result again. When raw had
-// no empty line at all, the first line that is not a field starts the body,
-// as in most mail software. If even the rebuilt header cannot be parsed, the
-// result is an empty header and Parse rejects the input.
-func (p *parser) lenientHeader(hb, body []byte, found bool) (textproto.Header, []byte) {
-	var rebuilt bytes.Buffer
-	dropped := 0
-	skipping := false // inside a dropped field: its continuation lines go too
-	lines := bytes.SplitAfter(hb, []byte("\n"))
-	for i, line := range lines {
-		trimmed := bytes.TrimRight(line, "\r\n")
-		if len(trimmed) == 0 {
-			continue
-		}
-		if trimmed[0] == ' ' || trimmed[0] == '\t' {
-			if rebuilt.Len() > 0 && !skipping {
-				rebuilt.Write(trimmed)
-				rebuilt.WriteString("\r\n")
-			}
-			continue
-		}
-		if isFieldLine(trimmed) {
-			skipping = false
-			rebuilt.Write(trimmed)
-			rebuilt.WriteString("\r\n")
-			continue
-		}
-		if !found && rebuilt.Len() > 0 {
-			// No empty line anywhere: this line starts the body.
-			p.warnf("no empty line between header and body")
-			return p.reparse(rebuilt.Bytes()), bytes.Join(lines[i:], nil)
-		}
-		skipping = true
-		if dropped == 0 {
-			p.warnf("dropped header line without a field name: %q", shorten(string(trimmed), 80))
-		}
-		dropped++
+	hb, start := p.scanHeader(raw, 0, "", true)
+	if len(hb) > maxHeaderBytes {
+		hb = hb[:bytes.LastIndexByte(hb[:maxHeaderBytes], '\n')+1]
 	}
-	if dropped > 1 {
-		p.warnf("dropped %d malformed header lines in all", dropped)
-	}
-	return p.reparse(rebuilt.Bytes()), body
+	return p.reparse(hb), raw[start:]
 }
 
 func (p *parser) reparse(hb []byte) textproto.Header {
@@ -306,26 +289,31 @@ func isFieldLine(line []byte) bool {
 	return true
 }
 
-// walk handles one entity: multiparts are descended into, other parts become
-// body text or attachments.
-func (p *parser) walk(h textproto.Header, body io.Reader, depth int, where, parent string) {
+// walk handles one entity whose body starts at buf[start:] and runs to the
+// next delimiter line of an open multipart, or to the end of buf:
+// multiparts are descended into, other parts become body text or
+// attachments. It returns where the entity ends: the offset of that
+// delimiter line, or len(buf).
+func (p *parser) walk(h textproto.Header, buf []byte, start, depth int, where, parent string) int {
 	mt, params := p.contentType(h, parent == "multipart/digest", where)
 	if strings.HasPrefix(mt, "multipart/") {
-		if depth >= maxDepth {
-			p.warnf("%s: multipart nested deeper than %d levels, skipped", label(where, mt), maxDepth)
-			return
+		if depth < maxDepth {
+			return p.multipart(h, mt, params, buf, start, depth, where)
 		}
-		p.multipart(h, mt, params, body, depth, where)
-		return
+		p.warnf("%s: multipart nested deeper than %d levels, skipped", label(where, mt), maxDepth)
+		_, end := p.partBody(buf, start)
+		return end
 	}
+	body, end := p.partBody(buf, start)
 	p.parts++
 	if p.parts > maxParts {
 		if p.parts == maxParts+1 {
 			p.warnf("more than %d parts, rest skipped", maxParts)
 		}
-		return
+		return end
 	}
 	p.leaf(h, mt, params, body, where, parent)
+	return end
 }
 
 // contentType returns the media type and parameters of an entity. A missing
@@ -370,124 +358,10 @@ func partPath(where string, i int) string {
 	return where + "." + strconv.Itoa(i)
 }
 
-// multipart walks the parts of a multipart entity (RFC 2046 section 5.1).
-// Parts read before an error are kept.
-func (p *parser) multipart(h textproto.Header, mt string, params map[string]string, body io.Reader, depth int, where string) {
-	boundary := params["boundary"]
-	rec := &recorder{limit: maxRecord}
-	br := bufio.NewReaderSize(io.TeeReader(body, rec), 64<<10)
-	if boundary == "" {
-		peek, _ := br.Peek(64 << 10)
-		boundary = guessBoundary(peek)
-		if boundary == "" {
-			p.warnf("%s: no boundary, read as text", label(where, mt))
-			p.leaf(h, "text/plain", params, br, where, "")
-			return
-		}
-		p.warnf("%s: no boundary parameter, guessed %q", label(where, mt), boundary)
-	}
-	n, err := p.readParts(textproto.NewMultipartReader(br, boundary), mt, depth, where, rec)
-	if err != nil {
-		switch {
-		case n == 0:
-		case strings.HasSuffix(err.Error(), "EOF"):
-			p.warnf("%s: closing boundary missing", label(where, mt))
-		default:
-			p.warnf("%s: %v; later parts lost", label(where, mt), shorten(err.Error(), 120))
-		}
-	}
-	if n > 0 {
-		return
-	}
-	// No part at all: the boundary is wrong or the body is not multipart.
-	// Read what is there rather than lose it.
-	_, _ = io.Copy(io.Discard, br)
-	if rec.full {
-		p.warnf("%s: no part found; body over %d bytes not kept as text", label(where, mt), maxRecord)
-		return
-	}
-	if g := guessBoundary(rec.buf.Bytes()); g != "" && g != boundary {
-		p.warnf("%s: no part with boundary %q, using %q found in the body", label(where, mt), boundary, g)
-		if n, _ := p.readParts(textproto.NewMultipartReader(bytes.NewReader(rec.buf.Bytes()), g), mt, depth, where, nil); n > 0 {
-			return
-		}
-	}
-	p.warnf("%s: no part found, body read as text", label(where, mt))
-	p.leaf(textproto.Header{}, "text/plain", params, bytes.NewReader(rec.buf.Bytes()), where, "")
-}
-
-// readParts walks the parts of mr and returns how many it found and the error
-// that ended the walk (nil at the closing boundary).
-func (p *parser) readParts(mr *textproto.MultipartReader, mt string, depth int, where string, rec *recorder) (int, error) {
-	n := 0
-	for {
-		part, err := mr.NextPart()
-		if err == io.EOF {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-		if n == 0 && rec != nil {
-			rec.stop()
-		}
-		n++
-		p.walk(part.Header, part, depth+1, partPath(where, n), mt)
-		if p.parts > maxParts {
-			return n, nil
-		}
-	}
-}
-
-// recorder keeps a copy of the first bytes of a multipart body until the
-// first part is found.
-type recorder struct {
-	buf     bytes.Buffer
-	limit   int
-	full    bool
-	stopped bool
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.stopped || r.full {
-		return len(b), nil
-	}
-	if r.buf.Len()+len(b) > r.limit {
-		r.full = true
-		r.buf = bytes.Buffer{}
-		return len(b), nil
-	}
-	r.buf.Write(b)
-	return len(b), nil
-}
-
-func (r *recorder) stop() {
-	r.stopped = true
-	r.buf = bytes.Buffer{}
-}
-
-// guessBoundary returns the boundary of the first line that looks like a
-// delimiter line ("--" and at least one more character), or "".
-func guessBoundary(b []byte) string {
-	for len(b) > 0 {
-		line := b
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			b = nil
-		}
-		line = bytes.TrimRight(line, " \t\r")
-		if len(line) > 2 && len(line) <= 72 && bytes.HasPrefix(line, []byte("--")) {
-			g := string(line[2:])
-			return strings.TrimSuffix(g, "--")
-		}
-	}
-	return ""
-}
-
 // leaf handles a part that is not multipart: body text or attachment.
-// parent is the media type of the enclosing multipart, if any.
-func (p *parser) leaf(h textproto.Header, mt string, params map[string]string, body io.Reader, where, parent string) {
+// parent is the media type of the enclosing multipart, if any. body is the
+// part's body as sent (transfer-encoded), a slice of the mail.
+func (p *parser) leaf(h textproto.Header, mt string, params map[string]string, body []byte, where, parent string) {
 	disp, dparams := "", map[string]string{}
 	if v := h.Get("Content-Disposition"); strings.TrimSpace(v) != "" {
 		disp, dparams = parseMediaType(v, p.hint)
@@ -497,65 +371,27 @@ func (p *parser) leaf(h textproto.Header, mt string, params map[string]string, b
 	if filename == "" {
 		filename = params["name"]
 	}
-	isText := strings.HasPrefix(mt, "text/")
-	var cid string
-	if ids := msgIDs(h.Get("Content-Id")); len(ids) > 0 {
-		cid = validString(ids[0])
-	}
-
-	dec, prob := p.transferDecoder(h.Get("Content-Transfer-Encoding"), body, where, mt)
-	isMessage := mt == "message/rfc822" || mt == "message/global"
 	bodyText := (mt == "text/plain" || mt == "text/html") && disp != "attachment" && filename == ""
 	if (mt == "text/enriched" || mt == "text/richtext") && disp != "attachment" && filename == "" {
 		// RFC 1896 text: another rendering of the body inside
 		// multipart/alternative (RFC 2046 section 5.1.4), else the body.
 		if parent == "multipart/alternative" {
-			_, _ = io.Copy(io.Discard, dec)
 			return
 		}
 		bodyText, mt = true, "text/plain"
 	}
 	if !bodyText {
-		if isMessage && filename == "" {
-			filename = "forwarded.eml"
-		}
-		a := ticket.Attachment{
-			Filename:    filename,
-			ContentType: mt,
-			ContentID:   cid,
-			// An explicit "attachment" wins over a Content-ID: Gmail gives
-			// every attachment one.
-			Inline: disp == "inline" || (disp != "attachment" && cid != "" && !isText),
-		}
-		hash := sha256.New()
-		var w io.Writer = hash
-		var data bytes.Buffer
-		if p.keep {
-			w = io.MultiWriter(hash, &data)
-		}
-		w = p.report.tee(mt, w) // bounce: keep report parts, see bounce.go
-		n, err := io.Copy(w, dec)
-		// io.ErrUnexpectedEOF: the closing boundary is missing, which the
-		// multipart walk reports.
-		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-			p.warnf("%s: attachment %q truncated: %v", label(where, mt), filename, shorten(err.Error(), 80))
-		}
-		prob.report(p, where, mt)
-		a.Size = n
-		a.SHA256 = hex.EncodeToString(hash.Sum(nil))
-		p.mail.Attachments = append(p.mail.Attachments, a)
-		if p.keep {
-			p.files = append(p.files, File{OutAttachment: ticket.OutAttachment{Filename: filename, ContentType: mt, Data: data.Bytes()}, Inline: a.Inline})
-		}
+		p.attachment(h, mt, body, filename, disp, where)
 		return
 	}
 
-	b, err := io.ReadAll(dec)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-		p.warnf("%s: body truncated: %v", label(where, mt), shorten(err.Error(), 80))
+	dec, prob := p.transferDecoder(h.Get("Content-Transfer-Encoding"), body, where, mt)
+	b := body
+	if dec != nil {
+		b, _ = io.ReadAll(dec) // the decoders read from memory: no error
 	}
 	prob.report(p, where, mt)
-	text := p.decodeBody(b, params["charset"], where, mt)
+	text := p.decodeBody(b, params["charset"], where, mt, prob)
 	if mt == "text/html" {
 		p.html = append(p.html, text)
 	} else {
@@ -563,8 +399,171 @@ func (p *parser) leaf(h textproto.Header, mt string, params map[string]string, b
 	}
 }
 
-// decodeBody converts a text body to UTF-8 from its declared charset.
-func (p *parser) decodeBody(b []byte, cs, where, mt string) string {
+// attachment lists a part that is not body text as an attachment: its
+// bytes are decoded once, while they are hashed and counted. A forwarded
+// message (message/rfc822) is also rendered for the text (see forward).
+func (p *parser) attachment(h textproto.Header, mt string, body []byte, filename, disp, where string) {
+	isMessage := mt == "message/rfc822" || mt == "message/global"
+	// A message returned by a delivery or other report (RFC 6522) is no
+	// forwarded message; ExtractAttachments wants only the files.
+	forward := isMessage && p.inReport == 0 && p.fwdDepth < maxForwardDepth && !p.keep
+	if p.inner && !forward {
+		return // the attachments of a forwarded message are not listed
+	}
+	dec, prob := p.transferDecoder(h.Get("Content-Transfer-Encoding"), body, where, mt)
+	if p.inner {
+		if dec != nil {
+			body, _ = io.ReadAll(dec)
+		}
+		p.forward(body, where)
+		return
+	}
+	if isMessage && filename == "" {
+		filename = "forwarded.eml"
+	}
+	var cid string
+	if ids := msgIDs(h.Get("Content-Id")); len(ids) > 0 {
+		cid = validString(ids[0])
+	}
+	a := ticket.Attachment{
+		Filename:    filename,
+		ContentType: mt,
+		ContentID:   cid,
+		// An explicit "attachment" wins over a Content-ID: Gmail gives
+		// every attachment one.
+		Inline: disp == "inline" || (disp != "attachment" && cid != "" && !strings.HasPrefix(mt, "text/")),
+	}
+	hash := sha256.New()
+	var w io.Writer = hash
+	var data *bytes.Buffer
+	if p.keep || (forward && dec != nil) {
+		data = &bytes.Buffer{}
+		w = io.MultiWriter(hash, data)
+	}
+	w = p.report.tee(mt, w) // bounce: keep report parts, see bounce.go
+	if dec == nil {
+		_, _ = w.Write(body)
+		a.Size = int64(len(body))
+	} else {
+		if p.copyBuf == nil {
+			p.copyBuf = make([]byte, 32<<10)
+		}
+		a.Size, _ = io.CopyBuffer(w, dec, p.copyBuf) // from memory: no error
+	}
+	prob.report(p, where, mt)
+	a.SHA256 = hex.EncodeToString(hash.Sum(nil))
+	p.mail.Attachments = append(p.mail.Attachments, a)
+	if p.keep {
+		p.files = append(p.files, File{OutAttachment: ticket.OutAttachment{Filename: filename, ContentType: mt, Data: data.Bytes()}, Inline: a.Inline})
+	}
+	if forward {
+		if dec != nil {
+			body = data.Bytes()
+		}
+		p.forward(body, where)
+	}
+}
+
+// forwardMarker starts the section that renders a forwarded message in the
+// text, as Gmail writes it above a forwarded message.
+const forwardMarker = "---------- Forwarded message ----------"
+
+// forward renders a forwarded message (the decoded body of a message/rfc822
+// part) as a section of the text: forwardMarker, the message's From, Date,
+// Subject, To and Cc, an empty line and the message's text. The message is
+// read with the same parser, its own forwarded messages too (up to
+// maxForwardDepth); its attachments are not listed again. Input that is not
+// a mail gives no section.
+func (p *parser) forward(raw []byte, where string) {
+	sub := &parser{mail: &ticket.Mail{Headers: map[string]string{}}, fwdDepth: p.fwdDepth + 1, inner: true, parts: p.parts}
+	defer func() {
+		p.parts = max(p.parts, sub.parts)
+		if r := recover(); r != nil {
+			p.warnf("%s while reading the forwarded message in %s: %v", internalError, label(where, ""), r)
+		}
+	}()
+	if err := sub.parse(raw); err != nil {
+		return
+	}
+	p.forwarded = append(p.forwarded, sub.section())
+}
+
+// section returns the forwarded section of the message p has read.
+func (p *parser) section() string {
+	m := p.mail
+	var sb strings.Builder
+	sb.WriteString(forwardMarker + "\n")
+	field := func(name, v string) {
+		if v = strings.TrimSpace(normalizeNewlines(v)); v != "" {
+			sb.WriteString(name + ": " + strings.ReplaceAll(v, "\n", " ") + "\n")
+		}
+	}
+	var from []ticket.Address
+	if m.From.Email != "" {
+		from = append(from, m.From)
+	}
+	field("From", formatAddresses(from))
+	switch {
+	case !m.Date.IsZero():
+		field("Date", m.Date.Format("Mon, 2 Jan 2006 15:04:05 -0700"))
+	default:
+		field("Date", shorten(p.raw8bit("Date", p.hdr.Get("Date")), 80))
+	}
+	field("Subject", m.Subject)
+	field("To", formatAddresses(m.To))
+	field("Cc", formatAddresses(m.Cc))
+	if text := strings.TrimRight(withSections(p.ownText(), p.forwarded), " \t\n"); strings.TrimSpace(text) != "" {
+		sb.WriteString("\n" + text)
+	}
+	return validString(sb.String())
+}
+
+// formatAddresses writes mailboxes as "Name <address>", or the address
+// alone, separated by commas.
+func formatAddresses(l []ticket.Address) string {
+	var sb strings.Builder
+	for i, a := range l {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		if a.Name != "" {
+			sb.WriteString(a.Name + " <" + a.Email + ">")
+		} else {
+			sb.WriteString(a.Email)
+		}
+	}
+	return sb.String()
+}
+
+// withSections appends the forwarded sections to text, each after an empty
+// line.
+func withSections(text string, sections []string) string {
+	if len(sections) == 0 {
+		return text
+	}
+	text = strings.TrimRight(text, " \t\n")
+	if strings.TrimSpace(text) == "" {
+		return strings.Join(sections, "\n\n")
+	}
+	return text + "\n\n" + strings.Join(sections, "\n\n")
+}
+
+// addForwarded appends the forwarded sections to Text and to Visible. They
+// are what the sender wants read, so no quote rule may hide them: Visible
+// is the sender's own text with its quotes cut (ticket.Visible), then the
+// sections whole. A delivery report (Bounce set) gets none: the message it
+// returns is ours.
+func (p *parser) addForwarded(m *ticket.Mail) {
+	if len(p.forwarded) == 0 || m.Bounce != nil {
+		return
+	}
+	m.Text = withSections(m.Text, p.forwarded)
+	m.Visible = withSections(m.Visible, p.forwarded)
+}
+
+// decodeBody converts a text body to UTF-8 from its declared charset. prob
+// is what the transfer decoding had to skip, if anything.
+func (p *parser) decodeBody(b []byte, cs, where, mt string, prob *transferProblem) string {
 	switch {
 	case cs == "" && mt == "text/html" && !utf8.Valid(b):
 		// The charset may be declared in a <meta> element instead.
@@ -573,6 +572,13 @@ func (p *parser) decodeBody(b []byte, cs, where, mt string) string {
 		}
 	}
 	switch {
+	case (cs == "" || isUTF8Label(cs)) && prob != nil && prob.at >= 0 && prob.at < len(b) &&
+		utf8.Valid(b[:prob.at]) && !utf8.Valid(b):
+		// The text was readable up to where the transfer encoding broke
+		// down: keep that, and mark each byte decoded from the garbage after
+		// it with U+FFFD, rather than guess a charset for the whole part.
+		p.warnf("%s: text unreadable after %d bytes (broken %s), marked with U+FFFD", label(where, mt), prob.at, prob.kind)
+		return string(b[:prob.at]) + markInvalid(b[prob.at:len(b)-prob.partial])
 	case cs == "" || isUTF8Label(cs):
 		s, used := bestEffortUTF8(b, p.hint)
 		if used != "" {
@@ -591,12 +597,23 @@ func (p *parser) decodeBody(b []byte, cs, where, mt string) string {
 	return validString(s)
 }
 
-// finish assembles Text and makes sure every string is valid UTF-8.
-func (p *parser) finish() *ticket.Mail {
-	m := p.mail
-	if len(p.html) > 0 {
-		m.HTML = p.html[0]
+// markInvalid returns b as text with each byte that is not part of a valid
+// UTF-8 sequence replaced by U+FFFD.
+func markInvalid(b []byte) string {
+	var sb strings.Builder
+	sb.Grow(len(b))
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		sb.WriteRune(r) // utf8.RuneError for an invalid byte
+		b = b[size:]
 	}
+	return sb.String()
+}
+
+// ownText returns the text of the message read, without its forwarded
+// messages: the text/plain parts, or the HTML rendered as text when they
+// hold nothing.
+func (p *parser) ownText() string {
 	text := joinParts(p.plain)
 	if strings.TrimSpace(text) == "" && len(p.html) > 0 {
 		var rendered []string
@@ -605,7 +622,17 @@ func (p *parser) finish() *ticket.Mail {
 		}
 		text = joinParts(rendered)
 	}
-	m.Text = text
+	return text
+}
+
+// finish assembles Text (without the forwarded sections, see addForwarded)
+// and makes sure every string is valid UTF-8.
+func (p *parser) finish() *ticket.Mail {
+	m := p.mail
+	if len(p.html) > 0 {
+		m.HTML = p.html[0]
+	}
+	m.Text = p.ownText()
 
 	m.From.Name, m.From.Email = validString(m.From.Name), validString(m.From.Email)
 	for _, l := range [][]ticket.Address{m.To, m.Cc, m.ReplyTo} {
@@ -831,7 +858,7 @@ func wordBytes(enc, text string) ([]byte, bool) {
 	var b []byte
 	switch strings.ToUpper(enc) {
 	case "B":
-		r := &base64Reader{r: bufio.NewReader(strings.NewReader(text)), prob: &transferProblem{}}
+		r := &base64Reader{src: []byte(text), prob: &transferProblem{at: -1}}
 		b, _ = io.ReadAll(r)
 	case "Q":
 		for i := 0; i < len(text); i++ {
@@ -1522,45 +1549,109 @@ func decodeParamWords(v, hint string) string {
 type transferProblem struct {
 	kind string // "base64", "quoted-printable", "uuencode"
 	bad  bool
+	// at is the number of bytes decoded before the encoding broke down
+	// (base64: a character outside the alphabet, or data after the padding
+	// that ends the data, RFC 2045 section 6.8), or -1.
+	at int
+	// partial is the number of bytes decoded from a last group of fewer
+	// than four characters after such a padding.
+	partial int
+	// raw is set when the body is not in the encoding at all and is kept
+	// as it is.
+	raw bool
 }
 
 func (t *transferProblem) report(p *parser, where, mt string) {
-	if t != nil && t.bad {
+	switch {
+	case t == nil:
+	case t.raw:
+		p.warnf("%s: declared %s but is not, kept as it is", label(where, mt), t.kind)
+	case t.bad:
 		p.warnf("%s: malformed %s, decoded what was readable", label(where, mt), t.kind)
 	}
 }
 
 // transferDecoder returns a reader that undoes the Content-Transfer-Encoding
-// (RFC 2045 section 6). Misspelt encodings are recognised; an unknown one
-// leaves the body as it is, with a warning.
-func (p *parser) transferDecoder(cte string, r io.Reader, where, mt string) (io.Reader, *transferProblem) {
+// (RFC 2045 section 6) of body, or nil when body is to be used as it is
+// (7bit, 8bit, binary). Misspelt encodings are recognised; an unknown one
+// leaves the body as it is, with a warning. A body declared base64 whose
+// first line is not base64 is kept as it is (see looksBase64).
+func (p *parser) transferDecoder(cte string, body []byte, where, mt string) (io.Reader, *transferProblem) {
 	enc := strings.ToLower(strings.Trim(cte, " \t\"';"))
 	if i := strings.IndexAny(enc, "; \t"); i >= 0 && !strings.HasPrefix(enc, "quoted") {
 		enc = enc[:i]
 	}
 	switch enc {
 	case "", "7bit", "8bit", "binary", "7-bit", "8-bit", "7bits", "8bits", "none":
-		return r, nil
+		return nil, nil
 	case "base64", "base-64":
-		t := &transferProblem{kind: "base64"}
-		return &base64Reader{r: bufio.NewReader(r), prob: t}, t
+		return newBase64Reader(body)
 	case "quoted-printable", "quoted printable", "quoted_printable", "quotedprintable", "qp":
-		t := &transferProblem{kind: "quoted-printable"}
-		return &qpReader{r: bufio.NewReader(r), prob: t}, t
+		t := &transferProblem{kind: "quoted-printable", at: -1}
+		return &qpReader{r: smallReader(body), prob: t}, t
 	case "x-uuencode", "uuencode", "x-uue", "uue":
-		t := &transferProblem{kind: "uuencode"}
-		return &uuReader{r: bufio.NewReader(r), prob: t}, t
+		t := &transferProblem{kind: "uuencode", at: -1}
+		return &uuReader{r: smallReader(body), prob: t}, t
 	}
 	switch {
 	case strings.Contains(enc, "base64"):
-		t := &transferProblem{kind: "base64"}
-		return &base64Reader{r: bufio.NewReader(r), prob: t}, t
+		return newBase64Reader(body)
 	case strings.HasPrefix(enc, "quoted"):
-		t := &transferProblem{kind: "quoted-printable"}
-		return &qpReader{r: bufio.NewReader(r), prob: t}, t
+		t := &transferProblem{kind: "quoted-printable", at: -1}
+		return &qpReader{r: smallReader(body), prob: t}, t
 	}
 	p.warnf("%s: unknown transfer encoding %q, body kept as it is", label(where, mt), shorten(cte, 40))
-	return r, nil
+	return nil, nil
+}
+
+// smallReader returns a buffered reader of b with a buffer no larger than
+// needed.
+func smallReader(b []byte) *bufio.Reader {
+	return bufio.NewReaderSize(bytes.NewReader(b), min(max(len(b), 512), 4096))
+}
+
+// newBase64Reader returns the base64 decoder of body, or, when body is not
+// base64 at all, nil (body is kept as it is) and a problem saying so.
+func newBase64Reader(body []byte) (io.Reader, *transferProblem) {
+	t := &transferProblem{kind: "base64", at: -1}
+	if !looksBase64(body) {
+		t.raw = true
+		return nil, t
+	}
+	return &base64Reader{src: body, prob: t}, t
+}
+
+// looksBase64 reports whether b looks like base64 (RFC 2045 section 6.8):
+// its first character that is not white space is in the base64 alphabet,
+// and so are at least three quarters of the others on that line. A body
+// that fails this was mislabelled (plain text, a placeholder, a raw file)
+// and decoding it would only give garbage; stray characters in base64 are
+// skipped by the decoder instead.
+func looksBase64(b []byte) bool {
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		good, bad := 0, 0
+		for _, c := range line {
+			switch {
+			case base64Val[c] >= 0 || c == '=':
+				good++
+			case c == ' ' || c == '\t' || c == '\r':
+			case good == 0:
+				return false
+			default:
+				bad++
+			}
+		}
+		if good > 0 {
+			return bad*3 <= good
+		}
+	}
+	return true
 }
 
 // base64Val maps base64 alphabet bytes to their value, others to -1.
@@ -1575,19 +1666,24 @@ var base64Val = func() (t [256]int8) {
 	return t
 }()
 
-// base64Reader decodes base64 (RFC 2045 section 6.8) leniently: characters
-// outside the alphabet are skipped (as RFC 2045 asks), padding in the middle
-// ends a quantum (concatenated encodings), and a truncated last quantum
-// yields what it holds.
+// base64Reader decodes base64 (RFC 2045 section 6.8) leniently from memory:
+// characters outside the alphabet are skipped (as RFC 2045 asks), padding
+// in the middle ends a quantum (concatenated encodings), and a truncated
+// last quantum yields what it holds. Runs of whole quanta are decoded with
+// encoding/base64.
 type base64Reader struct {
-	r    *bufio.Reader
-	prob *transferProblem
-	q    [4]byte
-	nq   int
-	out  [3]byte
-	nout int
-	iout int
-	err  error
+	src   []byte
+	i     int // next byte of src
+	prob  *transferProblem
+	q     [4]byte
+	nq    int
+	out   [3]byte
+	nout  int
+	iout  int
+	n     int  // bytes decoded so far
+	ended bool // a padding has ended the data
+	eof   bool
+	slow  int // src is read byte by byte up to here
 }
 
 func (b *base64Reader) flushQuantum() {
@@ -1599,8 +1695,16 @@ func (b *base64Reader) flushQuantum() {
 		v := uint32(b.q[0])<<18 | uint32(b.q[1])<<12 | uint32(b.q[2])<<6 | uint32(b.q[3])
 		b.out = [3]byte{byte(v >> 16), byte(v >> 8), byte(v)}
 		b.nout, b.iout = b.nq-1, 0
+		b.n += b.nout
 	}
 	b.q, b.nq = [4]byte{}, 0
+}
+
+// problem records that the data broke down after the bytes decoded so far.
+func (b *base64Reader) problem() {
+	if b.prob.at < 0 {
+		b.prob.at = b.n
+	}
 }
 
 // Read implements io.Reader.
@@ -1613,33 +1717,79 @@ func (b *base64Reader) Read(p []byte) (int, error) {
 			b.iout += c
 			continue
 		}
-		if b.err != nil {
-			break
-		}
-		c, err := b.r.ReadByte()
-		if err != nil {
+		if b.i >= len(b.src) {
+			if b.eof {
+				break
+			}
+			b.eof = true
+			if b.ended && b.nq > 1 {
+				b.prob.partial = b.nq - 1
+			}
 			b.flushQuantum()
-			b.err = err
 			continue
 		}
+		if b.nq == 0 && b.i >= b.slow {
+			// Fast path: whole quanta at the start of the rest of the line,
+			// decoded by encoding/base64, which checks the characters.
+			rest := b.src[b.i:]
+			line, next := rest, len(rest)
+			if nl := bytes.IndexByte(rest, '\n'); nl >= 0 {
+				line, next = rest[:nl], nl+1
+			}
+			line = bytes.TrimSuffix(line, []byte("\r"))
+			k := min(len(line), (len(p)-n)/3*4)
+			k -= k % 4
+			switch {
+			case k == 0 && len(p)-n < 3:
+				// No room left in p: the next call decodes the line.
+			case k == 0 || line[k-1] == '=':
+				b.slow = b.i + next // a short line or padding: byte by byte
+			default:
+				m, err := base64.StdEncoding.Decode(p[n:], line[:k])
+				if err != nil {
+					b.slow = b.i + next // not only base64 characters: byte by byte
+					break
+				}
+				if b.ended {
+					b.problem() // data after the end
+				}
+				n += m
+				b.n += m
+				if k == len(line) {
+					b.i += next
+				} else {
+					b.i += k
+				}
+				continue
+			}
+		}
+		c := b.src[b.i]
+		b.i++
 		switch v := base64Val[c]; {
 		case v >= 0:
+			if b.ended {
+				b.problem() // data after the end
+			}
 			b.q[b.nq] = byte(v)
 			b.nq++
 			if b.nq == 4 {
 				b.flushQuantum()
 			}
 		case c == '=':
+			if b.nq > 1 {
+				b.ended = true
+			}
 			b.flushQuantum()
 		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
 		default:
+			b.problem()
 			b.prob.bad = true
 		}
 	}
 	if n > 0 {
 		return n, nil
 	}
-	return 0, b.err
+	return 0, io.EOF
 }
 
 // qpReader decodes quoted-printable (RFC 2045 section 6.7) leniently: an "="

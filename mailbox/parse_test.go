@@ -3,9 +3,11 @@ package mailbox
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -236,7 +238,8 @@ func TestHTMLToText(t *testing.T) {
 
 func TestAttachmentsAndHeaders(t *testing.T) {
 	m := parseFixture(t, "attachment.eml")
-	tcompare(t, "text", m.Text, "First part.\nLine two.\n\nSecond part: café.")
+	tcompare(t, "text", m.Text, "First part.\nLine two.\n\nSecond part: café.\n\n"+
+		"---------- Forwarded message ----------\nFrom: x@example.com\nSubject: inner\n\ninner body")
 	data := bytes.Repeat(func() []byte {
 		b := make([]byte, 256)
 		for i := range b {
@@ -620,9 +623,11 @@ func TestTransferDecoders(t *testing.T) {
 		{"base64;", "QQ==", "A", false},
 	} {
 		p := &parser{mail: &ticket.Mail{}}
-		r, prob := p.transferDecoder(tc.cte, strings.NewReader(tc.in), "", "")
+		r, prob := p.transferDecoder(tc.cte, []byte(tc.in), "", "")
 		var out bytes.Buffer
-		if _, err := out.ReadFrom(r); err != nil {
+		if r == nil {
+			out.WriteString(tc.in) // used as it is
+		} else if _, err := out.ReadFrom(r); err != nil {
 			t.Errorf("%s %q: %v", tc.cte, tc.in, err)
 		}
 		tcompare(t, fmt.Sprintf("%s %q", tc.cte, tc.in), out.String(), tc.want)
@@ -647,4 +652,311 @@ func TestSalvage(t *testing.T) {
 		t.Errorf("warnings %q", m.Warnings)
 	}
 	checkValidUTF8(t, "salvage", m)
+}
+
+// TestForwardedKorean: a forwarded message (message/rfc822) stays one
+// attachment and appears in the text as a section with its sender, date,
+// subject and recipients (RFC 2047, EUC-KR and UTF-8) and its text
+// (base64 EUC-KR); its own attachment is not listed.
+func TestForwardedKorean(t *testing.T) {
+	m := parseFixture(t, "forwarded_ko.eml")
+	tcompare(t, "subject", m.Subject, "Fwd: 상환일 안내")
+	tcompare(t, "text", m.Text, "아래 메일 확인 부탁드립니다.\n\n김고객 드림\n\n"+
+		"---------- Forwarded message ----------\n"+
+		"From: 홍길동 <hong@bank.example>\n"+
+		"Date: Fri, 6 Sep 2024 15:12:00 +0900\n"+
+		"Subject: 상환일 안내\n"+
+		"To: 김고객 <kim@customer.example>\n"+
+		"Cc: loans@bank.example\n\n"+
+		"고객님의 상환일은 9월 20일입니다.\n문의는 이 메일에 회신해 주세요.")
+	raw, err := os.ReadFile("../testdata/mail/forwarded_ko.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, inner, _ := bytes.Cut(raw, []byte("Content-Disposition: attachment\r\n\r\n"))
+	inner, _, _ = bytes.Cut(inner, []byte("\r\n\r\n--outer--"))
+	inner = append(inner, "\r\n"...)
+	tcompare(t, "attachments", m.Attachments, []ticket.Attachment{
+		{Filename: "forwarded.eml", ContentType: "message/rfc822", Size: int64(len(inner)), SHA256: sha(inner)},
+	})
+	// Visible keeps the forwarded message whole: it is what the customer
+	// wants read, though its marker line would start a quote.
+	tcompare(t, "visible", m.Visible, m.Text)
+	tcompare(t, "warnings", m.Warnings, []string(nil))
+}
+
+// TestForwardedVisible: the customer's own text loses its signature, the
+// forwarded section stays visible, and the forwarded message's text is
+// kept whole.
+func TestForwardedVisible(t *testing.T) {
+	raw := "From: kim@customer.example\r\nTo: support@example.com\r\nSubject: Fwd: invoice\r\n" +
+		"Content-Type: multipart/mixed; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain\r\n\r\nSee below, the invoice is wrong.\r\n\r\n-- \r\nKim\r\n" +
+		"--b\r\nContent-Type: message/rfc822\r\n\r\n" +
+		"From: Billing <billing@shop.example>\r\nSubject: Your invoice\r\nDate: Mon, 2 Sep 2024 09:00:00 +0000\r\n\r\n" +
+		"Dear customer,\r\nyour invoice is 120 EUR.\r\n\r\nOn Sun, 1 Sep 2024, Kim wrote:\r\n> what do I owe?\r\n" +
+		"--b--\r\n"
+	m, err := Parse([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := "---------- Forwarded message ----------\nFrom: Billing <billing@shop.example>\n" +
+		"Date: Mon, 2 Sep 2024 09:00:00 +0000\nSubject: Your invoice\n\n" +
+		"Dear customer,\nyour invoice is 120 EUR.\n\nOn Sun, 1 Sep 2024, Kim wrote:\n> what do I owe?"
+	tcompare(t, "text", m.Text, "See below, the invoice is wrong.\n\n-- \nKim\n\n"+section)
+	tcompare(t, "visible", m.Visible, "See below, the invoice is wrong.\n\n"+section)
+	// ticket.Visible alone would take the section for quoted history.
+	if v := ticket.Visible(m.Text); strings.Contains(v, "120 EUR") {
+		t.Errorf("ticket.Visible keeps the forwarded text now (%q): Parse need not set Visible for it", v)
+	}
+}
+
+// TestForwardedNested: a forwarded message inside a forwarded message is a
+// section inside the section; the nesting is bounded; a base64 message is
+// decoded once, for its hash and its section; a body that is not a mail
+// gives no section.
+func TestForwardedNested(t *testing.T) {
+	msg := func(subject, body string) string {
+		return "From: a@example.com\r\nSubject: " + subject + "\r\n\r\n" + body
+	}
+	wrap := func(subject, text, inner string) string {
+		return "From: a@example.com\r\nSubject: " + subject + "\r\nContent-Type: multipart/mixed; boundary=\"" + subject + "\"\r\n\r\n" +
+			"--" + subject + "\r\nContent-Type: text/plain\r\n\r\n" + text + "\r\n" +
+			"--" + subject + "\r\nContent-Type: message/rfc822\r\n\r\n" + inner + "\r\n--" + subject + "--\r\n"
+	}
+	two := wrap("s1", "top", wrap("s2", "middle", msg("s3", "bottom")))
+	m, err := Parse([]byte(two))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcompare(t, "nested", m.Text, "top\n\n"+
+		"---------- Forwarded message ----------\nFrom: a@example.com\nSubject: s2\n\nmiddle\n\n"+
+		"---------- Forwarded message ----------\nFrom: a@example.com\nSubject: s3\n\nbottom")
+	tcompare(t, "attachments", len(m.Attachments), 1)
+
+	deep := msg("bottom", "deepest")
+	for i := 0; i < maxForwardDepth+2; i++ {
+		deep = wrap(fmt.Sprintf("d%d", i), "level", deep)
+	}
+	m, err = Parse([]byte(deep))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(m.Text, forwardMarker); n != maxForwardDepth {
+		t.Errorf("%d forwarded sections, want %d", n, maxForwardDepth)
+	}
+
+	inner := msg("encoded", "from base64")
+	enc := "From: a@example.com\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+		base64.StdEncoding.EncodeToString([]byte(inner)) + "\r\n" +
+		"--b\r\nContent-Type: message/rfc822\r\n\r\nnot a mail at all\r\n--b--\r\n"
+	m, err = Parse([]byte(enc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcompare(t, "base64 text", m.Text, "---------- Forwarded message ----------\nFrom: a@example.com\nSubject: encoded\n\nfrom base64")
+	if len(m.Attachments) != 2 || m.Attachments[0].SHA256 != sha([]byte(inner)) || m.Attachments[1].Size != int64(len("not a mail at all")) {
+		t.Errorf("attachments %+v", m.Attachments)
+	}
+}
+
+// TestForwardedNotInReports: the message a delivery report returns is our
+// own mail, not a forwarded one.
+func TestForwardedNotInReports(t *testing.T) {
+	returned := "From: support@example.com\r\nTo: gone@example.org\r\nSubject: Re: your ticket\r\nMessage-ID: <ours-1@example.com>\r\n\r\nour answer\r\n"
+	for _, raw := range []string{
+		// RFC 3464 delivery status notification.
+		"From: MAILER-DAEMON@mx.example.net\r\nTo: support@example.com\r\nSubject: Undelivered Mail Returned to Sender\r\n" +
+			"Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n" +
+			"--b\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n" +
+			"--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\n" +
+			"Final-Recipient: rfc822; gone@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n" +
+			"--b\r\nContent-Type: message/rfc822\r\n\r\n" + returned + "--b--\r\n",
+		// A text bounce that attaches the returned message.
+		"From: MAILER-DAEMON@mx.example.net\r\nTo: support@example.com\r\nSubject: failure notice\r\n" +
+			"Content-Type: multipart/mixed; boundary=b\r\n\r\n" +
+			"--b\r\nContent-Type: text/plain\r\n\r\nHi. This is the qmail-send program at mx.example.net.\r\n" +
+			"I'm afraid I wasn't able to deliver your message to the following addresses.\r\n" +
+			"This is a permanent error; I've given up. Sorry it didn't work out.\r\n\r\n" +
+			"<gone@example.org>:\r\nSorry, no mailbox here by that name. (#5.1.1)\r\n" +
+			"--b\r\nContent-Type: message/rfc822\r\n\r\n" + returned + "--b--\r\n",
+	} {
+		m, err := Parse([]byte(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Bounce == nil || m.Bounce.OriginalMessageID != "ours-1@example.com" {
+			t.Errorf("bounce %+v", m.Bounce)
+		}
+		if strings.Contains(m.Text, forwardMarker) || strings.Contains(m.Visible, "our answer") {
+			t.Errorf("returned message shown as forwarded: %q", m.Text)
+		}
+		if len(m.Attachments) == 0 || m.Attachments[len(m.Attachments)-1].ContentType != "message/rfc822" {
+			t.Errorf("attachments %+v", m.Attachments)
+		}
+	}
+}
+
+// TestMultipartSplitter covers the multipart splitter (multipart.go): what
+// ends a part, what a part header may hold, and what a broken multipart
+// still gives.
+func TestMultipartSplitter(t *testing.T) {
+	const head = "From: a@example.com\r\nSubject: x\r\nDate: Mon, 9 Sep 2024 10:00:00 +0900\r\nContent-Type: "
+	euckr := "\xc7\xd1\xb1\xdb" // 한글
+	for _, tc := range []struct {
+		name, raw   string
+		text, html  string
+		attachments []string // "name|size"
+		warning     string   // a warning that must be there, if any
+	}{
+		{name: "prefix boundary",
+			// RFC 2046 section 5.1.1: "--ab" and "--a-x" delimit boundary "a".
+			raw:  head + "multipart/mixed; boundary=a\r\n\r\n--ab\r\nContent-Type: text/plain\r\n\r\none\r\n--a-x\r\n\r\ntwo\r\n--a--\r\n",
+			text: "one\n\ntwo"},
+		{name: "innermost boundary first",
+			// "--a----" belongs to the inner "a----", not to the outer "a--".
+			raw: head + "multipart/mixed; boundary=\"a--\"\r\n\r\n--a--\r\n" +
+				"Content-Type: multipart/alternative; boundary=\"a----\"\r\n\r\n" +
+				"--a----\r\nContent-Type: text/plain\r\n\r\nbody\r\n--a----\r\nContent-Type: text/html\r\n\r\n<p>html</p>\r\n" +
+				"--a------\r\n--a--\r\nContent-Type: text/plain\r\n\r\nafter\r\n--a----\r\n",
+			text: "body\n\nafter", html: "<p>html</p>"},
+		{name: "outer delimiter ends the inner multipart",
+			raw: head + "multipart/mixed; boundary=1\r\n\r\n--1\r\nContent-Type: multipart/mixed; boundary=2\r\n\r\n" +
+				"--2\r\nContent-Type: text/plain\r\n\r\n1\r\n--2\r\nContent-Type: text/plain\r\n\r\n22\r\n" +
+				"--1\r\nContent-Type: text/plain\r\n\r\n333\r\n--1--\r\n",
+			text: "1\n\n22\n\n333", warning: "part 1 (multipart/mixed): closing boundary missing, ended by the boundary of the enclosing multipart"},
+		{name: "duplicate boundary",
+			raw: head + "multipart/mixed; boundary=a\r\n\r\n--a\r\nContent-Type: multipart/alternative; boundary=a\r\n\r\n" +
+				"--a\r\nContent-Type: text/plain\r\n\r\nplain\r\n--a\r\nContent-Type: text/html\r\n\r\n<p>rich</p>\r\n--a--\r\n",
+			text: "plain", html: "<p>rich</p>", warning: `boundary "a" is that of an enclosing multipart`},
+		{name: "header line without a colon starts the body",
+			raw: head + "multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n" +
+				"안녕하세요. 문의드립니다:\r\n두 번째 줄\r\n--b--\r\n",
+			text: "안녕하세요. 문의드립니다:\n두 번째 줄", warning: "part 1: part header line without a field name"},
+		{name: "broken header line among fields is dropped",
+			raw: head + "multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\nX broken line\r\n" +
+				"Content-Transfer-Encoding: base64\r\n\r\n7JWI64WV\r\n--b--\r\n",
+			text: "안녕", warning: `part 1: dropped part header line without a field name: "X broken line"`},
+		{name: "parameter that lost its indent",
+			raw:  head + "multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain;\r\ncharset=euc-kr\r\n\r\n" + euckr + "\r\n--b--\r\n",
+			text: "한글"},
+		{name: "header runs into the next delimiter",
+			raw:  head + "multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: image/png\r\n--b\r\nContent-Type: text/plain\r\n\r\ntext\r\n--b--\r\n",
+			text: "text", attachments: []string{"|0"}, warning: "part 1: part header not ended by an empty line"},
+		{name: "truncated text part",
+			raw:  head + "multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nfirst\r\n--b\r\nContent-Type: text/plain\r\n\r\ncut off here",
+			text: "first\n\ncut off here", warning: "message (multipart/mixed): closing boundary missing"},
+		{name: "truncated attachment",
+			raw: head + "multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee file\r\n" +
+				"--b\r\nContent-Type: application/pdf; name=a.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\nJVBE",
+			text: "see file", attachments: []string{"a.pdf|12"}, warning: "closing boundary missing"},
+		{name: "delimiter only at the start of a line",
+			raw:  head + "multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\ntext --b more\r\n--b--\r\n",
+			text: "text --b more"},
+		{name: "binary part is the bytes before the line break",
+			raw: head + "multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: application/octet-stream\r\n\r\n" +
+				"\x00\x01\r\n\r\n--b--\r\nepilogue\r\n",
+			attachments: []string{"|4"}},
+		{name: "preamble and epilogue ignored, LF line endings",
+			raw:  "From: a@example.com\nDate: Mon, 9 Sep 2024 10:00:00 +0900\nContent-Type: multipart/mixed; boundary=b\n\npreamble\n--b\n\nbody\n--b--\nepilogue\n",
+			text: "body"},
+		{name: "no delimiter at all",
+			raw:  head + "multipart/mixed; boundary=b\r\n\r\njust text\r\n",
+			text: "just text\r\n", warning: "no part found, body read as text"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := Parse([]byte(tc.raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkValidUTF8(t, tc.name, m)
+			tcompare(t, "text", m.Text, normalizeNewlines(tc.text))
+			tcompare(t, "html", m.HTML, tc.html)
+			var atts []string
+			for _, a := range m.Attachments {
+				atts = append(atts, fmt.Sprintf("%s|%d", a.Filename, a.Size))
+			}
+			tcompare(t, "attachments", atts, tc.attachments)
+			if tc.warning != "" && !warned(m, tc.warning) {
+				t.Errorf("no warning %q in %q", tc.warning, m.Warnings)
+			}
+			if tc.warning == "" && len(m.Warnings) > 0 {
+				t.Errorf("warnings %q", m.Warnings)
+			}
+		})
+	}
+}
+
+// TestMultipartBodyIsSlice: a part's body is a slice of the mail, not a
+// copy.
+func TestMultipartBodyIsSlice(t *testing.T) {
+	raw := []byte("From: a@example.com\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nbody\r\n--b--\r\n")
+	p := &parser{mail: &ticket.Mail{Headers: map[string]string{}}, bounds: []string{"b"}}
+	start := bytes.Index(raw, []byte("--b"))
+	d, ok := findDelim(raw, start, p.bounds)
+	if !ok {
+		t.Fatal("no delimiter")
+	}
+	_, bodyStart := p.partHeader(raw, d.after, "1")
+	body, end := p.partBody(raw, bodyStart)
+	tcompare(t, "body", string(body), "body")
+	if &body[0] != &raw[bodyStart] {
+		t.Error("the body is a copy")
+	}
+	tcompare(t, "end", string(raw[end:]), "--b--\r\n")
+}
+
+// TestBase64Recovery: a text part declared base64 that is not base64 is
+// kept as it is; text that is readable up to garbage after the padding
+// keeps the readable text and marks the rest.
+func TestBase64Recovery(t *testing.T) {
+	raw := "From: a@example.com\r\nContent-Type: multipart/mixed; boundary=foo\r\n\r\n" +
+		"--foo\r\nContent-Transfer-Encoding: base64\r\nContent-Type: text/plain; charset=utf-8\r\n\r\necO2dMOkIHZhYW4uCg== ignored\r\n" +
+		"--foo\r\nContent-Transfer-Encoding: base64\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n?garbage\r\n--foo--\r\n"
+	m, err := Parse([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcompare(t, "text", m.Text, "yötä vaan.\n\ufffd\t\ufffd\n\n?garbage")
+	for _, w := range []string{"part 1 (text/plain): text unreadable after 13 bytes (broken base64), marked with U+FFFD",
+		"part 2 (text/plain): declared base64 but is not, kept as it is"} {
+		if !warned(m, w) {
+			t.Errorf("no warning %q in %q", w, m.Warnings)
+		}
+	}
+}
+
+// TestBase64FastPath checks that the fast path of base64Reader (whole
+// quanta decoded by encoding/base64) gives the same bytes and problems as
+// reading byte by byte, for random input of every kind and any read size.
+func TestBase64FastPath(t *testing.T) {
+	rng := mrand.New(mrand.NewPCG(1, 2))
+	pieces := []string{"QUJD", "RA==", "RE", "=", "\r\n", "\n", " ", "\t", "!", "*", "-", "ZGVm", "Zw", "YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4",
+		"YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXo=", "QUJDRA", "\r\n--", "7JWI64WV"}
+	read := func(r *base64Reader, size int) []byte {
+		var out []byte
+		buf := make([]byte, size)
+		for {
+			n, err := r.Read(buf)
+			out = append(out, buf[:n]...)
+			if err != nil {
+				return out
+			}
+		}
+	}
+	for i := 0; i < 20000; i++ {
+		var sb strings.Builder
+		for n := rng.IntN(40); n > 0; n-- {
+			sb.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		src := []byte(sb.String())
+		size := 1 + rng.IntN(200)
+		fast := &base64Reader{src: src, prob: &transferProblem{at: -1}}
+		slow := &base64Reader{src: src, prob: &transferProblem{at: -1}, slow: len(src) + 1}
+		got, want := read(fast, size), read(slow, 1+rng.IntN(200))
+		if !bytes.Equal(got, want) || *fast.prob != *slow.prob {
+			t.Fatalf("%q (read size %d): fast %q %+v, byte by byte %q %+v", src, size, got, *fast.prob, want, *slow.prob)
+		}
+	}
 }
