@@ -107,6 +107,13 @@ func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func main() {
+	if os.Getenv("GOGC") == "" {
+		// ticketd's heap is mostly mail in flight, short-lived and large:
+		// collecting at 50% growth instead of 100% keeps the peak near what
+		// is live. Measured on a 658 MB backlog: peak RSS of ticketd poll
+		// 63-67 MB -> 55-57 MB, ingest speed within noise. GOGC overrides.
+		debug.SetGCPercent(50)
+	}
 	if path := os.Getenv("TICKETD_CPUPROFILE"); path != "" {
 		// For measuring: go tool pprof ticketd FILE.
 		if stop, err := startCPUProfile(path); err != nil {
