@@ -358,15 +358,21 @@ func (t *txn) Cursor(mailbox string) (ticket.Cursor, bool, error) {
 
 func (t *txn) Outbox() ([]ticket.Outgoing, error) {
 	out := []ticket.Outgoing{}
-	err := t.tx.Bucket(bOutbox).ForEach(func(k, v []byte) error {
-		var o ticket.Outgoing
-		if err := json.Unmarshal(v, &o); err != nil {
-			return fmt.Errorf("store: decode outbox %x: %w", k, err)
-		}
+	err := t.EachOutgoing(func(o ticket.Outgoing) error {
 		out = append(out, o)
 		return nil
 	})
 	return out, err
+}
+
+func (t *txn) EachOutgoing(fn func(o ticket.Outgoing) error) error {
+	return t.tx.Bucket(bOutbox).ForEach(func(k, v []byte) error {
+		var o ticket.Outgoing
+		if err := json.Unmarshal(v, &o); err != nil {
+			return fmt.Errorf("store: decode outbox %x: %w", k, err)
+		}
+		return fn(o)
+	})
 }
 
 func (t *txn) Outgoing(id uint64) (ticket.Outgoing, error) {

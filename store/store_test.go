@@ -179,3 +179,32 @@ func TestRestoreAndCompact(t *testing.T) {
 		t.Fatal("restore of junk succeeded")
 	}
 }
+
+func TestEachOutgoingInOrderAndStops(t *testing.T) {
+	db := tempDB(t)
+	err := db.Update(func(tx ticket.Tx) error {
+		for i := range 3 {
+			if err := tx.Enqueue(&ticket.Outgoing{TicketID: uint64(i + 1), Subject: "s"}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := errors.New("stop")
+	var seen []uint64
+	err = db.View(func(tx ticket.ReadTx) error {
+		return tx.EachOutgoing(func(o ticket.Outgoing) error {
+			seen = append(seen, o.TicketID)
+			if len(seen) == 2 {
+				return stop
+			}
+			return nil
+		})
+	})
+	if !errors.Is(err, stop) || len(seen) != 2 || seen[0] != 1 || seen[1] != 2 {
+		t.Fatalf("EachOutgoing: %v, saw tickets %v; want the first two in order, then the error", err, seen)
+	}
+}

@@ -40,6 +40,11 @@ type ReadTx interface {
 	Cursor(mailbox string) (Cursor, bool, error)
 	// Outbox lists queued outgoing mail, oldest first.
 	Outbox() ([]Outgoing, error)
+	// EachOutgoing calls fn with each queued mail, oldest first, decoding
+	// one at a time, so that a long queue (acknowledgements after a
+	// backlog, replies with attachments) is never all in memory. An error
+	// from fn stops it and is returned.
+	EachOutgoing(fn func(o Outgoing) error) error
 	Outgoing(id uint64) (Outgoing, error)
 	Rejected() ([]Rejected, error)
 	// Notification returns what we recorded about a notification we sent,

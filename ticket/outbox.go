@@ -141,11 +141,19 @@ func (w *Outbox) safeFlush(ctx context.Context) (next time.Time) {
 // were sent and how many finally failed, and when the next queued mail is
 // due (zero when the queue is empty).
 func (w *Outbox) Flush(ctx context.Context) (sent, failed int, next time.Time, err error) {
-	var queue []Outgoing
+	// Only the id and the due time of each queued mail are kept: a queue
+	// of thousands (acknowledgements after a backlog) stays small here;
+	// attempt reads each mail when it sends it.
+	type queued struct {
+		ID          uint64
+		NextAttempt time.Time
+	}
+	var queue []queued
 	if err := w.store.View(func(tx ReadTx) error {
-		var err error
-		queue, err = tx.Outbox()
-		return err
+		return tx.EachOutgoing(func(o Outgoing) error {
+			queue = append(queue, queued{o.ID, o.NextAttempt})
+			return nil
+		})
 	}); err != nil {
 		return 0, 0, time.Time{}, fmt.Errorf("ticket: outbox: list: %w", err)
 	}

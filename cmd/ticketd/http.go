@@ -237,17 +237,13 @@ func (d *daemon) mailboxHealth(p *poller) mailboxHealth {
 // was queued (zero when it is empty).
 func (d *daemon) readOutbox() (depth int, oldest time.Time, err error) {
 	err = d.db.View(func(tx ticket.ReadTx) error {
-		q, err := tx.Outbox()
-		if err != nil {
-			return err
-		}
-		depth = len(q)
-		for _, o := range q {
+		return tx.EachOutgoing(func(o ticket.Outgoing) error {
+			depth++
 			if oldest.IsZero() || o.CreatedAt.Before(oldest) {
 				oldest = o.CreatedAt
 			}
-		}
-		return nil
+			return nil
+		})
 	})
 	if err != nil {
 		d.metrics.storeFailed()
