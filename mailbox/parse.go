@@ -378,7 +378,7 @@ func (p *parser) leaf(h textproto.Header, mt string, params map[string]string, b
 		if parent == "multipart/alternative" {
 			return
 		}
-		bodyText, mt = true, "text/plain"
+		bodyText = true
 	}
 	if !bodyText {
 		p.attachment(h, mt, body, filename, disp, where)
@@ -392,11 +392,72 @@ func (p *parser) leaf(h textproto.Header, mt string, params map[string]string, b
 	}
 	prob.report(p, where, mt)
 	text := p.decodeBody(b, params["charset"], where, mt, prob)
-	if mt == "text/html" {
+	switch mt {
+	case "text/html":
 		p.html = append(p.html, text)
-	} else {
+	case "text/enriched", "text/richtext":
+		p.plain = append(p.plain, enrichedText(text))
+	default:
 		p.plain = append(p.plain, text)
 	}
+}
+
+// enrichedText renders RFC 1896 text/enriched (and its ancestor
+// text/richtext, RFC 1341) as plain text: formatting commands are dropped
+// with the content of <param>, "<<" is "<", and line breaks follow the
+// format: a lone line break is a space, n in a row are n-1. text/richtext
+// marks breaks with <nl> and treats line breaks as spaces.
+func enrichedText(s string) string {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	var b strings.Builder
+	param := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '<' && i+1 < len(s) && s[i+1] == '<':
+			if param == 0 {
+				b.WriteByte('<')
+			}
+			i++
+		case c == '<':
+			end := strings.IndexByte(s[i:], '>')
+			if end < 0 {
+				b.WriteString(s[i:]) // not a command: keep the text
+				return b.String()
+			}
+			cmd := strings.ToLower(strings.TrimSpace(s[i+1 : i+end]))
+			i += end
+			switch cmd {
+			case "param":
+				param++
+			case "/param":
+				param = max(0, param-1)
+			case "nl", "np": // text/richtext's line and page breaks
+				if param == 0 {
+					b.WriteByte('\n')
+				}
+			}
+		case c == '\n':
+			n := 1
+			for i+1 < len(s) && s[i+1] == '\n' {
+				n++
+				i++
+			}
+			if param > 0 {
+				continue
+			}
+			if n == 1 {
+				b.WriteByte(' ')
+			} else {
+				b.WriteString(strings.Repeat("\n", n-1))
+			}
+		default:
+			if param == 0 {
+				b.WriteByte(c)
+			}
+		}
+	}
+	return b.String()
 }
 
 // attachment lists a part that is not body text as an attachment: its

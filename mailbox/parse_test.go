@@ -960,3 +960,23 @@ func TestBase64FastPath(t *testing.T) {
 		}
 	}
 }
+
+func TestEnrichedText(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		// RFC 1896 section 2's own example.
+		{"<bold>Now</bold> is the time for <italic>all</italic>\r\ngood men\r\n\r\n<smaller>(and <<women>)</smaller> to\r\n" +
+			"<ignoreme>come</ignoreme>\r\n\r\nto the aid of their\r\n\r\n\r\n<color><param>red</param>beloved</color> country.",
+			"Now is the time for all good men\n(and <women>) to come\nto the aid of their\n\nbeloved country."},
+		{"상환 <bold>일정</bold>\r\n문의", "상환 일정 문의"},
+		{"a<nl>b", "a\nb"},                 // text/richtext
+		{"1 < 2 is true", "1 < 2 is true"}, // no '>' after '<': kept as text
+	} {
+		if got := enrichedText(c.in); got != c.want {
+			t.Errorf("enrichedText(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	m, err := Parse([]byte("From: a@example.test\r\nContent-Type: text/enriched; charset=utf-8\r\n\r\n<bold>급한</bold> 문의\r\n"))
+	if err != nil || strings.TrimSpace(m.Text) != "급한 문의" {
+		t.Fatalf("text/enriched body: %q, %v", m.Text, err)
+	}
+}

@@ -57,8 +57,9 @@ var stalwartExclusions = map[string]string{
 
 // Reasons shared by several stalwart exclusions.
 const (
-	enriched = "text/enriched (RFC 1896): mail-parser lists it as an attachment; ticketd reads it as body text, or " +
-		"drops it inside multipart/alternative where it is another rendering of the body (RFC 2046 section 5.1.4)"
+	enriched = "text/enriched (RFC 1896): mail-parser lists it as an attachment; ticketd renders it as body text " +
+		"(formatting commands dropped), or drops it inside multipart/alternative where it is another rendering of " +
+		"the body (RFC 2046 section 5.1.4)"
 	outerBoundary = "a delimiter of an enclosing multipart ends the inner multipart whose close delimiter is " +
 		"missing (RFC 2046 section 5.1.2), and ticketd reads on; mail-parser looks only for the innermost boundary " +
 		"and reads the outer delimiter line and what follows as part of the inner part"
