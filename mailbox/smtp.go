@@ -79,48 +79,10 @@ type SMTPConfig struct {
 // STARTTLS or AUTH (including 535 bad credentials) — those are properties of
 // the server or the configuration, not of the message, so the message is
 // kept for a retry once they are fixed.
-//
-// A connection is kept open for [smtpKeepIdle] after a mail is sent and used
-// for the next one (after a NOOP proves it alive), so that a queue of
-// acknowledgements after an outage is not one connection per mail.
 type SMTPSender struct {
 	cfg SMTPConfig
 	tls *tls.Config
 	log *slog.Logger
-
-	mu   sync.Mutex
-	idle *smtpSession // the kept connection, if any
-}
-
-// smtpKeepIdle is how long a connection is kept open for the next mail.
-const smtpKeepIdle = 10 * time.Second
-
-// smtpSession is one open SMTP connection.
-type smtpSession struct {
-	client *gomail.Client
-	sc     *gomailsmtp.Client
-	timer  *time.Timer // closes it when it stays idle
-
-	mu   sync.Mutex
-	conn net.Conn // what a cancelled context closes
-}
-
-// abort closes the connection under the SMTP client, unblocking any read.
-func (ss *smtpSession) abort() {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	if ss.conn != nil {
-		ss.conn.Close()
-	}
-}
-
-// close says QUIT (bounded by the client's deadline) and closes.
-func (s *SMTPSender) closeSession(ss *smtpSession) {
-	_ = ss.sc.UpdateDeadline(5 * time.Second)
-	if err := ss.client.CloseWithSMTPClient(ss.sc); err != nil {
-		s.log.Debug("smtp quit", "err", err)
-	}
-	ss.abort()
 }
 
 var _ ticket.Sender = (*SMTPSender)(nil)
@@ -212,92 +174,19 @@ func (s *SMTPSender) Send(ctx context.Context, o ticket.Outgoing) error {
 	}
 	rcpts := smtpRecipients(o)
 
-	ss := s.takeIdle(log)
-	if ss == nil {
-		if ss, err = s.connect(ctx); err != nil {
-			return err
-		}
-	}
-	stop := context.AfterFunc(ctx, ss.abort)
-	err = s.transaction(ctx, ss.sc, m, from, rcpts, log)
-	if stop() && err == nil && ctx.Err() == nil {
-		s.keepIdle(ss)
-	} else {
-		s.closeSession(ss)
-	}
-	return err
-}
-
-// takeIdle returns the kept connection if it still answers NOOP.
-func (s *SMTPSender) takeIdle(log *slog.Logger) *smtpSession {
-	s.mu.Lock()
-	ss := s.idle
-	s.idle = nil
-	s.mu.Unlock()
-	if ss == nil {
-		return nil
-	}
-	// Taken out under s.mu, it is ours: a timer that fires now finds
-	// s.idle changed and leaves it alone.
-	ss.timer.Stop()
-	if err := ss.sc.UpdateDeadline(s.cfg.Timeout); err == nil {
-		if err = ss.sc.Noop(); err == nil {
-			return ss
-		}
-		log.Debug("smtp: the kept connection is gone; dialling anew", "err", err)
-	}
-	s.closeSession(ss)
-	return nil
-}
-
-// keepIdle keeps ss for the next mail, for smtpKeepIdle at most.
-func (s *SMTPSender) keepIdle(ss *smtpSession) {
-	s.mu.Lock()
-	if s.idle != nil { // another send kept one already
-		s.mu.Unlock()
-		s.closeSession(ss)
-		return
-	}
-	s.idle = ss
-	ss.timer = time.AfterFunc(smtpKeepIdle, func() {
-		defer func() {
-			if r := recover(); r != nil {
-				s.log.Error("smtp: panic closing an idle connection", "panic", r)
-			}
-		}()
-		s.mu.Lock()
-		mine := s.idle == ss
-		if mine {
-			s.idle = nil
-		}
-		s.mu.Unlock()
-		if mine {
-			s.closeSession(ss)
-		}
-	})
-	s.mu.Unlock()
-}
-
-// Close closes the kept connection, if any.
-func (s *SMTPSender) Close() error {
-	s.mu.Lock()
-	ss := s.idle
-	s.idle = nil
-	s.mu.Unlock()
-	if ss != nil {
-		ss.timer.Stop()
-		s.closeSession(ss)
-	}
-	return nil
-}
-
-// connect dials, reads the greeting, and runs STARTTLS and AUTH as
-// configured. ctx cancels it even while go-mail waits for the server.
-func (s *SMTPSender) connect(ctx context.Context) (*smtpSession, error) {
-	ss := &smtpSession{}
 	// Dial through our own function so that a cancelled ctx can close the
 	// connection even after go-mail's dial has returned.
-	stop := context.AfterFunc(ctx, ss.abort)
+	var (
+		connMu sync.Mutex
+		conn   net.Conn
+	)
+	stop := context.AfterFunc(ctx, func() {
+		connMu.Lock()
+		defer connMu.Unlock()
+		if conn != nil {
+			conn.Close()
+		}
+	})
 	defer stop()
 	dial := func(dctx context.Context, network, addr string) (net.Conn, error) {
 		nd := &net.Dialer{Timeout: s.cfg.Timeout}
@@ -311,27 +200,40 @@ func (s *SMTPSender) connect(ctx context.Context) (*smtpSession, error) {
 		if err != nil {
 			return nil, err
 		}
-		ss.mu.Lock()
-		ss.conn = c
-		ss.mu.Unlock()
+		connMu.Lock()
+		conn = c
+		connMu.Unlock()
 		if ctx.Err() != nil { // cancelled between dial and registration
 			c.Close()
 			return nil, ctx.Err()
 		}
 		return c, nil
 	}
+
 	client, err := gomail.NewClient(s.cfg.Host, s.clientOptions(dial)...)
 	if err != nil {
-		return nil, fmt.Errorf("smtp: set up client: %w", err)
+		return fmt.Errorf("smtp: set up client: %w", err)
 	}
 	sc, err := client.DialToSMTPClientWithContext(ctx)
 	if err != nil {
-		ss.abort()
 		// Connecting, greeting, STARTTLS and AUTH: never the message's fault.
-		return nil, fmt.Errorf("smtp: connect to %s:%d: %w", s.cfg.Host, s.cfg.Port, smtpCtxErr(ctx, err))
+		return fmt.Errorf("smtp: connect to %s:%d: %w", s.cfg.Host, s.cfg.Port, smtpCtxErr(ctx, err))
 	}
-	ss.client, ss.sc = client, sc
-	return ss, nil
+	defer func() {
+		if err := client.CloseWithSMTPClient(sc); err != nil {
+			log.Debug("smtp quit", "err", err)
+		}
+		connMu.Lock()
+		if conn != nil {
+			conn.Close()
+		}
+		connMu.Unlock()
+	}()
+
+	if err := s.transaction(ctx, sc, m, from, rcpts, log); err != nil {
+		return err
+	}
+	return nil
 }
 
 // transaction runs MAIL, RCPT and DATA on an established connection.

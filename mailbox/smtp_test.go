@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -13,7 +12,6 @@ import (
 	"net/mail"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -458,100 +456,5 @@ func TestBuildMessageNoHTML(t *testing.T) {
 	smtpCheck(t, err, "parse")
 	if ct := msg.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
 		t.Errorf("Content-Type %q", ct)
-	}
-}
-
-// smtpProxy forwards TCP connections to addr, counting them, and can drop
-// them all (a server closing idle connections).
-type smtpProxy struct {
-	ln       net.Listener
-	mu       sync.Mutex
-	accepted int
-	conns    []net.Conn
-}
-
-func newSMTPProxy(t *testing.T, addr string) *smtpProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	smtpCheck(t, err, "listen")
-	p := &smtpProxy{ln: ln}
-	t.Cleanup(func() { ln.Close(); p.dropAll() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", addr)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.accepted++
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			go func() { io.Copy(up, c); up.Close() }()
-			go func() { io.Copy(c, up); c.Close() }()
-		}
-	}()
-	return p
-}
-
-func (p *smtpProxy) count() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.accepted
-}
-
-func (p *smtpProxy) dropAll() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
-func TestSMTPKeepsTheConnection(t *testing.T) {
-	s := smtpDev(t, false)
-	proxy := newSMTPProxy(t, s.SMTPAddr())
-	host, port := smtpHostPort(t, proxy.ln.Addr().String())
-	snd, err := NewSMTPSender(SMTPConfig{Host: host, Port: port, Security: "plain", Timeout: 5 * time.Second}, nil)
-	smtpCheck(t, err, "new sender")
-	defer snd.Close()
-	send := func(n int) {
-		t.Helper()
-		o := smtpOutgoing()
-		o.MessageID = fmt.Sprintf("keep-%d@support.example.test", n)
-		smtpCheck(t, snd.Send(context.Background(), o), fmt.Sprintf("send %d", n))
-	}
-	for n := range 3 {
-		send(n)
-	}
-	if got := proxy.count(); got != 1 {
-		t.Fatalf("3 mails took %d connections, want 1", got)
-	}
-	// The server drops the idle connection: the next mail notices (NOOP)
-	// and dials anew, and is sent.
-	proxy.dropAll()
-	send(3)
-	if got := proxy.count(); got != 2 {
-		t.Fatalf("after the server dropped the connection: %d connections, want 2", got)
-	}
-	// A failed mail does not leave its connection for the next one.
-	o := smtpOutgoing()
-	o.To = []ticket.Address{{Email: "nobody@example.org"}}
-	if err := snd.Send(context.Background(), o); !ticket.IsPermanent(err) {
-		t.Fatalf("550: %v", err)
-	}
-	send(4)
-	if got := proxy.count(); got != 3 {
-		t.Fatalf("after a failed mail: %d connections, want 3", got)
-	}
-	msgs, err := s.Messages("customer@example.org", "INBOX")
-	smtpCheck(t, err, "messages")
-	if len(msgs) != 5 {
-		t.Fatalf("customer has %d mails, want 5", len(msgs))
 	}
 }

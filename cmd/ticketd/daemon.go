@@ -27,7 +27,6 @@ type daemon struct {
 	svc     *ticket.Service
 	outbox  *ticket.Outbox
 	pollers []*poller
-	sender  *mailbox.SMTPSender
 	metrics *metrics // see metrics.go
 }
 
@@ -85,7 +84,7 @@ func wire(s *Settings, log *slog.Logger, db *store.DB) (*daemon, error) {
 		return nil, fmt.Errorf("threading.secret: %w", err)
 	}
 	ccParticipants := s.Replies.CcParticipants == nil || *s.Replies.CcParticipants
-	d := &daemon{s: s, log: log, db: db, sender: sender}
+	d := &daemon{s: s, log: log, db: db}
 	d.metrics = newMetrics(d)
 	// The outbox refuses what the service would never send to; the service
 	// wakes the outbox. Each needs the other, so the refusal looks the
@@ -127,7 +126,6 @@ func wire(s *Settings, log *slog.Logger, db *store.DB) (*daemon, error) {
 }
 
 func (d *daemon) close() {
-	d.sender.Close() // QUIT on the kept SMTP connection
 	if err := d.db.Close(); err != nil {
 		d.log.Error("close database", "err", err)
 	}
