@@ -279,6 +279,14 @@ chmod 755 "$VAR"
 RUN=$VAR/run      # Dovecot base_dir: its unix sockets, master.pid
 MAIL=$VAR/mail    # Maildirs, owned by the system user 'mail'
 SPOOL=$VAR/spool  # Postfix queue_directory
+# Postfix's log lives under VAR too (world-traversable), linked from LOG:
+# postsuper, run as mail_owner while 'postfix start' tidies the queue, opens
+# it itself, and a DIR under a private temp directory is out of its reach
+# (it then fails the start: "open logfile ... Permission denied").
+PFLOG=$VAR/log/postfix.log
+mkdir -p "$VAR/log"; chmod 755 "$VAR/log"
+touch "$PFLOG"; chown postfix "$PFLOG"; chmod 644 "$PFLOG"
+ln -sfn "$PFLOG" "$LOG/postfix.log"
 
 # ---------------------------------------------------------------- TLS
 if [ ! -s "$ETC/tls/cert.pem" ] || [ ! -s "$ETC/tls/key.pem" ]; then
@@ -407,7 +415,7 @@ data_directory = $VAR/postfix-lib
 meta_directory = /etc/postfix
 mail_owner = postfix
 setgid_group = postdrop
-maillog_file = $LOG/postfix.log
+maillog_file = $PFLOG
 maillog_file_prefixes = /
 myhostname = mail.$DOMAIN
 mydomain = $DOMAIN
