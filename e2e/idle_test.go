@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math"
 	"net/mail"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -131,7 +129,7 @@ func TestIdlePickupLatency(t *testing.T) {
 		{"SMTP accept -> ticket stored (tickets list --json every 20ms)", pickups},
 		{"SMTP accept -> acknowledgement in the customer's INBOX (IMAP, every 50ms)", acks},
 	} {
-		med, p95, most := idleStats(r.d)
+		med, p95, most := LatencyStats(r.d)
 		line := fmt.Sprintf("idle latency, %d mails, schedule @every 1h: %s: median %v, p95 %v, max %v",
 			len(r.d), r.what, med.Round(time.Millisecond), p95.Round(time.Millisecond), most.Round(time.Millisecond))
 		t.Log(line)
@@ -184,24 +182,6 @@ func inReplyToIs(msgid string) func([]byte) bool {
 		m, err := mail.ReadMessage(bytes.NewReader(raw))
 		return err == nil && strings.Trim(strings.TrimSpace(m.Header.Get("In-Reply-To")), "<>") == msgid
 	}
-}
-
-// idleStats returns the median, the p95 (nearest rank: the value below which
-// at least 95% of the samples lie) and the maximum.
-func idleStats(d []time.Duration) (median, p95, most time.Duration) {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	n := len(s)
-	if n == 0 {
-		return 0, 0, 0
-	}
-	if n%2 == 1 {
-		median = s[n/2]
-	} else {
-		median = (s[n/2-1] + s[n/2]) / 2
-	}
-	rank := int(math.Ceil(0.95 * float64(n)))
-	return median, s[rank-1], s[n-1]
 }
 
 func idleWaitUntil(t *testing.T, what string, timeout time.Duration, cond func() bool) {

@@ -391,10 +391,10 @@ func (r *run) act(c *imapclient.Client) error {
 	return nil
 }
 
-// split separates the UIDs up to max from the others.
-func split(uids []imap.UID, max uint32) (rest, upTo []imap.UID) {
+// split separates the UIDs up to limit from the others.
+func split(uids []imap.UID, limit uint32) (rest, upTo []imap.UID) {
 	for _, u := range uids {
-		if uint32(u) <= max {
+		if uint32(u) <= limit {
 			upTo = append(upTo, u)
 		} else {
 			rest = append(rest, u)
@@ -435,10 +435,12 @@ func (r *run) fetch(ctx context.Context, c *imapclient.Client, chunk []imap.UID)
 		}
 		uid, raw, reserved, err := p.readMessage(ctx, msg, r.pipe)
 		if err != nil {
-			if ctx.Err() != nil {
-				closed = true
-				abandon(c, cmd)
-			}
+			// Cancelled, the pipeline stopped, a short read, a lying size:
+			// the rest of the FETCH (hundreds of MB, maybe) is not worth
+			// reading, and the connection ends with this poll anyway.
+			r.pipe.Release(reserved)
+			closed = true
+			abandon(c, cmd)
 			return err
 		}
 		if uid == 0 || !asked[uid] || raw == nil {

@@ -77,9 +77,6 @@ type Hooks struct {
 	// Failed is called for a job that could not be stored at all (the
 	// store keeps failing and the quarantine too); the pipe stops.
 	Failed func(j *Job)
-	// Deliver stores one job alone when its batch failed (for tests; the
-	// default tries three times, then quarantines the mail with the error).
-	Deliver func(j *Job) (ticket.Result, bool, error)
 }
 
 // Pipe parses mails on several goroutines and commits them in order, in
@@ -121,9 +118,6 @@ func NewPipe(svc *ticket.Service, opt PipeOptions, hooks Hooks, log *slog.Logger
 	}
 	if p.hooks.Done == nil {
 		p.hooks.Done = func(*Job, ticket.Result, bool) {}
-	}
-	if p.hooks.Deliver == nil {
-		p.hooks.Deliver = p.deliver
 	}
 	for range opt.Workers {
 		p.wg.Add(1)
@@ -208,7 +202,7 @@ func (p *Pipe) Err() error {
 func (p *Pipe) parser() {
 	defer p.wg.Done()
 	for j := range p.parse {
-		p.parseJob(j)
+		parseJob(j)
 		if p.hooks.Parsed != nil {
 			p.hooks.Parsed(j)
 		}
@@ -216,17 +210,14 @@ func (p *Pipe) parser() {
 	}
 }
 
-// parseJob parses and sanitises one mail; a panic is the mail's problem
-// (it gets quarantined), not the pipe's.
-func (p *Pipe) parseJob(j *Job) {
+// parseJob hashes, parses and sanitises one mail; a panic is the mail's
+// problem (it gets quarantined), not the caller's.
+func parseJob(j *Job) {
 	defer func() {
 		if r := recover(); r != nil {
 			j.mail, j.perr = nil, fmt.Errorf("parser panic: %v\n%s", r, debug.Stack())
 		}
 	}()
-	if j.Raw == nil {
-		return
-	}
 	sum := sha256.Sum256(j.Raw) // here, not on the committing goroutine
 	j.In.RawSHA256 = hex.EncodeToString(sum[:])
 	m, err := Parse(j.Raw)
@@ -244,7 +235,7 @@ func (p *Pipe) committer() {
 	defer close(p.done)
 	defer func() {
 		if r := recover(); r != nil {
-			p.fail(nil, fmt.Errorf("ingest pipeline: panic: %v\n%s", r, debug.Stack()))
+			p.fail(fmt.Errorf("ingest pipeline: panic: %v\n%s", r, debug.Stack()))
 			for range p.parsed { // let the parsers finish
 			}
 		}
@@ -342,9 +333,9 @@ func (p *Pipe) commit(batch []*Job) {
 		p.log.Warn("ingest: a batch could not be stored; storing its mails one by one", "mails", len(batch), "err", err)
 	}
 	for i, j := range batch {
-		r, rejected, err := p.hooks.Deliver(j)
+		r, rejected, err := p.deliver(j)
 		if err != nil {
-			p.fail(j, err)
+			p.fail(err)
 			for _, j := range batch[i:] {
 				p.failed(j)
 			}
@@ -376,7 +367,8 @@ func (p *Pipe) ingestBatch(ins []ticket.Incoming) (res []ticket.Result, err erro
 	return p.svc.IngestBatch(ins)
 }
 
-func (p *Pipe) fail(j *Job, err error) {
+// fail stops the pipe with err (the first error wins).
+func (p *Pipe) fail(err error) {
 	p.mu.Lock()
 	if p.err == nil {
 		p.err = err
@@ -438,11 +430,7 @@ func deliverParsed(svc *ticket.Service, j *Job) (res ticket.Result, rejected boo
 	in := j.In
 	in.Raw = j.Raw
 	if j.mail == nil {
-		reason := "not a mail"
-		if j.perr != nil {
-			reason = j.perr.Error()
-		}
-		res, err = svc.Reject(in, reason)
+		res, err = svc.Reject(in, j.perr.Error())
 		return res, true, err
 	}
 	in.Mail = j.mail

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"fmt"
-	"math"
 	"os"
 	"os/exec"
 	"runtime"
@@ -11,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ticketd/ticketd/e2e"
 )
 
 // modeResults are the runs over one transport.
@@ -109,21 +110,6 @@ func spread(vs []float64, format string) string {
 		return fmt.Sprintf(format, med)
 	}
 	return fmt.Sprintf(format+" ["+format+"-"+format+"]", med, s[0], s[len(s)-1])
-}
-
-// latencyStats returns the median, the p95 (nearest rank) and the maximum.
-func latencyStats(d []time.Duration) (median, p95, most time.Duration) {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	n := len(s)
-	if n == 0 {
-		return 0, 0, 0
-	}
-	median = s[n/2]
-	if n%2 == 0 {
-		median = (s[n/2-1] + s[n/2]) / 2
-	}
-	return median, s[int(math.Ceil(0.95*float64(n)))-1], s[n-1]
 }
 
 func ms(d time.Duration) string {
@@ -251,7 +237,7 @@ func (b *bench) report(machine string, results map[string]*modeResults, lat *lat
 			{"SMTP accept -> ticket committed (serve's log line)", "<= 600 ms", lat.committed},
 			{"SMTP accept -> acknowledgement readable in the customer's INBOX (IMAP, every 50 ms)", "<= 1500 ms", lat.acked},
 		} {
-			med, p95, most := latencyStats(l.d)
+			med, p95, most := e2e.LatencyStats(l.d)
 			fmt.Fprintf(&w, "| %s | %s | %s | %s | %s |\n", l.label, ms(med), ms(p95), ms(most), l.target)
 		}
 	}
