@@ -53,11 +53,22 @@ func CanonicalMessageID(id string) string {
 // DedupeKey is the key under which a mail is remembered: its canonical
 // Message-ID, or the SHA-256 of its raw bytes when it has none.
 func DedupeKey(messageID string, raw []byte) string {
+	return dedupeKey(messageID, func() string { return rawSum(raw) })
+}
+
+// dedupeKey is DedupeKey with the raw mail's hash computed by sum, only
+// when it is needed.
+func dedupeKey(messageID string, sum func() string) string {
 	if id := CanonicalMessageID(messageID); id != "" {
 		return "mid:" + id
 	}
+	return "sha:" + sum()
+}
+
+// rawSum is the hex SHA-256 of raw.
+func rawSum(raw []byte) string {
 	sum := sha256.Sum256(raw)
-	return "sha:" + hex.EncodeToString(sum[:])
+	return hex.EncodeToString(sum[:])
 }
 
 // NewMessageID makes a Message-ID for a mail we send about a ticket:

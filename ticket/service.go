@@ -170,12 +170,11 @@ func (in *Incoming) contentKey() string { return "sha:" + in.rawSum() }
 
 // dedupeKey is DedupeKey of in.
 func (in *Incoming) dedupeKey() string {
+	var mid string
 	if in.Mail != nil {
-		if id := CanonicalMessageID(in.Mail.MessageID); id != "" {
-			return "mid:" + id
-		}
+		mid = in.Mail.MessageID
 	}
-	return in.contentKey()
+	return dedupeKey(mid, in.rawSum)
 }
 
 // Result says what Ingest did.
@@ -501,13 +500,6 @@ func (s *Service) rejectTx(tx Tx, in Incoming, key, reason string) (Result, erro
 		return Result{}, err
 	}
 	return Result{}, tx.MarkSeen(key, 0)
-}
-
-func rawSum(raw []byte) string {
-	if raw == nil {
-		return ""
-	}
-	return strings.TrimPrefix(DedupeKey("", raw), "sha:")
 }
 
 // Cursor returns the stored position of an IMAP folder.
