@@ -59,17 +59,26 @@ func (s *Service) neverSend(addr string) string {
 	switch {
 	case addr == "" || addr == "<>":
 		return "null address"
-	case IsSupportAddress(s.cfg.Support.Email, addr):
+	case s.isOwn(addr):
 		return "our own address"
 	case local == "mailer-daemon" || local == "postmaster" || isNoReply(local):
 		return "an address that takes no replies"
 	}
+	return ""
+}
+
+// isOwn reports whether addr is one of ours: the support address, one of
+// its plus-addresses, or one of Config.OwnAddresses.
+func (s *Service) isOwn(addr string) bool {
+	if IsSupportAddress(s.cfg.Support.Email, addr) {
+		return true
+	}
 	for _, own := range s.cfg.OwnAddresses {
-		if SameMailbox(own, addr) {
-			return "our own address"
+		if SameMailbox(own, addr) || IsSupportAddress(own, addr) {
+			return true
 		}
 	}
-	return ""
+	return false
 }
 
 func isNoReply(local string) bool {

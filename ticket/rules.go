@@ -1,6 +1,7 @@
 package ticket
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -63,6 +64,76 @@ func dedupeKey(messageID string, sum func() string) string {
 		return "mid:" + id
 	}
 	return "sha:" + sum()
+}
+
+// ContentSum is the content fingerprint of a raw mail: the hex SHA-256
+// of its From, Subject, Date and Message-ID fields (unfolded, white space
+// collapsed) and of its body (the bytes after the header, with CRs removed
+// and trailing white space trimmed). Fields that servers add on the way
+// (Received, Delivered-To, Return-Path, Authentication-Results, ...) do not
+// count, so a mail delivered twice, or once by IMAP and once through
+// `ticketd ingest`, has one fingerprint; a different mail that reuses a
+// Message-ID has another.
+func ContentSum(raw []byte) string {
+	h := sha256.New()
+	end := headerEnd(raw)
+	header := raw
+	var body []byte
+	if end >= 0 {
+		header, body = raw[:end], raw[end:]
+	}
+	fields := map[string]string{}
+	var name string
+	for line := range bytes.Lines(header) {
+		line = bytes.TrimRight(line, "\r\n")
+		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+			if name != "" {
+				fields[name] += " " + string(bytes.TrimSpace(line))
+			}
+			continue
+		}
+		name = ""
+		k, v, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		switch n := strings.ToLower(string(bytes.TrimSpace(k))); n {
+		case "from", "subject", "date", "message-id":
+			if _, dup := fields[n]; !dup { // the first field of each name
+				name, fields[n] = n, string(bytes.TrimSpace(v))
+			}
+		}
+	}
+	for _, n := range []string{"from", "subject", "date", "message-id"} {
+		fmt.Fprintf(h, "%s\x00%s\x00", n, strings.Join(strings.Fields(fields[n]), " "))
+	}
+	body = bytes.TrimRight(body, " \t\r\n")
+	for len(body) > 0 {
+		i := bytes.IndexByte(body, '\r')
+		if i < 0 {
+			h.Write(body)
+			break
+		}
+		h.Write(body[:i])
+		body = body[i+1:]
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// headerEnd returns the offset just after the blank line that ends the
+// header (CRLF or LF line ends), or -1 when there is none.
+func headerEnd(raw []byte) int {
+	for i := 0; i < len(raw); {
+		j := bytes.IndexByte(raw[i:], '\n')
+		if j < 0 {
+			return -1
+		}
+		if line := raw[i : i+j]; len(line) == 0 || (len(line) == 1 && line[0] == '\r') {
+			return i + j + 1
+		}
+		i += j + 1
+	}
+	return -1
 }
 
 // rawSum is the hex SHA-256 of raw.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 )
@@ -155,6 +156,8 @@ type Incoming struct {
 	// caller (the ingest pipeline does it on its parse goroutines, so that
 	// the one committing goroutine does not); else it is computed here.
 	RawSHA256 string
+
+	contentSHA256 string
 }
 
 // rawSum is the hex SHA-256 of in.Raw.
@@ -163,6 +166,14 @@ func (in *Incoming) rawSum() string {
 		in.RawSHA256 = rawSum(in.Raw)
 	}
 	return in.RawSHA256
+}
+
+// contentSum is ContentSum of in.Raw, computed once.
+func (in *Incoming) contentSum() string {
+	if in.contentSHA256 == "" {
+		in.contentSHA256 = ContentSum(in.Raw)
+	}
+	return in.contentSHA256
 }
 
 // contentKey is the dedupe key of in by its content alone.
@@ -283,18 +294,41 @@ func (s *Service) ingestTx(tx Tx, in Incoming, key string) (res Result, queued b
 			}
 		}
 	}
+	var warning string
 	if id, ok, err := tx.Seen(key); err != nil {
 		return res, false, err
 	} else if ok {
-		res.Duplicate, res.MessageID = true, id
-		if id != 0 {
-			if prev, err := tx.Message(id); err == nil {
-				res.TicketID = prev.TicketID
+		same, prev, err := s.sameMail(tx, id, key, &in)
+		if err != nil {
+			return res, false, err
+		}
+		if !same {
+			// Another mail under a Message-ID we know: it is kept, under
+			// a key of its own, so that it too is stored only once.
+			variant := key + "#" + in.contentSum()
+			if vid, dup, err := tx.Seen(variant); err != nil {
+				return res, false, err
+			} else if dup {
+				same, id = true, vid
+				prev, _ = tx.Message(vid)
+			} else {
+				key = variant
+				warning = fmt.Sprintf("the Message-ID <%s> was already used by another mail with different content (message %d on #%d); this one is stored as a mail of its own",
+					in.Mail.MessageID, id, prev.TicketID)
 			}
 		}
-		return res, false, nil
+		if same {
+			res.Duplicate, res.MessageID, res.TicketID = true, id, prev.TicketID
+			return res, false, nil
+		}
 	}
 	w := &work{s: s, tx: tx, in: in, m: in.Mail, now: s.cfg.Now().UTC(), res: &res}
+	if warning != "" {
+		m := *in.Mail
+		m.Warnings = append(slices.Clip(m.Warnings), warning)
+		w.m = &m
+		res.Note = warning
+	}
 	if err := w.run(); err != nil {
 		return Result{}, false, err
 	}
@@ -302,6 +336,34 @@ func (s *Service) ingestTx(tx Tx, in Incoming, key string) (res Result, queued b
 		return Result{}, false, err
 	}
 	return res, w.queued, nil
+}
+
+// sameMail reports whether the mail stored as message id (the one a dedupe
+// key named) is in: a content key ("sha:") names the same bytes; under a
+// Message-ID the stored raw mail's content fingerprint must match. A mail
+// we composed (no raw mail; id 0 for a notification) comes back as a copy
+// only from one of our own addresses. prev is the stored message (zero for
+// id 0).
+func (s *Service) sameMail(tx Tx, id uint64, key string, in *Incoming) (bool, Message, error) {
+	if !strings.HasPrefix(key, "mid:") {
+		return true, Message{}, nil
+	}
+	if id == 0 {
+		return s.isOwn(in.Mail.From.Email), Message{}, nil
+	}
+	prev, err := tx.Message(id)
+	if errors.Is(err, ErrNotFound) {
+		return true, prev, nil // nothing to compare with: as before, a duplicate
+	} else if err != nil {
+		return false, prev, err
+	}
+	raw, err := tx.Raw(id)
+	if errors.Is(err, ErrNotFound) {
+		return s.isOwn(in.Mail.From.Email), prev, nil
+	} else if err != nil {
+		return false, prev, err
+	}
+	return ContentSum(raw) == in.contentSum(), prev, nil
 }
 
 // work is one mail's ingest inside its transaction.

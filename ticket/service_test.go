@@ -1,6 +1,7 @@
 package ticket_test
 
 import (
+	"bytes"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -335,5 +336,71 @@ func TestSubjectTagAndHours(t *testing.T) {
 	}
 	if _, err := ticket.ParseDays("mon-funday"); err == nil {
 		t.Error("ParseDays accepted funday")
+	}
+}
+
+// rawMail is a small raw mail with trace fields that differ by path.
+func rawMail(path, from, subject, msgid, body string) []byte {
+	return fmt.Appendf(nil, "Received: from mx by %s with LMTP id %s\r\nDelivered-To: %s@example.test\r\n"+
+		"From: %s\r\nSubject: %s\r\nDate: Tue, 24 Nov 2026 10:00:00 +0900\r\nMessage-ID: <%s>\r\n\r\n%s\r\n",
+		path, path, path, from, subject, msgid, body)
+}
+
+func TestDedupeMergesOnlyTheSameMail(t *testing.T) {
+	svc, db := setup(t)
+	store := func(raw []byte, from, subject string) ticket.Result {
+		t.Helper()
+		m := mail(from, subject, "reused@example.org")
+		res, err := svc.Ingest(ticket.Incoming{Mail: m, Raw: raw, Source: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	first := store(rawMail("lmtp1", "kim@example.org", "대출 문의", "reused@example.org", "첫 문의입니다."), "kim@example.org", "대출 문의")
+	if !first.NewTicket {
+		t.Fatalf("first: %+v", first)
+	}
+	// The same mail delivered again by another path (other Received and
+	// Delivered-To lines), and with LF line ends as a pipe would give it:
+	// a duplicate.
+	again := store(rawMail("lmtp2", "kim@example.org", "대출 문의", "reused@example.org", "첫 문의입니다."), "kim@example.org", "대출 문의")
+	lf := bytes.ReplaceAll(rawMail("pipe", "kim@example.org", "대출 문의", "reused@example.org", "첫 문의입니다."), []byte("\r\n"), []byte("\n"))
+	piped := store(lf, "kim@example.org", "대출 문의")
+	for _, r := range []ticket.Result{again, piped} {
+		if !r.Duplicate || r.TicketID != first.TicketID {
+			t.Fatalf("the same mail again: %+v, want a duplicate of #%d", r, first.TicketID)
+		}
+	}
+	// A different mail under the same Message-ID (a broken client, a
+	// forgery): stored, with a warning, never dropped.
+	other := store(rawMail("lmtp3", "lee@example.org", "카드 문의", "reused@example.org", "다른 사람의 문의입니다."), "lee@example.org", "카드 문의")
+	if other.Duplicate || !other.NewTicket || other.TicketID == first.TicketID {
+		t.Fatalf("a different mail under a known Message-ID: %+v, want a new ticket", other)
+	}
+	ms := messages(t, db, other.TicketID)
+	if len(ms[0].Warnings) == 0 || !strings.Contains(ms[0].Warnings[len(ms[0].Warnings)-1], "already used") {
+		t.Fatalf("no warning recorded: %+v", ms[0].Warnings)
+	}
+	// ... and that one too is stored only once.
+	if r := store(rawMail("lmtp4", "lee@example.org", "카드 문의", "reused@example.org", "다른 사람의 문의입니다."), "lee@example.org", "카드 문의"); !r.Duplicate || r.TicketID != other.TicketID {
+		t.Fatalf("the second mail again: %+v, want a duplicate of #%d", r, other.TicketID)
+	}
+	// The same sender reusing the Message-ID for a new text (a client bug):
+	// a follow-up, not lost.
+	followUp := store(rawMail("lmtp5", "kim@example.org", "대출 문의", "reused@example.org", "추가 질문입니다."), "kim@example.org", "대출 문의")
+	if followUp.Duplicate {
+		t.Fatalf("new text under a reused Message-ID dropped: %+v", followUp)
+	}
+}
+
+func TestOurMessageIDFromSomeoneElseIsStored(t *testing.T) {
+	svc, db := setup(t)
+	ingest(t, svc, mail("kim@example.org", "hello", "h1@example.org"))
+	ack := outbox(t, db)[0]
+	// Not a copy of our mail: another sender under our ack's Message-ID.
+	res := ingest(t, svc, mail("kim@example.org", "Re: hello", ack.MessageID))
+	if res.Duplicate {
+		t.Fatalf("a customer's mail under our Message-ID was dropped: %+v", res)
 	}
 }
