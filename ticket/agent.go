@@ -26,8 +26,8 @@ func (s *Service) agent(email string) (Agent, bool) {
 // and Message-IDs cannot produce either. With AuthServID set, the mail must
 // also be authenticated for the agent's domain.
 func (s *Service) agentTicket(tx Tx, m *Mail, a Agent) (Ticket, bool, string, error) {
-	if s.cfg.AuthServID != "" && !authenticated(m.Headers["Authentication-Results"], s.cfg.AuthServID, a.Email) {
-		return Ticket{}, false, "no dkim=pass or spf=pass for the agent's domain from " + s.cfg.AuthServID, nil
+	if s.cfg.AuthServID != "" && !checkAuth(m.Headers["Authentication-Results"], s.cfg.AuthServID, a.Email).passed {
+		return Ticket{}, false, "no dkim, spf or dmarc pass for the agent's domain from " + s.cfg.AuthServID, nil
 	}
 	recipients := []string{a.Email}
 	if s.cfg.NotifyAddress != "" {
@@ -67,41 +67,6 @@ func (s *Service) agentTicket(tx Tx, m *Mail, a Agent) (Ticket, bool, string, er
 		return Ticket{}, false, fmt.Sprintf("token names #%d, which does not exist", id), nil
 	}
 	return t, err == nil, "", err
-}
-
-// authenticated reports whether an Authentication-Results header (RFC 8601)
-// from authservID shows dkim=pass for the sender's domain (header.d or
-// header.i) or spf=pass for it (smtp.mailfrom).
-func authenticated(ar, authservID, sender string) bool {
-	id, rest, ok := strings.Cut(ar, ";")
-	if !ok || !strings.EqualFold(strings.TrimSpace(strings.Fields(id + " x")[0]), authservID) {
-		return false
-	}
-	_, domain, _ := strings.Cut(strings.ToLower(sender), "@")
-	for _, res := range strings.Split(rest, ";") {
-		f := strings.Fields(strings.ToLower(res))
-		if len(f) == 0 {
-			continue
-		}
-		if f[0] != "dkim=pass" && f[0] != "spf=pass" {
-			continue
-		}
-		for _, p := range f[1:] {
-			k, v, _ := strings.Cut(p, "=")
-			v = strings.Trim(v, "\"")
-			switch k {
-			case "header.d", "smtp.helo":
-				if v == domain {
-					return true
-				}
-			case "header.i", "smtp.mailfrom":
-				if _, d, _ := strings.Cut(v, "@"); d == domain || v == domain {
-					return true
-				}
-			}
-		}
-	}
-	return false
 }
 
 // Command is an agent's instruction on the first lines of a reply.
@@ -192,7 +157,7 @@ func (w *work) agentReply(t Ticket, a Agent) error {
 		// Keep the mail as a note (nothing is lost) and tell the agent.
 		msg.Warnings = append(msg.Warnings, "not sent to the customer: "+cerr.Error())
 		msg.Visible = visible
-		if err := w.tx.AddMessage(msg, w.in.Raw); err != nil {
+		if err := w.addIncoming(msg); err != nil {
 			return err
 		}
 		t.Messages++
@@ -209,7 +174,7 @@ func (w *work) agentReply(t Ticket, a Agent) error {
 	t.UpdatedAt = w.now
 	if isNote || text == "" {
 		// An internal note, or commands only: nothing goes to the customer.
-		if err := w.tx.AddMessage(msg, w.in.Raw); err != nil {
+		if err := w.addIncoming(msg); err != nil {
 			return err
 		}
 		t.Messages++
@@ -265,7 +230,7 @@ func (s *Service) relayFull(tx Tx, t *Ticket, a Agent, text string, atts []Attac
 	}
 	var cc []Address
 	if s.cfg.CcParticipants {
-		cc = t.Participants
+		cc = s.mailable(t.Participants)
 	}
 	from := s.cfg.Support
 	from.Name = strings.NewReplacer("{agent}", a.Name, "{center}", s.cfg.CenterName).Replace(s.cfg.AgentFrom)

@@ -1,6 +1,7 @@
 package ticket_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -364,5 +365,42 @@ func TestParseCommands(t *testing.T) {
 		if _, _, err := ticket.ParseCommands(bad, nil); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+func TestParticipantsAreBounded(t *testing.T) {
+	svc, db := setup(t, withAgents(false))
+	m := mail("kim@example.org", "모두에게", "many@example.org")
+	m.To = []ticket.Address{support, {Email: "colleague@example.test"}, {Email: "help+x@example.test"}}
+	for i := 0; i < 4001; i++ {
+		m.Cc = append(m.Cc, ticket.Address{Email: fmt.Sprintf("c%d@example.net", i)})
+	}
+	res := ingest(t, svc, m)
+	tk := getTicket(t, db, res.TicketID)
+	if len(tk.Participants) != 10 {
+		t.Fatalf("%d participants, want 10 (limits.max_participants)", len(tk.Participants))
+	}
+	for _, p := range tk.Participants {
+		if strings.HasSuffix(p.Email, "@example.test") {
+			t.Fatalf("an address of our own domain became a participant: %s", p.Email)
+		}
+	}
+	var note string
+	for _, msg := range messages(t, db, res.TicketID) {
+		if msg.Kind == ticket.KindNote && strings.Contains(msg.Body, "not made participants") {
+			note = msg.Body
+		}
+	}
+	if !strings.Contains(note, "3993 address(es)") || !strings.Contains(note, "colleague@example.test") || !strings.Contains(note, "and 3973 more") {
+		t.Fatalf("note on the addresses left out: %q", note)
+	}
+	before := len(outbox(t, db))
+	if err := svc.Reply(res.TicketID, agentKim.Email, "답변입니다.", nil); err != nil {
+		t.Fatal(err)
+	}
+	ob := outbox(t, db)
+	reply := ob[len(ob)-1]
+	if len(ob) != before+1 || len(reply.To)+len(reply.Cc) != 11 {
+		t.Fatalf("the reply goes to %d To and %d Cc, want 1 and 10", len(reply.To), len(reply.Cc))
 	}
 }

@@ -138,7 +138,7 @@ func (w *work) bounce() error {
 	}
 	t.UpdatedAt = w.now
 	msg := w.incomingMessage(t.ID, KindAuto)
-	if err := w.tx.AddMessage(msg, w.in.Raw); err != nil {
+	if err := w.addIncoming(msg); err != nil {
 		return err
 	}
 	t.Messages++

@@ -51,6 +51,37 @@ func CanonicalMessageID(id string) string {
 	return id
 }
 
+// SafeMessageID returns a Message-ID (angle brackets and surrounding
+// space removed) as it can be written into In-Reply-To or References of a
+// mail we send: unchanged when it is printable ASCII without white space
+// and without any of ( ) < > \ " , ; (RFC 5322 section 3.6.4), else with
+// each such byte, each byte outside ASCII and each % written as %XX. The
+// safe form of a stored mail's unsafe Message-ID is indexed too, so a
+// reply that echoes it finds the mail.
+func SafeMessageID(id string) string {
+	id = strings.TrimSpace(id)
+	id = strings.TrimSuffix(strings.TrimPrefix(id, "<"), ">")
+	unsafe := func(c byte) bool {
+		return c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>\",;`, c) >= 0
+	}
+	i := 0
+	for i < len(id) && !unsafe(id[i]) {
+		i++
+	}
+	if i == len(id) {
+		return id
+	}
+	var b strings.Builder
+	for j := 0; j < len(id); j++ {
+		if c := id[j]; unsafe(c) || c == '%' {
+			fmt.Fprintf(&b, "%%%02X", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
 // DedupeKey is the key under which a mail is remembered: its canonical
 // Message-ID, or the SHA-256 of its raw bytes when it has none.
 func DedupeKey(messageID string, raw []byte) string {

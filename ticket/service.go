@@ -72,6 +72,10 @@ type Config struct {
 	// acknowledgement and no notification.
 	SpamHeader string
 	SpamValue  string
+	// MaxParticipants bounds the participants of a ticket: the other
+	// customers in To/Cc of the customer's mails, whom our replies Cc
+	// (default 10). Addresses in our own domains never count.
+	MaxParticipants int
 	// MaxMessageBytes is only quoted in the "too large" reply.
 	MaxMessageBytes int64
 	// Now returns the current time; nil means time.Now.
@@ -117,6 +121,9 @@ func NewService(store Store, render Renderer, cfg Config, log *slog.Logger) *Ser
 	}
 	if cfg.SuppressFor <= 0 {
 		cfg.SuppressFor = 30 * 24 * time.Hour
+	}
+	if cfg.MaxParticipants <= 0 {
+		cfg.MaxParticipants = 10
 	}
 	if cfg.SpamHeader == "" {
 		cfg.SpamHeader = "X-Spam-Flag"
@@ -403,7 +410,7 @@ func (w *work) run() error {
 		w.res.Note = "mail from agent " + agent.Email + " handled as a customer's: " + reason
 	}
 
-	t, found, mentioned, err := s.thread(w.tx, m)
+	t, found, refused, err := s.thread(w.tx, m)
 	if err != nil {
 		return err
 	}
@@ -428,15 +435,16 @@ func (w *work) run() error {
 		w.res.NewTicket = true
 	}
 	t.UpdatedAt = w.now
+	var left []string
 	kind := KindCustomer
 	if auto {
 		kind = KindAuto
 	} else {
-		s.addParticipants(&t, m)
+		left = s.addParticipants(&t, m)
 	}
 	w.res.Kind = kind
 	msg := w.incomingMessage(t.ID, kind)
-	if err := w.tx.AddMessage(msg, w.in.Raw); err != nil {
+	if err := w.addIncoming(msg); err != nil {
 		return err
 	}
 	t.Messages++
@@ -447,9 +455,20 @@ func (w *work) run() error {
 			return err
 		}
 	}
-	if mentioned != 0 {
-		w.res.Note = fmt.Sprintf("subject mentions #%d but the sender is not on that ticket; opened #%d", mentioned, t.ID)
+	if refused.ticket != 0 {
+		w.res.Note = fmt.Sprintf("%s; opened #%d", refused.why, t.ID)
 		if err := w.note(&t, s.cfg.Support, w.res.Note); err != nil {
+			return err
+		}
+	}
+	if len(left) > 0 {
+		shown := left[:min(len(left), 20)]
+		text := fmt.Sprintf("%d address(es) in To/Cc were not made participants (our own domain, or over the limit of %d) and get no replies: %s",
+			len(left), s.cfg.MaxParticipants, strings.Join(shown, ", "))
+		if len(left) > len(shown) {
+			text += fmt.Sprintf(" and %d more", len(left)-len(shown))
+		}
+		if err := w.note(&t, s.cfg.Support, text); err != nil {
 			return err
 		}
 	}
@@ -505,6 +524,19 @@ func (w *work) incomingMessage(ticketID uint64, kind Kind) *Message {
 	}
 }
 
+// addIncoming stores the incoming mail's message with its raw bytes. A
+// Message-ID we could not echo byte-exactly is indexed in its safe form
+// too (SafeMessageID), which is what our replies carry.
+func (w *work) addIncoming(msg *Message) error {
+	if err := w.tx.AddMessage(msg, w.in.Raw); err != nil {
+		return err
+	}
+	if safe := SafeMessageID(msg.MessageID); safe != msg.MessageID {
+		return w.tx.IndexMessageID(safe, msg.ID)
+	}
+	return nil
+}
+
 // note adds an internal note to t.
 func (w *work) note(t *Ticket, by Address, text string) error {
 	n := &Message{TicketID: t.ID, Direction: DirIn, Kind: KindNote, From: by, Body: text, Visible: text,
@@ -517,20 +549,61 @@ func (w *work) note(t *Ticket, by Address, text string) error {
 }
 
 // addParticipants adds the other customers on a customer's mail (To and
-// Cc, less our own addresses, the agents and the requester).
-func (s *Service) addParticipants(t *Ticket, m *Mail) {
+// Cc) to t, when the sender is the requester or a participant: not our own
+// addresses or domains, the agents, the notify address or addresses that
+// take no mail, and at most Config.MaxParticipants in all. It returns the
+// addresses left out for the limit or for being in our own domains, which
+// the caller records on the ticket.
+func (s *Service) addParticipants(t *Ticket, m *Mail) (left []string) {
+	if !t.IsParticipant(m.From.Email) {
+		return nil
+	}
 	for _, a := range append(append([]Address(nil), m.To...), m.Cc...) {
-		if a.Email == "" || t.IsParticipant(a.Email) || IsSupportAddress(s.cfg.Support.Email, a.Email) ||
-			SameMailbox(a.Email, s.cfg.NotifyAddress) {
+		if a.Email == "" || t.IsParticipant(a.Email) || s.isOwn(a.Email) || SameMailbox(a.Email, s.cfg.NotifyAddress) ||
+			s.neverSend(a.Email) != "" || slices.ContainsFunc(left, func(l string) bool { return SameMailbox(l, a.Email) }) {
 			continue
 		}
 		if _, agent := s.agent(a.Email); agent {
 			continue
 		}
-		if SameMailbox(m.From.Email, t.Requester.Email) || t.IsParticipant(m.From.Email) {
-			t.Participants = append(t.Participants, a)
+		if s.ownDomain(a.Email) || len(t.Participants) >= s.cfg.MaxParticipants {
+			left = append(left, a.Email)
+			continue
+		}
+		t.Participants = append(t.Participants, a)
+	}
+	return left
+}
+
+// ownDomain reports whether addr is in the support address's domain or in
+// the domain of one of Config.OwnAddresses.
+func (s *Service) ownDomain(addr string) bool {
+	d := domainOf(addr)
+	if d == "" {
+		return false
+	}
+	if d == domainOf(s.cfg.Support.Email) {
+		return true
+	}
+	for _, own := range s.cfg.OwnAddresses {
+		if d == domainOf(own) {
+			return true
 		}
 	}
+	return false
+}
+
+// mailable returns the participants our replies Cc: those still allowed
+// (tickets stored before the limit may hold more), at most
+// Config.MaxParticipants.
+func (s *Service) mailable(ps []Address) []Address {
+	var out []Address
+	for _, p := range ps {
+		if len(out) < s.cfg.MaxParticipants && !s.isOwn(p.Email) && !s.ownDomain(p.Email) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Reject quarantines a mail that could not be handled (not a mail at all, a

@@ -169,14 +169,95 @@ func TestFollowUpByReferenceToOurAck(t *testing.T) {
 	if res.NewTicket || res.TicketID != 1 || res.Acknowledged {
 		t.Fatalf("reply %+v, want a follow-up on #1 without an ack", res)
 	}
-	// Someone else replying to the customer's own mail by reference also threads.
-	cc := mail("lee@example.org", "Re: 카드 분실", "q3@example.org")
-	cc.References = []string{"q1@example.org"}
-	if res := ingest(t, svc, cc); res.TicketID != 1 || res.NewTicket {
-		t.Fatalf("reference to the customer's mail: %+v, want follow-up on #1", res)
-	}
 	if n := len(outbox(t, db)); n != 1 {
 		t.Fatalf("outbox %d, want only the first ack", n)
+	}
+}
+
+func TestStrangerCannotJoinByReference(t *testing.T) {
+	svc, db := setup(t, withAgents(false))
+	ingest(t, svc, mail("kim@example.org", "카드 분실", "q1@example.org"))
+	// A stranger who knows the customer's Message-ID (In-Reply-To or
+	// References) does not get onto the customer's ticket.
+	for i, refs := range [][2]string{{"q1@example.org", ""}, {"", "q1@example.org"}, {"", "<other@x.example> <q1@example.org>"}} {
+		m := mail("mallory@example.net", "Re: 카드 분실", fmt.Sprintf("m%d@example.net", i))
+		m.InReplyTo = refs[0]
+		if refs[1] != "" {
+			m.References = strings.Fields(refs[1])
+		}
+		res := ingest(t, svc, m)
+		if res.TicketID == 1 || !res.NewTicket || !strings.Contains(res.Note, "#1") {
+			t.Fatalf("stranger with references %q: %+v, want a new ticket linking #1", refs, res)
+		}
+		ms := messages(t, db, res.TicketID)
+		found := false
+		for _, m := range ms {
+			found = found || (m.Kind == ticket.KindNote && strings.Contains(m.Body, "#1"))
+		}
+		if !found {
+			t.Fatalf("no note linking #1 on #%d", res.TicketID)
+		}
+	}
+	onFirst := 0
+	for _, o := range outbox(t, db) {
+		if o.TicketID == 1 {
+			onFirst++
+		}
+	}
+	if onFirst != 3 { // the acknowledgement and the two agents' notifications of the first mail
+		t.Fatalf("%d mails queued under #1, want 3", onFirst)
+	}
+	if n := len(messages(t, db, 1)); n != 2 { // the mail and its ack
+		t.Fatalf("#1 has %d messages, want 2", n)
+	}
+	// The customer's own reference still threads, and so does anyone
+	// replying to a mail we sent (possession of our mail).
+	own := mail("kim@example.org", "추가", "q4@example.org")
+	own.References = []string{"q1@example.org"}
+	if res := ingest(t, svc, own); res.TicketID != 1 {
+		t.Fatalf("the requester's reference: %+v", res)
+	}
+	ack := mailTo(t, db, "kim@example.org")[0]
+	fwd := mail("lee@example.org", "Re: [#1] 카드 분실", "q5@example.org")
+	fwd.InReplyTo = ack.MessageID
+	if res := ingest(t, svc, fwd); res.TicketID != 1 {
+		t.Fatalf("a reply to our acknowledgement: %+v", res)
+	}
+}
+
+// A From that the receiving MX failed to authenticate is no evidence: the
+// subject tag and references to the customer's mail then count for
+// nothing; our own Message-IDs still do.
+func TestForgedRequesterFailsAuthentication(t *testing.T) {
+	svc, db := setup(t, func(c *ticket.Config) { c.AuthServID = "mx.example.test" })
+	ingest(t, svc, mail("kim@example.org", "첫 문의", "f1@example.org"))
+	forged := func(msgid, ar string) *ticket.Mail {
+		m := mail("kim@example.org", "Re: [#1] 첫 문의", msgid)
+		m.References = []string{"f1@example.org"}
+		m.Headers["Authentication-Results"] = ar
+		return m
+	}
+	for i, ar := range []string{
+		"mx.example.test; dmarc=fail header.from=example.org; spf=pass smtp.mailfrom=x@evil.example",
+		"mx.example.test; spf=fail smtp.mailfrom=kim@example.org; dkim=fail header.d=example.org",
+	} {
+		res := ingest(t, svc, forged(fmt.Sprintf("f2%d@evil.example", i), ar))
+		if res.TicketID == 1 || !res.NewTicket || !strings.Contains(res.Note, "failed authentication") {
+			t.Fatalf("forged requester (%s): %+v, want a new ticket", ar, res)
+		}
+	}
+	// Authenticated, or not judged at all (another MX, no header): the
+	// requester's tag is accepted.
+	for i, ar := range []string{"mx.example.test; dmarc=pass header.from=example.org", "mx.other.test; dmarc=fail header.from=example.org", ""} {
+		if res := ingest(t, svc, forged(fmt.Sprintf("f3%d@example.org", i), ar)); res.TicketID != 1 {
+			t.Fatalf("requester with %q: %+v, want #1", ar, res)
+		}
+	}
+	ack := mailTo(t, db, "kim@example.org")[0]
+	m := forged("f4@evil.example", "mx.example.test; dmarc=fail header.from=example.org")
+	m.InReplyTo = ack.MessageID
+	if res := ingest(t, svc, m); res.TicketID != 1 {
+		t.Fatalf("a reply to our Message-ID: %+v, want #1", res)
 	}
 }
 

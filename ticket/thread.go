@@ -2,21 +2,34 @@ package ticket
 
 import (
 	"errors"
+	"fmt"
 )
+
+// link is a ticket a mail points at but was not threaded onto: why says
+// how it points ("the subject names #5") and why it was refused.
+type link struct {
+	ticket uint64
+	why    string
+}
 
 // thread finds the ticket a customer's mail follows up on, in this order:
 //
 //  1. a valid signed token in a To, Cc or Delivered-To address;
-//  2. In-Reply-To, then References (newest first), naming one of our signed
-//     Message-IDs, a stored message (ours or the customer's), or a
-//     notification we sent;
-//  3. the subject tag [#N], only when the sender is ticket N's requester or
-//     a participant.
+//  2. In-Reply-To, then References (newest first), naming a message we
+//     sent: one of our signed Message-IDs, a notification we sent, or an
+//     outgoing message we stored;
+//  3. the same references naming a customer's message stored on a ticket,
+//     and the subject tag [#N], only when the sender is that ticket's
+//     requester or a participant.
 //
-// A token whose signature fails counts as no token. When the subject names
-// a ticket the sender is not on, mentioned is that ticket's number and the
-// mail opens a new ticket.
-func (s *Service) thread(tx Tx, m *Mail) (t Ticket, found bool, mentioned uint64, err error) {
+// The first two are evidence only someone we wrote to has; the third rests
+// on the From address, which anybody can write. So when our receiving MX
+// says the mail failed authentication for its From domain (see
+// Config.AuthServID) the third kind counts for nothing. A token whose
+// signature fails counts as no token. When the mail points at a ticket it
+// may not join, that ticket comes back as the link, and the mail opens a
+// new ticket.
+func (s *Service) thread(tx Tx, m *Mail) (t Ticket, found bool, refused link, err error) {
 	try := func(id uint64) (bool, error) {
 		var err error
 		t, err = tx.Ticket(id)
@@ -31,55 +44,87 @@ func (s *Service) thread(tx Tx, m *Mail) (t Ticket, found bool, mentioned uint64
 			continue
 		}
 		if ok, err := try(id); ok || err != nil {
-			return t, ok, 0, err
+			return t, ok, link{}, err
 		}
 	}
+	// onTicket says whether the sender may join t on the strength of the
+	// From address alone.
+	onTicket := func(t Ticket) (bool, string) {
+		if !t.IsParticipant(m.From.Email) {
+			return false, "the sender is not on that ticket"
+		}
+		if s.cfg.AuthServID != "" && checkAuth(m.Headers["Authentication-Results"], s.cfg.AuthServID, m.From.Email).failed {
+			return false, "the sender's address failed authentication at " + s.cfg.AuthServID
+		}
+		return true, ""
+	}
 	for _, mid := range referencedIDs(m) {
-		id, err := s.ticketOfMessageID(tx, mid)
+		id, ours, err := s.ticketOfReference(tx, mid)
 		if err != nil {
-			return Ticket{}, false, 0, err
+			return Ticket{}, false, link{}, err
 		}
 		if id == 0 {
 			continue
 		}
-		if ok, err := try(id); ok || err != nil {
-			return t, ok, 0, err
+		found, err := try(id)
+		if err != nil {
+			return Ticket{}, false, link{}, err
+		}
+		if !found {
+			continue
+		}
+		if ours {
+			return t, true, link{}, nil
+		}
+		if ok, why := onTicket(t); ok {
+			return t, true, link{}, nil
+		} else if refused.ticket == 0 {
+			refused = link{ticket: id, why: fmt.Sprintf("it refers to a message of #%d, but %s", id, why)}
 		}
 	}
 	if n, ok := SubjectTag(m.Subject); ok {
 		found, err := try(n)
 		if err != nil {
-			return Ticket{}, false, 0, err
-		}
-		if found && t.IsParticipant(m.From.Email) {
-			return t, true, 0, nil
+			return Ticket{}, false, link{}, err
 		}
 		if found {
-			mentioned = n
+			if ok, why := onTicket(t); ok {
+				return t, true, link{}, nil
+			} else if refused.ticket == 0 {
+				refused = link{ticket: n, why: fmt.Sprintf("the subject names #%d, but %s", n, why)}
+			}
 		}
 	}
-	return Ticket{}, false, mentioned, nil
+	return Ticket{}, false, refused, nil
 }
 
 // ticketOfMessageID returns the ticket a Message-ID belongs to, or 0.
 func (s *Service) ticketOfMessageID(tx Tx, mid string) (uint64, error) {
+	id, _, err := s.ticketOfReference(tx, mid)
+	return id, err
+}
+
+// ticketOfReference returns the ticket a Message-ID belongs to (0 for
+// none), and whether it names a mail we sent: one of our signed
+// Message-IDs, a notification, or an outgoing message we stored.
+func (s *Service) ticketOfReference(tx Tx, mid string) (id uint64, ours bool, err error) {
 	mid = CanonicalMessageID(mid)
 	if id, ok := s.cfg.Signer.TicketFromMessageID(mid); ok {
-		return id, nil
+		return id, true, nil
 	}
 	prev, err := tx.MessageByMessageID(mid)
 	if err == nil {
-		return prev.TicketID, nil
+		return prev.TicketID, prev.Direction == DirOut, nil
 	} else if !errors.Is(err, ErrNotFound) {
-		return 0, err
+		return 0, false, err
 	}
 	n, err := tx.Notification(mid)
 	if err == nil {
-		return n.TicketID, nil
+		return n.TicketID, true, nil
 	} else if !errors.Is(err, ErrNotFound) {
-		return 0, err
+		return 0, false, err
 	}
-	return 0, nil
+	return 0, false, nil
 }
 
 // tokenAddresses are the addresses a reply's token may be in.
