@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/mail"
@@ -162,15 +163,15 @@ func NewSMTPSender(cfg SMTPConfig, log *slog.Logger) (*SMTPSender, error) {
 
 // Send delivers o (see [SMTPSender] for how recipients and errors are
 // handled). ctx cancels the whole exchange, including a blocked read.
-func (s *SMTPSender) Send(ctx context.Context, o ticket.Outgoing) error {
+func (s *SMTPSender) Send(ctx context.Context, o ticket.Outgoing) ([]ticket.Refusal, error) {
 	log := s.log.With("ticket", o.TicketID, "msgid", o.MessageID, "outgoing", o.ID)
 	m, err := BuildMessage(o)
 	if err != nil {
-		return ticket.Permanent(fmt.Errorf("smtp: outgoing %d: %w", o.ID, err))
+		return nil, ticket.Permanent(fmt.Errorf("smtp: outgoing %d cannot be built: %w", o.ID, err))
 	}
 	from, err := m.GetSender(false)
 	if err != nil {
-		return ticket.Permanent(fmt.Errorf("smtp: outgoing %d: %w", o.ID, err))
+		return nil, ticket.Permanent(fmt.Errorf("smtp: outgoing %d cannot be built: %w", o.ID, err))
 	}
 	rcpts := smtpRecipients(o)
 
@@ -212,12 +213,12 @@ func (s *SMTPSender) Send(ctx context.Context, o ticket.Outgoing) error {
 
 	client, err := gomail.NewClient(s.cfg.Host, s.clientOptions(dial)...)
 	if err != nil {
-		return fmt.Errorf("smtp: set up client: %w", err)
+		return nil, fmt.Errorf("smtp: set up client: %w", err)
 	}
 	sc, err := client.DialToSMTPClientWithContext(ctx)
 	if err != nil {
 		// Connecting, greeting, STARTTLS and AUTH: never the message's fault.
-		return fmt.Errorf("smtp: connect to %s:%d: %w", s.cfg.Host, s.cfg.Port, smtpCtxErr(ctx, err))
+		return nil, fmt.Errorf("smtp: connect to %s:%d: %w", s.cfg.Host, s.cfg.Port, smtpCtxErr(ctx, err))
 	}
 	defer func() {
 		if err := client.CloseWithSMTPClient(sc); err != nil {
@@ -230,14 +231,11 @@ func (s *SMTPSender) Send(ctx context.Context, o ticket.Outgoing) error {
 		connMu.Unlock()
 	}()
 
-	if err := s.transaction(ctx, sc, m, from, rcpts, log); err != nil {
-		return err
-	}
-	return nil
+	return s.transaction(ctx, sc, m, from, rcpts, log)
 }
 
 // transaction runs MAIL, RCPT and DATA on an established connection.
-func (s *SMTPSender) transaction(ctx context.Context, sc *gomailsmtp.Client, m *gomail.Msg, from string, rcpts []string, log *slog.Logger) error {
+func (s *SMTPSender) transaction(ctx context.Context, sc *gomailsmtp.Client, m *gomail.Msg, from string, rcpts []string, log *slog.Logger) ([]ticket.Refusal, error) {
 	step := func(what string, err error) error {
 		err = fmt.Errorf("smtp: %s: %w", what, smtpCtxErr(ctx, err))
 		if smtpPermanent(err) {
@@ -251,25 +249,27 @@ func (s *SMTPSender) transaction(ctx context.Context, sc *gomailsmtp.Client, m *
 		}
 	}
 	if err := sc.UpdateDeadline(s.cfg.Timeout); err != nil {
-		return step("set deadline", err)
+		return nil, step("set deadline", err)
 	}
 	if err := sc.Mail(from); err != nil {
-		return step("MAIL FROM:<"+from+">", err)
+		return nil, step("MAIL FROM:<"+from+">", err)
 	}
 
 	var accepted, tempFailed []string
-	var refused []error
+	var refused []ticket.Refusal
+	var refusedErrs []error
 	var tempErr error
 	for _, r := range rcpts {
 		if err := sc.UpdateDeadline(s.cfg.Timeout); err != nil {
-			return step("set deadline", err)
+			return nil, step("set deadline", err)
 		}
 		err := sc.Rcpt(r)
 		switch {
 		case err == nil:
 			accepted = append(accepted, r)
 		case smtpPermanent(err):
-			refused = append(refused, fmt.Errorf("<%s>: %w", r, err))
+			refused = append(refused, smtpRefusal(r, err))
+			refusedErrs = append(refusedErrs, fmt.Errorf("<%s>: %w", r, err))
 		default:
 			tempFailed = append(tempFailed, r)
 			if tempErr == nil {
@@ -277,45 +277,76 @@ func (s *SMTPSender) transaction(ctx context.Context, sc *gomailsmtp.Client, m *
 			}
 			if _, isProto := errors.AsType[*textproto.Error](err); !isProto {
 				// Not a reply: the connection is broken, stop here.
-				return step("RCPT TO:<"+r+">", err)
+				return nil, step("RCPT TO:<"+r+">", err)
 			}
 		}
 	}
 	if len(tempFailed) > 0 {
 		reset()
-		return step(fmt.Sprintf("RCPT TO refused temporarily for <%s>; nobody was sent the message, retry later", strings.Join(tempFailed, ">, <")), tempErr)
+		return nil, step(fmt.Sprintf("RCPT TO refused temporarily for <%s>; nobody was sent the message, retry later", strings.Join(tempFailed, ">, <")), tempErr)
 	}
 	if len(accepted) == 0 {
 		reset()
-		return ticket.Permanent(fmt.Errorf("smtp: every recipient was refused: %w", errors.Join(refused...)))
+		return refused, ticket.Permanent(fmt.Errorf("smtp: every recipient was refused: %w", errors.Join(refusedErrs...)))
 	}
 
 	if err := sc.UpdateDeadline(s.cfg.Timeout); err != nil {
-		return step("set deadline", err)
+		return nil, step("set deadline", err)
 	}
 	w, err := sc.Data()
 	if err != nil {
-		return step("DATA", err)
+		return nil, step("DATA", err)
 	}
-	if _, err := m.WriteTo(w); err != nil {
+	// Each write of the message gets the timeout anew: a large mail on a
+	// slow line goes on as long as it moves, a stalled server is noticed
+	// within the timeout.
+	if _, err := m.WriteTo(&deadlineWriter{w: w, sc: sc, d: s.cfg.Timeout}); err != nil {
 		w.Close()
-		return step("write message", err)
+		return nil, step("write message", err)
 	}
 	if err := sc.UpdateDeadline(s.cfg.Timeout); err != nil {
-		return step("set deadline", err)
+		return nil, step("set deadline", err)
 	}
 	if err := w.Close(); err != nil {
-		return step("end of DATA", err)
+		// A refusal at the end of DATA (554: content, a virus) is about
+		// the message: nobody got it, and no recipient is to blame.
+		return nil, step("end of DATA", err)
 	}
 	resp := ""
 	if dc, ok := w.(*gomailsmtp.DataCloser); ok {
 		resp = dc.ServerResponse()
 	}
-	for _, e := range refused {
+	for _, e := range refusedErrs {
 		log.Warn("smtp recipient refused permanently; the other recipients were sent the message", "err", e)
 	}
 	log.Info("smtp sent", "rcpts", len(accepted), "refused", len(refused), "response", resp)
-	return nil
+	return refused, nil
+}
+
+// deadlineWriter renews the connection's deadline before each write.
+type deadlineWriter struct {
+	w  io.Writer
+	sc *gomailsmtp.Client
+	d  time.Duration
+}
+
+func (dw *deadlineWriter) Write(b []byte) (int, error) {
+	if err := dw.sc.UpdateDeadline(dw.d); err != nil {
+		return 0, err
+	}
+	return dw.w.Write(b)
+}
+
+// smtpRefusal describes a recipient refused by a 5xx reply to RCPT TO.
+func smtpRefusal(rcpt string, err error) ticket.Refusal {
+	r := ticket.Refusal{Email: rcpt, Code: smtpCode(err), Text: err.Error()}
+	if te, ok := errors.AsType[*textproto.Error](err); ok {
+		r.Text = te.Msg
+		if code := enhancedCode(firstWord(te.Msg)); code != "" {
+			r.Status = code
+		}
+	}
+	return r
 }
 
 // clientOptions translates the configuration into go-mail options.
@@ -475,18 +506,16 @@ func BuildMessage(o ticket.Outgoing) (*gomail.Msg, error) {
 	}
 	m.SetDateWithValue(date)
 
-	if irt, err := smtpMsgID(o.InReplyTo); err != nil {
-		return nil, fmt.Errorf("In-Reply-To: %w", err)
-	} else if irt != "" {
+	// The customer's Message-IDs are echoed in their safe form: one that
+	// cannot go into a header byte-exactly (non-ASCII, spaces, brackets)
+	// is %XX-escaped rather than failing the mail; the stored mail is
+	// indexed under that form too, so replies still thread.
+	if irt := ticket.SafeMessageID(o.InReplyTo); irt != "" {
 		m.SetGenHeader(gomail.HeaderInReplyTo, "<"+irt+">")
 	}
 	var refs []string
 	for _, r := range o.References {
-		id, err := smtpMsgID(r)
-		if err != nil {
-			return nil, fmt.Errorf("References: %w", err)
-		}
-		if id != "" {
+		if id := ticket.SafeMessageID(r); id != "" {
 			refs = append(refs, "<"+id+">")
 		}
 	}
@@ -580,14 +609,20 @@ func smtpMsgID(id string) (string, error) {
 	return id, nil
 }
 
-// smtpClean makes s safe for a header value: control characters (CR, LF,
-// TAB, NUL, ...) and Unicode line/paragraph separators become spaces, runs
-// of spaces collapse and the ends are trimmed.
+// smtpClean makes s safe for a header value or a file name: control
+// characters (CR, LF, TAB, NUL, ...) and Unicode line/paragraph separators
+// become spaces, runs of spaces collapse and the ends are trimmed, and
+// bidirectional controls (U+202A-U+202E, U+2066-U+2069, LRM, RLM, ALM),
+// which can make "gpj.exe" look like "exe.jpg" or reorder a subject, are
+// removed.
 func smtpClean(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	space := false
 	for _, r := range s {
+		if unicode.Is(unicode.Bidi_Control, r) {
+			continue
+		}
 		if unicode.IsControl(r) || unicode.IsSpace(r) || r == '\u2028' || r == '\u2029' {
 			space = true
 			continue
@@ -600,6 +635,7 @@ func smtpClean(s string) string {
 	}
 	return b.String()
 }
+
 
 // smtpFieldName reports whether s is a valid header field name (RFC 5322
 // section 3.6.8: printable ASCII except colon).

@@ -100,7 +100,7 @@ func TestSMTPSendHeaders(t *testing.T) {
 	snd := smtpPlainSender(t, s)
 	o := smtpOutgoing()
 	o.Cc = []ticket.Address{{Name: "Boss, The", Email: "boss@example.org"}}
-	smtpCheck(t, snd.Send(context.Background(), o), "send")
+	smtpCheck(t, sendErr(snd.Send(context.Background(), o)), "send")
 
 	raw := smtpOnlyMessage(t, s, "customer@example.org")
 	if !bytes.Equal(raw, smtpOnlyMessage(t, s, "boss@example.org")) {
@@ -200,7 +200,7 @@ func TestSMTPHeaderInjection(t *testing.T) {
 	o.Subject = "환급 문의\r\nBcc: boss@example.org"
 	o.To[0].Name = "Evil\r\nBcc: boss@example.org"
 	o.Headers["X-Note"] = "a\r\nBcc: boss@example.org\nX-Injected: 1"
-	smtpCheck(t, snd.Send(context.Background(), o), "send")
+	smtpCheck(t, sendErr(snd.Send(context.Background(), o)), "send")
 	raw := smtpOnlyMessage(t, s, "customer@example.org")
 	msg, err := mail.ReadMessage(bytes.NewReader(raw))
 	smtpCheck(t, err, "parse")
@@ -230,7 +230,7 @@ func TestSMTPRecipientErrors(t *testing.T) {
 	// 550 5.1.1 at RCPT (unknown user) for the only recipient: permanent.
 	o := smtpOutgoing()
 	o.To = []ticket.Address{{Email: "nobody@example.org"}}
-	err := snd.Send(context.Background(), o)
+	err := sendErr(snd.Send(context.Background(), o))
 	if err == nil || !ticket.IsPermanent(err) || !strings.Contains(err.Error(), "550") {
 		t.Fatalf("550: want a permanent error, got %v", err)
 	}
@@ -238,7 +238,11 @@ func TestSMTPRecipientErrors(t *testing.T) {
 	// One good and one unknown recipient: the good one gets it, no error.
 	o = smtpOutgoing()
 	o.Cc = []ticket.Address{{Email: "nobody@example.org"}}
-	smtpCheck(t, snd.Send(context.Background(), o), "partial send")
+	refused, err := snd.Send(context.Background(), o)
+	smtpCheck(t, err, "partial send")
+	if len(refused) != 1 || refused[0].Email != "nobody@example.org" || refused[0].Code != 550 || refused[0].Status != "5.1.1" || !refused[0].AddressFailure() {
+		t.Fatalf("refused %+v, want nobody@example.org with 550 5.1.1", refused)
+	}
 	smtpOnlyMessage(t, s, "customer@example.org")
 
 	// 451 at RCPT for the Cc: temporary, and nobody got this message.
@@ -251,7 +255,7 @@ func TestSMTPRecipientErrors(t *testing.T) {
 	o = smtpOutgoing()
 	o.MessageID = "second@support.example.test"
 	o.Cc = []ticket.Address{{Email: "boss@example.org"}}
-	err = snd.Send(context.Background(), o)
+	err = sendErr(snd.Send(context.Background(), o))
 	if err == nil || ticket.IsPermanent(err) || !strings.Contains(err.Error(), "451") {
 		t.Fatalf("451: want a temporary error, got %v", err)
 	}
@@ -265,7 +269,7 @@ func TestSMTPRecipientErrors(t *testing.T) {
 			}
 			return nil
 		})
-		err := snd.Send(context.Background(), smtpOutgoing())
+		err := sendErr(snd.Send(context.Background(), smtpOutgoing()))
 		if err == nil || ticket.IsPermanent(err) != permanent || !strings.Contains(err.Error(), strconv.Itoa(code)) {
 			t.Errorf("DATA %d: want permanent=%v, got %v", code, permanent, err)
 		}
@@ -280,7 +284,7 @@ func TestSMTPConnectErrors(t *testing.T) {
 	ln.Close()
 	snd, err := NewSMTPSender(SMTPConfig{Host: "127.0.0.1", Port: port, Security: "plain", Timeout: 2 * time.Second}, nil)
 	smtpCheck(t, err, "new")
-	err = snd.Send(context.Background(), smtpOutgoing())
+	err = sendErr(snd.Send(context.Background(), smtpOutgoing()))
 	if err == nil || ticket.IsPermanent(err) {
 		t.Errorf("closed port: want a temporary error, got %v", err)
 	}
@@ -290,7 +294,7 @@ func TestSMTPConnectErrors(t *testing.T) {
 	host, port := smtpHostPort(t, s.SMTPAddr())
 	snd, err = NewSMTPSender(SMTPConfig{Host: host, Port: port, Timeout: 2 * time.Second}, nil)
 	smtpCheck(t, err, "new")
-	err = snd.Send(context.Background(), smtpOutgoing())
+	err = sendErr(snd.Send(context.Background(), smtpOutgoing()))
 	if err == nil || ticket.IsPermanent(err) || !strings.Contains(err.Error(), "STARTTLS") {
 		t.Errorf("no STARTTLS: want a temporary error, got %v", err)
 	}
@@ -363,7 +367,7 @@ func TestSMTPTLS(t *testing.T) {
 		smtpCheck(t, err, tc.name)
 		o := smtpOutgoing()
 		o.MessageID = strings.ReplaceAll(tc.name, " ", "-") + "@support.example.test"
-		err = snd.Send(context.Background(), o)
+		err = sendErr(snd.Send(context.Background(), o))
 		switch {
 		case tc.ok && err != nil:
 			t.Errorf("%s: %v", tc.name, err)
@@ -402,7 +406,7 @@ func TestSMTPContextCancel(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err := snd.Send(ctx, smtpOutgoing())
+	err := sendErr(snd.Send(ctx, smtpOutgoing()))
 	if err == nil || ticket.IsPermanent(err) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("want a temporary deadline error, got %v", err)
 	}
@@ -423,7 +427,6 @@ func TestBuildMessageErrors(t *testing.T) {
 		{"no recipients", func(o *ticket.Outgoing) { o.To = nil }},
 		{"reserved header", func(o *ticket.Outgoing) { o.Headers["bcc"] = "x@example.org" }},
 		{"bad header name", func(o *ticket.Outgoing) { o.Headers["X Bad"] = "1" }},
-		{"injection in references", func(o *ticket.Outgoing) { o.References = []string{"a@b>\r\nBcc: x@y"} }},
 	}
 	s := smtpDev(t, false)
 	snd := smtpPlainSender(t, s)
@@ -434,13 +437,79 @@ func TestBuildMessageErrors(t *testing.T) {
 		if _, err := BuildMessage(o); err == nil {
 			t.Errorf("%s: BuildMessage accepted it", tc.name)
 		}
-		if err := snd.Send(context.Background(), o); err == nil || !ticket.IsPermanent(err) {
+		if err := sendErr(snd.Send(context.Background(), o)); err == nil || !ticket.IsPermanent(err) {
 			t.Errorf("%s: Send: want a permanent error, got %v", tc.name, err)
 		}
 	}
 	if msgs, _ := s.Messages("customer@example.org", "INBOX"); len(msgs) != 0 {
 		t.Errorf("%d messages sent", len(msgs))
 	}
+}
+
+// A customer's Message-ID that cannot be echoed byte-exactly (non-ASCII
+// bytes, spaces, CR LF, brackets) does not stop the mail: it goes out in
+// its safe form, and nothing can be injected through it.
+func TestBuildMessageUnsafeReferences(t *testing.T) {
+	o := smtpOutgoing()
+	o.InReplyTo = "한글-아이디@example.kr"
+	o.References = []string{"a@b>\r\nBcc: x@y", "plain@example.org", "한글-아이디@example.kr"}
+	m, err := BuildMessage(o)
+	smtpCheck(t, err, "build")
+	var buf bytes.Buffer
+	_, err = m.WriteTo(&buf)
+	smtpCheck(t, err, "write")
+	hdr, _, _ := strings.Cut(buf.String(), "\r\n\r\n")
+	safe := "<" + ticket.SafeMessageID("한글-아이디@example.kr") + ">"
+	unfolded := strings.ReplaceAll(hdr, "\r\n ", " ")
+	for _, want := range []string{"In-Reply-To: " + safe, "References: <a@b%3E%0D%0ABcc:%20x@y> <plain@example.org> " + safe} {
+		if !strings.Contains(unfolded, want) {
+			t.Errorf("header lacks %q:\n%s", want, hdr)
+		}
+	}
+	if strings.Contains(hdr, "\r\nBcc:") {
+		t.Errorf("a Bcc was injected:\n%s", hdr)
+	}
+	for _, line := range strings.Split(hdr, "\r\n") {
+		for _, r := range line {
+			if r > 0x7e {
+				t.Fatalf("non-ASCII in the header: %q", line)
+			}
+		}
+	}
+}
+
+// Bidirectional controls never reach a header or a file name we send.
+func TestBuildMessageStripsBidi(t *testing.T) {
+	o := smtpOutgoing()
+	o.Subject = "[#1] 영수증\u202egpj.exe"
+	o.To[0].Name = "김\u2067고객\u2069"
+	o.Attachments = []ticket.OutAttachment{{Filename: "invoice\u202Efdp.exe", ContentType: "application/octet-stream", Data: []byte("x")}}
+	m, err := BuildMessage(o)
+	smtpCheck(t, err, "build")
+	var buf bytes.Buffer
+	_, err = m.WriteTo(&buf)
+	smtpCheck(t, err, "write")
+	parsed, perr := gomessagemail.CreateReader(bytes.NewReader(buf.Bytes()))
+	smtpCheck(t, perr, "parse")
+	subj, _ := parsed.Header.Subject()
+	to, _ := parsed.Header.AddressList("To")
+	if subj != "[#1] 영수증gpj.exe" || len(to) != 1 || to[0].Name != "김고객" {
+		t.Fatalf("subject %q, to %+v", subj, to)
+	}
+	for {
+		p, err := parsed.NextPart()
+		if err != nil {
+			break
+		}
+		if ah, ok := p.Header.(*gomessagemail.AttachmentHeader); ok {
+			name, _ := ah.Filename()
+			if name != "invoicefdp.exe" {
+				t.Fatalf("attachment name %q", name)
+			}
+			return
+		}
+	}
+	t.Fatal("no attachment")
 }
 
 func TestBuildMessageNoHTML(t *testing.T) {
@@ -458,3 +527,6 @@ func TestBuildMessageNoHTML(t *testing.T) {
 		t.Errorf("Content-Type %q", ct)
 	}
 }
+
+// sendErr drops the refusals of a Send.
+func sendErr(_ []ticket.Refusal, err error) error { return err }

@@ -3,6 +3,8 @@ package ticket
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -106,10 +108,45 @@ type Notification struct {
 	SentAt    time.Time `json:"sent_at"`
 }
 
-// Sender delivers one outgoing mail. An error for which [IsPermanent] is true
-// is not retried.
+// Sender delivers one outgoing mail. refused lists the recipients the
+// server refused for good (a 5xx reply to RCPT TO) while the others were
+// sent the mail; an error means nobody was, and one for which
+// [IsPermanent] is true is not retried (when every recipient was refused,
+// refused lists them all).
 type Sender interface {
-	Send(ctx context.Context, o Outgoing) error
+	Send(ctx context.Context, o Outgoing) (refused []Refusal, err error)
+}
+
+// Refusal is a recipient a server refused for good.
+type Refusal struct {
+	Email string `json:"email"`
+	// Code is the SMTP reply code (550), Status the RFC 3463 enhanced
+	// status code ("5.1.1") when the server gave one.
+	Code   int    `json:"code"`
+	Status string `json:"status,omitempty"`
+	Text   string `json:"text"`
+}
+
+// AddressFailure reports whether the refusal says the address itself
+// cannot take mail: RFC 3463 classes X.1 (addressing: no such user, bad
+// domain) and X.2 (mailbox: disabled, full), permanent. A refusal for any
+// other reason (policy, a relay that wants authentication, content) says
+// nothing about the address.
+func (r Refusal) AddressFailure() bool { return addressFailure(r.Status) }
+
+func addressFailure(status string) bool {
+	return strings.HasPrefix(status, "5.1.") || strings.HasPrefix(status, "5.2.")
+}
+
+func (r Refusal) String() string {
+	s := fmt.Sprintf("%s: %d", r.Email, r.Code)
+	if r.Status != "" {
+		s += " " + r.Status
+	}
+	if r.Text != "" {
+		s += " " + r.Text
+	}
+	return s
 }
 
 // Renderer renders a named mail template ("ack") in a language ("ko", "en").

@@ -50,6 +50,58 @@ func (s *Service) mayAutoSend(tx Tx, addr string, now time.Time) (bool, string, 
 	return true, "", tx.PutAutoSent(addr, append(kept, now))
 }
 
+// Protected reports whether addr must never be suppressed automatically:
+// an agent's address, the notify address, or one of ours. A permanent
+// failure there is logged and alerted instead.
+func (s *Service) Protected(addr string) bool {
+	if _, ok := s.agent(addr); ok {
+		return true
+	}
+	return SameMailbox(addr, s.cfg.NotifyAddress) || s.isOwn(addr)
+}
+
+// DeliveryFailed records on its ticket that the outbox gave o up, and for
+// a mail to the customer (an acknowledgement, an agent's reply) tells the
+// agents, so that someone reaches the customer another way. Nobody is
+// suppressed for it. It runs in the outbox's transaction (wire it as
+// OutboxConfig.OnFailed).
+func (s *Service) DeliveryFailed(tx Tx, o Outgoing, reason string) error {
+	t, err := tx.Ticket(o.TicketID)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	now := s.cfg.Now().UTC()
+	res := &Result{}
+	w := &work{s: s, tx: tx, now: now, res: res}
+	rcpts := addrList(append(append([]Address(nil), o.To...), o.Cc...))
+	if err := w.note(&t, s.cfg.Support, fmt.Sprintf("Mail to %s (%s) was not delivered and is given up: %s", rcpts, o.Subject, reason)); err != nil {
+		return err
+	}
+	if o.MessageRef != 0 && !s.cfg.NoNotify {
+		data := s.templateData(&t, now)
+		data.Error = reason
+		data.Customer = t.Requester
+		r, err := s.render.Render("failed", s.cfg.Language, data)
+		if err != nil {
+			return fmt.Errorf("render delivery failure: %w", err)
+		}
+		for _, to := range s.notifyRecipients(&t) {
+			if _, err := s.queue(tx, &t, Outgoing{
+				From: s.cfg.Support, To: []Address{to}, Subject: r.Subject,
+				Headers: s.autoHeaders("auto-generated"), Text: r.Text, HTML: r.HTML, Kind: KindAuto,
+			}, now, false); err != nil {
+				return err
+			}
+		}
+		if s.cfg.OnQueue != nil {
+			s.cfg.OnQueue() // the worker looks at the queue once this flush is done
+		}
+	}
+	return tx.PutTicket(t)
+}
+
 // NeverSend says why no mail at all may go to addr, or "": a null
 // address, our own addresses, and no-reply style addresses.
 func (s *Service) NeverSend(addr string) string { return s.neverSend(addr) }
@@ -151,7 +203,15 @@ func (w *work) bounce() error {
 			line += " (" + r.Diagnostic + ")"
 		}
 		lines = append(lines, line)
-		if r.Permanent() && r.Email != "" && s.neverSend(r.Email) == "" {
+		switch {
+		case !r.AddressFailure() || r.Email == "" || s.neverSend(r.Email) != "":
+		case s.Protected(r.Email):
+			// An agent's mailbox that bounces must be fixed, not silenced.
+			lines[len(lines)-1] += "; not suppressed: it is an agent's or the notify address"
+			w.res.Alert = AlertProtectedRefused
+			s.log.Error("bounce: an agent's or the notify address failed permanently; it is not suppressed: check it",
+				"ticket", t.ID, "address", r.Email, "status", r.Status)
+		default:
 			sup := Suppression{Email: r.Email, Reason: r.Status + " " + r.Diagnostic, Since: w.now,
 				Until: w.now.Add(s.cfg.SuppressFor), Ticket: t.ID}
 			if err := w.tx.PutSuppression(sup); err != nil {

@@ -32,9 +32,25 @@ type OutboxConfig struct {
 	// Refuse, if set, says why no mail may go to an address (a null or
 	// own address), or "". Suppressed addresses are always refused.
 	Refuse func(addr string) string
-	// SuppressFor, when set, suppresses the recipient of a single-recipient
-	// mail the server refused permanently (5xx), as a bounce would.
+	// SuppressFor, when set, suppresses a recipient the server refused
+	// for good because of its address (see [Refusal.AddressFailure]), as a
+	// bounce would.
 	SuppressFor time.Duration
+	// Protected, if set, says which addresses are never suppressed (the
+	// agents', the notify address): a refusal of one is logged and
+	// alerted instead.
+	Protected func(addr string) bool
+	// OnFailed, if set, is called when a mail is given up (refused for
+	// good, its recipients all refused before sending, or Deadline
+	// passed), in the transaction that records it; reason says why.
+	OnFailed func(tx Tx, o Outgoing, reason string) error
+	// OnAlert, if set, hears of what an operator must look at (see the
+	// Alert constants). It must not block.
+	OnAlert func(kind string)
+	// ShutdownGrace is how long a send in progress may go on after the
+	// context of Run or Flush is cancelled (default 5s); then it is cut
+	// off and tried again after Lease.
+	ShutdownGrace time.Duration
 	// OnResult, if set, is told the outcome of every send attempt: "sent"
 	// (the server accepted the mail), "retry" (a temporary failure; it is
 	// tried again later) or "failed" (given up: a permanent refusal, the
@@ -63,6 +79,37 @@ type Outbox struct {
 	pauseUntil   time.Time
 	failedInARow int
 	failingSince time.Time
+	lastErr      error
+}
+
+// Alert kinds told to OutboxConfig.OnAlert and Config.OnAlert.
+const (
+	// AlertProtectedRefused: mail to an agent's or the notify address was
+	// refused for good or bounced; the address is not suppressed.
+	AlertProtectedRefused = "protected_address_refused"
+)
+
+func (w *Outbox) alert(kind string) {
+	if w.cfg.OnAlert != nil {
+		w.cfg.OnAlert(kind)
+	}
+}
+
+// SendState is how sending went lately, for health reports.
+type SendState struct {
+	// Failures counts the temporary failures in a row (0: the last
+	// attempt reached the server and was answered); FailingSince is when
+	// the first of them happened and LastError the last one.
+	Failures     int
+	FailingSince time.Time
+	LastError    error
+}
+
+// State returns how sending went lately.
+func (w *Outbox) State() SendState {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return SendState{Failures: w.failedInARow, FailingSince: w.failingSince, LastError: w.lastErr}
 }
 
 // NewOutbox returns an outbox worker. A nil log discards.
@@ -77,6 +124,7 @@ func NewOutbox(store Store, sender Sender, cfg OutboxConfig, log *slog.Logger) *
 	def(&cfg.Deadline, 48*time.Hour)
 	def(&cfg.Lease, 10*time.Minute)
 	def(&cfg.Poll, 30*time.Second)
+	def(&cfg.ShutdownGrace, 5*time.Second)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -232,35 +280,47 @@ func (w *Outbox) attempt(ctx context.Context, id uint64) (sent, gaveUp bool, ret
 	}
 	if len(o.To)+len(o.Cc) == 0 {
 		w.result("failed")
-		err = w.finish(o, DeliveryFailed, "not sent: "+strings.Join(refused, "; "), nil)
+		err = w.finish(o, DeliveryFailed, "not sent: "+strings.Join(refused, "; "), nil, true)
 		return false, err == nil, time.Time{}, wrapErr("record refusal", id, err)
 	}
-	// The send is finished even when ctx is cancelled: the sender has its own
-	// timeout, and an abandoned send would only be retried later.
-	sendErr := w.sender.Send(context.WithoutCancel(ctx), o)
+	// A send in progress when ctx is cancelled is given ShutdownGrace to
+	// finish, so that its outcome is recorded; after that it is cut off
+	// and tried again after the lease, like a send a crash interrupted.
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	defer context.AfterFunc(ctx, func() { time.AfterFunc(w.cfg.ShutdownGrace, cancel) })()
+	rejected, sendErr := w.sender.Send(sctx, o)
 	now := w.cfg.Now()
+	sups := w.suppressions(o, rejected, now, log)
 	switch {
 	case sendErr == nil:
 		w.serverUp(now)
-		log.Info("outbox: sent", "to", addrList(o.To))
+		note := ""
+		if len(rejected) > 0 {
+			note = "refused by the server for some recipients: " + refusals(rejected)
+			log.Warn("outbox: sent, but some recipients were refused", "to", addrList(o.To), "refused", refusals(rejected))
+		} else {
+			log.Info("outbox: sent", "to", addrList(o.To))
+		}
 		w.result("sent")
-		err = w.finish(o, DeliverySent, "", nil)
+		err = w.finish(o, DeliverySent, note, sups, false)
 		return err == nil, false, time.Time{}, wrapErr("record sent", id, err)
 	case IsPermanent(sendErr) || now.Sub(o.CreatedAt) >= w.cfg.Deadline:
-		log.Error("outbox: giving up", "to", addrList(o.To), "err", sendErr)
-		w.result("failed")
-		var sup *Suppression
-		if rcpts := append(append([]Address(nil), o.To...), o.Cc...); IsPermanent(sendErr) && len(rcpts) == 1 && w.cfg.SuppressFor > 0 {
-			// The server refused the one recipient for good: as with a
-			// bounce, no more mail goes there for a while.
-			sup = &Suppression{Email: rcpts[0].Email, Reason: sendErr.Error(), Since: now, Until: now.Add(w.cfg.SuppressFor), Ticket: o.TicketID}
+		reason := sendErr.Error()
+		if !IsPermanent(sendErr) {
+			reason = fmt.Sprintf("not accepted within %s: %s", w.cfg.Deadline, reason)
 		}
-		err = w.finish(o, DeliveryFailed, sendErr.Error(), sup)
+		if IsPermanent(sendErr) {
+			w.serverUp(now) // the server answered: it works, the mail does not
+		}
+		log.Error("outbox: giving up", "to", addrList(o.To), "err", reason)
+		w.result("failed")
+		err = w.finish(o, DeliveryFailed, reason, sups, true)
 		return false, err == nil, time.Time{}, wrapErr("record failure", id, err)
 	}
 	o.LastError = sendErr.Error()
 	o.NextAttempt = now.Add(w.backoff(o.Attempts))
-	if w.serverDown(now) {
+	if w.serverDown(now, sendErr) {
 		log.Warn("outbox: sending fails; the queue waits and retries with backoff (logged again when it recovers)",
 			"err", sendErr, "next_attempt", o.NextAttempt.Format(time.RFC3339))
 	} else {
@@ -269,6 +329,37 @@ func (w *Outbox) attempt(ctx context.Context, id uint64) (sent, gaveUp bool, ret
 	w.result("retry")
 	err = w.store.Update(func(tx Tx) error { return tx.PutOutgoing(o) })
 	return false, false, o.NextAttempt, wrapErr("record retry", id, err)
+}
+
+// suppressions are the addresses a send showed to be dead: only a
+// recipient the server refused because of its address (classes 5.1 and
+// 5.2), never for a failure of the message itself (it could not be built,
+// or its content was refused at the end of DATA), and never a protected
+// address (an agent's or the notify address), which is alerted instead.
+func (w *Outbox) suppressions(o Outgoing, rejected []Refusal, now time.Time, log *slog.Logger) []Suppression {
+	var out []Suppression
+	for _, r := range rejected {
+		switch {
+		case !r.AddressFailure() || w.cfg.SuppressFor <= 0:
+		case w.cfg.Protected != nil && w.cfg.Protected(r.Email):
+			log.Error("outbox: the server refused a protected address (an agent's or the notify address); it is not suppressed: check it", "refused", r.String())
+			w.alert(AlertProtectedRefused)
+		default:
+			out = append(out, Suppression{Email: r.Email, Reason: r.String(), Since: now, Until: now.Add(w.cfg.SuppressFor), Ticket: o.TicketID})
+		}
+	}
+	return out
+}
+
+func refusals(rs []Refusal) string {
+	var b strings.Builder
+	for i, r := range rs {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(r.String())
+	}
+	return b.String()
 }
 
 // filter drops the addresses no mail may go to, adding why to refused.
@@ -291,14 +382,21 @@ func (w *Outbox) filter(tx Tx, as []Address, refused []string) ([]Address, []str
 	return out, refused
 }
 
-// finish removes o from the outbox and records the outcome on its message.
-func (w *Outbox) finish(o Outgoing, state, errText string, sup *Suppression) error {
+// finish removes o from the outbox, records the outcome on its message and
+// the suppressions it showed, and with failed tells OnFailed in the same
+// transaction.
+func (w *Outbox) finish(o Outgoing, state, errText string, sups []Suppression, failed bool) error {
 	return w.store.Update(func(tx Tx) error {
 		if err := tx.DeleteOutgoing(o.ID); err != nil {
 			return err
 		}
-		if sup != nil {
-			if err := tx.PutSuppression(*sup); err != nil {
+		for _, sup := range sups {
+			if err := tx.PutSuppression(sup); err != nil {
+				return err
+			}
+		}
+		if failed && w.cfg.OnFailed != nil {
+			if err := w.cfg.OnFailed(tx, o, errText); err != nil {
 				return err
 			}
 		}
@@ -327,10 +425,11 @@ func (w *Outbox) paused(now time.Time) time.Time {
 // backoff of the failures in a row (not by the failed mail's own backoff:
 // one mail refused with a lasting 4xx must not hold up the others for an
 // hour). It reports whether this failure starts an outage.
-func (w *Outbox) serverDown(now time.Time) bool {
+func (w *Outbox) serverDown(now time.Time, err error) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.failedInARow++
+	w.lastErr = err
 	w.pauseUntil = now.Add(w.backoff(w.failedInARow))
 	if w.failedInARow == 1 {
 		w.failingSince = now
@@ -347,7 +446,7 @@ func (w *Outbox) serverUp(now time.Time) {
 		w.log.Info("outbox: sending works again", "failed_attempts", w.failedInARow,
 			"outage", now.Sub(w.failingSince).Round(time.Second).String())
 	}
-	w.failedInARow, w.pauseUntil = 0, time.Time{}
+	w.failedInARow, w.pauseUntil, w.lastErr = 0, time.Time{}, nil
 }
 
 // result reports the outcome of an attempt to cfg.OnResult.

@@ -3,7 +3,9 @@ package ticket_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,13 +15,13 @@ import (
 // scriptSender answers each Send with the next error of its script.
 type scriptSender struct{ errs []error }
 
-func (s *scriptSender) Send(context.Context, ticket.Outgoing) error {
+func (s *scriptSender) Send(context.Context, ticket.Outgoing) ([]ticket.Refusal, error) {
 	if len(s.errs) == 0 {
-		return nil
+		return nil, nil
 	}
 	err := s.errs[0]
 	s.errs = s.errs[1:]
-	return err
+	return nil, err
 }
 
 // OnResult hears every attempt: a temporary failure is "retry", an accepted
@@ -51,5 +53,152 @@ func TestOutboxOnResult(t *testing.T) {
 	}
 	if n := len(outbox(t, db)); n != 0 {
 		t.Fatalf("%d left in the outbox, want 0", n)
+	}
+}
+
+// rcptSender refuses recipients as told and fails every mail with fail.
+type rcptSender struct {
+	refuse map[string]ticket.Refusal
+	fail   error
+	sent   []ticket.Outgoing
+}
+
+func (s *rcptSender) Send(_ context.Context, o ticket.Outgoing) ([]ticket.Refusal, error) {
+	if s.fail != nil {
+		return nil, s.fail
+	}
+	var refused []ticket.Refusal
+	n := 0
+	for _, a := range append(append([]ticket.Address(nil), o.To...), o.Cc...) {
+		if r, ok := s.refuse[a.Email]; ok {
+			r.Email = a.Email
+			refused = append(refused, r)
+		} else {
+			n++
+		}
+	}
+	if n == 0 {
+		return refused, ticket.Permanent(errors.New("every recipient was refused"))
+	}
+	s.sent = append(s.sent, o)
+	return refused, nil
+}
+
+func suppressions(t *testing.T, db interface {
+	View(func(ticket.ReadTx) error) error
+}) []string {
+	t.Helper()
+	var out []string
+	db.View(func(tx ticket.ReadTx) error {
+		sups, err := tx.Suppressions()
+		for _, s := range sups {
+			out = append(out, s.Email)
+		}
+		return err
+	})
+	return out
+}
+
+// Only a recipient refused for its address is suppressed; a mail that
+// fails as a message (cannot be built, content refused at the end of DATA)
+// suppresses nobody, is recorded and reported to the agents; an agent's
+// address is never suppressed, but alerted.
+func TestOnlyAddressFailuresSuppress(t *testing.T) {
+	svc, db := setup(t, withAgents(false))
+	var alerts []string
+	newOutbox := func(s ticket.Sender) *ticket.Outbox {
+		return ticket.NewOutbox(db, s, ticket.OutboxConfig{
+			SuppressFor: 30 * 24 * time.Hour, Protected: svc.Protected, OnFailed: svc.DeliveryFailed,
+			OnAlert: func(k string) { alerts = append(alerts, k) },
+		}, nil)
+	}
+	flush := func(s ticket.Sender) {
+		t.Helper()
+		if _, _, _, err := newOutbox(s).Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The message fails: the acknowledgement and both notifications.
+	for i, fail := range []error{
+		ticket.Permanent(errors.New("smtp: end of DATA: 554 5.6.0 message content rejected")),
+		ticket.Permanent(errors.New("smtp: outgoing 1 cannot be built: invalid message id")),
+	} {
+		res := ingest(t, svc, mail(fmt.Sprintf("kim%d@example.org", i), "문의", fmt.Sprintf("m%d@example.org", i)))
+		flush(&rcptSender{fail: fail})
+		if sups := suppressions(t, db); len(sups) != 0 {
+			t.Fatalf("%v suppressed %v", fail, sups)
+		}
+		var noted bool
+		for _, m := range messages(t, db, res.TicketID) {
+			noted = noted || (m.Kind == ticket.KindNote && strings.Contains(m.Body, "not delivered"))
+			if m.Kind == ticket.KindAuto && m.Direction == ticket.DirOut && m.Delivery != ticket.DeliveryFailed {
+				t.Fatalf("the acknowledgement is %q, want failed", m.Delivery)
+			}
+		}
+		if !noted {
+			t.Fatalf("%v: no note on #%d", fail, res.TicketID)
+		}
+		// The agents hear of the failed acknowledgement (not of their own
+		// failed notifications).
+		var reports int
+		for _, o := range outbox(t, db) {
+			if o.TicketID == res.TicketID && strings.Contains(o.Subject, "전달되지 않았습니다") {
+				reports++
+			}
+		}
+		if reports != 2 {
+			t.Fatalf("%v: %d delivery-failure reports to agents, want 2", fail, reports)
+		}
+		flush(&rcptSender{}) // the reports go out
+	}
+
+	// A Cc refused 550 5.1.1 is suppressed; the others get the mail.
+	m := mail("lee@example.org", "같이 봐 주세요", "cc1@example.org")
+	m.Cc = []ticket.Address{{Email: "gone@example.net"}, {Email: "relay@example.net"}}
+	res := ingest(t, svc, m)
+	flush(&rcptSender{})
+	if err := svc.Reply(res.TicketID, agentKim.Email, "답변입니다.", nil); err != nil {
+		t.Fatal(err)
+	}
+	flush(&rcptSender{refuse: map[string]ticket.Refusal{
+		"gone@example.net":  {Code: 550, Status: "5.1.1", Text: "user unknown"},
+		"relay@example.net": {Code: 550, Status: "5.7.1", Text: "relaying denied"},
+	}})
+	if sups := suppressions(t, db); !slices.Equal(sups, []string{"gone@example.net"}) {
+		t.Fatalf("suppressed %v, want only gone@example.net", sups)
+	}
+
+	// An agent's notification refused 550 5.1.1: alerted, not suppressed.
+	ingest(t, svc, mail("park@example.org", "새 문의", "n1@example.org"))
+	alerts = nil
+	flush(&rcptSender{refuse: map[string]ticket.Refusal{agentKim.Email: {Code: 550, Status: "5.1.1", Text: "no such user"}}})
+	if sups := suppressions(t, db); slices.Contains(sups, agentKim.Email) {
+		t.Fatalf("an agent was suppressed: %v", sups)
+	}
+	if !slices.Contains(alerts, ticket.AlertProtectedRefused) {
+		t.Fatalf("alerts %v, want %s", alerts, ticket.AlertProtectedRefused)
+	}
+}
+
+// A bounce suppresses only for 5.1.x/5.2.x, and never an agent.
+func TestBounceSuppressesOnlyAddressFailures(t *testing.T) {
+	var alerts []string
+	svc, db := setup(t, withAgents(false), func(c *ticket.Config) { c.OnAlert = func(k string) { alerts = append(alerts, k) } })
+	ingest(t, svc, mail("kim@example.org", "문의", "b1@example.org"))
+	ack := mailTo(t, db, "kim@example.org")[0]
+	for _, c := range []struct{ rcpt, status string }{
+		{"kim@example.org", "5.7.1"}, {agentKim.Email, "5.1.1"}, {"kim@example.org", "5.0.0"},
+	} {
+		ingest(t, svc, bounceFor(ack.MessageID, c.rcpt, c.status))
+	}
+	if sups := suppressions(t, db); len(sups) != 0 {
+		t.Fatalf("suppressed %v, want nobody", sups)
+	}
+	if !slices.Equal(alerts, []string{ticket.AlertProtectedRefused}) {
+		t.Fatalf("alerts %v", alerts)
+	}
+	ingest(t, svc, bounceFor(ack.MessageID, "kim@example.org", "5.2.2"))
+	if sups := suppressions(t, db); !slices.Equal(sups, []string{"kim@example.org"}) {
+		t.Fatalf("suppressed %v after 5.2.2", sups)
 	}
 }

@@ -83,6 +83,9 @@ type Config struct {
 	// OnQueue, if set, is called after a transaction that queued mail has
 	// committed (the outbox worker's wake-up).
 	OnQueue func()
+	// OnAlert, if set, hears of what an operator must look at (the Alert
+	// kinds), after the transaction that found it committed.
+	OnAlert func(kind string)
 }
 
 // Service applies the ticket rules to incoming mail and to agents' actions.
@@ -216,6 +219,9 @@ type Result struct {
 	HeldBack string
 	Bounce   bool
 	Spam     bool
+	// Alert, when set, is what an operator must look at (an Alert kind);
+	// it is told to Config.OnAlert once the mail is committed.
+	Alert string
 }
 
 // Ingest stores one parsed mail in one transaction with its dedupe entry,
@@ -275,6 +281,11 @@ func (s *Service) IngestBatch(ins []Incoming) ([]Result, error) {
 	for i, in := range ins {
 		if res[i].Note != "" && in.Mail != nil {
 			s.log.Info("ingest: "+res[i].Note, "ticket", res[i].TicketID, "msgid", in.Mail.MessageID, "from", in.Mail.From.Email)
+		}
+	}
+	for _, r := range res {
+		if r.Alert != "" && s.cfg.OnAlert != nil {
+			s.cfg.OnAlert(r.Alert)
 		}
 	}
 	if queued && s.cfg.OnQueue != nil {

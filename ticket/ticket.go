@@ -186,6 +186,11 @@ func (r BounceRecipient) Permanent() bool {
 	return strings.HasPrefix(r.Status, "5") && (r.Action == "" || r.Action == "failed")
 }
 
+// AddressFailure reports whether the recipient failed for good because of
+// its address (classes 5.1 and 5.2, see [Refusal.AddressFailure]): only
+// that suppresses the address.
+func (r BounceRecipient) AddressFailure() bool { return r.Permanent() && addressFailure(r.Status) }
+
 // Message is one stored message on a ticket.
 type Message struct {
 	ID          uint64       `json:"id"`

@@ -33,7 +33,7 @@ type testStack struct {
 func newStack(t *testing.T, extra ...string) *testStack {
 	t.Helper()
 	srv, err := devserver.Start(devserver.Options{
-		Users: map[string]string{"support@example.test": "pw", "kim@example.test": "pw", "lee@example.test": "pw",
+		Users: map[string]string{"support@example.test": "pw", "kim@example.test": "pw", "lee@example.org": "pw",
 			"agent@example.test": "pw"},
 	})
 	if err != nil {
@@ -92,7 +92,7 @@ func (s *testStack) show(t *testing.T, id int) map[string]any {
 	return v
 }
 
-const inquiry = "From: =?UTF-8?B?6rmA6rOg6rCd?= <kim@example.test>\r\nTo: support@example.test\r\nCc: lee@example.test\r\n" +
+const inquiry = "From: =?UTF-8?B?6rmA6rOg6rCd?= <kim@example.test>\r\nTo: support@example.test\r\nCc: lee@example.org\r\n" +
 	"Subject: =?UTF-8?B?64yA7LacIOyDge2ZmOydvCDrrLjsnZg=?=\r\nMessage-ID: <inq-1@example.test>\r\n" +
 	"Date: Tue, 24 Nov 2026 10:00:00 +0900\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
 	"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n상환일을 바꾸고 싶습니다.\r\n" +
@@ -119,7 +119,7 @@ func TestPollAcknowledgeFollowUpAndShow(t *testing.T) {
 		!strings.HasPrefix(ack.MessageID, "t1.") || ack.From.Email != "support@example.test" {
 		t.Fatalf("acknowledgement headers wrong: %+v", ack)
 	}
-	if got, _ := s.srv.Messages("lee@example.test", "INBOX"); len(got) != 0 {
+	if got, _ := s.srv.Messages("lee@example.org", "INBOX"); len(got) != 0 {
 		t.Fatalf("the Cc'd address got %d acknowledgements, want none", len(got))
 	}
 
@@ -205,7 +205,7 @@ func TestCLIWorksWhileServeRuns(t *testing.T) {
 	}
 	// From another customer: one address gets at most one automatic mail
 	// per limits.auto_min_interval.
-	second := strings.NewReplacer("inq-1@", "inq-9@", "<kim@example.test>", "<lee@example.test>", "Cc: lee@example.test\r\n", "").Replace(inquiry)
+	second := strings.NewReplacer("inq-1@", "inq-9@", "<kim@example.test>", "<lee@example.org>", "Cc: lee@example.org\r\n", "").Replace(inquiry)
 	s.srv.Append("support@example.test", "INBOX", []byte(second))
 	if code, out, errs := s.ticketd(t, nil, "poll"); code != 0 || !strings.Contains(out, "new tickets 1") {
 		t.Fatalf("poll while serving: exit %d %s %s", code, out, errs)
@@ -216,7 +216,7 @@ func TestCLIWorksWhileServeRuns(t *testing.T) {
 	// The daemon's outbox worker sends both acknowledgements.
 	acks := func() int {
 		a, _ := s.srv.Messages("kim@example.test", "INBOX")
-		b, _ := s.srv.Messages("lee@example.test", "INBOX")
+		b, _ := s.srv.Messages("lee@example.org", "INBOX")
 		return len(a) + len(b)
 	}
 	for time.Now().Before(deadline) && acks() < 2 {
@@ -266,12 +266,12 @@ func TestOutboxRetriesAndRecordsFailure(t *testing.T) {
 
 	// A permanent failure is recorded on the ticket and not retried.
 	s.srv.SetSMTPHook(func(from string, rcpts []string, data []byte) error {
-		if data == nil && len(rcpts) == 1 && rcpts[0] == "lee@example.test" {
+		if data == nil && len(rcpts) == 1 && rcpts[0] == "lee@example.org" {
 			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
 		}
 		return nil
 	})
-	other := strings.NewReplacer("kim@example.test", "lee@example.test", "Cc: lee@example.test\r\n", "", "inq-1@", "inq-3@").Replace(inquiry)
+	other := strings.NewReplacer("kim@example.test", "lee@example.org", "Cc: lee@example.org\r\n", "", "inq-1@", "inq-3@").Replace(inquiry)
 	s.srv.Append("support@example.test", "INBOX", []byte(other))
 	s.ticketd(t, nil, "poll")
 	m := s.show(t, 2)["messages"].([]any)[1].(map[string]any)

@@ -50,6 +50,9 @@ type LimitsConfig struct {
 	AutoPerDay      int      `yaml:"auto_per_day"`
 	AutoMinInterval Duration `yaml:"auto_min_interval"`
 	SuppressFor     Duration `yaml:"suppress_for"`
+	// MaxParticipants bounds the other customers of a ticket whom replies
+	// Cc (0: 10).
+	MaxParticipants int `yaml:"max_participants"`
 	// IngestWorkers parse mails in parallel (0: one per core);
 	// IngestInFlightBytes bounds the raw mail fetched but not yet
 	// committed, per mailbox (0: 8 MiB).
@@ -203,6 +206,9 @@ type Settings struct {
 	DBPath    string
 	Socket    string
 	AgentList []ticket.Agent
+	// OwnAddresses are the mailboxes' login addresses: ours, so never
+	// participants and never sent mail.
+	OwnAddresses []string
 	// Secret is the token signing key from the config; nil means the one
 	// kept in the database.
 	Secret []byte
@@ -411,6 +417,9 @@ func checkConfig(c Config, base string) (*Settings, []error) {
 		} else if m.Idle {
 			watch = &mailbox.WatchOptions{Restart: time.Duration(m.IdleRestart)} // 0: the default, 5m
 		}
+		if strings.Contains(m.Username, "@") {
+			s.OwnAddresses = append(s.OwnAddresses, m.Username)
+		}
 		s.Watch = append(s.Watch, watch)
 		s.Schedules = append(s.Schedules, m.Schedule)
 		s.IMAP = append(s.IMAP, mailbox.IMAPConfig{
@@ -478,6 +487,9 @@ func checkConfig(c Config, base string) (*Settings, []error) {
 	}
 	if c.Limits.IngestInFlightBytes < 0 {
 		bad("limits.ingest_in_flight_bytes", "must be positive")
+	}
+	if c.Limits.MaxParticipants < 0 {
+		bad("limits.max_participants", "must be 0 (the default, 10) or more, got %d", c.Limits.MaxParticipants)
 	}
 	if c.Limits.AutoPerHour < 0 || c.Limits.AutoPerDay < 0 || c.Limits.SuppressFor < 0 {
 		bad("limits", "auto_per_hour, auto_per_day and suppress_for must be positive")

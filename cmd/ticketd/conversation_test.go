@@ -70,10 +70,10 @@ func TestAgentConversationByEmailAndCLI(t *testing.T) {
 	}
 	if r.Subject != "[#1] Re: 대출 상환일 문의" || r.From.Name != "김상담 (서민금융 고객센터)" || r.From.Email != "support@example.test" ||
 		r.InReplyTo != "inq-1@example.test" || !strings.Contains(r.Text, "25일로 변경해 드렸습니다") ||
-		strings.Contains(r.Text, "새 문의 #1") || len(r.Cc) != 1 || r.Cc[0].Email != "lee@example.test" {
+		strings.Contains(r.Text, "새 문의 #1") || len(r.Cc) != 1 || r.Cc[0].Email != "lee@example.org" {
 		t.Fatalf("relayed reply: %+v\n%s", r, rraw)
 	}
-	if got, _ := s.srv.Messages("lee@example.test", "INBOX"); len(got) != 1 {
+	if got, _ := s.srv.Messages("lee@example.org", "INBOX"); len(got) != 1 {
 		t.Fatalf("the Cc'd participant got %d mails, want the reply", len(got))
 	}
 

@@ -97,6 +97,9 @@ func wire(s *Settings, log *slog.Logger, db *store.DB) (*daemon, error) {
 		MinBackoff: time.Duration(s.Outbox.MinBackoff),
 		MaxBackoff: time.Duration(s.Outbox.MaxBackoff),
 		Refuse:     refuse,
+		Protected:  func(addr string) bool { return d.svc.Protected(addr) },
+		OnFailed:   func(tx ticket.Tx, o ticket.Outgoing, reason string) error { return d.svc.DeliveryFailed(tx, o, reason) },
+		OnAlert:    d.metrics.alert,
 		SuppressFor: func() time.Duration {
 			if s.Limits.SuppressFor > 0 {
 				return time.Duration(s.Limits.SuppressFor)
@@ -113,7 +116,8 @@ func wire(s *Settings, log *slog.Logger, db *store.DB) (*daemon, error) {
 		AuthServID:  s.Replies.RequireAuthFrom,
 		AutoPerHour: s.Limits.AutoPerHour, AutoPerDay: s.Limits.AutoPerDay, AutoMinInterval: time.Duration(s.Limits.AutoMinInterval),
 		SuppressFor: time.Duration(s.Limits.SuppressFor), SpamHeader: s.Spam.Header, SpamValue: s.Spam.Value,
-		MaxMessageBytes: s.Limits.MaxMessageBytes,
+		MaxMessageBytes: s.Limits.MaxMessageBytes, MaxParticipants: s.Limits.MaxParticipants,
+		OwnAddresses: s.OwnAddresses, OnAlert: d.metrics.alert,
 	}, log)
 	for i, mc := range s.IMAP {
 		p, err := mailbox.NewPoller(mc, d.svc, log)

@@ -29,6 +29,7 @@ type metrics struct {
 	acks        *prometheus.CounterVec // result: queued, held_back
 	sent        *prometheus.CounterVec // result: sent, failed, retry
 	errs        *prometheus.CounterVec // kind: imap, smtp, store, panic
+	alerts      *prometheus.CounterVec // kind: see ticket's Alert constants
 	pollTime    *prometheus.HistogramVec
 }
 
@@ -57,6 +58,7 @@ func newMetrics(d *daemon) *metrics {
 		acks:        counterVec("ticketd_acknowledgements_total", "Acknowledgements of new tickets: queued, or held_back (rate limit, suppression).", "result", "queued", "held_back"),
 		sent:        counterVec("ticketd_mail_sent_total", "Send attempts of the outbox: sent, retry (temporary failure), failed (given up).", "result", "sent", "retry", "failed"),
 		errs:        counterVec("ticketd_errors_total", "Errors by kind: imap (a poll failed on the IMAP side), smtp (a send attempt not accepted), store (a database transaction or read failed), panic (recovered).", "kind", "imap", "smtp", "store", "panic"),
+		alerts:      counterVec("ticketd_alerts_total", "Things an operator must look at, by kind: protected_address_refused (mail to an agent's or the notify address was refused for good or bounced; it is not suppressed).", "kind", ticket.AlertProtectedRefused),
 		pollTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "ticketd_poll_duration_seconds",
 			Help:    "Duration of a mailbox poll (connect, fetch, store, post-action, logout), failed ones included.",
@@ -69,7 +71,7 @@ func newMetrics(d *daemon) *metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.fetched, m.created, m.followups, m.duplicates, m.quarantined, m.acks, m.sent, m.errs, m.pollTime,
+		m.fetched, m.created, m.followups, m.duplicates, m.quarantined, m.acks, m.sent, m.errs, m.alerts, m.pollTime,
 		stateCollector{d},
 	)
 	return m
@@ -130,6 +132,9 @@ func (m *metrics) sendResult(kind string) {
 		m.errs.WithLabelValues("smtp").Inc()
 	}
 }
+
+// alert counts something an operator must look at.
+func (m *metrics) alert(kind string) { m.alerts.WithLabelValues(kind).Inc() }
 
 // storeFailed counts a failed database transaction.
 func (m *metrics) storeFailed() { m.errs.WithLabelValues("store").Inc() }
