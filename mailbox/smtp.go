@@ -636,7 +636,6 @@ func smtpClean(s string) string {
 	return b.String()
 }
 
-
 // smtpFieldName reports whether s is a valid header field name (RFC 5322
 // section 3.6.8: printable ASCII except colon).
 func smtpFieldName(s string) bool {
