@@ -136,8 +136,10 @@ type PollStats struct {
 	Duplicates int
 	Rejected   int
 	Oversized  int
-	// HeldBack counts acknowledgements held back (rate limit, suppression).
-	HeldBack int
+	// Deferred counts acknowledgements held back by the rate limits, to be
+	// sent later; Withheld those not sent at all (suppressed, no-reply
+	// address, a mail loop).
+	Deferred, Withheld int
 	Bytes    int64
 
 	// Acknowledged counts acknowledgements queued for new tickets.
@@ -325,8 +327,11 @@ func (r *run) committed(j *Job, res ticket.Result, rejected bool) {
 	} else {
 		r.done = append(r.done, uid)
 	}
-	if res.HeldBack != "" {
-		st.HeldBack++
+	switch {
+	case res.HeldBack != "" && !res.AckDue.IsZero():
+		st.Deferred++
+	case res.HeldBack != "":
+		st.Withheld++
 	}
 	if res.Acknowledged {
 		st.Acknowledged++

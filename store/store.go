@@ -41,7 +41,8 @@ var (
 	bSuppress   = []byte("suppress")
 	bAutoSent   = []byte("autosent")
 	bTexts      = []byte("texts")
-	allBuckets  = [][]byte{bMeta, bTickets, bMessages, bTicketMsgs, bRaw, bMsgIDs, bSeen, bCursors, bOutbox, bRejected, bRejRaw, bNotified, bSuppress, bAutoSent, bTexts}
+	bHeld       = []byte("held")
+	allBuckets  = [][]byte{bMeta, bTickets, bMessages, bTicketMsgs, bRaw, bMsgIDs, bSeen, bCursors, bOutbox, bRejected, bRejRaw, bNotified, bSuppress, bAutoSent, bTexts, bHeld}
 )
 
 // DB is ticketd's database.
@@ -605,4 +606,29 @@ func (t *txn) DeleteRejected(id uint64) error {
 
 func (t *txn) Unsee(key string) error {
 	return t.tx.Bucket(bSeen).Delete([]byte(key))
+}
+
+func (t *txn) HeldAcks(email string) (ticket.HeldAcks, error) {
+	var h ticket.HeldAcks
+	err := getJSON(t.tx.Bucket(bHeld), []byte(strings.ToLower(email)), &h)
+	return h, err
+}
+
+func (t *txn) EachHeldAcks(fn func(h ticket.HeldAcks) error) error {
+	return t.tx.Bucket(bHeld).ForEach(func(k, v []byte) error {
+		var h ticket.HeldAcks
+		if err := json.Unmarshal(v, &h); err != nil {
+			return fmt.Errorf("store: decode held acknowledgements of %q: %w", k, err)
+		}
+		return fn(h)
+	})
+}
+
+func (t *txn) PutHeldAcks(h ticket.HeldAcks) error {
+	h.Email = strings.ToLower(h.Email)
+	return putJSON(t.tx.Bucket(bHeld), []byte(h.Email), h)
+}
+
+func (t *txn) DeleteHeldAcks(email string) error {
+	return t.tx.Bucket(bHeld).Delete([]byte(strings.ToLower(email)))
 }

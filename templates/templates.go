@@ -311,6 +311,17 @@ func funcMap(lang string) texttemplate.FuncMap {
 		"hours": func(h ticket.Hours) string { return formatHours(h, ko) },
 		"days":  func(h ticket.Hours) string { return formatDays(h, ko) },
 		"mb":    func(n int64) string { return fmt.Sprintf("%.1f", float64(n)/(1<<20)) },
+		// when formats a time in the center's zone: "12월 2일 14:05" or
+		// "Dec 2, 14:05".
+		"when": func(t time.Time, h ticket.Hours) string {
+			if h.Loc != nil {
+				t = t.In(h.Loc)
+			}
+			if ko {
+				return fmt.Sprintf("%d월 %d일 %s", t.Month(), t.Day(), t.Format("15:04"))
+			}
+			return t.Format("Jan 2, 15:04")
+		},
 		"center": func(name string) string {
 			if strings.TrimSpace(name) != "" {
 				return name
@@ -391,6 +402,9 @@ func sampleData() []ticket.TemplateData {
 		AgentName:     "sample",
 		ReplyText:     "sample",
 		TicketSubject: "[#1] sample",
+		Tickets:       []ticket.TicketRef{{ID: 1, Subject: "sample"}, {ID: 2}},
+		AckReason:     "sample",
+		AckDue:        time.Unix(0, 0).UTC(),
 	}
 	empty := ticket.TemplateData{TicketID: 2, Hours: ticket.DefaultHours(time.UTC), OpenNow: true}
 	return []ticket.TemplateData{full, empty}

@@ -43,6 +43,14 @@ func (h Hours) OpenAt(t time.Time) bool {
 	return day && since >= h.Open && since < h.Close
 }
 
+// location is Loc, UTC when unset.
+func (h Hours) location() *time.Location {
+	if h.Loc == nil {
+		return time.UTC
+	}
+	return h.Loc
+}
+
 // Span formats the daily span as "09:00-18:00".
 func (h Hours) Span() string {
 	return clock(h.Open) + "-" + clock(h.Close)

@@ -58,6 +58,11 @@ type ReadTx interface {
 	// AutoSent returns when automatic mail was last sent to an address.
 	AutoSent(email string) ([]time.Time, error)
 	RejectedByID(id uint64) (Rejected, error)
+	// HeldAcks returns the acknowledgements held back for an address
+	// (lower-cased), ErrNotFound when there is no record.
+	HeldAcks(email string) (HeldAcks, error)
+	// EachHeldAcks calls fn with every record of held acknowledgements.
+	EachHeldAcks(fn func(h HeldAcks) error) error
 }
 
 // Tx is a read-write transaction.
@@ -87,6 +92,24 @@ type Tx interface {
 	DeleteRejected(id uint64) error
 	// Unsee removes a dedupe key.
 	Unsee(key string) error
+	PutHeldAcks(h HeldAcks) error
+	DeleteHeldAcks(email string) error
+}
+
+// HeldAcks are the acknowledgements of new tickets held back for one
+// address by the rate limits (Config.AutoMinInterval, AutoPerHour,
+// AutoPerDay), to be sent together in one mail once the limits allow.
+type HeldAcks struct {
+	Email string `json:"email"`
+	// Tickets are the tickets whose acknowledgement is held; Due is when
+	// the next try to send them is (zero when none are held).
+	Tickets []uint64  `json:"tickets,omitempty"`
+	Due     time.Time `json:"due"`
+	// Released is when held acknowledgements last went to this address:
+	// a new ticket within AutoMinInterval of it is not acknowledged at
+	// all, which ends a loop with an auto-responder that answers every
+	// mail as a new inquiry.
+	Released time.Time `json:"released"`
 }
 
 // Suppression keeps mail from being sent to an address that bounced
@@ -183,6 +206,21 @@ type TemplateData struct {
 	Error string
 	// For the "too large" reply: the mail's size and the limit, in bytes.
 	Size, Limit int64
+	// For the summary of held acknowledgements ("ack_summary"): the
+	// tickets acknowledged, oldest first.
+	Tickets []TicketRef
+	// For notifications: the acknowledgement was not sent now. AckReason
+	// says why; with AckDue set it is held and sent at about that time,
+	// else not at all.
+	AckReason string
+	AckDue    time.Time
+}
+
+// TicketRef names a ticket in a template.
+type TicketRef struct {
+	ID        uint64
+	Subject   string
+	CreatedAt time.Time
 }
 
 // Outgoing is a mail in the outbox. Its Message-ID is fixed when it is

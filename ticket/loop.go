@@ -3,51 +3,243 @@ package ticket
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
 
+// autoDecision says whether an automatic mail may go to an address now.
+type autoDecision struct {
+	ok     bool
+	reason string    // why not
+	until  time.Time // when the rate limits allow it; zero when never (a null, own or suppressed address)
+}
+
 // mayAutoSend decides whether an automatic mail may go to addr now, and if
-// so records it against the rate limits. It refuses a null address, our
-// own addresses, no-reply style addresses, suppressed addresses, and
-// addresses past AutoPerHour or AutoPerDay.
-func (s *Service) mayAutoSend(tx Tx, addr string, now time.Time) (bool, string, error) {
+// so records it against the rate limits. It refuses for good a null
+// address, our own addresses, no-reply style addresses and suppressed
+// addresses; it refuses for now (until the returned time) an address that
+// got an automatic mail within AutoMinInterval, or AutoPerHour of them in
+// the last hour, or AutoPerDay in the last day.
+func (s *Service) mayAutoSend(tx Tx, addr string, now time.Time) (autoDecision, error) {
 	if reason := s.neverSend(addr); reason != "" {
-		return false, reason, nil
+		return autoDecision{reason: reason}, nil
 	}
 	if sup, err := tx.Suppression(addr); err == nil && sup.Until.After(now) {
-		return false, "suppressed until " + sup.Until.Format(time.DateOnly) + ": " + sup.Reason, nil
+		return autoDecision{reason: "suppressed until " + sup.Until.Format(time.DateOnly) + ": " + sup.Reason}, nil
 	} else if err != nil && !errors.Is(err, ErrNotFound) {
-		return false, "", err
+		return autoDecision{}, err
 	}
 	sent, err := tx.AutoSent(addr)
 	if err != nil {
-		return false, "", err
+		return autoDecision{}, err
 	}
-	kept := sent[:0]
-	hour := 0
-	var last time.Time
+	var kept, hour []time.Time // within the day and the hour, oldest first
 	for _, t := range sent {
-		if t.After(last) {
-			last = t
-		}
 		if now.Sub(t) < 24*time.Hour {
 			kept = append(kept, t)
 			if now.Sub(t) < time.Hour {
-				hour++
+				hour = append(hour, t)
 			}
 		}
 	}
-	if d := now.Sub(last); !last.IsZero() && s.cfg.AutoMinInterval > 0 && d < s.cfg.AutoMinInterval {
-		return false, fmt.Sprintf("rate limit: automatic mail sent to this address %s ago", d.Round(time.Second)), tx.PutAutoSent(addr, kept)
+	slices.SortFunc(kept, time.Time.Compare)
+	slices.SortFunc(hour, time.Time.Compare)
+	var d autoDecision
+	later := func(t time.Time, reason string) {
+		if d.reason == "" {
+			d.reason = reason
+		}
+		if t.After(d.until) {
+			d.until = t
+		}
 	}
-	if hour >= s.cfg.AutoPerHour {
-		return false, fmt.Sprintf("rate limit: %d automatic mails in the last hour", hour), tx.PutAutoSent(addr, kept)
+	if n := len(kept); n > 0 && s.cfg.AutoMinInterval > 0 && now.Sub(kept[n-1]) < s.cfg.AutoMinInterval {
+		later(kept[n-1].Add(s.cfg.AutoMinInterval), fmt.Sprintf("rate limit: automatic mail sent to this address %s ago", now.Sub(kept[n-1]).Round(time.Second)))
+	}
+	if len(hour) >= s.cfg.AutoPerHour {
+		later(hour[len(hour)-s.cfg.AutoPerHour].Add(time.Hour), fmt.Sprintf("rate limit: %d automatic mails in the last hour", len(hour)))
 	}
 	if len(kept) >= s.cfg.AutoPerDay {
-		return false, fmt.Sprintf("rate limit: %d automatic mails in the last day", len(kept)), tx.PutAutoSent(addr, kept)
+		later(kept[len(kept)-s.cfg.AutoPerDay].Add(24*time.Hour), fmt.Sprintf("rate limit: %d automatic mails in the last day", len(kept)))
 	}
-	return true, "", tx.PutAutoSent(addr, append(kept, now))
+	if d.reason != "" {
+		return d, tx.PutAutoSent(addr, kept)
+	}
+	return autoDecision{ok: true}, tx.PutAutoSent(addr, append(kept, now))
+}
+
+// holdAck records why t's acknowledgement is not sent now. When the rate
+// limits alone stand in the way it is held, to go with any others held for
+// the address once they allow (ReleaseHeld); a customer who writes two
+// inquiries within a minute still gets both numbers. It is not sent at
+// all to a null, own, no-reply or suppressed address, nor when the
+// address got held acknowledgements within AutoMinInterval: an
+// auto-responder that answers each of our mails with a "new inquiry" then
+// gets one summary and no more.
+func (w *work) holdAck(t *Ticket, d autoDecision) error {
+	s, addr := w.s, w.m.From.Email
+	h, err := w.tx.HeldAcks(addr)
+	if errors.Is(err, ErrNotFound) {
+		h = HeldAcks{Email: strings.ToLower(addr)}
+	} else if err != nil {
+		return err
+	}
+	if !d.until.IsZero() && !h.Released.IsZero() && w.now.Sub(h.Released) < s.cfg.AutoMinInterval {
+		d.until = time.Time{}
+		d.reason = fmt.Sprintf("a possible mail loop: this mail came %s after held acknowledgements were sent to the address",
+			w.now.Sub(h.Released).Round(time.Second))
+	}
+	w.res.HeldBack = d.reason
+	if d.until.IsZero() {
+		s.log.Warn("acknowledgement not sent", "ticket", t.ID, "to", addr, "reason", d.reason)
+		return w.note(t, s.cfg.Support, "No acknowledgement was sent to the customer: "+d.reason+".")
+	}
+	h.Tickets = append(h.Tickets, t.ID)
+	if d.until.After(h.Due) {
+		h.Due = d.until
+	}
+	w.res.AckDue = h.Due
+	s.log.Info("acknowledgement held back; it is sent when the rate limit allows", "ticket", t.ID, "to", addr, "reason", d.reason, "due", h.Due)
+	if err := w.tx.PutHeldAcks(h); err != nil {
+		return err
+	}
+	return w.note(t, s.cfg.Support, fmt.Sprintf("The acknowledgement is held back (%s); it is sent at about %s, in one mail with any others held for %s.",
+		d.reason, h.Due.In(s.cfg.Hours.location()).Format("2006-01-02 15:04"), addr))
+}
+
+// ReleaseHeld sends the acknowledgements held back (see Result.HeldBack)
+// whose time has come and which the rate limits now allow: one mail per
+// address, the ordinary acknowledgement for one ticket, a summary of the
+// ticket numbers for several. A ticket an agent has answered meanwhile, or
+// that was closed, needs none. It returns how many tickets it acknowledged
+// and when the next held acknowledgement is due (zero when none is held).
+func (s *Service) ReleaseHeld() (acked int, next time.Time, err error) {
+	now := s.cfg.Now().UTC()
+	queued := false
+	err = s.store.Update(func(tx Tx) error {
+		acked, next, queued = 0, time.Time{}, false
+		var due []HeldAcks
+		if err := tx.EachHeldAcks(func(h HeldAcks) error {
+			switch {
+			case len(h.Tickets) > 0 && !h.Due.After(now):
+				due = append(due, h)
+			case len(h.Tickets) > 0:
+				if next.IsZero() || h.Due.Before(next) {
+					next = h.Due
+				}
+			case now.Sub(h.Released) > s.cfg.AutoMinInterval:
+				due = append(due, h) // a spent record: dropped below
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, h := range due {
+			if len(h.Tickets) == 0 {
+				if err := tx.DeleteHeldAcks(h.Email); err != nil {
+					return err
+				}
+				continue
+			}
+			n, retry, err := s.releaseTx(tx, h, now)
+			if err != nil {
+				return err
+			}
+			acked += n
+			queued = queued || n > 0
+			if !retry.IsZero() && (next.IsZero() || retry.Before(next)) {
+				next = retry
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("ticket: release held acknowledgements: %w", err)
+	}
+	if queued && s.cfg.OnQueue != nil {
+		s.cfg.OnQueue()
+	}
+	return acked, next, nil
+}
+
+// releaseTx sends h's held acknowledgements if the rate limits allow, else
+// moves h.Due on (returned as retry).
+func (s *Service) releaseTx(tx Tx, h HeldAcks, now time.Time) (acked int, retry time.Time, err error) {
+	var ts []Ticket
+	var firsts []*Message // each ticket's first customer mail
+	for _, id := range h.Tickets {
+		t, err := tx.Ticket(id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		} else if err != nil {
+			return 0, time.Time{}, err
+		}
+		msgs, err := tx.Messages(id)
+		if err != nil {
+			return 0, time.Time{}, err
+		}
+		var first *Message
+		answered := t.Status == StatusClosed || t.Status == StatusSolved
+		for i := range msgs {
+			if msgs[i].Direction == DirIn && msgs[i].Kind == KindCustomer && first == nil {
+				first = &msgs[i]
+			}
+			answered = answered || (msgs[i].Direction == DirOut && msgs[i].Kind == KindAgent)
+		}
+		if first == nil || answered {
+			continue
+		}
+		ts, firsts = append(ts, t), append(firsts, first)
+	}
+	if len(ts) == 0 {
+		h.Tickets, h.Due = nil, time.Time{}
+		return 0, time.Time{}, tx.PutHeldAcks(h)
+	}
+	d, err := s.mayAutoSend(tx, h.Email, now)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	if !d.ok {
+		if d.until.IsZero() { // suppressed meanwhile, say
+			for i := range ts {
+				w := &work{s: s, tx: tx, now: now, res: &Result{}}
+				if err := w.note(&ts[i], s.cfg.Support, "The held acknowledgement is not sent: "+d.reason+"."); err != nil {
+					return 0, time.Time{}, err
+				}
+				if err := tx.PutTicket(ts[i]); err != nil {
+					return 0, time.Time{}, err
+				}
+			}
+			h.Tickets, h.Due = nil, time.Time{}
+			return 0, time.Time{}, tx.PutHeldAcks(h)
+		}
+		h.Due = d.until
+		return 0, d.until, tx.PutHeldAcks(h)
+	}
+	last := len(ts) - 1
+	w := &work{s: s, tx: tx, now: now, res: &Result{}, m: &Mail{From: firsts[last].From}}
+	if len(ts) == 1 {
+		if err := w.queueAck(&ts[0], firsts[0], "ack"); err != nil {
+			return 0, time.Time{}, err
+		}
+	} else {
+		if err := w.queueSummary(ts, firsts[last]); err != nil {
+			return 0, time.Time{}, err
+		}
+		for i := range ts[:last] {
+			if err := w.note(&ts[i], s.cfg.Support, fmt.Sprintf("Acknowledged in one mail with #%d (held acknowledgements of %s).", ts[last].ID, h.Email)); err != nil {
+				return 0, time.Time{}, err
+			}
+		}
+	}
+	for i := range ts {
+		if err := tx.PutTicket(ts[i]); err != nil {
+			return 0, time.Time{}, err
+		}
+	}
+	h.Tickets, h.Due, h.Released = nil, time.Time{}, now
+	return len(ts), time.Time{}, tx.PutHeldAcks(h)
 }
 
 // Protected reports whether addr must never be suppressed automatically:

@@ -120,3 +120,99 @@ func TestSpamIsMarkedAndNotAnswered(t *testing.T) {
 		t.Fatalf("spam caused %d mails", n)
 	}
 }
+
+// A customer's second inquiry within the minimum interval is not left
+// without its number: the acknowledgement is held and sent once the
+// interval has passed, several folded into one mail; a mail loop gets one
+// summary at most.
+func TestHeldAcknowledgementsAreSentLater(t *testing.T) {
+	now := time.Date(2026, 11, 24, 1, 0, 0, 0, time.UTC)
+	svc, db := setup(t, withAgents(false), func(c *ticket.Config) { c.Now = func() time.Time { return now } })
+	release := func() int {
+		t.Helper()
+		n, _, err := svc.ReleaseHeld()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	acksTo := func(addr string) []ticket.Outgoing {
+		var out []ticket.Outgoing
+		for _, o := range mailTo(t, db, addr) {
+			if o.Headers["Auto-Submitted"] == "auto-replied" {
+				out = append(out, o)
+			}
+		}
+		return out
+	}
+	start := now
+	first := ingest(t, svc, mail("kim@example.org", "대출 문의", "h1@example.org"))
+	now = now.Add(30 * time.Second)
+	second := ingest(t, svc, mail("kim@example.org", "카드 문의", "h2@example.org"))
+	if !first.Acknowledged || second.Acknowledged || !second.AckDue.Equal(start.Add(2*time.Minute)) {
+		t.Fatalf("second inquiry: %+v", second)
+	}
+	// The agents' notification says so.
+	var note string
+	for _, o := range mailTo(t, db, agentKim.Email) {
+		if o.TicketID == second.TicketID {
+			note = o.Text
+		}
+	}
+	if !strings.Contains(note, "접수 안내 메일: 11월 24일 10:02쯤 보낼 예정") {
+		t.Fatalf("notification of #%d does not say the acknowledgement is held:\n%s", second.TicketID, note)
+	}
+	now = now.Add(20 * time.Second)
+	third := ingest(t, svc, mail("kim@example.org", "앱 로그인", "h3@example.org"))
+	if third.Acknowledged || third.AckDue.IsZero() {
+		t.Fatalf("third inquiry: %+v", third)
+	}
+	if n := release(); n != 0 || len(acksTo("kim@example.org")) != 1 {
+		t.Fatalf("released %d before the interval passed", n)
+	}
+	now = now.Add(2 * time.Minute)
+	if n := release(); n != 2 {
+		t.Fatalf("released %d, want #%d and #%d", n, second.TicketID, third.TicketID)
+	}
+	acks := acksTo("kim@example.org")
+	if len(acks) != 2 {
+		t.Fatalf("%d acknowledgements, want the first and one summary", len(acks))
+	}
+	sum := acks[1]
+	if sum.TicketID != third.TicketID || !strings.Contains(sum.Subject, "문의 2건") ||
+		!strings.Contains(sum.Text, "#2") || !strings.Contains(sum.Text, "#3") || sum.InReplyTo != "h3@example.org" {
+		t.Fatalf("summary: %+v", sum)
+	}
+	if n := release(); n != 0 {
+		t.Fatalf("released %d again", n)
+	}
+	// A "new inquiry" right after the summary: a loop, not acknowledged.
+	now = now.Add(10 * time.Second)
+	loop := ingest(t, svc, mail("kim@example.org", "I am away", "h4@example.org"))
+	if loop.Acknowledged || !loop.AckDue.IsZero() || !strings.Contains(loop.HeldBack, "loop") {
+		t.Fatalf("mail right after the summary: %+v", loop)
+	}
+	now = now.Add(time.Hour)
+	if n := release(); n != 0 {
+		t.Fatalf("released %d for the loop", n)
+	}
+	var noted bool
+	for _, m := range messages(t, db, loop.TicketID) {
+		noted = noted || (m.Kind == ticket.KindNote && strings.Contains(m.Body, "No acknowledgement"))
+	}
+	if !noted {
+		t.Fatal("the withheld acknowledgement is not recorded on the ticket")
+	}
+
+	// Held, then answered by an agent: no acknowledgement needed.
+	ingest(t, svc, mail("lee@example.org", "첫째", "l1@example.org"))
+	now = now.Add(time.Second)
+	held := ingest(t, svc, mail("lee@example.org", "둘째", "l2@example.org"))
+	if err := svc.Reply(held.TicketID, agentKim.Email, "답변입니다.", nil); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(5 * time.Minute)
+	if n := release(); n != 0 || len(acksTo("lee@example.org")) != 1 {
+		t.Fatalf("released %d for an answered ticket", n)
+	}
+}

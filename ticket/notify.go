@@ -66,6 +66,29 @@ func (w *work) queueAck(t *Ticket, in *Message, tmpl string) error {
 	return err
 }
 
+// queueSummary acknowledges several tickets of one customer in one mail
+// (held acknowledgements, see ReleaseHeld): the "ack_summary" template with
+// every ticket's number, stored on and threaded to the newest ticket.
+func (w *work) queueSummary(ts []Ticket, newest *Message) error {
+	t := &ts[len(ts)-1]
+	data := w.s.templateData(t, w.now)
+	for _, x := range ts {
+		data.Tickets = append(data.Tickets, TicketRef{ID: x.ID, Subject: x.Subject, CreatedAt: x.CreatedAt})
+	}
+	r, err := w.s.render.Render("ack_summary", w.s.cfg.Language, data)
+	if err != nil {
+		return fmt.Errorf("render acknowledgement summary: %w", err)
+	}
+	irt, refs := threadHeaders(newest)
+	_, err = w.s.queue(w.tx, t, Outgoing{
+		From: w.s.cfg.Support, To: []Address{newest.From}, ReplyTo: w.s.customerReplyTo(t.ID),
+		Subject: r.Subject, InReplyTo: irt, References: refs,
+		Headers: w.s.autoHeaders("auto-replied"), Text: r.Text, HTML: r.HTML, Kind: KindAuto,
+	}, w.now, true)
+	w.queued = true
+	return err
+}
+
 // notifyRecipients are who hears of a ticket: its assignee, else the group
 // address, else every agent.
 func (s *Service) notifyRecipients(t *Ticket) []Address {
@@ -100,6 +123,7 @@ func (w *work) notifyAgents(t *Ticket, in *Message) (int, error) {
 	data.FollowUp = !w.res.NewTicket
 	data.Attachments = in.Attachments
 	data.TicketSubject = TaggedSubject(t.ID, in.Subject)
+	data.AckReason, data.AckDue = w.res.HeldBack, w.res.AckDue
 	r, err := w.s.render.Render("notify", w.s.cfg.Language, data)
 	if err != nil {
 		return 0, fmt.Errorf("render notification: %w", err)

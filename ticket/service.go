@@ -214,9 +214,12 @@ type Result struct {
 	// Note explains a decision operators may wonder about (an agent's mail
 	// handled as a customer's, a [#N] from a stranger, a command error).
 	Note string
-	// HeldBack says why an automatic mail was not sent (rate limit,
-	// suppression, a null or own address).
+	// HeldBack says why the acknowledgement was not sent now (rate limit,
+	// suppression, a null or own address); with AckDue set it is held and
+	// sent at about that time, folded with the others held for the
+	// address (see Service.ReleaseHeld), else it is not sent at all.
 	HeldBack string
+	AckDue   time.Time
 	Bounce   bool
 	Spam     bool
 	// Alert, when set, is what an operator must look at (an Alert kind);
@@ -490,11 +493,11 @@ func (w *work) run() error {
 	}
 	if !auto && !IsSupportAddress(s.cfg.Support.Email, m.From.Email) {
 		if w.res.NewTicket || w.in.Oversized > 0 {
-			ok, reason, err := s.mayAutoSend(w.tx, m.From.Email, w.now)
+			d, err := s.mayAutoSend(w.tx, m.From.Email, w.now)
 			if err != nil {
 				return err
 			}
-			if ok {
+			if d.ok {
 				tmpl := "ack"
 				if w.in.Oversized > 0 {
 					tmpl = "toolarge"
@@ -503,9 +506,8 @@ func (w *work) run() error {
 					return err
 				}
 				w.res.Acknowledged = true
-			} else {
-				w.res.HeldBack = reason
-				s.log.Warn("acknowledgement held back", "ticket", t.ID, "to", t.Requester.Email, "reason", reason)
+			} else if err := w.holdAck(&t, d); err != nil {
+				return err
 			}
 		}
 		n, err := w.notifyAgents(&t, msg)

@@ -112,6 +112,10 @@ func (b localBackend) Ticket(_ context.Context, id uint64) (ticketView, error) {
 
 func (b localBackend) Poll(ctx context.Context) ([]pollResult, error) {
 	res := b.d.pollAll(ctx)
+	if b.direct {
+		// No daemon runs its loop: held acknowledgements now due go too.
+		b.d.releaseHeld()
+	}
 	// A one-shot poll also sends what it queued; what cannot be sent now
 	// stays in the outbox for the next run or for serve.
 	if _, _, _, err := b.d.outbox.Flush(ctx); err != nil {

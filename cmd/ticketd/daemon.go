@@ -179,7 +179,7 @@ func (d *daemon) poll(ctx context.Context, p *poller, wait bool) (st mailbox.Pol
 	st, err = p.Poll(ctx)
 	if err == nil && st.Fetched > 0 {
 		d.log.Info("poll done", "mailbox", p.Name(), "fetched", st.Fetched, "new", st.NewTickets,
-			"followups", st.FollowUps, "duplicates", st.Duplicates, "rejected", st.Rejected, "held_back", st.HeldBack,
+			"followups", st.FollowUps, "duplicates", st.Duplicates, "rejected", st.Rejected, "acks_deferred", st.Deferred, "acks_withheld", st.Withheld,
 			"bytes", st.Bytes, "commits", st.Commits, "took", time.Since(start).Round(time.Millisecond))
 	}
 	return st, err
@@ -225,6 +225,7 @@ func (d *daemon) serve(ctx context.Context) error {
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() { d.outbox.Run(ctx) })
+	wg.Go(func() { d.releaseLoop(ctx) })
 	c.Start()
 	for _, p := range d.pollers {
 		if p.watch != nil {
@@ -244,6 +245,44 @@ func (d *daemon) serve(ctx context.Context) error {
 	<-c.Stop().Done()
 	wg.Wait()
 	return nil
+}
+
+// releaseHeld queues the held acknowledgements that are due (see
+// ticket.Service.ReleaseHeld) and returns when the next one is.
+func (d *daemon) releaseHeld() (next time.Time) {
+	defer func() {
+		if r := recover(); r != nil {
+			d.metrics.panicked()
+			d.log.Error("held acknowledgements: panic", "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	n, next, err := d.svc.ReleaseHeld()
+	if err != nil {
+		d.log.Error("held acknowledgements", "err", err)
+	}
+	if n > 0 {
+		d.metrics.released(n)
+		d.log.Info("held acknowledgements queued", "tickets", n)
+	}
+	return next
+}
+
+// releaseLoop sends held acknowledgements when they are due, until ctx is
+// done; it looks at least every 30 seconds.
+func (d *daemon) releaseLoop(ctx context.Context) {
+	for {
+		wait := 30 * time.Second
+		if next := d.releaseHeld(); !next.IsZero() {
+			wait = min(wait, max(time.Until(next), time.Second))
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // watch runs IMAP IDLE on p's folder and polls p when new mail arrives,

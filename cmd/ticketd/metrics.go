@@ -55,7 +55,7 @@ func newMetrics(d *daemon) *metrics {
 		followups:   counter("ticketd_followups_total", "Incoming mails added to an existing ticket."),
 		duplicates:  counter("ticketd_duplicates_total", "Incoming mails already stored, skipped."),
 		quarantined: counter("ticketd_quarantined_total", "Incoming mails that could not be handled, kept in quarantine."),
-		acks:        counterVec("ticketd_acknowledgements_total", "Acknowledgements of new tickets: queued, or held_back (rate limit, suppression).", "result", "queued", "held_back"),
+		acks:        counterVec("ticketd_acknowledgements_total", "Acknowledgements of new tickets: queued (sent now), deferred (held by the rate limits, sent later), released (held ones queued later, counted per ticket), withheld (never sent: suppressed, no-reply address, a mail loop).", "result", "queued", "deferred", "released", "withheld"),
 		sent:        counterVec("ticketd_mail_sent_total", "Send attempts of the outbox: sent, retry (temporary failure), failed (given up).", "result", "sent", "retry", "failed"),
 		errs:        counterVec("ticketd_errors_total", "Errors by kind: imap (a poll failed on the IMAP side), smtp (a send attempt not accepted), store (a database transaction or read failed), panic (recovered).", "kind", "imap", "smtp", "store", "panic"),
 		alerts:      counterVec("ticketd_alerts_total", "Things an operator must look at, by kind: protected_address_refused (mail to an agent's or the notify address was refused for good or bounced; it is not suppressed).", "kind", ticket.AlertProtectedRefused),
@@ -86,7 +86,8 @@ func (m *metrics) poll(name string, st mailbox.PollStats, err error, took time.D
 	m.duplicates.Add(float64(st.Duplicates))
 	m.quarantined.Add(float64(st.Rejected))
 	m.acks.WithLabelValues("queued").Add(float64(st.Acknowledged))
-	m.acks.WithLabelValues("held_back").Add(float64(st.HeldBack))
+	m.acks.WithLabelValues("deferred").Add(float64(st.Deferred))
+	m.acks.WithLabelValues("withheld").Add(float64(st.Withheld))
 	var se storeError
 	switch {
 	case errors.Is(err, context.Canceled):
@@ -118,8 +119,11 @@ func (m *metrics) ingested(res ticket.Result, rejected bool) {
 	if res.Acknowledged {
 		m.acks.WithLabelValues("queued").Inc()
 	}
-	if res.HeldBack != "" {
-		m.acks.WithLabelValues("held_back").Inc()
+	switch {
+	case res.HeldBack != "" && !res.AckDue.IsZero():
+		m.acks.WithLabelValues("deferred").Inc()
+	case res.HeldBack != "":
+		m.acks.WithLabelValues("withheld").Inc()
 	}
 }
 
@@ -132,6 +136,9 @@ func (m *metrics) sendResult(kind string) {
 		m.errs.WithLabelValues("smtp").Inc()
 	}
 }
+
+// released counts held acknowledgements queued later.
+func (m *metrics) released(n int) { m.acks.WithLabelValues("released").Add(float64(n)) }
 
 // alert counts something an operator must look at.
 func (m *metrics) alert(kind string) { m.alerts.WithLabelValues(kind).Inc() }
