@@ -140,7 +140,7 @@ type PollStats struct {
 	// sent later; Withheld those not sent at all (suppressed, no-reply
 	// address, a mail loop).
 	Deferred, Withheld int
-	Bytes    int64
+	Bytes              int64
 
 	// Acknowledged counts acknowledgements queued for new tickets.
 	Acknowledged int
