@@ -25,8 +25,9 @@ type WatchOptions struct {
 	// doubles after each failed attempt (defaults 1s and 60s), with jitter.
 	MinBackoff, MaxBackoff time.Duration
 	// CommandTimeout bounds each command of the watch connection: EXAMINE,
-	// starting and stopping IDLE, NOOP, LOGOUT (default 30s). A command not
-	// answered in time closes the connection, and Watch reconnects.
+	// starting and stopping IDLE, NOOP, LOGOUT (default: the mailbox's
+	// Timeout). A command not answered in time closes the connection, and
+	// Watch reconnects.
 	CommandTimeout time.Duration
 }
 
@@ -45,9 +46,6 @@ func (o *WatchOptions) withDefaults() WatchOptions {
 		w.MaxBackoff = time.Minute
 	}
 	w.MaxBackoff = max(w.MaxBackoff, w.MinBackoff)
-	if w.CommandTimeout <= 0 {
-		w.CommandTimeout = 30 * time.Second
-	}
 	return w
 }
 
@@ -80,6 +78,9 @@ var errNoIdle = errors.New("the server offers neither IDLE nor IMAP4rev2")
 // error.
 func (p *Poller) Watch(ctx context.Context, opts *WatchOptions, trigger func()) error {
 	o := opts.withDefaults()
+	if o.CommandTimeout <= 0 {
+		o.CommandTimeout = p.cfg.Timeout
+	}
 	var (
 		watching  bool // a connection is (or was last) up and idling
 		failing   bool // an outage is in progress and has been logged
@@ -164,7 +165,7 @@ func (p *Poller) watchOnce(ctx context.Context, o WatchOptions, trigger, up func
 			}
 		},
 	}
-	c, err := p.dialWith(ctx, handler)
+	c, err := p.dialWith(ctx, handler, false)
 	if err != nil {
 		return err
 	}
@@ -235,7 +236,7 @@ func (p *Poller) watchOnce(ctx context.Context, o WatchOptions, trigger, up func
 
 // idleFor waits while IDLE runs, calling trigger for each EXISTS, until d
 // has passed (nil), or ctx is done or the connection closed (an error).
-func (p *Poller) idleFor(ctx context.Context, c *imapclient.Client, d time.Duration, exists <-chan struct{}, trigger func()) error {
+func (p *Poller) idleFor(ctx context.Context, c *conn, d time.Duration, exists <-chan struct{}, trigger func()) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	for {
@@ -257,7 +258,7 @@ func (p *Poller) idleFor(ctx context.Context, c *imapclient.Client, d time.Durat
 }
 
 // logout sends LOGOUT and waits at most d for the answer.
-func (p *Poller) logout(c *imapclient.Client, d time.Duration) {
+func (p *Poller) logout(c *conn, d time.Duration) {
 	if err := guard(context.Background(), c, d, func() error { return c.Logout().Wait() }); err != nil {
 		p.log.Debug("imap idle: logout", "err", err)
 	}
@@ -266,7 +267,8 @@ func (p *Poller) logout(c *imapclient.Client, d time.Duration) {
 // guard runs f, which waits for an answer on c, and closes c when the answer
 // takes longer than d or ctx is done first; closing makes f return. Without
 // it a command on a dead connection would wait until TCP gives up.
-func guard(ctx context.Context, c *imapclient.Client, d time.Duration, f func() error) error {
+func guard(ctx context.Context, c *conn, d time.Duration, f func() error) error {
+	defer c.tc.expect()() // and the connection's own read deadline
 	var late atomic.Bool
 	t := time.AfterFunc(d, func() {
 		late.Store(true)

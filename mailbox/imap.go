@@ -60,7 +60,13 @@ type IMAPConfig struct {
 	// spam (the ticket, marked spam, is kept too), instead of the
 	// post-action.
 	SpamFolder string
-	// DialTimeout bounds connecting and greeting (default 30s).
+	// Timeout bounds every command and read (default 2m): a server that
+	// owes an answer and sends nothing for this long, or a write it does
+	// not take, fails the poll; a literal of n bytes also has n at 32 KiB/s
+	// more in all (see timedConn). Our own work (committing) never counts.
+	Timeout time.Duration
+	// DialTimeout bounds connecting, TLS, the greeting and the login
+	// (default Timeout).
 	DialTimeout time.Duration
 }
 
@@ -116,8 +122,11 @@ func NewPoller(cfg IMAPConfig, svc *ticket.Service, log *slog.Logger) (*Poller, 
 	if cfg.MaxMessageBytes <= 0 {
 		cfg.MaxMessageBytes = 25 << 20
 	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 2 * time.Minute
+	}
 	if cfg.DialTimeout <= 0 {
-		cfg.DialTimeout = 30 * time.Second
+		cfg.DialTimeout = cfg.Timeout
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -148,45 +157,101 @@ type PollStats struct {
 	Commits int
 }
 
+// maxBadPerPoll bounds how many undownloadable mails one poll handles by
+// reconnecting; the rest waits for the next poll.
+const maxBadPerPoll = 20
+
 // Poll connects, ingests every mail above the cursor, applies the
 // post-action to the mails it committed, and logs out. When ctx is cancelled
-// it finishes the mail in hand, records it, and returns ctx's error.
-func (p *Poller) Poll(ctx context.Context) (st PollStats, err error) {
+// it closes the connection, commits what it has fetched, and returns ctx's
+// error.
+//
+// Every command and read has the mailbox's Timeout (see timedConn): a
+// server that stops answering, or a connection gone half-open, fails the
+// poll within it. A mail that cannot be downloaded (its body is far larger
+// than its RFC822.SIZE said, or the server refuses or leaves out its body)
+// is handled once like an oversized one: a ticket from its header, with a
+// note, the post-action of oversized mail, and the cursor moves past it.
+func (p *Poller) Poll(ctx context.Context) (PollStats, error) {
+	var st PollStats
+	bad := map[imap.UID]*badMail{}
+	for {
+		err := p.pollOnce(ctx, &st, bad)
+		var bm *badMail
+		if ctx.Err() != nil {
+			return st, ctx.Err()
+		}
+		if !errors.As(err, &bm) || len(bad) >= maxBadPerPoll || bad[bm.uid] != nil {
+			return st, err
+		}
+		// The fetch was dropped in the middle of its literal: a new
+		// connection handles that mail from its header, then goes on.
+		p.log.Warn("imap: a mail cannot be downloaded; it is handled from its header", "uid", bm.uid, "reason", bm.reason)
+		bad[bm.uid] = bm
+	}
+}
+
+// badMail is a mail that cannot be downloaded; size is its real size when
+// known.
+type badMail struct {
+	uid    imap.UID
+	size   int64
+	reason string
+}
+
+func (b *badMail) Error() string { return fmt.Sprintf("uid %d: %s", b.uid, b.reason) }
+
+// pollOnce is one connection's part of Poll; bad are the mails found
+// undownloadable so far, handled from their header.
+func (p *Poller) pollOnce(ctx context.Context, st *PollStats, bad map[imap.UID]*badMail) (err error) {
 	c, err := p.dial(ctx)
 	if err != nil {
-		return st, err
+		return err
 	}
+	// Cancelling closes the connection: nothing waits on the server then.
+	defer context.AfterFunc(ctx, func() { c.tc.Close() })()
 	defer func() {
-		if cerr := c.Logout().Wait(); cerr != nil && err == nil && ctx.Err() == nil {
-			p.log.Debug("imap logout", "err", cerr)
+		if err == nil {
+			if lerr := c.Logout().Wait(); lerr != nil {
+				p.log.Debug("imap logout", "err", lerr)
+			}
 		}
 		c.Close()
+		if err != nil {
+			err = p.connErr(c.tc, ctx, err)
+		}
 	}()
 
 	folder := p.cfg.folder()
 	sel, err := c.Select(folder, nil).Wait()
 	if err != nil {
-		return st, fmt.Errorf("mailbox %s: select %s: %w", p.cfg.Name, folder, err)
+		return fmt.Errorf("mailbox %s: select %s: %w", p.cfg.Name, folder, err)
 	}
 	key := p.cfg.CursorKey()
+	done := c.tc.ours()
 	cur, found, err := p.svc.Cursor(key)
+	if err == nil && (!found || cur.UIDValidity != sel.UIDValidity) {
+		if found {
+			// RFC 3501 section 2.3.1.1: UIDs from the old validity mean
+			// nothing. Rescan everything; the dedupe entries keep it from
+			// storing anything twice.
+			p.log.Warn("imap: UIDVALIDITY changed; rescanning the folder (duplicates are skipped)",
+				"old", cur.UIDValidity, "new", sel.UIDValidity)
+		}
+		cur = ticket.Cursor{UIDValidity: sel.UIDValidity}
+		// Stored now, so that whatever this poll handles moves it on.
+		err = p.svc.UpdateCursor(key, func(c *ticket.Cursor) { *c = cur })
+	}
+	done()
 	if err != nil {
-		return st, err
+		return err
 	}
-	if found && cur.UIDValidity != sel.UIDValidity {
-		// RFC 3501 section 2.3.1.1: UIDs from the old validity mean nothing.
-		// Rescan everything; the dedupe entries keep it from storing twice.
-		p.log.Warn("imap: UIDVALIDITY changed; rescanning the folder (duplicates are skipped)",
-			"old", cur.UIDValidity, "new", sel.UIDValidity)
-		cur = ticket.Cursor{}
-	}
-	cur.UIDValidity = sel.UIDValidity
 
 	if cur.ActedUID < cur.LastUID {
 		// Committed before, but the post-action did not finish (a crash or a
 		// dropped connection): apply it now.
 		if err := p.catchUp(c, cur); err != nil {
-			return st, err
+			return err
 		}
 	}
 
@@ -196,7 +261,7 @@ func (p *Poller) Poll(ctx context.Context) (st PollStats, err error) {
 		set.AddRange(imap.UID(cur.LastUID+1), 0) // LastUID+1:*
 		data, err := c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{set}}, nil).Wait()
 		if err != nil {
-			return st, fmt.Errorf("mailbox %s: uid search: %w", p.cfg.Name, err)
+			return fmt.Errorf("mailbox %s: uid search: %w", p.cfg.Name, err)
 		}
 		all, _ := data.All.(imap.UIDSet).Nums()
 		for _, u := range all {
@@ -207,19 +272,19 @@ func (p *Poller) Poll(ctx context.Context) (st PollStats, err error) {
 		slices.Sort(uids)
 	}
 	if len(uids) == 0 {
-		return st, nil
+		return nil
 	}
 	// RFC822.SIZE first: a mail over the limit is never downloaded.
-	normal, big, err := p.split(c, uids)
+	normal, big, err := p.split(c, uids, bad)
 	if err != nil {
-		return st, err
+		return err
 	}
 	if len(big) > 0 {
-		if err := p.oversized(c, big, &st); err != nil {
-			return st, err
+		if err := p.oversized(c, big, st); err != nil {
+			return err
 		}
 	}
-	r := p.newRun(cur.UIDValidity, normal, &st)
+	r := p.newRun(cur.UIDValidity, normal, st)
 	for len(normal) > 0 && err == nil {
 		n := min(len(normal), p.cfg.BatchSize)
 		chunk := normal[:n]
@@ -229,27 +294,37 @@ func (p *Poller) Poll(ctx context.Context) (st PollStats, err error) {
 		}
 	}
 	r.pipe.Close()
-	if werr := r.pipe.Wait(); err == nil {
+	done = c.tc.ours()
+	werr := r.pipe.Wait()
+	done()
+	if err == nil {
 		err = werr
 	}
-	st.Commits = r.pipe.Commits()
+	st.Commits += r.pipe.Commits()
+	if err == nil && len(r.bad) > 0 {
+		// Mails the server refused or left out, alone too: from their
+		// header, then the cursor may pass them.
+		err = p.oversized(c, r.bad, st)
+		if err == nil {
+			r.gone(slices.Collect(maps.Keys(r.bad)))
+		}
+	}
 	if err == nil {
 		// Every mail is committed: the cursor passes the last one, and
 		// mails the server did not return (expunged meanwhile) too.
 		last := uint32(uids[len(uids)-1])
+		done = c.tc.ours()
 		err = p.svc.UpdateCursor(p.cfg.CursorKey(), func(c *ticket.Cursor) {
 			if c.UIDValidity == cur.UIDValidity {
 				c.LastUID = max(c.LastUID, last)
 			}
 		})
+		done()
 	}
 	if err == nil {
 		err = r.act(c)
 	}
-	if err != nil && ctx.Err() != nil {
-		return st, ctx.Err()
-	}
-	return st, err
+	return err
 }
 
 // run is one poll's ingest: the UIDs asked for, the pipeline committing
@@ -267,6 +342,7 @@ type run struct {
 	spam    []imap.UID        // committed spam to move
 	acted   uint32            // the cursor's ActedUID as this run knows it
 	st      *PollStats
+	bad     map[imap.UID]*badMail // refused or left out by the server, to handle from their header
 }
 
 func (p *Poller) newRun(validity uint32, uids []imap.UID, st *PollStats) *run {
@@ -365,7 +441,7 @@ func (r *run) committed(j *Job, res ticket.Result, rejected bool) {
 
 // act applies the post-action to the mails committed so far, below the
 // cursor, and records it.
-func (r *run) act(c *imapclient.Client) error {
+func (r *run) act(c *conn) error {
 	r.mu.Lock()
 	safe := r.safeUID()
 	var done, spam []imap.UID
@@ -376,11 +452,17 @@ func (r *run) act(c *imapclient.Client) error {
 	p := r.p
 	if len(spam) > 0 {
 		if err := p.act(c, spam, PostMove, p.cfg.SpamFolder); err != nil {
+			if c.broken() {
+				return err
+			}
 			p.log.Warn("imap: moving spam failed", "err", err)
 		}
 	}
 	if len(done) > 0 {
 		if err := p.postAction(c, done); err != nil {
+			if c.broken() {
+				return err // the poll fails; the next one applies it (catch-up)
+			}
 			p.log.Warn("imap: post-action failed; it is retried on the next poll", "err", err)
 			return nil
 		}
@@ -410,11 +492,59 @@ func split(uids []imap.UID, limit uint32) (rest, upTo []imap.UID) {
 }
 
 // fetch streams one UID FETCH into the pipeline, holding back while the
-// pipeline has too many bytes in flight.
-func (r *run) fetch(ctx context.Context, c *imapclient.Client, chunk []imap.UID) error {
+// pipeline has too many bytes in flight. A mail the server refuses (the
+// FETCH ends in NO), leaves out though it still exists, or sends without a
+// body is tried once more alone, then put in r.bad; one whose body is far
+// larger than its RFC822.SIZE said ends the fetch with a *badMail.
+func (r *run) fetch(ctx context.Context, c *conn, chunk []imap.UID) error {
+	missing, err := r.fetchSet(ctx, c, chunk)
+	if perMail(err) {
+		err = nil // some mail it cannot read: which, is found out below
+	}
+	if err != nil {
+		return err
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	// Expunged meanwhile (the cursor may pass them), or withheld?
+	slices.Sort(missing)
+	data, err := c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{imap.UIDSetNum(missing...)}}, nil).Wait()
+	if err != nil {
+		return fmt.Errorf("mailbox %s: uid search: %w", r.p.cfg.Name, err)
+	}
+	exist, _ := data.All.(imap.UIDSet).Nums()
+	var gone []imap.UID
+	for _, u := range missing {
+		if !slices.Contains(exist, u) {
+			gone = append(gone, u)
+		}
+	}
+	r.gone(gone)
+	for _, u := range exist {
+		if !slices.Contains(missing, u) {
+			continue // "n:*" matches the last mail too
+		}
+		still, err := r.fetchSet(ctx, c, []imap.UID{u})
+		switch {
+		case perMail(err):
+			r.addBad(u, "the server refused to send it: "+err.Error())
+		case err != nil:
+			return err
+		case len(still) > 0:
+			r.addBad(u, "the server sent no body for it")
+		}
+	}
+	return nil
+}
+
+// fetchSet runs one UID FETCH of uids into the pipeline and returns the
+// UIDs it did not bring (with an *imap.Error when the server said NO, as a
+// server does for a mail it cannot read).
+func (r *run) fetchSet(ctx context.Context, c *conn, uids []imap.UID) (missing []imap.UID, err error) {
 	p := r.p
 	section := &imap.FetchItemBodySection{Peek: true}
-	cmd := c.Fetch(imap.UIDSetNum(chunk...), &imap.FetchOptions{
+	cmd := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{
 		UID: true, RFC822Size: true, BodySection: []*imap.FetchItemBodySection{section},
 	})
 	closed := false
@@ -423,66 +553,105 @@ func (r *run) fetch(ctx context.Context, c *imapclient.Client, chunk []imap.UID)
 			cmd.Close() // already failing; the first error is the one to report
 		}
 	}()
-	asked := make(map[imap.UID]bool, len(chunk))
-	for _, u := range chunk {
+	asked := make(map[imap.UID]bool, len(uids))
+	for _, u := range uids {
 		asked[u] = true
 	}
 	for {
 		if ctx.Err() != nil {
 			// Abandon the rest of the FETCH; the cursor is consistent.
 			closed = true
-			abandon(c, cmd)
-			return ctx.Err()
+			abandon(c, cmd, false)
+			return nil, ctx.Err()
 		}
 		msg := cmd.Next()
 		if msg == nil {
 			break
 		}
-		uid, raw, reserved, err := p.readMessage(ctx, msg, r.pipe)
+		uid, raw, reserved, err := p.readMessage(ctx, c, msg, r.pipe)
 		if err != nil {
 			// Cancelled, the pipeline stopped, a short read, a lying size:
 			// the rest of the FETCH (hundreds of MB, maybe) is not worth
 			// reading, and the connection ends with this poll anyway.
 			r.pipe.Release(reserved)
 			closed = true
-			abandon(c, cmd)
-			return err
+			abandon(c, cmd, errors.As(err, new(*literalError)))
+			return nil, err
 		}
 		if uid == 0 || !asked[uid] || raw == nil {
 			r.pipe.Release(reserved)
-			continue // unsolicited FETCH (e.g. a flag change by another client)
+			continue // unsolicited FETCH (a flag change by another client), or no body
 		}
 		delete(asked, uid)
 		src := fmt.Sprintf("imap %s uid %d", p.cfg.CursorKey(), uid)
+		done := c.tc.ours() // a full pipeline is our own slowness
 		r.pipe.Submit(&Job{Raw: raw, Tag: uid, In: ticket.Incoming{Source: src, Mailbox: p.cfg.CursorKey()}}, reserved)
+		done()
 	}
 	closed = true
+	missing = slices.Collect(maps.Keys(asked))
 	if err := cmd.Close(); err != nil {
-		return fmt.Errorf("mailbox %s: uid fetch: %w", p.cfg.Name, err)
+		var ierr *imap.Error
+		if errors.As(err, &ierr) && c.tc.err() == nil {
+			return missing, ierr // a NO: the connection is fine
+		}
+		return nil, fmt.Errorf("mailbox %s: uid fetch: %w", p.cfg.Name, err)
 	}
-	// Mails of the chunk that the server did not return were expunged
-	// meanwhile: the cursor may pass them.
-	if len(asked) > 0 {
-		r.gone(slices.Collect(maps.Keys(asked)))
-	}
-	return nil
+	return missing, nil
 }
 
-// abandon drops a FETCH in progress: the connection is closed and the
-// command drained. Client.Close waits for the client's reader, which waits
-// for someone to take the next message: so the close runs on its own
-// goroutine while this one drains.
-func abandon(c *imapclient.Client, cmd *imapclient.FetchCommand) {
-	go func() {
-		defer func() { _ = recover() }() // closing must not take the daemon down
-		c.Close()
-	}()
+// perMail reports whether err is a NO of the server that may be about
+// one mail (SERVERBUG, CORRUPTION, PARSE, UNKNOWN-CTE, TOOBIG, no code),
+// rather than about the server's state right now (UNAVAILABLE, LIMIT,
+// INUSE, OVERQUOTA, ...), which a later poll retries.
+func perMail(err error) bool {
+	var ierr *imap.Error
+	if !errors.As(err, &ierr) || ierr.Type != imap.StatusResponseTypeNo {
+		return false
+	}
+	switch ierr.Code {
+	case "", imap.ResponseCodeServerBug, imap.ResponseCodeCorruption, imap.ResponseCodeParse,
+		imap.ResponseCodeUnknownCTE, imap.ResponseCodeTooBig, imap.ResponseCodeCannot:
+		return true
+	}
+	return false
+}
+
+// addBad records a mail of the run that cannot be downloaded.
+func (r *run) addBad(uid imap.UID, reason string) {
+	r.p.log.Warn("imap: a mail cannot be downloaded; it is handled from its header", "uid", uid, "reason", reason)
+	if r.bad == nil {
+		r.bad = map[imap.UID]*badMail{}
+	}
+	r.bad[uid] = &badMail{uid: uid, reason: reason}
+}
+
+// abandon drops a FETCH in progress: the connection is closed under the
+// client, so its reader fails, and the command is drained.
+//
+// After a read of a literal failed, go-imap's reader goes on decoding at
+// once while draining the command would read that literal again, both on
+// one buffer: so then (midLiteral) the drain waits until the reader has
+// stopped, which the closed connection makes it do at its next read.
+// Between two messages the reader waits for the drain instead.
+func abandon(c *conn, cmd *imapclient.FetchCommand, midLiteral bool) {
+	c.tc.Close()
+	if midLiteral {
+		t := time.NewTimer(5 * time.Second)
+		select {
+		case <-c.Closed():
+		case <-t.C:
+		}
+		t.Stop()
+	}
 	_ = cmd.Close() // an error: the connection just closed
 }
 
 // readMessage reads one FETCH response; the body's bytes are reserved in
-// pipe before they are read (the caller releases or submits them).
-func (p *Poller) readMessage(ctx context.Context, msg *imapclient.FetchMessageData, pipe *Pipe) (uid imap.UID, raw []byte, reserved int64, err error) {
+// pipe before they are read (the caller releases or submits them). A body
+// far larger than the limit (so than the RFC822.SIZE the server gave) is a
+// *badMail; a second body is discarded as it streams.
+func (p *Poller) readMessage(ctx context.Context, c *conn, msg *imapclient.FetchMessageData, pipe *Pipe) (uid imap.UID, raw []byte, reserved int64, err error) {
 	var size int64
 	for {
 		item := msg.Next()
@@ -495,31 +664,56 @@ func (p *Poller) readMessage(ctx context.Context, msg *imapclient.FetchMessageDa
 		case imapclient.FetchItemDataRFC822Size:
 			size = it.Size
 		case imapclient.FetchItemDataBodySection:
-			if it.Literal == nil || raw != nil {
+			if it.Literal == nil {
+				continue
+			}
+			if raw != nil {
+				if err := c.discard(it.Literal); err != nil {
+					return uid, nil, reserved, &literalError{fmt.Errorf("mailbox %s: discard an unasked literal: %w", p.cfg.Name, err)}
+				}
 				continue
 			}
 			n := it.Literal.Size()
 			if n > p.cfg.MaxMessageBytes+p.cfg.MaxMessageBytes/4 {
 				// RFC822.SIZE said it was small enough; the server lied.
-				return uid, nil, reserved, fmt.Errorf("mailbox %s: uid %d: %d bytes although RFC822.SIZE was %d; it stays on the server",
-					p.cfg.Name, uid, n, size)
+				return uid, nil, reserved, &badMail{uid: uid, size: n,
+					reason: fmt.Sprintf("the server said RFC822.SIZE %d but sent %d bytes", size, n)}
 			}
-			if err := pipe.Reserve(ctx, n); err != nil {
+			done := c.tc.ours()
+			err := pipe.Reserve(ctx, n)
+			done()
+			if err != nil {
 				return uid, nil, reserved, err
 			}
 			reserved = n
 			buf := make([]byte, n)
-			if _, err := io.ReadFull(it.Literal, buf); err != nil {
-				return uid, nil, reserved, fmt.Errorf("mailbox %s: read body: %w", p.cfg.Name, err)
+			read := c.tc.literal(n)
+			_, err = io.ReadFull(it.Literal, buf)
+			read()
+			if err != nil {
+				return uid, nil, reserved, &literalError{fmt.Errorf("mailbox %s: read body: %w", p.cfg.Name, err)}
 			}
 			raw = buf
 		}
 	}
 }
 
+// literalError is a failed read of a literal (see abandon).
+type literalError struct{ err error }
+
+func (e *literalError) Error() string { return e.err.Error() }
+func (e *literalError) Unwrap() error { return e.err }
+
+// discard reads and drops a literal, under its deadline.
+func (c *conn) discard(lit imap.LiteralReader) error {
+	defer c.tc.literal(lit.Size())()
+	_, err := io.Copy(io.Discard, lit)
+	return err
+}
+
 // catchUp re-applies the post-action to mails committed before whose
 // post-action was not recorded as done.
-func (p *Poller) catchUp(c *imapclient.Client, cur ticket.Cursor) error {
+func (p *Poller) catchUp(c *conn, cur ticket.Cursor) error {
 	var set imap.UIDSet
 	set.AddRange(imap.UID(cur.ActedUID+1), imap.UID(cur.LastUID))
 	crit := &imap.SearchCriteria{UID: []imap.UIDSet{set}}
@@ -553,12 +747,12 @@ func (p *Poller) markActed(validity uint32, uid imap.UID) error {
 // after the COPY succeeded, \Deleted and, with UIDPLUS, a UID EXPUNGE of
 // exactly these UIDs. Without UIDPLUS the originals stay flagged \Deleted:
 // a plain EXPUNGE could remove mail other clients flagged.
-func (p *Poller) postAction(c *imapclient.Client, uids []imap.UID) error {
+func (p *Poller) postAction(c *conn, uids []imap.UID) error {
 	return p.act(c, uids, p.cfg.PostAction, p.cfg.MoveTo)
 }
 
 // act applies a post-action (PostSeen, or PostMove to folder) to uids.
-func (p *Poller) act(c *imapclient.Client, uids []imap.UID, action, folder string) error {
+func (p *Poller) act(c *conn, uids []imap.UID, action, folder string) error {
 	set := imap.UIDSetNum(uids...)
 	if action == PostSeen {
 		err := c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close()
@@ -579,7 +773,7 @@ func (p *Poller) act(c *imapclient.Client, uids []imap.UID, action, folder strin
 	return err
 }
 
-func (p *Poller) move(c *imapclient.Client, set imap.UIDSet, folder string) error {
+func (p *Poller) move(c *conn, set imap.UIDSet, folder string) error {
 	caps := c.Caps()
 	if caps.Has(imap.CapMove) || caps.Has(imap.CapIMAP4rev2) {
 		if _, err := c.Move(set, folder).Wait(); err != nil {
@@ -601,13 +795,37 @@ func (p *Poller) move(c *imapclient.Client, set imap.UIDSet, folder string) erro
 	return nil
 }
 
-// dial connects and logs in.
-func (p *Poller) dial(ctx context.Context) (*imapclient.Client, error) {
-	return p.dialWith(ctx, nil)
+// conn is one IMAP connection: the client and the connection under it,
+// which holds the deadlines.
+type conn struct {
+	*imapclient.Client
+	tc *timedConn
 }
 
-// dialWith is dial with a handler for unilateral server data (for IDLE).
-func (p *Poller) dialWith(ctx context.Context, h *imapclient.UnilateralDataHandler) (*imapclient.Client, error) {
+// broken reports whether the connection is gone (closed for a stall, or
+// by the server), as opposed to a command the server refused.
+func (c *conn) broken() bool {
+	if c.tc.err() != nil {
+		return true
+	}
+	select {
+	case <-c.Closed():
+		return true
+	default:
+		return false
+	}
+}
+
+// dial connects and logs in, for a poll: the connection expects answers
+// (see timedConn) except where the poll marks its own work.
+func (p *Poller) dial(ctx context.Context) (*conn, error) {
+	return p.dialWith(ctx, nil, true)
+}
+
+// dialWith is dial with a handler for unilateral server data and the
+// connection's initial state: for IDLE, not expecting, since IDLE is
+// quiet by design.
+func (p *Poller) dialWith(ctx context.Context, h *imapclient.UnilateralDataHandler, expecting bool) (*conn, error) {
 	addr := net.JoinHostPort(p.cfg.Host, fmt.Sprint(p.cfg.Port))
 	tlsCfg := &tls.Config{ServerName: strings.Trim(p.cfg.Host, "[]"), MinVersion: tls.VersionTLS12}
 	if p.cfg.TLSConfig != nil {
@@ -619,27 +837,51 @@ func (p *Poller) dialWith(ctx context.Context, h *imapclient.UnilateralDataHandl
 	opts := &imapclient.Options{
 		TLSConfig:             tlsCfg,
 		WordDecoder:           WordDecoder,
-		Dialer:                &net.Dialer{Timeout: p.cfg.DialTimeout},
 		UnilateralDataHandler: h,
 	}
+	fail := func(what string, err error) (*conn, error) {
+		return nil, fmt.Errorf("mailbox %s: %s %s (%s): %w", p.cfg.Name, what, addr, p.cfg.Security, err)
+	}
+	dctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
+	defer cancel()
+	nc, err := (&net.Dialer{}).DialContext(dctx, "tcp", addr)
+	if err != nil {
+		return fail("connect", err)
+	}
+	tc := newTimedConn(nc, p.cfg.Timeout, true) // the greeting and login are owed
+	// Until the login is done, ctx or the dial timeout ends it all.
+	stop := context.AfterFunc(dctx, func() { tc.Close() })
+	defer stop()
 	var c *imapclient.Client
-	var err error
 	switch p.cfg.Security {
 	case "tls":
-		c, err = imapclient.DialTLS(addr, opts)
+		tlsConn := tls.Client(tc, tlsCfg)
+		if err := tlsConn.HandshakeContext(dctx); err != nil {
+			tc.Close()
+			return fail("TLS handshake with", err)
+		}
+		c = imapclient.New(tlsConn, opts)
 	case "starttls":
-		c, err = imapclient.DialStartTLS(addr, opts)
+		c, err = imapclient.NewStartTLS(tc, opts)
+		if err != nil {
+			tc.Close()
+			return fail("STARTTLS with", err)
+		}
 	default:
-		c, err = imapclient.DialInsecure(addr, opts)
+		c = imapclient.New(tc, opts)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("mailbox %s: connect %s (%s): %w", p.cfg.Name, addr, p.cfg.Security, err)
+	dialErr := func(err error) error {
+		if serr := tc.err(); serr != nil {
+			return serr
+		}
+		if ctx.Err() == nil && dctx.Err() != nil {
+			return fmt.Errorf("no answer from the server within %v (connecting and logging in); connection closed", p.cfg.DialTimeout)
+		}
+		return p.connErr(tc, ctx, err)
 	}
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	defer stop()
 	if err := c.WaitGreeting(); err != nil {
 		c.Close()
-		return nil, fmt.Errorf("mailbox %s: greeting from %s: %w", p.cfg.Name, addr, err)
+		return fail("greeting from", dialErr(err))
 	}
 	if p.cfg.Auth == "plain" {
 		err = c.Authenticate(sasl.NewPlainClient("", p.cfg.Username, p.cfg.Password))
@@ -648,63 +890,23 @@ func (p *Poller) dialWith(ctx context.Context, h *imapclient.UnilateralDataHandl
 	}
 	if err != nil {
 		c.Close()
-		return nil, fmt.Errorf("mailbox %s: login as %s at %s: %w", p.cfg.Name, p.cfg.Username, addr, err)
+		return nil, fmt.Errorf("mailbox %s: login as %s at %s: %w", p.cfg.Name, p.cfg.Username, addr, dialErr(err))
 	}
-	return c, nil
+	if !expecting {
+		tc.expecting.Add(-1)
+	}
+	return &conn{Client: c, tc: tc}, nil
 }
 
-// split asks for the RFC822.SIZE of chunk and separates the mails over
-// MaxMessageBytes.
-func (p *Poller) split(c *imapclient.Client, chunk []imap.UID) (normal, big []imap.UID, err error) {
-	msgs, err := c.Fetch(imap.UIDSetNum(chunk...), &imap.FetchOptions{UID: true, RFC822Size: true}).Collect()
-	if err != nil {
-		return nil, nil, fmt.Errorf("mailbox %s: uid fetch rfc822.size: %w", p.cfg.Name, err)
+// connErr explains err of a command on tc: the stall that closed the
+// connection, or the context that ended, when one did.
+func (p *Poller) connErr(tc *timedConn, ctx context.Context, err error) error {
+	if serr := tc.err(); serr != nil {
+		return serr
 	}
-	size := map[imap.UID]int64{}
-	for _, m := range msgs {
-		size[m.UID] = m.RFC822Size
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w (%v)", ctx.Err(), err)
 	}
-	for _, u := range chunk {
-		if size[u] > p.cfg.MaxMessageBytes {
-			big = append(big, u)
-		} else {
-			normal = append(normal, u)
-		}
-	}
-	return normal, big, nil
+	return err
 }
 
-// oversized opens tickets from the headers of mails over the size limit and
-// moves them aside; their bodies are never downloaded.
-func (p *Poller) oversized(c *imapclient.Client, uids []imap.UID, st *PollStats) error {
-	hdr := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, Peek: true}
-	msgs, err := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, RFC822Size: true,
-		BodySection: []*imap.FetchItemBodySection{hdr}}).Collect()
-	if err != nil {
-		return fmt.Errorf("mailbox %s: uid fetch header: %w", p.cfg.Name, err)
-	}
-	var done []imap.UID
-	for _, m := range msgs {
-		raw := m.FindBodySection(hdr)
-		src := fmt.Sprintf("imap %s uid %d (header only: %d bytes)", p.cfg.CursorKey(), m.UID, m.RFC822Size)
-		res, _, err := Deliver(p.svc, append(raw, "\r\n"...), ticket.Incoming{Source: src, Oversized: m.RFC822Size})
-		if err != nil {
-			return fmt.Errorf("mailbox %s: uid %d: %w", p.cfg.Name, m.UID, err)
-		}
-		st.Fetched++
-		st.Oversized++
-		if res.NewTicket {
-			st.NewTickets++
-		}
-		p.log.Warn("imap: mail over the size limit left on the server", "uid", m.UID, "size", m.RFC822Size,
-			"limit", p.cfg.MaxMessageBytes, "ticket", res.TicketID, "folder", p.cfg.OversizedFolder)
-		done = append(done, m.UID)
-	}
-	if len(done) == 0 {
-		return nil
-	}
-	if p.cfg.OversizedFolder == "" {
-		return p.act(c, done, PostSeen, "")
-	}
-	return p.act(c, done, PostMove, p.cfg.OversizedFolder)
-}

@@ -156,6 +156,10 @@ type Incoming struct {
 	// header alone is in Raw: the ticket gets a note and the sender a "too
 	// large" reply instead of an acknowledgement.
 	Oversized int64
+	// Undownloadable, when set, says why a mail whose header alone is in
+	// Raw could not be downloaded (the server refused or left out its
+	// body): the ticket gets a note; the mail stays on the server.
+	Undownloadable string
 	// Quarantined, when set, is the quarantine record this mail is retried
 	// from; it is removed in the same transaction.
 	Quarantined uint64
@@ -466,6 +470,10 @@ func (w *work) run() error {
 	if w.in.Oversized > 0 {
 		if err := w.note(&t, s.cfg.Support, fmt.Sprintf("This mail is %.1f MB, over the limit of %.1f MB: only its header was read; the mail stays on the mail server.",
 			float64(w.in.Oversized)/(1<<20), float64(s.cfg.MaxMessageBytes)/(1<<20))); err != nil {
+			return err
+		}
+	} else if w.in.Undownloadable != "" {
+		if err := w.note(&t, s.cfg.Support, "This mail could not be downloaded ("+w.in.Undownloadable+"): only its header was read; the mail stays on the mail server."); err != nil {
 			return err
 		}
 	}

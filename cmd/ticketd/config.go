@@ -148,6 +148,8 @@ type MailboxConfig struct {
 	// often IDLE is restarted to prove the connection alive (default 5m).
 	Idle        bool     `yaml:"idle"`
 	IdleRestart Duration `yaml:"idle_restart"`
+	// Timeout bounds every IMAP command and read (default 2m).
+	Timeout Duration `yaml:"timeout"`
 }
 
 // SMTPConfig is the outgoing mail server.
@@ -403,6 +405,9 @@ func checkConfig(c Config, base string) (*Settings, []error) {
 		default:
 			bad(key+".post_action", "want seen or move, got %q", m.PostAction)
 		}
+		if m.Timeout < 0 || (m.Timeout > 0 && m.Timeout < Duration(time.Second)) {
+			bad(key+".timeout", "want a duration of 1s or more (default 2m), got %v", time.Duration(m.Timeout))
+		}
 		if m.BatchSize < 0 {
 			bad(key+".batch_size", "must be positive")
 		}
@@ -425,7 +430,7 @@ func checkConfig(c Config, base string) (*Settings, []error) {
 		s.IMAP = append(s.IMAP, mailbox.IMAPConfig{
 			Name: m.Name, Host: m.Host, Port: m.Port, Security: m.Security, Auth: m.Auth,
 			Username: m.Username, Password: pw, Folder: m.Folder, PostAction: m.PostAction,
-			MoveTo: m.MoveTo, TLSConfig: tlsCfg, BatchSize: m.BatchSize, MaxMessageBytes: m.MaxMessageBytes,
+			MoveTo: m.MoveTo, TLSConfig: tlsCfg, BatchSize: m.BatchSize, MaxMessageBytes: m.MaxMessageBytes, Timeout: time.Duration(m.Timeout),
 			OversizedFolder: c.Limits.OversizedFolder, SpamFolder: map[bool]string{true: c.Spam.Folder}[c.Spam.Action == "move"],
 			Pipe: mailbox.PipeOptions{Workers: c.Limits.IngestWorkers, MaxBytes: c.Limits.IngestInFlightBytes},
 		})
