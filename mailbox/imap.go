@@ -909,4 +909,3 @@ func (p *Poller) connErr(tc *timedConn, ctx context.Context, err error) error {
 	}
 	return err
 }
-
