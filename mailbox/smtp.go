@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/mail"
 	"net/textproto"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -218,7 +219,11 @@ func (s *SMTPSender) Send(ctx context.Context, o ticket.Outgoing) ([]ticket.Refu
 	sc, err := client.DialToSMTPClientWithContext(ctx)
 	if err != nil {
 		// Connecting, greeting, STARTTLS and AUTH: never the message's fault.
-		return nil, fmt.Errorf("smtp: connect to %s:%d: %w", s.cfg.Host, s.cfg.Port, smtpCtxErr(ctx, err))
+		connMu.Lock()
+		dialed := conn != nil
+		connMu.Unlock()
+		return nil, fmt.Errorf("smtp: connect to %s:%d: %w", s.cfg.Host, s.cfg.Port,
+			&ConnectError{Stage: connectStage(dialed, err), Err: smtpCtxErr(ctx, err)})
 	}
 	defer func() {
 		if err := client.CloseWithSMTPClient(sc); err != nil {
@@ -232,6 +237,41 @@ func (s *SMTPSender) Send(ctx context.Context, o ticket.Outgoing) ([]ticket.Refu
 	}()
 
 	return s.transaction(ctx, sc, m, from, rcpts, log)
+}
+
+// ConnectError is a failure to reach or log in to the SMTP server, before
+// any mail is given to it: a problem of the server or of the
+// configuration, never of the mail (which stays queued).
+type ConnectError struct {
+	// Stage is where it failed: "connect" (refused, unreachable, no
+	// answer within the timeout at any step), "tls" (the handshake, a certificate, STARTTLS missing),
+	// "auth" (the credentials, or AUTH not offered) or "greeting" (the
+	// server's greeting or EHLO).
+	Stage string
+	Err   error
+}
+
+func (e *ConnectError) Error() string { return e.Stage + ": " + e.Err.Error() }
+func (e *ConnectError) Unwrap() error { return e.Err }
+
+// connectStage tells where go-mail's dial, greeting, STARTTLS and AUTH
+// failed; dialed says whether the TCP (or TLS) connection was made.
+func connectStage(dialed bool, err error) string {
+	msg := err.Error()
+	_, certErr := errors.AsType[*tls.CertificateVerificationError](err)
+	_, recErr := errors.AsType[tls.RecordHeaderError](err)
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
+		return "connect" // no answer in time, whatever it was asked
+	case strings.Contains(msg, "SMTP AUTH") || errors.Is(err, gomail.ErrPlainAuthNotSupported) ||
+		errors.Is(err, gomail.ErrLoginAuthNotSupported) || smtpCode(err) == 535 || smtpCode(err) == 534:
+		return "auth"
+	case certErr || recErr || strings.Contains(msg, "STARTTLS") || strings.Contains(msg, "tls:") || strings.Contains(msg, "x509:"):
+		return "tls"
+	case !dialed:
+		return "connect"
+	}
+	return "greeting"
 }
 
 // transaction runs MAIL, RCPT and DATA on an established connection.
@@ -252,7 +292,7 @@ func (s *SMTPSender) transaction(ctx context.Context, sc *gomailsmtp.Client, m *
 		return nil, step("set deadline", err)
 	}
 	if err := sc.Mail(from); err != nil {
-		return nil, step("MAIL FROM:<"+from+">", err)
+		return nil, step("MAIL FROM:<"+strings.Trim(from, "<>")+">", err)
 	}
 
 	var accepted, tempFailed []string

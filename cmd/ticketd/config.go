@@ -208,6 +208,9 @@ type Settings struct {
 	DBPath    string
 	Socket    string
 	AgentList []ticket.Agent
+	// SMTPPasswordKey is the key the SMTP password came from, for
+	// messages that say what to fix.
+	SMTPPasswordKey string
 	// OwnAddresses are the mailboxes' login addresses: ours, so never
 	// participants and never sent mail.
 	OwnAddresses []string
@@ -405,8 +408,8 @@ func checkConfig(c Config, base string) (*Settings, []error) {
 		default:
 			bad(key+".post_action", "want seen or move, got %q", m.PostAction)
 		}
-		if m.Timeout < 0 || (m.Timeout > 0 && m.Timeout < Duration(time.Second)) {
-			bad(key+".timeout", "want a duration of 1s or more (default 2m), got %v", time.Duration(m.Timeout))
+		if m.Timeout < 0 {
+			bad(key+".timeout", "must be positive (default 2m), got %v", time.Duration(m.Timeout))
 		}
 		if m.BatchSize < 0 {
 			bad(key+".batch_size", "must be positive")
@@ -461,6 +464,13 @@ func checkConfig(c Config, base string) (*Settings, []error) {
 	case "", "plain", "login":
 	default:
 		bad("smtp.auth", "want plain or login, got %q", sm.Auth)
+	}
+	s.SMTPPasswordKey = "smtp.password"
+	switch {
+	case sm.PasswordFile != "":
+		s.SMTPPasswordKey = "smtp.password_file"
+	case sm.PasswordEnv != "":
+		s.SMTPPasswordKey = "smtp.password_env"
 	}
 	smtpPW, err := secret(sm.Password, rel(sm.PasswordFile), sm.PasswordEnv)
 	if err != nil {

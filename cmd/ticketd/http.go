@@ -35,7 +35,13 @@ type HealthConfig struct {
 	// FailAfter is how many consecutive failed polls make a mailbox
 	// unhealthy (default 3).
 	FailAfter int `yaml:"fail_after"`
+	// OutboxMaxAge is how long the oldest queued mail may wait before
+	// sending counts as failing (default 15m).
+	OutboxMaxAge Duration `yaml:"outbox_max_age"`
 }
+
+// defaultOutboxMaxAge is health.outbox_max_age when the key is absent.
+const defaultOutboxMaxAge = 15 * time.Minute
 
 // checkHTTP fills the defaults of the http and health keys and checks them.
 func checkHTTP(c Config, s *Settings, bad func(key, format string, args ...any)) {
@@ -64,6 +70,12 @@ func checkHTTP(c Config, s *Settings, bad func(key, format string, args ...any))
 		bad("health.fail_after", "must be 1 or more, got %d", c.Health.FailAfter)
 	case c.Health.FailAfter == 0:
 		s.Health.FailAfter = 3
+	}
+	switch {
+	case c.Health.OutboxMaxAge < 0:
+		bad("health.outbox_max_age", "must be positive, got %v", time.Duration(c.Health.OutboxMaxAge))
+	case c.Health.OutboxMaxAge == 0:
+		s.Health.OutboxMaxAge = Duration(defaultOutboxMaxAge)
 	}
 }
 
@@ -153,7 +165,16 @@ type healthReport struct {
 	Status    string          `json:"status"`             // "ok" (200) or "unhealthy" (503)
 	Problems  []string        `json:"problems,omitempty"` // why it is unhealthy
 	Mailboxes []mailboxHealth `json:"mailboxes"`
+	Sending   sendingHealth   `json:"sending"`
 	Outbox    outboxHealth    `json:"outbox"`
+}
+
+// sendingHealth is how sending through smtp went lately.
+type sendingHealth struct {
+	Healthy             bool    `json:"healthy"`
+	FailingSince        *string `json:"failing_since"`
+	ConsecutiveFailures int     `json:"consecutive_failures"`
+	LastError           *string `json:"last_error"`
 }
 
 type mailboxHealth struct {
@@ -208,6 +229,9 @@ func (d *daemon) health(now time.Time) healthReport {
 		rep.Outbox.OldestUnsent = rfc3339(oldest)
 		rep.Outbox.OldestAgeSeconds = max(now.Sub(oldest).Seconds(), 0)
 	}
+	var sendProblems []string
+	rep.Sending, sendProblems = d.sendingHealth(now, oldest)
+	rep.Problems = append(rep.Problems, sendProblems...)
 	if len(rep.Problems) > 0 {
 		rep.Status = "unhealthy"
 	}
@@ -231,6 +255,57 @@ func (d *daemon) mailboxHealth(p *poller) mailboxHealth {
 		mh.LastError = &e
 	}
 	return mh
+}
+
+// sendingHealth reports the outbox's sending. It is unhealthy while the
+// last attempts could not reach or log in to the SMTP server (refused,
+// unreachable, no answer, TLS, authentication: each names the keys to
+// check), and when the oldest queued mail (queued at oldest) has waited
+// longer than health.outbox_max_age. A mail refused for itself (a 5xx) or
+// a 4xx for one recipient is the mail's problem, not sending's.
+func (d *daemon) sendingHealth(now, oldest time.Time) (sendingHealth, []string) {
+	sh := sendingHealth{Healthy: true}
+	var problems []string
+	st := d.outbox.State()
+	var ce *mailbox.ConnectError
+	if st.Failures > 0 && errors.As(st.LastError, &ce) {
+		sh.Healthy, sh.ConsecutiveFailures = false, st.Failures
+		sh.FailingSince = rfc3339(st.FailingSince)
+		e := d.redact(st.LastError.Error())
+		sh.LastError = &e
+		problems = append(problems, fmt.Sprintf("smtp: mail cannot be sent since %s (%d attempt(s)): %s; check %s",
+			*sh.FailingSince, st.Failures, connectProblem(ce.Stage), d.smtpKeys(ce.Stage)))
+	}
+	if maxAge := time.Duration(d.s.Health.OutboxMaxAge); !oldest.IsZero() && maxAge > 0 && now.Sub(oldest) > maxAge {
+		sh.Healthy = false
+		problems = append(problems, fmt.Sprintf("outbox: the oldest queued mail has waited %s, longer than health.outbox_max_age (%s)",
+			now.Sub(oldest).Round(time.Second), maxAge))
+	}
+	return sh, problems
+}
+
+// connectProblem says what a mailbox.ConnectError's stage means.
+func connectProblem(stage string) string {
+	switch stage {
+	case "auth":
+		return "the server refused the login (authentication failed)"
+	case "tls":
+		return "TLS with the server failed"
+	case "greeting":
+		return "the server's greeting or EHLO failed"
+	}
+	return "the server cannot be reached or does not answer"
+}
+
+// smtpKeys names the configuration keys to check for a failure at stage.
+func (d *daemon) smtpKeys(stage string) string {
+	switch stage {
+	case "auth":
+		return "smtp.username and " + d.s.SMTPPasswordKey
+	case "tls":
+		return "smtp.security, smtp.port and smtp.ca_file"
+	}
+	return "smtp.host, smtp.port and smtp.security (and that the server runs)"
 }
 
 // readOutbox returns how many mails are in the outbox and when the oldest

@@ -190,6 +190,8 @@ var (
 		"Mails in the outbox: queued, being sent, or waiting for a retry.", nil, nil)
 	outboxAgeDesc = prometheus.NewDesc("ticketd_outbox_oldest_age_seconds",
 		"Age of the oldest mail in the outbox (0 when it is empty).", nil, nil)
+	smtpUpDesc = prometheus.NewDesc("ticketd_smtp_up",
+		"1 when sending is healthy, 0 while the SMTP server cannot be reached or logged in to, or the oldest queued mail is older than health.outbox_max_age (as /healthz).", nil, nil)
 	mailboxUpDesc = prometheus.NewDesc("ticketd_mailbox_up",
 		"1 when the mailbox is healthy, 0 after health.fail_after consecutive failed polls (as /healthz).", []string{"mailbox"}, nil)
 )
@@ -198,6 +200,7 @@ func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- outboxDepthDesc
 	ch <- outboxAgeDesc
 	ch <- mailboxUpDesc
+	ch <- smtpUpDesc
 }
 
 func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -221,4 +224,9 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(outboxDepthDesc, prometheus.GaugeValue, float64(depth))
 	ch <- prometheus.MustNewConstMetric(outboxAgeDesc, prometheus.GaugeValue, age)
+	up := 0.0
+	if sh, _ := c.d.sendingHealth(now, oldest); sh.Healthy {
+		up = 1
+	}
+	ch <- prometheus.MustNewConstMetric(smtpUpDesc, prometheus.GaugeValue, up)
 }

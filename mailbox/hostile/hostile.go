@@ -43,9 +43,10 @@ type Plan struct {
 	// the command of this name arrives ("LOGIN", "SELECT", "EXAMINE",
 	// "UID SEARCH", "UID FETCH", "UID STORE", "NOOP", "IDLE", "DONE"),
 	// once: the one after StallAfter earlier ones of that name (on any
-	// connection). Later ones are answered.
-	Stall      string
-	StallAfter int
+	// connection). Later ones are answered, unless StallAlways.
+	Stall       string
+	StallAfter  int
+	StallAlways bool
 	// StallMidLiteral stops the connection half way through the body of
 	// this UID, the first time it is fetched.
 	StallMidLiteral uint32
@@ -221,7 +222,8 @@ func (ss *session) stall(name string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.seen[name]++
-	return s.opts.Plan.Stall == name && s.seen[name] == s.opts.Plan.StallAfter+1
+	plan := s.opts.Plan
+	return plan.Stall == name && (s.seen[name] == plan.StallAfter+1 || (plan.StallAlways && s.seen[name] > plan.StallAfter))
 }
 
 func (ss *session) command(tag, name, args string) error {
