@@ -21,6 +21,7 @@
 //	notified      Message-ID of a notification we sent -> ticket.Notification
 //	suppress      lower-cased address -> ticket.Suppression
 //	autosent      lower-cased address -> times automatic mail was sent to it (last day)
+//	held          lower-cased address -> ticket.HeldAcks (acknowledgements held by the rate limits)
 //
 // Each index is updated in the same transaction as its data.
 //
@@ -28,6 +29,15 @@
 //
 // bbolt takes an exclusive file lock: only one process can have the database
 // open. [Open] waits at most Options.Timeout for it and then returns an error
-// that wraps [ErrLocked]. The file never shrinks by itself; space freed by
-// deletions is reused, and a compaction copies into a new file.
+// that wraps [ErrLocked]; [LockHolder] names the process that has it. The
+// file never shrinks by itself; space freed by deletions is reused, and a
+// compaction copies into a new file.
+//
+// A damaged file is never used: [Open] checks the meta and freelist pages
+// and that the file is as long as they say (a file cut short would fault
+// when read), and reads the first and last key of every bucket; a bbolt
+// panic on a bad page, or a fault on the memory map, in any transaction is
+// the error [ErrDamaged], and so is every later one. [DB.Check] runs the
+// full page check. [Restore] never leaves the database missing: the old
+// file is kept as a hard link and the new one renamed onto it.
 package store

@@ -19,17 +19,14 @@ func Check(path string) error {
 		return err
 	}
 	defer db.Close()
-	return db.bolt.View(func(tx *bolt.Tx) error {
-		for err := range tx.Check() {
-			return fmt.Errorf("store: %s is damaged: %w", path, err)
-		}
-		return nil
-	})
+	return db.Check()
 }
 
 // Restore replaces the database at dst with the backup at src, which is
-// checked first. The old file is kept as dst.before-restore-TIME. No
-// process may have dst open.
+// checked first. It is safe against a crash at any point: the backup is
+// copied and fsynced beside dst, the old file is kept as
+// dst.before-restore-TIME (a hard link, so dst never goes missing), and one
+// atomic rename puts the copy in place. No process may have dst open.
 func Restore(src, dst string) (kept string, err error) {
 	if err := Check(src); err != nil {
 		return "", err
@@ -38,18 +35,24 @@ func Restore(src, dst string) (kept string, err error) {
 	if err := copyFile(src, tmp); err != nil {
 		return "", err
 	}
+	if err := Check(tmp); err != nil { // what was written, not just what was read
+		os.Remove(tmp)
+		return "", err
+	}
 	if _, err := os.Stat(dst); err == nil {
 		// Take the lock to be sure no daemon has it open.
-		db, err := Open(dst, &Options{Timeout: time.Second})
-		if err != nil {
+		db, err := Open(dst, &Options{Timeout: time.Second, MustExist: true})
+		if err != nil && !errors.Is(err, ErrDamaged) && !errors.Is(err, ErrNoDatabase) {
 			os.Remove(tmp)
 			return "", err
 		}
-		db.Close()
+		if db != nil {
+			db.Close()
+		}
 		kept = dst + ".before-restore-" + time.Now().UTC().Format("20060102T150405Z")
-		if err := os.Rename(dst, kept); err != nil {
+		if err := os.Link(dst, kept); err != nil {
 			os.Remove(tmp)
-			return "", fmt.Errorf("store: restore: %w", err)
+			return "", fmt.Errorf("store: restore: keep the old database: %w", err)
 		}
 	}
 	if err := os.Rename(tmp, dst); err != nil {

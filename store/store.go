@@ -25,6 +25,15 @@ const SchemaVersion = "1"
 // ErrLocked means another process has the database open.
 var ErrLocked = errors.New("database is locked by another process")
 
+// ErrNoDatabase means Options.MustExist was set and there is no database
+// (no file, or an empty one).
+var ErrNoDatabase = errors.New("no database")
+
+// ErrDamaged means the database file is damaged: cut short, or with pages
+// that do not hold what they should. Nothing more is written to it; it
+// must be restored from a backup.
+var ErrDamaged = errors.New("the database file is damaged")
+
 var (
 	bMeta       = []byte("meta")
 	bTickets    = []byte("tickets")
@@ -54,6 +63,8 @@ type DB struct {
 	realPath string
 	released atomic.Int64
 	commits  atomic.Int64
+	// damaged, once set, is the error every later transaction returns.
+	damaged atomic.Pointer[error]
 }
 
 var _ ticket.Store = (*DB)(nil)
@@ -65,6 +76,9 @@ type Options struct {
 	Timeout time.Duration
 	// ReadOnly opens the file for reading (still exclusive in bbolt).
 	ReadOnly bool
+	// MustExist refuses to create a database: a missing or empty file is
+	// ErrNoDatabase. Without it an empty file is started afresh.
+	MustExist bool
 }
 
 // Open opens or creates the database at path, creating its buckets and
@@ -77,10 +91,24 @@ func Open(path string, opts *Options) (*DB, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = 2 * time.Second
 	}
+	switch st, err := os.Stat(path); {
+	case errors.Is(err, os.ErrNotExist) && (o.MustExist || o.ReadOnly):
+		return nil, fmt.Errorf("store: %s: %w", path, ErrNoDatabase)
+	case err == nil && st.Size() == 0 && (o.MustExist || o.ReadOnly):
+		return nil, fmt.Errorf("store: %s is empty (0 bytes): %w", path, ErrNoDatabase)
+	case err == nil && st.Size() == 0:
+		// bbolt would silently make a new database of it anyway.
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+	}
 	// A large initial mmap (address space only) spares the remaps while the
 	// file grows: each remap copies every value of the open write
 	// transaction onto the heap (node.dereference), a 25 MB mail included.
-	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.Timeout, ReadOnly: o.ReadOnly, InitialMmapSize: 1 << 30})
+	if err := precheck(path); err != nil {
+		return nil, err
+	}
+	bdb, err := openBolt(path, &bolt.Options{Timeout: o.Timeout, ReadOnly: o.ReadOnly, InitialMmapSize: 1 << 30})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("store: open %s: %w", path, ErrLocked)
 	} else if err != nil {
@@ -114,7 +142,26 @@ func Open(path string, opts *Options) (*DB, error) {
 		bdb.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
+	if err := db.quickCheck(); err != nil {
+		bdb.Close()
+		return nil, err
+	}
 	return db, nil
+}
+
+// openBolt is bolt.Open with its panics on a damaged file (it reads the
+// meta and freelist pages) turned into ErrDamaged errors.
+func openBolt(path string, opts *bolt.Options) (bdb *bolt.DB, err error) {
+	defer faultsPanic()()
+	defer func() {
+		if r := recover(); r != nil {
+			if !fromBolt() {
+				panic(r)
+			}
+			err = fmt.Errorf("%w: %v; %s", ErrDamaged, r, restoreHint)
+		}
+	}()
+	return bolt.Open(path, 0o600, opts)
 }
 
 func checkSchema(tx *bolt.Tx) error {
@@ -139,9 +186,15 @@ func (db *DB) Close() error {
 // Path is the database file.
 func (db *DB) Path() string { return db.path }
 
-// Update implements [ticket.Store].
-func (db *DB) Update(fn func(tx ticket.Tx) error) error {
-	err := db.bolt.Update(func(btx *bolt.Tx) error { return fn(&txn{btx}) })
+// Update implements [ticket.Store]. A panic of bbolt on a damaged page is
+// the error ErrDamaged, and so is every later transaction.
+func (db *DB) Update(fn func(tx ticket.Tx) error) (err error) {
+	if err := db.damagedErr(); err != nil {
+		return err
+	}
+	defer faultsPanic()()
+	defer db.recoverDamage(&err)
+	err = db.bolt.Update(func(btx *bolt.Tx) error { return fn(&txn{btx}) })
 	if err == nil && db.realPath != "" {
 		// Each commit reads a few pages back and maps their neighbours:
 		// count it as 64 KiB at least.
@@ -159,13 +212,23 @@ func (db *DB) Update(fn func(tx ticket.Tx) error) error {
 // commit) between two calls of releaseMap, which take ~0.1 ms.
 const releaseEvery = 2 << 20
 
-// View implements [ticket.Store].
-func (db *DB) View(fn func(tx ticket.ReadTx) error) error {
+// View implements [ticket.Store]; see Update for damage.
+func (db *DB) View(fn func(tx ticket.ReadTx) error) (err error) {
+	if err := db.damagedErr(); err != nil {
+		return err
+	}
+	defer faultsPanic()()
+	defer db.recoverDamage(&err)
 	return db.bolt.View(func(btx *bolt.Tx) error { return fn(&txn{btx}) })
 }
 
 // WriteTo writes a consistent copy of the database to w while writers go on.
 func (db *DB) WriteTo(w io.Writer) (n int64, err error) {
+	if err := db.damagedErr(); err != nil {
+		return 0, err
+	}
+	defer faultsPanic()()
+	defer db.recoverDamage(&err)
 	err = db.bolt.View(func(tx *bolt.Tx) error {
 		n, err = tx.WriteTo(w)
 		return err

@@ -1,9 +1,15 @@
 package store
 
 import (
+	"bufio"
 	"errors"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -206,5 +212,41 @@ func TestEachOutgoingInOrderAndStops(t *testing.T) {
 	})
 	if !errors.Is(err, stop) || len(seen) != 2 || seen[0] != 1 || seen[1] != 2 {
 		t.Fatalf("EachOutgoing: %v, saw tickets %v; want the first two in order, then the error", err, seen)
+	}
+}
+
+// The process holding the lock is named (Linux: from /proc/locks), so a
+// second ticketd can say who holds the database.
+func TestLockHolder(t *testing.T) {
+	if path := os.Getenv("TICKETD_TEST_LOCK"); path != "" {
+		// The other process: lock, say so, hold until stdin closes.
+		f, _ := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		os.Stdout.WriteString("locked\n")
+		io.ReadAll(os.Stdin)
+		os.Exit(0)
+	}
+	db := tempDB(t)
+	if _, _, ok := LockHolder(db.Path()); ok {
+		t.Fatal("our own lock reported as another process's")
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("/proc/locks is Linux's")
+	}
+	other := db.Path() + ".other"
+	cmd := exec.Command(os.Args[0], "-test.run=^TestLockHolder$")
+	cmd.Env = append(os.Environ(), "TICKETD_TEST_LOCK="+other)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stdin.Close(); cmd.Wait() }()
+	if line, _ := bufio.NewReader(stdout).ReadString('\n'); line != "locked\n" {
+		t.Fatalf("the other process: %q", line)
+	}
+	pid, cmdline, ok := LockHolder(other)
+	if !ok || pid != cmd.Process.Pid || !strings.Contains(cmdline, "TestLockHolder") {
+		t.Fatalf("holder %d %q %v, want process %d", pid, cmdline, ok, cmd.Process.Pid)
 	}
 }

@@ -204,6 +204,17 @@ func (b localBackend) Admin(_ context.Context, op adminOp) (adminReply, error) {
 	case "attachment get":
 		f, err := b.attachment(op.ID, op.Index)
 		return adminReply{File: f}, err
+	case "db check":
+		start := time.Now()
+		if err := b.d.db.Check(); err != nil {
+			return adminReply{}, err
+		}
+		st, _ := os.Stat(b.d.db.Path())
+		var size int64
+		if st != nil {
+			size = st.Size()
+		}
+		return adminReply{Message: fmt.Sprintf("ok: every page checked (%d bytes in %s)", size, time.Since(start).Round(time.Millisecond))}, nil
 	case "suppressions remove":
 		return adminReply{Message: op.Email + " removed from the suppression list"}, svc.Unsuppress(op.Email)
 	}

@@ -67,7 +67,13 @@ log: {level: warn}
 		t.Fatal(err)
 	}
 	t.Setenv("TD_TEST_PW", "pw")
-	return &testStack{srv: srv, cfg: path, dir: dir}
+	st := &testStack{srv: srv, cfg: path, dir: dir}
+	// The database, as an operator makes it; a stack whose config a test
+	// made bad on purpose gets none.
+	if code, out, errs := st.ticketd(t, nil, "init"); code != exitConfig && (code != 0 || !strings.Contains(out, "created")) {
+		t.Fatalf("init: exit %d: %s%s", code, out, errs)
+	}
+	return st
 }
 
 // ticketd runs one command line in-process and returns its exit code and

@@ -208,6 +208,9 @@ type Settings struct {
 	DBPath    string
 	Socket    string
 	AgentList []ticket.Agent
+	// Warnings are what check-config and serve point out without failing:
+	// a secret file others can read.
+	Warnings []string
 	// SMTPPasswordKey is the key the SMTP password came from, for
 	// messages that say what to fix.
 	SMTPPasswordKey string
@@ -382,6 +385,7 @@ func checkConfig(c Config, base string) (*Settings, []error) {
 		if m.Username == "" {
 			bad(key+".username", "required")
 		}
+		s.warnMode(key+".password_file", rel(m.PasswordFile))
 		pw, err := secret(m.Password, rel(m.PasswordFile), m.PasswordEnv)
 		if err != nil {
 			bad(key+".password", "%v", err)
@@ -472,6 +476,7 @@ func checkConfig(c Config, base string) (*Settings, []error) {
 	case sm.PasswordEnv != "":
 		s.SMTPPasswordKey = "smtp.password_env"
 	}
+	s.warnMode("smtp.password_file", rel(sm.PasswordFile))
 	smtpPW, err := secret(sm.Password, rel(sm.PasswordFile), sm.PasswordEnv)
 	if err != nil {
 		bad("smtp.password", "%v", err)
@@ -547,6 +552,7 @@ func checkConfig(c Config, base string) (*Settings, []error) {
 			bad("notify.address", "not an address: %q", c.Notify.Address)
 		}
 	}
+	s.warnMode("threading.secret_file", rel(c.Threading.SecretFile))
 	if c.Threading.SecretFile != "" || c.Threading.SecretEnv != "" {
 		sec, err := secret("", rel(c.Threading.SecretFile), c.Threading.SecretEnv)
 		if err != nil {
@@ -567,6 +573,20 @@ func checkConfig(c Config, base string) (*Settings, []error) {
 	}
 	checkHTTP(c, s, bad)
 	return s, errs
+}
+
+// warnMode adds a warning when the secret file at path (the value of key)
+// can be read or written by its group or others.
+func (s *Settings) warnMode(key, path string) {
+	if path == "" {
+		return
+	}
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm()&0o077 == 0 {
+		return // a missing file is an error of its own
+	}
+	s.Warnings = append(s.Warnings, fmt.Sprintf("%s: %s is mode %04o, open to its group or to others; a secret file should be mode 0600 (chmod 600 %s)",
+		key, path, st.Mode().Perm(), path))
 }
 
 // secret returns the first of: the contents of file (trailing newline

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -46,13 +45,11 @@ type poller struct {
 }
 
 // openDaemon opens the database and wires the parts. The caller closes it.
-// lockWait is how long it waits for another process to release the
-// database (a CLI command that opened it directly).
-func openDaemon(s *Settings, log *slog.Logger, lockWait time.Duration) (*daemon, error) {
-	if err := os.MkdirAll(s.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data_dir: %w", err)
-	}
-	db, err := store.Open(s.DBPath, &store.Options{Timeout: lockWait})
+// With create it may create the database, in a data dir that never had
+// one (see openStore). lockWait is how long it waits for another process
+// to release the database (a CLI command that opened it directly).
+func openDaemon(s *Settings, log *slog.Logger, create bool, lockWait time.Duration) (*daemon, error) {
+	db, err := openStore(s, create, lockWait)
 	if err != nil {
 		return nil, err
 	}

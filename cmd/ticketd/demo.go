@@ -57,7 +57,7 @@ func cmdDemo(c *cli) int {
 		return c.fail("demo: %v", err)
 	}
 	log := newLogger(c.stderr, s.Log)
-	d, err := openDaemon(s, log, 2*time.Second)
+	d, err := openDaemon(s, log, true, 2*time.Second)
 	if err != nil {
 		return c.fail("demo: %v", err)
 	}

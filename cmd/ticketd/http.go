@@ -219,6 +219,9 @@ func (d *daemon) health(now time.Time) healthReport {
 		}
 		rep.Mailboxes = append(rep.Mailboxes, mh)
 	}
+	if err := d.db.Damaged(); err != nil {
+		rep.Problems = append(rep.Problems, "database: "+err.Error())
+	}
 	depth, oldest, err := d.readOutbox()
 	if err != nil {
 		rep.Outbox.Error = d.redact(err.Error())

@@ -76,6 +76,8 @@ func init() {
 		{name: "backup", args: "FILE", help: "write a consistent copy of the database to FILE (through the daemon while it runs)", run: cmdBackup},
 		{name: "restore", args: "FILE", help: "replace the database with a backup (serve must be stopped)", run: cmdRestore},
 		{name: "compact", help: "rewrite the database without its free space (serve must be stopped)", run: cmdCompact},
+		{name: "check-db", help: "run the full consistency check of the database (through the daemon while it runs); exit 1 if damaged", run: cmdCheckDB},
+		{name: "init", help: "create the database in data_dir (serve and poll do it too, in a data dir that never had one)", run: cmdInit},
 		{name: "check-config", help: "check the configuration; print every problem and exit 2 if any", run: cmdCheckConfig},
 		{name: "demo", help: "run against embedded IMAP and SMTP servers with sample mail (needs nothing else)", run: cmdDemo, noCfg: true},
 		{name: "version", help: "print the version", run: cmdVersion, noCfg: true},
@@ -267,7 +269,7 @@ func (c *cli) open() (s *Settings, b backend, code int) {
 	if !ok {
 		return nil, nil, exitConfig
 	}
-	b, err := c.backend(s, newLogger(c.stderr, s.Log))
+	b, err := c.backend(s, newLogger(c.stderr, s.Log), false)
 	if err != nil {
 		return nil, nil, c.fail("%v", err)
 	}
@@ -275,12 +277,13 @@ func (c *cli) open() (s *Settings, b backend, code int) {
 }
 
 // backend returns the running daemon's admin API, or the database opened
-// directly when no daemon answers.
-func (c *cli) backend(s *Settings, log *slog.Logger) (backend, error) {
+// directly when no daemon answers; create lets it create the database (see
+// openStore).
+func (c *cli) backend(s *Settings, log *slog.Logger, create bool) (backend, error) {
 	if rb, ok := dialAdmin(s.Socket); ok {
 		return rb, nil
 	}
-	d, err := openDaemon(s, log, 2*time.Second)
+	d, err := openDaemon(s, log, create, 2*time.Second)
 	if errors.Is(err, store.ErrLocked) {
 		return nil, fmt.Errorf("%w: is ticketd serve running? its admin socket %s does not answer", err, s.Socket)
 	}
@@ -312,6 +315,11 @@ func cmdCheckConfig(c *cli) int {
 	for _, err := range errs {
 		fmt.Fprintf(c.stderr, "%s: %v\n", path, err)
 	}
+	if s != nil {
+		for _, w := range s.Warnings {
+			fmt.Fprintf(c.stderr, "%s: warning: %s\n", path, w)
+		}
+	}
 	if len(errs) > 0 {
 		fmt.Fprintf(c.stderr, "%d problem(s) found\n", len(errs))
 		return exitConfig
@@ -327,10 +335,23 @@ func cmdServe(c *cli) int {
 		return exitConfig
 	}
 	log := newLogger(c.stderr, s.Log)
+	for _, w := range s.Warnings {
+		log.Warn("config: " + w)
+	}
 	ctx, stop := signalContext(c.ctx, log)
 	defer stop()
-	// A CLI command may hold the database for a moment; wait for it.
-	d, err := openDaemon(s, log, 15*time.Second)
+	if pid, ok := adminPeer(s.Socket); ok {
+		who := "another ticketd serve"
+		if pid > 0 {
+			who = fmt.Sprintf("another ticketd serve (process %d)", pid)
+		}
+		return c.fail("%s holds the database %s and answers on its admin socket %s; stop it first", who, s.DBPath, s.Socket)
+	}
+	if pid, cmdline, ok := store.LockHolder(s.DBPath); ok {
+		// A CLI command holds it for a moment, most likely; say so, and wait.
+		log.Warn("the database is held by another process; waiting up to 15s for it", "pid", pid, "command", cmdline)
+	}
+	d, err := openDaemon(s, log, true, 15*time.Second)
 	if err != nil {
 		return c.fail("%v", err)
 	}
@@ -388,7 +409,7 @@ func cmdPoll(c *cli) int {
 	log := newLogger(c.stderr, s.Log)
 	ctx, stop := signalContext(c.ctx, log)
 	defer stop()
-	b, err := c.backend(s, log)
+	b, err := c.backend(s, log, true)
 	if err != nil {
 		return c.fail("%v", err)
 	}
@@ -419,7 +440,7 @@ func cmdIngest(c *cli) int {
 		return exitTempFail // the MTA keeps the mail and tries again
 	}
 	log := newLogger(c.stderr, s.Log)
-	b, err := c.backend(s, log)
+	b, err := c.backend(s, log, false)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "ticketd: %v\n", err)
 		return exitTempFail
@@ -487,7 +508,7 @@ func cmdTicketsList(c *cli) int {
 			return c.fail("--status: %v", err)
 		}
 	}
-	b, err := c.backend(s, newLogger(c.stderr, s.Log))
+	b, err := c.backend(s, newLogger(c.stderr, s.Log), false)
 	if err != nil {
 		return c.fail("%v", err)
 	}
@@ -516,7 +537,7 @@ func cmdTicketsShow(c *cli) int {
 	if err != nil || id == 0 {
 		return c.fail("tickets show: %q is not a ticket number", c.args[0])
 	}
-	b, err := c.backend(s, newLogger(c.stderr, s.Log))
+	b, err := c.backend(s, newLogger(c.stderr, s.Log), false)
 	if err != nil {
 		return c.fail("%v", err)
 	}
@@ -737,7 +758,7 @@ func cmdBackup(c *cli) int {
 	if len(c.args) != 1 {
 		return c.fail("usage: ticketd backup FILE")
 	}
-	_, b, code := c.open()
+	s, b, code := c.open()
 	if b == nil {
 		return code
 	}
@@ -766,6 +787,49 @@ func cmdBackup(c *cli) int {
 		return c.fail("backup: %v", err)
 	}
 	fmt.Fprintf(c.stdout, "backup written to %s (%d bytes)\n", path, n)
+	if err := recordBackup(s, path); err != nil {
+		fmt.Fprintf(c.stderr, "ticketd: backup: the backup is written, but it could not be recorded in the data dir: %v\n", err)
+	}
+	return exitOK
+}
+
+func cmdInit(c *cli) int {
+	s, ok := c.settings()
+	if !ok {
+		return exitConfig
+	}
+	if _, err := os.Stat(s.DBPath); err == nil {
+		if fi, _ := os.Stat(s.DBPath); fi.Size() > 0 {
+			fmt.Fprintf(c.stdout, "%s already exists; nothing to do\n", s.DBPath)
+			return exitOK
+		}
+	}
+	if !c.noDaemon(s, "init") {
+		return exitFail
+	}
+	db, err := openStore(s, true, 2*time.Second)
+	if err != nil {
+		return c.fail("init: %v", err)
+	}
+	defer db.Close()
+	if _, err := db.Secret(); err != nil {
+		return c.fail("init: %v", err)
+	}
+	fmt.Fprintf(c.stdout, "created %s\n", s.DBPath)
+	return exitOK
+}
+
+func cmdCheckDB(c *cli) int {
+	s, b, code := c.open()
+	if b == nil {
+		return code
+	}
+	defer b.Close()
+	out, err := b.Admin(c.ctx, adminOp{List: "db", Op: "check"})
+	if err != nil {
+		return c.fail("check-db: %v", err)
+	}
+	fmt.Fprintf(c.stdout, "%s: %s\n", s.DBPath, out.Message)
 	return exitOK
 }
 

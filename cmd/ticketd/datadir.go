@@ -1,0 +1,170 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ticketd/ticketd/store"
+)
+
+// The data dir remembers that it had a database, in a small file beside
+// it, so that a database gone missing (a restore cut short, a mistaken rm)
+// is an error that names the backup to restore, never a new empty
+// database that would fetch and acknowledge the whole mailbox again.
+
+// stateFile is the name of that file in data_dir.
+const stateFile = "ticketd.state"
+
+// dataState is its content.
+type dataState struct {
+	// Created is when this data dir's database was created (or first
+	// opened by a ticketd that keeps this file).
+	Created time.Time `json:"created"`
+	// LastBackup is the newest `ticketd backup`, if any.
+	LastBackup *backupRecord `json:"last_backup,omitempty"`
+}
+
+type backupRecord struct {
+	Path string    `json:"path"`
+	At   time.Time `json:"at"`
+}
+
+func statePath(s *Settings) string { return filepath.Join(s.DataDir, stateFile) }
+
+// readState returns the data dir's state; ok is false when it has none.
+func readState(s *Settings) (dataState, bool, error) {
+	var st dataState
+	b, err := os.ReadFile(statePath(s))
+	if errors.Is(err, os.ErrNotExist) {
+		return st, false, nil
+	} else if err != nil {
+		return st, false, fmt.Errorf("data_dir: %w", err)
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, true, fmt.Errorf("data_dir: %s: %w", statePath(s), err)
+	}
+	return st, true, nil
+}
+
+// writeState replaces the data dir's state (temporary file, fsync,
+// rename).
+func writeState(s *Settings, st dataState) error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := statePath(s) + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("data_dir: %w", err)
+	}
+	_, err = f.Write(append(b, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, statePath(s))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("data_dir: %w", err)
+	}
+	return nil
+}
+
+// recordBackup notes a backup written to path in the data dir's state.
+func recordBackup(s *Settings, path string) error {
+	st, _, err := readState(s)
+	if err != nil {
+		return err
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	st.LastBackup = &backupRecord{Path: path, At: time.Now().UTC()}
+	if st.Created.IsZero() {
+		st.Created = st.LastBackup.At
+	}
+	return writeState(s, st)
+}
+
+// openStore opens the database of s. With create it may create one, but
+// only in a data dir that never had one; a data dir whose database is
+// gone (or empty) is an error naming the backups to restore. lockWait is
+// how long it waits for another process that holds the database.
+func openStore(s *Settings, create bool, lockWait time.Duration) (*store.DB, error) {
+	if err := os.MkdirAll(s.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data_dir: %w", err)
+	}
+	st, had, err := readState(s)
+	if err != nil {
+		return nil, err
+	}
+	fi, statErr := os.Stat(s.DBPath)
+	missing := errors.Is(statErr, os.ErrNotExist) || (statErr == nil && fi.Size() == 0)
+	switch {
+	case missing && had:
+		what := "is missing"
+		if statErr == nil {
+			what = "is empty (0 bytes)"
+		}
+		return nil, fmt.Errorf("the database %s %s, but this data dir had one (since %s): nothing was created, so no mail is fetched again. Restore the newest backup with `ticketd restore FILE`%s",
+			s.DBPath, what, st.Created.Format(time.DateOnly), backupHint(s, st))
+	case missing && !create:
+		return nil, fmt.Errorf("there is no database in %s yet: run `ticketd init` (or start `ticketd serve`) to create it", s.DataDir)
+	}
+	db, err := store.Open(s.DBPath, &store.Options{Timeout: lockWait, MustExist: !missing})
+	switch {
+	case errors.Is(err, store.ErrLocked):
+		return nil, fmt.Errorf("%w%s", err, holder(s.DBPath))
+	case err != nil:
+		return nil, err
+	}
+	if !had {
+		// A new database, or one from before this file: from now on it
+		// is expected to be there.
+		if err := writeState(s, dataState{Created: time.Now().UTC()}); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	return db, nil
+}
+
+// holder names the process that holds the database, when it is known.
+func holder(path string) string {
+	if pid, cmdline, ok := store.LockHolder(path); ok {
+		if cmdline == "" {
+			return fmt.Sprintf(" (held by process %d)", pid)
+		}
+		return fmt.Sprintf(" (held by process %d: %s)", pid, cmdline)
+	}
+	return ""
+}
+
+// backupHint lists the backups known: the last `ticketd backup` and the
+// copies restore kept in the data dir.
+func backupHint(s *Settings, st dataState) string {
+	var names []string
+	if st.LastBackup != nil {
+		names = append(names, fmt.Sprintf("%s (the last backup, %s)", st.LastBackup.Path, st.LastBackup.At.Format(time.RFC3339)))
+	}
+	kept, _ := filepath.Glob(s.DBPath + ".before-restore-*")
+	sort.Sort(sort.Reverse(sort.StringSlice(kept)))
+	for _, k := range kept {
+		names = append(names, k+" (kept by an earlier restore)")
+	}
+	if len(names) == 0 {
+		return "; no backup of it is known here"
+	}
+	return ": " + strings.Join(names, "; or ")
+}
