@@ -33,7 +33,9 @@ var testSigner, _ = ticket.NewSigner([]byte("0123456789abcdef0123456789abcdef"))
 // storing it fails (or panics), whatever else it holds.
 type flakyStore struct {
 	*store.DB
-	fail    atomic.Bool
+	fail     atomic.Bool
+	failWith atomic.Pointer[error] // when set, every Update returns it
+	fullOn   atomic.Value          // string: storing a mail with it fails as on a full disk
 	failOn  atomic.Value // string
 	panicOn atomic.Value // string
 	updates atomic.Int64 // transactions begun
@@ -44,6 +46,9 @@ func (f *flakyStore) Update(fn func(ticket.Tx) error) error {
 	if f.fail.Load() {
 		return errors.New("injected storage failure")
 	}
+	if err := f.failWith.Load(); err != nil {
+		return *err
+	}
 	return f.DB.Update(func(tx ticket.Tx) error { return fn(&flakyTx{Tx: tx, f: f}) })
 }
 
@@ -53,6 +58,9 @@ type flakyTx struct {
 }
 
 func (t *flakyTx) AddMessage(m *ticket.Message, raw []byte) error {
+	if s, _ := t.f.fullOn.Load().(string); s != "" && bytes.Contains(raw, []byte(s)) {
+		return fmt.Errorf("%w: store: write /var/lib/ticketd/ticketd.db: no space left on device", ticket.ErrCannotWrite)
+	}
 	if s, _ := t.f.failOn.Load().(string); s != "" && bytes.Contains(raw, []byte(s)) {
 		return errors.New("injected storage failure")
 	}

@@ -329,6 +329,17 @@ func (p *Pipe) commit(batch []*Job) {
 		}
 		return
 	}
+	if errors.Is(err, ticket.ErrCannotWrite) {
+		// The machine cannot write (a full disk, say): no mail is to blame,
+		// none is quarantined; they stay on the server, before the cursor,
+		// until it can.
+		p.log.Error("ingest: the database cannot be written; the mails stay on the server and are fetched again later", "mails", len(batch), "err", err)
+		p.fail(err)
+		for _, j := range batch {
+			p.failed(j)
+		}
+		return
+	}
 	if len(batch) > 1 {
 		p.log.Warn("ingest: a batch could not be stored; storing its mails one by one", "mails", len(batch), "err", err)
 	}
@@ -392,8 +403,9 @@ var errPipeStopped = errors.New("ingest pipeline stopped")
 
 // deliver stores one mail alone, trying a failing store a few times; a mail
 // that still cannot be stored is quarantined with the error so the others
-// go on. Only when the quarantine itself fails is the error returned (the
-// mail stays on the server and the cursor before it).
+// go on. When the machine cannot write (ticket.ErrCannotWrite), or the
+// quarantine itself fails, the error is returned instead: the mail stays
+// on the server and the cursor before it.
 func (p *Pipe) deliver(j *Job) (ticket.Result, bool, error) {
 	var err error
 	for attempt, wait := 1, 100*time.Millisecond; attempt <= 3; attempt, wait = attempt+1, wait*4 {
@@ -403,6 +415,10 @@ func (p *Pipe) deliver(j *Job) (ticket.Result, bool, error) {
 		if err == nil {
 			return res, rejected, nil
 		}
+		if errors.Is(err, ticket.ErrCannotWrite) {
+			// Not the mail's fault: it waits on the server (see commit).
+			return res, rejected, fmt.Errorf("%s: %w", j.In.Source, err)
+		}
 		p.log.Warn("ingest: storing a mail failed", "attempt", attempt, "source", j.In.Source, "err", err)
 		if attempt < 3 {
 			time.Sleep(wait)
@@ -411,7 +427,7 @@ func (p *Pipe) deliver(j *Job) (ticket.Result, bool, error) {
 	in := j.In
 	in.Raw = j.Raw
 	res, qerr := p.svc.Reject(in, "could not be stored after 3 attempts: "+err.Error())
-	if qerr != nil {
+	if qerr != nil || errors.Is(err, ticket.ErrCannotWrite) {
 		return res, false, fmt.Errorf("%s: %w", j.In.Source, err)
 	}
 	p.log.Error("ingest: mail quarantined", "source", in.Source, "err", err)

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/emersion/go-imap/v2"
 
 	"github.com/ticketd/ticketd/mailbox"
 	"github.com/ticketd/ticketd/ticket"
@@ -104,5 +107,37 @@ func TestSpamMovedToFolder(t *testing.T) {
 	}
 	if left := flags(t, e.srv, "INBOX"); len(left) != 1 {
 		t.Fatalf("INBOX has %d mails, want the one good mail", len(left))
+	}
+}
+
+// A machine that cannot write (the disk is full) quarantines nothing: the
+// mail stays on the server unseen, the cursor before it, and is stored once
+// the disk has room again.
+func TestFullDiskQuarantinesNothing(t *testing.T) {
+	e := newEnv(t, nil)
+	e.srv.Append("support@example.test", "INBOX", customerMail(1))
+	e.srv.Append("support@example.test", "INBOX", customerMail(2))
+	p := e.poller(t, mailbox.PostSeen)
+	e.db.fullOn.Store("question 1")
+	for i := 0; i < 3; i++ {
+		if _, err := p.Poll(context.Background()); err == nil || !strings.Contains(err.Error(), "no space left") {
+			t.Fatalf("poll on a full disk: %v", err)
+		}
+	}
+	var q []ticket.Rejected
+	var cur ticket.Cursor
+	e.db.DB.View(func(tx ticket.ReadTx) error { q, _ = tx.Rejected(); cur, _, _ = tx.Cursor("support/INBOX"); return nil })
+	if len(q) != 0 || cur.LastUID != 0 {
+		t.Fatalf("on a full disk: %d quarantined, cursor %+v; want none and 0", len(q), cur)
+	}
+	for id, f := range flags(t, e.srv, "INBOX") {
+		if slices.Contains(f, imap.FlagSeen) {
+			t.Fatalf("%s marked seen though not stored", id)
+		}
+	}
+	e.db.fullOn.Store("")
+	st, err := p.Poll(context.Background())
+	if err != nil || st.NewTickets != 2 || st.Rejected != 0 {
+		t.Fatalf("after room is made: %+v %v", st, err)
 	}
 }

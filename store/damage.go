@@ -9,8 +9,11 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"syscall"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/ticketd/ticketd/ticket"
 )
 
 // restoreHint is what every damage error tells the operator to do.
@@ -27,9 +30,23 @@ func (db *DB) damagedErr() error {
 // Damaged returns the damage found in the database so far, or nil.
 func (db *DB) Damaged() error { return db.damagedErr() }
 
+// damage is the error of a damaged file: it is ErrDamaged, and
+// ticket.ErrCannotWrite.
+type damage struct{ msg string }
+
+func (d *damage) Error() string { return d.msg }
+func (d *damage) Is(target error) bool {
+	return target == ErrDamaged || target == ticket.ErrCannotWrite
+}
+
+// damaged is the error for the file at path, what being what is wrong.
+func damaged(path, what string) error {
+	return &damage{fmt.Sprintf("store: %s: %s: %s; %s", path, ErrDamaged, what, restoreHint)}
+}
+
 // markDamaged records what is wrong with the file and returns the error.
 func (db *DB) markDamaged(what string) error {
-	err := fmt.Errorf("store: %s: %w: %s; %s", db.path, ErrDamaged, what, restoreHint)
+	err := damaged(db.path, what)
 	db.damaged.CompareAndSwap(nil, &err)
 	return err
 }
@@ -48,6 +65,14 @@ func (db *DB) recoverDamage(errp *error) {
 		panic(r)
 	}
 	*errp = db.markDamaged(fmt.Sprint(r))
+}
+
+// guard runs f, which enters bbolt, with faults made panics and bbolt's
+// panics turned into ErrDamaged (see recoverDamage).
+func (db *DB) guard(f func() error) (err error) {
+	defer faultsPanic()()
+	defer db.recoverDamage(&err)
+	return f()
 }
 
 // faultsPanic makes a fault on the memory map a panic in this goroutine
@@ -96,9 +121,7 @@ func precheck(path string) error {
 	if err != nil || st.Size() == 0 {
 		return nil
 	}
-	damaged := func(format string, args ...any) error {
-		return fmt.Errorf("store: %s: %w: %s; %s", path, ErrDamaged, fmt.Sprintf(format, args...), restoreHint)
-	}
+	bad := func(format string, args ...any) error { return damaged(path, fmt.Sprintf(format, args...)) }
 	type meta struct{ pageSize, freelist, hwm, txid uint64 }
 	read := func(off int64) (meta, bool) {
 		b := make([]byte, 16+64)
@@ -126,28 +149,28 @@ func precheck(path string) error {
 		m = m0
 	default:
 		if st.Size() < 8192 {
-			return damaged("it is %d bytes, too short for a database", st.Size())
+			return bad("it is %d bytes, too short for a database", st.Size())
 		}
-		return damaged("neither meta page is valid")
+		return bad("neither meta page is valid")
 	}
 	if m.pageSize < 512 || m.pageSize > 1<<20 {
-		return damaged("its meta page gives a page size of %d", m.pageSize)
+		return bad("its meta page gives a page size of %d", m.pageSize)
 	}
 	if need := m.hwm * m.pageSize; uint64(st.Size()) < need {
-		return damaged("it is %d bytes, but its pages reach to byte %d: it was cut short", st.Size(), need)
+		return bad("it is %d bytes, but its pages reach to byte %d: it was cut short", st.Size(), need)
 	}
 	if m.freelist != ^uint64(0) {
 		if m.freelist < 2 || m.freelist >= m.hwm {
-			return damaged("its freelist page %d is out of range", m.freelist)
+			return bad("its freelist page %d is out of range", m.freelist)
 		}
 		hdr := make([]byte, 16)
 		if _, err := f.ReadAt(hdr, int64(m.freelist*m.pageSize)); err != nil {
-			return damaged("its freelist page %d cannot be read: %v", m.freelist, err)
+			return bad("its freelist page %d cannot be read: %v", m.freelist, err)
 		}
 		le := binary.LittleEndian
 		overflow := uint64(le.Uint32(hdr[12:]))
 		if le.Uint64(hdr) != m.freelist || le.Uint16(hdr[8:]) != 0x10 || m.freelist+overflow >= m.hwm {
-			return damaged("page %d is not the freelist its meta page names", m.freelist)
+			return bad("page %d is not the freelist its meta page names", m.freelist)
 		}
 	}
 	return nil
@@ -202,6 +225,24 @@ func (db *DB) Check() (err error) {
 		return db.markDamaged(strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// markCannotWrite marks *errp with ticket.ErrCannotWrite when it is the
+// machine's failure: no space or quota left, a read-only or failing disk
+// (bbolt keeps only the text of some: "file resize error: no space left
+// on device"), or damage.
+func markCannotWrite(errp *error) {
+	err := *errp
+	if err == nil || errors.Is(err, ticket.ErrCannotWrite) {
+		return
+	}
+	machine := false
+	for _, e := range []syscall.Errno{syscall.ENOSPC, syscall.EDQUOT, syscall.EROFS, syscall.EIO} {
+		machine = machine || errors.Is(err, e) || strings.Contains(err.Error(), e.Error())
+	}
+	if machine {
+		*errp = fmt.Errorf("%w: %w", ticket.ErrCannotWrite, err)
+	}
 }
 
 // IsDamaged reports whether err says the database is damaged.

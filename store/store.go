@@ -120,31 +120,36 @@ func Open(path string, opts *Options) (*DB, error) {
 			db.realPath = real
 		}
 	}
+	if err := db.quickCheck(); err != nil {
+		bdb.Close()
+		return nil, err
+	}
 	if o.ReadOnly {
-		err = bdb.View(func(tx *bolt.Tx) error { return checkSchema(tx) })
+		err = db.guard(func() error { return bdb.View(func(tx *bolt.Tx) error { return checkSchema(tx) }) })
 	} else {
-		err = bdb.Update(func(tx *bolt.Tx) error {
-			for _, name := range allBuckets {
-				if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-					return err
+		err = db.guard(func() error {
+			return bdb.Update(func(tx *bolt.Tx) error {
+				for _, name := range allBuckets {
+					if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+						return err
+					}
 				}
-			}
-			meta := tx.Bucket(bMeta)
-			if meta.Get([]byte("schema_version")) == nil {
-				if err := meta.Put([]byte("schema_version"), []byte(SchemaVersion)); err != nil {
-					return err
+				meta := tx.Bucket(bMeta)
+				if meta.Get([]byte("schema_version")) == nil {
+					if err := meta.Put([]byte("schema_version"), []byte(SchemaVersion)); err != nil {
+						return err
+					}
 				}
-			}
-			return checkSchema(tx)
+				return checkSchema(tx)
+			})
 		})
 	}
 	if err != nil {
 		bdb.Close()
+		if errors.Is(err, ErrDamaged) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
-	if err := db.quickCheck(); err != nil {
-		bdb.Close()
-		return nil, err
 	}
 	return db, nil
 }
@@ -158,7 +163,7 @@ func openBolt(path string, opts *bolt.Options) (bdb *bolt.DB, err error) {
 			if !fromBolt() {
 				panic(r)
 			}
-			err = fmt.Errorf("%w: %v; %s", ErrDamaged, r, restoreHint)
+			err = damaged(path, fmt.Sprint(r))
 		}
 	}()
 	return bolt.Open(path, 0o600, opts)
@@ -192,9 +197,8 @@ func (db *DB) Update(fn func(tx ticket.Tx) error) (err error) {
 	if err := db.damagedErr(); err != nil {
 		return err
 	}
-	defer faultsPanic()()
-	defer db.recoverDamage(&err)
-	err = db.bolt.Update(func(btx *bolt.Tx) error { return fn(&txn{btx}) })
+	defer markCannotWrite(&err)
+	err = db.guard(func() error { return db.bolt.Update(func(btx *bolt.Tx) error { return fn(&txn{btx}) }) })
 	if err == nil && db.realPath != "" {
 		// Each commit reads a few pages back and maps their neighbours:
 		// count it as 64 KiB at least.
@@ -217,9 +221,7 @@ func (db *DB) View(fn func(tx ticket.ReadTx) error) (err error) {
 	if err := db.damagedErr(); err != nil {
 		return err
 	}
-	defer faultsPanic()()
-	defer db.recoverDamage(&err)
-	return db.bolt.View(func(btx *bolt.Tx) error { return fn(&txn{btx}) })
+	return db.guard(func() error { return db.bolt.View(func(btx *bolt.Tx) error { return fn(&txn{btx}) }) })
 }
 
 // WriteTo writes a consistent copy of the database to w while writers go on.
@@ -580,17 +582,19 @@ func (t *txn) Notification(mid string) (ticket.Notification, error) {
 // the database on first use.
 func (db *DB) Secret() ([]byte, error) {
 	var key []byte
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bMeta)
-		if v := meta.Get([]byte("secret")); len(v) >= 16 {
-			key = append([]byte(nil), v...)
-			return nil
-		}
-		key = make([]byte, 32)
-		if _, err := rand.Read(key); err != nil {
-			return err
-		}
-		return meta.Put([]byte("secret"), key)
+	err := db.guard(func() error {
+		return db.bolt.Update(func(tx *bolt.Tx) error {
+			meta := tx.Bucket(bMeta)
+			if v := meta.Get([]byte("secret")); len(v) >= 16 {
+				key = append([]byte(nil), v...)
+				return nil
+			}
+			key = make([]byte, 32)
+			if _, err := rand.Read(key); err != nil {
+				return err
+			}
+			return meta.Put([]byte("secret"), key)
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: signing secret: %w", err)

@@ -12,6 +12,12 @@ import (
 // not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrCannotWrite marks a [Store] error that is the machine's, not the
+// data's: the disk or the quota is full, the disk is read-only or failing,
+// the database file is damaged. What was being stored must wait (a mail
+// stays on the server, before the cursor), not be quarantined.
+var ErrCannotWrite = errors.New("the store cannot write")
+
 // Store persists tickets. Implementations run fn in one transaction: if fn
 // returns an error nothing it wrote is kept. Update must not be called from
 // inside fn. Implementations are safe for concurrent use.
