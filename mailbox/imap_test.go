@@ -36,9 +36,9 @@ type flakyStore struct {
 	fail     atomic.Bool
 	failWith atomic.Pointer[error] // when set, every Update returns it
 	fullOn   atomic.Value          // string: storing a mail with it fails as on a full disk
-	failOn  atomic.Value // string
-	panicOn atomic.Value // string
-	updates atomic.Int64 // transactions begun
+	failOn   atomic.Value          // string
+	panicOn  atomic.Value          // string
+	updates  atomic.Int64          // transactions begun
 }
 
 func (f *flakyStore) Update(fn func(ticket.Tx) error) error {
