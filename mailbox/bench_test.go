@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -123,10 +124,19 @@ func BenchmarkParseStore(b *testing.B) {
 
 // BenchmarkIngestPeakMemory measures the peak heap growth while one mail is
 // parsed and stored, as a multiple of the mail's size, for mails of 1, 10
-// and 25 MB that are mostly attachment (base64) or mostly text.
+// and 25 MB that are mostly attachment (base64) or all text: UTF-8 Korean
+// in lines, one single line, bytes that are not UTF-8 though declared so,
+// and 8-bit bytes with no charset at all (both read as Latin-1, so the
+// text is twice the bytes).
+//
+// The collector runs as in ticketd (GOGC 50 unless GOGC is set), since
+// garbage not yet collected counts in the peak.
 func BenchmarkIngestPeakMemory(b *testing.B) {
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(50))
+	}
 	for _, mb := range []int{1, 10, 25} {
-		for _, kind := range []string{"attachment", "text"} {
+		for _, kind := range []string{"attachment", "text", "invalid-utf8", "one-line", "unlabeled-8bit"} {
 			b.Run(fmt.Sprintf("%dMB-%s", mb, kind), func(b *testing.B) {
 				svc, _ := testService(b, nil)
 				size := mb << 20
@@ -173,12 +183,38 @@ func BenchmarkIngestPeakMemory(b *testing.B) {
 func bigMail(i, size int, kind string) []byte {
 	var m bytes.Buffer
 	fmt.Fprintf(&m, "From: kim@example.test\r\nTo: support@example.test\r\nSubject: big %d\r\nMessage-ID: <big-%d-%d@example.test>\r\nMIME-Version: 1.0\r\n", i, i, size)
-	if kind == "text" {
+	switch kind {
+	case "text":
 		m.WriteString("Content-Type: text/plain; charset=utf-8\r\n\r\n")
 		line := strings.Repeat("상환일 변경 요청드립니다. ", 5) + "\r\n"
 		for m.Len() < size {
 			m.WriteString(line)
 		}
+		return m.Bytes()
+	case "invalid-utf8", "unlabeled-8bit":
+		// Bytes of 0x80-0xff in lines: declared UTF-8 (and so invalid), or
+		// with no charset at all (so guessed).
+		if kind == "invalid-utf8" {
+			m.WriteString("Content-Type: text/plain; charset=utf-8\r\n")
+		}
+		m.WriteString("Content-Transfer-Encoding: 8bit\r\n\r\n")
+		r := mrand.New(mrand.NewPCG(uint64(i), 1))
+		line := make([]byte, 78)
+		for m.Len() < size {
+			for j := range line {
+				line[j] = byte(0x80 + r.IntN(0x80))
+			}
+			m.Write(line)
+			m.WriteString("\r\n")
+		}
+		return m.Bytes()
+	case "one-line":
+		m.WriteString("Content-Type: text/plain; charset=utf-8\r\n\r\n")
+		word := "상환일변경요청"
+		for m.Len() < size {
+			m.WriteString(word)
+		}
+		m.WriteString("\r\n")
 		return m.Bytes()
 	}
 	m.WriteString("Content-Type: multipart/mixed; boundary=BB\r\n\r\n--BB\r\nContent-Type: text/plain\r\n\r\nsee attachment\r\n")

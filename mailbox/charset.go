@@ -116,7 +116,21 @@ func decodeCharset(b []byte, label string) (string, error) {
 // resort, every byte that is not part of a valid UTF-8 sequence is read as
 // Latin-1. The second result names the charset used ("" when b was valid).
 func bestEffortUTF8(b []byte, hints ...string) (string, string) {
+	return bestEffort(b, false, hints)
+}
+
+// bestEffortText is bestEffortUTF8 for a text body, whose line ends become
+// LF (CRLF and a lone CR): in the same copy, for valid UTF-8 and for the
+// Latin-1 fallback, so that a large body is not copied again for it.
+func bestEffortText(b []byte, hints ...string) (string, string) {
+	return bestEffort(b, true, hints)
+}
+
+func bestEffort(b []byte, lf bool, hints []string) (string, string) {
 	if utf8.Valid(b) {
+		if lf {
+			return lfString(b), ""
+		}
 		return string(b), ""
 	}
 	tried := map[string]bool{}
@@ -127,36 +141,79 @@ func bestEffortUTF8(b []byte, hints ...string) (string, string) {
 		}
 		tried[h] = true
 		if s, ok := decodeStrict(b, h); ok {
+			if lf {
+				s = normalizeNewlines(s)
+			}
 			return s, h
 		}
 	}
-	return latin1Fallback(b), "latin-1"
+	return latin1Fallback(b, lf), "latin-1"
+}
+
+// lfString is b as a string with CRLF and lone CR turned into LF.
+func lfString(b []byte) string {
+	if bytes.IndexByte(b, '\r') < 0 {
+		return string(b)
+	}
+	var sb strings.Builder
+	sb.Grow(len(b))
+	for {
+		i := bytes.IndexByte(b, '\r')
+		if i < 0 {
+			sb.Write(b)
+			return sb.String()
+		}
+		sb.Write(b[:i])
+		sb.WriteByte('\n')
+		b = b[i+1:]
+		if len(b) > 0 && b[0] == '\n' {
+			b = b[1:]
+		}
+	}
 }
 
 // decodeStrict decodes b from charset label and reports whether that worked
 // without any replacement character. b is known to be invalid UTF-8, so it
-// cannot hold a legitimate U+FFFD encoded in UTF-8.
+// cannot hold a legitimate U+FFFD encoded in UTF-8. It decodes as a stream
+// and stops at the first replacement: bytes of another charset (a long
+// mail of them, say) fail after a few bytes, not after decoding it all.
 func decodeStrict(b []byte, label string) (string, bool) {
+	var r io.Reader
 	if label == "cp949" {
 		// The common case; skip the lookup.
-		out, err := korean.EUCKR.NewDecoder().Bytes(b)
-		if err != nil || bytes.ContainsRune(out, utf8.RuneError) {
+		r = transform.NewReader(bytes.NewReader(b), korean.EUCKR.NewDecoder())
+	} else {
+		var err error
+		if r, err = charsetReader(label, bytes.NewReader(b)); err != nil {
 			return "", false
 		}
-		return string(out), true
 	}
-	s, err := decodeCharset(b, label)
-	if err != nil || strings.ContainsRune(s, utf8.RuneError) || !utf8.ValidString(s) {
-		return "", false
+	var out strings.Builder
+	out.Grow(min(len(b), 64<<10))
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(buf)
+		if bytes.ContainsRune(buf[:n], utf8.RuneError) {
+			return "", false
+		}
+		out.Write(buf[:n])
+		if err == io.EOF {
+			break
+		} else if err != nil {
+			return "", false
+		}
 	}
-	return s, true
+	s := out.String()
+	return s, utf8.ValidString(s)
 }
 
 // latin1Fallback reads b, which is not valid UTF-8, as ISO-8859-1. When
 // valid multi-byte UTF-8 sequences make up more of b than the invalid bytes
 // do (UTF-8 text with a few stray bytes), those sequences are kept as UTF-8
-// and only the stray bytes are read as ISO-8859-1.
-func latin1Fallback(b []byte) string {
+// and only the stray bytes are read as ISO-8859-1. With lf, CRLF and a
+// lone CR become LF. The result is built in one allocation of its exact
+// size.
+func latin1Fallback(b []byte, lf bool) string {
 	utf8Bytes, bad := 0, 0
 	for rest := b; len(rest) > 0; {
 		r, size := utf8.DecodeRune(rest)
@@ -169,15 +226,35 @@ func latin1Fallback(b []byte) string {
 		rest = rest[size:]
 	}
 	keepUTF8 := utf8Bytes > bad
-	var sb strings.Builder
-	sb.Grow(len(b) + len(b)/2)
-	for len(b) > 0 {
-		r, size := utf8.DecodeRune(b)
-		if (r == utf8.RuneError && size <= 1) || (!keepUTF8 && size > 1) {
+	// latin1 reads the next character: r is -1 for a CR dropped before LF.
+	latin1 := func(b []byte) (r rune, size int) {
+		r, size = utf8.DecodeRune(b)
+		switch {
+		case lf && r == '\r' && len(b) > 1 && b[1] == '\n':
+			return -1, 1
+		case lf && r == '\r':
+			return '\n', 1
+		case (r == utf8.RuneError && size <= 1) || (!keepUTF8 && size > 1):
 			// ISO-8859-1 maps byte n to U+00nn.
-			r, size = rune(b[0]), 1
+			return rune(b[0]), 1
 		}
-		sb.WriteRune(r)
+		return r, size
+	}
+	n := 0
+	for rest := b; len(rest) > 0; {
+		r, size := latin1(rest)
+		if r >= 0 {
+			n += utf8.RuneLen(r)
+		}
+		rest = rest[size:]
+	}
+	var sb strings.Builder
+	sb.Grow(n)
+	for len(b) > 0 {
+		r, size := latin1(b)
+		if r >= 0 {
+			sb.WriteRune(r)
+		}
 		b = b[size:]
 	}
 	return sb.String()

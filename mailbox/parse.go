@@ -391,7 +391,7 @@ func (p *parser) leaf(h textproto.Header, mt string, params map[string]string, b
 		b, _ = io.ReadAll(dec) // the decoders read from memory: no error
 	}
 	prob.report(p, where, mt)
-	text := p.decodeBody(b, params["charset"], where, mt, prob)
+	text := p.decodeBody(b, params["charset"], where, mt, prob, mt != "text/html")
 	switch mt {
 	case "text/html":
 		p.html = append(p.html, text)
@@ -623,8 +623,9 @@ func (p *parser) addForwarded(m *ticket.Mail) {
 }
 
 // decodeBody converts a text body to UTF-8 from its declared charset. prob
-// is what the transfer decoding had to skip, if anything.
-func (p *parser) decodeBody(b []byte, cs, where, mt string, prob *transferProblem) string {
+// is what the transfer decoding had to skip, if anything. With lf the line
+// ends become LF as it decodes (as joinParts would do with another copy).
+func (p *parser) decodeBody(b []byte, cs, where, mt string, prob *transferProblem, lf bool) string {
 	switch {
 	case cs == "" && mt == "text/html" && !utf8.Valid(b):
 		// The charset may be declared in a <meta> element instead.
@@ -641,7 +642,11 @@ func (p *parser) decodeBody(b []byte, cs, where, mt string, prob *transferProble
 		p.warnf("%s: text unreadable after %d bytes (broken %s), marked with U+FFFD", label(where, mt), prob.at, prob.kind)
 		return string(b[:prob.at]) + markInvalid(b[prob.at:len(b)-prob.partial])
 	case cs == "" || isUTF8Label(cs):
-		s, used := bestEffortUTF8(b, p.hint)
+		decode := bestEffortUTF8
+		if lf {
+			decode = bestEffortText
+		}
+		s, used := decode(b, p.hint)
 		if used != "" {
 			if cs == "" {
 				cs = "none"
@@ -719,7 +724,7 @@ func (p *parser) finish() *ticket.Mail {
 	for i := range m.Warnings {
 		m.Warnings[i] = validString(m.Warnings[i])
 	}
-	if len(p.html) == 1 && strings.TrimSpace(joinParts(p.plain)) == "" {
+	if len(p.html) == 1 && blankParts(p.plain) {
 		m.Visible = validString(HTMLVisibleText(m.HTML)) // Text was rendered from the HTML
 	} else {
 		m.Visible = ticket.Visible(m.Text)
@@ -744,13 +749,36 @@ func joinParts(parts []string) string {
 	return strings.Join(out, "\n\n")
 }
 
-// normalizeNewlines turns CRLF and lone CR into LF.
+// blankParts reports whether every part is white space only.
+func blankParts(parts []string) bool {
+	for _, s := range parts {
+		if strings.TrimSpace(s) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// normalizeNewlines turns CRLF and lone CR into LF, in one copy.
 func normalizeNewlines(s string) string {
-	if !strings.Contains(s, "\r") {
+	if strings.IndexByte(s, '\r') < 0 {
 		return s
 	}
-	s = strings.ReplaceAll(s, "\r\n", "\n")
-	return strings.ReplaceAll(s, "\r", "\n")
+	var b strings.Builder
+	b.Grow(len(s)) // at most that
+	for {
+		i := strings.IndexByte(s, '\r')
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		b.WriteByte('\n')
+		s = s[i+1:]
+		if s != "" && s[0] == '\n' {
+			s = s[1:]
+		}
+	}
 }
 
 // headers fills the header-derived fields of the mail.

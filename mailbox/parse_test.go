@@ -320,7 +320,7 @@ func TestUnknownCharset8bit(t *testing.T) {
 	// Not CP949 as a whole (the lone \xe9), so Latin-1 for what is invalid.
 	tcompare(t, "text", m.Text, "\u00c7\u00d1\u00b1\u00db \u00e9\n")
 	// Mostly UTF-8 with a stray byte: the UTF-8 stays.
-	tcompare(t, "mixed", latin1Fallback([]byte("한글 \xe9 한글")), "한글 \u00e9 한글")
+	tcompare(t, "mixed", latin1Fallback([]byte("한글 \xe9 한글"), false), "한글 \u00e9 한글")
 	if !warned(m, "unknown charset x-unknown") {
 		t.Errorf("warnings %q", m.Warnings)
 	}

@@ -8,7 +8,8 @@
 //	meta          "schema_version" -> "1"; "secret": the token signing key
 //	tickets       ticket id -> ticket.Ticket (ids come from the bucket sequence)
 //	messages      message id -> ticket.Message, without its texts
-//	texts         message id ++ 'b'|'v'|'h' -> body, visible (when it differs), HTML
+//	texts         message id ++ 'b'|'v'|'h' -> body, visible (when it differs), HTML;
+//	              ++ 'p' -> visible's length (8 bytes) when it is the start of the body
 //	ticket_msgs   ticket id ++ message id -> empty (index, in storage order)
 //	raw           message id ++ piece number (uint32) -> 64 KiB pieces of the raw
 //	              mail, byte-exact (a key of the message id alone: the whole

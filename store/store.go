@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -339,11 +340,25 @@ func (t *txn) Message(id uint64) (ticket.Message, error) {
 			*f.s = string(v)
 		}
 	}
+	if v := texts.Get(textKey(id, tagVisiblePrefix)); len(v) == 8 {
+		if n := binary.BigEndian.Uint64(v); n <= uint64(len(m.Body)) {
+			m.Visible = m.Body[:n] // shares the body's memory
+		}
+	}
 	if m.Visible == "" {
 		m.Visible = m.Body
 	}
 	return m, nil
 }
+
+// tagVisiblePrefix keys, instead of a copy of visible, its length when it
+// is the start of the body (the quoted history cut off the end, the
+// common case), as 8 bytes big-endian.
+const tagVisiblePrefix = 'p'
+
+// bytesOf is s's bytes without a copy. bbolt only reads a value given to
+// Put (it copies it into its pages at commit), and s never changes.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // The texts of a message (body, visible, HTML) are kept as plain values in
 // the texts bucket, not in its JSON record: a 10 MB body would otherwise be
@@ -364,7 +379,16 @@ func textKey(id uint64, tag byte) []byte { return append(u64(id), tag) }
 func (t *txn) putMessage(m ticket.Message) error {
 	texts := t.tx.Bucket(bTexts)
 	rec := m
-	if rec.Visible == rec.Body {
+	if err := texts.Delete(textKey(m.ID, tagVisiblePrefix)); err != nil {
+		return err
+	}
+	switch {
+	case rec.Visible == rec.Body:
+		rec.Visible = ""
+	case rec.Visible != "" && strings.HasPrefix(rec.Body, rec.Visible):
+		if err := texts.Put(textKey(m.ID, tagVisiblePrefix), u64(uint64(len(rec.Visible)))); err != nil {
+			return err
+		}
 		rec.Visible = ""
 	}
 	for _, f := range textFields(&rec) {
@@ -375,7 +399,7 @@ func (t *txn) putMessage(m ticket.Message) error {
 			}
 			continue
 		}
-		if err := texts.Put(k, []byte(*f.s)); err != nil {
+		if err := texts.Put(k, bytesOf(*f.s)); err != nil {
 			return fmt.Errorf("store: text of message %d: %w", m.ID, err)
 		}
 		*f.s = ""

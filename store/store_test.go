@@ -250,3 +250,39 @@ func TestLockHolder(t *testing.T) {
 		t.Fatalf("holder %d %q %v, want process %d", pid, cmdline, ok, cmd.Process.Pid)
 	}
 }
+
+// Visible text is kept as its length when it starts the body, as a copy
+// when it does not, and not at all when it is the body; rewriting a
+// message moves between the forms.
+func TestVisibleTextRoundTrip(t *testing.T) {
+	db := tempDB(t)
+	body := "답변 감사합니다.\n\n> 이전 답변\n> 인용"
+	var m ticket.Message
+	check := func(want string) {
+		t.Helper()
+		var got ticket.Message
+		if err := db.View(func(tx ticket.ReadTx) error { var err error; got, err = tx.Message(m.ID); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if got.Visible != want || got.Body != body {
+			t.Fatalf("visible read back %q, want %q (body %q)", got.Visible, want, got.Body)
+		}
+	}
+	if err := db.Update(func(tx ticket.Tx) error {
+		m = ticket.Message{TicketID: 1, Body: body, Visible: "답변 감사합니다."}
+		return tx.AddMessage(&m, nil)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	check("답변 감사합니다.")
+	for _, v := range []string{"다른 요약", body, "답변", ""} {
+		m.Body, m.Visible = body, v
+		if err := db.Update(func(tx ticket.Tx) error { return tx.PutMessage(m) }); err != nil {
+			t.Fatal(err)
+		}
+		if v == "" {
+			v = body
+		}
+		check(v)
+	}
+}
