@@ -171,6 +171,17 @@ func TestOutages(t *testing.T) {
 	}
 	waitTickets(1006)
 	time.Sleep(3 * time.Second) // several failed sends
+	// /healthz says sending fails, and what to check.
+	var smtpHealth string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if smtpHealth = getHealth(t, "http://127.0.0.1:29180/healthz"); strings.HasPrefix(smtpHealth, "503") && strings.Contains(smtpHealth, "smtp:") {
+			break
+		}
+	}
+	if !strings.HasPrefix(smtpHealth, "503") || !strings.Contains(smtpHealth, "mail cannot be sent") || !strings.Contains(smtpHealth, "smtp.host") {
+		t.Errorf("/healthz during the SMTP outage: %s", smtpHealth)
+	}
+	fmt.Printf("/healthz during the SMTP outage: %s\n", strings.Join(strings.Fields(smtpHealth), " "))
 	if err := s.StartPostfix(); err != nil {
 		t.Fatal(err)
 	}
@@ -219,6 +230,9 @@ func TestOutages(t *testing.T) {
 	fmt.Printf("SMTP outage of 3 s: %d 'sending fails' and %d 'works again' log lines in the whole run, %d acknowledgements delivered once each\n", down, up, len(per))
 	if down < 1 || down > 2 || up != down {
 		t.Errorf("sending outages logged %d start / %d end lines, want 1 or 2 of each", down, up)
+	}
+	if h := getHealth(t, "http://127.0.0.1:29180/healthz"); !strings.HasPrefix(h, "200") {
+		t.Errorf("/healthz after the SMTP outage: %s", h)
 	}
 }
 

@@ -302,3 +302,22 @@ func TestHostileLiteralsAreNotBuffered(t *testing.T) {
 		t.Fatalf("allocated %.1f MiB: a hostile literal was read into memory", float64(alloc)/(1<<20))
 	}
 }
+
+// The IDLE watch notices a server that stops answering when IDLE ends
+// (DONE) or at the proving NOOP, and reconnects.
+func TestWatchNoticesAStalledServer(t *testing.T) {
+	for _, stall := range []string{"DONE", "NOOP", "EXAMINE"} {
+		t.Run(stall, func(t *testing.T) {
+			e, h := hostileEnv(t, 1, hostile.Plan{Stall: stall})
+			w := startWatch(t, e, h.Addr(), &mailbox.WatchOptions{Restart: 200 * time.Millisecond, CommandTimeout: 300 * time.Millisecond,
+				MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+			start := time.Now()
+			w.waitLog(t, "no answer within 300ms", 1, 10*time.Second)
+			w.waitLog(t, watching, 1, 10*time.Second)
+			if stall != "EXAMINE" {
+				w.waitLog(t, "imap idle: watching again", 1, 10*time.Second)
+			}
+			t.Logf("%s stall noticed and the watch back after %v", stall, time.Since(start).Round(time.Millisecond))
+		})
+	}
+}

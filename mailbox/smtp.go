@@ -245,8 +245,10 @@ func (s *SMTPSender) Send(ctx context.Context, o ticket.Outgoing) ([]ticket.Refu
 type ConnectError struct {
 	// Stage is where it failed: "connect" (refused, unreachable, no
 	// answer within the timeout at any step), "tls" (the handshake, a certificate, STARTTLS missing),
-	// "auth" (the credentials, or AUTH not offered) or "greeting" (the
-	// server's greeting or EHLO).
+	// "auth" (the credentials refused, or AUTH not offered), "busy" (a
+	// 4xx: the server cannot take mail or check a login right now, e.g.
+	// its authentication service is down) or "greeting" (the server's
+	// greeting or EHLO).
 	Stage string
 	Err   error
 }
@@ -260,11 +262,14 @@ func connectStage(dialed bool, err error) string {
 	msg := err.Error()
 	_, certErr := errors.AsType[*tls.CertificateVerificationError](err)
 	_, recErr := errors.AsType[tls.RecordHeaderError](err)
+	code := smtpCode(err)
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
 		return "connect" // no answer in time, whatever it was asked
+	case code >= 400 && code < 500:
+		return "busy"
 	case strings.Contains(msg, "SMTP AUTH") || errors.Is(err, gomail.ErrPlainAuthNotSupported) ||
-		errors.Is(err, gomail.ErrLoginAuthNotSupported) || smtpCode(err) == 535 || smtpCode(err) == 534:
+		errors.Is(err, gomail.ErrLoginAuthNotSupported) || code == 535 || code == 534:
 		return "auth"
 	case certErr || recErr || strings.Contains(msg, "STARTTLS") || strings.Contains(msg, "tls:") || strings.Contains(msg, "x509:"):
 		return "tls"
@@ -384,6 +389,7 @@ func smtpRefusal(rcpt string, err error) ticket.Refusal {
 		r.Text = te.Msg
 		if code := enhancedCode(firstWord(te.Msg)); code != "" {
 			r.Status = code
+			r.Text = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(te.Msg), code))
 		}
 	}
 	return r

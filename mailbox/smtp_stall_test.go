@@ -151,6 +151,10 @@ func TestSMTPConnectErrorStages(t *testing.T) {
 	if s := stageOf(SMTPConfig{Host: host, Port: port, Security: "plain", Username: "u", Password: "wrong"}); s != "auth" {
 		t.Errorf("535 to AUTH: stage %q, want auth", s)
 	}
+	host, port = smtpHostPort(t, stallSMTP(t, "", "454"))
+	if s := stageOf(SMTPConfig{Host: host, Port: port, Security: "plain", Username: "u", Password: "p"}); s != "busy" {
+		t.Errorf("454 to AUTH (the server's authentication is down): stage %q, want busy", s)
+	}
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	_, closed := smtpHostPort(t, ln.Addr().String())
 	ln.Close()

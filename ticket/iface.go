@@ -167,8 +167,9 @@ func addressFailure(status string) bool {
 	return strings.HasPrefix(status, "5.1.") || strings.HasPrefix(status, "5.2.")
 }
 
+// String is the server's answer: "550 5.1.1 user unknown".
 func (r Refusal) String() string {
-	s := fmt.Sprintf("%s: %d", r.Email, r.Code)
+	s := fmt.Sprint(r.Code)
 	if r.Status != "" {
 		s += " " + r.Status
 	}

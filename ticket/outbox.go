@@ -342,7 +342,7 @@ func (w *Outbox) suppressions(o Outgoing, rejected []Refusal, now time.Time, log
 		switch {
 		case !r.AddressFailure() || w.cfg.SuppressFor <= 0:
 		case w.cfg.Protected != nil && w.cfg.Protected(r.Email):
-			log.Error("outbox: the server refused a protected address (an agent's or the notify address); it is not suppressed: check it", "refused", r.String())
+			log.Error("outbox: the server refused a protected address (an agent's or the notify address); it is not suppressed: check it", "address", r.Email, "answer", r.String())
 			w.alert(AlertProtectedRefused)
 		default:
 			out = append(out, Suppression{Email: r.Email, Reason: r.String(), Since: now, Until: now.Add(w.cfg.SuppressFor), Ticket: o.TicketID})
@@ -357,7 +357,7 @@ func refusals(rs []Refusal) string {
 		if i > 0 {
 			b.WriteString("; ")
 		}
-		b.WriteString(r.String())
+		b.WriteString(r.Email + ": " + r.String())
 	}
 	return b.String()
 }

@@ -296,6 +296,8 @@ func connectProblem(stage string) string {
 		return "TLS with the server failed"
 	case "greeting":
 		return "the server's greeting or EHLO failed"
+	case "busy":
+		return "the server cannot take mail right now (a 4xx answer: its own services, such as its authentication, may be down)"
 	}
 	return "the server cannot be reached or does not answer"
 }
@@ -307,6 +309,8 @@ func (d *daemon) smtpKeys(stage string) string {
 		return "smtp.username and " + d.s.SMTPPasswordKey
 	case "tls":
 		return "smtp.security, smtp.port and smtp.ca_file"
+	case "busy":
+		return "the SMTP server's own logs"
 	}
 	return "smtp.host, smtp.port and smtp.security (and that the server runs)"
 }
