@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/emersion/go-message/textproto"
 	htmlcharset "golang.org/x/net/html/charset"
@@ -764,21 +765,8 @@ func normalizeNewlines(s string) string {
 	if strings.IndexByte(s, '\r') < 0 {
 		return s
 	}
-	var b strings.Builder
-	b.Grow(len(s)) // at most that
-	for {
-		i := strings.IndexByte(s, '\r')
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		b.WriteString(s[:i])
-		b.WriteByte('\n')
-		s = s[i+1:]
-		if s != "" && s[0] == '\n' {
-			s = s[1:]
-		}
-	}
+	// lfString only reads its bytes: s's own, without a copy.
+	return lfString(unsafe.Slice(unsafe.StringData(s), len(s)))
 }
 
 // headers fills the header-derived fields of the mail.
