@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/ticketd/ticketd/mailbox/rfc822"
 	"github.com/ticketd/ticketd/ticket"
 )
 
@@ -167,14 +168,11 @@ func normText(s string) string {
 // forwardedSections returns the forwarded sections Parse appends to the
 // text of raw (see parser.forward), in order.
 func forwardedSections(raw []byte) []string {
-	p := &parser{mail: &ticket.Mail{Headers: map[string]string{}}}
-	if p.parse(raw) != nil {
+	m, err := rfc822.Parse(raw, rfc822.Options{})
+	if err != nil {
 		return nil
 	}
-	if m := p.finish(); p.bounce(m) != nil {
-		return nil
-	}
-	return p.forwarded
+	return m.Forwarded
 }
 
 // splitForwarded splits the text Parse returned into the text of the mail
@@ -234,7 +232,7 @@ func emails(l []ticket.Address) []string {
 func normEmails(l []string) []string {
 	out := []string{}
 	for _, e := range l {
-		out = append(out, normEmail(e))
+		out = append(out, rfc822.NormEmail(e))
 	}
 	return out
 }
@@ -263,7 +261,7 @@ func compareField(field string, m *ticket.Mail, want *expectedMail, fwd []string
 	case "subject":
 		return diff(normSpace(m.Subject), normSpace(want.Subject))
 	case "from":
-		return diff(m.From.Email, normEmail(want.From))
+		return diff(m.From.Email, rfc822.NormEmail(want.From))
 	case "to":
 		return diff(emails(m.To), normEmails(want.To))
 	case "cc":
@@ -293,7 +291,7 @@ func compareField(field string, m *ticket.Mail, want *expectedMail, fwd []string
 			if d := diff(normMeta(normText(m.HTML)), normMeta(normText(want.HTML))); d != "" {
 				return "html: " + d
 			}
-			if strings.TrimSpace(m.Text) == "" && strings.TrimSpace(HTMLToText(want.HTML)) != "" {
+			if strings.TrimSpace(m.Text) == "" && strings.TrimSpace(rfc822.HTMLToText(want.HTML)) != "" {
 				return "no text rendered from the HTML"
 			}
 			return ""
@@ -388,7 +386,7 @@ func TestCorpus(t *testing.T) {
 		}
 		checkValidUTF8(t, rel, m)
 		for _, w := range m.Warnings {
-			if strings.HasPrefix(w, internalError) {
+			if strings.HasPrefix(w, rfc822.InternalError) {
 				t.Errorf("%s: recovered panic: %s", rel, w)
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/ticketd/ticketd/mailbox/rfc822"
 	"github.com/ticketd/ticketd/ticket"
 )
 
@@ -33,7 +34,7 @@ func mailStrings(m *ticket.Mail) []string {
 func utf8ValidString(s string) bool { return utf8.ValidString(s) }
 
 // FuzzParse checks that Parse never panics (nor recovers from a panic), that it either rejects the input
-// with ErrNotMail or returns a mail, and that every string it returns is
+// with rfc822.ErrNotMail or returns a mail, and that every string it returns is
 // valid UTF-8. It is seeded with every file under testdata.
 func FuzzParse(f *testing.F) {
 	err := filepath.WalkDir("../testdata", func(path string, d fs.DirEntry, err error) error {
@@ -58,8 +59,8 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		m, err := Parse(raw)
 		if err != nil {
-			if !errors.Is(err, ErrNotMail) {
-				t.Fatalf("Parse error does not wrap ErrNotMail: %v", err)
+			if !errors.Is(err, rfc822.ErrNotMail) {
+				t.Fatalf("Parse error does not wrap rfc822.ErrNotMail: %v", err)
 			}
 			if m != nil {
 				t.Fatalf("Parse returned a mail and an error")
@@ -76,7 +77,7 @@ func FuzzParse(f *testing.F) {
 		}
 		// Parse recovers from panics; a recovered panic is still a bug.
 		for _, w := range m.Warnings {
-			if strings.HasPrefix(w, internalError) {
+			if strings.HasPrefix(w, rfc822.InternalError) {
 				t.Fatalf("recovered panic: %s", w)
 			}
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
 
+	"github.com/ticketd/ticketd/mailbox/rfc822"
 	"github.com/ticketd/ticketd/ticket"
 )
 
@@ -836,7 +837,7 @@ func (p *Poller) dialWith(ctx context.Context, h *imapclient.UnilateralDataHandl
 	}
 	opts := &imapclient.Options{
 		TLSConfig:             tlsCfg,
-		WordDecoder:           WordDecoder,
+		WordDecoder:           rfc822.WordDecoder,
 		UnilateralDataHandler: h,
 	}
 	fail := func(what string, err error) (*conn, error) {

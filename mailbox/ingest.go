@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ticketd/ticketd/mailbox/rfc822"
 	"github.com/ticketd/ticketd/ticket"
 )
 
@@ -83,10 +84,11 @@ type Hooks struct {
 // batches of one transaction each. Submit mails with Reserve then Submit
 // from one goroutine, then Close and Wait.
 type Pipe struct {
-	svc   *ticket.Service
-	log   *slog.Logger
-	opt   PipeOptions
-	hooks Hooks
+	svc    *ticket.Service
+	log    *slog.Logger
+	opt    PipeOptions
+	hooks  Hooks
+	fields []string // the header fields the service's rules read
 
 	parse  chan *Job
 	parsed chan *Job
@@ -107,7 +109,7 @@ func NewPipe(svc *ticket.Service, opt PipeOptions, hooks Hooks, log *slog.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Pipe{svc: svc, log: log, opt: opt, hooks: hooks,
+	p := &Pipe{svc: svc, log: log, opt: opt, hooks: hooks, fields: svc.HeaderFields(),
 		// Room for a whole batch on both sides of the parsers, so that a
 		// slow commit lets the next batch gather (the byte bound, not
 		// these, limits memory).
@@ -202,7 +204,7 @@ func (p *Pipe) Err() error {
 func (p *Pipe) parser() {
 	defer p.wg.Done()
 	for j := range p.parse {
-		parseJob(j)
+		parseJob(j, p.fields)
 		if p.hooks.Parsed != nil {
 			p.hooks.Parsed(j)
 		}
@@ -212,7 +214,7 @@ func (p *Pipe) parser() {
 
 // parseJob hashes, parses and sanitises one mail; a panic is the mail's
 // problem (it gets quarantined), not the caller's.
-func parseJob(j *Job) {
+func parseJob(j *Job, fields []string) {
 	defer func() {
 		if r := recover(); r != nil {
 			j.mail, j.perr = nil, fmt.Errorf("parser panic: %v\n%s", r, debug.Stack())
@@ -220,12 +222,12 @@ func parseJob(j *Job) {
 	}()
 	sum := sha256.Sum256(j.Raw) // here, not on the committing goroutine
 	j.In.RawSHA256 = hex.EncodeToString(sum[:])
-	m, err := Parse(j.Raw)
+	m, err := ParseWith(j.Raw, fields)
 	if err != nil {
 		j.perr = err
 		return
 	}
-	m.HTML = SanitizeHTML(m.HTML)
+	m.HTML = rfc822.SanitizeHTML(m.HTML)
 	j.mail = m
 }
 

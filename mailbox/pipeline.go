@@ -14,7 +14,7 @@ import (
 // must be tried again.
 func Deliver(svc *ticket.Service, raw []byte, in ticket.Incoming) (res ticket.Result, rejected bool, err error) {
 	j := &Job{Raw: raw, In: in}
-	parseJob(j)
+	parseJob(j, svc.HeaderFields())
 	return deliverParsed(svc, j)
 }
 
@@ -27,7 +27,7 @@ func Retry(svc *ticket.Service, id uint64) (ticket.Result, error) {
 		return ticket.Result{}, err
 	}
 	j := &Job{Raw: r.Raw, In: ticket.Incoming{Source: "quarantine retry (" + r.Source + ")", Quarantined: id}}
-	parseJob(j)
+	parseJob(j, svc.HeaderFields())
 	if j.mail == nil {
 		return ticket.Result{}, fmt.Errorf("quarantined mail %d still cannot be handled: %w", id, j.perr)
 	}

@@ -22,6 +22,7 @@ import (
 	gomail "github.com/wneessen/go-mail"
 	gomailsmtp "github.com/wneessen/go-mail/smtp"
 
+	"github.com/ticketd/ticketd/mailbox/rfc822"
 	"github.com/ticketd/ticketd/ticket"
 )
 
@@ -387,7 +388,7 @@ func smtpRefusal(rcpt string, err error) ticket.Refusal {
 	r := ticket.Refusal{Email: rcpt, Code: smtpCode(err), Text: err.Error()}
 	if te, ok := errors.AsType[*textproto.Error](err); ok {
 		r.Text = te.Msg
-		if code := enhancedCode(firstWord(te.Msg)); code != "" {
+		if code := rfc822.EnhancedCode(strings.Fields(te.Msg + " x")[0]); code != "" {
 			r.Status = code
 			r.Text = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(te.Msg), code))
 		}
@@ -589,18 +590,7 @@ func BuildMessage(o ticket.Outgoing) (*gomail.Msg, error) {
 	if o.HTML != "" {
 		m.AddAlternativeString(gomail.TypeTextHTML, o.HTML)
 	}
-	files := o.Attachments
-	if len(o.SourceRaw) > 0 {
-		// The attachments of a stored mail (a customer's, for a notification;
-		// an agent's, for a relayed reply). Inline parts (signature logos)
-		// stay behind.
-		for _, f := range ExtractAttachments(o.SourceRaw) {
-			if !f.Inline {
-				files = append(files, f.OutAttachment)
-			}
-		}
-	}
-	for i, f := range files {
+	for i, f := range o.Attachments {
 		name := smtpClean(f.Filename)
 		if name == "" {
 			name = fmt.Sprintf("attachment-%d", i+1)

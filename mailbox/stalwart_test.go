@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ticketd/ticketd/mailbox/rfc822"
 	"github.com/ticketd/ticketd/ticket"
 )
 
@@ -201,7 +202,7 @@ func (p *swPart) mailboxes(name string, use func(rule string)) []string {
 			n = normSpace(*a.Name)
 		}
 		if a.Address != nil {
-			e = normEmail(*a.Address)
+			e = rfc822.NormEmail(*a.Address)
 		}
 		if e == "" {
 			use(ruleNameless)
@@ -390,7 +391,7 @@ func compareStalwart(field string, m *ticket.Mail, want *swMessage, fwd []string
 			if d := diff(normText(m.HTML), normText(html)); d != "" {
 				return "html: " + d
 			}
-			if strings.TrimSpace(m.Text) == "" && strings.TrimSpace(HTMLToText(html)) != "" {
+			if strings.TrimSpace(m.Text) == "" && strings.TrimSpace(rfc822.HTMLToText(html)) != "" {
 				return "no text rendered from the HTML"
 			}
 			return ""
@@ -460,7 +461,7 @@ func TestStalwartCorpus(t *testing.T) {
 			fwd := forwardedSections(bytes.ReplaceAll(raw, []byte("\r\n"), []byte("\n")))
 			checkValidUTF8(t, rel, m)
 			for _, w := range m.Warnings {
-				if strings.HasPrefix(w, internalError) {
+				if strings.HasPrefix(w, rfc822.InternalError) {
 					t.Errorf("%s: recovered panic: %s", rel, w)
 				}
 			}

@@ -141,7 +141,7 @@ func (w *work) agentReply(t Ticket, a Agent) error {
 	m := w.m
 	visible := m.Visible
 	if visible == "" {
-		visible = Visible(m.Text)
+		visible = m.Text // the reader found no history to cut
 	}
 	cmds, text, cerr := ParseCommands(visible, func(e string) bool { _, ok := w.s.agent(e); return ok })
 	from := Address{Name: a.Name, Email: a.Email}

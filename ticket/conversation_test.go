@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticketd/ticketd/mailbox/quote"
 	"github.com/ticketd/ticketd/store"
 	"github.com/ticketd/ticketd/ticket"
 )
@@ -162,9 +163,11 @@ func notification(t *testing.T, db *store.DB, email string) ticket.Outgoing {
 	return ticket.Outgoing{}
 }
 
+// agentMail is an agent's mail as the mail reader gives it: Visible is
+// the body without its quoted history.
 func agentMail(from, subject, msgid, body string) *ticket.Mail {
 	m := mail(from, subject, msgid)
-	m.Text = body
+	m.Text, m.Visible = body, quote.Visible(body, "", false)
 	m.From.Name = "김상담"
 	return m
 }

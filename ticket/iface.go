@@ -250,10 +250,10 @@ type Outgoing struct {
 	Kind       Kind              `json:"kind"`
 	// Attachments sent with the mail (from the CLI).
 	Attachments []OutAttachment `json:"attachments,omitempty"`
-	// AttachFrom names a stored message whose attachments are sent too; the
-	// outbox worker loads its raw mail into SourceRaw before sending.
+	// AttachFrom names a stored message whose attachments are sent too;
+	// the outbox worker adds them to Attachments before sending (see
+	// OutboxConfig.Attachments).
 	AttachFrom uint64 `json:"attach_from,omitempty"`
-	SourceRaw  []byte `json:"-"`
 
 	CreatedAt   time.Time `json:"created_at"`
 	NextAttempt time.Time `json:"next_attempt"`

@@ -47,6 +47,11 @@ type OutboxConfig struct {
 	// OnAlert, if set, hears of what an operator must look at (see the
 	// Alert constants). It must not block.
 	OnAlert func(kind string)
+	// Attachments, if set, returns the attachments of a stored raw mail
+	// that go with a mail naming it (Outgoing.AttachFrom: a customer's
+	// mail, for a notification; an agent's, for a relayed reply). It is
+	// the mail reader's to say which parts are attachments.
+	Attachments func(raw []byte) []OutAttachment
 	// ShutdownGrace is how long a send in progress may go on after the
 	// context of Run or Flush is cancelled (default 5s); then it is cut
 	// off and tried again after Lease.
@@ -240,6 +245,7 @@ func (w *Outbox) attempt(ctx context.Context, id uint64) (sent, gaveUp bool, ret
 	var o Outgoing
 	var claimed bool
 	var refused []string
+	var src []byte // the raw mail whose attachments go along
 	err = w.store.Update(func(tx Tx) error {
 		refused = nil
 		var err error
@@ -261,17 +267,20 @@ func (w *Outbox) attempt(ctx context.Context, id uint64) (sent, gaveUp bool, ret
 		// address; those recipients are dropped here.
 		o.To, refused = w.filter(tx, o.To, refused)
 		o.Cc, refused = w.filter(tx, o.Cc, refused)
-		if o.AttachFrom != 0 {
+		if o.AttachFrom != 0 && w.cfg.Attachments != nil {
 			// The attachments of a stored mail go along; a missing raw mail
 			// (never for mail we stored) only drops them.
 			if raw, err := tx.Raw(o.AttachFrom); err == nil {
-				o.SourceRaw = raw
+				src = raw
 			}
 		}
 		return nil
 	})
 	if err != nil || !claimed {
 		return false, false, time.Time{}, wrapErr("claim", id, err)
+	}
+	if src != nil {
+		o.Attachments = append(o.Attachments, w.cfg.Attachments(src)...)
 	}
 
 	log := w.log.With("ticket", o.TicketID, "outbox", o.ID, "msgid", o.MessageID, "attempt", o.Attempts)

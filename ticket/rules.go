@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -181,6 +182,28 @@ func NewMessageID(ticketID uint64, domain string) string {
 		panic(fmt.Sprintf("ticket: crypto/rand: %v", err)) // never happens on Linux
 	}
 	return fmt.Sprintf("t%d.%s@%s", ticketID, hex.EncodeToString(b[:]), domain)
+}
+
+// RuleHeaders are the header fields the core's rules read from
+// Mail.Headers: the automatic-mail and loop markers, the delivery
+// addresses a token may be in, and the receiving MX's authentication
+// verdict. [Service.HeaderFields] adds the configured spam header; a mail
+// reader copies those.
+var RuleHeaders = []string{
+	"Auto-Submitted", "Precedence", "List-Id", "List-Unsubscribe",
+	"X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress",
+	"Return-Path", "Delivered-To", "X-Original-To", LoopHeader,
+	"Authentication-Results", "X-Spam-Flag",
+}
+
+// HeaderFields are the header fields the service's rules read from
+// Mail.Headers: RuleHeaders and the spam header (Config.SpamHeader).
+func (s *Service) HeaderFields() []string {
+	out := slices.Clone(RuleHeaders)
+	if !slices.Contains(out, s.cfg.SpamHeader) {
+		out = append(out, s.cfg.SpamHeader)
+	}
+	return out
 }
 
 // IsAutomatic reports whether a mail was sent by a machine rather than a

@@ -531,7 +531,7 @@ func (w *work) incomingMessage(ticketID uint64, kind Kind) *Message {
 	m := w.m
 	visible := m.Visible
 	if visible == "" {
-		visible = Visible(m.Text)
+		visible = m.Text // the reader found no history to cut
 	}
 	return &Message{
 		TicketID: ticketID, Direction: DirIn, Kind: kind,

@@ -151,7 +151,9 @@ type Mail struct {
 	// Warnings lists what the parser could not read cleanly; the mail is still
 	// stored with whatever was readable.
 	Warnings []string
-	// Visible is the text without quoted history and signature, when the parser could tell it from the HTML structure; empty means ticket.Visible(Text).
+	// Visible is what the sender wrote: Text without the quoted history
+	// and the signature, as the mail reader's quote rules found it (the
+	// rules are the reader's, not the core's); empty means all of Text.
 	Visible string
 	// Bounce is set when the mail is a delivery failure report (a DSN or a
 	// common non-standard bounce).

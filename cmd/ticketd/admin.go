@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ticketd/ticketd/mailbox"
+	"github.com/ticketd/ticketd/mailbox/rfc822"
 	"github.com/ticketd/ticketd/ticket"
 )
 
@@ -49,7 +50,7 @@ type adminReply struct {
 	Raw          []byte               `json:"raw,omitempty"`
 	Suppressions []ticket.Suppression `json:"suppressions,omitempty"`
 	Message      string               `json:"message,omitempty"`
-	File         *mailbox.File        `json:"file,omitempty"`
+	File         *rfc822.File        `json:"file,omitempty"`
 }
 
 // actionRequest is an agent's action from the CLI.
@@ -227,8 +228,8 @@ func (b localBackend) Backup(_ context.Context, w io.Writer) (int64, error) {
 
 // attachment returns the index-th attachment (from 1) of ticket id, in the
 // order tickets show lists them, with its bytes taken from the raw mail.
-func (b localBackend) attachment(id uint64, index int) (*mailbox.File, error) {
-	var out *mailbox.File
+func (b localBackend) attachment(id uint64, index int) (*rfc822.File, error) {
+	var out *rfc822.File
 	err := b.d.db.View(func(tx ticket.ReadTx) error {
 		msgs, err := tx.Messages(id)
 		if err != nil {
@@ -244,7 +245,7 @@ func (b localBackend) attachment(id uint64, index int) (*mailbox.File, error) {
 			if err != nil {
 				return fmt.Errorf("attachment %d of #%d was sent from the CLI and is not kept after sending", index, id)
 			}
-			files := mailbox.ExtractAttachments(raw)
+			files := rfc822.ExtractAttachments(raw)
 			if k := index - n - 1; k < len(files) {
 				out = &files[k]
 				return nil

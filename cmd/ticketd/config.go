@@ -523,9 +523,6 @@ func checkConfig(c Config, base string) (*Settings, []error) {
 	default:
 		bad("spam.action", "want ticket or move, got %q", c.Spam.Action)
 	}
-	if c.Spam.Header != "" {
-		mailbox.CopyHeaders(c.Spam.Header)
-	}
 	seenAgents := map[string]bool{}
 	for i, a := range c.Agents {
 		key := fmt.Sprintf("agents[%d]", i)

@@ -88,15 +88,16 @@ func wire(s *Settings, log *slog.Logger, db *store.DB) (*daemon, error) {
 	// service up when it runs.
 	refuse := func(addr string) string { return d.svc.NeverSend(addr) }
 	d.outbox = ticket.NewOutbox(watchStore{db, d.metrics.storeFailed}, sender, ticket.OutboxConfig{
-		OnResult:   d.metrics.sendResult,
-		Deadline:   time.Duration(s.Outbox.MaxAge),
-		Lease:      time.Duration(s.Outbox.Lease),
-		MinBackoff: time.Duration(s.Outbox.MinBackoff),
-		MaxBackoff: time.Duration(s.Outbox.MaxBackoff),
-		Refuse:     refuse,
-		Protected:  func(addr string) bool { return d.svc.Protected(addr) },
-		OnFailed:   func(tx ticket.Tx, o ticket.Outgoing, reason string) error { return d.svc.DeliveryFailed(tx, o, reason) },
-		OnAlert:    d.metrics.alert,
+		OnResult:    d.metrics.sendResult,
+		Deadline:    time.Duration(s.Outbox.MaxAge),
+		Lease:       time.Duration(s.Outbox.Lease),
+		MinBackoff:  time.Duration(s.Outbox.MinBackoff),
+		MaxBackoff:  time.Duration(s.Outbox.MaxBackoff),
+		Refuse:      refuse,
+		Attachments: mailbox.Attachments,
+		Protected:   func(addr string) bool { return d.svc.Protected(addr) },
+		OnFailed:    func(tx ticket.Tx, o ticket.Outgoing, reason string) error { return d.svc.DeliveryFailed(tx, o, reason) },
+		OnAlert:     d.metrics.alert,
 		SuppressFor: func() time.Duration {
 			if s.Limits.SuppressFor > 0 {
 				return time.Duration(s.Limits.SuppressFor)

@@ -25,7 +25,7 @@ import (
 	"time"
 	_ "time/tzdata" // Asia/Seoul even where the system has no zoneinfo
 
-	"github.com/ticketd/ticketd/mailbox"
+	"github.com/ticketd/ticketd/mailbox/rfc822"
 	"github.com/ticketd/ticketd/store"
 	"github.com/ticketd/ticketd/ticket"
 )
@@ -730,13 +730,13 @@ func cmdAttachmentGet(c *cli) int {
 	if err != nil {
 		return c.fail("attachment get: %v", err)
 	}
-	name := mailbox.SafeFilename(out.File.Filename)
+	name := rfc822.SafeFilename(out.File.Filename)
 	ext := filepath.Ext(name)
 	for i := 1; ; i++ {
 		path := filepath.Join(c.out, name)
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if errors.Is(err, os.ErrExist) && i < 1000 {
-			name = fmt.Sprintf("%s (%d)%s", strings.TrimSuffix(mailbox.SafeFilename(out.File.Filename), ext), i, ext)
+			name = fmt.Sprintf("%s (%d)%s", strings.TrimSuffix(rfc822.SafeFilename(out.File.Filename), ext), i, ext)
 			continue
 		}
 		if err != nil {

@@ -1,9 +1,7 @@
-package mailbox
+package rfc822
 
 import (
 	"testing"
-
-	"github.com/ticketd/ticketd/ticket"
 )
 
 // TestCharsets parses one fixture per charset, each with a base64 Subject
@@ -39,7 +37,7 @@ func TestCharsets(t *testing.T) {
 func TestSplitEncodedWords(t *testing.T) {
 	m := parseFixture(t, "charsets/split_words.eml")
 	tcompare(t, "subject", m.Subject, "한글 문의 / 한글 문의 / 한글 문의")
-	tcompare(t, "from", m.From, ticket.Address{Name: "한글 문의", Email: "sender@example.com"})
+	tcompare(t, "from", m.From, Address{Name: "한글 문의", Email: "sender@example.com"})
 	tcompare(t, "warnings", m.Warnings, []string(nil))
 }
 

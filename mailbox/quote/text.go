@@ -1,4 +1,4 @@
-package ticket
+package quote
 
 import (
 	"regexp"
@@ -24,7 +24,7 @@ const (
 	attrBudget = 10000
 )
 
-// Visible returns the part of a reply that its author wrote: text is the
+// visibleText returns the part of a reply that its author wrote: text is the
 // decoded text body of a mail ("\n" line endings; "\r\n" is accepted too),
 // the result is text without the quoted history and the signature, with
 // leading blank lines and trailing white space removed.
@@ -62,7 +62,7 @@ const (
 // The attribution rules look at no more than a few thousand candidate lines
 // of one text, which bounds the time spent on a hostile body; the cheap rules
 // look at every line.
-func Visible(text string) string {
+func visibleText(text string) string {
 	text = strings.ReplaceAll(text, "\r\n", "\n")
 	text = strings.ReplaceAll(text, "\r", "\n")
 	lines := strings.Split(text, "\n")

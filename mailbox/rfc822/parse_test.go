@@ -1,9 +1,8 @@
-package mailbox
+package rfc822
 
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -14,24 +13,53 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/ticketd/ticketd/ticket"
+	"unicode/utf8"
 )
+
+// testHeaders are the header fields the tests read from Message.Headers.
+var testHeaders = []string{"Auto-Submitted", "Precedence", "List-Id", "X-Auto-Response-Suppress", "Return-Path",
+	"Delivered-To", "X-Original-To", "X-Spam-Flag", "X-Spam-Status", "Content-Type", "Authentication-Results"}
+
+// parse is Parse with testHeaders.
+func parse(raw []byte) (*Message, error) { return Parse(raw, Options{Headers: testHeaders}) }
+
+// checkValidUTF8 fails when a string of m is not valid UTF-8.
+func checkValidUTF8(t *testing.T, name string, m *Message) {
+	t.Helper()
+	s := []string{m.From.Name, m.From.Email, m.Subject, m.MessageID, m.InReplyTo, m.Text, m.HTML}
+	for _, l := range [][]Address{m.To, m.Cc, m.ReplyTo} {
+		for _, a := range l {
+			s = append(s, a.Name, a.Email)
+		}
+	}
+	s = append(append(append(s, m.References...), m.Warnings...), m.Forwarded...)
+	for _, a := range m.Attachments {
+		s = append(s, a.Filename, a.ContentType, a.ContentID)
+	}
+	for k, v := range m.Headers {
+		s = append(s, k, v)
+	}
+	for _, x := range s {
+		if !utf8.ValidString(x) {
+			t.Errorf("%s: invalid UTF-8 %q", name, x)
+		}
+	}
+}
 
 // parseFixture parses testdata/mail/name and checks the result is valid
 // UTF-8 throughout.
-func parseFixture(t *testing.T, name string) *ticket.Mail {
+func parseFixture(t *testing.T, name string) *Message {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("../testdata/mail", name))
+	raw, err := os.ReadFile(filepath.Join("../../testdata/mail", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := Parse(raw)
+	m, err := parse(raw)
 	if err != nil {
-		t.Fatalf("Parse(%s): %v", name, err)
+		t.Fatalf("parse(%s): %v", name, err)
 	}
 	checkValidUTF8(t, name, m)
-	if warned(m, internalError) {
+	if warned(m, InternalError) {
 		t.Errorf("%s: recovered panic: %q", name, m.Warnings)
 	}
 	return m
@@ -45,7 +73,7 @@ func tcompare(t *testing.T, what string, got, want any) {
 }
 
 // warned reports whether one of the warnings contains sub.
-func warned(m *ticket.Mail, sub string) bool {
+func warned(m *Message, sub string) bool {
 	for _, w := range m.Warnings {
 		if strings.Contains(w, sub) {
 			return true
@@ -62,8 +90,8 @@ func sha(b []byte) string {
 func TestEUCKR(t *testing.T) {
 	m := parseFixture(t, "euckr.eml")
 	tcompare(t, "subject", m.Subject, "[문의] 환불 요청드립니다")
-	tcompare(t, "from", m.From, ticket.Address{Name: "김민수", Email: "minsu.kim@example.co.kr"})
-	tcompare(t, "to", m.To, []ticket.Address{{Email: "support@example.com"}})
+	tcompare(t, "from", m.From, Address{Name: "김민수", Email: "minsu.kim@example.co.kr"})
+	tcompare(t, "to", m.To, []Address{{Email: "support@example.com"}})
 	tcompare(t, "text", m.Text, "안녕하세요.\n주문번호 12345 환불 요청합니다.\n감사합니다.\n")
 	tcompare(t, "message-id", m.MessageID, "20240903101500.1234@mail.example.co.kr")
 	tcompare(t, "date", m.Date.Format(time.RFC3339), "2024-09-03T10:15:00+09:00")
@@ -73,8 +101,8 @@ func TestEUCKR(t *testing.T) {
 func TestKSC5601Outlook(t *testing.T) {
 	m := parseFixture(t, "ks_c_5601_outlook.eml")
 	tcompare(t, "subject", m.Subject, "RE: 배송 문의")
-	tcompare(t, "from", m.From, ticket.Address{Name: "이영희", Email: "yh.lee@example.com"})
-	tcompare(t, "to", m.To, []ticket.Address{{Name: "고객지원", Email: "support@example.com"}})
+	tcompare(t, "from", m.From, Address{Name: "이영희", Email: "yh.lee@example.com"})
+	tcompare(t, "to", m.To, []Address{{Name: "고객지원", Email: "support@example.com"}})
 	tcompare(t, "text", m.Text, "고객님, 문의하신 내용 확인했습니다.\n배송은 내일 출발합니다.\n")
 	if !strings.Contains(m.HTML, "<p>고객님, 문의하신 내용 확인했습니다.</p>") {
 		t.Errorf("html not decoded: %q", m.HTML)
@@ -106,7 +134,7 @@ func TestISO2022KRDesignatorLine(t *testing.T) {
 	// line break ending the shift without SI.
 	body := "\x1b$)C\r\nA \x0e>H3g\x0f B\r\n\x0e>H3g\r\nC\r\n"
 	raw := "From: a@example.com\r\nSubject: x\r\nContent-Type: text/plain; charset=iso-2022-kr\r\n\r\n" + body
-	m, err := Parse([]byte(raw))
+	m, err := parse([]byte(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +144,7 @@ func TestISO2022KRDesignatorLine(t *testing.T) {
 func TestRaw8bitSubject(t *testing.T) {
 	m := parseFixture(t, "raw8bit_subject.eml")
 	tcompare(t, "subject", m.Subject, "견적서 요청 (긴급)")
-	tcompare(t, "from", m.From, ticket.Address{Name: "정대리", Email: "jung@example.com"})
+	tcompare(t, "from", m.From, Address{Name: "정대리", Email: "jung@example.com"})
 	tcompare(t, "text", m.Text, "견적서를 보내주세요.\n")
 	if !warned(m, "Subject: raw 8-bit text, decoded as euc-kr") {
 		t.Errorf("no warning about the raw Subject: %q", m.Warnings)
@@ -143,7 +171,7 @@ func TestRaw8bitFallbacks(t *testing.T) {
 			}
 			raw := append([]byte("From: a@example.com\r\nSubject: "), tc.subject...)
 			raw = append(raw, "\r\nContent-Type: "+ct+"\r\n\r\nbody\r\n"...)
-			m, err := Parse(raw)
+			m, err := parse(raw)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -156,7 +184,7 @@ func TestRFC2231Filenames(t *testing.T) {
 	m := parseFixture(t, "rfc2231_filename.eml")
 	tcompare(t, "subject", m.Subject, "첨부 파일 보내드립니다")
 	tcompare(t, "text", m.Text, "파일 세 개 첨부합니다.\n")
-	want := []ticket.Attachment{
+	want := []Attachment{
 		{Filename: "계약서 최종.pdf", ContentType: "application/pdf", Size: 18, SHA256: sha([]byte("%PDF-1.4 fake pdf\n"))},
 		{Filename: "견적서.xlsx", ContentType: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 			Size: 14, SHA256: sha([]byte("PK\x03\x04 fake xlsx"))},
@@ -238,7 +266,7 @@ func TestHTMLToText(t *testing.T) {
 
 func TestAttachmentsAndHeaders(t *testing.T) {
 	m := parseFixture(t, "attachment.eml")
-	tcompare(t, "text", m.Text, "First part.\nLine two.\n\nSecond part: café.\n\n"+
+	tcompare(t, "text", WithSections(m.Text, m.Forwarded), "First part.\nLine two.\n\nSecond part: café.\n\n"+
 		"---------- Forwarded message ----------\nFrom: x@example.com\nSubject: inner\n\ninner body")
 	data := bytes.Repeat(func() []byte {
 		b := make([]byte, 256)
@@ -249,7 +277,7 @@ func TestAttachmentsAndHeaders(t *testing.T) {
 	}(), 10)
 	png := []byte("\x89PNG\r\n\x1a\n")
 	inner := "From: x@example.com\r\nSubject: inner\r\n\r\ninner body"
-	want := []ticket.Attachment{
+	want := []Attachment{
 		{ContentType: "image/png", Size: int64(len(png)), SHA256: sha(png), Inline: true, ContentID: "logo@example.org"},
 		// Gmail gives attachments a Content-ID; the disposition says attachment.
 		{Filename: "data.bin", ContentType: "application/octet-stream", Size: 2560, SHA256: sha(data), ContentID: "f_gmail123"},
@@ -261,8 +289,8 @@ func TestAttachmentsAndHeaders(t *testing.T) {
 	tcompare(t, "message-id", m.MessageID, "abc.123@example.org")
 	tcompare(t, "in-reply-to", m.InReplyTo, "first@example.com")
 	tcompare(t, "references", m.References, []string{"r1@example.com", "r2@example.com"})
-	tcompare(t, "reply-to", m.ReplyTo, []ticket.Address{{Name: "Jane", Email: "jane.reply@example.org"}, {Email: "other@example.org"}})
-	tcompare(t, "cc", m.Cc, []ticket.Address{{Email: "a@example.com"}, {Name: "B, Bee", Email: "b@example.com"}})
+	tcompare(t, "reply-to", m.ReplyTo, []Address{{Name: "Jane", Email: "jane.reply@example.org"}, {Email: "other@example.org"}})
+	tcompare(t, "cc", m.Cc, []Address{{Email: "a@example.com"}, {Name: "B, Bee", Email: "b@example.com"}})
 	tcompare(t, "headers", m.Headers, map[string]string{
 		"Auto-Submitted": "no",
 		"Precedence":     "bulk",
@@ -305,7 +333,7 @@ func TestMalformed(t *testing.T) {
 func TestHeaderNoColonKeepsFields(t *testing.T) {
 	m := parseFixture(t, "header_no_colon.eml")
 	tcompare(t, "from", m.From.Email, "jane@example.org")
-	tcompare(t, "to", m.To, []ticket.Address{{Email: "support@example.com"}})
+	tcompare(t, "to", m.To, []Address{{Email: "support@example.com"}})
 	if m.Date.IsZero() {
 		t.Error("date lost")
 	}
@@ -313,7 +341,7 @@ func TestHeaderNoColonKeepsFields(t *testing.T) {
 
 func TestUnknownCharset8bit(t *testing.T) {
 	raw := "From: a@example.com\r\nSubject: x\r\nContent-Type: text/plain; charset=x-unknown\r\n\r\n\xc7\xd1\xb1\xdb \xe9\r\n"
-	m, err := Parse([]byte(raw))
+	m, err := parse([]byte(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +357,7 @@ func TestUnknownCharset8bit(t *testing.T) {
 
 func TestMislabelledUTF8(t *testing.T) {
 	raw := "From: a@example.com\r\nSubject: x\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\xc7\xd1\xb1\xdb\r\n"
-	m, err := Parse([]byte(raw))
+	m, err := parse([]byte(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,18 +369,18 @@ func TestMislabelledUTF8(t *testing.T) {
 
 func TestNotMail(t *testing.T) {
 	for _, in := range []string{"", " \r\n\t", "\r\n\r\nbody only\r\n", "no header here\r\nat all\r\n"} {
-		m, err := Parse([]byte(in))
+		m, err := parse([]byte(in))
 		if err == nil || !errors.Is(err, ErrNotMail) {
-			t.Errorf("Parse(%q) = %v, %v; want an error wrapping ErrNotMail", in, m, err)
+			t.Errorf("parse(%q) = %v, %v; want an error wrapping ErrNotMail", in, m, err)
 		}
 		if m != nil {
-			t.Errorf("Parse(%q) returned a mail with the error", in)
+			t.Errorf("parse(%q) returned a mail with the error", in)
 		}
 	}
 }
 
 func TestMinimalMail(t *testing.T) {
-	m, err := Parse([]byte("Subject: only a subject"))
+	m, err := parse([]byte("Subject: only a subject"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,7 +392,7 @@ func TestMinimalMail(t *testing.T) {
 }
 
 func TestLineEndings(t *testing.T) {
-	m, err := Parse([]byte("From: a@example.com\nSubject: lf\n\nline one\r\nline two\rline three\n"))
+	m, err := parse([]byte("From: a@example.com\nSubject: lf\n\nline one\r\nline two\rline three\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +400,7 @@ func TestLineEndings(t *testing.T) {
 }
 
 func TestMboxFromLine(t *testing.T) {
-	m, err := Parse([]byte("From jane@example.org Mon Sep  9 10:00:00 2024\nFrom: jane@example.org\nSubject: mbox\n" +
+	m, err := parse([]byte("From jane@example.org Mon Sep  9 10:00:00 2024\nFrom: jane@example.org\nSubject: mbox\n" +
 		"Date: Mon, 9 Sep 2024 10:00:00 +0000\n\nbody\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -390,7 +418,7 @@ func TestBigHeader(t *testing.T) {
 		b.WriteString("Received: from relay.example.com by mx.example.com with ESMTPS id 0123456789abcdef; Mon, 9 Sep 2024 10:00:00 +0000\r\n")
 	}
 	b.WriteString("\r\nthe body\r\n")
-	m, err := Parse([]byte(b.String()))
+	m, err := parse([]byte(b.String()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -409,7 +437,7 @@ func TestNestingLimit(t *testing.T) {
 	for i := n; i >= 0; i-- {
 		fmt.Fprintf(&b, "--b%d--\r\n", i)
 	}
-	m, err := Parse([]byte(b.String()))
+	m, err := parse([]byte(b.String()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -421,7 +449,7 @@ func TestNestingLimit(t *testing.T) {
 func TestWrongBoundary(t *testing.T) {
 	raw := "From: a@example.com\r\nSubject: x\r\nContent-Type: multipart/mixed; boundary=declared\r\n\r\n" +
 		"--actual\r\nContent-Type: text/plain\r\n\r\nthe text\r\n--actual--\r\n"
-	m, err := Parse([]byte(raw))
+	m, err := parse([]byte(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,18 +462,18 @@ func TestWrongBoundary(t *testing.T) {
 func TestAddresses(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
-		want []ticket.Address
+		want []Address
 	}{
-		{`"Doe, John" <John.Doe@Example.COM>`, []ticket.Address{{Name: "Doe, John", Email: "John.Doe@example.com"}}},
-		{`=?UTF-8?B?7ZWc6riA?= <a@example.com>, b@example.com`, []ticket.Address{{Name: "한글", Email: "a@example.com"}, {Email: "b@example.com"}}},
-		{`=?x-unknown?Q?abc?= <a@example.com>`, []ticket.Address{{Name: "abc", Email: "a@example.com"}}},
+		{`"Doe, John" <John.Doe@Example.COM>`, []Address{{Name: "Doe, John", Email: "John.Doe@example.com"}}},
+		{`=?UTF-8?B?7ZWc6riA?= <a@example.com>, b@example.com`, []Address{{Name: "한글", Email: "a@example.com"}, {Email: "b@example.com"}}},
+		{`=?x-unknown?Q?abc?= <a@example.com>`, []Address{{Name: "abc", Email: "a@example.com"}}},
 		{`undisclosed-recipients:;`, nil},
-		{`john@doe <j@example.com>, (comment) k@example.com`, []ticket.Address{{Name: "john@doe", Email: "j@example.com"}, {Email: "k@example.com"}}},
-		{`Group: a@example.com, b@example.com;, c@example.com`, []ticket.Address{{Email: "a@example.com"}, {Email: "b@example.com"}, {Email: "c@example.com"}}},
-		{`<@route.example:x@example.com>`, []ticket.Address{{Email: "x@example.com"}}},
-		{`broken <no-close@example.com`, []ticket.Address{{Name: "broken", Email: "no-close@example.com"}}},
+		{`john@doe <j@example.com>, (comment) k@example.com`, []Address{{Name: "john@doe", Email: "j@example.com"}, {Email: "k@example.com"}}},
+		{`Group: a@example.com, b@example.com;, c@example.com`, []Address{{Email: "a@example.com"}, {Email: "b@example.com"}, {Email: "c@example.com"}}},
+		{`<@route.example:x@example.com>`, []Address{{Email: "x@example.com"}}},
+		{`broken <no-close@example.com`, []Address{{Name: "broken", Email: "no-close@example.com"}}},
 	} {
-		m, err := Parse([]byte("From: f@example.com\r\nTo: " + tc.in + "\r\n\r\nx"))
+		m, err := parse([]byte("From: f@example.com\r\nTo: " + tc.in + "\r\n\r\nx"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -511,7 +539,7 @@ func TestEncodedWords(t *testing.T) {
 		{"=?utf-8?B?broken", "=?utf-8?B?broken"},
 		{"a =?x-unknown?Q?b?= c", "a b c"},
 	} {
-		p := &parser{mail: &ticket.Mail{}}
+		p := &parser{mail: &Message{}}
 		tcompare(t, tc.in, p.text("Subject", tc.in), tc.want)
 	}
 }
@@ -547,7 +575,7 @@ func TestInvalidUTF8Everywhere(t *testing.T) {
 		"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + bad + "\r\n" +
 		"--b\r\nContent-Type: text/html; charset=" + bad + "\r\n\r\n<p>" + bad + "</p>\r\n" +
 		"--b\r\nContent-Type: application/x-" + bad + "; name=\"" + bad + "\"\r\nContent-ID: <" + bad + ">\r\n\r\nx\r\n--b--\r\n"
-	m, err := Parse([]byte(raw))
+	m, err := parse([]byte(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -566,7 +594,7 @@ func TestTextParts(t *testing.T) {
 		"--b\r\nContent-Type: text/plain; name=notes.txt\r\nContent-Disposition: inline; filename=notes.txt\r\n\r\nnotes\r\n" +
 		"--b\r\nContent-Type: text/calendar; method=REQUEST\r\n\r\nBEGIN:VCALENDAR\r\n" +
 		"--b\r\nContent-Type: text/plain\r\n\r\nfooter\r\n--b--\r\n"
-	m, err := Parse([]byte(raw))
+	m, err := parse([]byte(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -585,7 +613,7 @@ func TestHTMLFallbackWhenPlainEmpty(t *testing.T) {
 	raw := "From: a@example.com\r\nContent-Type: multipart/alternative; boundary=c\r\n\r\n" +
 		"--c\r\nContent-Type: text/plain\r\n\r\n \r\n" +
 		"--c\r\nContent-Type: text/html; charset=euc-kr\r\n\r\n<p>\xc7\xd1\xb1\xdb</p>\r\n--c--\r\n"
-	m, err := Parse([]byte(raw))
+	m, err := parse([]byte(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -595,7 +623,7 @@ func TestHTMLFallbackWhenPlainEmpty(t *testing.T) {
 func TestHTMLMetaCharset(t *testing.T) {
 	raw := "From: a@example.com\r\nDate: Mon, 9 Sep 2024 10:00:00 +0000\r\nContent-Type: text/html\r\n\r\n" +
 		"<html><head><meta charset=\"euc-kr\"></head><body>\xc7\xd1\xb1\xdb</body></html>\r\n"
-	m, err := Parse([]byte(raw))
+	m, err := parse([]byte(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -622,7 +650,7 @@ func TestTransferDecoders(t *testing.T) {
 		{"quoted printable", "a=41", "aA", false},
 		{"base64;", "QQ==", "A", false},
 	} {
-		p := &parser{mail: &ticket.Mail{}}
+		p := &parser{mail: &Message{}}
 		r, prob := p.transferDecoder(tc.cte, []byte(tc.in), "", "")
 		var out bytes.Buffer
 		if r == nil {
@@ -643,7 +671,7 @@ func TestTransferDecoders(t *testing.T) {
 // TestSalvage checks what Parse returns when it recovers from a panic: the
 // warning, the fields read so far, and the raw body as text.
 func TestSalvage(t *testing.T) {
-	p := &parser{mail: &ticket.Mail{Headers: map[string]string{}, Subject: "read so far"}}
+	p := &parser{mail: &Message{Headers: map[string]string{}, Subject: "read so far"}}
 	p.body = []byte("raw body \xff\r\n")
 	m := p.salvage("boom")
 	tcompare(t, "subject", m.Subject, "read so far")
@@ -652,150 +680,6 @@ func TestSalvage(t *testing.T) {
 		t.Errorf("warnings %q", m.Warnings)
 	}
 	checkValidUTF8(t, "salvage", m)
-}
-
-// TestForwardedKorean: a forwarded message (message/rfc822) stays one
-// attachment and appears in the text as a section with its sender, date,
-// subject and recipients (RFC 2047, EUC-KR and UTF-8) and its text
-// (base64 EUC-KR); its own attachment is not listed.
-func TestForwardedKorean(t *testing.T) {
-	m := parseFixture(t, "forwarded_ko.eml")
-	tcompare(t, "subject", m.Subject, "Fwd: 상환일 안내")
-	tcompare(t, "text", m.Text, "아래 메일 확인 부탁드립니다.\n\n김고객 드림\n\n"+
-		"---------- Forwarded message ----------\n"+
-		"From: 홍길동 <hong@bank.example>\n"+
-		"Date: Fri, 6 Sep 2024 15:12:00 +0900\n"+
-		"Subject: 상환일 안내\n"+
-		"To: 김고객 <kim@customer.example>\n"+
-		"Cc: loans@bank.example\n\n"+
-		"고객님의 상환일은 9월 20일입니다.\n문의는 이 메일에 회신해 주세요.")
-	raw, err := os.ReadFile("../testdata/mail/forwarded_ko.eml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, inner, _ := bytes.Cut(raw, []byte("Content-Disposition: attachment\r\n\r\n"))
-	inner, _, _ = bytes.Cut(inner, []byte("\r\n\r\n--outer--"))
-	inner = append(inner, "\r\n"...)
-	tcompare(t, "attachments", m.Attachments, []ticket.Attachment{
-		{Filename: "forwarded.eml", ContentType: "message/rfc822", Size: int64(len(inner)), SHA256: sha(inner)},
-	})
-	// Visible keeps the forwarded message whole: it is what the customer
-	// wants read, though its marker line would start a quote.
-	tcompare(t, "visible", m.Visible, m.Text)
-	tcompare(t, "warnings", m.Warnings, []string(nil))
-}
-
-// TestForwardedVisible: the customer's own text loses its signature, the
-// forwarded section stays visible, and the forwarded message's text is
-// kept whole.
-func TestForwardedVisible(t *testing.T) {
-	raw := "From: kim@customer.example\r\nTo: support@example.com\r\nSubject: Fwd: invoice\r\n" +
-		"Content-Type: multipart/mixed; boundary=b\r\n\r\n" +
-		"--b\r\nContent-Type: text/plain\r\n\r\nSee below, the invoice is wrong.\r\n\r\n-- \r\nKim\r\n" +
-		"--b\r\nContent-Type: message/rfc822\r\n\r\n" +
-		"From: Billing <billing@shop.example>\r\nSubject: Your invoice\r\nDate: Mon, 2 Sep 2024 09:00:00 +0000\r\n\r\n" +
-		"Dear customer,\r\nyour invoice is 120 EUR.\r\n\r\nOn Sun, 1 Sep 2024, Kim wrote:\r\n> what do I owe?\r\n" +
-		"--b--\r\n"
-	m, err := Parse([]byte(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	section := "---------- Forwarded message ----------\nFrom: Billing <billing@shop.example>\n" +
-		"Date: Mon, 2 Sep 2024 09:00:00 +0000\nSubject: Your invoice\n\n" +
-		"Dear customer,\nyour invoice is 120 EUR.\n\nOn Sun, 1 Sep 2024, Kim wrote:\n> what do I owe?"
-	tcompare(t, "text", m.Text, "See below, the invoice is wrong.\n\n-- \nKim\n\n"+section)
-	tcompare(t, "visible", m.Visible, "See below, the invoice is wrong.\n\n"+section)
-	// ticket.Visible alone would take the section for quoted history.
-	if v := ticket.Visible(m.Text); strings.Contains(v, "120 EUR") {
-		t.Errorf("ticket.Visible keeps the forwarded text now (%q): Parse need not set Visible for it", v)
-	}
-}
-
-// TestForwardedNested: a forwarded message inside a forwarded message is a
-// section inside the section; the nesting is bounded; a base64 message is
-// decoded once, for its hash and its section; a body that is not a mail
-// gives no section.
-func TestForwardedNested(t *testing.T) {
-	msg := func(subject, body string) string {
-		return "From: a@example.com\r\nSubject: " + subject + "\r\n\r\n" + body
-	}
-	wrap := func(subject, text, inner string) string {
-		return "From: a@example.com\r\nSubject: " + subject + "\r\nContent-Type: multipart/mixed; boundary=\"" + subject + "\"\r\n\r\n" +
-			"--" + subject + "\r\nContent-Type: text/plain\r\n\r\n" + text + "\r\n" +
-			"--" + subject + "\r\nContent-Type: message/rfc822\r\n\r\n" + inner + "\r\n--" + subject + "--\r\n"
-	}
-	two := wrap("s1", "top", wrap("s2", "middle", msg("s3", "bottom")))
-	m, err := Parse([]byte(two))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tcompare(t, "nested", m.Text, "top\n\n"+
-		"---------- Forwarded message ----------\nFrom: a@example.com\nSubject: s2\n\nmiddle\n\n"+
-		"---------- Forwarded message ----------\nFrom: a@example.com\nSubject: s3\n\nbottom")
-	tcompare(t, "attachments", len(m.Attachments), 1)
-
-	deep := msg("bottom", "deepest")
-	for i := 0; i < maxForwardDepth+2; i++ {
-		deep = wrap(fmt.Sprintf("d%d", i), "level", deep)
-	}
-	m, err = Parse([]byte(deep))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := strings.Count(m.Text, forwardMarker); n != maxForwardDepth {
-		t.Errorf("%d forwarded sections, want %d", n, maxForwardDepth)
-	}
-
-	inner := msg("encoded", "from base64")
-	enc := "From: a@example.com\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
-		"--b\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
-		base64.StdEncoding.EncodeToString([]byte(inner)) + "\r\n" +
-		"--b\r\nContent-Type: message/rfc822\r\n\r\nnot a mail at all\r\n--b--\r\n"
-	m, err = Parse([]byte(enc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tcompare(t, "base64 text", m.Text, "---------- Forwarded message ----------\nFrom: a@example.com\nSubject: encoded\n\nfrom base64")
-	if len(m.Attachments) != 2 || m.Attachments[0].SHA256 != sha([]byte(inner)) || m.Attachments[1].Size != int64(len("not a mail at all")) {
-		t.Errorf("attachments %+v", m.Attachments)
-	}
-}
-
-// TestForwardedNotInReports: the message a delivery report returns is our
-// own mail, not a forwarded one.
-func TestForwardedNotInReports(t *testing.T) {
-	returned := "From: support@example.com\r\nTo: gone@example.org\r\nSubject: Re: your ticket\r\nMessage-ID: <ours-1@example.com>\r\n\r\nour answer\r\n"
-	for _, raw := range []string{
-		// RFC 3464 delivery status notification.
-		"From: MAILER-DAEMON@mx.example.net\r\nTo: support@example.com\r\nSubject: Undelivered Mail Returned to Sender\r\n" +
-			"Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n" +
-			"--b\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n" +
-			"--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\n" +
-			"Final-Recipient: rfc822; gone@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n" +
-			"--b\r\nContent-Type: message/rfc822\r\n\r\n" + returned + "--b--\r\n",
-		// A text bounce that attaches the returned message.
-		"From: MAILER-DAEMON@mx.example.net\r\nTo: support@example.com\r\nSubject: failure notice\r\n" +
-			"Content-Type: multipart/mixed; boundary=b\r\n\r\n" +
-			"--b\r\nContent-Type: text/plain\r\n\r\nHi. This is the qmail-send program at mx.example.net.\r\n" +
-			"I'm afraid I wasn't able to deliver your message to the following addresses.\r\n" +
-			"This is a permanent error; I've given up. Sorry it didn't work out.\r\n\r\n" +
-			"<gone@example.org>:\r\nSorry, no mailbox here by that name. (#5.1.1)\r\n" +
-			"--b\r\nContent-Type: message/rfc822\r\n\r\n" + returned + "--b--\r\n",
-	} {
-		m, err := Parse([]byte(raw))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if m.Bounce == nil || m.Bounce.OriginalMessageID != "ours-1@example.com" {
-			t.Errorf("bounce %+v", m.Bounce)
-		}
-		if strings.Contains(m.Text, forwardMarker) || strings.Contains(m.Visible, "our answer") {
-			t.Errorf("returned message shown as forwarded: %q", m.Text)
-		}
-		if len(m.Attachments) == 0 || m.Attachments[len(m.Attachments)-1].ContentType != "message/rfc822" {
-			t.Errorf("attachments %+v", m.Attachments)
-		}
-	}
 }
 
 // TestMultipartSplitter covers the multipart splitter (multipart.go): what
@@ -866,7 +750,7 @@ func TestMultipartSplitter(t *testing.T) {
 			text: "just text\r\n", warning: "no part found, body read as text"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := Parse([]byte(tc.raw))
+			m, err := parse([]byte(tc.raw))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -892,7 +776,7 @@ func TestMultipartSplitter(t *testing.T) {
 // copy.
 func TestMultipartBodyIsSlice(t *testing.T) {
 	raw := []byte("From: a@example.com\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nbody\r\n--b--\r\n")
-	p := &parser{mail: &ticket.Mail{Headers: map[string]string{}}, bounds: []string{"b"}}
+	p := &parser{mail: &Message{Headers: map[string]string{}}, bounds: []string{"b"}}
 	start := bytes.Index(raw, []byte("--b"))
 	d, ok := findDelim(raw, start, p.bounds)
 	if !ok {
@@ -914,7 +798,7 @@ func TestBase64Recovery(t *testing.T) {
 	raw := "From: a@example.com\r\nContent-Type: multipart/mixed; boundary=foo\r\n\r\n" +
 		"--foo\r\nContent-Transfer-Encoding: base64\r\nContent-Type: text/plain; charset=utf-8\r\n\r\necO2dMOkIHZhYW4uCg== ignored\r\n" +
 		"--foo\r\nContent-Transfer-Encoding: base64\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n?garbage\r\n--foo--\r\n"
-	m, err := Parse([]byte(raw))
+	m, err := parse([]byte(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -975,7 +859,7 @@ func TestEnrichedText(t *testing.T) {
 			t.Errorf("enrichedText(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
-	m, err := Parse([]byte("From: a@example.test\r\nContent-Type: text/enriched; charset=utf-8\r\n\r\n<bold>급한</bold> 문의\r\n"))
+	m, err := parse([]byte("From: a@example.test\r\nContent-Type: text/enriched; charset=utf-8\r\n\r\n<bold>급한</bold> 문의\r\n"))
 	if err != nil || strings.TrimSpace(m.Text) != "급한 문의" {
 		t.Fatalf("text/enriched body: %q, %v", m.Text, err)
 	}

@@ -1,4 +1,4 @@
-package mailbox
+package rfc822
 
 // Delivery failure reports ("bounces").
 //
@@ -31,7 +31,6 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/ticketd/ticketd/ticket"
 )
 
 const (
@@ -118,10 +117,10 @@ func (c *cappedBuffer) Write(b []byte) (int, error) {
 // bounce returns what the delivery report in m says, or nil when m is not a
 // delivery failure report. It runs once the rest of m is parsed. A panic in
 // it is turned into a warning: the mail is then treated as ordinary mail.
-func (p *parser) bounce(m *ticket.Mail) (b *ticket.Bounce) {
+func (p *parser) bounce(m *Message) (b *Bounce) {
 	defer func() {
 		if r := recover(); r != nil {
-			p.warnf("%s while reading the delivery report: %v", internalError, r)
+			p.warnf("%s while reading the delivery report: %v", InternalError, r)
 			b = nil
 		}
 	}()
@@ -138,7 +137,7 @@ func (p *parser) bounce(m *ticket.Mail) (b *ticket.Bounce) {
 	return b
 }
 
-func (p *parser) readBounce(m *ticket.Mail) *ticket.Bounce {
+func (p *parser) readBounce(m *Message) *Bounce {
 	// RFC 3464: the per-recipient fields decide, and a report that names
 	// recipients but none that failed or is delayed is no bounce.
 	d := readDSN(p.report.status)
@@ -147,7 +146,7 @@ func (p *parser) readBounce(m *ticket.Mail) *ticket.Bounce {
 			return nil
 		}
 		_, quoted := splitReturned(m.Text)
-		return &ticket.Bounce{Standard: true, OriginalMessageID: p.originalID(m, d.messageID, quoted), Recipients: d.recips}
+		return &Bounce{Standard: true, OriginalMessageID: p.originalID(m, d.messageID, quoted), Recipients: d.recips}
 	}
 	mt, params := parseMediaType(p.hdr.Get("Content-Type"), "")
 	rt := strings.ToLower(params["report-type"])
@@ -158,14 +157,14 @@ func (p *parser) readBounce(m *ticket.Mail) *ticket.Bounce {
 	}
 	// A text bounce, or a multipart/report whose status part could not be
 	// read: its recipients are read from the text, if they can be.
-	return &ticket.Bounce{Standard: isDSN, OriginalMessageID: p.originalID(m, d.messageID, quoted), Recipients: recips}
+	return &Bounce{Standard: isDSN, OriginalMessageID: p.originalID(m, d.messageID, quoted), Recipients: recips}
 }
 
 // originalID returns the Message-ID of the mail a report is about: the
 // report's Original-Message-ID field, else the Message-ID of the returned
 // message or header, else one quoted in the text, else In-Reply-To (Gmail
 // and Exchange set it to the failed mail).
-func (p *parser) originalID(m *ticket.Mail, field, quoted string) string {
+func (p *parser) originalID(m *Message, field, quoted string) string {
 	if field != "" {
 		return field
 	}
@@ -217,7 +216,7 @@ type dsn struct {
 	// groups counts the per-recipient groups read, whatever their action.
 	groups int
 	// recips are the recipients that failed or are delayed.
-	recips []ticket.BounceRecipient
+	recips []BounceRecipient
 	// messageID is the Original-Message-ID (or X-Original-Message-ID)
 	// field, which RFC 3464 does not define but Gmail and others add to the
 	// per-message fields.
@@ -314,7 +313,7 @@ func (d *dsn) add(g map[string]string, seen map[string]bool) {
 	if (action != "failed" && action != "delayed") || len(d.recips) >= maxBounceRecipients {
 		return
 	}
-	d.recips = append(d.recips, ticket.BounceRecipient{Email: email, Status: status, Action: action, Diagnostic: diag})
+	d.recips = append(d.recips, BounceRecipient{Email: email, Status: status, Action: action, Diagnostic: diag})
 }
 
 // dsnGroups splits a status part into groups of fields separated by empty
@@ -387,7 +386,7 @@ func dsnAddress(v string) string {
 	} else {
 		a = ""
 	}
-	return normEmail(a)
+	return NormEmail(a)
 }
 
 var utf8AddrEscape = regexp.MustCompile(`\\x\{([0-9A-Fa-f]{1,6})\}`)
@@ -410,10 +409,10 @@ func firstWord(s string) string {
 	return ""
 }
 
-// enhancedCode returns the first RFC 3463 enhanced status code of class 4 or
+// EnhancedCode returns the first RFC 3463 enhanced status code of class 4 or
 // 5 in s ("5.1.1" in "550-5.1.1 The email account..."), or "". A code must
 // stand alone: "10.4.5.6" or "8.14.2" hold none.
-func enhancedCode(s string) string {
+func EnhancedCode(s string) string {
 	for i := 0; i+5 <= len(s); i++ {
 		c := s[i]
 		if c != '4' && c != '5' {
@@ -473,7 +472,7 @@ func basicCode(s string) string {
 // statusFromText returns the enhanced code in s, else "5.0.0" or "4.0.0"
 // from a basic reply code, else "".
 func statusFromText(s string) string {
-	if c := enhancedCode(s); c != "" {
+	if c := EnhancedCode(s); c != "" {
 		return c
 	}
 	if c := basicCode(s); c != "" {
@@ -613,12 +612,12 @@ func quotedMessageID(quoted string) string {
 // textBounce reads the recipients of a text bounce, and returns the text
 // after the report (the copy of the returned message), or reports false when
 // m is not a text bounce.
-func (p *parser) textBounce(m *ticket.Mail) (recips []ticket.BounceRecipient, quoted string, ok bool) {
+func (p *parser) textBounce(m *Message) (recips []BounceRecipient, quoted string, ok bool) {
 	var failedHdr []string
 	for _, v := range p.hdr.Values("X-Failed-Recipients") {
 		for _, a := range splitAddressList(v) {
 			if _, e := lenientAddress("<" + strings.Trim(a, "<>") + ">"); e != "" {
-				failedHdr = append(failedHdr, normEmail(e))
+				failedHdr = append(failedHdr, NormEmail(e))
 			}
 		}
 	}
@@ -652,7 +651,7 @@ func (p *parser) textBounce(m *ticket.Mail) (recips []ticket.BounceRecipient, qu
 	recips = textRecipients(report)
 	for _, e := range failedHdr {
 		if !hasRecipient(recips, e) && len(recips) < maxBounceRecipients {
-			recips = append(recips, ticket.BounceRecipient{Email: e})
+			recips = append(recips, BounceRecipient{Email: e})
 		}
 	}
 	if len(recips) == 0 {
@@ -708,7 +707,7 @@ func containsAny(s string, subs []string) bool {
 	return false
 }
 
-func hasRecipient(l []ticket.BounceRecipient, email string) bool {
+func hasRecipient(l []BounceRecipient, email string) bool {
 	for _, r := range l {
 		if strings.EqualFold(r.Email, email) {
 			return true
@@ -721,7 +720,7 @@ func hasRecipient(l []ticket.BounceRecipient, email string) bool {
 // else the first that holds a basic reply code, with white space collapsed.
 func codeLine(s string) string {
 	lines := strings.Split(s, "\n")
-	for _, find := range []func(string) string{enhancedCode, basicCode} {
+	for _, find := range []func(string) string{EnhancedCode, basicCode} {
 		for _, l := range lines {
 			if find(l) != "" {
 				return strings.Join(strings.Fields(l), " ")
@@ -788,10 +787,10 @@ func recipientLine(line string) (addr, reason string, skipBlank, ok bool) {
 
 // textRecipients reads the recipients of a text bounce's report, with the
 // reason given for each (Diagnostic). Status and Action are left empty.
-func textRecipients(report string) []ticket.BounceRecipient {
-	var out []ticket.BounceRecipient
+func textRecipients(report string) []BounceRecipient {
+	var out []BounceRecipient
 	add := func(addr, diag string) {
-		addr = normEmail(addr)
+		addr = NormEmail(addr)
 		diag = strings.Join(strings.Fields(diag), " ")
 		for i := range out {
 			if strings.EqualFold(out[i].Email, addr) {
@@ -804,7 +803,7 @@ func textRecipients(report string) []ticket.BounceRecipient {
 			}
 		}
 		if len(out) < maxBounceRecipients {
-			out = append(out, ticket.BounceRecipient{Email: addr, Diagnostic: diag})
+			out = append(out, BounceRecipient{Email: addr, Diagnostic: diag})
 		}
 	}
 	lines := strings.Split(report, "\n")

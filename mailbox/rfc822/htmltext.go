@@ -1,4 +1,4 @@
-package mailbox
+package rfc822
 
 import (
 	"strings"
@@ -8,9 +8,9 @@ import (
 	"golang.org/x/net/html/atom"
 )
 
-// maxHTMLDepth bounds the recursion of the HTML renderer; deeper content is
+// MaxHTMLDepth bounds the recursion of the HTML renderer; deeper content is
 // still rendered, as plain running text.
-const maxHTMLDepth = 200
+const MaxHTMLDepth = 200
 
 // HTMLToText renders an HTML body as readable plain text: paragraphs,
 // divisions, line breaks, headings and table rows become line breaks, list
@@ -31,6 +31,13 @@ func HTMLToText(s string) string {
 	return cleanText(r.sb.String())
 }
 
+// NodeText renders the tree below n as HTMLToText renders a document.
+func NodeText(n *html.Node) string {
+	r := &htmlRenderer{}
+	r.node(n, 0)
+	return cleanText(r.sb.String())
+}
+
 // htmlRenderer accumulates text. nl counts the line breaks at the end of the
 // output (capped at 2), so that blocks ask for "at least one" or "at least
 // two" without stacking empty lines.
@@ -44,6 +51,10 @@ type htmlRenderer struct {
 	cells []int  // cells seen in each open table row
 	fresh bool   // just after a list marker: no space before the next word
 }
+
+// StripInvisible removes the invisible characters mailers put in
+// preheaders and links (zero-width spaces and joiners, BOM, soft hyphen).
+func StripInvisible(s string) string { return zeroWidth.Replace(s) }
 
 // zeroWidth are invisible characters mailers put in preheaders and links.
 var zeroWidth = strings.NewReplacer("\u200b", "", "\u200c", "", "\ufeff", "", "\u00ad", "", "\u034f", "", "\u2060", "")
@@ -118,7 +129,8 @@ func (r *htmlRenderer) children(n *html.Node, depth int) {
 	}
 }
 
-func attr(n *html.Node, key string) (string, bool) {
+// Attr returns the value of n's attribute key (without a namespace).
+func Attr(n *html.Node, key string) (string, bool) {
 	for _, a := range n.Attr {
 		if a.Namespace == "" && a.Key == key {
 			return a.Val, true
@@ -129,10 +141,10 @@ func attr(n *html.Node, key string) (string, bool) {
 
 // hidden reports whether an element is not shown (preheaders and the like).
 func hidden(n *html.Node) bool {
-	if _, ok := attr(n, "hidden"); ok {
+	if _, ok := Attr(n, "hidden"); ok {
 		return true
 	}
-	st, _ := attr(n, "style")
+	st, _ := Attr(n, "style")
 	st = strings.ToLower(strings.Join(strings.Fields(st), ""))
 	return strings.Contains(st, "display:none") || strings.Contains(st, "visibility:hidden")
 }
@@ -149,7 +161,7 @@ func (r *htmlRenderer) node(n *html.Node, depth int) {
 	default:
 		return // comments, doctype
 	}
-	if depth > maxHTMLDepth {
+	if depth > MaxHTMLDepth {
 		r.flat(n)
 		return
 	}
@@ -164,7 +176,7 @@ func (r *htmlRenderer) node(n *html.Node, depth int) {
 	case atom.Br:
 		r.lineBreak()
 	case atom.Img:
-		if alt, _ := attr(n, "alt"); strings.TrimSpace(alt) != "" {
+		if alt, _ := Attr(n, "alt"); strings.TrimSpace(alt) != "" {
 			r.text(" " + alt + " ")
 		}
 	case atom.P, atom.H1, atom.H2, atom.H3, atom.H4, atom.H5, atom.H6, atom.Hr, atom.Dl:
@@ -241,7 +253,7 @@ func (r *htmlRenderer) node(n *html.Node, depth int) {
 	case atom.A:
 		start := r.sb.Len()
 		r.children(n, depth)
-		href, _ := attr(n, "href")
+		href, _ := Attr(n, "href")
 		written := strings.TrimSpace(r.sb.String()[start:])
 		if linkWorthShowing(href, written) {
 			r.text(" (" + strings.TrimSpace(href) + ")")

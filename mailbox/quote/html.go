@@ -1,4 +1,4 @@
-package mailbox
+package quote
 
 import (
 	"regexp"
@@ -7,13 +7,13 @@ import (
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
 
-	"github.com/ticketd/ticketd/ticket"
+	"github.com/ticketd/ticketd/mailbox/rfc822"
 )
 
-// HTMLVisibleText renders an HTML reply as the text its author wrote: the
+// visibleHTML renders an HTML reply as the text its author wrote: the
 // quoted history is removed from the HTML structure first, the rest is
-// rendered with [HTMLToText], and the plain-text rules of [ticket.Visible]
-// are applied to the result (they find the history and signatures the
+// rendered with [rfc822.HTMLToText], and the plain-text rules of
+// visibleText are applied to the result (they find the history and signatures the
 // structure did not mark).
 //
 // Removed from the structure:
@@ -22,7 +22,7 @@ import (
 //     .yahoo_quoted, Thunderbird's .moz-cite-prefix (the attribution before
 //     its blockquote) and ProtonMail's .protonmail_quote. When the author's
 //     text comes between two of them (an interleaved reply), they are kept and
-//     rendered as "> " lines, which ticket.Visible then handles;
+//     rendered as "> " lines, which visibleText then handles;
 //   - everything from Outlook's reply divider on: div#appendonsend,
 //     div#divRplyFwdMsg, div#mail-editor-reference-message-container,
 //     div.OutlookMessageHeader, hr#stopSpelling, and an hr or a div with a top
@@ -34,27 +34,20 @@ import (
 // line and the From:/To:/Cc:/Sent:/Subject: block they write.
 //
 // If removing the history would leave no text, the whole body is rendered and
-// given to ticket.Visible instead. The result is "" only for a body without
+// given to visibleText instead. The result is "" only for a body without
 // text.
-func HTMLVisibleText(s string) string {
+func visibleHTML(s string) string {
 	doc, err := html.Parse(strings.NewReader(s))
 	if err != nil {
-		return ticket.Visible(HTMLToText(s))
+		return visibleText(rfc822.HTMLToText(s))
 	}
 	if !cutHistory(doc) {
-		return ticket.Visible(renderNode(doc))
+		return visibleText(rfc822.NodeText(doc))
 	}
-	if v := ticket.Visible(renderNode(doc)); strings.TrimSpace(v) != "" {
+	if v := visibleText(rfc822.NodeText(doc)); strings.TrimSpace(v) != "" {
 		return v
 	}
-	return ticket.Visible(HTMLToText(s))
-}
-
-// renderNode renders the tree below n as HTMLToText does.
-func renderNode(n *html.Node) string {
-	r := &htmlRenderer{}
-	r.node(n, 0)
-	return cleanText(r.sb.String())
+	return visibleText(rfc822.HTMLToText(s))
 }
 
 // cutHistory removes the quoted history from doc and reports whether it
@@ -73,7 +66,7 @@ func cutHistory(doc *html.Node) bool {
 		for c := n.FirstChild; c != nil; c = c.NextSibling {
 			switch c.Type {
 			case html.TextNode:
-				if len(containers) > 0 && strings.TrimSpace(zeroWidth.Replace(c.Data)) != "" {
+				if len(containers) > 0 && strings.TrimSpace(rfc822.StripInvisible(c.Data)) != "" {
 					textAfter = true
 				}
 				continue
@@ -97,7 +90,7 @@ func cutHistory(doc *html.Node) bool {
 				textAfter = false
 				continue
 			}
-			if depth < maxHTMLDepth && !walk(c, depth+1) {
+			if depth < rfc822.MaxHTMLDepth && !walk(c, depth+1) {
 				return false
 			}
 		}
@@ -135,7 +128,7 @@ func removeFrom(n *html.Node) {
 
 // hasClass reports whether the class attribute of n lists one of names.
 func hasClass(n *html.Node, names ...string) bool {
-	v, _ := attr(n, "class")
+	v, _ := rfc822.Attr(n, "class")
 	for _, c := range strings.Fields(v) {
 		for _, name := range names {
 			if strings.EqualFold(c, name) {
@@ -153,7 +146,7 @@ func isQuoteContainer(n *html.Node) bool {
 		return true
 	}
 	if n.DataAtom == atom.Blockquote {
-		typ, _ := attr(n, "type")
+		typ, _ := rfc822.Attr(n, "type")
 		return strings.EqualFold(strings.TrimSpace(typ), "cite")
 	}
 	return false
@@ -168,7 +161,7 @@ var dividerIDs = map[string]bool{
 
 // isReplyDivider reports whether n starts the quoted mail, Outlook style.
 func isReplyDivider(n *html.Node) bool {
-	id, _ := attr(n, "id")
+	id, _ := rfc822.Attr(n, "id")
 	id = strings.ToLower(strings.TrimPrefix(strings.TrimSpace(id), "x_"))
 	if dividerIDs[id] || hasClass(n, "OutlookMessageHeader") {
 		return true
@@ -177,7 +170,7 @@ func isReplyDivider(n *html.Node) bool {
 	case atom.Hr:
 		return headerFollows(n)
 	case atom.Div, atom.P:
-		st, _ := attr(n, "style")
+		st, _ := rfc822.Attr(n, "style")
 		st = strings.ToLower(strings.Join(strings.Fields(st), ""))
 		return strings.Contains(st, "border-top") && !strings.Contains(st, "border-top:none") && headerFollows(n)
 	}
@@ -203,7 +196,7 @@ func headerFollows(n *html.Node) bool {
 			sb.WriteByte('\n')
 		}
 	}
-	t := strings.TrimSpace(strings.ReplaceAll(zeroWidth.Replace(sb.String()), "\u00a0", " "))
+	t := strings.TrimSpace(strings.ReplaceAll(rfc822.StripInvisible(sb.String()), "\u00a0", " "))
 	return quotedHeader.MatchString(t)
 }
 

@@ -1,4 +1,4 @@
-package mailbox
+package rfc822
 
 import (
 	"bufio"
@@ -12,7 +12,6 @@ import (
 	"net/mail"
 	stdtextproto "net/textproto"
 	"regexp"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,8 +21,6 @@ import (
 
 	"github.com/emersion/go-message/textproto"
 	htmlcharset "golang.org/x/net/html/charset"
-
-	"github.com/ticketd/ticketd/ticket"
 )
 
 // ErrNotMail is wrapped by the error Parse returns when its input is not a
@@ -47,24 +44,12 @@ const (
 	maxForwardDepth = 4
 )
 
-// CopyHeaders adds header fields to those Parse copies into Mail.Headers
-// (e.g. a spam filter's verdict header). Call it before parsing starts.
-func CopyHeaders(names ...string) {
-	for _, n := range names {
-		n = stdtextproto.CanonicalMIMEHeaderKey(strings.TrimSpace(n))
-		if n != "" && !slices.Contains(headerCopies, n) {
-			headerCopies = append(headerCopies, n)
-		}
-	}
-}
-
-// headerCopies are the header fields copied into Mail.Headers (first value).
-var headerCopies = []string{
-	"X-Spam-Flag", "X-Spam-Status",
-	"Auto-Submitted", "Precedence", "List-Id", "List-Unsubscribe",
-	"X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress",
-	"Return-Path", "Delivered-To", "X-Original-To", "X-Ticketd-Loop", "Content-Type",
-	"Authentication-Results",
+// Options for [Parse]. The zero value reads the mail without copying any
+// header field into Message.Headers.
+type Options struct {
+	// Headers are the header fields copied into Message.Headers (first
+	// value, by canonical name): those the caller's rules look at.
+	Headers []string
 }
 
 // Parse reads one RFC 5322 mail. It never panics and is best-effort: whatever
@@ -85,8 +70,8 @@ var headerCopies = []string{
 // charset of text attachments (so their hash would not be that of the
 // file), stops at the first part with an unknown Content-Transfer-Encoding,
 // and gives up on the whole message when one nested multipart is truncated.
-func Parse(raw []byte) (m *ticket.Mail, err error) {
-	p := &parser{mail: &ticket.Mail{Headers: map[string]string{}}}
+func Parse(raw []byte, opts Options) (m *Message, err error) {
+	p := &parser{mail: &Message{Headers: map[string]string{}}, fields: opts.Headers}
 	defer func() {
 		if r := recover(); r != nil {
 			m, err = p.salvage(r), nil
@@ -101,22 +86,22 @@ func Parse(raw []byte) (m *ticket.Mail, err error) {
 	return m, nil
 }
 
-// internalError starts the warning for a panic Parse recovered from.
-const internalError = "internal parser error"
+// InternalError starts the warning for a panic Parse recovered from.
+const InternalError = "internal parser error"
 
 // salvage turns a panic during parsing into a warning and returns what was
 // read so far; if no text was read yet, the raw body stands in for it.
-func (p *parser) salvage(r any) (m *ticket.Mail) {
-	p.warnf("%s, result is partial: %v", internalError, r)
+func (p *parser) salvage(r any) (m *Message) {
+	p.warnf("%s, result is partial: %v", InternalError, r)
 	if len(p.plain) == 0 && len(p.html) == 0 && p.body != nil {
 		p.plain = append(p.plain, string(p.body))
 	}
 	defer func() {
 		if r2 := recover(); r2 != nil {
 			// finish itself failed: return the bare minimum, still valid.
-			m = &ticket.Mail{
+			m = &Message{
 				Headers:  map[string]string{},
-				Warnings: []string{validString(fmt.Sprintf("%s, result is partial: %v", internalError, r))},
+				Warnings: []string{validString(fmt.Sprintf("%s, result is partial: %v", InternalError, r))},
 			}
 		}
 	}()
@@ -125,14 +110,15 @@ func (p *parser) salvage(r any) (m *ticket.Mail) {
 
 // parser holds the state of one Parse call.
 type parser struct {
-	mail  *ticket.Mail
-	hdr   textproto.Header
-	body  []byte   // top-level body, raw
-	plain []string // text/plain body parts, decoded
-	html  []string // text/html body parts, decoded
-	hint  string   // first charset declared on a text part, for raw 8-bit headers
-	parts int      // leaf parts seen
-	warns map[string]bool
+	mail   *Message
+	fields []string // header fields to copy (Options.Headers)
+	hdr    textproto.Header
+	body   []byte   // top-level body, raw
+	plain  []string // text/plain body parts, decoded
+	html   []string // text/html body parts, decoded
+	hint   string   // first charset declared on a text part, for raw 8-bit headers
+	parts  int      // leaf parts seen
+	warns  map[string]bool
 	// keep, when set, makes leaf keep each attachment's decoded bytes in
 	// files (ExtractAttachments); Parse only hashes and counts them.
 	keep  bool
@@ -181,11 +167,11 @@ func (p *parser) warnf(format string, args ...any) {
 func (p *parser) parse(raw []byte) error {
 	raw = trimLeadingBlankLines(raw)
 	if len(bytes.TrimSpace(raw)) == 0 {
-		return fmt.Errorf("mailbox: parse: empty input: %w", ErrNotMail)
+		return fmt.Errorf("rfc822: parse: empty input: %w", ErrNotMail)
 	}
 	hdr, body := p.readHeader(raw)
 	if hdr.Len() == 0 {
-		return fmt.Errorf("mailbox: parse: no header field: %w", ErrNotMail)
+		return fmt.Errorf("rfc822: parse: no header field: %w", ErrNotMail)
 	}
 	p.hdr, p.body = hdr, body
 
@@ -487,7 +473,7 @@ func (p *parser) attachment(h textproto.Header, mt string, body []byte, filename
 	if ids := msgIDs(h.Get("Content-Id")); len(ids) > 0 {
 		cid = validString(ids[0])
 	}
-	a := ticket.Attachment{
+	a := Attachment{
 		Filename:    filename,
 		ContentType: mt,
 		ContentID:   cid,
@@ -516,7 +502,7 @@ func (p *parser) attachment(h textproto.Header, mt string, body []byte, filename
 	a.SHA256 = hex.EncodeToString(hash.Sum(nil))
 	p.mail.Attachments = append(p.mail.Attachments, a)
 	if p.keep {
-		p.files = append(p.files, File{OutAttachment: ticket.OutAttachment{Filename: filename, ContentType: mt, Data: data.Bytes()}, Inline: a.Inline})
+		p.files = append(p.files, File{Filename: filename, ContentType: mt, Data: data.Bytes(), Inline: a.Inline})
 	}
 	if forward {
 		if dec != nil {
@@ -537,11 +523,11 @@ const forwardMarker = "---------- Forwarded message ----------"
 // maxForwardDepth); its attachments are not listed again. Input that is not
 // a mail gives no section.
 func (p *parser) forward(raw []byte, where string) {
-	sub := &parser{mail: &ticket.Mail{Headers: map[string]string{}}, fwdDepth: p.fwdDepth + 1, inner: true, parts: p.parts}
+	sub := &parser{mail: &Message{Headers: map[string]string{}}, fwdDepth: p.fwdDepth + 1, inner: true, parts: p.parts}
 	defer func() {
 		p.parts = max(p.parts, sub.parts)
 		if r := recover(); r != nil {
-			p.warnf("%s while reading the forwarded message in %s: %v", internalError, label(where, ""), r)
+			p.warnf("%s while reading the forwarded message in %s: %v", InternalError, label(where, ""), r)
 		}
 	}()
 	if err := sub.parse(raw); err != nil {
@@ -560,7 +546,7 @@ func (p *parser) section() string {
 			sb.WriteString(name + ": " + strings.ReplaceAll(v, "\n", " ") + "\n")
 		}
 	}
-	var from []ticket.Address
+	var from []Address
 	if m.From.Email != "" {
 		from = append(from, m.From)
 	}
@@ -574,7 +560,7 @@ func (p *parser) section() string {
 	field("Subject", m.Subject)
 	field("To", formatAddresses(m.To))
 	field("Cc", formatAddresses(m.Cc))
-	if text := strings.TrimRight(withSections(p.ownText(), p.forwarded), " \t\n"); strings.TrimSpace(text) != "" {
+	if text := strings.TrimRight(WithSections(p.ownText(), p.forwarded), " \t\n"); strings.TrimSpace(text) != "" {
 		sb.WriteString("\n" + text)
 	}
 	return validString(sb.String())
@@ -582,7 +568,7 @@ func (p *parser) section() string {
 
 // formatAddresses writes mailboxes as "Name <address>", or the address
 // alone, separated by commas.
-func formatAddresses(l []ticket.Address) string {
+func formatAddresses(l []Address) string {
 	var sb strings.Builder
 	for i, a := range l {
 		if i > 0 {
@@ -597,30 +583,12 @@ func formatAddresses(l []ticket.Address) string {
 	return sb.String()
 }
 
-// withSections appends the forwarded sections to text, each after an empty
-// line.
-func withSections(text string, sections []string) string {
-	if len(sections) == 0 {
-		return text
+// addForwarded records the forwarded sections (none for a delivery
+// report: the message it returns is ours, not the sender's).
+func (p *parser) addForwarded(m *Message) {
+	if m.Bounce == nil {
+		m.Forwarded = p.forwarded
 	}
-	text = strings.TrimRight(text, " \t\n")
-	if strings.TrimSpace(text) == "" {
-		return strings.Join(sections, "\n\n")
-	}
-	return text + "\n\n" + strings.Join(sections, "\n\n")
-}
-
-// addForwarded appends the forwarded sections to Text and to Visible. They
-// are what the sender wants read, so no quote rule may hide them: Visible
-// is the sender's own text with its quotes cut (ticket.Visible), then the
-// sections whole. A delivery report (Bounce set) gets none: the message it
-// returns is ours.
-func (p *parser) addForwarded(m *ticket.Mail) {
-	if len(p.forwarded) == 0 || m.Bounce != nil {
-		return
-	}
-	m.Text = withSections(m.Text, p.forwarded)
-	m.Visible = withSections(m.Visible, p.forwarded)
 }
 
 // decodeBody converts a text body to UTF-8 from its declared charset. prob
@@ -694,7 +662,7 @@ func (p *parser) ownText() string {
 
 // finish assembles Text (without the forwarded sections, see addForwarded)
 // and makes sure every string is valid UTF-8.
-func (p *parser) finish() *ticket.Mail {
+func (p *parser) finish() *Message {
 	m := p.mail
 	if len(p.html) > 0 {
 		m.HTML = p.html[0]
@@ -702,7 +670,7 @@ func (p *parser) finish() *ticket.Mail {
 	m.Text = p.ownText()
 
 	m.From.Name, m.From.Email = validString(m.From.Name), validString(m.From.Email)
-	for _, l := range [][]ticket.Address{m.To, m.Cc, m.ReplyTo} {
+	for _, l := range [][]Address{m.To, m.Cc, m.ReplyTo} {
 		for i := range l {
 			l[i].Name, l[i].Email = validString(l[i].Name), validString(l[i].Email)
 		}
@@ -725,11 +693,7 @@ func (p *parser) finish() *ticket.Mail {
 	for i := range m.Warnings {
 		m.Warnings[i] = validString(m.Warnings[i])
 	}
-	if len(p.html) == 1 && blankParts(p.plain) {
-		m.Visible = validString(HTMLVisibleText(m.HTML)) // Text was rendered from the HTML
-	} else {
-		m.Visible = ticket.Visible(m.Text)
-	}
+	m.FromHTML = len(p.html) == 1 && blankParts(p.plain)
 	return m
 }
 
@@ -802,8 +766,9 @@ func (p *parser) headers() {
 	}
 	m.References = dedupe(msgIDs(h.Get("References")))
 
-	for _, k := range headerCopies {
-		if h.Has(k) {
+	for _, k := range p.fields {
+		k = stdtextproto.CanonicalMIMEHeaderKey(strings.TrimSpace(k))
+		if _, done := m.Headers[k]; !done && h.Has(k) {
 			m.Headers[k] = p.raw8bit(k, h.Get(k))
 		}
 	}
@@ -1052,7 +1017,7 @@ var addressParser = mail.AddressParser{WordDecoder: WordDecoder}
 // To, Cc or Reply-To fields, which RFC 5322 section 3.6 does not allow, are
 // read as one list; for From and Sender only the first field counts. When
 // the strict parser fails, the list is read leniently and a warning is added.
-func (p *parser) addresses(field string) []ticket.Address {
+func (p *parser) addresses(field string) []Address {
 	var vs []string
 	for _, v := range p.hdr.Values(field) {
 		if strings.TrimSpace(v) != "" {
@@ -1067,7 +1032,7 @@ func (p *parser) addresses(field string) []ticket.Address {
 		return nil
 	}
 	v = mergeEncodedWords(p.raw8bit(field, v))
-	var out []ticket.Address
+	var out []Address
 	list, err := addressParser.ParseList(v)
 	if err == nil {
 		for _, a := range list {
@@ -1099,17 +1064,17 @@ func (p *parser) name(n string) string {
 
 // appendAddress appends a mailbox unless the address is empty or has no
 // local part; an address without a domain (a local user) is kept.
-func appendAddress(l []ticket.Address, name, email string) []ticket.Address {
-	email = normEmail(email)
+func appendAddress(l []Address, name, email string) []Address {
+	email = NormEmail(email)
 	if email == "" || strings.HasPrefix(email, "@") || strings.HasSuffix(email, "@") ||
 		strings.ContainsAny(email, " \t") {
 		return l
 	}
-	return append(l, ticket.Address{Name: strings.TrimSpace(name), Email: email})
+	return append(l, Address{Name: strings.TrimSpace(name), Email: email})
 }
 
-// normEmail trims an address and lower-cases its domain.
-func normEmail(e string) string {
+// NormEmail trims an address and lower-cases its domain.
+func NormEmail(e string) string {
 	e = strings.Trim(strings.TrimSpace(e), "<>\"' ")
 	if i := strings.LastIndexByte(e, '@'); i >= 0 {
 		e = e[:i+1] + strings.ToLower(e[i+1:])
@@ -1360,7 +1325,7 @@ func parseDate(v string) (time.Time, error) {
 			}
 		}
 	}
-	return time.Time{}, fmt.Errorf("mailbox: unreadable date %q", v)
+	return time.Time{}, fmt.Errorf("rfc822: unreadable date %q", v)
 }
 
 func isDayName(s string) bool {

@@ -1,4 +1,4 @@
-package mailbox
+package rfc822
 
 // Multipart bodies (RFC 2046 section 5.1), split in place.
 //

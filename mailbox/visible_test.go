@@ -9,138 +9,10 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/ticketd/ticketd/mailbox"
-	"github.com/ticketd/ticketd/ticket"
+	"github.com/ticketd/ticketd/mailbox/quote"
 )
-
-// TestHTMLVisibleText checks the quote containers and reply dividers one by
-// one. Most cases are built so that the plain-text rules alone would not find
-// the history (attributions in a language they do not know, no header
-// block), so they show the structure at work.
-func TestHTMLVisibleText(t *testing.T) {
-	cases := []struct {
-		name, in, want string
-	}{
-		{
-			name: "gmail quote",
-			in: `<div dir="ltr">답장입니다.</div><br><div class="gmail_quote"><div class="gmail_attr">Ndugu X aliandika:</div>` +
-				`<blockquote class="gmail_quote">옛 내용</blockquote></div>`,
-			want: "답장입니다.",
-		},
-		{
-			name: "gmail quote container",
-			in: `<div dir="ltr">답장입니다.</div><div class="gmail_quote_container"><div class="gmail_attr">X aliandika:</div>` +
-				`<div>옛 내용</div></div>`,
-			want: "답장입니다.",
-		},
-		{
-			name: "gmail signature below the quote",
-			in: `<div dir="ltr">답장입니다.</div><div class="gmail_quote"><div>X aliandika:</div><blockquote class="gmail_quote">옛 내용</blockquote></div>` +
-				`<div>-- <br></div><div class="gmail_signature">김상담 | 고객센터</div>`,
-			want: "답장입니다.",
-		},
-		{
-			name: "apple mail",
-			in: `<div>네 좋습니다.</div><div><br><blockquote type="cite"><div>X aliandika:</div><div>옛 내용</div></blockquote></div>` +
-				`<blockquote type="cite"><div>더 옛 내용</div></blockquote>`,
-			want: "네 좋습니다.",
-		},
-		{
-			name: "thunderbird",
-			in: `<p>네 좋습니다.</p><div class="moz-cite-prefix">X aliandika:<br></div>` +
-				`<blockquote type="cite" cite="mid:x@example.com">옛 내용</blockquote>`,
-			want: "네 좋습니다.",
-		},
-		{
-			name: "yahoo",
-			in:   `<div>네 좋습니다.</div><div id="yahoo_quoted_123" class="yahoo_quoted"><div>X aliandika:</div><div>옛 내용</div></div>`,
-			want: "네 좋습니다.",
-		},
-		{
-			name: "outlook appendonsend",
-			in: `<div>확인했습니다.</div><div id="appendonsend"></div><hr><div id="divRplyFwdMsg"><b>Kutoka:</b> X<br><b>Kwa:</b> Y</div>` +
-				`<div>옛 내용</div>`,
-			want: "확인했습니다.",
-		},
-		{
-			name: "outlook divRplyFwdMsg in a reply to a reply",
-			in:   `<div>확인했습니다.</div><div id="x_divRplyFwdMsg"><b>Kutoka:</b> X</div><div>옛 내용</div>`,
-			want: "확인했습니다.",
-		},
-		{
-			name: "outlook.com stopSpelling",
-			in:   `<div>확인했습니다.<div><hr id="stopSpelling">Tarehe: jana<br>옛 내용</div></div>`,
-			want: "확인했습니다.",
-		},
-		{
-			name: "outlook desktop border-top in korean",
-			in: `<p>확인했습니다.</p><div style="border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0cm 0cm 0cm">` +
-				`<p><b>보낸 사람:</b> 고객센터<br><b>날짜:</b> 어제</p></div><p>옛 내용</p>`,
-			want: "확인했습니다.",
-		},
-		{
-			name: "hr followed by from",
-			in:   `<p>확인했습니다.</p><div><div align="center"><hr size="3"></div><p><b>From:</b> X<br><b>Kwa:</b> Y</p></div><p>옛 내용</p>`,
-			want: "확인했습니다.",
-		},
-		{
-			name: "hr without a header stays",
-			in:   `<p>첫째</p><hr><p>둘째</p>`,
-			want: "첫째\n\n둘째",
-		},
-		{
-			name: "border-top without a header stays",
-			in:   `<p>첫째</p><div style="border-top:1px solid #ccc">둘째</div>`,
-			want: "첫째\n\n둘째",
-		},
-		{
-			name: "interleaved containers are kept as quotes",
-			in: `<div>답변입니다.</div><blockquote type="cite">질문 1</blockquote><div>답 1</div>` +
-				`<blockquote type="cite">질문 2</blockquote><div>답 2</div>`,
-			want: "답변입니다.\n> 질문 1\n답 1\n> 질문 2\n답 2",
-		},
-		{
-			name: "a divider inside an interleaved quote does not cut the reply",
-			in: `<div>답변입니다.</div><blockquote type="cite">질문 1<div id="divRplyFwdMsg">From: X</div></blockquote><div>답 1</div>` +
-				`<blockquote type="cite">질문 2</blockquote><div>답 2</div>`,
-			want: "답변입니다.\n> 질문 1\n> From: X\n답 1\n> 질문 2\n답 2",
-		},
-		{
-			name: "a quote with nothing before it is kept",
-			in:   `<blockquote type="cite"><div>Begin forwarded message:</div><div>전달된 내용</div></blockquote>`,
-			want: "> Begin forwarded message:\n> 전달된 내용",
-		},
-		{
-			name: "plain-text rules still apply",
-			in:   `<p>네.</p><p>-----Original Message-----<br>From: X<br>To: Y<br>Subject: Z</p><p>옛 내용</p>`,
-			want: "네.",
-		},
-		{
-			name: "mobile signature",
-			in:   `<div>네.</div><div><br></div><div>iPhone에서 보냄</div>`,
-			want: "네.",
-		},
-		{name: "empty", in: "", want: ""},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			if got := mailbox.HTMLVisibleText(c.in); got != c.want {
-				t.Errorf("HTMLVisibleText:\n got %q\nwant %q", got, c.want)
-			}
-		})
-	}
-}
-
-// TestHTMLVisibleTextDeep checks that a body nested deeper than the HTML
-// parser allows still gives its text.
-func TestHTMLVisibleTextDeep(t *testing.T) {
-	in := strings.Repeat("<div>", 1000) + "깊은 본문" + strings.Repeat("</div>", 1000)
-	if got := mailbox.HTMLVisibleText(in); got != "깊은 본문" {
-		t.Errorf("got %q", got)
-	}
-}
 
 // quotesDir holds ticketd's own Korean reply fixtures: NAME.eml and the
 // visible text Parse must give, NAME.visible.txt (see README.md there).
@@ -261,7 +133,7 @@ func TestTalon(t *testing.T) {
 			// talon: "exact after .strip()"
 			same = func(a, b string) bool { return strings.TrimSpace(a) == strings.TrimSpace(b) }
 		case "html_replies":
-			got = mailbox.HTMLVisibleText(string(raw))
+			got = quote.Visible("", string(raw), true)
 			// talon: "whitespace-insensitive (all \s removed)"
 			same = func(a, b string) bool { return allSpace.ReplaceAllString(a, "") == allSpace.ReplaceAllString(b, "") }
 		default:
@@ -329,40 +201,6 @@ func readTestFile(t *testing.T, path string) []byte {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
-	}
-	return b
-}
-
-// FuzzHTMLVisibleText checks that HTMLVisibleText never panics, keeps UTF-8
-// valid, and returns text whenever HTMLToText finds some.
-func FuzzHTMLVisibleText(f *testing.F) {
-	for _, pattern := range []string{
-		filepath.Join(talonDir, "html_replies", "*.html"),
-		filepath.Join(quotesDir, "*.eml"),
-	} {
-		files, _ := filepath.Glob(pattern)
-		for _, file := range files {
-			f.Add(string(readFuzzSeed(f, file)))
-		}
-	}
-	f.Add(`<div>a</div><div id="divRplyFwdMsg">From: b</div>`)
-	f.Add(`<blockquote type="cite">a</blockquote>b<blockquote type="cite">c</blockquote>`)
-	f.Fuzz(func(t *testing.T, in string) {
-		got := mailbox.HTMLVisibleText(in)
-		if utf8.ValidString(in) && !utf8.ValidString(got) {
-			t.Fatalf("invalid UTF-8 out of valid input: %q", got)
-		}
-		if got == "" && strings.TrimSpace(mailbox.HTMLToText(in)) != "" && strings.TrimSpace(ticket.Visible(mailbox.HTMLToText(in))) != "" {
-			t.Fatalf("HTMLVisibleText(%q) is empty, HTMLToText gives %q", in, mailbox.HTMLToText(in))
-		}
-	})
-}
-
-func readFuzzSeed(f *testing.F, path string) []byte {
-	f.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		f.Fatal(err)
 	}
 	return b
 }

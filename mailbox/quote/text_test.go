@@ -1,4 +1,4 @@
-package ticket_test
+package quote
 
 import (
 	"fmt"
@@ -9,8 +9,6 @@ import (
 	"testing"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/ticketd/ticketd/ticket"
 )
 
 // TestVisibleKorean has one case per form of history and signature that
@@ -187,7 +185,7 @@ func TestVisibleKorean(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := ticket.Visible(c.in); got != c.want {
+			if got := visibleText(c.in); got != c.want {
 				t.Errorf("Visible:\n got %q\nwant %q", got, c.want)
 			}
 		})
@@ -200,7 +198,7 @@ func TestVisibleNeverEmpty(t *testing.T) {
 		"-- \n", "--\nsig", "Sent from my iPhone", "> a\n> b", "On Mon, 1 Jan 2026 at 10:00, A <a@example.com> wrote:",
 		"From: a\nTo: b\nSubject: c", "iPhone에서 보냄", "ᐧ",
 	} {
-		got := ticket.Visible(in)
+		got := visibleText(in)
 		if strings.TrimSpace(in) != "" && strings.TrimSpace(got) == "" {
 			t.Errorf("Visible(%q) = %q, want some text", in, got)
 		}
@@ -209,7 +207,7 @@ func TestVisibleNeverEmpty(t *testing.T) {
 
 // replyTrimmerDir holds the tests of discourse/email_reply_trimmer (MIT, see
 // LICENSE there): emails/NAME.txt and the visible part trimmed/NAME.txt.
-const replyTrimmerDir = "../testdata/corpus/reply-trimmer"
+const replyTrimmerDir = "../../testdata/corpus/reply-trimmer"
 
 // replyTrimmerExclusions are the corpus expectations Visible disagrees with
 // on purpose, with the reason. They are left out of the agreement rate; each
@@ -248,7 +246,7 @@ func TestVisibleReplyTrimmer(t *testing.T) {
 		name := filepath.Base(f)
 		in := readFile(t, f)
 		want := readFile(t, filepath.Join(replyTrimmerDir, "trimmed", name))
-		got := ticket.Visible(in)
+		got := visibleText(in)
 		if reason, ok := replyTrimmerExclusions[name]; ok {
 			if own := replyTrimmerOwn[name](in); normalizeText(got) != normalizeText(own) {
 				t.Errorf("%s (excluded: %s): got %q, want %q", name, reason, got, own)
@@ -324,7 +322,7 @@ func FuzzVisible(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		got := ticket.Visible(in)
+		got := visibleText(in)
 		norm := strings.ReplaceAll(strings.ReplaceAll(in, "\r\n", "\n"), "\r", "\n")
 		lines := map[string]bool{}
 		for _, l := range strings.Split(norm, "\n") {
@@ -368,7 +366,7 @@ func BenchmarkVisible(b *testing.B) {
 		b.Run(in.name, func(b *testing.B) {
 			b.SetBytes(int64(len(in.text)))
 			for b.Loop() {
-				ticket.Visible(in.text)
+				visibleText(in.text)
 			}
 		})
 	}

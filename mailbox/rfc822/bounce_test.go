@@ -1,4 +1,4 @@
-package mailbox
+package rfc822
 
 import (
 	"io/fs"
@@ -8,12 +8,10 @@ import (
 	"sort"
 	"strings"
 	"testing"
-
-	"github.com/ticketd/ticketd/ticket"
 )
 
 // bounceDir holds the bounce fixtures (see its README.md).
-const bounceDir = "../testdata/bounces"
+const bounceDir = "../../testdata/bounces"
 
 // wantRecipient is one expected recipient; diag is a part of the expected
 // Diagnostic ("" expects none).
@@ -100,22 +98,22 @@ var multiAddressBounce = func() []wantRecipient {
 	return l
 }()
 
-func parseFile(t *testing.T, path string) *ticket.Mail {
+func parseFile(t *testing.T, path string) *Message {
 	t.Helper()
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := Parse(raw)
+	m, err := parse(raw)
 	if err != nil {
-		t.Fatalf("Parse(%s): %v", path, err)
+		t.Fatalf("parse(%s): %v", path, err)
 	}
 	return m
 }
 
 // checkBounce compares b with the expectation, reports every difference
 // and says whether there was none.
-func checkBounce(t *testing.T, name string, b *ticket.Bounce, standard bool, origID string, want []wantRecipient) bool {
+func checkBounce(t *testing.T, name string, b *Bounce, standard bool, origID string, want []wantRecipient) bool {
 	t.Helper()
 	fails := 0
 	errorf := func(format string, args ...any) {
@@ -157,13 +155,13 @@ func checkBounce(t *testing.T, name string, b *ticket.Bounce, standard bool, ori
 func TestBounces(t *testing.T) {
 	std, nonstd, good, recips := 0, 0, 0, 0
 	for _, c := range bounceCases {
-		m := parseFile(t, filepath.Join("../testdata", c.file))
+		m := parseFile(t, filepath.Join("../../testdata", c.file))
 		if checkBounce(t, c.file, m.Bounce, c.standard, c.origID, c.recips) {
 			good++
 		}
 		recips += len(c.recips)
 		for _, w := range m.Warnings {
-			if strings.Contains(w, internalError) {
+			if strings.Contains(w, InternalError) {
 				t.Errorf("%s: recovered panic: %q", c.file, w)
 			}
 		}
@@ -182,9 +180,9 @@ func TestBounces(t *testing.T) {
 		listed[c.file] = true
 	}
 	files, _ := filepath.Glob(filepath.Join(bounceDir, "*.eml"))
-	corpusReports, _ := filepath.Glob("../testdata/corpus/imap_tools/messages/multipart_report_emails/*.eml")
+	corpusReports, _ := filepath.Glob("../../testdata/corpus/imap_tools/messages/multipart_report_emails/*.eml")
 	for _, f := range append(files, corpusReports...) {
-		rel, _ := filepath.Rel("../testdata", f)
+		rel, _ := filepath.Rel("../../testdata", f)
 		if !listed[filepath.ToSlash(rel)] && !strings.HasPrefix(filepath.Base(f), "neg_") {
 			t.Errorf("%s is not in bounceCases", rel)
 		}
@@ -200,10 +198,10 @@ func TestBounces(t *testing.T) {
 func TestNotBounces(t *testing.T) {
 	bounces := map[string]bool{}
 	for _, c := range bounceCases {
-		bounces[filepath.Clean(filepath.Join("../testdata", c.file))] = true
+		bounces[filepath.Clean(filepath.Join("../../testdata", c.file))] = true
 	}
 	var files []string
-	for _, dir := range []string{"../testdata/corpus/imap_tools/messages", "../testdata/mail", "../testdata/corpus/talon"} {
+	for _, dir := range []string{"../../testdata/corpus/imap_tools/messages", "../../testdata/mail", "../../testdata/corpus/talon"} {
 		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
@@ -229,7 +227,7 @@ func TestNotBounces(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := Parse(raw)
+		m, err := parse(raw)
 		if err != nil {
 			continue // not a mail; nothing to check
 		}
@@ -283,7 +281,7 @@ Diagnostic-Code: x-unix; quota
 	if d.messageID != "abc@Example.COM" {
 		t.Errorf("messageID = %q", d.messageID)
 	}
-	want := []ticket.BounceRecipient{
+	want := []BounceRecipient{
 		// The group was split by an empty line.
 		{Email: "A.User@example.net", Status: "5.7.1", Action: "failed"},
 		{Email: "김민수@example.kr", Status: "4.4.2", Action: "delayed", Diagnostic: "421 4.4.2 connection dropped"},
@@ -311,7 +309,7 @@ func TestBounceFromMessageIDField(t *testing.T) {
 		// base64 of "Original-Message-ID: <m1@example.com>\r\n\r\nFinal-Recipient: rfc822; x@example.org\r\nAction: failed\r\nStatus: 5.1.2\r\n"
 		"T3JpZ2luYWwtTWVzc2FnZS1JRDogPG0xQGV4YW1wbGUuY29tPg0KDQpGaW5hbC1SZWNpcGllbnQ6IHJmYzgyMjsgeEBleGFtcGxlLm9yZw0KQWN0aW9uOiBmYWlsZWQNClN0YXR1czogNS4xLjINCg==\r\n" +
 		"--b--\r\n"
-	m, err := Parse([]byte(raw))
+	m, err := parse([]byte(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,14 +322,14 @@ func TestBounceFromMessageIDField(t *testing.T) {
 func TestBounceUnreadableReport(t *testing.T) {
 	head := "From: MAILER-DAEMON@mx.example.net\r\nTo: support@example.com\r\nSubject: Returned mail\r\n" +
 		"MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n"
-	m, err := Parse([]byte(head + "--b\r\nContent-Type: text/plain\r\n\r\nSomething went wrong.\r\n" +
+	m, err := parse([]byte(head + "--b\r\nContent-Type: text/plain\r\n\r\nSomething went wrong.\r\n" +
 		"--b\r\nContent-Type: message/delivery-status\r\n\r\ngarbage\r\n--b--\r\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkBounce(t, "unreadable report", m.Bounce, true, "", nil)
 
-	m, err = Parse([]byte(head + "--b\r\nContent-Type: message/delivery-status\r\n\r\n" +
+	m, err = parse([]byte(head + "--b\r\nContent-Type: message/delivery-status\r\n\r\n" +
 		"Reporting-MTA: dns; mx.example.net\r\n\r\nFinal-Recipient: rfc822; a@example.org\r\nAction: delivered\r\nStatus: 2.0.0\r\n--b--\r\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -356,8 +354,8 @@ func TestStatusCodes(t *testing.T) {
 		{"552-Requested action aborted", "", "5"},
 		{"", "", ""},
 	} {
-		if got := enhancedCode(c.in); got != c.enhanced {
-			t.Errorf("enhancedCode(%q) = %q, want %q", c.in, got, c.enhanced)
+		if got := EnhancedCode(c.in); got != c.enhanced {
+			t.Errorf("EnhancedCode(%q) = %q, want %q", c.in, got, c.enhanced)
 		}
 		if got := basicCode(c.in); got != c.basic {
 			t.Errorf("basicCode(%q) = %q, want %q", c.in, got, c.basic)
@@ -393,7 +391,7 @@ func TestTextRecipients(t *testing.T) {
 		"SMTP error from remote mail server after RCPT TO:<pat@example.net>:\n" +
 		"host mx.example.net [192.0.2.7]: 550 5.7.1 Relaying denied\n\n" +
 		"kim@example.org<mailto:kim@example.org>\n#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##\n")
-	want := []ticket.BounceRecipient{
+	want := []BounceRecipient{
 		{Email: "pat@example.net", Diagnostic: "SMTP error from remote mail server after RCPT TO:<pat@example.net>: host mx.example.net [192.0.2.7]: 550 5.7.1 Relaying denied"},
 		{Email: "kim@example.org", Diagnostic: "#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##"},
 	}
@@ -408,7 +406,7 @@ func TestTextRecipients(t *testing.T) {
 		"A message that you sent could not be delivered to one or more of its\r\n" +
 		"recipients. This is a permanent error. The following address(es) failed:\r\n\r\n" +
 		"  lee@example.org\r\n    mailbox is full: retry timeout exceeded\r\n"
-	m, err := Parse([]byte(raw))
+	m, err := parse([]byte(raw))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,74 @@
+package mailbox
+
+import (
+	"github.com/ticketd/ticketd/mailbox/quote"
+	"github.com/ticketd/ticketd/mailbox/rfc822"
+	"github.com/ticketd/ticketd/ticket"
+)
+
+// Parse reads one mail as the core needs it, copying the header fields of
+// ticket.RuleHeaders; see [ParseWith].
+func Parse(raw []byte) (*ticket.Mail, error) { return ParseWith(raw, ticket.RuleHeaders) }
+
+// ParseWith reads one mail as the core needs it: [rfc822.Parse] reads it
+// (best-effort; the error wraps rfc822.ErrNotMail for input that is not a
+// mail at all), copying the header fields named in headers, and
+// [quote.Visible] finds what the sender wrote. The forwarded messages are
+// sections at the end of both Text and Visible: they are what the sender
+// wants read, so no quote rule may hide them.
+func ParseWith(raw []byte, headers []string) (*ticket.Mail, error) {
+	m, err := rfc822.Parse(raw, rfc822.Options{Headers: headers})
+	if err != nil {
+		return nil, err
+	}
+	return toMail(m), nil
+}
+
+// toMail is m as a ticket.Mail.
+func toMail(m *rfc822.Message) *ticket.Mail {
+	out := &ticket.Mail{
+		From: address(m.From), To: addresses(m.To), Cc: addresses(m.Cc), ReplyTo: addresses(m.ReplyTo),
+		Subject: m.Subject, Date: m.Date, MessageID: m.MessageID, InReplyTo: m.InReplyTo, References: m.References,
+		Text:    rfc822.WithSections(m.Text, m.Forwarded),
+		Visible: rfc822.WithSections(quote.Visible(m.Text, m.HTML, m.FromHTML), m.Forwarded),
+		HTML:    m.HTML, Headers: m.Headers, Warnings: m.Warnings,
+	}
+	for _, a := range m.Attachments {
+		out.Attachments = append(out.Attachments, ticket.Attachment{Filename: a.Filename, ContentType: a.ContentType,
+			Size: a.Size, SHA256: a.SHA256, Inline: a.Inline, ContentID: a.ContentID})
+	}
+	if b := m.Bounce; b != nil {
+		out.Bounce = &ticket.Bounce{OriginalMessageID: b.OriginalMessageID, Standard: b.Standard}
+		for _, r := range b.Recipients {
+			out.Bounce.Recipients = append(out.Bounce.Recipients, ticket.BounceRecipient{Email: r.Email, Status: r.Status,
+				Action: r.Action, Diagnostic: r.Diagnostic})
+		}
+	}
+	return out
+}
+
+func address(a rfc822.Address) ticket.Address { return ticket.Address{Name: a.Name, Email: a.Email} }
+
+func addresses(l []rfc822.Address) []ticket.Address {
+	if l == nil {
+		return nil
+	}
+	out := make([]ticket.Address, len(l))
+	for i, a := range l {
+		out[i] = address(a)
+	}
+	return out
+}
+
+// Attachments returns the attachments of a stored raw mail that go with a
+// mail sent about it (the outbox's OutboxConfig.Attachments): every one but
+// the inline parts (signature logos, pictures in the HTML).
+func Attachments(raw []byte) []ticket.OutAttachment {
+	var out []ticket.OutAttachment
+	for _, f := range rfc822.ExtractAttachments(raw) {
+		if !f.Inline {
+			out = append(out, ticket.OutAttachment{Filename: f.Filename, ContentType: f.ContentType, Data: f.Data})
+		}
+	}
+	return out
+}
