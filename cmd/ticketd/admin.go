@@ -50,7 +50,7 @@ type adminReply struct {
 	Raw          []byte               `json:"raw,omitempty"`
 	Suppressions []ticket.Suppression `json:"suppressions,omitempty"`
 	Message      string               `json:"message,omitempty"`
-	File         *rfc822.File        `json:"file,omitempty"`
+	File         *rfc822.File         `json:"file,omitempty"`
 }
 
 // actionRequest is an agent's action from the CLI.

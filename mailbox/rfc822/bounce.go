@@ -30,7 +30,6 @@ import (
 	"io"
 	"regexp"
 	"strings"
-
 )
 
 const (

@@ -8,15 +8,15 @@ import (
 // Message is a mail as [Parse] read it. Every string is valid UTF-8;
 // Message-IDs have no angle brackets.
 type Message struct {
-	From        Address
-	To          []Address
-	Cc          []Address
-	ReplyTo     []Address
-	Subject     string
-	Date        time.Time
-	MessageID   string
-	InReplyTo   string
-	References  []string
+	From       Address
+	To         []Address
+	Cc         []Address
+	ReplyTo    []Address
+	Subject    string
+	Date       time.Time
+	MessageID  string
+	InReplyTo  string
+	References []string
 	// Text is the sender's own text: the decoded text/plain body parts
 	// (or, for mail without text of its own, its HTML rendered as text),
 	// with "\n" line ends, without the forwarded messages.
