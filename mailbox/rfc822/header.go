@@ -1,0 +1,289 @@
+package rfc822
+
+import (
+	"encoding/base64"
+	"io"
+	stdtextproto "net/textproto"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+)
+
+// The header fields of a mail: RFC 2047 encoded words and raw 8-bit text.
+
+// headers fills the header-derived fields of the mail.
+func (p *parser) headers() {
+	m, h := p.mail, p.hdr
+	m.Subject = strings.TrimSpace(p.text("Subject", h.Get("Subject")))
+
+	if from := p.addresses("From"); len(from) > 0 {
+		m.From = from[0]
+	} else if sender := p.addresses("Sender"); len(sender) > 0 {
+		p.warnf("no From address, using Sender")
+		m.From = sender[0]
+	} else {
+		p.warnf("no From address")
+	}
+	m.To = p.addresses("To")
+	m.Cc = p.addresses("Cc")
+	m.ReplyTo = p.addresses("Reply-To")
+
+	if v := strings.TrimSpace(h.Get("Date")); v == "" {
+		p.warnf("no Date")
+	} else if t, err := parseDate(v); err != nil {
+		p.warnf("unreadable Date %q", shorten(v, 80))
+	} else {
+		m.Date = t
+	}
+
+	if ids := msgIDs(h.Get("Message-Id")); len(ids) > 0 {
+		m.MessageID = ids[0]
+	}
+	if ids := msgIDs(h.Get("In-Reply-To")); len(ids) > 0 {
+		m.InReplyTo = ids[0]
+	}
+	m.References = dedupe(msgIDs(h.Get("References")))
+
+	for _, k := range p.fields {
+		k = stdtextproto.CanonicalMIMEHeaderKey(strings.TrimSpace(k))
+		if _, done := m.Headers[k]; !done && h.Has(k) {
+			m.Headers[k] = p.raw8bit(k, h.Get(k))
+		}
+	}
+}
+
+func dedupe(l []string) []string {
+	seen := map[string]bool{}
+	out := l[:0]
+	for _, s := range l {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// raw8bit returns a header value as valid UTF-8. Raw 8-bit values (not
+// allowed by RFC 5322 section 2.2, common with Korean mailers) are tried as
+// the body's charset, then CP949, then Latin-1.
+func (p *parser) raw8bit(field, v string) string {
+	if utf8.ValidString(v) {
+		return v
+	}
+	s, used := bestEffortUTF8([]byte(v), p.hint)
+	p.warnf("%s: raw 8-bit text, decoded as %s", field, used)
+	return s
+}
+
+// text decodes an unstructured header value: raw 8-bit bytes, then RFC 2047
+// encoded-words.
+func (p *parser) text(field, v string) string {
+	v = p.raw8bit(field, v)
+	if !strings.Contains(v, "=?") {
+		return v
+	}
+	v = mergeEncodedWords(v)
+	out, err := WordDecoder.DecodeHeader(v)
+	if err != nil || encodedWord.MatchString(out) {
+		if err != nil {
+			p.warnf("%s: %v", field, shorten(err.Error(), 80))
+		} else {
+			p.warnf("%s: malformed encoded-word", field)
+		}
+		out = decodeWordsLeniently(v, p.hint)
+	}
+	if !utf8.ValidString(out) {
+		s, used := bestEffortUTF8([]byte(out), p.hint)
+		p.warnf("%s: encoded-word is not valid in its charset, decoded as %s", field, used)
+		out = s
+	}
+	return out
+}
+
+// encodedWord matches an RFC 2047 encoded-word.
+var encodedWord = regexp.MustCompile(`=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=`)
+
+// decodeWordsLeniently decodes each RFC 2047 encoded-word on its own (see
+// decodeWord) and keeps those that cannot be decoded as they are. White space
+// between two encoded-words is dropped (RFC 2047 section 6.2).
+func decodeWordsLeniently(v, hint string) string {
+	var sb strings.Builder
+	lastWord := false
+	for len(v) > 0 {
+		start := strings.Index(v, "=?")
+		if start < 0 {
+			sb.WriteString(v)
+			break
+		}
+		end := encodedWordEnd(v[start:])
+		if end < 0 {
+			sb.WriteString(v)
+			break
+		}
+		between := v[:start]
+		word := v[start : start+end]
+		dec, ok := decodeWord(word, hint)
+		if !ok {
+			sb.WriteString(between)
+			sb.WriteString(word)
+			lastWord = false
+		} else {
+			if !(lastWord && strings.TrimSpace(between) == "") {
+				sb.WriteString(between)
+			}
+			sb.WriteString(dec)
+			lastWord = true
+		}
+		v = v[start+end:]
+	}
+	return sb.String()
+}
+
+// decodeWord decodes one encoded-word ("=?charset?enc?text?=") leniently: a
+// language suffix (RFC 2231 section 5) is ignored, base64 with bad padding
+// or stray characters yields what it holds, and text in a charset we do not
+// know is read as best-effort UTF-8.
+func decodeWord(word, hint string) (string, bool) {
+	if len(word) < 8 || !strings.HasPrefix(word, "=?") || !strings.HasSuffix(word, "?=") {
+		return "", false
+	}
+	f := strings.SplitN(word[2:len(word)-2], "?", 3)
+	if len(f) != 3 {
+		return "", false
+	}
+	cs, text := f[0], f[2]
+	if i := strings.IndexByte(cs, '*'); i >= 0 {
+		cs = cs[:i]
+	}
+	b, ok := wordBytes(f[1], text)
+	if !ok {
+		return "", false
+	}
+	if !isUTF8Label(cs) {
+		if s, err := decodeCharset(b, cs); err == nil {
+			return validString(s, hint), true
+		}
+	}
+	s, _ := bestEffortUTF8(b, hint)
+	return s, true
+}
+
+// wordBytes undoes the "B" or "Q" encoding of an encoded-word's text (RFC
+// 2047 section 4) leniently.
+func wordBytes(enc, text string) ([]byte, bool) {
+	var b []byte
+	switch strings.ToUpper(enc) {
+	case "B":
+		r := &base64Reader{src: []byte(text), prob: &transferProblem{at: -1}}
+		b, _ = io.ReadAll(r)
+	case "Q":
+		for i := 0; i < len(text); i++ {
+			c := text[i]
+			if c == '_' {
+				c = ' '
+			} else if c == '=' && i+2 < len(text) {
+				hi, ok1 := unhex(text[i+1])
+				lo, ok2 := unhex(text[i+2])
+				if ok1 && ok2 {
+					c = hi<<4 | lo
+					i += 2
+				}
+			}
+			b = append(b, c)
+		}
+	default:
+		return nil, false
+	}
+	return b, true
+}
+
+// mergeEncodedWords joins adjacent encoded-words in the same charset,
+// separated only by white space, into one "B" encoded-word holding the
+// bytes of all of them. Mailers split a long text into encoded-words
+// wherever the length limit falls, even in the middle of a multi-byte
+// character (which RFC 2047 section 5 forbids); decoding each word on its own
+// would then garble that character. The white space between encoded-words is
+// not part of the text (RFC 2047 section 6.2), so nothing is lost.
+func mergeEncodedWords(v string) string {
+	if strings.Count(v, "=?") < 2 {
+		return v
+	}
+	var sb strings.Builder
+	var cs string    // charset of the pending run
+	var run []byte   // bytes of the pending run
+	var first string // the run's first word, kept as it is if it stays alone
+	words := 0
+	flush := func() {
+		switch {
+		case words == 1:
+			sb.WriteString(first)
+		case words > 1:
+			sb.WriteString("=?" + cs + "?B?" + base64.StdEncoding.EncodeToString(run) + "?=")
+		}
+		cs, run, first, words = "", nil, "", 0
+	}
+	for len(v) > 0 {
+		start := strings.Index(v, "=?")
+		if start < 0 {
+			break
+		}
+		end := encodedWordEnd(v[start:])
+		if end < 0 {
+			flush()
+			sb.WriteString(v[:start+2])
+			v = v[start+2:]
+			continue
+		}
+		between, word := v[:start], v[start:start+end]
+		f := strings.SplitN(word[2:len(word)-2], "?", 3)
+		b, ok := []byte(nil), len(f) == 3
+		if ok {
+			b, ok = wordBytes(f[1], f[2])
+		}
+		if !ok {
+			flush()
+			sb.WriteString(between + word)
+			v = v[start+end:]
+			continue
+		}
+		wcs, _, _ := strings.Cut(f[0], "*")
+		if words > 0 && (strings.TrimSpace(between) != "" || !strings.EqualFold(wcs, cs)) {
+			flush()
+		}
+		if words == 0 {
+			sb.WriteString(between)
+			cs, first = wcs, word
+		}
+		run = append(run, b...)
+		words++
+		v = v[start+end:]
+	}
+	flush()
+	sb.WriteString(v)
+	return sb.String()
+}
+
+// encodedWordEnd returns the length of the encoded-word at the start of s
+// ("=?charset?enc?text?="), or -1.
+func encodedWordEnd(s string) int {
+	q := 0
+	for i := 2; i < len(s); i++ {
+		switch s[i] {
+		case '?':
+			q++
+			if q == 3 && i+1 < len(s) && s[i+1] == '=' {
+				return i + 2
+			}
+			if q == 3 {
+				return -1
+			}
+		case ' ', '\t':
+			return -1
+		}
+	}
+	return -1
+}
