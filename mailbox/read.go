@@ -26,8 +26,10 @@ func ParseWith(raw []byte, headers []string) (*ticket.Mail, error) {
 
 // toMail is m as a ticket.Mail.
 func toMail(m *rfc822.Message) *ticket.Mail {
+	base, _ := rfc822.BaseSubject(m.Subject)
 	out := &ticket.Mail{
-		From: address(m.From), To: addresses(m.To), Cc: addresses(m.Cc), ReplyTo: addresses(m.ReplyTo),
+		BaseSubject: base,
+		From:        address(m.From), To: addresses(m.To), Cc: addresses(m.Cc), ReplyTo: addresses(m.ReplyTo),
 		Subject: m.Subject, Date: m.Date, MessageID: m.MessageID, InReplyTo: m.InReplyTo, References: m.References,
 		Text:    rfc822.WithSections(m.Text, m.Forwarded),
 		Visible: rfc822.WithSections(quote.Visible(m.Text, m.HTML, m.FromHTML), m.Forwarded),

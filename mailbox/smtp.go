@@ -538,9 +538,11 @@ func BuildMessage(o ticket.Outgoing) (*gomail.Msg, error) {
 
 	m.Subject(smtpClean(o.Subject))
 
-	id, err := smtpMsgID(o.MessageID)
-	if err != nil {
-		return nil, fmt.Errorf("Message-ID: %w", err)
+	// Ours are always safe (see ticket.SafeMessageID); one that is not was
+	// not made by the outbox.
+	id := ticket.SafeMessageID(o.MessageID)
+	if id != strings.Trim(strings.TrimSpace(o.MessageID), "<>") {
+		return nil, fmt.Errorf("Message-ID: invalid message id %q", o.MessageID)
 	}
 	if id == "" {
 		return nil, errors.New("Message-ID is empty; the outbox must fix it when the mail is queued")
@@ -629,20 +631,6 @@ func smtpAddresses(as []ticket.Address) ([]*mail.Address, error) {
 		out = append(out, m)
 	}
 	return out, nil
-}
-
-// smtpMsgID strips surrounding space and angle brackets from a Message-ID
-// and refuses one that could break the header (whitespace, control
-// characters, brackets inside).
-func smtpMsgID(id string) (string, error) {
-	id = strings.TrimSpace(id)
-	id = strings.TrimSuffix(strings.TrimPrefix(id, "<"), ">")
-	if strings.ContainsFunc(id, func(r rune) bool {
-		return r <= ' ' || r == 0x7f || r == '<' || r == '>' || r > unicode.MaxASCII
-	}) {
-		return "", fmt.Errorf("invalid message id %q", id)
-	}
-	return id, nil
 }
 
 // smtpClean makes s safe for a header value or a file name: control

@@ -236,7 +236,7 @@ func (s *Service) relayFull(tx Tx, t *Ticket, a Agent, text string, atts []Attac
 	from.Name = strings.NewReplacer("{agent}", a.Name, "{center}", s.cfg.CenterName).Replace(s.cfg.AgentFrom)
 	o := Outgoing{
 		From: from, To: []Address{t.Requester}, Cc: cc, ReplyTo: s.customerReplyTo(t.ID),
-		Subject: TaggedSubject(t.ID, "Re: "+stripRe(t.Subject)), InReplyTo: irt, References: refs,
+		Subject: TaggedSubject(t.ID, "Re: "+t.base()), InReplyTo: irt, References: refs,
 		Headers: map[string]string{LoopHeader: s.cfg.Installation}, Text: r.Text, HTML: r.HTML, Kind: KindAgent,
 		Attachments: files,
 	}
@@ -277,23 +277,6 @@ func (s *Service) relayFull(tx Tx, t *Ticket, a Agent, text string, atts []Attac
 		t.Status = StatusOpen
 	}
 	return stored.ID, tx.Enqueue(&o)
-}
-
-func stripRe(s string) string {
-	for {
-		t := strings.TrimSpace(s)
-		l := strings.ToLower(t)
-		switch {
-		case strings.HasPrefix(l, "re:"), strings.HasPrefix(l, "fw:"):
-			s = t[3:]
-		case strings.HasPrefix(l, "fwd:"):
-			s = t[4:]
-		case strings.HasPrefix(t, "답장:"), strings.HasPrefix(t, "회신:"), strings.HasPrefix(t, "전달:"):
-			s = t[len("답장:"):]
-		default:
-			return t
-		}
-	}
 }
 
 // apply runs the agent's commands on t, recording each as a note.

@@ -449,7 +449,7 @@ func (w *work) run() error {
 			return err
 		}
 		t = Ticket{ID: id, Subject: strings.TrimSpace(m.Subject), Status: StatusNew, Requester: m.From,
-			CreatedAt: w.now, Follows: t.Follows, Spam: spam}
+			CreatedAt: w.now, Follows: t.Follows, Spam: spam, BaseSubject: strings.TrimSpace(m.BaseSubject)}
 		w.res.NewTicket = true
 	}
 	t.UpdatedAt = w.now

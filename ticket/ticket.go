@@ -68,6 +68,19 @@ type Ticket struct {
 	Follows uint64 `json:"follows,omitempty"`
 	// Spam is set when the upstream filter flagged the first mail as spam.
 	Spam bool `json:"spam,omitempty"`
+	// BaseSubject is Subject without reply and forward prefixes, as the
+	// mail reader found it (Mail.BaseSubject): our replies say "Re: " and
+	// it.
+	BaseSubject string `json:"base_subject,omitempty"`
+}
+
+// base is the subject our replies answer: BaseSubject, or for a ticket
+// stored before it was kept, Subject.
+func (t Ticket) base() string {
+	if t.BaseSubject != "" {
+		return t.BaseSubject
+	}
+	return strings.TrimSpace(t.Subject)
 }
 
 // Priority of a ticket.
@@ -133,11 +146,15 @@ type Attachment struct {
 // Mail is an incoming mail as the parser understood it. Message-IDs are
 // canonical: no angle brackets, surrounding space removed.
 type Mail struct {
-	From        Address
-	To          []Address
-	Cc          []Address
-	ReplyTo     []Address
-	Subject     string
+	From    Address
+	To      []Address
+	Cc      []Address
+	ReplyTo []Address
+	Subject string
+	// BaseSubject is Subject without its reply and forward prefixes
+	// ("Re:", "Fwd:", "회신:", ...), as the mail reader's one rule set
+	// for them reads it.
+	BaseSubject string
 	Date        time.Time
 	MessageID   string
 	InReplyTo   string

@@ -485,10 +485,6 @@ func isAlpha(c byte) bool { return ('a' <= c && c <= 'z') || ('A' <= c && c <= '
 
 // Text bounces.
 
-// replySubject matches the subject of a reply or forward, in the languages
-// a Korean helpdesk meets.
-var replySubject = regexp.MustCompile(`^(?:re|fw|fwd|aw|wg|tr|sv|vs|antw|답장|회신|전달)\s*(?:\[\d+\])?\s*[:：]`)
-
 // bounceSenders are local parts of the From or Return-Path address of
 // reports written by mail software. Office 365 sends its NDRs from
 // MicrosoftExchange<hex>@domain.
@@ -625,7 +621,7 @@ func (p *parser) textBounce(m *Message) (recips []BounceRecipient, quoted string
 	daemon := isBounceSender(m.From.Email) || isBounceSender(p.hdr.Get("Return-Path"))
 	nullPath := strings.TrimSpace(p.hdr.Get("Return-Path")) == "<>"
 	subj := strings.ToLower(strings.TrimSpace(m.Subject))
-	if replySubject.MatchString(subj) {
+	if _, reply := BaseSubject(subj); reply {
 		// A person replying to or forwarding a bounce, or a postmaster
 		// answering us: mail software starts its own subject.
 		return nil, "", false
