@@ -11,7 +11,6 @@ import (
 	"net"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -140,22 +139,24 @@ func (p *Poller) Name() string { return p.cfg.CursorKey() }
 
 // PollStats counts what one poll did.
 type PollStats struct {
-	Fetched    int
-	NewTickets int
-	FollowUps  int
-	Duplicates int
-	Rejected   int
-	Oversized  int
-	// Deferred counts acknowledgements held back by the rate limits, to be
-	// sent later; Withheld those not sent at all (suppressed, no-reply
-	// address, a mail loop).
-	Deferred, Withheld int
-	Bytes              int64
+	PipeStats
+	// Oversized counts the mails handled from their header (over the size
+	// limit, or undownloadable); they count in Fetched too.
+	Oversized int
+}
 
-	// Acknowledged counts acknowledgements queued for new tickets.
-	Acknowledged int
-	// Commits counts the transactions that stored the fetched mails.
-	Commits int
+// add counts what a pipe committed.
+func (st *PollStats) add(ps PipeStats) {
+	st.Fetched += ps.Fetched
+	st.NewTickets += ps.NewTickets
+	st.FollowUps += ps.FollowUps
+	st.Duplicates += ps.Duplicates
+	st.Rejected += ps.Rejected
+	st.Deferred += ps.Deferred
+	st.Withheld += ps.Withheld
+	st.Acknowledged += ps.Acknowledged
+	st.Bytes += ps.Bytes
+	st.Commits += ps.Commits
 }
 
 // maxBadPerPoll bounds how many undownloadable mails one poll handles by
@@ -285,7 +286,7 @@ func (p *Poller) pollOnce(ctx context.Context, st *PollStats, bad map[imap.UID]*
 			return err
 		}
 	}
-	r := p.newRun(cur.UIDValidity, normal, st)
+	r := p.newRun(cur.UIDValidity, normal)
 	for len(normal) > 0 && err == nil {
 		n := min(len(normal), p.cfg.BatchSize)
 		chunk := normal[:n]
@@ -301,7 +302,7 @@ func (p *Poller) pollOnce(ctx context.Context, st *PollStats, bad map[imap.UID]*
 	if err == nil {
 		err = werr
 	}
-	st.Commits += r.pipe.Commits()
+	st.add(r.pipe.Stats())
 	if err == nil && len(r.bad) > 0 {
 		// Mails the server refused or left out, alone too: from their
 		// header, then the cursor may pass them.
@@ -328,128 +329,59 @@ func (p *Poller) pollOnce(ctx context.Context, st *PollStats, bad map[imap.UID]*
 	return err
 }
 
-// run is one poll's ingest: the UIDs asked for, the pipeline committing
-// them, and what is committed but not yet acted on.
+// run is one poll's ingest: the pipeline committing the UIDs asked for,
+// and what is committed but not yet acted on.
 type run struct {
 	p        *Poller
 	validity uint32
 	pipe     *Pipe
 
-	mu      sync.Mutex
-	pending map[imap.UID]bool // asked for and not committed
-	order   []imap.UID        // every UID asked for, ascending
-	safe    int               // order[:safe] are all committed (or gone)
-	done    []imap.UID        // committed, post-action to do
-	spam    []imap.UID        // committed spam to move
-	acted   uint32            // the cursor's ActedUID as this run knows it
-	st      *PollStats
-	bad     map[imap.UID]*badMail // refused or left out by the server, to handle from their header
+	done, spam []imap.UID            // committed, post-action (or spam move) to do
+	acted      uint32                // the cursor's ActedUID as this run knows it
+	bad        map[imap.UID]*badMail // refused or left out by the server, to handle from their header
 }
 
-func (p *Poller) newRun(validity uint32, uids []imap.UID, st *PollStats) *run {
-	r := &run{p: p, validity: validity, pending: make(map[imap.UID]bool, len(uids)), order: uids, st: st}
-	for _, u := range uids {
-		r.pending[u] = true
+func (p *Poller) newRun(validity uint32, uids []imap.UID) *run {
+	f := &Folder{Mailbox: p.cfg.CursorKey(), Validity: validity, UIDs: make([]uint32, len(uids))}
+	for i, u := range uids {
+		f.UIDs[i] = uint32(u)
 	}
-	r.pipe = NewPipe(p.svc, p.cfg.Pipe, Hooks{
-		Prepare: r.prepare,
-		Done:    r.committed,
-		Failed:  r.failed,
-	}, p.log)
-	return r
+	return &run{p: p, validity: validity, pipe: NewPipe(p.svc, p.cfg.Pipe, f, p.log)}
 }
 
-// safeUID is the highest UID below which every mail asked for is
-// committed: the cursor never passes a mail still unprocessed, even if the
-// server answers out of order. r.mu is held.
-func (r *run) safeUID() uint32 {
-	for r.safe < len(r.order) && !r.pending[r.order[r.safe]] {
-		r.safe++
-	}
-	if r.safe == 0 {
-		return 0
-	}
-	return uint32(r.order[r.safe-1])
-}
-
-// prepare sets the cursor a job commits with.
-func (r *run) prepare(j *Job) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.pending[j.Tag.(imap.UID)] = false
-	j.In.Cursor = ticket.Cursor{UIDValidity: r.validity, LastUID: r.safeUID()}
-}
-
-func (r *run) failed(j *Job) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.pending[j.Tag.(imap.UID)] = true
-}
-
-// gone marks UIDs the server did not return (expunged by another client).
+// gone lets the cursor pass UIDs the server did not return (expunged by
+// another client) or that were handled from their header.
 func (r *run) gone(uids []imap.UID) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	for _, u := range uids {
-		r.pending[u] = false
+		r.pipe.Skip(uint32(u))
 	}
 }
 
-func (r *run) committed(j *Job, res ticket.Result, rejected bool) {
-	uid := j.Tag.(imap.UID)
-	r.mu.Lock()
-	st := r.st
-	if res.Spam && r.p.cfg.SpamFolder != "" {
-		r.spam = append(r.spam, uid)
-	} else {
-		r.done = append(r.done, uid)
+// take collects what the pipe committed since the last time and returns
+// the cursor position.
+func (r *run) take() uint32 {
+	c := r.pipe.Take()
+	for _, u := range c.Done {
+		r.done = append(r.done, imap.UID(u))
 	}
-	switch {
-	case res.HeldBack != "" && !res.AckDue.IsZero():
-		st.Deferred++
-	case res.HeldBack != "":
-		st.Withheld++
+	for _, u := range c.Spam {
+		if r.p.cfg.SpamFolder == "" {
+			r.done = append(r.done, imap.UID(u)) // kept in the folder like any mail
+		} else {
+			r.spam = append(r.spam, imap.UID(u))
+		}
 	}
-	if res.Acknowledged {
-		st.Acknowledged++
-	}
-	st.Fetched++
-	st.Bytes += int64(len(j.Raw))
-	switch {
-	case rejected:
-		st.Rejected++
-	case res.Duplicate:
-		st.Duplicates++
-	case res.NewTicket:
-		st.NewTickets++
-	default:
-		st.FollowUps++
-	}
-	r.mu.Unlock()
-
-	log := r.p.log.With("uid", uid, "ticket", res.TicketID)
-	switch {
-	case rejected:
-		log.Warn("imap: mail rejected and kept for inspection", "source", j.In.Source)
-	case res.Duplicate:
-		log.Info("imap: already stored")
-	case res.NewTicket:
-		log.Info("imap: new ticket", "acknowledged", res.Acknowledged, "automatic", res.Automatic)
-	default:
-		log.Info("imap: follow-up")
-	}
+	return c.Safe
 }
 
 // act applies the post-action to the mails committed so far, below the
 // cursor, and records it.
 func (r *run) act(c *conn) error {
-	r.mu.Lock()
-	safe := r.safeUID()
+	safe := r.take()
 	var done, spam []imap.UID
 	r.done, done = split(r.done, safe)
 	r.spam, spam = split(r.spam, safe)
 	acted := r.acted
-	r.mu.Unlock()
 	p := r.p
 	if len(spam) > 0 {
 		if err := p.act(c, spam, PostMove, p.cfg.SpamFolder); err != nil {
@@ -472,9 +404,7 @@ func (r *run) act(c *conn) error {
 		if err := p.markActed(r.validity, imap.UID(safe)); err != nil {
 			return err
 		}
-		r.mu.Lock()
 		r.acted = safe
-		r.mu.Unlock()
 	}
 	return nil
 }
@@ -586,7 +516,7 @@ func (r *run) fetchSet(ctx context.Context, c *conn, uids []imap.UID) (missing [
 		delete(asked, uid)
 		src := fmt.Sprintf("imap %s uid %d", p.cfg.CursorKey(), uid)
 		done := c.tc.ours() // a full pipeline is our own slowness
-		r.pipe.Submit(&Job{Raw: raw, Tag: uid, In: ticket.Incoming{Source: src, Mailbox: p.cfg.CursorKey()}}, reserved)
+		r.pipe.Submit(&Job{Raw: raw, UID: uint32(uid), In: ticket.Incoming{Source: src}}, reserved)
 		done()
 	}
 	closed = true

@@ -55,8 +55,9 @@ type Job struct {
 	// the pipe).
 	Raw []byte
 	In  ticket.Incoming
-	// Tag is the caller's (the IMAP UID).
-	Tag any
+	// UID is the mail's IMAP UID in the pipe's Folder (any number that
+	// names the job to its caller, without one).
+	UID uint32
 
 	seq      int
 	reserved int64
@@ -64,31 +65,18 @@ type Job struct {
 	perr     error
 }
 
-// Hooks are the caller's part of a Pipe; except Parsed, they run on the
-// commit goroutine, in the order the jobs were submitted.
-type Hooks struct {
-	// Parsed is called on a parse goroutine when a job is parsed.
-	Parsed func(j *Job)
-	// Prepare is called just before a job is committed (in a batch or
-	// alone); it may change the job's Incoming (the cursor).
-	Prepare func(j *Job)
-	// Done is called after the job is committed (stored, duplicate or
-	// quarantined).
-	Done func(j *Job, res ticket.Result, rejected bool)
-	// Failed is called for a job that could not be stored at all (the
-	// store keeps failing and the quarantine too); the pipe stops.
-	Failed func(j *Job)
-}
-
 // Pipe parses mails on several goroutines and commits them in order, in
 // batches of one transaction each. Submit mails with Reserve then Submit
-// from one goroutine, then Close and Wait.
+// from one goroutine, then Close and Wait; Take says, as often as the
+// caller likes, what was committed meanwhile, and Stats what in all. With
+// a Folder each commit carries the folder's cursor.
 type Pipe struct {
 	svc    *ticket.Service
 	log    *slog.Logger
 	opt    PipeOptions
-	hooks  Hooks
 	fields []string // the header fields the service's rules read
+	folder *folder  // nil without a Folder
+	seams  pipeSeams
 
 	parse  chan *Job
 	parsed chan *Job
@@ -100,16 +88,28 @@ type Pipe struct {
 	freed    chan struct{} // signalled when inflight shrinks
 	err      error         // the first fatal error
 	next     int           // seq of the next submitted job
-	commits  int           // transactions that stored mail
+	stats    PipeStats
+	taken    Committed // committed since the last Take
 }
 
-// NewPipe starts the parse workers and the commit goroutine.
-func NewPipe(svc *ticket.Service, opt PipeOptions, hooks Hooks, log *slog.Logger) *Pipe {
+// NewPipe starts the parse workers and the commit goroutine. f, when not
+// nil, is the IMAP folder the jobs come from.
+func NewPipe(svc *ticket.Service, opt PipeOptions, f *Folder, log *slog.Logger) *Pipe {
+	return newPipe(svc, opt, f, log, pipeSeams{})
+}
+
+// pipeSeams let the tests hold a pipe at a point (export_test.go).
+type pipeSeams struct {
+	parsed  func() // after a mail is parsed, on its parse goroutine
+	prepare func() // before a mail is committed
+}
+
+func newPipe(svc *ticket.Service, opt PipeOptions, f *Folder, log *slog.Logger, seams pipeSeams) *Pipe {
 	opt = opt.withDefaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Pipe{svc: svc, log: log, opt: opt, hooks: hooks, fields: svc.HeaderFields(),
+	p := &Pipe{svc: svc, log: log, opt: opt, fields: svc.HeaderFields(), folder: newFolder(f), seams: seams,
 		// Room for a whole batch on both sides of the parsers, so that a
 		// slow commit lets the next batch gather (the byte bound, not
 		// these, limits memory).
@@ -117,9 +117,6 @@ func NewPipe(svc *ticket.Service, opt PipeOptions, hooks Hooks, log *slog.Logger
 		parsed: make(chan *Job, opt.BatchMails),
 		done:   make(chan struct{}),
 		freed:  make(chan struct{}, 1),
-	}
-	if p.hooks.Done == nil {
-		p.hooks.Done = func(*Job, ticket.Result, bool) {}
 	}
 	for range opt.Workers {
 		p.wg.Add(1)
@@ -205,8 +202,8 @@ func (p *Pipe) parser() {
 	defer p.wg.Done()
 	for j := range p.parse {
 		parseJob(j, p.fields)
-		if p.hooks.Parsed != nil {
-			p.hooks.Parsed(j)
+		if p.seams.parsed != nil {
+			p.seams.parsed()
 		}
 		p.parsed <- j
 	}
@@ -312,9 +309,10 @@ func (p *Pipe) commit(batch []*Job) {
 	}
 	ins := make([]ticket.Incoming, len(batch))
 	for i, j := range batch {
-		if p.hooks.Prepare != nil {
-			p.hooks.Prepare(j)
+		if p.seams.prepare != nil {
+			p.seams.prepare()
 		}
+		p.prepare(j)
 		j.In.Raw, j.In.Mail = j.Raw, j.mail
 		if j.perr != nil {
 			j.In.Problem = j.perr.Error()
@@ -323,11 +321,11 @@ func (p *Pipe) commit(batch []*Job) {
 	}
 	res, err := p.ingestBatch(ins)
 	p.mu.Lock()
-	p.commits++ // one more if the mails are then stored one by one
+	p.stats.Commits++ // one more if the mails are then stored one by one
 	p.mu.Unlock()
 	if err == nil {
 		for i, j := range batch {
-			p.hooks.Done(j, res[i], j.mail == nil)
+			p.committed(j, res[i], j.mail == nil)
 		}
 		return
 	}
@@ -355,18 +353,10 @@ func (p *Pipe) commit(batch []*Job) {
 			return
 		}
 		p.mu.Lock()
-		p.commits++
+		p.stats.Commits++
 		p.mu.Unlock()
-		p.hooks.Done(j, r, rejected)
+		p.committed(j, r, rejected)
 	}
-}
-
-// Commits is the number of transactions the pipe has run (a failed batch
-// counts too).
-func (p *Pipe) Commits() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.commits
 }
 
 // ingestBatch is IngestBatch with a panic turned into an error, so that the
@@ -390,12 +380,6 @@ func (p *Pipe) fail(err error) {
 	select {
 	case p.freed <- struct{}{}:
 	default:
-	}
-}
-
-func (p *Pipe) failed(j *Job) {
-	if p.hooks.Failed != nil {
-		p.hooks.Failed(j)
 	}
 }
 

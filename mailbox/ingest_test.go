@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,32 +15,25 @@ import (
 )
 
 // pipeRun feeds mails through a Pipe whose first commit is held until every
-// mail is parsed, and returns the jobs in the order Done saw them.
-func pipeRun(t *testing.T, e *env, opt mailbox.PipeOptions, mails [][]byte) (done []*mailbox.Job, rejected []bool) {
+// mail is parsed, and returns what it committed, in order.
+func pipeRun(t *testing.T, e *env, opt mailbox.PipeOptions, mails [][]byte) mailbox.Committed {
 	t.Helper()
 	var parsed sync.WaitGroup
 	parsed.Add(len(mails))
 	var once sync.Once
-	p := mailbox.NewPipe(e.svc, opt, mailbox.Hooks{
-		Parsed:  func(*mailbox.Job) { parsed.Done() },
-		Prepare: func(j *mailbox.Job) { once.Do(parsed.Wait) },
-		Done: func(j *mailbox.Job, res ticket.Result, rej bool) {
-			done = append(done, j)
-			rejected = append(rejected, rej)
-		},
-	}, nil)
+	p := mailbox.NewHeldPipe(e.svc, opt, parsed.Done, func() { once.Do(parsed.Wait) })
 	ctx := context.Background()
 	for i, raw := range mails {
 		if err := p.Reserve(ctx, int64(len(raw))); err != nil {
 			t.Fatal(err)
 		}
-		p.Submit(&mailbox.Job{Raw: raw, Tag: i, In: ticket.Incoming{Source: fmt.Sprint("mail ", i)}}, int64(len(raw)))
+		p.Submit(&mailbox.Job{Raw: raw, UID: uint32(i), In: ticket.Incoming{Source: fmt.Sprint("mail ", i)}}, int64(len(raw)))
 	}
 	p.Close()
 	if err := p.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	return done, rejected
+	return p.Take()
 }
 
 func TestPipeCommitsInOrderAndInBatches(t *testing.T) {
@@ -50,14 +44,14 @@ func TestPipeCommitsInOrderAndInBatches(t *testing.T) {
 	}
 	before := e.db.updates.Load()
 	// Batches of 20 mails by bytes.
-	done, _ := pipeRun(t, e, mailbox.PipeOptions{Workers: 4, BatchBytes: int64(20 * len(mails[0]))}, mails)
+	done := pipeRun(t, e, mailbox.PipeOptions{Workers: 4, BatchBytes: int64(20 * len(mails[0]))}, mails).Done
 	commits := e.db.updates.Load() - before
 	if len(done) != 60 {
 		t.Fatalf("%d mails done, want 60", len(done))
 	}
-	for i, j := range done {
-		if j.Tag.(int) != i {
-			t.Fatalf("mail %d committed in place %d: the pipe must keep the order", j.Tag, i)
+	for i, uid := range done {
+		if uid != uint32(i) {
+			t.Fatalf("mail %d committed in place %d: the pipe must keep the order", uid, i)
 		}
 	}
 	// The first commit holds what was parsed when it began (1 to 20
@@ -91,7 +85,8 @@ func TestPipeBatchWithABadMailStoresTheOthers(t *testing.T) {
 			} else {
 				e.db.panicOn.Store("question 2005")
 			}
-			done, rejected := pipeRun(t, e, mailbox.PipeOptions{Workers: 2}, mails)
+			c := pipeRun(t, e, mailbox.PipeOptions{Workers: 2}, mails)
+			done := c.Done
 			if len(done) != 11 {
 				t.Fatalf("%d mails done, want 11", len(done))
 			}
@@ -105,10 +100,13 @@ func TestPipeBatchWithABadMailStoresTheOthers(t *testing.T) {
 			if len(tickets) != 9 || len(q) != 2 {
 				t.Fatalf("%d tickets and %d quarantined, want 9 and 2 (the faulty mail and the non-mail)", len(tickets), len(q))
 			}
-			for i, j := range done {
-				if want := i == 5 || i == 10; rejected[i] != want || j.Tag.(int) != i {
-					t.Fatalf("mail %d (place %d): rejected %v, want %v", j.Tag, i, rejected[i], want)
+			for i, uid := range done {
+				if uid != uint32(i) {
+					t.Fatalf("mail %d committed in place %d", uid, i)
 				}
+			}
+			if !slices.Equal(c.Rejected, []uint32{5, 10}) {
+				t.Fatalf("quarantined %v, want mails 5 and 10", c.Rejected)
 			}
 		})
 	}
@@ -117,16 +115,14 @@ func TestPipeBatchWithABadMailStoresTheOthers(t *testing.T) {
 func TestPipeBoundsBytesInFlight(t *testing.T) {
 	e := newEnv(t, nil)
 	hold := make(chan struct{})
-	p := mailbox.NewPipe(e.svc, mailbox.PipeOptions{MaxBytes: 1000}, mailbox.Hooks{
-		Prepare: func(*mailbox.Job) { <-hold },
-	}, nil)
+	p := mailbox.NewHeldPipe(e.svc, mailbox.PipeOptions{MaxBytes: 1000}, nil, func() { <-hold })
 	ctx := context.Background()
 	raw := customerMail(1)
 	n := int64(600)
 	if err := p.Reserve(ctx, n); err != nil {
 		t.Fatal(err)
 	}
-	p.Submit(&mailbox.Job{Raw: raw, Tag: 1}, n)
+	p.Submit(&mailbox.Job{Raw: raw, UID: 1}, n)
 	// 600 + 600 is over the bound: the second waits until the first is
 	// committed.
 	got := make(chan error, 1)
