@@ -6,12 +6,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ticketd/ticketd/mailbox"
 	"github.com/ticketd/ticketd/store"
-	"github.com/ticketd/ticketd/templates"
 	"github.com/ticketd/ticketd/ticket"
+	"github.com/ticketd/ticketd/ticket/tickettest"
 )
 
 // corpusFiles lists every .eml under the testdata corpora and fixtures.
@@ -36,17 +35,8 @@ func ingestService(t testing.TB) (*ticket.Service, *store.DB) {
 // the test ends; with agents, notifications and plus-addressing are on.
 func testService(t testing.TB, agents []ticket.Agent) (*ticket.Service, *store.DB) {
 	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), "t.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	r, err := templates.New("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ticket.NewService(db, r, ticket.Config{Support: ticket.Address{Email: "support@example.test"}, Signer: testSigner,
-		Domain: "example.test", Hours: ticket.DefaultHours(time.UTC), Agents: agents, PlusAddressing: agents != nil}, nil), db
+	db := tickettest.DB(t)
+	return tickettest.Service(t, db, ticket.Config{Agents: agents, PlusAddressing: agents != nil}), db
 }
 
 // checkKept fails unless the mail was stored (or was a duplicate) or is in

@@ -2,17 +2,28 @@ package mailbox_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ticketd/ticketd/mailbox"
 	"github.com/ticketd/ticketd/ticket"
+	"github.com/ticketd/ticketd/ticket/tickettest"
 )
+
+// env is a service on a store that fails on demand.
+type env struct {
+	db  *tickettest.FlakyStore
+	svc *ticket.Service
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	fs := &tickettest.FlakyStore{DB: tickettest.DB(t)}
+	return &env{db: fs, svc: tickettest.Service(t, fs, ticket.Config{})}
+}
 
 // pipeRun feeds mails through a Pipe whose first commit is held until every
 // mail is parsed, and returns what it committed, in order.
@@ -37,15 +48,15 @@ func pipeRun(t *testing.T, e *env, opt mailbox.PipeOptions, mails [][]byte) mail
 }
 
 func TestPipeCommitsInOrderAndInBatches(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t)
 	var mails [][]byte
 	for i := range 60 { // the parsed mails fit in the pipe while the first commit is held
-		mails = append(mails, customerMail(1000+i))
+		mails = append(mails, tickettest.CustomerMail(1000+i))
 	}
-	before := e.db.updates.Load()
+	before := e.db.Updates.Load()
 	// Batches of 20 mails by bytes.
 	done := pipeRun(t, e, mailbox.PipeOptions{Workers: 4, BatchBytes: int64(20 * len(mails[0]))}, mails).Done
-	commits := e.db.updates.Load() - before
+	commits := e.db.Updates.Load() - before
 	if len(done) != 60 {
 		t.Fatalf("%d mails done, want 60", len(done))
 	}
@@ -74,16 +85,16 @@ func TestPipeCommitsInOrderAndInBatches(t *testing.T) {
 func TestPipeBatchWithABadMailStoresTheOthers(t *testing.T) {
 	for _, fault := range []string{"fail", "panic"} {
 		t.Run(fault, func(t *testing.T) {
-			e := newEnv(t, nil)
+			e := newEnv(t)
 			var mails [][]byte
 			for i := range 10 {
-				mails = append(mails, customerMail(2000+i))
+				mails = append(mails, tickettest.CustomerMail(2000+i))
 			}
 			mails = append(mails, []byte("this is not a mail at all\x00"))
 			if fault == "fail" {
-				e.db.failOn.Store("question 2005")
+				e.db.FailOn.Store("question 2005")
 			} else {
-				e.db.panicOn.Store("question 2005")
+				e.db.PanicOn.Store("question 2005")
 			}
 			c := pipeRun(t, e, mailbox.PipeOptions{Workers: 2}, mails)
 			done := c.Done
@@ -113,11 +124,11 @@ func TestPipeBatchWithABadMailStoresTheOthers(t *testing.T) {
 }
 
 func TestPipeBoundsBytesInFlight(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t)
 	hold := make(chan struct{})
 	p := mailbox.NewHeldPipe(e.svc, mailbox.PipeOptions{MaxBytes: 1000}, nil, func() { <-hold })
 	ctx := context.Background()
-	raw := customerMail(1)
+	raw := tickettest.CustomerMail(1)
 	n := int64(600)
 	if err := p.Reserve(ctx, n); err != nil {
 		t.Fatal(err)
@@ -160,55 +171,5 @@ func TestPipeBoundsBytesInFlight(t *testing.T) {
 	p.Close()
 	if err := p.Wait(); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// TestPollCancelledMidFetch stops a poll in the middle of a long UID FETCH:
-// Poll must return promptly (closing the connection while the client's
-// reader waits to hand over the next message once hung it), and the next
-// poll must take the rest, each mail once.
-func TestPollCancelledMidFetch(t *testing.T) {
-	e := newEnv(t, nil)
-	const n = 300
-	pad := strings.Repeat("문의 내용입니다. ", 1000) // ~25 KB per mail
-	for i := range n {
-		raw := strings.Replace(string(customerMail(3000+i)), "\r\n\r\n", "\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"+pad+"\r\n", 1)
-		e.srv.Append("support@example.test", "INBOX", []byte(raw))
-	}
-	p := e.poller(t, mailbox.PostSeen, func(c *mailbox.IMAPConfig) {
-		c.BatchSize = 500
-		c.Pipe = mailbox.PipeOptions{MaxBytes: 64 << 10} // throttle the fetch on the commits
-	})
-	tickets := func() int {
-		var l []ticket.Ticket
-		e.db.View(func(tx ticket.ReadTx) error { l, _ = tx.Tickets(ticket.TicketFilter{}); return nil })
-		return len(l)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		for tickets() == 0 {
-			time.Sleep(time.Millisecond)
-		}
-		cancel()
-	}()
-	start := time.Now()
-	st, err := p.Poll(ctx)
-	took := time.Since(start)
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("cancelled poll: %v after %d mails, want context.Canceled", err, st.Fetched)
-	}
-	if took > 5*time.Second {
-		t.Fatalf("cancelled poll took %v to return", took)
-	}
-	if st.Fetched >= n {
-		t.Fatalf("the poll stored all %d mails before it was cancelled: the test proves nothing", n)
-	}
-	t.Logf("cancelled after %d of %d mails, returned in %v", st.Fetched, n, took)
-	st2, err := p.Poll(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := tickets(); got != n || st2.Duplicates != 0 {
-		t.Fatalf("after a second poll: %d tickets (want %d), %d duplicates", got, n, st2.Duplicates)
 	}
 }

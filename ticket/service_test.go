@@ -3,36 +3,27 @@ package ticket_test
 import (
 	"bytes"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ticketd/ticketd/store"
-	"github.com/ticketd/ticketd/templates"
 	"github.com/ticketd/ticketd/ticket"
+	"github.com/ticketd/ticketd/ticket/tickettest"
 )
 
 var support = ticket.Address{Name: "고객센터", Email: "support@example.test"}
 
 var (
-	testSigner, _ = ticket.NewSigner([]byte("0123456789abcdef0123456789abcdef"))
-	agentKim      = ticket.Agent{Name: "김상담", Email: "agent@example.test"}
-	agentLee      = ticket.Agent{Name: "이상담", Email: "lee.agent@example.test"}
+	testSigner = tickettest.Signer()
+	agentKim   = ticket.Agent{Name: "김상담", Email: "agent@example.test"}
+	agentLee   = ticket.Agent{Name: "이상담", Email: "lee.agent@example.test"}
 )
 
 // setup returns a service on a fresh database in t.TempDir().
 func setup(t *testing.T, opts ...func(*ticket.Config)) (*ticket.Service, *store.DB) {
 	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), "t.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	r, err := templates.New("")
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := tickettest.DB(t)
 	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC) // 19:00 in Seoul: closed
 	cfg := ticket.Config{
 		Support: support, Domain: "example.test", CenterName: "고객센터",
@@ -42,8 +33,7 @@ func setup(t *testing.T, opts ...func(*ticket.Config)) (*ticket.Service, *store.
 	for _, o := range opts {
 		o(&cfg)
 	}
-	svc := ticket.NewService(db, r, cfg, nil)
-	return svc, db
+	return tickettest.Service(t, db, cfg), db
 }
 
 func mail(from, subject, msgid string) *ticket.Mail {

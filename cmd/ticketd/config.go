@@ -16,6 +16,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/ticketd/ticketd/mailbox"
+	"github.com/ticketd/ticketd/mailbox/imap"
+	"github.com/ticketd/ticketd/mailbox/smtp"
 	"github.com/ticketd/ticketd/ticket"
 )
 
@@ -200,11 +202,11 @@ type Settings struct {
 	Hours     ticket.Hours
 	Support   ticket.Address
 	Domain    string
-	IMAP      []mailbox.IMAPConfig
+	IMAP      []imap.Config
 	Schedules []string
 	// Watch holds, per mailbox, the IDLE options; nil when idle is off.
-	Watch     []*mailbox.WatchOptions
-	SMTP      mailbox.SMTPConfig
+	Watch     []*imap.WatchOptions
+	SMTP      smtp.Config
 	DBPath    string
 	Socket    string
 	AgentList []ticket.Agent
@@ -403,9 +405,9 @@ func checkConfig(c Config, base string) (*Settings, []error) {
 			bad(key+".schedule", "%v (want a 5-field cron spec such as \"*/5 * * * *\" or a descriptor such as \"@every 1m\")", err)
 		}
 		switch m.PostAction {
-		case "", mailbox.PostSeen:
-			m.PostAction = mailbox.PostSeen
-		case mailbox.PostMove:
+		case "", imap.PostSeen:
+			m.PostAction = imap.PostSeen
+		case imap.PostMove:
 			if m.MoveTo == "" {
 				bad(key+".move_to", "required when post_action is move")
 			}
@@ -423,18 +425,18 @@ func checkConfig(c Config, base string) (*Settings, []error) {
 		} else if m.MaxMessageBytes == 0 {
 			m.MaxMessageBytes = c.Limits.MaxMessageBytes
 		}
-		var watch *mailbox.WatchOptions
+		var watch *imap.WatchOptions
 		if m.IdleRestart < 0 || m.IdleRestart > Duration(29*time.Minute) {
 			bad(key+".idle_restart", "want a duration up to 29m (RFC 2177: a server may drop an IDLE client after 30m), got %v", time.Duration(m.IdleRestart))
 		} else if m.Idle {
-			watch = &mailbox.WatchOptions{Restart: time.Duration(m.IdleRestart)} // 0: the default, 5m
+			watch = &imap.WatchOptions{Restart: time.Duration(m.IdleRestart)} // 0: the default, 5m
 		}
 		if strings.Contains(m.Username, "@") {
 			s.OwnAddresses = append(s.OwnAddresses, m.Username)
 		}
 		s.Watch = append(s.Watch, watch)
 		s.Schedules = append(s.Schedules, m.Schedule)
-		s.IMAP = append(s.IMAP, mailbox.IMAPConfig{
+		s.IMAP = append(s.IMAP, imap.Config{
 			Name: m.Name, Host: m.Host, Port: m.Port, Security: m.Security, Auth: m.Auth,
 			Username: m.Username, Password: pw, Folder: m.Folder, PostAction: m.PostAction,
 			MoveTo: m.MoveTo, TLSConfig: tlsCfg, BatchSize: m.BatchSize, MaxMessageBytes: m.MaxMessageBytes, Timeout: time.Duration(m.Timeout),
@@ -487,7 +489,7 @@ func checkConfig(c Config, base string) (*Settings, []error) {
 	if err != nil {
 		bad("smtp.ca_file", "%v", err)
 	}
-	s.SMTP = mailbox.SMTPConfig{
+	s.SMTP = smtp.Config{
 		Host: sm.Host, Port: sm.Port, Security: sm.Security, Username: sm.Username, Password: smtpPW,
 		Auth: sm.Auth, TLSConfig: smtpTLS, Timeout: time.Duration(sm.Timeout), HELO: sm.HELO,
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/ticketd/ticketd/mailbox"
+	"github.com/ticketd/ticketd/mailbox/imap"
+	"github.com/ticketd/ticketd/mailbox/smtp"
 	"github.com/ticketd/ticketd/store"
 	"github.com/ticketd/ticketd/templates"
 	"github.com/ticketd/ticketd/ticket"
@@ -29,12 +31,12 @@ type daemon struct {
 	metrics *metrics // see metrics.go
 }
 
-// poller wraps a mailbox.Poller so that it never overlaps itself and so that
+// poller wraps a imap.Poller so that it never overlaps itself and so that
 // an outage is logged once, not at every tick.
 type poller struct {
-	*mailbox.Poller
+	*imap.Poller
 	schedule string
-	watch    *mailbox.WatchOptions // IMAP IDLE; nil when off
+	watch    *imap.WatchOptions // IMAP IDLE; nil when off
 	mu       sync.Mutex
 
 	stateMu   sync.Mutex
@@ -66,7 +68,7 @@ func wire(s *Settings, log *slog.Logger, db *store.DB) (*daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
 	}
-	sender, err := mailbox.NewSMTPSender(s.SMTP, log)
+	sender, err := smtp.NewSender(s.SMTP, log)
 	if err != nil {
 		return nil, fmt.Errorf("smtp: %w", err)
 	}
@@ -118,7 +120,7 @@ func wire(s *Settings, log *slog.Logger, db *store.DB) (*daemon, error) {
 		OwnAddresses: s.OwnAddresses, OnAlert: d.metrics.alert,
 	}, log)
 	for i, mc := range s.IMAP {
-		p, err := mailbox.NewPoller(mc, d.svc, log)
+		p, err := imap.NewPoller(mc, d.svc, log)
 		if err != nil {
 			return nil, err
 		}
@@ -135,9 +137,9 @@ func (d *daemon) close() {
 
 // pollResult is one mailbox's outcome, as the admin endpoint reports it.
 type pollResult struct {
-	Mailbox string            `json:"mailbox"`
-	Stats   mailbox.PollStats `json:"stats"`
-	Error   string            `json:"error,omitempty"`
+	Mailbox string         `json:"mailbox"`
+	Stats   imap.PollStats `json:"stats"`
+	Error   string         `json:"error,omitempty"`
 }
 
 // pollAll polls every mailbox once, one after another.
@@ -157,7 +159,7 @@ func (d *daemon) pollAll(ctx context.Context) []pollResult {
 // poll runs one poll of p. With wait false (the schedule) a poll that is
 // still running is skipped; with wait true (a command) it waits for it.
 // Panics are recovered and reported as errors.
-func (d *daemon) poll(ctx context.Context, p *poller, wait bool) (st mailbox.PollStats, err error) {
+func (d *daemon) poll(ctx context.Context, p *poller, wait bool) (st imap.PollStats, err error) {
 	if wait {
 		p.mu.Lock()
 	} else if !p.mu.TryLock() {
@@ -185,7 +187,7 @@ func (d *daemon) poll(ctx context.Context, p *poller, wait bool) (st mailbox.Pol
 
 // record logs a failure once when a mailbox starts failing, and once when it
 // recovers, rather than at every tick.
-func (d *daemon) record(p *poller, st mailbox.PollStats, err error) {
+func (d *daemon) record(p *poller, st imap.PollStats, err error) {
 	p.stateMu.Lock()
 	defer p.stateMu.Unlock()
 	now := time.Now()

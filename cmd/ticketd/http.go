@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ticketd/ticketd/mailbox"
+	"github.com/ticketd/ticketd/mailbox/smtp"
 	"github.com/ticketd/ticketd/ticket"
 )
 
@@ -270,7 +271,7 @@ func (d *daemon) sendingHealth(now, oldest time.Time) (sendingHealth, []string) 
 	sh := sendingHealth{Healthy: true}
 	var problems []string
 	st := d.outbox.State()
-	var ce *mailbox.ConnectError
+	var ce *smtp.ConnectError
 	if st.Failures > 0 && errors.As(st.LastError, &ce) {
 		sh.Healthy, sh.ConsecutiveFailures = false, st.Failures
 		sh.FailingSince = rfc3339(st.FailingSince)
@@ -287,7 +288,7 @@ func (d *daemon) sendingHealth(now, oldest time.Time) (sendingHealth, []string) 
 	return sh, problems
 }
 
-// connectProblem says what a mailbox.ConnectError's stage means.
+// connectProblem says what a smtp.ConnectError's stage means.
 func connectProblem(stage string) string {
 	switch stage {
 	case "auth":

@@ -21,7 +21,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/ticketd/ticketd/mailbox"
+	"github.com/ticketd/ticketd/mailbox/imap"
 )
 
 // freePort returns a loopback port that was free a moment ago.
@@ -261,13 +261,13 @@ func TestMailboxHealthThreshold(t *testing.T) {
 		t.Fatal(errs)
 	}
 	d := &daemon{s: s, log: slog.New(slog.DiscardHandler)}
-	mp, err := mailbox.NewPoller(s.IMAP[0], nil, nil)
+	mp, err := imap.NewPoller(s.IMAP[0], nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := &poller{Poller: mp}
 	for i, want := range []bool{true, true, false, false} { // after 1, 2, 3, 4 failures
-		d.record(p, mailbox.PollStats{}, errors.New("connect: connection refused"))
+		d.record(p, imap.PollStats{}, errors.New("connect: connection refused"))
 		if got := d.mailboxHealth(p).Healthy; got != want {
 			t.Errorf("after %d failures healthy = %v, want %v", i+1, got, want)
 		}
@@ -278,11 +278,11 @@ func TestMailboxHealthThreshold(t *testing.T) {
 	}
 	// A password in an error's text is never shown.
 	s.IMAP[0].Password = "s3cret-pw"
-	d.record(p, mailbox.PollStats{}, errors.New("login with s3cret-pw refused"))
+	d.record(p, imap.PollStats{}, errors.New("login with s3cret-pw refused"))
 	if mh := d.mailboxHealth(p); *mh.LastError != "login with [redacted] refused" {
 		t.Errorf("last_error %q, want the password redacted", *mh.LastError)
 	}
-	d.record(p, mailbox.PollStats{}, nil)
+	d.record(p, imap.PollStats{}, nil)
 	if mh := d.mailboxHealth(p); !mh.Healthy || mh.ConsecutiveFailures != 0 || mh.FailingSince != nil || mh.LastSuccess == nil || mh.LastError != nil {
 		t.Errorf("after a success: %+v", mh)
 	}

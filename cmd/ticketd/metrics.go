@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/ticketd/ticketd/mailbox"
+	"github.com/ticketd/ticketd/mailbox/imap"
 	"github.com/ticketd/ticketd/ticket"
 )
 
@@ -79,7 +79,7 @@ func newMetrics(d *daemon) *metrics {
 
 // poll counts one finished poll of the mailbox name. A poll cut short by
 // shutdown counts what it stored but is neither an error nor timed.
-func (m *metrics) poll(name string, st mailbox.PollStats, err error, took time.Duration) {
+func (m *metrics) poll(name string, st imap.PollStats, err error, took time.Duration) {
 	m.fetched.WithLabelValues(name).Add(float64(st.Fetched))
 	m.created.Add(float64(st.NewTickets))
 	m.followups.Add(float64(st.FollowUps))

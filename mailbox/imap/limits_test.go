@@ -1,4 +1,4 @@
-package mailbox_test
+package imap_test
 
 import (
 	"bytes"
@@ -8,9 +8,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/emersion/go-imap/v2"
+	goimap "github.com/emersion/go-imap/v2"
 
 	"github.com/ticketd/ticketd/mailbox"
+	"github.com/ticketd/ticketd/mailbox/imap"
 	"github.com/ticketd/ticketd/ticket"
 )
 
@@ -20,7 +21,7 @@ func TestOversizedMailStaysOnServer(t *testing.T) {
 		bytes.Repeat([]byte("x"), 300<<10))
 	e.srv.Append("support@example.test", "INBOX", big)
 	e.srv.Append("support@example.test", "INBOX", customerMail(1))
-	p := e.poller(t, mailbox.PostSeen, func(c *mailbox.IMAPConfig) { c.MaxMessageBytes = 100 << 10; c.OversizedFolder = "Oversized" })
+	p := e.poller(t, imap.PostSeen, func(c *imap.Config) { c.MaxMessageBytes = 100 << 10; c.OversizedFolder = "Oversized" })
 	st, err := p.Poll(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -50,8 +51,8 @@ func TestStoreFailureQuarantinesAndPollGoesOn(t *testing.T) {
 	e := newEnv(t, nil)
 	e.srv.Append("support@example.test", "INBOX", customerMail(1))
 	e.srv.Append("support@example.test", "INBOX", customerMail(2))
-	e.db.failOn.Store("question 1") // every attempt to store the first mail fails
-	st, err := e.poller(t, mailbox.PostSeen).Poll(context.Background())
+	e.db.FailOn.Store("question 1") // every attempt to store the first mail fails
+	st, err := e.poller(t, imap.PostSeen).Poll(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +65,7 @@ func TestStoreFailureQuarantinesAndPollGoesOn(t *testing.T) {
 		t.Fatalf("quarantine %+v", q)
 	}
 	// After the fault is gone (an upgrade, say), retry stores it.
-	e.db.failOn.Store("")
+	e.db.FailOn.Store("")
 	res, err := mailbox.Retry(e.svc, q[0].ID)
 	if err != nil || !res.NewTicket {
 		t.Fatalf("retry: %+v %v", res, err)
@@ -79,8 +80,8 @@ func TestPanicWhileHandlingIsQuarantined(t *testing.T) {
 	e := newEnv(t, nil)
 	e.srv.Append("support@example.test", "INBOX", customerMail(1))
 	e.srv.Append("support@example.test", "INBOX", customerMail(2))
-	e.db.panicOn.Store("question 1")
-	st, err := e.poller(t, mailbox.PostSeen).Poll(context.Background())
+	e.db.PanicOn.Store("question 1")
+	st, err := e.poller(t, imap.PostSeen).Poll(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +100,7 @@ func TestSpamMovedToFolder(t *testing.T) {
 	spam := strings.Replace(string(customerMail(1)), "Subject:", "X-Spam-Flag: YES\r\nSubject:", 1)
 	e.srv.Append("support@example.test", "INBOX", []byte(spam))
 	e.srv.Append("support@example.test", "INBOX", customerMail(2))
-	if _, err := e.poller(t, mailbox.PostSeen, func(c *mailbox.IMAPConfig) { c.SpamFolder = "Oversized" }).Poll(context.Background()); err != nil {
+	if _, err := e.poller(t, imap.PostSeen, func(c *imap.Config) { c.SpamFolder = "Oversized" }).Poll(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if moved := flags(t, e.srv, "Oversized"); len(moved) != 1 {
@@ -117,8 +118,8 @@ func TestFullDiskQuarantinesNothing(t *testing.T) {
 	e := newEnv(t, nil)
 	e.srv.Append("support@example.test", "INBOX", customerMail(1))
 	e.srv.Append("support@example.test", "INBOX", customerMail(2))
-	p := e.poller(t, mailbox.PostSeen)
-	e.db.fullOn.Store("question 1")
+	p := e.poller(t, imap.PostSeen)
+	e.db.FullOn.Store("question 1")
 	for i := 0; i < 3; i++ {
 		if _, err := p.Poll(context.Background()); err == nil || !strings.Contains(err.Error(), "no space left") {
 			t.Fatalf("poll on a full disk: %v", err)
@@ -131,11 +132,11 @@ func TestFullDiskQuarantinesNothing(t *testing.T) {
 		t.Fatalf("on a full disk: %d quarantined, cursor %+v; want none and 0", len(q), cur)
 	}
 	for id, f := range flags(t, e.srv, "INBOX") {
-		if slices.Contains(f, imap.FlagSeen) {
+		if slices.Contains(f, goimap.FlagSeen) {
 			t.Fatalf("%s marked seen though not stored", id)
 		}
 	}
-	e.db.fullOn.Store("")
+	e.db.FullOn.Store("")
 	st, err := p.Poll(context.Background())
 	if err != nil || st.NewTickets != 2 || st.Rejected != 0 {
 		t.Fatalf("after room is made: %+v %v", st, err)

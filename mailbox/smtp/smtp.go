@@ -1,4 +1,4 @@
-package mailbox
+package smtp
 
 import (
 	"bytes"
@@ -22,19 +22,20 @@ import (
 	gomail "github.com/wneessen/go-mail"
 	gomailsmtp "github.com/wneessen/go-mail/smtp"
 
+	"github.com/ticketd/ticketd/mailbox"
 	"github.com/ticketd/ticketd/mailbox/rfc822"
 	"github.com/ticketd/ticketd/ticket"
 )
 
-// SMTPConfig describes the submission server ticketd sends through.
-type SMTPConfig struct {
+// Config describes the submission server ticketd sends through.
+type Config struct {
 	Host string
 	// Port defaults to 587 for starttls, 465 for tls and 25 for plain.
 	Port int
 	// Security is "starttls" (default; STARTTLS is mandatory, a server that
 	// does not offer it is an error), "tls" (implicit TLS, usually port 465)
 	// or "plain" (no TLS at all; allowed only when Host is a loopback address
-	// or localhost, otherwise NewSMTPSender fails).
+	// or localhost, otherwise NewSender fails).
 	Security string
 	// Username and Password are the AUTH credentials; an empty Username
 	// means no AUTH. The password is never logged.
@@ -52,14 +53,14 @@ type SMTPConfig struct {
 	HELO string
 }
 
-// SMTPSender delivers [ticket.Outgoing] mail over SMTP with go-mail. It opens
+// Sender delivers [ticket.Outgoing] mail over SMTP with go-mail. It opens
 // one connection per Send and is safe for concurrent use.
 //
 // # Recipients
 //
 // go-mail's own Send aborts the whole message when any RCPT fails
 // (LIBRARY-NOTES §4), and it has no way to give envelope recipients apart
-// from the To/Cc/Bcc headers. SMTPSender therefore lets go-mail dial,
+// from the To/Cc/Bcc headers. Sender therefore lets go-mail dial,
 // STARTTLS and authenticate, and runs the transaction itself on go-mail's
 // smtp.Client: MAIL FROM the From address, one RCPT per To and Cc address,
 // then a single DATA for the accepted recipients. So:
@@ -82,17 +83,17 @@ type SMTPConfig struct {
 // STARTTLS or AUTH (including 535 bad credentials) — those are properties of
 // the server or the configuration, not of the message, so the message is
 // kept for a retry once they are fixed.
-type SMTPSender struct {
-	cfg SMTPConfig
+type Sender struct {
+	cfg Config
 	tls *tls.Config
 	log *slog.Logger
 }
 
-var _ ticket.Sender = (*SMTPSender)(nil)
+var _ ticket.Sender = (*Sender)(nil)
 
-// NewSMTPSender checks cfg, fills in defaults and returns a sender. It does
+// NewSender checks cfg, fills in defaults and returns a sender. It does
 // not connect.
-func NewSMTPSender(cfg SMTPConfig, log *slog.Logger) (*SMTPSender, error) {
+func NewSender(cfg Config, log *slog.Logger) (*Sender, error) {
 	cfg.Host = strings.TrimSpace(cfg.Host)
 	if cfg.Host == "" {
 		return nil, errors.New("smtp: host is empty; set the submission server's host name")
@@ -106,7 +107,7 @@ func NewSMTPSender(cfg SMTPConfig, log *slog.Logger) (*SMTPSender, error) {
 		defPort = 465
 	case "plain":
 		defPort = 25
-		if !IsLoopback(cfg.Host) {
+		if !mailbox.IsLoopback(cfg.Host) {
 			return nil, fmt.Errorf("smtp: security plain sends mail and password unencrypted and is only allowed to a loopback host, not %q; use starttls or tls", cfg.Host)
 		}
 	default:
@@ -156,16 +157,16 @@ func NewSMTPSender(cfg SMTPConfig, log *slog.Logger) (*SMTPSender, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &SMTPSender{
+	return &Sender{
 		cfg: cfg,
 		tls: tc,
 		log: log.With("smtp", net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.Port))),
 	}, nil
 }
 
-// Send delivers o (see [SMTPSender] for how recipients and errors are
+// Send delivers o (see [Sender] for how recipients and errors are
 // handled). ctx cancels the whole exchange, including a blocked read.
-func (s *SMTPSender) Send(ctx context.Context, o ticket.Outgoing) ([]ticket.Refusal, error) {
+func (s *Sender) Send(ctx context.Context, o ticket.Outgoing) ([]ticket.Refusal, error) {
 	log := s.log.With("ticket", o.TicketID, "msgid", o.MessageID, "outgoing", o.ID)
 	m, err := BuildMessage(o)
 	if err != nil {
@@ -281,7 +282,7 @@ func connectStage(dialed bool, err error) string {
 }
 
 // transaction runs MAIL, RCPT and DATA on an established connection.
-func (s *SMTPSender) transaction(ctx context.Context, sc *gomailsmtp.Client, m *gomail.Msg, from string, rcpts []string, log *slog.Logger) ([]ticket.Refusal, error) {
+func (s *Sender) transaction(ctx context.Context, sc *gomailsmtp.Client, m *gomail.Msg, from string, rcpts []string, log *slog.Logger) ([]ticket.Refusal, error) {
 	step := func(what string, err error) error {
 		err = fmt.Errorf("smtp: %s: %w", what, smtpCtxErr(ctx, err))
 		if smtpPermanent(err) {
@@ -397,7 +398,7 @@ func smtpRefusal(rcpt string, err error) ticket.Refusal {
 }
 
 // clientOptions translates the configuration into go-mail options.
-func (s *SMTPSender) clientOptions(dial gomail.DialContextFunc) []gomail.Option {
+func (s *Sender) clientOptions(dial gomail.DialContextFunc) []gomail.Option {
 	opts := []gomail.Option{
 		gomail.WithPort(s.cfg.Port),
 		gomail.WithTimeout(s.cfg.Timeout),
@@ -421,7 +422,7 @@ func (s *SMTPSender) clientOptions(dial gomail.DialContextFunc) []gomail.Option 
 		var auth gomail.SMTPAuthType
 		switch {
 		case s.cfg.Auth == "login" && s.cfg.Security == "plain":
-			auth = gomail.SMTPAuthLoginNoEnc // loopback only, checked in NewSMTPSender
+			auth = gomail.SMTPAuthLoginNoEnc // loopback only, checked in NewSender
 		case s.cfg.Auth == "login":
 			auth = gomail.SMTPAuthLogin
 		case s.cfg.Security == "plain":

@@ -1,4 +1,4 @@
-package mailbox
+package smtp
 
 import (
 	"bytes"
@@ -53,10 +53,10 @@ func smtpHostPort(t *testing.T, addr string) (string, int) {
 	return h, port
 }
 
-func smtpPlainSender(t *testing.T, s *devserver.Server) *SMTPSender {
+func smtpPlainSender(t *testing.T, s *devserver.Server) *Sender {
 	t.Helper()
 	host, port := smtpHostPort(t, s.SMTPAddr())
-	snd, err := NewSMTPSender(SMTPConfig{Host: host, Port: port, Security: "plain", Timeout: 5 * time.Second}, nil)
+	snd, err := NewSender(Config{Host: host, Port: port, Security: "plain", Timeout: 5 * time.Second}, nil)
 	smtpCheck(t, err, "new sender")
 	return snd
 }
@@ -282,7 +282,7 @@ func TestSMTPConnectErrors(t *testing.T) {
 	smtpCheck(t, err, "listen")
 	_, port := smtpHostPort(t, ln.Addr().String())
 	ln.Close()
-	snd, err := NewSMTPSender(SMTPConfig{Host: "127.0.0.1", Port: port, Security: "plain", Timeout: 2 * time.Second}, nil)
+	snd, err := NewSender(Config{Host: "127.0.0.1", Port: port, Security: "plain", Timeout: 2 * time.Second}, nil)
 	smtpCheck(t, err, "new")
 	err = sendErr(snd.Send(context.Background(), smtpOutgoing()))
 	if err == nil || ticket.IsPermanent(err) {
@@ -292,7 +292,7 @@ func TestSMTPConnectErrors(t *testing.T) {
 	// STARTTLS required but the server (TLS off) does not offer it: temporary.
 	s := smtpDev(t, false)
 	host, port := smtpHostPort(t, s.SMTPAddr())
-	snd, err = NewSMTPSender(SMTPConfig{Host: host, Port: port, Timeout: 2 * time.Second}, nil)
+	snd, err = NewSender(Config{Host: host, Port: port, Timeout: 2 * time.Second}, nil)
 	smtpCheck(t, err, "new")
 	err = sendErr(snd.Send(context.Background(), smtpOutgoing()))
 	if err == nil || ticket.IsPermanent(err) || !strings.Contains(err.Error(), "STARTTLS") {
@@ -301,7 +301,7 @@ func TestSMTPConnectErrors(t *testing.T) {
 }
 
 func TestSMTPConfigChecks(t *testing.T) {
-	bad := []SMTPConfig{
+	bad := []Config{
 		{Host: "mail.example.com", Security: "plain"},
 		{Host: "192.0.2.1", Security: "plain"},
 		{Host: ""},
@@ -313,12 +313,12 @@ func TestSMTPConfigChecks(t *testing.T) {
 		{Host: "mail.example.com", TLSConfig: &tls.Config{InsecureSkipVerify: true}},
 	}
 	for _, cfg := range bad {
-		if _, err := NewSMTPSender(cfg, nil); err == nil {
+		if _, err := NewSender(cfg, nil); err == nil {
 			t.Errorf("%+v: accepted", cfg)
 		}
 	}
 	for _, h := range []string{"localhost", "127.0.0.1", "::1", "[::1]", "127.0.0.2"} {
-		snd, err := NewSMTPSender(SMTPConfig{Host: h, Security: "plain"}, nil)
+		snd, err := NewSender(Config{Host: h, Security: "plain"}, nil)
 		if err != nil {
 			t.Errorf("plain to %s refused: %v", h, err)
 			continue
@@ -328,7 +328,7 @@ func TestSMTPConfigChecks(t *testing.T) {
 		}
 	}
 	for sec, port := range map[string]int{"": 587, "starttls": 587, "tls": 465} {
-		snd, err := NewSMTPSender(SMTPConfig{Host: "mail.example.com", Security: sec}, nil)
+		snd, err := NewSender(Config{Host: "mail.example.com", Security: sec}, nil)
 		smtpCheck(t, err, sec)
 		if snd.cfg.Port != port || snd.cfg.Timeout != 30*time.Second || snd.tls.ServerName != "mail.example.com" {
 			t.Errorf("%q: port %d timeout %v servername %q", sec, snd.cfg.Port, snd.cfg.Timeout, snd.tls.ServerName)
@@ -345,25 +345,25 @@ func TestSMTPTLS(t *testing.T) {
 	_, tlsPort := smtpHostPort(t, s.SMTPTLSAddr())
 	cases := []struct {
 		name     string
-		cfg      SMTPConfig
+		cfg      Config
 		ok       bool
 		contains string
 	}{
-		{"starttls trusted", SMTPConfig{Host: host, Port: port, TLSConfig: &tls.Config{RootCAs: s.RootCAs()}}, true, ""},
-		{"starttls untrusted", SMTPConfig{Host: host, Port: port}, false, "certificate"},
-		{"tls trusted", SMTPConfig{Host: host, Port: tlsPort, Security: "tls", TLSConfig: &tls.Config{RootCAs: s.RootCAs()}}, true, ""},
-		{"tls untrusted", SMTPConfig{Host: host, Port: tlsPort, Security: "tls"}, false, "certificate"},
-		{"starttls auth plain", SMTPConfig{Host: host, Port: port, TLSConfig: &tls.Config{RootCAs: s.RootCAs()},
+		{"starttls trusted", Config{Host: host, Port: port, TLSConfig: &tls.Config{RootCAs: s.RootCAs()}}, true, ""},
+		{"starttls untrusted", Config{Host: host, Port: port}, false, "certificate"},
+		{"tls trusted", Config{Host: host, Port: tlsPort, Security: "tls", TLSConfig: &tls.Config{RootCAs: s.RootCAs()}}, true, ""},
+		{"tls untrusted", Config{Host: host, Port: tlsPort, Security: "tls"}, false, "certificate"},
+		{"starttls auth plain", Config{Host: host, Port: port, TLSConfig: &tls.Config{RootCAs: s.RootCAs()},
 			Username: "support@example.test", Password: "s3cret-Pa55"}, true, ""},
-		{"tls auth plain", SMTPConfig{Host: host, Port: tlsPort, Security: "tls", TLSConfig: &tls.Config{RootCAs: s.RootCAs()},
+		{"tls auth plain", Config{Host: host, Port: tlsPort, Security: "tls", TLSConfig: &tls.Config{RootCAs: s.RootCAs()},
 			Username: "support@example.test", Password: "s3cret-Pa55"}, true, ""},
-		{"starttls bad password", SMTPConfig{Host: host, Port: port, TLSConfig: &tls.Config{RootCAs: s.RootCAs()},
+		{"starttls bad password", Config{Host: host, Port: port, TLSConfig: &tls.Config{RootCAs: s.RootCAs()},
 			Username: "support@example.test", Password: "wrong-s3cret"}, false, "535"},
 	}
 	delivered := 0
 	for _, tc := range cases {
 		tc.cfg.Timeout = 5 * time.Second
-		snd, err := NewSMTPSender(tc.cfg, log)
+		snd, err := NewSender(tc.cfg, log)
 		smtpCheck(t, err, tc.name)
 		o := smtpOutgoing()
 		o.MessageID = strings.ReplaceAll(tc.name, " ", "-") + "@support.example.test"

@@ -1,4 +1,4 @@
-package mailbox_test
+package imap_test
 
 import (
 	"bytes"
@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-imap/v2"
+	goimap "github.com/emersion/go-imap/v2"
 
-	"github.com/ticketd/ticketd/mailbox"
+	"github.com/ticketd/ticketd/mailbox/imap"
 )
 
 // logRec is a slog.Handler that keeps every record, for tests that check
@@ -75,7 +75,7 @@ func (h *logRec) String() string {
 
 // watchRun is one Watch running in the background.
 type watchRun struct {
-	p        *mailbox.Poller
+	p        *imap.Poller
 	log      *logRec
 	triggers chan time.Time
 	done     chan error
@@ -83,12 +83,12 @@ type watchRun struct {
 }
 
 // startWatch runs Watch of the support mailbox at addr until the test ends.
-func startWatch(t *testing.T, e *env, addr string, opts *mailbox.WatchOptions) *watchRun {
+func startWatch(t *testing.T, e *env, addr string, opts *imap.WatchOptions) *watchRun {
 	t.Helper()
 	host, port, _ := net.SplitHostPort(addr)
 	pn, _ := strconv.Atoi(port)
 	w := &watchRun{log: &logRec{}, triggers: make(chan time.Time, 100), done: make(chan error, 1)}
-	p, err := mailbox.NewPoller(mailbox.IMAPConfig{Name: "support", Host: host, Port: pn, Security: "plain",
+	p, err := imap.NewPoller(imap.Config{Name: "support", Host: host, Port: pn, Security: "plain",
 		Username: "support@example.test", Password: pw, DialTimeout: 5 * time.Second}, e.svc, slog.New(w.log))
 	if err != nil {
 		t.Fatal(err)
@@ -202,7 +202,7 @@ func TestWatchTriggersOnNewMail(t *testing.T) {
 func TestWatchRestartsIdle(t *testing.T) {
 	e := newEnv(t, nil)
 	px := newProxy(t, e.srv.IMAPAddr())
-	w := startWatch(t, e, px.addr(), &mailbox.WatchOptions{Restart: 300 * time.Millisecond})
+	w := startWatch(t, e, px.addr(), &imap.WatchOptions{Restart: 300 * time.Millisecond})
 	w.next(t, 2*time.Second, "first trigger")
 	// Each restart ends IDLE with DONE (RFC 2177) and sends a NOOP.
 	waitFor(t, "three IDLE restarts", 5*time.Second, func() bool { return px.dones.Load() >= 3 })
@@ -227,7 +227,7 @@ func TestWatchRestartsIdle(t *testing.T) {
 func TestWatchReconnectsAfterTheServerDrops(t *testing.T) {
 	e := newEnv(t, nil)
 	px := newProxy(t, e.srv.IMAPAddr())
-	w := startWatch(t, e, px.addr(), &mailbox.WatchOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	w := startWatch(t, e, px.addr(), &imap.WatchOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
 	w.next(t, 2*time.Second, "first trigger")
 	w.waitLog(t, watching, 1, 2*time.Second)
 
@@ -265,7 +265,7 @@ func TestWatchStartsWhenTheServerComesUp(t *testing.T) {
 	e := newEnv(t, nil)
 	px := newProxy(t, e.srv.IMAPAddr())
 	px.refuse.Store(true)
-	w := startWatch(t, e, px.addr(), &mailbox.WatchOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	w := startWatch(t, e, px.addr(), &imap.WatchOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
 	waitFor(t, "connection attempts", 5*time.Second, func() bool { return px.refused.Load() >= 3 })
 	px.refuse.Store(false)
 	w.next(t, 2*time.Second, "trigger once connected")
@@ -281,7 +281,7 @@ func TestWatchStartsWhenTheServerComesUp(t *testing.T) {
 func TestWatchNoticesADeadConnection(t *testing.T) {
 	e := newEnv(t, nil)
 	px := newProxy(t, e.srv.IMAPAddr())
-	w := startWatch(t, e, px.addr(), &mailbox.WatchOptions{Restart: 200 * time.Millisecond, CommandTimeout: 300 * time.Millisecond,
+	w := startWatch(t, e, px.addr(), &imap.WatchOptions{Restart: 200 * time.Millisecond, CommandTimeout: 300 * time.Millisecond,
 		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
 	w.next(t, 2*time.Second, "first trigger")
 	w.waitLog(t, watching, 1, 2*time.Second)
@@ -335,7 +335,7 @@ func TestWatchStopsOnCancel(t *testing.T) {
 
 func TestWatchRetriesWhileTheServerIsDownAndStopsOnCancel(t *testing.T) {
 	e := newEnv(t, nil)
-	w := startWatch(t, e, e.srv.IMAPAddr(), &mailbox.WatchOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 40 * time.Millisecond})
+	w := startWatch(t, e, e.srv.IMAPAddr(), &imap.WatchOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 40 * time.Millisecond})
 	w.next(t, 2*time.Second, "first trigger")
 	w.waitLog(t, watching, 1, 2*time.Second)
 	e.srv.Close()
@@ -362,7 +362,7 @@ func TestWatchRetriesWhileTheServerIsDownAndStopsOnCancel(t *testing.T) {
 
 func TestWatchWithoutIdleReturnsNil(t *testing.T) {
 	// imapserver always offers IDLE: the proxy hides it.
-	e := newEnv(t, imap.CapSet{imap.CapIMAP4rev1: {}})
+	e := newEnv(t, goimap.CapSet{goimap.CapIMAP4rev1: {}})
 	px := newProxy(t, e.srv.IMAPAddr())
 	px.noIdle.Store(true)
 	w := startWatch(t, e, px.addr(), nil)

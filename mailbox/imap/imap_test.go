@@ -1,82 +1,30 @@
-package mailbox_test
+package imap_test
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"net"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/emersion/go-imap/v2"
+	goimap "github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
-	"github.com/ticketd/ticketd/mailbox"
 	"github.com/ticketd/ticketd/mailbox/devserver"
-	"github.com/ticketd/ticketd/store"
-	"github.com/ticketd/ticketd/templates"
+	"github.com/ticketd/ticketd/mailbox/imap"
 	"github.com/ticketd/ticketd/ticket"
+	"github.com/ticketd/ticketd/ticket/tickettest"
 )
 
 const pw = "pw"
 
-var testSigner, _ = ticket.NewSigner([]byte("0123456789abcdef0123456789abcdef"))
-
-// flakyStore is the real store with injected failures: while fail is set,
-// every Update returns an error before touching the database; a mail whose
-// raw bytes contain failOn (or panicOn) cannot be stored: the transaction
-// storing it fails (or panics), whatever else it holds.
-type flakyStore struct {
-	*store.DB
-	fail     atomic.Bool
-	failWith atomic.Pointer[error] // when set, every Update returns it
-	fullOn   atomic.Value          // string: storing a mail with it fails as on a full disk
-	failOn   atomic.Value          // string
-	panicOn  atomic.Value          // string
-	updates  atomic.Int64          // transactions begun
-}
-
-func (f *flakyStore) Update(fn func(ticket.Tx) error) error {
-	f.updates.Add(1)
-	if f.fail.Load() {
-		return errors.New("injected storage failure")
-	}
-	if err := f.failWith.Load(); err != nil {
-		return *err
-	}
-	return f.DB.Update(func(tx ticket.Tx) error { return fn(&flakyTx{Tx: tx, f: f}) })
-}
-
-type flakyTx struct {
-	ticket.Tx
-	f *flakyStore
-}
-
-func (t *flakyTx) AddMessage(m *ticket.Message, raw []byte) error {
-	if s, _ := t.f.fullOn.Load().(string); s != "" && bytes.Contains(raw, []byte(s)) {
-		return fmt.Errorf("%w: store: write /var/lib/ticketd/ticketd.db: no space left on device", ticket.ErrCannotWrite)
-	}
-	if s, _ := t.f.failOn.Load().(string); s != "" && bytes.Contains(raw, []byte(s)) {
-		return errors.New("injected storage failure")
-	}
-	if s, _ := t.f.panicOn.Load().(string); s != "" && bytes.Contains(raw, []byte(s)) {
-		panic("injected panic")
-	}
-	return t.Tx.AddMessage(m, raw)
-}
-
 type env struct {
 	srv *devserver.Server
-	db  *flakyStore
+	db  *tickettest.FlakyStore
 	svc *ticket.Service
 }
 
-func newEnv(t *testing.T, caps imap.CapSet) *env {
+func newEnv(t *testing.T, caps goimap.CapSet) *env {
 	t.Helper()
 	srv, err := devserver.Start(devserver.Options{
 		Users:   map[string]string{"support@example.test": pw, "kim@example.test": pw},
@@ -86,45 +34,31 @@ func newEnv(t *testing.T, caps imap.CapSet) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	db, err := store.Open(filepath.Join(t.TempDir(), "t.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	r, err := templates.New("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fs := &flakyStore{DB: db}
-	svc := ticket.NewService(fs, r, ticket.Config{Support: ticket.Address{Email: "support@example.test"}, Signer: testSigner,
-		Domain: "example.test", Hours: ticket.DefaultHours(time.UTC)}, nil)
-	return &env{srv: srv, db: fs, svc: svc}
+	fs := &tickettest.FlakyStore{DB: tickettest.DB(t)}
+	return &env{srv: srv, db: fs, svc: tickettest.Service(t, fs, ticket.Config{})}
 }
 
-func (e *env) poller(t *testing.T, post string, opts ...func(*mailbox.IMAPConfig)) *mailbox.Poller {
+func (e *env) poller(t *testing.T, post string, opts ...func(*imap.Config)) *imap.Poller {
 	t.Helper()
 	host, port, _ := net.SplitHostPort(e.srv.IMAPAddr())
 	p, _ := strconv.Atoi(port)
-	cfg := mailbox.IMAPConfig{Name: "support", Host: host, Port: p, Security: "plain",
+	cfg := imap.Config{Name: "support", Host: host, Port: p, Security: "plain",
 		Username: "support@example.test", Password: pw, PostAction: post, MoveTo: "Processed", BatchSize: 2}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	pl, err := mailbox.NewPoller(cfg, e.svc, nil)
+	pl, err := imap.NewPoller(cfg, e.svc, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return pl
 }
 
-func customerMail(n int) []byte {
-	return fmt.Appendf(nil, "From: Kim <kim@example.test>\r\nTo: support@example.test\r\nSubject: question %d\r\n"+
-		"Message-ID: <q%d@example.test>\r\nDate: Tue, 24 Nov 2026 10:00:00 +0900\r\n\r\nbody %d\r\n", n, n, n)
-}
+var customerMail = tickettest.CustomerMail
 
 // flags returns the flags of every mail in the support user's folder, by
 // Message-ID.
-func flags(t *testing.T, srv *devserver.Server, folder string) map[string][]imap.Flag {
+func flags(t *testing.T, srv *devserver.Server, folder string) map[string][]goimap.Flag {
 	t.Helper()
 	c, err := imapclient.DialInsecure(srv.IMAPAddr(), nil)
 	if err != nil {
@@ -134,21 +68,21 @@ func flags(t *testing.T, srv *devserver.Server, folder string) map[string][]imap
 	if err := c.Login("support@example.test", pw).Wait(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Select(folder, &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+	if _, err := c.Select(folder, &goimap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
 		t.Fatal(err)
 	}
-	msgs, err := c.Fetch(imap.SeqSet{{Start: 1, Stop: 0}}, &imap.FetchOptions{Flags: true, Envelope: true}).Collect()
+	msgs, err := c.Fetch(goimap.SeqSet{{Start: 1, Stop: 0}}, &goimap.FetchOptions{Flags: true, Envelope: true}).Collect()
 	if err != nil && !strings.Contains(err.Error(), "No matching messages") {
 		t.Fatal(err)
 	}
-	out := map[string][]imap.Flag{}
+	out := map[string][]goimap.Flag{}
 	for _, m := range msgs {
 		out[m.Envelope.MessageID] = m.Flags
 	}
 	return out
 }
 
-func hasFlag(fs []imap.Flag, f imap.Flag) bool {
+func hasFlag(fs []goimap.Flag, f goimap.Flag) bool {
 	for _, x := range fs {
 		if x == f {
 			return true
@@ -163,15 +97,15 @@ func TestPollStoresOnceAndMarksSeenAfterCommit(t *testing.T) {
 		e.srv.Append("support@example.test", "INBOX", customerMail(i))
 	}
 	e.srv.Append("support@example.test", "INBOX", customerMail(1)) // the same mail twice
-	p := e.poller(t, mailbox.PostSeen)
+	p := e.poller(t, imap.PostSeen)
 
 	// While storage fails, nothing is committed and nothing is marked seen.
-	e.db.fail.Store(true) // the quarantine cannot be written either
+	e.db.Fail.Store(true) // the quarantine cannot be written either
 	if _, err := p.Poll(context.Background()); err == nil {
 		t.Fatal("poll with failing storage returned no error")
 	}
 	for id, fl := range flags(t, e.srv, "INBOX") {
-		if hasFlag(fl, imap.FlagSeen) {
+		if hasFlag(fl, goimap.FlagSeen) {
 			t.Fatalf("%s marked seen although it was never committed", id)
 		}
 	}
@@ -179,7 +113,7 @@ func TestPollStoresOnceAndMarksSeenAfterCommit(t *testing.T) {
 		t.Fatalf("cursor advanced to %d without a commit", c.LastUID)
 	}
 
-	e.db.fail.Store(false)
+	e.db.Fail.Store(false)
 	st, err := p.Poll(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -188,14 +122,14 @@ func TestPollStoresOnceAndMarksSeenAfterCommit(t *testing.T) {
 		t.Fatalf("stats %+v, want 4 fetched, 3 new, 1 duplicate", st)
 	}
 	for id, fl := range flags(t, e.srv, "INBOX") {
-		if !hasFlag(fl, imap.FlagSeen) {
+		if !hasFlag(fl, goimap.FlagSeen) {
 			t.Errorf("%s not marked seen after commit", id)
 		}
 	}
 	// A second poll (a restart: a new Poller on the same database) resumes
 	// from the cursor and fetches only what is new.
 	e.srv.Append("support@example.test", "INBOX", customerMail(4))
-	st, err = e.poller(t, mailbox.PostSeen).Poll(context.Background())
+	st, err = e.poller(t, imap.PostSeen).Poll(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,16 +144,16 @@ func TestPollStoresOnceAndMarksSeenAfterCommit(t *testing.T) {
 }
 
 func TestPollMove(t *testing.T) {
-	for name, caps := range map[string]imap.CapSet{
+	for name, caps := range map[string]goimap.CapSet{
 		"MOVE":            nil,
-		"COPY fallback":   {imap.CapIMAP4rev1: {}},
-		"COPY + UIDPLUS ": {imap.CapIMAP4rev1: {}, imap.CapUIDPlus: {}},
+		"COPY fallback":   {goimap.CapIMAP4rev1: {}},
+		"COPY + UIDPLUS ": {goimap.CapIMAP4rev1: {}, goimap.CapUIDPlus: {}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, caps)
 			e.srv.Append("support@example.test", "INBOX", customerMail(1))
 			e.srv.Append("support@example.test", "INBOX", customerMail(2))
-			if _, err := e.poller(t, mailbox.PostMove).Poll(context.Background()); err != nil {
+			if _, err := e.poller(t, imap.PostMove).Poll(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			moved := flags(t, e.srv, "Processed")
@@ -230,12 +164,12 @@ func TestPollMove(t *testing.T) {
 			for id, fl := range left {
 				// Without UIDPLUS we must not EXPUNGE (it could remove other
 				// clients' mail), so the originals stay flagged \Deleted.
-				if _, uidplus := caps[imap.CapUIDPlus]; caps == nil || uidplus || !hasFlag(fl, imap.FlagDeleted) {
+				if _, uidplus := caps[goimap.CapUIDPlus]; caps == nil || uidplus || !hasFlag(fl, goimap.FlagDeleted) {
 					t.Errorf("%s left in INBOX with %v", id, fl)
 				}
 			}
 			// Polling again stores nothing new.
-			st, err := e.poller(t, mailbox.PostMove).Poll(context.Background())
+			st, err := e.poller(t, imap.PostMove).Poll(context.Background())
 			if err != nil || st.Fetched != 0 {
 				t.Fatalf("second poll: %+v %v, want nothing fetched", st, err)
 			}
@@ -247,7 +181,7 @@ func TestRejectedMailAdvancesAndIsKept(t *testing.T) {
 	e := newEnv(t, nil)
 	e.srv.Append("support@example.test", "INBOX", []byte("\r\n\r\n"))
 	e.srv.Append("support@example.test", "INBOX", customerMail(1))
-	st, err := e.poller(t, mailbox.PostSeen).Poll(context.Background())
+	st, err := e.poller(t, imap.PostSeen).Poll(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +196,7 @@ func TestRejectedMailAdvancesAndIsKept(t *testing.T) {
 }
 
 func TestPlainRefusedToRemoteHost(t *testing.T) {
-	_, err := mailbox.NewPoller(mailbox.IMAPConfig{Name: "x", Host: "imap.example.com", Port: 143, Security: "plain"}, nil, nil)
+	_, err := imap.NewPoller(imap.Config{Name: "x", Host: "imap.example.com", Port: 143, Security: "plain"}, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "loopback") {
 		t.Fatalf("plain to a remote host: %v, want a loopback error", err)
 	}
@@ -272,7 +206,7 @@ func TestLoginFailureIsReported(t *testing.T) {
 	e := newEnv(t, nil)
 	host, port, _ := net.SplitHostPort(e.srv.IMAPAddr())
 	p, _ := strconv.Atoi(port)
-	pl, _ := mailbox.NewPoller(mailbox.IMAPConfig{Name: "support", Host: host, Port: p, Security: "plain",
+	pl, _ := imap.NewPoller(imap.Config{Name: "support", Host: host, Port: p, Security: "plain",
 		Username: "support@example.test", Password: "wrong"}, e.svc, nil)
 	_, err := pl.Poll(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "login as support@example.test") || strings.Contains(err.Error(), "wrong") {

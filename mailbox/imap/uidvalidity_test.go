@@ -1,4 +1,4 @@
-package mailbox_test
+package imap_test
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 
 	"github.com/emersion/go-imap/v2/imapclient"
 
-	"github.com/ticketd/ticketd/mailbox"
+	"github.com/ticketd/ticketd/mailbox/imap"
 	"github.com/ticketd/ticketd/ticket"
 )
 
@@ -29,7 +29,7 @@ func TestUIDValidityChangeRescansWithoutDuplicates(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		e.srv.Append("support@example.test", "Support", customerMail(i))
 	}
-	p := e.poller(t, mailbox.PostSeen, func(c *mailbox.IMAPConfig) { c.Folder = "Support" })
+	p := e.poller(t, imap.PostSeen, func(c *imap.Config) { c.Folder = "Support" })
 	if st, err := p.Poll(context.Background()); err != nil || st.NewTickets != 3 {
 		t.Fatalf("first poll: %+v %v", st, err)
 	}

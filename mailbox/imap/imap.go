@@ -1,4 +1,4 @@
-package mailbox
+package imap
 
 import (
 	"context"
@@ -13,10 +13,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/emersion/go-imap/v2"
+	goimap "github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
 
+	"github.com/ticketd/ticketd/mailbox"
 	"github.com/ticketd/ticketd/mailbox/rfc822"
 	"github.com/ticketd/ticketd/ticket"
 )
@@ -27,8 +28,8 @@ const (
 	PostMove = "move"
 )
 
-// IMAPConfig describes one polled IMAP folder.
-type IMAPConfig struct {
+// Config describes one polled IMAP folder.
+type Config struct {
 	// Name identifies the mailbox in logs and in the cursor key.
 	Name string
 	Host string
@@ -49,7 +50,7 @@ type IMAPConfig struct {
 	// the post-action is applied after each.
 	BatchSize int
 	// Pipe bounds the parse-and-commit pipeline a poll feeds.
-	Pipe PipeOptions
+	Pipe mailbox.PipeOptions
 	// MaxMessageBytes is the largest mail downloaded (default 25 MiB). A
 	// larger one (by RFC822.SIZE) stays on the server, moved to
 	// OversizedFolder when set (else marked \Seen); a ticket is opened from
@@ -71,40 +72,31 @@ type IMAPConfig struct {
 }
 
 // CursorKey is the key of the folder's cursor in the store.
-func (c IMAPConfig) CursorKey() string { return c.Name + "/" + c.folder() }
+func (c Config) CursorKey() string { return c.Name + "/" + c.folder() }
 
-func (c IMAPConfig) folder() string {
+func (c Config) folder() string {
 	if c.Folder == "" {
 		return "INBOX"
 	}
 	return c.Folder
 }
 
-// IsLoopback reports whether host names this machine.
-func IsLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
-}
-
 // Poller fetches new mail from one IMAP folder into the ticket service.
 type Poller struct {
-	cfg IMAPConfig
+	cfg Config
 	svc *ticket.Service
 	log *slog.Logger
 }
 
 // NewPoller checks cfg and returns a Poller.
-func NewPoller(cfg IMAPConfig, svc *ticket.Service, log *slog.Logger) (*Poller, error) {
+func NewPoller(cfg Config, svc *ticket.Service, log *slog.Logger) (*Poller, error) {
 	if cfg.Security == "" {
 		cfg.Security = "tls"
 	}
 	switch cfg.Security {
 	case "tls", "starttls":
 	case "plain":
-		if !IsLoopback(cfg.Host) {
+		if !mailbox.IsLoopback(cfg.Host) {
 			return nil, fmt.Errorf("mailbox %s: plain IMAP is only allowed to a loopback host, not %q; use tls or starttls", cfg.Name, cfg.Host)
 		}
 	default:
@@ -139,14 +131,14 @@ func (p *Poller) Name() string { return p.cfg.CursorKey() }
 
 // PollStats counts what one poll did.
 type PollStats struct {
-	PipeStats
+	mailbox.PipeStats
 	// Oversized counts the mails handled from their header (over the size
 	// limit, or undownloadable); they count in Fetched too.
 	Oversized int
 }
 
 // add counts what a pipe committed.
-func (st *PollStats) add(ps PipeStats) {
+func (st *PollStats) add(ps mailbox.PipeStats) {
 	st.Fetched += ps.Fetched
 	st.NewTickets += ps.NewTickets
 	st.FollowUps += ps.FollowUps
@@ -176,7 +168,7 @@ const maxBadPerPoll = 20
 // note, the post-action of oversized mail, and the cursor moves past it.
 func (p *Poller) Poll(ctx context.Context) (PollStats, error) {
 	var st PollStats
-	bad := map[imap.UID]*badMail{}
+	bad := map[goimap.UID]*badMail{}
 	for {
 		err := p.pollOnce(ctx, &st, bad)
 		var bm *badMail
@@ -196,7 +188,7 @@ func (p *Poller) Poll(ctx context.Context) (PollStats, error) {
 // badMail is a mail that cannot be downloaded; size is its real size when
 // known.
 type badMail struct {
-	uid    imap.UID
+	uid    goimap.UID
 	size   int64
 	reason string
 }
@@ -205,7 +197,7 @@ func (b *badMail) Error() string { return fmt.Sprintf("uid %d: %s", b.uid, b.rea
 
 // pollOnce is one connection's part of Poll; bad are the mails found
 // undownloadable so far, handled from their header.
-func (p *Poller) pollOnce(ctx context.Context, st *PollStats, bad map[imap.UID]*badMail) (err error) {
+func (p *Poller) pollOnce(ctx context.Context, st *PollStats, bad map[goimap.UID]*badMail) (err error) {
 	c, err := p.dial(ctx)
 	if err != nil {
 		return err
@@ -257,15 +249,15 @@ func (p *Poller) pollOnce(ctx context.Context, st *PollStats, bad map[imap.UID]*
 		}
 	}
 
-	var uids []imap.UID
+	var uids []goimap.UID
 	if sel.NumMessages > 0 && (sel.UIDNext == 0 || uint32(sel.UIDNext) > cur.LastUID+1) {
-		var set imap.UIDSet
-		set.AddRange(imap.UID(cur.LastUID+1), 0) // LastUID+1:*
-		data, err := c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{set}}, nil).Wait()
+		var set goimap.UIDSet
+		set.AddRange(goimap.UID(cur.LastUID+1), 0) // LastUID+1:*
+		data, err := c.UIDSearch(&goimap.SearchCriteria{UID: []goimap.UIDSet{set}}, nil).Wait()
 		if err != nil {
 			return fmt.Errorf("mailbox %s: uid search: %w", p.cfg.Name, err)
 		}
-		all, _ := data.All.(imap.UIDSet).Nums()
+		all, _ := data.All.(goimap.UIDSet).Nums()
 		for _, u := range all {
 			if uint32(u) > cur.LastUID { // "n:*" also matches the last mail when n > max
 				uids = append(uids, u)
@@ -334,24 +326,24 @@ func (p *Poller) pollOnce(ctx context.Context, st *PollStats, bad map[imap.UID]*
 type run struct {
 	p        *Poller
 	validity uint32
-	pipe     *Pipe
+	pipe     *mailbox.Pipe
 
-	done, spam []imap.UID            // committed, post-action (or spam move) to do
-	acted      uint32                // the cursor's ActedUID as this run knows it
-	bad        map[imap.UID]*badMail // refused or left out by the server, to handle from their header
+	done, spam []goimap.UID            // committed, post-action (or spam move) to do
+	acted      uint32                  // the cursor's ActedUID as this run knows it
+	bad        map[goimap.UID]*badMail // refused or left out by the server, to handle from their header
 }
 
-func (p *Poller) newRun(validity uint32, uids []imap.UID) *run {
-	f := &Folder{Mailbox: p.cfg.CursorKey(), Validity: validity, UIDs: make([]uint32, len(uids))}
+func (p *Poller) newRun(validity uint32, uids []goimap.UID) *run {
+	f := &mailbox.Folder{Mailbox: p.cfg.CursorKey(), Validity: validity, UIDs: make([]uint32, len(uids))}
 	for i, u := range uids {
 		f.UIDs[i] = uint32(u)
 	}
-	return &run{p: p, validity: validity, pipe: NewPipe(p.svc, p.cfg.Pipe, f, p.log)}
+	return &run{p: p, validity: validity, pipe: mailbox.NewPipe(p.svc, p.cfg.Pipe, f, p.log)}
 }
 
 // gone lets the cursor pass UIDs the server did not return (expunged by
 // another client) or that were handled from their header.
-func (r *run) gone(uids []imap.UID) {
+func (r *run) gone(uids []goimap.UID) {
 	for _, u := range uids {
 		r.pipe.Skip(uint32(u))
 	}
@@ -362,13 +354,13 @@ func (r *run) gone(uids []imap.UID) {
 func (r *run) take() uint32 {
 	c := r.pipe.Take()
 	for _, u := range c.Done {
-		r.done = append(r.done, imap.UID(u))
+		r.done = append(r.done, goimap.UID(u))
 	}
 	for _, u := range c.Spam {
 		if r.p.cfg.SpamFolder == "" {
-			r.done = append(r.done, imap.UID(u)) // kept in the folder like any mail
+			r.done = append(r.done, goimap.UID(u)) // kept in the folder like any mail
 		} else {
-			r.spam = append(r.spam, imap.UID(u))
+			r.spam = append(r.spam, goimap.UID(u))
 		}
 	}
 	return c.Safe
@@ -378,7 +370,7 @@ func (r *run) take() uint32 {
 // cursor, and records it.
 func (r *run) act(c *conn) error {
 	safe := r.take()
-	var done, spam []imap.UID
+	var done, spam []goimap.UID
 	r.done, done = split(r.done, safe)
 	r.spam, spam = split(r.spam, safe)
 	acted := r.acted
@@ -401,7 +393,7 @@ func (r *run) act(c *conn) error {
 		}
 	}
 	if safe > acted && (len(done) > 0 || len(spam) > 0) {
-		if err := p.markActed(r.validity, imap.UID(safe)); err != nil {
+		if err := p.markActed(r.validity, goimap.UID(safe)); err != nil {
 			return err
 		}
 		r.acted = safe
@@ -410,7 +402,7 @@ func (r *run) act(c *conn) error {
 }
 
 // split separates the UIDs up to limit from the others.
-func split(uids []imap.UID, limit uint32) (rest, upTo []imap.UID) {
+func split(uids []goimap.UID, limit uint32) (rest, upTo []goimap.UID) {
 	for _, u := range uids {
 		if uint32(u) <= limit {
 			upTo = append(upTo, u)
@@ -427,7 +419,7 @@ func split(uids []imap.UID, limit uint32) (rest, upTo []imap.UID) {
 // FETCH ends in NO), leaves out though it still exists, or sends without a
 // body is tried once more alone, then put in r.bad; one whose body is far
 // larger than its RFC822.SIZE said ends the fetch with a *badMail.
-func (r *run) fetch(ctx context.Context, c *conn, chunk []imap.UID) error {
+func (r *run) fetch(ctx context.Context, c *conn, chunk []goimap.UID) error {
 	missing, err := r.fetchSet(ctx, c, chunk)
 	if perMail(err) {
 		err = nil // some mail it cannot read: which, is found out below
@@ -440,12 +432,12 @@ func (r *run) fetch(ctx context.Context, c *conn, chunk []imap.UID) error {
 	}
 	// Expunged meanwhile (the cursor may pass them), or withheld?
 	slices.Sort(missing)
-	data, err := c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{imap.UIDSetNum(missing...)}}, nil).Wait()
+	data, err := c.UIDSearch(&goimap.SearchCriteria{UID: []goimap.UIDSet{goimap.UIDSetNum(missing...)}}, nil).Wait()
 	if err != nil {
 		return fmt.Errorf("mailbox %s: uid search: %w", r.p.cfg.Name, err)
 	}
-	exist, _ := data.All.(imap.UIDSet).Nums()
-	var gone []imap.UID
+	exist, _ := data.All.(goimap.UIDSet).Nums()
+	var gone []goimap.UID
 	for _, u := range missing {
 		if !slices.Contains(exist, u) {
 			gone = append(gone, u)
@@ -456,7 +448,7 @@ func (r *run) fetch(ctx context.Context, c *conn, chunk []imap.UID) error {
 		if !slices.Contains(missing, u) {
 			continue // "n:*" matches the last mail too
 		}
-		still, err := r.fetchSet(ctx, c, []imap.UID{u})
+		still, err := r.fetchSet(ctx, c, []goimap.UID{u})
 		switch {
 		case perMail(err):
 			r.addBad(u, "the server refused to send it: "+err.Error())
@@ -470,13 +462,13 @@ func (r *run) fetch(ctx context.Context, c *conn, chunk []imap.UID) error {
 }
 
 // fetchSet runs one UID FETCH of uids into the pipeline and returns the
-// UIDs it did not bring (with an *imap.Error when the server said NO, as a
+// UIDs it did not bring (with an *goimap.Error when the server said NO, as a
 // server does for a mail it cannot read).
-func (r *run) fetchSet(ctx context.Context, c *conn, uids []imap.UID) (missing []imap.UID, err error) {
+func (r *run) fetchSet(ctx context.Context, c *conn, uids []goimap.UID) (missing []goimap.UID, err error) {
 	p := r.p
-	section := &imap.FetchItemBodySection{Peek: true}
-	cmd := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{
-		UID: true, RFC822Size: true, BodySection: []*imap.FetchItemBodySection{section},
+	section := &goimap.FetchItemBodySection{Peek: true}
+	cmd := c.Fetch(goimap.UIDSetNum(uids...), &goimap.FetchOptions{
+		UID: true, RFC822Size: true, BodySection: []*goimap.FetchItemBodySection{section},
 	})
 	closed := false
 	defer func() {
@@ -484,7 +476,7 @@ func (r *run) fetchSet(ctx context.Context, c *conn, uids []imap.UID) (missing [
 			cmd.Close() // already failing; the first error is the one to report
 		}
 	}()
-	asked := make(map[imap.UID]bool, len(uids))
+	asked := make(map[goimap.UID]bool, len(uids))
 	for _, u := range uids {
 		asked[u] = true
 	}
@@ -516,13 +508,13 @@ func (r *run) fetchSet(ctx context.Context, c *conn, uids []imap.UID) (missing [
 		delete(asked, uid)
 		src := fmt.Sprintf("imap %s uid %d", p.cfg.CursorKey(), uid)
 		done := c.tc.ours() // a full pipeline is our own slowness
-		r.pipe.Submit(&Job{Raw: raw, UID: uint32(uid), In: ticket.Incoming{Source: src}}, reserved)
+		r.pipe.Submit(&mailbox.Job{Raw: raw, UID: uint32(uid), In: ticket.Incoming{Source: src}}, reserved)
 		done()
 	}
 	closed = true
 	missing = slices.Collect(maps.Keys(asked))
 	if err := cmd.Close(); err != nil {
-		var ierr *imap.Error
+		var ierr *goimap.Error
 		if errors.As(err, &ierr) && c.tc.err() == nil {
 			return missing, ierr // a NO: the connection is fine
 		}
@@ -536,23 +528,23 @@ func (r *run) fetchSet(ctx context.Context, c *conn, uids []imap.UID) (missing [
 // rather than about the server's state right now (UNAVAILABLE, LIMIT,
 // INUSE, OVERQUOTA, ...), which a later poll retries.
 func perMail(err error) bool {
-	var ierr *imap.Error
-	if !errors.As(err, &ierr) || ierr.Type != imap.StatusResponseTypeNo {
+	var ierr *goimap.Error
+	if !errors.As(err, &ierr) || ierr.Type != goimap.StatusResponseTypeNo {
 		return false
 	}
 	switch ierr.Code {
-	case "", imap.ResponseCodeServerBug, imap.ResponseCodeCorruption, imap.ResponseCodeParse,
-		imap.ResponseCodeUnknownCTE, imap.ResponseCodeTooBig, imap.ResponseCodeCannot:
+	case "", goimap.ResponseCodeServerBug, goimap.ResponseCodeCorruption, goimap.ResponseCodeParse,
+		goimap.ResponseCodeUnknownCTE, goimap.ResponseCodeTooBig, goimap.ResponseCodeCannot:
 		return true
 	}
 	return false
 }
 
 // addBad records a mail of the run that cannot be downloaded.
-func (r *run) addBad(uid imap.UID, reason string) {
+func (r *run) addBad(uid goimap.UID, reason string) {
 	r.p.log.Warn("imap: a mail cannot be downloaded; it is handled from its header", "uid", uid, "reason", reason)
 	if r.bad == nil {
-		r.bad = map[imap.UID]*badMail{}
+		r.bad = map[goimap.UID]*badMail{}
 	}
 	r.bad[uid] = &badMail{uid: uid, reason: reason}
 }
@@ -582,7 +574,7 @@ func abandon(c *conn, cmd *imapclient.FetchCommand, midLiteral bool) {
 // pipe before they are read (the caller releases or submits them). A body
 // far larger than the limit (so than the RFC822.SIZE the server gave) is a
 // *badMail; a second body is discarded as it streams.
-func (p *Poller) readMessage(ctx context.Context, c *conn, msg *imapclient.FetchMessageData, pipe *Pipe) (uid imap.UID, raw []byte, reserved int64, err error) {
+func (p *Poller) readMessage(ctx context.Context, c *conn, msg *imapclient.FetchMessageData, pipe *mailbox.Pipe) (uid goimap.UID, raw []byte, reserved int64, err error) {
 	var size int64
 	for {
 		item := msg.Next()
@@ -636,7 +628,7 @@ func (e *literalError) Error() string { return e.err.Error() }
 func (e *literalError) Unwrap() error { return e.err }
 
 // discard reads and drops a literal, under its deadline.
-func (c *conn) discard(lit imap.LiteralReader) error {
+func (c *conn) discard(lit goimap.LiteralReader) error {
 	defer c.tc.literal(lit.Size())()
 	_, err := io.Copy(io.Discard, lit)
 	return err
@@ -645,27 +637,27 @@ func (c *conn) discard(lit imap.LiteralReader) error {
 // catchUp re-applies the post-action to mails committed before whose
 // post-action was not recorded as done.
 func (p *Poller) catchUp(c *conn, cur ticket.Cursor) error {
-	var set imap.UIDSet
-	set.AddRange(imap.UID(cur.ActedUID+1), imap.UID(cur.LastUID))
-	crit := &imap.SearchCriteria{UID: []imap.UIDSet{set}}
+	var set goimap.UIDSet
+	set.AddRange(goimap.UID(cur.ActedUID+1), goimap.UID(cur.LastUID))
+	crit := &goimap.SearchCriteria{UID: []goimap.UIDSet{set}}
 	if p.cfg.PostAction == PostSeen {
-		crit.NotFlag = []imap.Flag{imap.FlagSeen}
+		crit.NotFlag = []goimap.Flag{goimap.FlagSeen}
 	}
 	data, err := c.UIDSearch(crit, nil).Wait()
 	if err != nil {
 		return fmt.Errorf("mailbox %s: uid search (catch-up): %w", p.cfg.Name, err)
 	}
-	uids, _ := data.All.(imap.UIDSet).Nums()
+	uids, _ := data.All.(goimap.UIDSet).Nums()
 	if len(uids) > 0 {
 		p.log.Info("imap: applying the post-action left undone", "count", len(uids))
 		if err := p.postAction(c, uids); err != nil {
 			return err
 		}
 	}
-	return p.markActed(cur.UIDValidity, imap.UID(cur.LastUID))
+	return p.markActed(cur.UIDValidity, goimap.UID(cur.LastUID))
 }
 
-func (p *Poller) markActed(validity uint32, uid imap.UID) error {
+func (p *Poller) markActed(validity uint32, uid goimap.UID) error {
 	return p.svc.UpdateCursor(p.cfg.CursorKey(), func(cur *ticket.Cursor) {
 		if cur.UIDValidity == validity {
 			cur.ActedUID = max(cur.ActedUID, uint32(uid))
@@ -678,23 +670,23 @@ func (p *Poller) markActed(validity uint32, uid imap.UID) error {
 // after the COPY succeeded, \Deleted and, with UIDPLUS, a UID EXPUNGE of
 // exactly these UIDs. Without UIDPLUS the originals stay flagged \Deleted:
 // a plain EXPUNGE could remove mail other clients flagged.
-func (p *Poller) postAction(c *conn, uids []imap.UID) error {
+func (p *Poller) postAction(c *conn, uids []goimap.UID) error {
 	return p.act(c, uids, p.cfg.PostAction, p.cfg.MoveTo)
 }
 
 // act applies a post-action (PostSeen, or PostMove to folder) to uids.
-func (p *Poller) act(c *conn, uids []imap.UID, action, folder string) error {
-	set := imap.UIDSetNum(uids...)
+func (p *Poller) act(c *conn, uids []goimap.UID, action, folder string) error {
+	set := goimap.UIDSetNum(uids...)
 	if action == PostSeen {
-		err := c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close()
+		err := c.Store(set, &goimap.StoreFlags{Op: goimap.StoreFlagsAdd, Silent: true, Flags: []goimap.Flag{goimap.FlagSeen}}, nil).Close()
 		if err != nil {
 			return fmt.Errorf("mailbox %s: mark seen: %w", p.cfg.Name, err)
 		}
 		return nil
 	}
 	err := p.move(c, set, folder)
-	var ierr *imap.Error
-	if errors.As(err, &ierr) && ierr.Code == imap.ResponseCodeTryCreate {
+	var ierr *goimap.Error
+	if errors.As(err, &ierr) && ierr.Code == goimap.ResponseCodeTryCreate {
 		if cerr := c.Create(folder, nil).Wait(); cerr != nil {
 			return fmt.Errorf("mailbox %s: create %s: %w", p.cfg.Name, folder, cerr)
 		}
@@ -704,9 +696,9 @@ func (p *Poller) act(c *conn, uids []imap.UID, action, folder string) error {
 	return err
 }
 
-func (p *Poller) move(c *conn, set imap.UIDSet, folder string) error {
+func (p *Poller) move(c *conn, set goimap.UIDSet, folder string) error {
 	caps := c.Caps()
-	if caps.Has(imap.CapMove) || caps.Has(imap.CapIMAP4rev2) {
+	if caps.Has(goimap.CapMove) || caps.Has(goimap.CapIMAP4rev2) {
 		if _, err := c.Move(set, folder).Wait(); err != nil {
 			return fmt.Errorf("mailbox %s: move to %s: %w", p.cfg.Name, folder, err)
 		}
@@ -715,10 +707,10 @@ func (p *Poller) move(c *conn, set imap.UIDSet, folder string) error {
 	if _, err := c.Copy(set, folder).Wait(); err != nil {
 		return fmt.Errorf("mailbox %s: copy to %s: %w", p.cfg.Name, folder, err)
 	}
-	if err := c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
+	if err := c.Store(set, &goimap.StoreFlags{Op: goimap.StoreFlagsAdd, Silent: true, Flags: []goimap.Flag{goimap.FlagDeleted}}, nil).Close(); err != nil {
 		return fmt.Errorf("mailbox %s: flag copied mail deleted: %w", p.cfg.Name, err)
 	}
-	if caps.Has(imap.CapUIDPlus) {
+	if caps.Has(goimap.CapUIDPlus) {
 		if err := c.UIDExpunge(set).Close(); err != nil {
 			return fmt.Errorf("mailbox %s: uid expunge: %w", p.cfg.Name, err)
 		}

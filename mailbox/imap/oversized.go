@@ -1,4 +1,4 @@
-package mailbox
+package imap
 
 import (
 	"errors"
@@ -7,9 +7,10 @@ import (
 	"maps"
 	"slices"
 
-	"github.com/emersion/go-imap/v2"
+	goimap "github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"github.com/ticketd/ticketd/mailbox"
 	"github.com/ticketd/ticketd/ticket"
 )
 
@@ -21,11 +22,11 @@ const maxHeaderFetch = 1 << 20
 // MaxMessageBytes, and those known to be undownloadable (bad), from the
 // others. Only the sizes are read: any literal the server sends unasked
 // is discarded as it streams.
-func (p *Poller) split(c *conn, chunk []imap.UID, bad map[imap.UID]*badMail) (normal []imap.UID, big map[imap.UID]*badMail, err error) {
-	cmd := c.Fetch(imap.UIDSetNum(chunk...), &imap.FetchOptions{UID: true, RFC822Size: true})
-	size := map[imap.UID]int64{}
+func (p *Poller) split(c *conn, chunk []goimap.UID, bad map[goimap.UID]*badMail) (normal []goimap.UID, big map[goimap.UID]*badMail, err error) {
+	cmd := c.Fetch(goimap.UIDSetNum(chunk...), &goimap.FetchOptions{UID: true, RFC822Size: true})
+	size := map[goimap.UID]int64{}
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
-		var uid imap.UID
+		var uid goimap.UID
 		var n int64
 		for item := msg.Next(); item != nil; item = msg.Next() {
 			switch it := item.(type) {
@@ -49,7 +50,7 @@ func (p *Poller) split(c *conn, chunk []imap.UID, bad map[imap.UID]*badMail) (no
 	if err := cmd.Close(); err != nil {
 		return nil, nil, fmt.Errorf("mailbox %s: uid fetch rfc822.size: %w", p.cfg.Name, err)
 	}
-	big = map[imap.UID]*badMail{}
+	big = map[goimap.UID]*badMail{}
 	for _, u := range chunk {
 		switch {
 		case bad[u] != nil:
@@ -68,13 +69,13 @@ func (p *Poller) split(c *conn, chunk []imap.UID, bad map[imap.UID]*badMail) (no
 // applies the post-action of oversized mail (a move to OversizedFolder, or
 // \Seen); their bodies are never read. A header the server will not give
 // is replaced by one that says so, so nothing goes unrecorded.
-func (p *Poller) oversized(c *conn, mails map[imap.UID]*badMail, st *PollStats) error {
-	uids := make([]imap.UID, 0, len(mails))
+func (p *Poller) oversized(c *conn, mails map[goimap.UID]*badMail, st *PollStats) error {
+	uids := make([]goimap.UID, 0, len(mails))
 	for u := range mails {
 		uids = append(uids, u)
 	}
 	headers, err := p.headers(c, uids)
-	var ierr *imap.Error
+	var ierr *goimap.Error
 	if errors.As(err, &ierr) && c.tc.err() == nil {
 		// A NO: the headers it brought are kept, the others asked for one
 		// at a time, so that one bad mail costs the others nothing.
@@ -83,7 +84,7 @@ func (p *Poller) oversized(c *conn, mails map[imap.UID]*badMail, st *PollStats) 
 			if _, ok := headers[u]; ok || len(uids) == 1 {
 				continue
 			}
-			h, herr := p.headers(c, []imap.UID{u})
+			h, herr := p.headers(c, []goimap.UID{u})
 			if herr != nil && !errors.As(herr, &ierr) {
 				return herr
 			}
@@ -107,7 +108,7 @@ func (p *Poller) oversized(c *conn, mails map[imap.UID]*badMail, st *PollStats) 
 		case m.reason != "":
 			in.Undownloadable = m.reason
 		}
-		res, _, err := Deliver(p.svc, append(raw, "\r\n"...), in)
+		res, _, err := mailbox.Deliver(p.svc, append(raw, "\r\n"...), in)
 		if err != nil {
 			done()
 			return fmt.Errorf("mailbox %s: uid %d: %w", p.cfg.Name, u, err)
@@ -129,12 +130,12 @@ func (p *Poller) oversized(c *conn, mails map[imap.UID]*badMail, st *PollStats) 
 
 // headers fetches BODY.PEEK[HEADER] of uids, each at most maxHeaderFetch
 // bytes (the rest is discarded as it streams).
-func (p *Poller) headers(c *conn, uids []imap.UID) (map[imap.UID][]byte, error) {
-	hdr := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, Peek: true}
-	cmd := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{hdr}})
-	out := map[imap.UID][]byte{}
+func (p *Poller) headers(c *conn, uids []goimap.UID) (map[goimap.UID][]byte, error) {
+	hdr := &goimap.FetchItemBodySection{Specifier: goimap.PartSpecifierHeader, Peek: true}
+	cmd := c.Fetch(goimap.UIDSetNum(uids...), &goimap.FetchOptions{UID: true, BodySection: []*goimap.FetchItemBodySection{hdr}})
+	out := map[goimap.UID][]byte{}
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
-		var uid imap.UID
+		var uid goimap.UID
 		var raw []byte
 		for item := msg.Next(); item != nil; item = msg.Next() {
 			switch it := item.(type) {
@@ -166,7 +167,7 @@ func (p *Poller) headers(c *conn, uids []imap.UID) (map[imap.UID][]byte, error) 
 		}
 	}
 	if err := cmd.Close(); err != nil {
-		var ierr *imap.Error
+		var ierr *goimap.Error
 		if errors.As(err, &ierr) {
 			return out, ierr
 		}

@@ -1,4 +1,4 @@
-package mailbox
+package smtp
 
 import (
 	"bufio"
@@ -99,7 +99,7 @@ func TestSMTPEveryStageHasTheTimeout(t *testing.T) {
 	for _, stage := range []string{"greeting", "EHLO", "AUTH", "MAIL", "RCPT", "DATA", "body", "end", "QUIT"} {
 		t.Run(stage, func(t *testing.T) {
 			host, port := smtpHostPort(t, stallSMTP(t, stage, ""))
-			snd, err := NewSMTPSender(SMTPConfig{Host: host, Port: port, Security: "plain", Username: "u", Password: "p",
+			snd, err := NewSender(Config{Host: host, Port: port, Security: "plain", Username: "u", Password: "p",
 				Timeout: 300 * time.Millisecond}, nil)
 			smtpCheck(t, err, "new sender")
 			o := smtpOutgoing()
@@ -138,10 +138,10 @@ func TestSMTPEveryStageHasTheTimeout(t *testing.T) {
 // Failures before any mail is given to the server say where they were, so
 // that health reports can name what to fix.
 func TestSMTPConnectErrorStages(t *testing.T) {
-	stageOf := func(cfg SMTPConfig) string {
+	stageOf := func(cfg Config) string {
 		t.Helper()
 		cfg.Timeout = 2 * time.Second
-		snd, err := NewSMTPSender(cfg, nil)
+		snd, err := NewSender(cfg, nil)
 		smtpCheck(t, err, "new sender")
 		_, err = snd.Send(context.Background(), smtpOutgoing())
 		var ce *ConnectError
@@ -151,20 +151,20 @@ func TestSMTPConnectErrorStages(t *testing.T) {
 		return ce.Stage
 	}
 	host, port := smtpHostPort(t, stallSMTP(t, "", "535"))
-	if s := stageOf(SMTPConfig{Host: host, Port: port, Security: "plain", Username: "u", Password: "wrong"}); s != "auth" {
+	if s := stageOf(Config{Host: host, Port: port, Security: "plain", Username: "u", Password: "wrong"}); s != "auth" {
 		t.Errorf("535 to AUTH: stage %q, want auth", s)
 	}
 	host, port = smtpHostPort(t, stallSMTP(t, "", "454"))
-	if s := stageOf(SMTPConfig{Host: host, Port: port, Security: "plain", Username: "u", Password: "p"}); s != "busy" {
+	if s := stageOf(Config{Host: host, Port: port, Security: "plain", Username: "u", Password: "p"}); s != "busy" {
 		t.Errorf("454 to AUTH (the server's authentication is down): stage %q, want busy", s)
 	}
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	_, closed := smtpHostPort(t, ln.Addr().String())
 	ln.Close()
-	if s := stageOf(SMTPConfig{Host: "127.0.0.1", Port: closed, Security: "plain"}); s != "connect" {
+	if s := stageOf(Config{Host: "127.0.0.1", Port: closed, Security: "plain"}); s != "connect" {
 		t.Errorf("refused: stage %q, want connect", s)
 	}
-	if s := stageOf(SMTPConfig{Host: host, Port: port, Security: "starttls"}); s != "tls" {
+	if s := stageOf(Config{Host: host, Port: port, Security: "starttls"}); s != "tls" {
 		t.Errorf("no STARTTLS: stage %q, want tls", s)
 	}
 }

@@ -1,4 +1,4 @@
-package mailbox_test
+package imap_test
 
 import (
 	"context"
@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ticketd/ticketd/mailbox"
 	"github.com/ticketd/ticketd/mailbox/hostile"
+	"github.com/ticketd/ticketd/mailbox/imap"
 	"github.com/ticketd/ticketd/ticket"
 )
 
@@ -35,16 +35,16 @@ func hostileEnv(t *testing.T, n int, plan hostile.Plan) (*env, *hostile.Server) 
 }
 
 // hostilePoller polls the hostile server with a short timeout.
-func hostilePoller(t *testing.T, e *env, h *hostile.Server, log *slog.Logger, opts ...func(*mailbox.IMAPConfig)) *mailbox.Poller {
+func hostilePoller(t *testing.T, e *env, h *hostile.Server, log *slog.Logger, opts ...func(*imap.Config)) *imap.Poller {
 	t.Helper()
 	host, port, _ := net.SplitHostPort(h.Addr())
 	pn, _ := strconv.Atoi(port)
-	cfg := mailbox.IMAPConfig{Name: "support", Host: host, Port: pn, Security: "plain", Username: "support@example.test",
+	cfg := imap.Config{Name: "support", Host: host, Port: pn, Security: "plain", Username: "support@example.test",
 		Password: pw, Timeout: 300 * time.Millisecond, BatchSize: 2}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	p, err := mailbox.NewPoller(cfg, e.svc, log)
+	p, err := imap.NewPoller(cfg, e.svc, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestPollStallIsTimedOut(t *testing.T) {
 func TestPollCancelledWhileStalled(t *testing.T) {
 	for _, stall := range []string{"SELECT", "UID FETCH"} {
 		e, h := hostileEnv(t, 3, hostile.Plan{Stall: stall})
-		p := hostilePoller(t, e, h, nil, func(c *mailbox.IMAPConfig) { c.Timeout = time.Minute })
+		p := hostilePoller(t, e, h, nil, func(c *imap.Config) { c.Timeout = time.Minute })
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(200*time.Millisecond, cancel)
 		start := time.Now()
@@ -134,7 +134,7 @@ func TestSlowLiteralHasADeadline(t *testing.T) {
 	e.srv.Append("support@example.test", "INBOX", customerMail(1))
 	host, port, _ := net.SplitHostPort(slow)
 	pn, _ := strconv.Atoi(port)
-	p, err := mailbox.NewPoller(mailbox.IMAPConfig{Name: "support", Host: host, Port: pn, Security: "plain",
+	p, err := imap.NewPoller(imap.Config{Name: "support", Host: host, Port: pn, Security: "plain",
 		Username: "support@example.test", Password: pw, Timeout: 200 * time.Millisecond}, e.svc, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -215,7 +215,7 @@ func TestUndownloadableMailsAreHandledOnce(t *testing.T) {
 		SizeLie: map[uint32]int64{2: 300}, BodyLen: map[uint32]int64{2: 4 << 20},
 		FetchNO: map[uint32]bool{3: true}, Omit: map[uint32]bool{4: true},
 	})
-	p := hostilePoller(t, e, h, nil, func(c *mailbox.IMAPConfig) { c.MaxMessageBytes = 1 << 20; c.BatchSize = 10 })
+	p := hostilePoller(t, e, h, nil, func(c *imap.Config) { c.MaxMessageBytes = 1 << 20; c.BatchSize = 10 })
 	st, err := p.Poll(context.Background())
 	if err != nil {
 		t.Fatalf("poll: %v (%+v)", err, st)
@@ -264,7 +264,7 @@ func TestUndownloadableMailsAreHandledOnce(t *testing.T) {
 // the next poll does not fetch their headers again.
 func TestOversizedOnlyPollAdvancesCursor(t *testing.T) {
 	e, h := hostileEnv(t, 2, hostile.Plan{BodyLen: map[uint32]int64{1: 2 << 20, 2: 3 << 20}})
-	p := hostilePoller(t, e, h, nil, func(c *mailbox.IMAPConfig) { c.MaxMessageBytes = 1 << 20 })
+	p := hostilePoller(t, e, h, nil, func(c *imap.Config) { c.MaxMessageBytes = 1 << 20 })
 	for i := 0; i < 3; i++ {
 		if _, err := p.Poll(context.Background()); err != nil {
 			t.Fatal(err)
@@ -284,7 +284,7 @@ func TestOversizedOnlyPollAdvancesCursor(t *testing.T) {
 func TestHostileLiteralsAreNotBuffered(t *testing.T) {
 	const huge = 64 << 20
 	e, h := hostileEnv(t, 2, hostile.Plan{Unsolicited: huge, BodyLen: map[uint32]int64{2: 2 << 20}, HeaderLen: map[uint32]int64{2: huge}})
-	p := hostilePoller(t, e, h, nil, func(c *mailbox.IMAPConfig) { c.MaxMessageBytes = 1 << 20; c.Timeout = 10 * time.Second })
+	p := hostilePoller(t, e, h, nil, func(c *imap.Config) { c.MaxMessageBytes = 1 << 20; c.Timeout = 10 * time.Second })
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
@@ -309,7 +309,7 @@ func TestWatchNoticesAStalledServer(t *testing.T) {
 	for _, stall := range []string{"DONE", "NOOP", "EXAMINE"} {
 		t.Run(stall, func(t *testing.T) {
 			e, h := hostileEnv(t, 1, hostile.Plan{Stall: stall})
-			w := startWatch(t, e, h.Addr(), &mailbox.WatchOptions{Restart: 200 * time.Millisecond, CommandTimeout: 300 * time.Millisecond,
+			w := startWatch(t, e, h.Addr(), &imap.WatchOptions{Restart: 200 * time.Millisecond, CommandTimeout: 300 * time.Millisecond,
 				MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
 			start := time.Now()
 			w.waitLog(t, "no answer within 300ms", 1, 10*time.Second)

@@ -1,4 +1,4 @@
-package mailbox
+package imap
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/emersion/go-imap/v2"
+	goimap "github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 )
 
@@ -171,18 +171,18 @@ func (p *Poller) watchOnce(ctx context.Context, o WatchOptions, trigger, up func
 	}
 	defer c.Close()
 
-	var caps imap.CapSet
+	var caps goimap.CapSet
 	_ = guard(ctx, c, o.CommandTimeout, func() error { caps = c.Caps(); return nil })
 	switch {
 	case caps == nil: // no answer: not a reason to give up on IDLE
 		return fmt.Errorf("mailbox %s: capabilities: no answer from the server", p.cfg.Name)
-	case !caps.Has(imap.CapIdle):
+	case !caps.Has(goimap.CapIdle):
 		p.logout(c, o.CommandTimeout)
 		return fmt.Errorf("mailbox %s: %w", p.cfg.Name, errNoIdle)
 	}
 	folder := p.cfg.folder()
 	err = guard(ctx, c, o.CommandTimeout, func() error {
-		_, err := c.Select(folder, &imap.SelectOptions{ReadOnly: true}).Wait()
+		_, err := c.Select(folder, &goimap.SelectOptions{ReadOnly: true}).Wait()
 		return err
 	})
 	if err != nil {

@@ -1,0 +1,121 @@
+// Package tickettest holds what tests across ticketd share: a ticket
+// service on a fresh database, a store that fails on demand, a signer
+// with a fixed key, and a customer's mail. It is for tests only.
+package tickettest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ticketd/ticketd/store"
+	"github.com/ticketd/ticketd/templates"
+	"github.com/ticketd/ticketd/ticket"
+)
+
+// Key is the signing key of Signer.
+const Key = "0123456789abcdef0123456789abcdef"
+
+// Signer signs with Key.
+func Signer() *ticket.Signer {
+	s, err := ticket.NewSigner([]byte(Key))
+	if err != nil {
+		panic(err) // a constant key of the right length
+	}
+	return s
+}
+
+// DB opens a fresh database in t.TempDir(), closed when the test ends.
+func DB(t testing.TB) *store.DB {
+	t.Helper()
+	db, err := store.Open(filepath.Join(t.TempDir(), "t.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// Service returns a service on st with the embedded templates. Zero fields
+// of cfg get the test's usual values: support@example.test (domain
+// example.test), Signer, weekday hours in UTC.
+func Service(t testing.TB, st ticket.Store, cfg ticket.Config) *ticket.Service {
+	t.Helper()
+	r, err := templates.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Support.Email == "" {
+		cfg.Support.Email = "support@example.test"
+	}
+	if cfg.Domain == "" {
+		cfg.Domain = "example.test"
+	}
+	if cfg.Signer == nil {
+		cfg.Signer = Signer()
+	}
+	if cfg.Hours.Loc == nil {
+		cfg.Hours = ticket.DefaultHours(time.UTC)
+	}
+	return ticket.NewService(st, r, cfg, nil)
+}
+
+// CustomerMail is mail n of kim@example.test to support@example.test.
+func CustomerMail(n int) []byte {
+	return fmt.Appendf(nil, "From: Kim <kim@example.test>\r\nTo: support@example.test\r\nSubject: question %d\r\n"+
+		"Message-ID: <q%d@example.test>\r\nDate: Tue, 24 Nov 2026 10:00:00 +0900\r\n\r\nbody %d\r\n", n, n, n)
+}
+
+// FlakyStore is the real store with injected failures: while Fail is set,
+// every Update returns an error before touching the database; with
+// FailWith set, every Update returns that error; a mail whose raw bytes
+// contain FailOn (PanicOn, FullOn) cannot be stored: the transaction
+// storing it fails (panics, fails as on a full disk), whatever else it
+// holds.
+type FlakyStore struct {
+	*store.DB
+	Fail     atomic.Bool
+	FailWith atomic.Pointer[error]
+	FullOn   atomic.Value // string
+	FailOn   atomic.Value // string
+	PanicOn  atomic.Value // string
+	// Updates counts the transactions begun.
+	Updates atomic.Int64
+}
+
+// Update implements ticket.Store.
+func (f *FlakyStore) Update(fn func(ticket.Tx) error) error {
+	f.Updates.Add(1)
+	if f.Fail.Load() {
+		return errors.New("injected storage failure")
+	}
+	if err := f.FailWith.Load(); err != nil {
+		return *err
+	}
+	return f.DB.Update(func(tx ticket.Tx) error { return fn(&flakyTx{Tx: tx, f: f}) })
+}
+
+type flakyTx struct {
+	ticket.Tx
+	f *FlakyStore
+}
+
+func (t *flakyTx) AddMessage(m *ticket.Message, raw []byte) error {
+	has := func(v *atomic.Value) bool {
+		s, _ := v.Load().(string)
+		return s != "" && bytes.Contains(raw, []byte(s))
+	}
+	switch {
+	case has(&t.f.FullOn):
+		return fmt.Errorf("%w: store: write /var/lib/ticketd/ticketd.db: no space left on device", ticket.ErrCannotWrite)
+	case has(&t.f.FailOn):
+		return errors.New("injected storage failure")
+	case has(&t.f.PanicOn):
+		panic("injected panic")
+	}
+	return t.Tx.AddMessage(m, raw)
+}
