@@ -254,7 +254,7 @@ func BenchmarkPipe(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			start := time.Now()
-			p := mailbox.NewPipe(svc, c.opt, nil, nil)
+			p := mailbox.NewPipe(svc, mailbox.PipeForTest(c.opt), nil, nil)
 			ctx := context.Background()
 			for i, raw := range mails {
 				if err := p.Reserve(ctx, int64(len(raw))); err != nil {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -19,32 +18,41 @@ import (
 // PipeOptions bound the ingest pipeline that a poll feeds: mails are
 // fetched, parsed on several cores and committed in batches, all at once.
 type PipeOptions struct {
-	// Workers is the number of parse goroutines (default GOMAXPROCS).
+	// Workers is the number of parse goroutines (1 or more).
 	Workers int
 	// MaxBytes bounds the raw bytes in flight: fetched but not yet
-	// committed (default 8 MiB). A mail larger than the bound is let in
+	// committed (1 or more). A mail larger than the bound is let in
 	// alone, so memory stays within a small multiple of the largest mail
 	// whatever the backlog.
 	MaxBytes int64
-	// BatchMails and BatchBytes bound one commit (default 64 mails, 4 MiB).
+	// BatchMails and BatchBytes bound one commit (0: 64 mails, 4 MiB).
 	// A batch is committed early when the next mail is not parsed yet, so
 	// a lone mail (IDLE) is never kept waiting.
 	BatchMails int
 	BatchBytes int64
 }
 
-func (o PipeOptions) withDefaults() PipeOptions {
-	if o.Workers <= 0 {
-		o.Workers = runtime.GOMAXPROCS(0)
+// The commit batch, which no operator sets: zero BatchMails and
+// BatchBytes take these.
+const (
+	batchMails = 64
+	batchBytes = 4 << 20
+)
+
+// Check reports a PipeOptions a pipe cannot run with.
+func (o PipeOptions) Check() error {
+	if o.Workers < 1 || o.MaxBytes < 1 {
+		return fmt.Errorf("ingest pipeline: workers and bytes in flight must be 1 or more, got %d and %d", o.Workers, o.MaxBytes)
 	}
-	if o.MaxBytes <= 0 {
-		o.MaxBytes = 8 << 20
-	}
+	return nil
+}
+
+func (o PipeOptions) withBatch() PipeOptions {
 	if o.BatchMails <= 0 {
-		o.BatchMails = 64
+		o.BatchMails = batchMails
 	}
 	if o.BatchBytes <= 0 {
-		o.BatchBytes = 4 << 20
+		o.BatchBytes = batchBytes
 	}
 	return o
 }
@@ -93,7 +101,8 @@ type Pipe struct {
 }
 
 // NewPipe starts the parse workers and the commit goroutine. f, when not
-// nil, is the IMAP folder the jobs come from.
+// nil, is the IMAP folder the jobs come from. opt must pass Check (it
+// panics otherwise: the caller checked the configuration it came from).
 func NewPipe(svc *ticket.Service, opt PipeOptions, f *Folder, log *slog.Logger) *Pipe {
 	return newPipe(svc, opt, f, log, pipeSeams{})
 }
@@ -105,7 +114,10 @@ type pipeSeams struct {
 }
 
 func newPipe(svc *ticket.Service, opt PipeOptions, f *Folder, log *slog.Logger, seams pipeSeams) *Pipe {
-	opt = opt.withDefaults()
+	if err := opt.Check(); err != nil {
+		panic("mailbox: NewPipe: " + err.Error()) // the caller's options were checked: a bug
+	}
+	opt = opt.withBatch()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

@@ -389,13 +389,14 @@ func formatDays(h ticket.Hours, ko bool) string {
 // with every field set and the center closed, one with empty strings and the
 // center open, to walk both sides of the usual conditionals.
 func sampleData() []ticket.TemplateData {
+	sampleHours := ticket.Hours{Days: []time.Weekday{time.Monday, time.Friday}, Open: 9 * time.Hour, Close: 18 * time.Hour, Loc: time.UTC}
 	full := ticket.TemplateData{
 		TicketID:      1,
 		Subject:       "sample",
 		Customer:      ticket.Address{Name: "sample", Email: "customer@example.invalid"},
 		CenterName:    "sample",
 		SupportEmail:  "support@example.invalid",
-		Hours:         ticket.DefaultHours(time.UTC),
+		Hours:         sampleHours,
 		OpenNow:       false,
 		Now:           time.Unix(0, 0).UTC(),
 		CustomerText:  "sample",
@@ -406,6 +407,6 @@ func sampleData() []ticket.TemplateData {
 		AckReason:     "sample",
 		AckDue:        time.Unix(0, 0).UTC(),
 	}
-	empty := ticket.TemplateData{TicketID: 2, Hours: ticket.DefaultHours(time.UTC), OpenNow: true}
+	empty := ticket.TemplateData{TicketID: 2, Hours: sampleHours, OpenNow: true}
 	return []ticket.TemplateData{full, empty}
 }

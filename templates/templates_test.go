@@ -33,7 +33,7 @@ func data(t *testing.T) ticket.TemplateData {
 		Customer:     ticket.Address{Name: "홍길동", Email: "gildong@example.org"},
 		CenterName:   "한국재정정보원 고객지원센터",
 		SupportEmail: "support@example.test",
-		Hours:        ticket.DefaultHours(seoul(t)),
+		Hours:        weekdayHours(seoul(t)),
 		OpenNow:      true,
 	}
 }
@@ -106,7 +106,7 @@ func TestRenderEnglish(t *testing.T) {
 func TestEmptySubjectAndNames(t *testing.T) {
 	r, err := New("")
 	tcheck(t, err, "new")
-	d := ticket.TemplateData{TicketID: 7, Hours: ticket.DefaultHours(time.UTC), OpenNow: true}
+	d := ticket.TemplateData{TicketID: 7, Hours: weekdayHours(time.UTC), OpenNow: true}
 	out, err := r.Render("ack", "ko", d)
 	tcheck(t, err, "render ko")
 	if out.Subject != "[#7] 문의하신 내용" {
@@ -150,7 +150,7 @@ func TestHours(t *testing.T) {
 	for _, tc := range tests {
 		days, err := ticket.ParseDays(tc.days)
 		tcheck(t, err, "parse days")
-		h := ticket.DefaultHours(time.UTC)
+		h := weekdayHours(time.UTC)
 		h.Days = days
 		if got := formatHours(h, true); got != tc.ko {
 			t.Errorf("%s ko: got %q, want %q", tc.days, got, tc.ko)
@@ -283,4 +283,10 @@ func TestEmbeddedAllParse(t *testing.T) {
 			t.Fatalf("%s/ack incomplete: %+v", lang, st)
 		}
 	}
+}
+
+// weekdayHours are Monday to Friday, 09:00-18:00 in loc.
+func weekdayHours(loc *time.Location) ticket.Hours {
+	return ticket.Hours{Days: []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday},
+		Open: 9 * time.Hour, Close: 18 * time.Hour, Loc: loc}
 }

@@ -14,20 +14,6 @@ type Hours struct {
 	Loc   *time.Location
 }
 
-// DefaultHours are weekdays 09:00-18:00 in Asia/Seoul (UTC if the zone is
-// unknown to this machine).
-func DefaultHours(loc *time.Location) Hours {
-	if loc == nil {
-		loc = time.UTC
-	}
-	return Hours{
-		Days:  []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday},
-		Open:  9 * time.Hour,
-		Close: 18 * time.Hour,
-		Loc:   loc,
-	}
-}
-
 // OpenAt reports whether t falls inside the hours.
 func (h Hours) OpenAt(t time.Time) bool {
 	if h.Loc != nil {

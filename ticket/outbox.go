@@ -14,27 +14,25 @@ import (
 
 // OutboxConfig tunes the outbox worker. Zero values take the defaults.
 type OutboxConfig struct {
-	// MinBackoff is the delay after the first failure (default 30s); it
-	// doubles with each attempt up to MaxBackoff (default 1h), with ±20%
-	// jitter.
+	// MinBackoff is the delay after the first failure; it doubles with
+	// each attempt up to MaxBackoff, with ±20% jitter.
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
-	// Deadline is how long a mail is retried before it is given up (default
-	// 48h).
+	// Deadline is how long a mail is retried before it is given up.
 	Deadline time.Duration
 	// Lease is how long a claimed mail is left alone: if the process dies
-	// while sending, the mail is tried again after this (default 10m).
+	// while sending, the mail is tried again after this.
 	Lease time.Duration
 	// Poll is how often the queue is looked at when nothing wakes the worker
-	// (default 30s).
+	// (0: 30s).
 	Poll time.Duration
 	Now  func() time.Time
 	// Refuse, if set, says why no mail may go to an address (a null or
 	// own address), or "". Suppressed addresses are always refused.
 	Refuse func(addr string) string
-	// SuppressFor, when set, suppresses a recipient the server refused
-	// for good because of its address (see [Refusal.AddressFailure]), as a
-	// bounce would.
+	// SuppressFor is how long a recipient the server refused for good
+	// because of its address (see [Refusal.AddressFailure]) is suppressed,
+	// as after a bounce.
 	SuppressFor time.Duration
 	// Protected, if set, says which addresses are never suppressed (the
 	// agents', the notify address): a refusal of one is logged and
@@ -53,7 +51,7 @@ type OutboxConfig struct {
 	// the mail reader's to say which parts are attachments.
 	Attachments func(raw []byte) []OutAttachment
 	// ShutdownGrace is how long a send in progress may go on after the
-	// context of Run or Flush is cancelled (default 5s); then it is cut
+	// context of Run or Flush is cancelled (0: 5s); then it is cut
 	// off and tried again after Lease.
 	ShutdownGrace time.Duration
 	// OnResult, if set, is told the outcome of every send attempt: "sent"
@@ -117,26 +115,39 @@ func (w *Outbox) State() SendState {
 	return SendState{Failures: w.failedInARow, FailingSince: w.failingSince, LastError: w.lastErr}
 }
 
-// NewOutbox returns an outbox worker. A nil log discards.
-func NewOutbox(store Store, sender Sender, cfg OutboxConfig, log *slog.Logger) *Outbox {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
+// The outbox's own pace, which no operator sets: how often the queue is
+// looked at when nothing wakes the worker, and how long a send may go on
+// after shutdown began. Zero fields of OutboxConfig take these.
+const (
+	outboxPoll          = 30 * time.Second
+	outboxShutdownGrace = 5 * time.Second
+)
+
+// NewOutbox returns an outbox worker. It takes the retry policy as it is
+// (MinBackoff, MaxBackoff, Deadline, Lease and SuppressFor must be
+// positive); a nil log discards.
+func NewOutbox(store Store, sender Sender, cfg OutboxConfig, log *slog.Logger) (*Outbox, error) {
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"MinBackoff", cfg.MinBackoff}, {"MaxBackoff", cfg.MaxBackoff}, {"Deadline", cfg.Deadline}, {"Lease", cfg.Lease}, {"SuppressFor", cfg.SuppressFor}} {
+		if f.d <= 0 {
+			return nil, fmt.Errorf("ticket: OutboxConfig.%s must be positive, got %v", f.name, f.d)
 		}
 	}
-	def(&cfg.MinBackoff, 30*time.Second)
-	def(&cfg.MaxBackoff, time.Hour)
-	def(&cfg.Deadline, 48*time.Hour)
-	def(&cfg.Lease, 10*time.Minute)
-	def(&cfg.Poll, 30*time.Second)
-	def(&cfg.ShutdownGrace, 5*time.Second)
+	if cfg.Poll <= 0 {
+		cfg.Poll = outboxPoll
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = outboxShutdownGrace
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Outbox{store: store, sender: sender, cfg: cfg, log: log, wake: make(chan struct{}, 1)}
+	return &Outbox{store: store, sender: sender, cfg: cfg, log: log, wake: make(chan struct{}, 1)}, nil
 }
 
 // Wake makes a running worker look at the queue now. It never blocks.
@@ -349,7 +360,7 @@ func (w *Outbox) suppressions(o Outgoing, rejected []Refusal, now time.Time, log
 	var out []Suppression
 	for _, r := range rejected {
 		switch {
-		case !r.AddressFailure() || w.cfg.SuppressFor <= 0:
+		case !r.AddressFailure():
 		case w.cfg.Protected != nil && w.cfg.Protected(r.Email):
 			log.Error("outbox: the server refused a protected address (an agent's or the notify address); it is not suppressed: check it", "address", r.Email, "answer", r.String())
 			w.alert(AlertProtectedRefused)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ticketd/ticketd/ticket"
+	"github.com/ticketd/ticketd/ticket/tickettest"
 )
 
 // scriptSender answers each Send with the next error of its script.
@@ -36,10 +37,10 @@ func TestOutboxOnResult(t *testing.T) {
 	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 	var got []string
 	sender := &scriptSender{errs: []error{errors.New("421 try later"), nil, ticket.Permanent(errors.New("550 no such user"))}}
-	w := ticket.NewOutbox(db, sender, ticket.OutboxConfig{
+	w := tickettest.Outbox(t, db, sender, ticket.OutboxConfig{
 		Now:      func() time.Time { return now },
 		OnResult: func(kind string) { got = append(got, kind) },
-	}, nil)
+	})
 	// First flush: the first mail fails for now, the second is sent.
 	if _, _, _, err := w.Flush(context.Background()); err != nil {
 		t.Fatal(err)
@@ -107,10 +108,10 @@ func TestOnlyAddressFailuresSuppress(t *testing.T) {
 	svc, db := setup(t, withAgents(false))
 	var alerts []string
 	newOutbox := func(s ticket.Sender) *ticket.Outbox {
-		return ticket.NewOutbox(db, s, ticket.OutboxConfig{
+		return tickettest.Outbox(t, db, s, ticket.OutboxConfig{
 			SuppressFor: 30 * 24 * time.Hour, Protected: svc.Protected, OnFailed: svc.DeliveryFailed,
 			OnAlert: func(k string) { alerts = append(alerts, k) },
-		}, nil)
+		})
 	}
 	flush := func(s ticket.Sender) {
 		t.Helper()

@@ -21,7 +21,7 @@ type Config struct {
 	Support Address
 	// Domain is the right-hand side of the Message-IDs we make.
 	Domain string
-	// Language of the templates: "ko" (default) or "en".
+	// Language of the templates: "ko" or "en".
 	Language   string
 	CenterName string
 	Hours      Hours
@@ -43,38 +43,37 @@ type Config struct {
 	CcParticipants bool
 	// ReopenWithin is how long after closing a customer's follow-up reopens
 	// a closed ticket; later ones open a new ticket that follows the old
-	// (default 30 days).
+	// (0: never).
 	ReopenWithin time.Duration
 	// AgentFrom formats the display name of a relayed agent reply:
-	// "{agent}" and "{center}" are replaced (default "{agent} ({center})").
+	// "{agent}" and "{center}" are replaced.
 	AgentFrom string
 	// AuthServID, when set, makes agent replies count only if the topmost
 	// Authentication-Results header from this authserv-id shows dkim=pass
 	// or spf=pass for the agent's domain.
 	AuthServID string
 	// AutoPerHour and AutoPerDay limit automatic mail (acknowledgements,
-	// "too large" replies) to one recipient (defaults 5 and 20).
+	// "too large" replies) to one recipient (1 or more).
 	AutoPerHour int
 	AutoPerDay  int
 	// AutoMinInterval is the least time between two automatic mails to one
-	// address (default 2 minutes; RFC 3834 section 2 asks responders not to
+	// address (0 or less: none; RFC 3834 section 2 asks responders not to
 	// answer one sender more than once per period). It stops a loop with an
 	// auto-responder that sets no header and drops the [#N] tag.
 	AutoMinInterval time.Duration
-	// SuppressFor is how long a permanently bouncing address gets no mail
-	// (default 30 days).
+	// SuppressFor is how long a permanently bouncing address gets no mail.
 	SuppressFor time.Duration
 	// OwnAddresses are more addresses of ours that never get mail from us
 	// (the support address and its plus-addresses always count).
 	OwnAddresses []string
 	// SpamHeader and SpamValue mark mail the upstream filter flagged as spam
-	// (defaults X-Spam-Flag and YES): it opens a ticket marked spam, with no
-	// acknowledgement and no notification.
+	// (the value matched case-insensitively as a substring): it opens a
+	// ticket marked spam, with no acknowledgement and no notification.
 	SpamHeader string
 	SpamValue  string
 	// MaxParticipants bounds the participants of a ticket: the other
-	// customers in To/Cc of the customer's mails, whom our replies Cc
-	// (default 10). Addresses in our own domains never count.
+	// customers in To/Cc of the customer's mails, whom our replies Cc (0:
+	// none). Addresses in our own domains never count.
 	MaxParticipants int
 	// MaxMessageBytes is only quoted in the "too large" reply.
 	MaxMessageBytes int64
@@ -96,10 +95,14 @@ type Service struct {
 	log    *slog.Logger
 }
 
-// NewService returns a Service. A nil log discards.
-func NewService(store Store, render Renderer, cfg Config, log *slog.Logger) *Service {
-	if cfg.Language == "" {
-		cfg.Language = "ko"
+// NewService returns a Service. It takes cfg as it is: every value an
+// operator can set arrives set (their defaults are the configuration's, in
+// one table), and one out of range is an error naming the field. A nil
+// log discards; a nil cfg.Now means time.Now, and an empty
+// cfg.Installation the support address.
+func NewService(store Store, render Renderer, cfg Config, log *slog.Logger) (*Service, error) {
+	if err := cfg.check(); err != nil {
+		return nil, fmt.Errorf("ticket: %w", err)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -107,40 +110,35 @@ func NewService(store Store, render Renderer, cfg Config, log *slog.Logger) *Ser
 	if cfg.Installation == "" {
 		cfg.Installation = cfg.Support.Email
 	}
-	if cfg.ReopenWithin <= 0 {
-		cfg.ReopenWithin = 30 * 24 * time.Hour
-	}
-	if cfg.AgentFrom == "" {
-		cfg.AgentFrom = "{agent} ({center})"
-	}
-	if cfg.AutoPerHour <= 0 {
-		cfg.AutoPerHour = 5
-	}
-	if cfg.AutoPerDay <= 0 {
-		cfg.AutoPerDay = 20
-	}
-	if cfg.AutoMinInterval == 0 {
-		cfg.AutoMinInterval = 2 * time.Minute
-	}
-	if cfg.SuppressFor <= 0 {
-		cfg.SuppressFor = 30 * 24 * time.Hour
-	}
-	if cfg.MaxParticipants <= 0 {
-		cfg.MaxParticipants = 10
-	}
-	if cfg.SpamHeader == "" {
-		cfg.SpamHeader = "X-Spam-Flag"
-	}
-	if cfg.SpamValue == "" {
-		cfg.SpamValue = "YES"
-	}
-	if cfg.Signer == nil {
-		panic("ticket: NewService: Config.Signer is required")
-	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: store, render: render, cfg: cfg, log: log}
+	return &Service{store: store, render: render, cfg: cfg, log: log}, nil
+}
+
+// check reports the first field of c that is missing or out of range.
+func (c Config) check() error {
+	switch {
+	case c.Signer == nil:
+		return errors.New("Config.Signer is required")
+	case c.Support.Email == "":
+		return errors.New("Config.Support.Email is required")
+	case c.Language == "":
+		return errors.New("Config.Language is required (ko or en)")
+	case c.Hours.Loc == nil:
+		return errors.New("Config.Hours.Loc is required")
+	case c.AgentFrom == "":
+		return errors.New("Config.AgentFrom is required")
+	case c.AutoPerHour < 1 || c.AutoPerDay < 1:
+		return fmt.Errorf("Config.AutoPerHour and AutoPerDay must be 1 or more, got %d and %d", c.AutoPerHour, c.AutoPerDay)
+	case c.SuppressFor <= 0:
+		return fmt.Errorf("Config.SuppressFor must be positive, got %v", c.SuppressFor)
+	case c.ReopenWithin < 0 || c.MaxParticipants < 0:
+		return errors.New("Config.ReopenWithin and MaxParticipants must not be negative")
+	case c.SpamHeader == "" || c.SpamValue == "":
+		return errors.New("Config.SpamHeader and SpamValue are required")
+	}
+	return nil
 }
 
 // Incoming is one mail to ingest.

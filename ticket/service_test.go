@@ -27,7 +27,7 @@ func setup(t *testing.T, opts ...func(*ticket.Config)) (*ticket.Service, *store.
 	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC) // 19:00 in Seoul: closed
 	cfg := ticket.Config{
 		Support: support, Domain: "example.test", CenterName: "고객센터",
-		Hours: ticket.DefaultHours(time.FixedZone("KST", 9*3600)), Now: func() time.Time { return now },
+		Hours: tickettest.Hours(time.FixedZone("KST", 9*3600)), Now: func() time.Time { return now },
 		Signer: testSigner, NoNotify: true,
 	}
 	for _, o := range opts {
@@ -390,7 +390,7 @@ func TestSubjectTagAndHours(t *testing.T) {
 		t.Errorf("TaggedSubject kept-tag = %q", got)
 	}
 	seoul := time.FixedZone("KST", 9*3600)
-	h := ticket.DefaultHours(seoul)
+	h := tickettest.Hours(seoul)
 	for when, want := range map[string]bool{
 		"2026-11-24T09:00:00+09:00": true, "2026-11-24T17:59:00+09:00": true,
 		"2026-11-24T18:00:00+09:00": false, "2026-11-28T10:00:00+09:00": false, // Saturday

@@ -369,7 +369,7 @@ func TestExampleConfigIsValid(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatalf("config.example.yaml: %v", errs)
 	}
-	if s.IMAP[0].Port != 993 || s.SMTP.Port != 587 || s.Center.Language != "ko" || s.Loc.String() != "Asia/Seoul" {
+	if s.IMAP[0].Port != 993 || s.SMTP.Port != 587 || s.Ticket.Language != "ko" || s.Loc.String() != "Asia/Seoul" {
 		t.Fatalf("example settings %+v", s)
 	}
 }

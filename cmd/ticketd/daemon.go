@@ -64,7 +64,7 @@ func openDaemon(s *Settings, log *slog.Logger, create bool, lockWait time.Durati
 }
 
 func wire(s *Settings, log *slog.Logger, db *store.DB) (*daemon, error) {
-	render, err := templates.New(s.Templates.Dir)
+	render, err := templates.New(s.TemplatesDir)
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
 	}
@@ -82,43 +82,24 @@ func wire(s *Settings, log *slog.Logger, db *store.DB) (*daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("threading.secret: %w", err)
 	}
-	ccParticipants := s.Replies.CcParticipants == nil || *s.Replies.CcParticipants
 	d := &daemon{s: s, log: log, db: db}
 	d.metrics = newMetrics(d)
 	// The outbox refuses what the service would never send to; the service
-	// wakes the outbox. Each needs the other, so the refusal looks the
-	// service up when it runs.
-	refuse := func(addr string) string { return d.svc.NeverSend(addr) }
-	d.outbox = ticket.NewOutbox(watchStore{db, d.metrics.storeFailed}, sender, ticket.OutboxConfig{
-		OnResult:    d.metrics.sendResult,
-		Deadline:    time.Duration(s.Outbox.MaxAge),
-		Lease:       time.Duration(s.Outbox.Lease),
-		MinBackoff:  time.Duration(s.Outbox.MinBackoff),
-		MaxBackoff:  time.Duration(s.Outbox.MaxBackoff),
-		Refuse:      refuse,
-		Attachments: mailbox.Attachments,
-		Protected:   func(addr string) bool { return d.svc.Protected(addr) },
-		OnFailed:    func(tx ticket.Tx, o ticket.Outgoing, reason string) error { return d.svc.DeliveryFailed(tx, o, reason) },
-		OnAlert:     d.metrics.alert,
-		SuppressFor: func() time.Duration {
-			if s.Limits.SuppressFor > 0 {
-				return time.Duration(s.Limits.SuppressFor)
-			}
-			return 30 * 24 * time.Hour
-		}(),
-	}, log)
-	d.svc = ticket.NewService(watchStore{Store: db}, render, ticket.Config{
-		Support: s.Support, Domain: s.Domain, Language: s.Center.Language,
-		CenterName: s.Center.Name, Hours: s.Hours, OnQueue: d.outbox.Wake,
-		Signer: signer, PlusAddressing: s.Threading.PlusAddressing, Agents: s.AgentList,
-		NotifyAddress: s.Notify.Address, NoNotify: s.Notify.Disabled, CcParticipants: ccParticipants,
-		ReopenWithin: time.Duration(s.Threading.ReopenWithin), AgentFrom: s.Replies.FromName,
-		AuthServID:  s.Replies.RequireAuthFrom,
-		AutoPerHour: s.Limits.AutoPerHour, AutoPerDay: s.Limits.AutoPerDay, AutoMinInterval: time.Duration(s.Limits.AutoMinInterval),
-		SuppressFor: time.Duration(s.Limits.SuppressFor), SpamHeader: s.Spam.Header, SpamValue: s.Spam.Value,
-		MaxMessageBytes: s.Limits.MaxMessageBytes, MaxParticipants: s.Limits.MaxParticipants,
-		OwnAddresses: s.OwnAddresses, OnAlert: d.metrics.alert,
-	}, log)
+	// wakes the outbox. Each needs the other, so the hooks look the other
+	// up when they run.
+	oc := s.Outbox
+	oc.OnResult, oc.OnAlert, oc.Attachments = d.metrics.sendResult, d.metrics.alert, mailbox.Attachments
+	oc.Refuse = func(addr string) string { return d.svc.NeverSend(addr) }
+	oc.Protected = func(addr string) bool { return d.svc.Protected(addr) }
+	oc.OnFailed = func(tx ticket.Tx, o ticket.Outgoing, reason string) error { return d.svc.DeliveryFailed(tx, o, reason) }
+	if d.outbox, err = ticket.NewOutbox(watchStore{db, d.metrics.storeFailed}, sender, oc, log); err != nil {
+		return nil, err
+	}
+	tc := s.Ticket
+	tc.Signer, tc.OnQueue, tc.OnAlert = signer, d.outbox.Wake, d.metrics.alert
+	if d.svc, err = ticket.NewService(watchStore{Store: db}, render, tc, log); err != nil {
+		return nil, err
+	}
 	for i, mc := range s.IMAP {
 		p, err := imap.NewPoller(mc, d.svc, log)
 		if err != nil {
@@ -318,7 +299,7 @@ func (d *daemon) watch(ctx context.Context, p *poller) {
 	})
 	wg.Go(func() {
 		defer recovered("idle watch")
-		if err := p.Watch(ctx, p.watch, trigger); err != nil && ctx.Err() == nil {
+		if err := p.Watch(ctx, *p.watch, trigger); err != nil && ctx.Err() == nil {
 			d.log.Error("imap idle stopped; the schedule still polls", "mailbox", p.Name(), "err", err)
 		}
 	})

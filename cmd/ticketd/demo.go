@@ -7,12 +7,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/text/encoding/korean"
-	"gopkg.in/yaml.v3"
 
 	"github.com/ticketd/ticketd/mailbox"
 	"github.com/ticketd/ticketd/mailbox/devserver"
@@ -56,7 +54,7 @@ func cmdDemo(c *cli) int {
 	if err != nil {
 		return c.fail("demo: %v", err)
 	}
-	log := newLogger(c.stderr, s.Log)
+	log := newLogger(c.stderr, s.Config.Log)
 	d, err := openDaemon(s, log, true, 2*time.Second)
 	if err != nil {
 		return c.fail("demo: %v", err)
@@ -128,24 +126,16 @@ ticketd polls every 10 seconds. In another terminal:
 func writeDemoConfig(dir string, srv *devserver.Server) (string, *Settings, error) {
 	ihost, iport, _ := net.SplitHostPort(srv.IMAPAddr())
 	shost, sport, _ := net.SplitHostPort(srv.SMTPAddr())
-	ip, _ := strconv.Atoi(iport)
-	sp, _ := strconv.Atoi(sport)
-	cfg := Config{
-		DataDir: dir,
-		Log:     LogConfig{Level: "warn"},
-		Center:  CenterConfig{Name: "서민금융 고객센터", Address: "support@example.test"},
-		Mailboxes: []MailboxConfig{{
-			Name: "support", Host: ihost, Port: ip, Security: "plain", Username: "support@example.test",
-			Password: demoPassword, Schedule: "@every 10s", PostAction: "move", MoveTo: "Processed",
-		}},
-		SMTP: SMTPConfig{Host: shost, Port: sp, Security: "plain"},
-		// No /healthz listener: a demo must not clash with a running serve.
-		HTTP: HTTPConfig{Listen: new("off")},
-	}
-	data, err := yaml.Marshal(cfg)
-	if err != nil {
-		return "", nil, err
-	}
+	// No /healthz listener: a demo must not clash with a running serve.
+	data := fmt.Appendf(nil, `data_dir: %q
+log: {level: warn}
+http: {listen: "off"}
+center: {name: 서민금융 고객센터, address: support@example.test}
+mailboxes:
+  - {name: support, host: %q, port: %s, security: plain, username: support@example.test,
+     password: %q, schedule: "@every 10s", post_action: move, move_to: Processed}
+smtp: {host: %q, port: %s, security: plain}
+`, dir, ihost, iport, demoPassword, shost, sport)
 	path := filepath.Join(dir, "ticketd.yaml")
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		return "", nil, err

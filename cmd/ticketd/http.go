@@ -9,76 +9,14 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/ticketd/ticketd/mailbox"
 	"github.com/ticketd/ticketd/mailbox/smtp"
 	"github.com/ticketd/ticketd/ticket"
 )
-
-// defaultHTTPListen is http.listen when the key is absent.
-const defaultHTTPListen = "127.0.0.1:9180"
-
-// HTTPConfig is the monitoring endpoint: GET /healthz and GET /metrics.
-// Neither has authentication, so only a loopback address is accepted.
-type HTTPConfig struct {
-	// Listen is host:port on a loopback address; "off" or "" turns the
-	// endpoint off. Absent: 127.0.0.1:9180.
-	Listen *string `yaml:"listen"`
-}
-
-// HealthConfig says when /healthz reports a problem.
-type HealthConfig struct {
-	// FailAfter is how many consecutive failed polls make a mailbox
-	// unhealthy (default 3).
-	FailAfter int `yaml:"fail_after"`
-	// OutboxMaxAge is how long the oldest queued mail may wait before
-	// sending counts as failing (default 15m).
-	OutboxMaxAge Duration `yaml:"outbox_max_age"`
-}
-
-// defaultOutboxMaxAge is health.outbox_max_age when the key is absent.
-const defaultOutboxMaxAge = 15 * time.Minute
-
-// checkHTTP fills the defaults of the http and health keys and checks them.
-func checkHTTP(c Config, s *Settings, bad func(key, format string, args ...any)) {
-	addr := defaultHTTPListen
-	if c.HTTP.Listen != nil {
-		addr = strings.TrimSpace(*c.HTTP.Listen)
-	}
-	if strings.EqualFold(addr, "off") {
-		addr = ""
-	}
-	if addr != "" {
-		host, port, err := net.SplitHostPort(addr)
-		n, perr := strconv.Atoi(port)
-		switch {
-		case err != nil:
-			bad("http.listen", "want a loopback host:port such as %s (or \"off\"), got %q", defaultHTTPListen, addr)
-		case !mailbox.IsLoopback(host):
-			bad("http.listen", "%q is not a loopback address; /healthz and /metrics have no authentication, so listen on 127.0.0.1 or [::1] (or set \"off\")", addr)
-		case perr != nil || n < 0 || n > 65535:
-			bad("http.listen", "port %q is not a number from 0 to 65535", port)
-		}
-	}
-	s.HTTPListen = addr
-	switch {
-	case c.Health.FailAfter < 0:
-		bad("health.fail_after", "must be 1 or more, got %d", c.Health.FailAfter)
-	case c.Health.FailAfter == 0:
-		s.Health.FailAfter = 3
-	}
-	switch {
-	case c.Health.OutboxMaxAge < 0:
-		bad("health.outbox_max_age", "must be positive, got %v", time.Duration(c.Health.OutboxMaxAge))
-	case c.Health.OutboxMaxAge == 0:
-		s.Health.OutboxMaxAge = Duration(defaultOutboxMaxAge)
-	}
-}
 
 // httpServer serves /healthz and /metrics on a loopback address.
 type httpServer struct {
@@ -249,7 +187,7 @@ func (d *daemon) health(now time.Time) healthReport {
 func (d *daemon) mailboxHealth(p *poller) mailboxHealth {
 	p.stateMu.Lock()
 	defer p.stateMu.Unlock()
-	mh := mailboxHealth{Name: p.Name(), ConsecutiveFailures: p.failures, Healthy: p.failures < max(d.s.Health.FailAfter, 1)}
+	mh := mailboxHealth{Name: p.Name(), ConsecutiveFailures: p.failures, Healthy: p.failures < max(d.s.Config.Health.FailAfter, 1)}
 	if !p.lastOK.IsZero() {
 		mh.LastSuccess = rfc3339(p.lastOK)
 	}
@@ -280,7 +218,7 @@ func (d *daemon) sendingHealth(now, oldest time.Time) (sendingHealth, []string) 
 		problems = append(problems, fmt.Sprintf("smtp: mail cannot be sent since %s (%d attempt(s)): %s; check %s",
 			*sh.FailingSince, st.Failures, connectProblem(ce.Stage), d.smtpKeys(ce.Stage)))
 	}
-	if maxAge := time.Duration(d.s.Health.OutboxMaxAge); !oldest.IsZero() && maxAge > 0 && now.Sub(oldest) > maxAge {
+	if maxAge := time.Duration(d.s.Config.Health.OutboxMaxAge); !oldest.IsZero() && maxAge > 0 && now.Sub(oldest) > maxAge {
 		sh.Healthy = false
 		problems = append(problems, fmt.Sprintf("outbox: the oldest queued mail has waited %s, longer than health.outbox_max_age (%s)",
 			now.Sub(oldest).Round(time.Second), maxAge))

@@ -295,7 +295,7 @@ func TestCheckConfigHTTP(t *testing.T) {
 		key    string // the key named in the error
 	}{
 		{"", "", ""}, // newStack turns it off
-		{"http: {}", defaultHTTPListen, ""},
+		{"http: {}", "127.0.0.1:9180", ""},
 		{"http: {listen: off}", "", ""},
 		{`http: {listen: ""}`, "", ""},
 		{"http: {listen: \"[::1]:9180\"}", "[::1]:9180", ""},
@@ -320,8 +320,8 @@ func TestCheckConfigHTTP(t *testing.T) {
 			continue
 		}
 		st, _ := loadConfig(s.cfg)
-		if st.HTTPListen != c.listen || st.Health.FailAfter != 3 {
-			t.Errorf("%s: listen %q fail_after %d, want %q and 3", c.extra, st.HTTPListen, st.Health.FailAfter, c.listen)
+		if st.HTTPListen != c.listen || st.Config.Health.FailAfter != 3 {
+			t.Errorf("%s: listen %q fail_after %d, want %q and 3", c.extra, st.HTTPListen, st.Config.Health.FailAfter, c.listen)
 		}
 	}
 }
@@ -332,14 +332,11 @@ func TestExampleConfigDocumentsHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var c struct {
-		HTTP   HTTPConfig   `yaml:"http"`
-		Health HealthConfig `yaml:"health"`
-	}
+	var c Config
 	if err := yaml.Unmarshal(data, &c); err != nil {
 		t.Fatal(err)
 	}
-	if c.HTTP.Listen == nil || *c.HTTP.Listen != defaultHTTPListen || c.Health.FailAfter != 3 {
-		t.Fatalf("config.example.yaml: http.listen %v, health.fail_after %d; want %s and 3", c.HTTP.Listen, c.Health.FailAfter, defaultHTTPListen)
+	if c.HTTP.Listen != "127.0.0.1:9180" || c.Health.FailAfter != 3 || c.Health.OutboxMaxAge != Duration(15*time.Minute) {
+		t.Fatalf("config.example.yaml: http.listen %q, health %+v; want 127.0.0.1:9180, 3 and 15m", c.HTTP.Listen, c.Health)
 	}
 }

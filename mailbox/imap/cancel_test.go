@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ticketd/ticketd/mailbox"
 	"github.com/ticketd/ticketd/mailbox/imap"
 	"github.com/ticketd/ticketd/ticket"
 )
@@ -26,7 +25,7 @@ func TestPollCancelledMidFetch(t *testing.T) {
 	}
 	p := e.poller(t, imap.PostSeen, func(c *imap.Config) {
 		c.BatchSize = 500
-		c.Pipe = mailbox.PipeOptions{MaxBytes: 64 << 10} // throttle the fetch on the commits
+		c.Pipe.MaxBytes = 64 << 10 // throttle the fetch on the commits
 	})
 	tickets := func() int {
 		var l []ticket.Ticket

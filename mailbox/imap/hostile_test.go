@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -37,10 +36,8 @@ func hostileEnv(t *testing.T, n int, plan hostile.Plan) (*env, *hostile.Server) 
 // hostilePoller polls the hostile server with a short timeout.
 func hostilePoller(t *testing.T, e *env, h *hostile.Server, log *slog.Logger, opts ...func(*imap.Config)) *imap.Poller {
 	t.Helper()
-	host, port, _ := net.SplitHostPort(h.Addr())
-	pn, _ := strconv.Atoi(port)
-	cfg := imap.Config{Name: "support", Host: host, Port: pn, Security: "plain", Username: "support@example.test",
-		Password: pw, Timeout: 300 * time.Millisecond, BatchSize: 2}
+	cfg := testConfig(h.Addr())
+	cfg.Timeout, cfg.BatchSize = 300*time.Millisecond, 2
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -132,10 +129,9 @@ func TestSlowLiteralHasADeadline(t *testing.T) {
 	e := newEnv(t, nil)
 	slow := newSlowProxy(t, e.srv.IMAPAddr(), 40*time.Millisecond)
 	e.srv.Append("support@example.test", "INBOX", customerMail(1))
-	host, port, _ := net.SplitHostPort(slow)
-	pn, _ := strconv.Atoi(port)
-	p, err := imap.NewPoller(imap.Config{Name: "support", Host: host, Port: pn, Security: "plain",
-		Username: "support@example.test", Password: pw, Timeout: 200 * time.Millisecond}, e.svc, nil)
+	cfg := testConfig(slow)
+	cfg.Timeout = 200 * time.Millisecond
+	p, err := imap.NewPoller(cfg, e.svc, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +305,7 @@ func TestWatchNoticesAStalledServer(t *testing.T) {
 	for _, stall := range []string{"DONE", "NOOP", "EXAMINE"} {
 		t.Run(stall, func(t *testing.T) {
 			e, h := hostileEnv(t, 1, hostile.Plan{Stall: stall})
-			w := startWatch(t, e, h.Addr(), &imap.WatchOptions{Restart: 200 * time.Millisecond, CommandTimeout: 300 * time.Millisecond,
+			w := startWatch(t, e, h.Addr(), imap.WatchOptions{Restart: 200 * time.Millisecond, CommandTimeout: 300 * time.Millisecond,
 				MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
 			start := time.Now()
 			w.waitLog(t, "no answer within 300ms", 1, 10*time.Second)

@@ -13,40 +13,40 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 )
 
-// WatchOptions tune [Poller.Watch]. A nil *WatchOptions means the defaults.
+// WatchOptions tune [Poller.Watch].
 type WatchOptions struct {
 	// Restart is how long one IDLE runs before it is stopped, a NOOP proves
-	// the connection alive, and IDLE starts again (default 5m). During IDLE
+	// the connection alive, and IDLE starts again (required). During IDLE
 	// nothing is read with a deadline, so a dead connection is only noticed
 	// at the next restart (or by TCP keepalive). Keep it under 29 minutes:
 	// RFC 2177 lets a server drop an IDLE client after 30.
 	Restart time.Duration
 	// MinBackoff and MaxBackoff bound the wait before a reconnect, which
-	// doubles after each failed attempt (defaults 1s and 60s), with jitter.
+	// doubles after each failed attempt (0: 1s and 60s), with jitter.
 	MinBackoff, MaxBackoff time.Duration
 	// CommandTimeout bounds each command of the watch connection: EXAMINE,
-	// starting and stopping IDLE, NOOP, LOGOUT (default: the mailbox's
+	// starting and stopping IDLE, NOOP, LOGOUT (0: the mailbox's
 	// Timeout). A command not answered in time closes the connection, and
 	// Watch reconnects.
 	CommandTimeout time.Duration
 }
 
-func (o *WatchOptions) withDefaults() WatchOptions {
-	var w WatchOptions
-	if o != nil {
-		w = *o
+// The reconnect backoff, which no operator sets: zero MinBackoff and
+// MaxBackoff take these.
+const (
+	watchMinBackoff = time.Second
+	watchMaxBackoff = time.Minute
+)
+
+func (o WatchOptions) withBackoff() WatchOptions {
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = watchMinBackoff
 	}
-	if w.Restart <= 0 {
-		w.Restart = 5 * time.Minute
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = watchMaxBackoff
 	}
-	if w.MinBackoff <= 0 {
-		w.MinBackoff = time.Second
-	}
-	if w.MaxBackoff <= 0 {
-		w.MaxBackoff = time.Minute
-	}
-	w.MaxBackoff = max(w.MaxBackoff, w.MinBackoff)
-	return w
+	o.MaxBackoff = max(o.MaxBackoff, o.MinBackoff)
+	return o
 }
 
 // errNoIdle means the server does not offer IDLE (RFC 2177) or IMAP4rev2.
@@ -76,8 +76,11 @@ var errNoIdle = errors.New("the server offers neither IDLE nor IMAP4rev2")
 // offers neither IDLE nor IMAP4rev2 (logged; the schedule still polls).
 // A panic inside a connection is recovered, logged and handled like an
 // error.
-func (p *Poller) Watch(ctx context.Context, opts *WatchOptions, trigger func()) error {
-	o := opts.withDefaults()
+func (p *Poller) Watch(ctx context.Context, opts WatchOptions, trigger func()) error {
+	if opts.Restart <= 0 {
+		return fmt.Errorf("watch %s: WatchOptions.Restart must be positive, got %v", p.Name(), opts.Restart)
+	}
+	o := opts.withBackoff()
 	if o.CommandTimeout <= 0 {
 		o.CommandTimeout = p.cfg.Timeout
 	}
@@ -180,7 +183,7 @@ func (p *Poller) watchOnce(ctx context.Context, o WatchOptions, trigger, up func
 		p.logout(c, o.CommandTimeout)
 		return fmt.Errorf("mailbox %s: %w", p.cfg.Name, errNoIdle)
 	}
-	folder := p.cfg.folder()
+	folder := p.cfg.Folder
 	err = guard(ctx, c, o.CommandTimeout, func() error {
 		_, err := c.Select(folder, &goimap.SelectOptions{ReadOnly: true}).Wait()
 		return err

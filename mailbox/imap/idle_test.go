@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -82,14 +81,17 @@ type watchRun struct {
 	cancel   context.CancelFunc
 }
 
-// startWatch runs Watch of the support mailbox at addr until the test ends.
-func startWatch(t *testing.T, e *env, addr string, opts *imap.WatchOptions) *watchRun {
+// startWatch runs Watch of the support mailbox at addr until the test
+// ends; a zero opts.Restart is the configuration's 5m.
+func startWatch(t *testing.T, e *env, addr string, opts imap.WatchOptions) *watchRun {
 	t.Helper()
-	host, port, _ := net.SplitHostPort(addr)
-	pn, _ := strconv.Atoi(port)
 	w := &watchRun{log: &logRec{}, triggers: make(chan time.Time, 100), done: make(chan error, 1)}
-	p, err := imap.NewPoller(imap.Config{Name: "support", Host: host, Port: pn, Security: "plain",
-		Username: "support@example.test", Password: pw, DialTimeout: 5 * time.Second}, e.svc, slog.New(w.log))
+	cfg := testConfig(addr)
+	cfg.DialTimeout = 5 * time.Second
+	if opts.Restart == 0 {
+		opts.Restart = 5 * time.Minute
+	}
+	p, err := imap.NewPoller(cfg, e.svc, slog.New(w.log))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +169,7 @@ const watching = "imap idle: watching for new mail"
 
 func TestWatchTriggersOnNewMail(t *testing.T) {
 	e := newEnv(t, nil)
-	w := startWatch(t, e, e.srv.IMAPAddr(), nil)
+	w := startWatch(t, e, e.srv.IMAPAddr(), imap.WatchOptions{})
 	w.next(t, 2*time.Second, "first trigger after connecting")
 	w.waitLog(t, watching, 1, 2*time.Second)
 
@@ -202,7 +204,7 @@ func TestWatchTriggersOnNewMail(t *testing.T) {
 func TestWatchRestartsIdle(t *testing.T) {
 	e := newEnv(t, nil)
 	px := newProxy(t, e.srv.IMAPAddr())
-	w := startWatch(t, e, px.addr(), &imap.WatchOptions{Restart: 300 * time.Millisecond})
+	w := startWatch(t, e, px.addr(), imap.WatchOptions{Restart: 300 * time.Millisecond})
 	w.next(t, 2*time.Second, "first trigger")
 	// Each restart ends IDLE with DONE (RFC 2177) and sends a NOOP.
 	waitFor(t, "three IDLE restarts", 5*time.Second, func() bool { return px.dones.Load() >= 3 })
@@ -227,7 +229,7 @@ func TestWatchRestartsIdle(t *testing.T) {
 func TestWatchReconnectsAfterTheServerDrops(t *testing.T) {
 	e := newEnv(t, nil)
 	px := newProxy(t, e.srv.IMAPAddr())
-	w := startWatch(t, e, px.addr(), &imap.WatchOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	w := startWatch(t, e, px.addr(), imap.WatchOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
 	w.next(t, 2*time.Second, "first trigger")
 	w.waitLog(t, watching, 1, 2*time.Second)
 
@@ -265,7 +267,7 @@ func TestWatchStartsWhenTheServerComesUp(t *testing.T) {
 	e := newEnv(t, nil)
 	px := newProxy(t, e.srv.IMAPAddr())
 	px.refuse.Store(true)
-	w := startWatch(t, e, px.addr(), &imap.WatchOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	w := startWatch(t, e, px.addr(), imap.WatchOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
 	waitFor(t, "connection attempts", 5*time.Second, func() bool { return px.refused.Load() >= 3 })
 	px.refuse.Store(false)
 	w.next(t, 2*time.Second, "trigger once connected")
@@ -281,7 +283,7 @@ func TestWatchStartsWhenTheServerComesUp(t *testing.T) {
 func TestWatchNoticesADeadConnection(t *testing.T) {
 	e := newEnv(t, nil)
 	px := newProxy(t, e.srv.IMAPAddr())
-	w := startWatch(t, e, px.addr(), &imap.WatchOptions{Restart: 200 * time.Millisecond, CommandTimeout: 300 * time.Millisecond,
+	w := startWatch(t, e, px.addr(), imap.WatchOptions{Restart: 200 * time.Millisecond, CommandTimeout: 300 * time.Millisecond,
 		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
 	w.next(t, 2*time.Second, "first trigger")
 	w.waitLog(t, watching, 1, 2*time.Second)
@@ -316,7 +318,7 @@ func TestWatchNoticesADeadConnection(t *testing.T) {
 
 func TestWatchStopsOnCancel(t *testing.T) {
 	e := newEnv(t, nil)
-	w := startWatch(t, e, e.srv.IMAPAddr(), nil)
+	w := startWatch(t, e, e.srv.IMAPAddr(), imap.WatchOptions{})
 	w.next(t, 2*time.Second, "first trigger")
 	w.waitLog(t, watching, 1, 2*time.Second)
 	start := time.Now()
@@ -335,7 +337,7 @@ func TestWatchStopsOnCancel(t *testing.T) {
 
 func TestWatchRetriesWhileTheServerIsDownAndStopsOnCancel(t *testing.T) {
 	e := newEnv(t, nil)
-	w := startWatch(t, e, e.srv.IMAPAddr(), &imap.WatchOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 40 * time.Millisecond})
+	w := startWatch(t, e, e.srv.IMAPAddr(), imap.WatchOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 40 * time.Millisecond})
 	w.next(t, 2*time.Second, "first trigger")
 	w.waitLog(t, watching, 1, 2*time.Second)
 	e.srv.Close()
@@ -365,7 +367,7 @@ func TestWatchWithoutIdleReturnsNil(t *testing.T) {
 	e := newEnv(t, goimap.CapSet{goimap.CapIMAP4rev1: {}})
 	px := newProxy(t, e.srv.IMAPAddr())
 	px.noIdle.Store(true)
-	w := startWatch(t, e, px.addr(), nil)
+	w := startWatch(t, e, px.addr(), imap.WatchOptions{})
 	select {
 	case err := <-w.done:
 		if err != nil {

@@ -39,20 +39,19 @@ type Config struct {
 	Security string
 	Username string
 	Password string
-	// Auth is "login" (default) or "plain" (AUTHENTICATE PLAIN).
+	// Auth is "login" ("" too) or "plain" (AUTHENTICATE PLAIN).
 	Auth   string
-	Folder string // default INBOX
-	// PostAction is PostSeen (default) or PostMove to MoveTo.
+	Folder string
+	// PostAction is PostSeen or PostMove to MoveTo.
 	PostAction string
 	MoveTo     string
 	TLSConfig  *tls.Config
-	// BatchSize is how many mails one UID FETCH asks for (default 500);
-	// the post-action is applied after each.
+	// BatchSize is how many mails one UID FETCH asks for; the post-action
+	// is applied after each.
 	BatchSize int
 	// Pipe bounds the parse-and-commit pipeline a poll feeds.
 	Pipe mailbox.PipeOptions
-	// MaxMessageBytes is the largest mail downloaded (default 25 MiB). A
-	// larger one (by RFC822.SIZE) stays on the server, moved to
+	// MaxMessageBytes is the largest mail downloaded. A larger one (by RFC822.SIZE) stays on the server, moved to
 	// OversizedFolder when set (else marked \Seen); a ticket is opened from
 	// its header with a note, and the sender gets one "too large" reply.
 	MaxMessageBytes int64
@@ -61,25 +60,18 @@ type Config struct {
 	// spam (the ticket, marked spam, is kept too), instead of the
 	// post-action.
 	SpamFolder string
-	// Timeout bounds every command and read (default 2m): a server that
+	// Timeout bounds every command and read: a server that
 	// owes an answer and sends nothing for this long, or a write it does
 	// not take, fails the poll; a literal of n bytes also has n at 32 KiB/s
 	// more in all (see timedConn). Our own work (committing) never counts.
 	Timeout time.Duration
-	// DialTimeout bounds connecting, TLS, the greeting and the login
-	// (default Timeout).
+	// DialTimeout bounds connecting, TLS, the greeting and the login (0:
+	// Timeout).
 	DialTimeout time.Duration
 }
 
 // CursorKey is the key of the folder's cursor in the store.
-func (c Config) CursorKey() string { return c.Name + "/" + c.folder() }
-
-func (c Config) folder() string {
-	if c.Folder == "" {
-		return "INBOX"
-	}
-	return c.Folder
-}
+func (c Config) CursorKey() string { return c.Name + "/" + c.Folder }
 
 // Poller fetches new mail from one IMAP folder into the ticket service.
 type Poller struct {
@@ -88,11 +80,9 @@ type Poller struct {
 	log *slog.Logger
 }
 
-// NewPoller checks cfg and returns a Poller.
+// NewPoller checks cfg and returns a Poller. It takes cfg as it is: a
+// missing or out-of-range value is an error, never replaced.
 func NewPoller(cfg Config, svc *ticket.Service, log *slog.Logger) (*Poller, error) {
-	if cfg.Security == "" {
-		cfg.Security = "tls"
-	}
 	switch cfg.Security {
 	case "tls", "starttls":
 	case "plain":
@@ -102,20 +92,19 @@ func NewPoller(cfg Config, svc *ticket.Service, log *slog.Logger) (*Poller, erro
 	default:
 		return nil, fmt.Errorf("mailbox %s: unknown security %q (want tls, starttls or plain)", cfg.Name, cfg.Security)
 	}
-	if cfg.PostAction == "" {
-		cfg.PostAction = PostSeen
-	}
-	if cfg.PostAction == PostMove && cfg.MoveTo == "" {
+	switch {
+	case cfg.PostAction != PostSeen && cfg.PostAction != PostMove:
+		return nil, fmt.Errorf("mailbox %s: post-action %q: want %s or %s", cfg.Name, cfg.PostAction, PostSeen, PostMove)
+	case cfg.PostAction == PostMove && cfg.MoveTo == "":
 		return nil, fmt.Errorf("mailbox %s: post_action move needs move_to", cfg.Name)
+	case cfg.Folder == "":
+		return nil, fmt.Errorf("mailbox %s: no folder", cfg.Name)
+	case cfg.BatchSize <= 0 || cfg.MaxMessageBytes <= 0 || cfg.Timeout <= 0:
+		return nil, fmt.Errorf("mailbox %s: batch size, largest mail and timeout must be positive, got %d, %d, %v",
+			cfg.Name, cfg.BatchSize, cfg.MaxMessageBytes, cfg.Timeout)
 	}
-	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 500
-	}
-	if cfg.MaxMessageBytes <= 0 {
-		cfg.MaxMessageBytes = 25 << 20
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 2 * time.Minute
+	if err := cfg.Pipe.Check(); err != nil {
+		return nil, fmt.Errorf("mailbox %s: %w", cfg.Name, err)
 	}
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = cfg.Timeout
@@ -216,7 +205,7 @@ func (p *Poller) pollOnce(ctx context.Context, st *PollStats, bad map[goimap.UID
 		}
 	}()
 
-	folder := p.cfg.folder()
+	folder := p.cfg.Folder
 	sel, err := c.Select(folder, nil).Wait()
 	if err != nil {
 		return fmt.Errorf("mailbox %s: select %s: %w", p.cfg.Name, folder, err)

@@ -6,10 +6,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	goimap "github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"github.com/ticketd/ticketd/mailbox"
 	"github.com/ticketd/ticketd/mailbox/devserver"
 	"github.com/ticketd/ticketd/mailbox/imap"
 	"github.com/ticketd/ticketd/ticket"
@@ -38,12 +40,21 @@ func newEnv(t *testing.T, caps goimap.CapSet) *env {
 	return &env{srv: srv, db: fs, svc: tickettest.Service(t, fs, ticket.Config{})}
 }
 
+// testConfig is the support mailbox at addr (host:port) over plain IMAP,
+// with the limits ticketd's configuration ships with: batches of 500, mail
+// up to 25 MiB, a 2m timeout, two parse workers, 8 MiB in flight.
+func testConfig(addr string) imap.Config {
+	host, port, _ := net.SplitHostPort(addr)
+	p, _ := strconv.Atoi(port)
+	return imap.Config{Name: "support", Host: host, Port: p, Security: "plain", Username: "support@example.test",
+		Password: pw, Folder: "INBOX", PostAction: imap.PostSeen, BatchSize: 500, MaxMessageBytes: 25 << 20,
+		Timeout: 2 * time.Minute, Pipe: mailbox.PipeOptions{Workers: 2, MaxBytes: 8 << 20}}
+}
+
 func (e *env) poller(t *testing.T, post string, opts ...func(*imap.Config)) *imap.Poller {
 	t.Helper()
-	host, port, _ := net.SplitHostPort(e.srv.IMAPAddr())
-	p, _ := strconv.Atoi(port)
-	cfg := imap.Config{Name: "support", Host: host, Port: p, Security: "plain",
-		Username: "support@example.test", Password: pw, PostAction: post, MoveTo: "Processed", BatchSize: 2}
+	cfg := testConfig(e.srv.IMAPAddr())
+	cfg.PostAction, cfg.MoveTo, cfg.BatchSize = post, "Processed", 2
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -196,7 +207,8 @@ func TestRejectedMailAdvancesAndIsKept(t *testing.T) {
 }
 
 func TestPlainRefusedToRemoteHost(t *testing.T) {
-	_, err := imap.NewPoller(imap.Config{Name: "x", Host: "imap.example.com", Port: 143, Security: "plain"}, nil, nil)
+	cfg := testConfig("imap.example.com:143")
+	_, err := imap.NewPoller(cfg, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "loopback") {
 		t.Fatalf("plain to a remote host: %v, want a loopback error", err)
 	}
@@ -204,10 +216,9 @@ func TestPlainRefusedToRemoteHost(t *testing.T) {
 
 func TestLoginFailureIsReported(t *testing.T) {
 	e := newEnv(t, nil)
-	host, port, _ := net.SplitHostPort(e.srv.IMAPAddr())
-	p, _ := strconv.Atoi(port)
-	pl, _ := imap.NewPoller(imap.Config{Name: "support", Host: host, Port: p, Security: "plain",
-		Username: "support@example.test", Password: "wrong"}, e.svc, nil)
+	cfg := testConfig(e.srv.IMAPAddr())
+	cfg.Password = "wrong"
+	pl, _ := imap.NewPoller(cfg, e.svc, nil)
 	_, err := pl.Poll(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "login as support@example.test") || strings.Contains(err.Error(), "wrong") {
 		t.Fatalf("bad login: %v, want an error naming the user and not the password", err)

@@ -30,26 +30,25 @@ import (
 // Config describes the submission server ticketd sends through.
 type Config struct {
 	Host string
-	// Port defaults to 587 for starttls, 465 for tls and 25 for plain.
 	Port int
-	// Security is "starttls" (default; STARTTLS is mandatory, a server that
-	// does not offer it is an error), "tls" (implicit TLS, usually port 465)
+	// Security is "starttls" (STARTTLS is mandatory, a server that does
+	// not offer it is an error), "tls" (implicit TLS, usually port 465)
 	// or "plain" (no TLS at all; allowed only when Host is a loopback address
 	// or localhost, otherwise NewSender fails).
 	Security string
 	// Username and Password are the AUTH credentials; an empty Username
 	// means no AUTH. The password is never logged.
 	Username, Password string
-	// Auth is the AUTH mechanism: "plain" (default) or "login".
+	// Auth is the AUTH mechanism: "plain" or "login" (with a Username).
 	Auth string
 	// TLSConfig supplies RootCAs, client certificates etc. nil means the
 	// system roots. ServerName defaults to Host. Certificate verification
 	// cannot be turned off: InsecureSkipVerify is refused.
 	TLSConfig *tls.Config
 	// Timeout bounds connecting plus the greeting, STARTTLS and AUTH, and
-	// then each later step (MAIL, the RCPTs, DATA). Default 30s.
+	// then each later step (MAIL, the RCPTs, DATA).
 	Timeout time.Duration
-	// HELO is the name sent in EHLO; default the machine's host name.
+	// HELO is the name sent in EHLO ("": the machine's host name).
 	HELO string
 }
 
@@ -91,50 +90,35 @@ type Sender struct {
 
 var _ ticket.Sender = (*Sender)(nil)
 
-// NewSender checks cfg, fills in defaults and returns a sender. It does
-// not connect.
+// NewSender checks cfg and returns a sender. It takes cfg as it is: a
+// missing or out-of-range value is an error, never replaced. It does not
+// connect.
 func NewSender(cfg Config, log *slog.Logger) (*Sender, error) {
 	cfg.Host = strings.TrimSpace(cfg.Host)
 	if cfg.Host == "" {
 		return nil, errors.New("smtp: host is empty; set the submission server's host name")
 	}
-	cfg.Security = strings.ToLower(strings.TrimSpace(cfg.Security))
-	defPort := 587
 	switch cfg.Security {
-	case "", "starttls":
-		cfg.Security = "starttls"
-	case "tls":
-		defPort = 465
+	case "starttls", "tls":
 	case "plain":
-		defPort = 25
 		if !mailbox.IsLoopback(cfg.Host) {
 			return nil, fmt.Errorf("smtp: security plain sends mail and password unencrypted and is only allowed to a loopback host, not %q; use starttls or tls", cfg.Host)
 		}
 	default:
 		return nil, fmt.Errorf("smtp: unknown security %q (want starttls, tls or plain)", cfg.Security)
 	}
-	if cfg.Port == 0 {
-		cfg.Port = defPort
-	}
 	if cfg.Port < 1 || cfg.Port > 65535 {
 		return nil, fmt.Errorf("smtp: port %d out of range 1-65535", cfg.Port)
 	}
-	cfg.Auth = strings.ToLower(strings.TrimSpace(cfg.Auth))
-	switch cfg.Auth {
-	case "":
-		cfg.Auth = "plain"
-	case "plain", "login":
-	default:
-		return nil, fmt.Errorf("smtp: unknown auth %q (want plain or login)", cfg.Auth)
-	}
-	if cfg.Username == "" && cfg.Password != "" {
+	switch {
+	case cfg.Username == "" && cfg.Password != "":
 		return nil, errors.New("smtp: a password is set but no username; set both, or neither for no AUTH")
-	}
-	if cfg.Username != "" && cfg.Password == "" {
+	case cfg.Username != "" && cfg.Password == "":
 		return nil, fmt.Errorf("smtp: username %q has an empty password", cfg.Username)
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 30 * time.Second
+	case cfg.Username != "" && cfg.Auth != "plain" && cfg.Auth != "login":
+		return nil, fmt.Errorf("smtp: unknown auth %q (want plain or login)", cfg.Auth)
+	case cfg.Timeout <= 0:
+		return nil, fmt.Errorf("smtp: timeout must be positive, got %v", cfg.Timeout)
 	}
 
 	var tc *tls.Config

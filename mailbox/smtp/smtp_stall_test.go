@@ -99,7 +99,7 @@ func TestSMTPEveryStageHasTheTimeout(t *testing.T) {
 	for _, stage := range []string{"greeting", "EHLO", "AUTH", "MAIL", "RCPT", "DATA", "body", "end", "QUIT"} {
 		t.Run(stage, func(t *testing.T) {
 			host, port := smtpHostPort(t, stallSMTP(t, stage, ""))
-			snd, err := NewSender(Config{Host: host, Port: port, Security: "plain", Username: "u", Password: "p",
+			snd, err := NewSender(Config{Host: host, Port: port, Security: "plain", Username: "u", Password: "p", Auth: "plain",
 				Timeout: 300 * time.Millisecond}, nil)
 			smtpCheck(t, err, "new sender")
 			o := smtpOutgoing()
@@ -151,11 +151,11 @@ func TestSMTPConnectErrorStages(t *testing.T) {
 		return ce.Stage
 	}
 	host, port := smtpHostPort(t, stallSMTP(t, "", "535"))
-	if s := stageOf(Config{Host: host, Port: port, Security: "plain", Username: "u", Password: "wrong"}); s != "auth" {
+	if s := stageOf(Config{Host: host, Port: port, Security: "plain", Username: "u", Password: "wrong", Auth: "plain"}); s != "auth" {
 		t.Errorf("535 to AUTH: stage %q, want auth", s)
 	}
 	host, port = smtpHostPort(t, stallSMTP(t, "", "454"))
-	if s := stageOf(Config{Host: host, Port: port, Security: "plain", Username: "u", Password: "p"}); s != "busy" {
+	if s := stageOf(Config{Host: host, Port: port, Security: "plain", Username: "u", Password: "p", Auth: "plain"}); s != "busy" {
 		t.Errorf("454 to AUTH (the server's authentication is down): stage %q, want busy", s)
 	}
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")

@@ -292,7 +292,7 @@ func TestSMTPConnectErrors(t *testing.T) {
 	// STARTTLS required but the server (TLS off) does not offer it: temporary.
 	s := smtpDev(t, false)
 	host, port := smtpHostPort(t, s.SMTPAddr())
-	snd, err = NewSender(Config{Host: host, Port: port, Timeout: 2 * time.Second}, nil)
+	snd, err = NewSender(Config{Host: host, Port: port, Security: "starttls", Timeout: 2 * time.Second}, nil)
 	smtpCheck(t, err, "new")
 	err = sendErr(snd.Send(context.Background(), smtpOutgoing()))
 	if err == nil || ticket.IsPermanent(err) || !strings.Contains(err.Error(), "STARTTLS") {
@@ -301,37 +301,41 @@ func TestSMTPConnectErrors(t *testing.T) {
 }
 
 func TestSMTPConfigChecks(t *testing.T) {
-	bad := []Config{
-		{Host: "mail.example.com", Security: "plain"},
-		{Host: "192.0.2.1", Security: "plain"},
-		{Host: ""},
-		{Host: "mail.example.com", Security: "ssl"},
-		{Host: "mail.example.com", Auth: "cram-md5", Username: "u", Password: "p"},
-		{Host: "mail.example.com", Username: "u"},
-		{Host: "mail.example.com", Password: "p"},
-		{Host: "mail.example.com", Port: 70000},
-		{Host: "mail.example.com", TLSConfig: &tls.Config{InsecureSkipVerify: true}},
+	ok := Config{Host: "mail.example.com", Port: 587, Security: "starttls", Timeout: 30 * time.Second}
+	bad := []func(c *Config){
+		func(c *Config) { c.Security = "plain" },
+		func(c *Config) { c.Host, c.Security, c.Port = "192.0.2.1", "plain", 25 },
+		func(c *Config) { c.Host = "" },
+		func(c *Config) { c.Security = "ssl" },
+		func(c *Config) { c.Security = "" },
+		func(c *Config) { c.Auth, c.Username, c.Password = "cram-md5", "u", "p" },
+		func(c *Config) { c.Username, c.Password = "u", "p" }, // no mechanism
+		func(c *Config) { c.Username = "u" },
+		func(c *Config) { c.Password = "p" },
+		func(c *Config) { c.Port = 70000 },
+		func(c *Config) { c.Port = 0 },
+		func(c *Config) { c.Timeout = 0 },
+		func(c *Config) { c.TLSConfig = &tls.Config{InsecureSkipVerify: true} },
 	}
-	for _, cfg := range bad {
+	for i, change := range bad {
+		cfg := ok
+		change(&cfg)
 		if _, err := NewSender(cfg, nil); err == nil {
-			t.Errorf("%+v: accepted", cfg)
+			t.Errorf("bad config %d %+v: accepted", i, cfg)
 		}
 	}
 	for _, h := range []string{"localhost", "127.0.0.1", "::1", "[::1]", "127.0.0.2"} {
-		snd, err := NewSender(Config{Host: h, Security: "plain"}, nil)
-		if err != nil {
+		if _, err := NewSender(Config{Host: h, Port: 25, Security: "plain", Timeout: time.Second}, nil); err != nil {
 			t.Errorf("plain to %s refused: %v", h, err)
-			continue
-		}
-		if snd.cfg.Port != 25 {
-			t.Errorf("plain default port %d", snd.cfg.Port)
 		}
 	}
-	for sec, port := range map[string]int{"": 587, "starttls": 587, "tls": 465} {
-		snd, err := NewSender(Config{Host: "mail.example.com", Security: sec}, nil)
+	for _, sec := range []string{"starttls", "tls"} {
+		cfg := ok
+		cfg.Security, cfg.Username, cfg.Password, cfg.Auth = sec, "u", "p", "login"
+		snd, err := NewSender(cfg, nil)
 		smtpCheck(t, err, sec)
-		if snd.cfg.Port != port || snd.cfg.Timeout != 30*time.Second || snd.tls.ServerName != "mail.example.com" {
-			t.Errorf("%q: port %d timeout %v servername %q", sec, snd.cfg.Port, snd.cfg.Timeout, snd.tls.ServerName)
+		if snd.cfg != cfg || snd.tls.ServerName != "mail.example.com" {
+			t.Errorf("%q: config %+v, servername %q", sec, snd.cfg, snd.tls.ServerName)
 		}
 	}
 }
@@ -349,16 +353,16 @@ func TestSMTPTLS(t *testing.T) {
 		ok       bool
 		contains string
 	}{
-		{"starttls trusted", Config{Host: host, Port: port, TLSConfig: &tls.Config{RootCAs: s.RootCAs()}}, true, ""},
-		{"starttls untrusted", Config{Host: host, Port: port}, false, "certificate"},
+		{"starttls trusted", Config{Security: "starttls", Host: host, Port: port, TLSConfig: &tls.Config{RootCAs: s.RootCAs()}}, true, ""},
+		{"starttls untrusted", Config{Security: "starttls", Host: host, Port: port}, false, "certificate"},
 		{"tls trusted", Config{Host: host, Port: tlsPort, Security: "tls", TLSConfig: &tls.Config{RootCAs: s.RootCAs()}}, true, ""},
 		{"tls untrusted", Config{Host: host, Port: tlsPort, Security: "tls"}, false, "certificate"},
-		{"starttls auth plain", Config{Host: host, Port: port, TLSConfig: &tls.Config{RootCAs: s.RootCAs()},
-			Username: "support@example.test", Password: "s3cret-Pa55"}, true, ""},
+		{"starttls auth plain", Config{Security: "starttls", Host: host, Port: port, TLSConfig: &tls.Config{RootCAs: s.RootCAs()},
+			Username: "support@example.test", Password: "s3cret-Pa55", Auth: "plain"}, true, ""},
 		{"tls auth plain", Config{Host: host, Port: tlsPort, Security: "tls", TLSConfig: &tls.Config{RootCAs: s.RootCAs()},
-			Username: "support@example.test", Password: "s3cret-Pa55"}, true, ""},
-		{"starttls bad password", Config{Host: host, Port: port, TLSConfig: &tls.Config{RootCAs: s.RootCAs()},
-			Username: "support@example.test", Password: "wrong-s3cret"}, false, "535"},
+			Username: "support@example.test", Password: "s3cret-Pa55", Auth: "plain"}, true, ""},
+		{"starttls bad password", Config{Security: "starttls", Host: host, Port: port, TLSConfig: &tls.Config{RootCAs: s.RootCAs()},
+			Username: "support@example.test", Password: "wrong-s3cret", Auth: "plain"}, false, "535"},
 	}
 	delivered := 0
 	for _, tc := range cases {

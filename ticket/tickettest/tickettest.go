@@ -41,27 +41,85 @@ func DB(t testing.TB) *store.DB {
 }
 
 // Service returns a service on st with the embedded templates. Zero fields
-// of cfg get the test's usual values: support@example.test (domain
-// example.test), Signer, weekday hours in UTC.
+// of cfg get the tests' usual values: support@example.test (domain
+// example.test), Signer, weekday hours 09:00-18:00 in UTC, Korean, and the
+// limits ticketd's configuration ships with (5 and 20 automatic mails an
+// hour and a day, 2 minutes apart; suppression and reopening within 30
+// days; 10 participants; X-Spam-Flag: YES). Set AutoMinInterval negative
+// for none.
 func Service(t testing.TB, st ticket.Store, cfg ticket.Config) *ticket.Service {
 	t.Helper()
 	r, err := templates.New("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Support.Email == "" {
-		cfg.Support.Email = "support@example.test"
+	set := func(v *string, def string) {
+		if *v == "" {
+			*v = def
+		}
 	}
-	if cfg.Domain == "" {
-		cfg.Domain = "example.test"
-	}
+	set(&cfg.Support.Email, "support@example.test")
+	set(&cfg.Domain, "example.test")
+	set(&cfg.Language, "ko")
+	set(&cfg.AgentFrom, "{agent} ({center})")
+	set(&cfg.SpamHeader, "X-Spam-Flag")
+	set(&cfg.SpamValue, "YES")
 	if cfg.Signer == nil {
 		cfg.Signer = Signer()
 	}
 	if cfg.Hours.Loc == nil {
-		cfg.Hours = ticket.DefaultHours(time.UTC)
+		cfg.Hours = Hours(time.UTC)
 	}
-	return ticket.NewService(st, r, cfg, nil)
+	if cfg.AutoPerHour == 0 {
+		cfg.AutoPerHour = 5
+	}
+	if cfg.AutoPerDay == 0 {
+		cfg.AutoPerDay = 20
+	}
+	if cfg.AutoMinInterval == 0 {
+		cfg.AutoMinInterval = 2 * time.Minute
+	}
+	if cfg.SuppressFor == 0 {
+		cfg.SuppressFor = 30 * 24 * time.Hour
+	}
+	if cfg.ReopenWithin == 0 {
+		cfg.ReopenWithin = 30 * 24 * time.Hour
+	}
+	if cfg.MaxParticipants == 0 {
+		cfg.MaxParticipants = 10
+	}
+	svc, err := ticket.NewService(st, r, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
+// Outbox returns an outbox worker on st. Zero fields of cfg's retry
+// policy get the values ticketd's configuration ships with: backoff 30s to
+// 1h, given up after 48h, a 10m lease, suppression for 30 days.
+func Outbox(t testing.TB, st ticket.Store, sender ticket.Sender, cfg ticket.OutboxConfig) *ticket.Outbox {
+	t.Helper()
+	for _, f := range []struct {
+		d   *time.Duration
+		def time.Duration
+	}{{&cfg.MinBackoff, 30 * time.Second}, {&cfg.MaxBackoff, time.Hour}, {&cfg.Deadline, 48 * time.Hour},
+		{&cfg.Lease, 10 * time.Minute}, {&cfg.SuppressFor, 30 * 24 * time.Hour}} {
+		if *f.d == 0 {
+			*f.d = f.def
+		}
+	}
+	w, err := ticket.NewOutbox(st, sender, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// Hours are Monday to Friday, 09:00-18:00 in loc.
+func Hours(loc *time.Location) ticket.Hours {
+	return ticket.Hours{Days: []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday},
+		Open: 9 * time.Hour, Close: 18 * time.Hour, Loc: loc}
 }
 
 // CustomerMail is mail n of kim@example.test to support@example.test.

@@ -1,0 +1,214 @@
+package main
+
+// The operators' commands: the quarantine and suppression lists, and the
+// database (backup, restore, compact, check-db, init).
+
+import (
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ticketd/ticketd/store"
+)
+
+// opsCommands look after the lists and the database.
+func opsCommands() []command {
+	return []command{
+		{name: "quarantine list", args: "[--json]", help: "list mail that could not be handled", run: cmdAdmin("quarantine", "list"), flags: jsonFlag},
+		{name: "quarantine show", args: "ID", help: "print a quarantined mail's raw bytes", run: cmdAdmin("quarantine", "show")},
+		{name: "quarantine retry", args: "ID", help: "run a quarantined mail through the pipeline again", run: cmdAdmin("quarantine", "retry")},
+		{name: "quarantine drop", args: "ID", help: "delete a quarantined mail", run: cmdAdmin("quarantine", "drop")},
+		{name: "suppressions list", args: "[--json]", help: "list addresses that get no mail after a permanent bounce", run: cmdAdmin("suppressions", "list"), flags: jsonFlag},
+		{name: "suppressions remove", args: "EMAIL", help: "let mail go to an address again", run: cmdAdmin("suppressions", "remove")},
+		{name: "backup", args: "FILE", help: "write a consistent copy of the database to FILE (through the daemon while it runs)", run: cmdBackup},
+		{name: "restore", args: "FILE", help: "replace the database with a backup (serve must be stopped)", run: cmdRestore},
+		{name: "compact", help: "rewrite the database without its free space (serve must be stopped)", run: cmdCompact},
+		{name: "check-db", help: "run the full consistency check of the database (through the daemon while it runs); exit 1 if damaged", run: cmdCheckDB},
+		{name: "init", help: "create the database in data_dir (serve and poll do it too, in a data dir that never had one)", run: cmdInit},
+	}
+}
+
+// cmdAdmin runs an operator request on the quarantine or suppression list.
+func cmdAdmin(list, op string) func(c *cli) int {
+	return func(c *cli) int {
+		req := adminOp{List: list, Op: op}
+		switch op {
+		case "show", "retry", "drop":
+			id, ok := c.ticketArg()
+			if !ok || len(c.args) != 1 {
+				return c.fail("usage: ticketd %s %s ID", list, op)
+			}
+			req.ID = id
+		case "remove":
+			if len(c.args) != 1 {
+				return c.fail("usage: ticketd suppressions remove EMAIL")
+			}
+			req.Email = c.args[0]
+		}
+		s, b, code := c.open()
+		if b == nil {
+			return code
+		}
+		defer b.Close()
+		out, err := b.Admin(c.ctx, req)
+		if err != nil {
+			return c.fail("%s %s: %v", list, op, err)
+		}
+		switch {
+		case op == "show":
+			c.stdout.Write(out.Raw)
+		case c.asJSON:
+			return c.printJSON(out)
+		case out.Message != "":
+			fmt.Fprintln(c.stdout, out.Message)
+		case list == "quarantine":
+			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tRECEIVED\tSIZE\tSOURCE\tREASON")
+			for _, r := range out.Quarantine {
+				fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\n", r.ID, r.ReceivedAt.In(s.Loc).Format("2006-01-02 15:04"), r.RawSize,
+					oneLine(r.Source, 40), oneLine(r.Reason, 80))
+			}
+			tw.Flush()
+		default:
+			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "EMAIL\tUNTIL\tTICKET\tREASON")
+			for _, x := range out.Suppressions {
+				fmt.Fprintf(tw, "%s\t%s\t#%d\t%s\n", x.Email, x.Until.In(s.Loc).Format("2006-01-02"), x.Ticket, oneLine(x.Reason, 80))
+			}
+			tw.Flush()
+		}
+		return exitOK
+	}
+}
+
+func cmdBackup(c *cli) int {
+	if len(c.args) != 1 {
+		return c.fail("usage: ticketd backup FILE")
+	}
+	s, b, code := c.open()
+	if b == nil {
+		return code
+	}
+	defer b.Close()
+	path := c.args[0]
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return c.fail("backup: %v", err)
+	}
+	n, err := b.Backup(c.ctx, f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = store.Check(tmp) // a copy cut short fails here
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return c.fail("backup: %v", err)
+	}
+	fmt.Fprintf(c.stdout, "backup written to %s (%d bytes)\n", path, n)
+	if err := recordBackup(s, path); err != nil {
+		fmt.Fprintf(c.stderr, "ticketd: backup: the backup is written, but it could not be recorded in the data dir: %v\n", err)
+	}
+	return exitOK
+}
+
+func cmdRestore(c *cli) int {
+	if len(c.args) != 1 {
+		return c.fail("usage: ticketd restore FILE")
+	}
+	s, ok := c.settings()
+	if !ok {
+		return exitConfig
+	}
+	if !c.noDaemon(s, "restore") {
+		return exitFail
+	}
+	if err := os.MkdirAll(s.DataDir, 0o700); err != nil {
+		return c.fail("restore: %v", err)
+	}
+	kept, err := store.Restore(c.args[0], s.DBPath)
+	if err != nil {
+		return c.fail("restore: %v", err)
+	}
+	fmt.Fprintf(c.stdout, "restored %s from %s", s.DBPath, c.args[0])
+	if kept != "" {
+		fmt.Fprintf(c.stdout, "; the previous database is kept as %s", kept)
+	}
+	fmt.Fprintln(c.stdout)
+	return exitOK
+}
+
+func cmdCompact(c *cli) int {
+	s, ok := c.settings()
+	if !ok {
+		return exitConfig
+	}
+	if !c.noDaemon(s, "compact") {
+		return exitFail
+	}
+	before, after, err := store.Compact(s.DBPath)
+	if err != nil {
+		return c.fail("compact: %v", err)
+	}
+	fmt.Fprintf(c.stdout, "compacted %s: %d -> %d bytes\n", s.DBPath, before, after)
+	return exitOK
+}
+
+func cmdCheckDB(c *cli) int {
+	s, b, code := c.open()
+	if b == nil {
+		return code
+	}
+	defer b.Close()
+	out, err := b.Admin(c.ctx, adminOp{List: "db", Op: "check"})
+	if err != nil {
+		return c.fail("check-db: %v", err)
+	}
+	fmt.Fprintf(c.stdout, "%s: %s\n", s.DBPath, out.Message)
+	return exitOK
+}
+
+func cmdInit(c *cli) int {
+	s, ok := c.settings()
+	if !ok {
+		return exitConfig
+	}
+	if _, err := os.Stat(s.DBPath); err == nil {
+		if fi, _ := os.Stat(s.DBPath); fi.Size() > 0 {
+			fmt.Fprintf(c.stdout, "%s already exists; nothing to do\n", s.DBPath)
+			return exitOK
+		}
+	}
+	if !c.noDaemon(s, "init") {
+		return exitFail
+	}
+	db, err := openStore(s, true, 2*time.Second)
+	if err != nil {
+		return c.fail("init: %v", err)
+	}
+	defer db.Close()
+	if _, err := db.Secret(); err != nil {
+		return c.fail("init: %v", err)
+	}
+	fmt.Fprintf(c.stdout, "created %s\n", s.DBPath)
+	return exitOK
+}
+
+// noDaemon refuses to go on while serve answers on the admin socket.
+func (c *cli) noDaemon(s *Settings, what string) bool {
+	if rb, ok := dialAdmin(s.Socket); ok {
+		rb.Close()
+		c.fail("%s: ticketd serve is running (admin socket %s); stop it first", what, s.Socket)
+		return false
+	}
+	return true
+}

@@ -1,0 +1,208 @@
+package main
+
+// The agents' commands: tickets, reply, note, close, solve, assign,
+// attachment.
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"mime"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/ticketd/ticketd/mailbox/rfc822"
+	"github.com/ticketd/ticketd/ticket"
+)
+
+// ticketCommands read and act on tickets.
+func ticketCommands() []command {
+	asFlag := func(c *cli, fs *flag.FlagSet) {
+		fs.StringVar(&c.as, "as", os.Getenv("TICKETD_AGENT"), "the agent acting (default $TICKETD_AGENT)")
+	}
+	textFlags := func(c *cli, fs *flag.FlagSet) {
+		asFlag(c, fs)
+		fs.StringVar(&c.file, "file", "", "read the text from this file (default: stdin)")
+	}
+	return []command{
+		{name: "tickets list", args: "[--status S] [--json]", help: "list tickets", run: cmdTicketsList,
+			flags: func(c *cli, fs *flag.FlagSet) {
+				jsonFlag(c, fs)
+				fs.StringVar(&c.status, "status", "", "only tickets with this status (new, open, pending, solved, closed)")
+			}},
+		{name: "tickets show", args: "N [--json]", help: "show a ticket and its messages", run: cmdTicketsShow, flags: jsonFlag},
+		{name: "reply", args: "N --as AGENT [--file F] [--attach FILE]...", help: "send an agent's reply to the customer (text from --file or stdin)", run: cmdReply,
+			flags: func(c *cli, fs *flag.FlagSet) {
+				textFlags(c, fs)
+				fs.Var(&c.attach, "attach", "attach this file (repeatable)")
+			}},
+		{name: "note", args: "N [--as AGENT] [TEXT...]", help: "add an internal note (text from the arguments, --file or stdin)", run: cmdNote, flags: textFlags},
+		{name: "close", args: "N [--as AGENT]", help: "close a ticket", run: cmdStatus(ticket.StatusClosed), flags: asFlag},
+		{name: "solve", args: "N [--as AGENT]", help: "mark a ticket solved", run: cmdStatus(ticket.StatusSolved), flags: asFlag},
+		{name: "assign", args: "N AGENT [--as AGENT]", help: "assign a ticket to an agent", run: cmdAssign, flags: asFlag},
+		{name: "attachment get", args: "N INDEX --out DIR", help: "save attachment INDEX (as tickets show numbers them) of ticket N into DIR", run: cmdAttachmentGet,
+			flags: func(c *cli, fs *flag.FlagSet) { fs.StringVar(&c.out, "out", ".", "directory to save into") }},
+	}
+}
+
+func cmdTicketsList(c *cli) int {
+	s, ok := c.settings()
+	if !ok {
+		return exitConfig
+	}
+	var st ticket.Status
+	if c.status != "" {
+		var err error
+		if st, err = ticket.ParseStatus(c.status); err != nil {
+			return c.fail("--status: %v", err)
+		}
+	}
+	b, err := c.backend(s, newLogger(c.stderr, s.Config.Log), false)
+	if err != nil {
+		return c.fail("%v", err)
+	}
+	defer b.Close()
+	ts, err := b.Tickets(c.ctx, st)
+	if err != nil {
+		return c.fail("%v", err)
+	}
+	sort.Slice(ts, func(i, j int) bool { return ts[i].ID < ts[j].ID })
+	if c.asJSON {
+		return c.printJSON(ts)
+	}
+	printTickets(c.stdout, ts, s.Loc)
+	return exitOK
+}
+
+func cmdTicketsShow(c *cli) int {
+	s, ok := c.settings()
+	if !ok {
+		return exitConfig
+	}
+	if len(c.args) != 1 {
+		return c.fail("usage: ticketd tickets show N [--json]")
+	}
+	id, err := strconv.ParseUint(strings.TrimPrefix(c.args[0], "#"), 10, 64)
+	if err != nil || id == 0 {
+		return c.fail("tickets show: %q is not a ticket number", c.args[0])
+	}
+	b, err := c.backend(s, newLogger(c.stderr, s.Config.Log), false)
+	if err != nil {
+		return c.fail("%v", err)
+	}
+	defer b.Close()
+	v, err := b.Ticket(c.ctx, id)
+	if err != nil {
+		return c.fail("ticket %v", err)
+	}
+	if c.asJSON {
+		return c.printJSON(v)
+	}
+	printTicket(c.stdout, v, s.Loc)
+	return exitOK
+}
+
+func cmdReply(c *cli) int {
+	id, ok := c.ticketArg()
+	if !ok || len(c.args) > 1 {
+		return c.fail("usage: ticketd reply N --as AGENT [--file F] [--attach FILE]...")
+	}
+	if c.as == "" {
+		return c.fail("reply: --as AGENT is required (or set $TICKETD_AGENT)")
+	}
+	text, err := c.text()
+	if err != nil {
+		return c.fail("reply: %v", err)
+	}
+	req := actionRequest{Action: "reply", ID: id, As: c.as, Text: text}
+	for _, f := range c.attach {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return c.fail("reply: %v", err)
+		}
+		ct := mime.TypeByExtension(filepath.Ext(f))
+		if ct == "" {
+			ct = http.DetectContentType(data)
+		}
+		req.Attachments = append(req.Attachments, ticket.OutAttachment{Filename: filepath.Base(f), ContentType: ct, Data: data})
+	}
+	return c.act(req)
+}
+
+func cmdNote(c *cli) int {
+	id, ok := c.ticketArg()
+	if !ok {
+		return c.fail("usage: ticketd note N [--as AGENT] [TEXT...]")
+	}
+	text, err := c.text()
+	if err != nil {
+		return c.fail("note: %v", err)
+	}
+	return c.act(actionRequest{Action: "note", ID: id, As: c.as, Text: text})
+}
+
+func cmdStatus(st ticket.Status) func(c *cli) int {
+	return func(c *cli) int {
+		id, ok := c.ticketArg()
+		if !ok || len(c.args) != 1 {
+			return c.fail("usage: ticketd %s N [--as AGENT]", map[ticket.Status]string{ticket.StatusClosed: "close", ticket.StatusSolved: "solve"}[st])
+		}
+		return c.act(actionRequest{Action: "status", ID: id, As: c.as, Status: st})
+	}
+}
+
+func cmdAssign(c *cli) int {
+	id, ok := c.ticketArg()
+	if !ok || len(c.args) != 2 {
+		return c.fail("usage: ticketd assign N AGENT [--as AGENT]")
+	}
+	return c.act(actionRequest{Action: "assign", ID: id, As: c.as, To: c.args[1]})
+}
+
+// cmdAttachmentGet saves one attachment under a sanitised name; it never
+// overwrites a file.
+func cmdAttachmentGet(c *cli) int {
+	id, ok := c.ticketArg()
+	if !ok || len(c.args) != 2 {
+		return c.fail("usage: ticketd attachment get N INDEX --out DIR")
+	}
+	index, err := strconv.Atoi(c.args[1])
+	if err != nil || index < 1 {
+		return c.fail("attachment get: INDEX must be 1 or more, got %q", c.args[1])
+	}
+	_, b, code := c.open()
+	if b == nil {
+		return code
+	}
+	defer b.Close()
+	out, err := b.Admin(c.ctx, adminOp{List: "attachment", Op: "get", ID: id, Index: index})
+	if err != nil {
+		return c.fail("attachment get: %v", err)
+	}
+	name := rfc822.SafeFilename(out.File.Filename)
+	ext := filepath.Ext(name)
+	for i := 1; ; i++ {
+		path := filepath.Join(c.out, name)
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, os.ErrExist) && i < 1000 {
+			name = fmt.Sprintf("%s (%d)%s", strings.TrimSuffix(rfc822.SafeFilename(out.File.Filename), ext), i, ext)
+			continue
+		}
+		if err != nil {
+			return c.fail("attachment get: %v", err)
+		}
+		_, err = f.Write(out.File.Data)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return c.fail("attachment get: %v", err)
+		}
+		fmt.Fprintf(c.stdout, "%s (%d bytes)\n", path, len(out.File.Data))
+		return exitOK
+	}
+}

@@ -1,0 +1,542 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/ticketd/ticketd/mailbox"
+	"github.com/ticketd/ticketd/mailbox/imap"
+	"github.com/ticketd/ticketd/mailbox/smtp"
+	"github.com/ticketd/ticketd/ticket"
+)
+
+// Settings is a checked configuration, ready to wire: the file as read and
+// what follows from it, each part in the form its package takes.
+type Settings struct {
+	// Config is the file as read, with the defaults of absent keys.
+	Config Config
+	// Warnings are what check-config and serve point out without failing:
+	// a secret file others can read.
+	Warnings []string
+
+	Loc     *time.Location
+	DataDir string // resolved against the config file's directory
+	DBPath  string
+	Socket  string
+	// TemplatesDir holds template overrides ("": none).
+	TemplatesDir string
+	// HTTPListen is the loopback address of /healthz and /metrics; ""
+	// when off (see http.go).
+	HTTPListen string
+
+	// Ticket is the ticket policy; wire adds the signer and the hooks.
+	Ticket ticket.Config
+	// Outbox is the retry policy; wire adds the hooks.
+	Outbox ticket.OutboxConfig
+	// Secret is the token signing key from the config; nil means the one
+	// kept in the database.
+	Secret []byte
+
+	IMAP      []imap.Config
+	Schedules []string
+	// Watch holds, per mailbox, the IDLE options; nil when idle is off.
+	Watch []*imap.WatchOptions
+	SMTP  smtp.Config
+	// SMTPPasswordKey is the key the SMTP password came from, for
+	// messages that say what to fix.
+	SMTPPasswordKey string
+}
+
+// checker collects the problems of one configuration, each naming its key.
+type checker struct {
+	c    Config
+	s    *Settings
+	base string // the config file's directory
+	errs []error
+}
+
+func (k *checker) bad(key, format string, args ...any) {
+	k.errs = append(k.errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+}
+
+// rel resolves a path in the config against the file's directory.
+func (k *checker) rel(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(k.base, p)
+}
+
+// checkConfig validates c (its defaults applied) and derives the
+// settings. Relative paths are taken relative to base (the config file's
+// directory).
+func checkConfig(c Config, base string) (*Settings, []error) {
+	k := &checker{c: c, s: &Settings{Config: c}, base: base}
+	k.paths()
+	k.general()
+	k.center()
+	for i, m := range c.Mailboxes {
+		k.mailbox(i, m)
+	}
+	if len(c.Mailboxes) == 0 {
+		k.bad("mailboxes", "at least one IMAP mailbox is required")
+	}
+	k.smtp()
+	k.policy()
+	k.agents()
+	k.threading()
+	k.outbox()
+	k.http()
+	return k.s, k.errs
+}
+
+// paths checks data_dir, admin.socket and templates.dir.
+func (k *checker) paths() {
+	c, s := k.c, k.s
+	if c.DataDir == "" {
+		k.bad("data_dir", "required (the directory for the database and the admin socket)")
+	}
+	s.DataDir = k.rel(c.DataDir)
+	s.DBPath = filepath.Join(s.DataDir, "ticketd.db")
+	s.Socket = k.rel(c.Admin.Socket)
+	if s.Socket == "" {
+		s.Socket = filepath.Join(s.DataDir, "ticketd.sock")
+	}
+	if len(s.Socket) > 104 {
+		k.bad("admin.socket", "path %q is longer than a unix socket allows (104 bytes); set a shorter one", s.Socket)
+	}
+	s.TemplatesDir = k.rel(c.Templates.Dir)
+	if s.TemplatesDir != "" {
+		if st, err := os.Stat(s.TemplatesDir); err != nil || !st.IsDir() {
+			k.bad("templates.dir", "%q is not a directory", s.TemplatesDir)
+		}
+	}
+}
+
+// general checks timezone and log.
+func (k *checker) general() {
+	c := k.c
+	if loc, err := time.LoadLocation(c.Timezone); err != nil || c.Timezone == "" {
+		k.bad("timezone", "unknown time zone %q", c.Timezone)
+		k.s.Loc = time.UTC
+	} else {
+		k.s.Loc = loc
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		k.bad("log.format", "want text or json, got %q", c.Log.Format)
+	}
+	if _, err := parseLevel(c.Log.Level); err != nil {
+		k.bad("log.level", "%v", err)
+	}
+}
+
+// center checks the center: its address, language and hours.
+func (k *checker) center() {
+	c, t := k.c.Center, &k.s.Ticket
+	if a, err := mail.ParseAddress(c.Address); c.Address == "" {
+		k.bad("center.address", "required (the support address customers write to)")
+	} else if err != nil {
+		k.bad("center.address", "not an address: %v", err)
+	} else {
+		t.Support.Email = a.Address
+		t.Domain = a.Address[strings.LastIndexByte(a.Address, '@')+1:]
+	}
+	switch c.Language {
+	case "ko", "en":
+		t.Language = c.Language
+	default:
+		k.bad("center.language", "want ko or en, got %q", c.Language)
+	}
+	t.CenterName = c.Name
+	if t.CenterName == "" {
+		t.CenterName = map[bool]string{true: "Customer Center", false: "고객센터"}[c.Language == "en"]
+	}
+	t.Support.Name = t.CenterName
+	t.Hours.Loc = k.s.Loc
+	var err error
+	if t.Hours.Days, err = ticket.ParseDays(c.Hours.Days); err != nil {
+		k.bad("center.hours.days", "%v", err)
+	}
+	if t.Hours.Open, err = ticket.ParseClock(c.Hours.Open); err != nil {
+		k.bad("center.hours.open", "%v", err)
+	}
+	if t.Hours.Close, err = ticket.ParseClock(c.Hours.Close); err != nil {
+		k.bad("center.hours.close", "%v", err)
+	} else if t.Hours.Close <= t.Hours.Open {
+		k.bad("center.hours.close", "must be after center.hours.open")
+	}
+}
+
+// mailbox checks mailboxes[i] and adds its poller's configuration.
+func (k *checker) mailbox(i int, m MailboxConfig) {
+	key := fmt.Sprintf("mailboxes[%d]", i)
+	s, l := k.s, k.c.Limits
+	if m.Name == "" {
+		m.Name = fmt.Sprintf("mailbox%d", i+1)
+	}
+	for _, prev := range s.IMAP {
+		if prev.Name == m.Name {
+			k.bad(key+".name", "duplicate name %q", m.Name)
+		}
+	}
+	if m.Host == "" {
+		k.bad(key+".host", "required")
+	}
+	switch m.Security {
+	case "tls", "starttls":
+	case "plain":
+		if m.Host != "" && !mailbox.IsLoopback(m.Host) {
+			k.bad(key+".security", "plain IMAP is only allowed to a loopback host; use tls or starttls for %q", m.Host)
+		}
+	default:
+		k.bad(key+".security", "want tls, starttls or plain, got %q", m.Security)
+	}
+	if m.Port == 0 {
+		m.Port = map[bool]int{true: 993, false: 143}[m.Security == "tls"]
+	} else if m.Port < 0 || m.Port > 65535 {
+		k.bad(key+".port", "out of range: %d", m.Port)
+	}
+	switch m.Auth {
+	case "login", "plain":
+	default:
+		k.bad(key+".auth", "want login or plain, got %q", m.Auth)
+	}
+	if m.Username == "" {
+		k.bad(key+".username", "required")
+	}
+	k.warnMode(key+".password_file", k.rel(m.PasswordFile))
+	pw, err := secret(m.Password, k.rel(m.PasswordFile), m.PasswordEnv)
+	if err != nil {
+		k.bad(key+".password", "%v", err)
+	} else if pw == "" {
+		k.bad(key+".password", "required: set password_file, password_env, or password")
+	}
+	tlsCfg, err := tlsConfig(k.rel(m.CAFile))
+	if err != nil {
+		k.bad(key+".ca_file", "%v", err)
+	}
+	if m.Folder == "" {
+		k.bad(key+".folder", "must not be empty (INBOX is the inbox)")
+	}
+	if _, err := cronParser().Parse(m.Schedule); err != nil {
+		k.bad(key+".schedule", "%v (want a 5-field cron spec such as \"*/5 * * * *\" or a descriptor such as \"@every 1m\")", err)
+	}
+	switch m.PostAction {
+	case imap.PostSeen:
+	case imap.PostMove:
+		if m.MoveTo == "" {
+			k.bad(key+".move_to", "required when post_action is move")
+		}
+	default:
+		k.bad(key+".post_action", "want seen or move, got %q", m.PostAction)
+	}
+	if m.Timeout <= 0 {
+		k.bad(key+".timeout", "must be positive, got %v", time.Duration(m.Timeout))
+	}
+	if m.BatchSize < 1 {
+		k.bad(key+".batch_size", "must be 1 or more, got %d", m.BatchSize)
+	}
+	if m.MaxMessageBytes < 0 {
+		k.bad(key+".max_message_bytes", "must be positive")
+	} else if m.MaxMessageBytes == 0 {
+		m.MaxMessageBytes = l.MaxMessageBytes
+	}
+	var watch *imap.WatchOptions
+	if m.IdleRestart <= 0 || m.IdleRestart > Duration(29*time.Minute) {
+		k.bad(key+".idle_restart", "want a duration up to 29m (RFC 2177: a server may drop an IDLE client after 30m), got %v", time.Duration(m.IdleRestart))
+	} else if m.Idle {
+		watch = &imap.WatchOptions{Restart: time.Duration(m.IdleRestart)}
+	}
+	if strings.Contains(m.Username, "@") {
+		s.Ticket.OwnAddresses = append(s.Ticket.OwnAddresses, m.Username)
+	}
+	workers := l.IngestWorkers
+	if workers == 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	s.Watch = append(s.Watch, watch)
+	s.Schedules = append(s.Schedules, m.Schedule)
+	s.IMAP = append(s.IMAP, imap.Config{
+		Name: m.Name, Host: m.Host, Port: m.Port, Security: m.Security, Auth: m.Auth,
+		Username: m.Username, Password: pw, Folder: m.Folder, PostAction: m.PostAction,
+		MoveTo: m.MoveTo, TLSConfig: tlsCfg, BatchSize: m.BatchSize, MaxMessageBytes: m.MaxMessageBytes, Timeout: time.Duration(m.Timeout),
+		OversizedFolder: l.OversizedFolder, SpamFolder: map[bool]string{true: k.c.Spam.Folder}[k.c.Spam.Action == "move"],
+		Pipe: mailbox.PipeOptions{Workers: workers, MaxBytes: l.IngestInFlightBytes},
+	})
+}
+
+// smtp checks the smtp section.
+func (k *checker) smtp() {
+	sm := k.c.SMTP
+	if sm.Host == "" {
+		k.bad("smtp.host", "required (the server acknowledgements are sent through)")
+	}
+	switch sm.Security {
+	case "tls", "starttls":
+	case "plain":
+		if sm.Host != "" && !mailbox.IsLoopback(sm.Host) {
+			k.bad("smtp.security", "plain SMTP is only allowed to a loopback host; use starttls or tls for %q", sm.Host)
+		}
+	default:
+		k.bad("smtp.security", "want starttls, tls or plain, got %q", sm.Security)
+	}
+	if sm.Port == 0 {
+		sm.Port = map[string]int{"tls": 465, "starttls": 587, "plain": 25}[sm.Security]
+	} else if sm.Port < 0 || sm.Port > 65535 {
+		k.bad("smtp.port", "out of range: %d", sm.Port)
+	}
+	switch sm.Auth {
+	case "plain", "login":
+	default:
+		k.bad("smtp.auth", "want plain or login, got %q", sm.Auth)
+	}
+	if sm.Timeout <= 0 {
+		k.bad("smtp.timeout", "must be positive, got %v", time.Duration(sm.Timeout))
+	}
+	k.s.SMTPPasswordKey = "smtp.password"
+	switch {
+	case sm.PasswordFile != "":
+		k.s.SMTPPasswordKey = "smtp.password_file"
+	case sm.PasswordEnv != "":
+		k.s.SMTPPasswordKey = "smtp.password_env"
+	}
+	k.warnMode("smtp.password_file", k.rel(sm.PasswordFile))
+	pw, err := secret(sm.Password, k.rel(sm.PasswordFile), sm.PasswordEnv)
+	if err != nil {
+		k.bad("smtp.password", "%v", err)
+	} else if sm.Username != "" && pw == "" {
+		k.bad("smtp.password", "required with smtp.username: set password_file, password_env, or password")
+	}
+	tlsCfg, err := tlsConfig(k.rel(sm.CAFile))
+	if err != nil {
+		k.bad("smtp.ca_file", "%v", err)
+	}
+	k.s.SMTP = smtp.Config{
+		Host: sm.Host, Port: sm.Port, Security: sm.Security, Username: sm.Username, Password: pw,
+		Auth: sm.Auth, TLSConfig: tlsCfg, Timeout: time.Duration(sm.Timeout), HELO: sm.HELO,
+	}
+}
+
+// policy checks the limits, spam, notify and replies sections: the rules
+// of the ticket service.
+func (k *checker) policy() {
+	c, t := k.c, &k.s.Ticket
+	l := c.Limits
+	if l.MaxMessageBytes < 1 {
+		k.bad("limits.max_message_bytes", "must be 1 or more, got %d", l.MaxMessageBytes)
+	}
+	if l.IngestWorkers < 0 || l.IngestWorkers > 256 {
+		k.bad("limits.ingest_workers", "want 0 (one per core) to 256, got %d", l.IngestWorkers)
+	}
+	if l.IngestInFlightBytes < 1 {
+		k.bad("limits.ingest_in_flight_bytes", "must be 1 or more, got %d", l.IngestInFlightBytes)
+	}
+	if l.MaxParticipants < 0 {
+		k.bad("limits.max_participants", "must be 0 (no participants) or more, got %d", l.MaxParticipants)
+	}
+	if l.AutoPerHour < 1 {
+		k.bad("limits.auto_per_hour", "must be 1 or more, got %d", l.AutoPerHour)
+	}
+	if l.AutoPerDay < 1 {
+		k.bad("limits.auto_per_day", "must be 1 or more, got %d", l.AutoPerDay)
+	}
+	if l.SuppressFor <= 0 {
+		k.bad("limits.suppress_for", "must be positive, got %v", time.Duration(l.SuppressFor))
+	}
+	switch c.Spam.Action {
+	case "ticket":
+	case "move":
+		if c.Spam.Folder == "" {
+			k.bad("spam.folder", "required when spam.action is move")
+		}
+	default:
+		k.bad("spam.action", "want ticket or move, got %q", c.Spam.Action)
+	}
+	if c.Spam.Header == "" || c.Spam.Value == "" {
+		k.bad("spam", "header and value must not be empty")
+	}
+	if c.Notify.Address != "" {
+		if _, err := mail.ParseAddress(c.Notify.Address); err != nil {
+			k.bad("notify.address", "not an address: %q", c.Notify.Address)
+		}
+	}
+	if c.Replies.FromName == "" {
+		k.bad("replies.from_name", "must not be empty (\"{agent}\" is the agent's name alone)")
+	}
+	t.AutoPerHour, t.AutoPerDay = l.AutoPerHour, l.AutoPerDay
+	t.AutoMinInterval = time.Duration(l.AutoMinInterval)
+	t.SuppressFor = time.Duration(l.SuppressFor)
+	t.MaxParticipants, t.MaxMessageBytes = l.MaxParticipants, l.MaxMessageBytes
+	t.SpamHeader, t.SpamValue = c.Spam.Header, c.Spam.Value
+	t.NotifyAddress, t.NoNotify = c.Notify.Address, c.Notify.Disabled
+	t.AgentFrom, t.CcParticipants, t.AuthServID = c.Replies.FromName, c.Replies.CcParticipants, c.Replies.RequireAuthFrom
+}
+
+// agents checks the agents.
+func (k *checker) agents() {
+	seen := map[string]bool{}
+	for i, a := range k.c.Agents {
+		key := fmt.Sprintf("agents[%d]", i)
+		addr, err := mail.ParseAddress(a.Email)
+		if err != nil {
+			k.bad(key+".email", "not an address: %q", a.Email)
+			continue
+		}
+		lower := strings.ToLower(addr.Address)
+		if seen[lower] {
+			k.bad(key+".email", "duplicate agent %s", addr.Address)
+		}
+		seen[lower] = true
+		if support := k.s.Ticket.Support.Email; support != "" && ticket.IsSupportAddress(support, addr.Address) {
+			k.bad(key+".email", "an agent cannot be the support address")
+		}
+		name := a.Name
+		if name == "" {
+			name = addr.Address
+		}
+		k.s.Ticket.Agents = append(k.s.Ticket.Agents, ticket.Agent{Name: name, Email: addr.Address})
+	}
+}
+
+// threading checks the token secret and reopening.
+func (k *checker) threading() {
+	th := k.c.Threading
+	k.warnMode("threading.secret_file", k.rel(th.SecretFile))
+	if th.SecretFile != "" || th.SecretEnv != "" {
+		sec, err := secret("", k.rel(th.SecretFile), th.SecretEnv)
+		if err != nil {
+			k.bad("threading.secret", "%v", err)
+		} else if len(sec) < 16 {
+			k.bad("threading.secret", "the secret must be at least 16 bytes (32 random bytes recommended)")
+		} else {
+			k.s.Secret = []byte(sec)
+		}
+	}
+	if th.ReopenWithin < 0 {
+		k.bad("threading.reopen_within", "must not be negative")
+	}
+	k.s.Ticket.PlusAddressing = th.PlusAddressing
+	k.s.Ticket.ReopenWithin = time.Duration(th.ReopenWithin)
+}
+
+// outbox checks the outbox section.
+func (k *checker) outbox() {
+	o := k.c.Outbox
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{{"outbox.max_age", o.MaxAge}, {"outbox.lease", o.Lease}, {"outbox.min_backoff", o.MinBackoff}, {"outbox.max_backoff", o.MaxBackoff}} {
+		if d.v <= 0 {
+			k.bad(d.key, "must be positive, got %v", time.Duration(d.v))
+		}
+	}
+	k.s.Outbox = ticket.OutboxConfig{
+		Deadline: time.Duration(o.MaxAge), Lease: time.Duration(o.Lease),
+		MinBackoff: time.Duration(o.MinBackoff), MaxBackoff: time.Duration(o.MaxBackoff),
+		SuppressFor: time.Duration(k.c.Limits.SuppressFor),
+	}
+}
+
+// http checks the http and health sections.
+func (k *checker) http() {
+	c := k.c
+	addr := strings.TrimSpace(c.HTTP.Listen)
+	if strings.EqualFold(addr, "off") {
+		addr = ""
+	}
+	if addr != "" {
+		host, port, err := net.SplitHostPort(addr)
+		n, perr := strconv.Atoi(port)
+		switch {
+		case err != nil:
+			k.bad("http.listen", "want a loopback host:port such as 127.0.0.1:9180 (or \"off\"), got %q", addr)
+		case !mailbox.IsLoopback(host):
+			k.bad("http.listen", "%q is not a loopback address; /healthz and /metrics have no authentication, so listen on 127.0.0.1 or [::1] (or set \"off\")", addr)
+		case perr != nil || n < 0 || n > 65535:
+			k.bad("http.listen", "port %q is not a number from 0 to 65535", port)
+		}
+	}
+	k.s.HTTPListen = addr
+	if c.Health.FailAfter < 1 {
+		k.bad("health.fail_after", "must be 1 or more, got %d", c.Health.FailAfter)
+	}
+	if c.Health.OutboxMaxAge <= 0 {
+		k.bad("health.outbox_max_age", "must be positive, got %v", time.Duration(c.Health.OutboxMaxAge))
+	}
+}
+
+// warnMode adds a warning when the secret file at path (the value of key)
+// can be read or written by its group or others.
+func (k *checker) warnMode(key, path string) {
+	if path == "" {
+		return
+	}
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm()&0o077 == 0 {
+		return // a missing file is an error of its own
+	}
+	k.s.Warnings = append(k.s.Warnings, fmt.Sprintf("%s: %s is mode %04o, open to its group or to others; a secret file should be mode 0600 (chmod 600 %s)",
+		key, path, st.Mode().Perm(), path))
+}
+
+// secret returns the first of: the contents of file (trailing newline
+// removed), the environment variable env, the inline value.
+func secret(inline, file, env string) (string, error) {
+	if file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("password_file: %w", err)
+		}
+		return strings.TrimRight(string(data), "\r\n"), nil
+	}
+	if env != "" {
+		v, ok := os.LookupEnv(env)
+		if !ok || v == "" {
+			return "", fmt.Errorf("password_env: environment variable %s is not set", env)
+		}
+		return v, nil
+	}
+	return inline, nil
+}
+
+// tlsConfig returns a TLS config that trusts the system roots plus the
+// certificates in caFile. Verification is always on.
+func tlsConfig(caFile string) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile == "" {
+		return cfg, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return cfg, err
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return cfg, errors.New("no PEM certificate found in " + caFile)
+	}
+	cfg.RootCAs = pool
+	return cfg, nil
+}
+
+// cronParser accepts 5-field specs, an optional leading seconds field, and
+// descriptors such as @every 1m and @hourly.
+func cronParser() cron.Parser {
+	return cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+}

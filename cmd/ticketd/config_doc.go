@@ -1,0 +1,302 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// configHeader opens the example config.
+const configHeader = `# ticketd configuration. Every key is listed here with its default value,
+# except where the text says the value shown is an example.
+# Written by ticketd config example; check a file with:
+#   ticketd --config FILE check-config
+# ticketd reads --config FILE, else $TICKETD_CONFIG, else ./ticketd.yaml.
+# Relative paths are relative to this file's directory. A key left out
+# takes its default; a key present keeps its value, 0 and "" included.
+`
+
+// configDocs documents every key of Config, by its path ("limits",
+// "mailboxes.idle"), in the words config.example.yaml shows. A test
+// holds it and the structs to each other.
+func configDocs() map[string]string {
+	return map[string]string{
+		"data_dir": `Directory for the database (ticketd.db) and the admin socket. Required
+(the value shown is an example). Back it up; it holds every ticket and
+every raw mail.`,
+		"timezone": `Time zone of the cron schedules and the opening hours.`,
+
+		"log":        ``,
+		"log.format": `text or json.`,
+		"log.level":  `debug, info, warn or error.`,
+
+		"admin": ``,
+		"admin.socket": `Unix socket (mode 0600) the CLI uses while ` + "`ticketd serve`" + ` runs.
+"": <data_dir>/ticketd.sock. At most 104 bytes long.`,
+
+		"http": `Monitoring over HTTP while ` + "`ticketd serve`" + ` runs: GET /healthz (JSON; 200
+when healthy, 503 when not) and GET /metrics (Prometheus text format).`,
+		"http.listen": `Neither has authentication, so only a loopback address is accepted
+(127.0.0.1, [::1], localhost); scrape it locally or through a proxy.
+"off" (or "") turns it off. serve does not start when the port is taken.`,
+
+		"health": ``,
+		"health.fail_after": `A mailbox is unhealthy (/healthz answers 503, ticketd_mailbox_up is 0)
+after this many failed polls in a row; one successful poll clears it.`,
+		"health.outbox_max_age": `Sending is unhealthy (/healthz answers 503 naming the keys to check,
+ticketd_smtp_up is 0) while the SMTP server cannot be reached, does not
+answer, fails TLS or refuses the login, and when the oldest mail in the
+outbox has waited longer than this.`,
+
+		"center": ``,
+		"center.name": `Display name of the support address in the mails ticketd sends (the
+value shown is an example; "": 고객센터, or Customer Center in English).`,
+		"center.address": `The support address customers write to; acknowledgements come from it,
+and our Message-IDs use its domain. Required (the value shown is an
+example).`,
+		"center.language": `Language of the mail templates: ko or en.`,
+		"center.hours": `Opening hours, shown in the acknowledgement (and whether the center is
+open right now).`,
+		"center.hours.days":  `A list or ranges of sun mon tue wed thu fri sat.`,
+		"center.hours.open":  ``,
+		"center.hours.close": ``,
+
+		"mailboxes": `IMAP folders to poll. At least one; the values shown are an example.`,
+		"mailboxes.name": `Names the mailbox in logs and in the cursor ("": mailbox1, mailbox2,
+...).`,
+		"mailboxes.host": `Required.`,
+		"mailboxes.port": `0: 993 for tls, 143 for starttls and plain.`,
+		"mailboxes.security": `tls (implicit TLS), starttls, or plain (only to a loopback host such as
+127.0.0.1). Certificates are always verified.`,
+		"mailboxes.ca_file": `Extra CA certificate (PEM) to trust besides the system roots, e.g. for a
+self-signed server certificate. Verification is never turned off.`,
+		"mailboxes.auth":     `login, or plain (AUTHENTICATE PLAIN).`,
+		"mailboxes.username": `Required.`,
+		"mailboxes.password_file": `The password, from the first of these that is set: a file (trailing
+newline removed), an environment variable, or inline (not recommended).`,
+		"mailboxes.password_env": ``,
+		"mailboxes.password":     ``,
+		"mailboxes.folder":       ``,
+		"mailboxes.schedule": `When to poll: a 5-field cron spec ("*/5 * * * *"), optionally with a
+leading seconds field, or a descriptor ("@every 1m", "@hourly").
+A poll never overlaps itself; a slow one makes the next tick skip.`,
+		"mailboxes.idle": `IMAP IDLE (RFC 2177): keep one more, read-only connection open and poll
+as soon as the server announces new mail, within seconds. The schedule
+stays as the safety net, so it can be slower (e.g. "*/15 * * * *").`,
+		"mailboxes.idle_restart": `Every idle_restart (at most 29m) IDLE is stopped and a NOOP sent, so a
+dead connection is noticed; it reconnects with backoff (1s to 60s),
+logging an outage once. A server without IDLE is logged once and
+polled on the schedule only.`,
+		"mailboxes.post_action": `After a mail is committed: seen (add \Seen) or move (to move_to; UID
+MOVE, or COPY + \Deleted + UID EXPUNGE with UIDPLUS).`,
+		"mailboxes.move_to":    ``,
+		"mailboxes.batch_size": `Mails per UID FETCH; the post-action is applied after each.`,
+		"mailboxes.timeout": `Every IMAP command and read: a server that owes an answer and sends
+nothing for this long (it stopped answering, or the connection went
+half-open after a NAT or firewall timeout), or does not take what we
+write, fails the poll; it is logged once, counts as a failed poll in
+/healthz, and the next tick reconnects. A mail's body may take this
+plus 1 s per 32 KiB in all, as long as every read brings something.
+Time spent committing on our side never counts. Also bounds
+connecting and logging in, and each IDLE command.`,
+		"mailboxes.max_message_bytes": `Overrides limits.max_message_bytes for this mailbox (0: use that).`,
+
+		"smtp": `The server acknowledgements and replies are sent through. Required; the
+values shown are an example.`,
+		"smtp.host": ``,
+		"smtp.port": `0: 587 for starttls, 465 for tls, 25 for plain.`,
+		"smtp.security": `starttls (mandatory STARTTLS), tls (implicit TLS), or plain (only to a
+loopback host).`,
+		"smtp.ca_file":       `As mailboxes' ca_file.`,
+		"smtp.auth":          `plain or login; used when username is set.`,
+		"smtp.username":      `"": no AUTH.`,
+		"smtp.password_file": `As mailboxes' password_file, password_env, password.`,
+		"smtp.password_env":  ``,
+		"smtp.password":      ``,
+		"smtp.timeout":       `Bounds connecting and logging in, then each step of a send.`,
+		"smtp.helo":          `Name sent in EHLO ("": the local host name).`,
+
+		"agents": `Agents answer tickets. They are notified of new tickets and customer
+follow-ups and answer by replying to the notification from their own mail
+client; the reply is relayed to the customer from the support address.
+A mail from an agent's address counts as the agent's only with a token
+bound to that agent or a reference to a notification sent to them.
+The values shown are an example; none by default.`,
+		"agents.name":  `"": the address.`,
+		"agents.email": ``,
+
+		"notify": ``,
+		"notify.address": `Send notifications to this group address instead of to every agent
+(a ticket's assignee is always notified alone).`,
+		"notify.disabled": ``,
+
+		"replies": ``,
+		"replies.from_name": `Display name of the support address on relayed agent replies;
+{agent} and {center} are replaced.`,
+		"replies.cc_participants": `Cc the ticket's participants (customers Cc'd on the inquiry).`,
+		"replies.require_auth_from": `The authserv-id of your receiving MX (its Authentication-Results, RFC
+8601; the MX must strip such fields claiming its id from incoming mail).
+When set, an agent's reply also needs a dkim, spf or dmarc pass there
+for the agent's domain; and a mail whose From domain failed there
+(dmarc, or dkim and spf) counts as a stranger's for the evidence that
+rests on the From address (the [#N] subject tag, references to the
+customer's mail): it opens a new ticket instead. See the README, "Who
+may write into a ticket".`,
+
+		"threading": ``,
+		"threading.plus_addressing": `Put a signed token in the Reply-To of our mails (support+t1024-SIG@...).
+Turn on only if the mailbox delivers plus-addresses to support.`,
+		"threading.secret_file": `The HMAC secret that signs tokens (at least 16 bytes). "": 32 random
+bytes generated into the database on first start. Set it here to share
+it between installations or keep it across a database rebuild.`,
+		"threading.secret_env": ``,
+		"threading.reopen_within": `A customer's follow-up reopens a closed ticket within this time after it
+was closed; later ones open a new ticket that links to the old (0:
+never reopen).`,
+
+		"limits": ``,
+		"limits.max_message_bytes": `Largest mail downloaded (by RFC822.SIZE, asked before downloading;
+25 MiB). A larger one stays on the server (moved to oversized_folder
+when set, else marked \Seen); a ticket is opened from its header with a
+note, and the sender gets one polite "too large" reply.`,
+		"limits.oversized_folder": ``,
+		"limits.auto_per_hour": `Automatic mail (acknowledgements, "too large" replies) to one address:
+at most auto_per_hour and auto_per_day (each 1 or more), and not twice
+within auto_min_interval (RFC 3834 section 2). An acknowledgement held
+back by these is noted on its ticket and in the agents' notification,
+and sent once they allow it: one mail per address, a summary of the
+numbers when several were held. A new ticket within auto_min_interval
+of such a mail gets none (a loop with an auto-responder ends there).`,
+		"limits.auto_per_day":      ``,
+		"limits.auto_min_interval": `0 turns it off.`,
+		"limits.suppress_for": `An address that is dead keeps all mail from us this long: a bounce or a
+refusal at RCPT TO with status 5.1.x (no such user, bad domain) or 5.2.x
+(mailbox disabled or full). Nothing else suppresses: not a mail refused
+for its content (554 at the end of DATA), not one that cannot be built,
+not a policy refusal (5.7.x); those are recorded on the ticket and
+reported to the agents. Agents' addresses and notify.address are never
+suppressed (logged, and counted in ticketd_alerts_total).
+` + "`ticketd suppressions list|remove EMAIL`" + ` shows and lifts it.`,
+		"limits.max_participants": `Customers in To/Cc of the customer's mail become participants (our
+replies Cc them), at most this many per ticket (0: none); addresses in
+our own domains (the support address's, the mailboxes' logins') never
+do. The rest is recorded on the ticket and gets no replies.`,
+		"limits.ingest_workers": `A backlog is ingested by a pipeline: mails are parsed on
+ingest_workers goroutines (0: one per core) and committed in batches,
+with at most ingest_in_flight_bytes of raw mail (per mailbox; 8 MiB)
+fetched but not yet committed; a larger mail is let in alone. This
+bounds memory whatever the backlog size.`,
+		"limits.ingest_in_flight_bytes": ``,
+
+		"spam": `Mail the upstream spam filter flagged: a ticket marked spam, with no
+acknowledgement and no notification (action: ticket), and with action move
+also moved to folder on the server.`,
+		"spam.header": ``,
+		"spam.value":  `Matched case-insensitively as a substring.`,
+		"spam.action": `ticket or move.`,
+		"spam.folder": ``,
+
+		"templates": `Directory of template overrides; files there replace the embedded ones
+with the same name, e.g. ko/ack.txt.tmpl, en/ack.subject.tmpl. Templates:
+ack (to the customer), ack_summary (held acknowledgements of several
+tickets in one mail), notify (to agents), reply (an agent's reply to the
+customer), agent_error (a bad command), failed (to agents: a mail to the
+customer was not delivered), toolarge (a mail over the size limit);
+parts: subject, txt, html.`,
+		"templates.dir": ``,
+
+		"outbox": `Retries of outgoing mail: exponential backoff with ±20% jitter from
+min_backoff to max_backoff; a 5xx answer or max_age ends the retries and
+records the failure on the ticket.`,
+		"outbox.max_age": ``,
+		"outbox.lease": `A mail being sent when the process dies is tried again after this (so a
+crash can cause at most one more copy of that mail).`,
+		"outbox.min_backoff": ``,
+		"outbox.max_backoff": ``,
+	}
+}
+
+// writeExampleConfig writes the documented example configuration: every
+// key with its doc, and its example or default value.
+func writeExampleConfig(w io.Writer) error {
+	var b strings.Builder
+	b.WriteString(configHeader)
+	if err := exampleStruct(&b, reflect.TypeOf(Config{}), "", "", false, configDocs()); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// exampleStruct writes the keys of the config struct t at indent; path is
+// its key prefix ("mailboxes."). In a list element (item) the first key
+// is written after "- ", two columns to the left.
+func exampleStruct(b *strings.Builder, t reflect.Type, indent, path string, item bool, docs map[string]string) error {
+	for i, f := range configFields(t) {
+		doc, ok := docs[path+f.key]
+		if !ok {
+			return fmt.Errorf("config key %s%s has no documentation", path, f.key)
+		}
+		if indent == "" {
+			b.WriteString("\n") // a blank line before each top-level key
+		}
+		lead, docIndent := indent, indent
+		if item && i == 0 {
+			docIndent = indent[:len(indent)-2]
+			lead = docIndent + "- "
+		}
+		writeComment(b, docIndent, doc)
+		switch {
+		case f.section:
+			fmt.Fprintf(b, "%s%s:\n", lead, f.key)
+			if err := exampleStruct(b, f.typ, indent+"  ", path+f.key+".", false, docs); err != nil {
+				return err
+			}
+		case f.list:
+			fmt.Fprintf(b, "%s%s:\n", lead, f.key)
+			if err := exampleStruct(b, f.typ.Elem(), indent+"    ", path+f.key+".", true, docs); err != nil {
+				return err
+			}
+		default:
+			v, err := exampleValue(f)
+			if err != nil {
+				return fmt.Errorf("config key %s%s: %w", path, f.key, err)
+			}
+			fmt.Fprintf(b, "%s%s: %s\n", lead, f.key, v)
+		}
+	}
+	return nil
+}
+
+// writeComment writes doc as comment lines at indent.
+func writeComment(b *strings.Builder, indent, doc string) {
+	if doc == "" {
+		return
+	}
+	for _, line := range strings.Split(doc, "\n") {
+		fmt.Fprintf(b, "%s# %s\n", indent, line)
+	}
+}
+
+// exampleValue is f's value in the example: its example tag, else its
+// default tag, else its zero value, written as YAML.
+func exampleValue(f configField) (string, error) {
+	v, ok := f.example, f.hasExample
+	if !ok {
+		v, ok = f.def, f.hasDefault
+	}
+	if f.typ.Kind() != reflect.String {
+		if !ok {
+			return "", fmt.Errorf("no default or example value")
+		}
+		return v, nil
+	}
+	out, err := yaml.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(string(out), "\n"), nil
+}
