@@ -111,7 +111,7 @@ func BenchmarkParseStore(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
-		res, _, err := mailbox.Deliver(svc, mails[i], ticket.Incoming{Source: "bench"})
+		res, _, err := mailbox.Deliver(svc, mails[i], ticket.Incoming{Source: "bench"}, nil)
 		if err != nil || res.Duplicate {
 			b.Fatalf("mail %d: %+v %v", i, res, err)
 		}
@@ -165,7 +165,7 @@ func BenchmarkIngestPeakMemory(b *testing.B) {
 							}
 						}
 					}()
-					if _, _, err := mailbox.Deliver(svc, raw, ticket.Incoming{Source: "bench"}); err != nil {
+					if _, _, err := mailbox.Deliver(svc, raw, ticket.Incoming{Source: "bench"}, nil); err != nil {
 						b.Fatal(err)
 					}
 					close(stop)

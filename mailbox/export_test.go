@@ -1,7 +1,6 @@
 package mailbox
 
 import (
-	"log/slog"
 	"runtime"
 
 	"github.com/ticketd/ticketd/ticket"
@@ -10,7 +9,7 @@ import (
 // NewHeldPipe is NewPipe with parsed called after each mail is parsed and
 // prepare before each is committed, so a test can hold the pipe there.
 func NewHeldPipe(svc *ticket.Service, opt PipeOptions, parsed, prepare func()) *Pipe {
-	return newPipe(svc, PipeForTest(opt), nil, slog.New(slog.DiscardHandler), pipeSeams{parsed: parsed, prepare: prepare})
+	return newPipe(svc, PipeForTest(opt), nil, nil, pipeSeams{parsed: parsed, prepare: prepare})
 }
 
 // PipeForTest fills the zero Workers and MaxBytes of o with the values

@@ -119,7 +119,7 @@ func newPipe(svc *ticket.Service, opt PipeOptions, f *Folder, log *slog.Logger, 
 	}
 	opt = opt.withBatch()
 	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+		log = slog.Default()
 	}
 	p := &Pipe{svc: svc, log: log, opt: opt, fields: svc.HeaderFields(), folder: newFolder(f), seams: seams,
 		// Room for a whole batch on both sides of the parsers, so that a
@@ -213,7 +213,7 @@ func (p *Pipe) Err() error {
 func (p *Pipe) parser() {
 	defer p.wg.Done()
 	for j := range p.parse {
-		parseJob(j, p.fields)
+		parseJob(j, p.fields, p.log)
 		if p.seams.parsed != nil {
 			p.seams.parsed()
 		}
@@ -221,20 +221,27 @@ func (p *Pipe) parser() {
 	}
 }
 
-// parseJob hashes, parses and sanitises one mail; a panic is the mail's
-// problem (it gets quarantined), not the caller's.
-func parseJob(j *Job, fields []string) {
+// parseJob hashes, parses and sanitises one mail. It is the panic
+// boundary of reading one mail: a panic is the mail's problem (it gets
+// quarantined), not the caller's, and is logged once with its stack. A
+// panic the reader itself recovered from (it returns what it read before)
+// is logged here too.
+func parseJob(j *Job, fields []string, log *slog.Logger) {
 	defer func() {
 		if r := recover(); r != nil {
-			j.mail, j.perr = nil, fmt.Errorf("parser panic: %v\n%s", r, debug.Stack())
+			log.Error("ingest: panic while reading a mail; it is quarantined", "source", j.In.Source, "panic", r, "stack", string(debug.Stack()))
+			j.mail, j.perr = nil, fmt.Errorf("parser panic: %v", r)
 		}
 	}()
 	sum := sha256.Sum256(j.Raw) // here, not on the committing goroutine
 	j.In.RawSHA256 = hex.EncodeToString(sum[:])
-	m, err := ParseWith(j.Raw, fields)
+	m, pe, err := read(j.Raw, fields)
 	if err != nil {
 		j.perr = err
 		return
+	}
+	if pe != nil {
+		log.Error("ingest: the reader recovered from a panic; the mail is stored with what it read", "source", j.In.Source, "panic", pe.Value, "stack", pe.Stack)
 	}
 	m.HTML = rfc822.SanitizeHTML(m.HTML)
 	j.mail = m
@@ -246,7 +253,8 @@ func (p *Pipe) committer() {
 	defer close(p.done)
 	defer func() {
 		if r := recover(); r != nil {
-			p.fail(fmt.Errorf("ingest pipeline: panic: %v\n%s", r, debug.Stack()))
+			p.log.Error("ingest: panic in the committer; the pipe stops", "panic", r, "stack", string(debug.Stack()))
+			p.fail(fmt.Errorf("ingest pipeline: panic: %v", r))
 			for range p.parsed { // let the parsers finish
 			}
 		}
@@ -372,10 +380,12 @@ func (p *Pipe) commit(batch []*Job) {
 }
 
 // ingestBatch is IngestBatch with a panic turned into an error, so that the
-// mails are tried one by one (where Deliver quarantines the one at fault).
+// mails are tried one by one (where deliverParsed quarantines the one at
+// fault). It is the panic boundary of one batch.
 func (p *Pipe) ingestBatch(ins []ticket.Incoming) (res []ticket.Result, err error) {
 	defer func() {
 		if r := recover(); r != nil {
+			p.log.Error("ingest: panic while committing a batch; storing its mails one by one", "mails", len(ins), "panic", r, "stack", string(debug.Stack()))
 			res, err = nil, fmt.Errorf("panic: %v", r)
 		}
 	}()
@@ -409,7 +419,7 @@ func (p *Pipe) deliver(j *Job) (ticket.Result, bool, error) {
 	for attempt, wait := 1, 100*time.Millisecond; attempt <= 3; attempt, wait = attempt+1, wait*4 {
 		var res ticket.Result
 		var rejected bool
-		res, rejected, err = deliverParsed(p.svc, j)
+		res, rejected, err = deliverParsed(p.svc, j, p.log)
 		if err == nil {
 			return res, rejected, nil
 		}
@@ -433,11 +443,13 @@ func (p *Pipe) deliver(j *Job) (ticket.Result, bool, error) {
 }
 
 // deliverParsed stores one job alone: Deliver's logic with the mail the
-// pipe already parsed.
-func deliverParsed(svc *ticket.Service, j *Job) (res ticket.Result, rejected bool, err error) {
+// pipe already parsed. It is the panic boundary of storing one mail: the
+// mail is quarantined, the panic logged once with its stack.
+func deliverParsed(svc *ticket.Service, j *Job, log *slog.Logger) (res ticket.Result, rejected bool, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			res, err = svc.Reject(j.In, fmt.Sprintf("panic while handling the mail: %v\n%s", r, debug.Stack()))
+			log.Error("ingest: panic while storing a mail; it is quarantined", "source", j.In.Source, "panic", r, "stack", string(debug.Stack()))
+			res, err = svc.Reject(j.In, fmt.Sprintf("panic while handling the mail: %v", r))
 			rejected = true
 		}
 	}()

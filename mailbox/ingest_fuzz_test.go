@@ -80,7 +80,7 @@ func TestIngestEveryCorpusMail(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, rejected, err := mailbox.Deliver(svc, raw, ticket.Incoming{Source: f})
+		res, rejected, err := mailbox.Deliver(svc, raw, ticket.Incoming{Source: f}, nil)
 		checkKept(t, db, f, res, rejected, err)
 		if rejected {
 			quarantined++
@@ -101,7 +101,7 @@ func FuzzIngest(f *testing.F) {
 	}
 	svc, db := ingestService(f)
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		res, rejected, err := mailbox.Deliver(svc, raw, ticket.Incoming{Source: "fuzz"})
+		res, rejected, err := mailbox.Deliver(svc, raw, ticket.Incoming{Source: "fuzz"}, nil)
 		checkKept(t, db, "fuzz input", res, rejected, err)
 	})
 }

@@ -18,7 +18,7 @@ func TestForwardedSectionStaysVisible(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc, db := testService(t, nil)
-	res, rejected, err := mailbox.Deliver(svc, raw, ticket.Incoming{Source: "test"})
+	res, rejected, err := mailbox.Deliver(svc, raw, ticket.Incoming{Source: "test"}, nil)
 	if err != nil || rejected || res.MessageID == 0 {
 		t.Fatalf("not stored: %+v rejected=%v err=%v", res, rejected, err)
 	}

@@ -1,6 +1,9 @@
 package mailbox
 
 import (
+	"errors"
+	"log/slog"
+
 	"github.com/ticketd/ticketd/mailbox/quote"
 	"github.com/ticketd/ticketd/mailbox/rfc822"
 	"github.com/ticketd/ticketd/ticket"
@@ -15,13 +18,22 @@ func Parse(raw []byte) (*ticket.Mail, error) { return ParseWith(raw, ticket.Rule
 // mail at all), copying the header fields named in headers, and
 // [quote.Visible] finds what the sender wrote. The forwarded messages are
 // sections at the end of both Text and Visible: they are what the sender
-// wants read, so no quote rule may hide them.
+// wants read, so no quote rule may hide them. A bug the reader recovered
+// from shows here only as a warning (rfc822.InternalError); the ingest
+// pipeline also logs it with its stack.
 func ParseWith(raw []byte, headers []string) (*ticket.Mail, error) {
+	m, _, err := read(raw, headers)
+	return m, err
+}
+
+// read is ParseWith that also returns the panic the reader recovered
+// from, if any.
+func read(raw []byte, headers []string) (*ticket.Mail, *rfc822.PanicError, error) {
 	m, err := rfc822.Parse(raw, rfc822.Options{Headers: headers})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return toMail(m), nil
+	return toMail(m), m.Panic, nil
 }
 
 // toMail is m as a ticket.Mail.
@@ -62,15 +74,30 @@ func addresses(l []rfc822.Address) []ticket.Address {
 	return out
 }
 
-// Attachments returns the attachments of a stored raw mail that go with a
-// mail sent about it (the outbox's OutboxConfig.Attachments): every one but
-// the inline parts (signature logos, pictures in the HTML).
-func Attachments(raw []byte) []ticket.OutAttachment {
-	var out []ticket.OutAttachment
-	for _, f := range rfc822.ExtractAttachments(raw) {
-		if !f.Inline {
-			out = append(out, ticket.OutAttachment{Filename: f.Filename, ContentType: f.ContentType, Data: f.Data})
-		}
+// Attachments returns the function that gives the attachments of a stored
+// raw mail that go with a mail sent about it (the outbox's
+// OutboxConfig.Attachments): every one but the inline parts (signature
+// logos, pictures in the HTML). What cannot be read is logged on log and
+// left out.
+func Attachments(log *slog.Logger) func(raw []byte) []ticket.OutAttachment {
+	if log == nil {
+		log = slog.Default()
 	}
-	return out
+	return func(raw []byte) []ticket.OutAttachment {
+		files, err := rfc822.ExtractAttachments(raw)
+		var pe *rfc822.PanicError
+		switch {
+		case errors.As(err, &pe):
+			log.Error("attachments: the reader recovered from a panic; sending those read before it", "panic", pe.Value, "stack", pe.Stack)
+		case err != nil:
+			log.Warn("attachments: the stored mail cannot be read; sending none", "err", err)
+		}
+		var out []ticket.OutAttachment
+		for _, f := range files {
+			if !f.Inline {
+				out = append(out, ticket.OutAttachment{Filename: f.Filename, ContentType: f.ContentType, Data: f.Data})
+			}
+		}
+		return out
+	}
 }

@@ -12,7 +12,8 @@ import (
 	"time"
 )
 
-// OutboxConfig tunes the outbox worker. Zero values take the defaults.
+// OutboxConfig tunes the outbox worker: the retry policy, which must be
+// set, and the hooks, which may be nil.
 type OutboxConfig struct {
 	// MinBackoff is the delay after the first failure; it doubles with
 	// each attempt up to MaxBackoff, with ±20% jitter.
@@ -125,7 +126,7 @@ const (
 
 // NewOutbox returns an outbox worker. It takes the retry policy as it is
 // (MinBackoff, MaxBackoff, Deadline, Lease and SuppressFor must be
-// positive); a nil log discards.
+// positive); a nil log is slog.Default().
 func NewOutbox(store Store, sender Sender, cfg OutboxConfig, log *slog.Logger) (*Outbox, error) {
 	for _, f := range []struct {
 		name string
@@ -145,7 +146,7 @@ func NewOutbox(store Store, sender Sender, cfg OutboxConfig, log *slog.Logger) (
 		cfg.Now = time.Now
 	}
 	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+		log = slog.Default()
 	}
 	return &Outbox{store: store, sender: sender, cfg: cfg, log: log, wake: make(chan struct{}, 1)}, nil
 }

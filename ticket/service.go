@@ -98,7 +98,7 @@ type Service struct {
 // NewService returns a Service. It takes cfg as it is: every value an
 // operator can set arrives set (their defaults are the configuration's, in
 // one table), and one out of range is an error naming the field. A nil
-// log discards; a nil cfg.Now means time.Now, and an empty
+// log is slog.Default(); a nil cfg.Now means time.Now, and an empty
 // cfg.Installation the support address.
 func NewService(store Store, render Renderer, cfg Config, log *slog.Logger) (*Service, error) {
 	if err := cfg.check(); err != nil {
@@ -111,7 +111,7 @@ func NewService(store Store, render Renderer, cfg Config, log *slog.Logger) (*Se
 		cfg.Installation = cfg.Support.Email
 	}
 	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+		log = slog.Default()
 	}
 	return &Service{store: store, render: render, cfg: cfg, log: log}, nil
 }

@@ -126,7 +126,7 @@ func (b localBackend) Poll(ctx context.Context) ([]pollResult, error) {
 }
 
 func (b localBackend) Ingest(ctx context.Context, raw []byte, source string) (ingestResult, error) {
-	res, rejected, err := mailbox.Deliver(b.d.svc, raw, ticket.Incoming{Source: source})
+	res, rejected, err := mailbox.Deliver(b.d.svc, raw, ticket.Incoming{Source: source}, b.d.log)
 	if err != nil {
 		return ingestResult{}, err
 	}
@@ -187,7 +187,7 @@ func (b localBackend) Admin(_ context.Context, op adminOp) (adminReply, error) {
 		r, err := svc.Quarantined(op.ID)
 		return adminReply{Quarantine: []ticket.Rejected{r}, Raw: r.Raw}, err
 	case "quarantine retry":
-		res, err := mailbox.Retry(svc, op.ID)
+		res, err := mailbox.Retry(svc, op.ID, b.d.log)
 		if err != nil {
 			return adminReply{}, err
 		}
@@ -245,7 +245,10 @@ func (b localBackend) attachment(id uint64, index int) (*rfc822.File, error) {
 			if err != nil {
 				return fmt.Errorf("attachment %d of #%d was sent from the CLI and is not kept after sending", index, id)
 			}
-			files := rfc822.ExtractAttachments(raw)
+			files, err := rfc822.ExtractAttachments(raw)
+			if pe := (*rfc822.PanicError)(nil); errors.As(err, &pe) {
+				b.d.log.Error("attachment get: the reader recovered from a panic", "ticket", id, "panic", pe.Value, "stack", pe.Stack)
+			}
 			if k := index - n - 1; k < len(files) {
 				out = &files[k]
 				return nil

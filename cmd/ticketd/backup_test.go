@@ -38,7 +38,7 @@ func TestBackupDuringIngestRestores(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		var out, errb bytes.Buffer
-		run(ctx, []string{"--config", s.cfg, "serve"}, nil, &out, &errb)
+		runChecked(t, ctx, []string{"--config", s.cfg, "serve"}, nil, &out, &errb)
 	})
 	sock := filepath.Join(s.dir, "ticketd.sock")
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {

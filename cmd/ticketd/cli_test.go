@@ -81,7 +81,7 @@ log: {level: warn}
 func (s *testStack) ticketd(t *testing.T, stdin []byte, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := run(context.Background(), append([]string{"--config", s.cfg}, args...), bytes.NewReader(stdin), &out, &errb)
+	code := runChecked(t, context.Background(), append([]string{"--config", s.cfg}, args...), bytes.NewReader(stdin), &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -188,7 +188,7 @@ func TestCLIWorksWhileServeRuns(t *testing.T) {
 	var serveCode atomic.Int32
 	wg.Go(func() {
 		var out, errb bytes.Buffer
-		serveCode.Store(int32(run(ctx, []string{"--config", s.cfg, "serve"}, nil, &out, &errb)))
+		serveCode.Store(int32(runChecked(t, ctx, []string{"--config", s.cfg, "serve"}, nil, &out, &errb)))
 	})
 	defer func() { cancel(); wg.Wait() }()
 	sock := filepath.Join(s.dir, "ticketd.sock")

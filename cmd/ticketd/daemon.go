@@ -88,7 +88,7 @@ func wire(s *Settings, log *slog.Logger, db *store.DB) (*daemon, error) {
 	// wakes the outbox. Each needs the other, so the hooks look the other
 	// up when they run.
 	oc := s.Outbox
-	oc.OnResult, oc.OnAlert, oc.Attachments = d.metrics.sendResult, d.metrics.alert, mailbox.Attachments
+	oc.OnResult, oc.OnAlert, oc.Attachments = d.metrics.sendResult, d.metrics.alert, mailbox.Attachments(log)
 	oc.Refuse = func(addr string) string { return d.svc.NeverSend(addr) }
 	oc.Protected = func(addr string) bool { return d.svc.Protected(addr) }
 	oc.OnFailed = func(tx ticket.Tx, o ticket.Outgoing, reason string) error { return d.svc.DeliveryFailed(tx, o, reason) }

@@ -45,7 +45,7 @@ func serveInBackground(t *testing.T, cfg string) (stop func() (int, string)) {
 	var errb bytes.Buffer
 	wg.Go(func() {
 		var out bytes.Buffer
-		code = run(ctx, []string{"--config", cfg, "serve"}, nil, &out, &errb)
+		code = runChecked(t, ctx, []string{"--config", cfg, "serve"}, nil, &out, &errb)
 	})
 	var once sync.Once
 	stop = func() (int, string) {

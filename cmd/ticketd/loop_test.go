@@ -36,7 +36,7 @@ func instanceConfig(t *testing.T, srv *devserver.Server, support string) string 
 func pollWith(t *testing.T, cfg string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	if code := run(context.Background(), []string{"--config", cfg, "poll"}, nil, &out, &errb); code != 0 {
+	if code := runChecked(t, context.Background(), []string{"--config", cfg, "poll"}, nil, &out, &errb); code != 0 {
 		t.Fatalf("poll %s: exit %d %s %s", cfg, code, out.String(), errb.String())
 	}
 }

@@ -46,7 +46,7 @@ type Options struct {
 	TLS bool
 	// Caps are the IMAP capabilities; nil means IMAP4rev1 + IMAP4rev2.
 	Caps imap.CapSet
-	// Log receives server errors and recovered panics; nil discards them.
+	// Log receives server errors and recovered panics (nil: slog.Default()).
 	Log *slog.Logger
 
 	// IMAPListen, IMAPTLSListen, SMTPListen and SMTPTLSListen are the listen
@@ -93,7 +93,7 @@ func Start(opts Options) (*Server, error) {
 		users: map[string]*user{},
 	}
 	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
+		s.log = slog.Default()
 	}
 	s.log = s.log.With("component", "devserver")
 

@@ -16,6 +16,7 @@ import (
 	goimap "github.com/emersion/go-imap/v2"
 
 	"github.com/ticketd/ticketd/mailbox/imap"
+	"github.com/ticketd/ticketd/ticket/tickettest"
 )
 
 // logRec is a slog.Handler that keeps every record, for tests that check
@@ -91,7 +92,7 @@ func startWatch(t *testing.T, e *env, addr string, opts imap.WatchOptions) *watc
 	if opts.Restart == 0 {
 		opts.Restart = 5 * time.Minute
 	}
-	p, err := imap.NewPoller(cfg, e.svc, slog.New(w.log))
+	p, err := imap.NewPoller(cfg, e.svc, slog.New(tickettest.Watch(w.log)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -110,7 +110,7 @@ func NewPoller(cfg Config, svc *ticket.Service, log *slog.Logger) (*Poller, erro
 		cfg.DialTimeout = cfg.Timeout
 	}
 	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+		log = slog.Default()
 	}
 	return &Poller{cfg: cfg, svc: svc, log: log.With("mailbox", cfg.CursorKey())}, nil
 }

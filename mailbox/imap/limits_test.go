@@ -66,7 +66,7 @@ func TestStoreFailureQuarantinesAndPollGoesOn(t *testing.T) {
 	}
 	// After the fault is gone (an upgrade, say), retry stores it.
 	e.db.FailOn.Store("")
-	res, err := mailbox.Retry(e.svc, q[0].ID)
+	res, err := mailbox.Retry(e.svc, q[0].ID, nil)
 	if err != nil || !res.NewTicket {
 		t.Fatalf("retry: %+v %v", res, err)
 	}

@@ -108,7 +108,7 @@ func (p *Poller) oversized(c *conn, mails map[goimap.UID]*badMail, st *PollStats
 		case m.reason != "":
 			in.Undownloadable = m.reason
 		}
-		res, _, err := mailbox.Deliver(p.svc, append(raw, "\r\n"...), in)
+		res, _, err := mailbox.Deliver(p.svc, append(raw, "\r\n"...), in, p.log)
 		if err != nil {
 			done()
 			return fmt.Errorf("mailbox %s: uid %d: %w", p.cfg.Name, u, err)

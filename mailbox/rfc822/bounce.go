@@ -114,16 +114,9 @@ func (c *cappedBuffer) Write(b []byte) (int, error) {
 }
 
 // bounce returns what the delivery report in m says, or nil when m is not a
-// delivery failure report. It runs once the rest of m is parsed. A panic in
-// it is turned into a warning: the mail is then treated as ordinary mail.
-func (p *parser) bounce(m *Message) (b *Bounce) {
-	defer func() {
-		if r := recover(); r != nil {
-			p.warnf("%s while reading the delivery report: %v", InternalError, r)
-			b = nil
-		}
-	}()
-	b = p.readBounce(m)
+// delivery failure report. It runs once the rest of m is parsed.
+func (p *parser) bounce(m *Message) *Bounce {
+	b := p.readBounce(m)
 	if b == nil {
 		return nil
 	}

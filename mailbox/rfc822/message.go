@@ -36,6 +36,9 @@ type Message struct {
 	Headers map[string]string
 	// Warnings list what could not be read cleanly.
 	Warnings []string
+	// Panic, when set, is the bug Parse recovered from: the message is
+	// what was read before it (a warning says so).
+	Panic *PanicError `json:"-"`
 	// Bounce is set when the mail is a delivery failure report.
 	Bounce *Bounce
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -66,15 +67,17 @@ type Options struct {
 // and gives up on the whole message when one nested multipart is truncated.
 func Parse(raw []byte, opts Options) (m *Message, err error) {
 	p := &parser{mail: &Message{Headers: map[string]string{}}, fields: opts.Headers}
+	// The one panic boundary of a parse: a bug on one odd mail gives what
+	// was read so far, with a warning and the panic in m.Panic.
 	defer func() {
 		if r := recover(); r != nil {
-			m, err = p.salvage(r), nil
+			m, err = p.salvage(&PanicError{Value: fmt.Sprint(r), Stack: string(debug.Stack())}), nil
 		}
 	}()
 	if err := p.parse(raw); err != nil {
 		return nil, err
 	}
-	m = p.finish()
+	m = p.finish(false)
 	m.Bounce = p.bounce(m) // bounce: delivery failure reports, see bounce.go
 	p.addForwarded(m)
 	return m, nil
@@ -83,23 +86,26 @@ func Parse(raw []byte, opts Options) (m *Message, err error) {
 // InternalError starts the warning for a panic Parse recovered from.
 const InternalError = "internal parser error"
 
-// salvage turns a panic during parsing into a warning and returns what was
-// read so far; if no text was read yet, the raw body stands in for it.
-func (p *parser) salvage(r any) (m *Message) {
-	p.warnf("%s, result is partial: %v", InternalError, r)
-	if len(p.plain) == 0 && len(p.html) == 0 && p.body != nil {
+// PanicError is a panic the reader recovered from: a bug, reported with
+// its stack so that it can be fixed.
+type PanicError struct {
+	Value string
+	Stack string
+}
+
+func (e *PanicError) Error() string { return InternalError + ": " + e.Value }
+
+// salvage returns what was read before the panic pe, with a warning: the
+// text parts read so far (none: the raw body), not rendered from HTML,
+// since the renderer may be what failed.
+func (p *parser) salvage(pe *PanicError) *Message {
+	p.warnf("%s, result is partial: %v", InternalError, pe.Value)
+	if len(p.plain) == 0 && p.body != nil {
 		p.plain = append(p.plain, string(p.body))
 	}
-	defer func() {
-		if r2 := recover(); r2 != nil {
-			// finish itself failed: return the bare minimum, still valid.
-			m = &Message{
-				Headers:  map[string]string{},
-				Warnings: []string{validString(fmt.Sprintf("%s, result is partial: %v", InternalError, r))},
-			}
-		}
-	}()
-	return p.finish()
+	m := p.finish(true)
+	m.Bounce, m.Forwarded, m.Panic = nil, nil, pe
+	return m
 }
 
 // parser holds the state of one Parse call.
@@ -518,12 +524,7 @@ const forwardMarker = "---------- Forwarded message ----------"
 // a mail gives no section.
 func (p *parser) forward(raw []byte, where string) {
 	sub := &parser{mail: &Message{Headers: map[string]string{}}, fwdDepth: p.fwdDepth + 1, inner: true, parts: p.parts}
-	defer func() {
-		p.parts = max(p.parts, sub.parts)
-		if r := recover(); r != nil {
-			p.warnf("%s while reading the forwarded message in %s: %v", InternalError, label(where, ""), r)
-		}
-	}()
+	defer func() { p.parts = max(p.parts, sub.parts) }()
 	if err := sub.parse(raw); err != nil {
 		return
 	}
@@ -656,12 +657,18 @@ func (p *parser) ownText() string {
 
 // finish assembles Text (without the forwarded sections, see addForwarded)
 // and makes sure every string is valid UTF-8.
-func (p *parser) finish() *Message {
+//
+// Salvaging, it renders no HTML: the text is the plain parts alone.
+func (p *parser) finish(salvaging bool) *Message {
 	m := p.mail
 	if len(p.html) > 0 {
 		m.HTML = p.html[0]
 	}
-	m.Text = p.ownText()
+	if salvaging {
+		m.Text = joinParts(p.plain)
+	} else {
+		m.Text = p.ownText()
+	}
 
 	m.From.Name, m.From.Email = validString(m.From.Name), validString(m.From.Email)
 	for _, l := range [][]Address{m.To, m.Cc, m.ReplyTo} {
@@ -687,7 +694,7 @@ func (p *parser) finish() *Message {
 	for i := range m.Warnings {
 		m.Warnings[i] = validString(m.Warnings[i])
 	}
-	m.FromHTML = len(p.html) == 1 && blankParts(p.plain)
+	m.FromHTML = !salvaging && len(p.html) == 1 && blankParts(p.plain)
 	return m
 }
 

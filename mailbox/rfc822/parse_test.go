@@ -673,8 +673,11 @@ func TestTransferDecoders(t *testing.T) {
 func TestSalvage(t *testing.T) {
 	p := &parser{mail: &Message{Headers: map[string]string{}, Subject: "read so far"}}
 	p.body = []byte("raw body \xff\r\n")
-	m := p.salvage("boom")
+	m := p.salvage(&PanicError{Value: "boom", Stack: "the stack"})
 	tcompare(t, "subject", m.Subject, "read so far")
+	if m.Panic == nil || m.Panic.Value != "boom" || m.Panic.Stack != "the stack" {
+		t.Errorf("panic %+v, want the one recovered", m.Panic)
+	}
 	tcompare(t, "text", m.Text, "raw body \u00ff\n")
 	if !warned(m, "internal parser error, result is partial: boom") {
 		t.Errorf("warnings %q", m.Warnings)

@@ -139,7 +139,7 @@ func NewSender(cfg Config, log *slog.Logger) (*Sender, error) {
 	cfg.TLSConfig = nil // use s.tls only
 
 	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+		log = slog.Default()
 	}
 	return &Sender{
 		cfg: cfg,

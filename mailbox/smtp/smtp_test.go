@@ -20,6 +20,7 @@ import (
 
 	"github.com/ticketd/ticketd/mailbox/devserver"
 	"github.com/ticketd/ticketd/ticket"
+	"github.com/ticketd/ticketd/ticket/tickettest"
 )
 
 func smtpCheck(t *testing.T, err error, msg string) {
@@ -343,7 +344,7 @@ func TestSMTPConfigChecks(t *testing.T) {
 func TestSMTPTLS(t *testing.T) {
 	s := smtpDev(t, true)
 	var logBuf bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := slog.New(tickettest.Watch(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug})))
 
 	host, port := smtpHostPort(t, s.SMTPAddr())
 	_, tlsPort := smtpHostPort(t, s.SMTPTLSAddr())

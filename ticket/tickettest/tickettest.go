@@ -173,7 +173,7 @@ func (t *flakyTx) AddMessage(m *ticket.Message, raw []byte) error {
 	case has(&t.f.FailOn):
 		return errors.New("injected storage failure")
 	case has(&t.f.PanicOn):
-		panic("injected panic")
+		panic(InjectedPanic)
 	}
 	return t.Tx.AddMessage(m, raw)
 }
