@@ -1,5 +1,3 @@
-// Command ticketd turns the mail of a support mailbox into tickets.
-// Run `ticketd help` for the commands.
 package main
 
 import (

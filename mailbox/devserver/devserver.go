@@ -311,7 +311,7 @@ func (s *Server) Append(user, folder string, raw []byte) error {
 	if err != nil {
 		return err
 	}
-	// imapmemserver panics on nil options (LIBRARY-NOTES §2).
+	// imapmemserver's Append dereferences its options: never pass nil.
 	if _, err := u.mem.Append(folder, bytes.NewReader(raw), &imap.AppendOptions{Time: time.Now()}); err != nil {
 		return fmt.Errorf("devserver: append to %s of %s: %w", folder, user, err)
 	}

@@ -38,6 +38,6 @@
 //   - Users are keyed by email address. SMTP recipients and AUTH user names
 //     match case-insensitively; IMAP login names must be spelt as in
 //     [Options.Users] (imapmemserver compares them exactly).
-//   - The underlying imapmemserver has the quirks listed in
-//     LIBRARY-NOTES §2 (double EXPUNGE on MOVE, no persistence).
+//   - The underlying imapmemserver keeps nothing across a restart, and
+//     answers a MOVE with two EXPUNGE responses for the moved message.
 package devserver

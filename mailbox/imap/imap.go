@@ -748,7 +748,7 @@ func (p *Poller) dialWith(ctx context.Context, h *imapclient.UnilateralDataHandl
 	}
 	opts := &imapclient.Options{
 		TLSConfig:             tlsCfg,
-		WordDecoder:           rfc822.WordDecoder,
+		WordDecoder:           rfc822.NewWordDecoder(),
 		UnilateralDataHandler: h,
 	}
 	fail := func(what string, err error) (*conn, error) {

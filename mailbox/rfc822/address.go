@@ -9,7 +9,7 @@ import (
 // Address lists (RFC 5322 section 3.4), read leniently.
 
 // addressParser decodes RFC 2047 display names with every charset we know.
-var addressParser = mail.AddressParser{WordDecoder: WordDecoder}
+var addressParser = mail.AddressParser{WordDecoder: wordDecoder}
 
 // addresses parses the named address list (RFC 5322 section 3.4). Repeated
 // To, Cc or Reply-To fields, which RFC 5322 section 3.6 does not allow, are

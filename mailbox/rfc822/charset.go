@@ -32,10 +32,14 @@ func init() {
 	message.CharsetReader = charsetReader
 }
 
-// WordDecoder decodes RFC 2047 encoded-words with every charset Parse knows,
-// including CP949 under all its names and ISO-2022-KR. Use it wherever
-// headers are decoded outside Parse, e.g. as imapclient.Options.WordDecoder.
-var WordDecoder = &mime.WordDecoder{CharsetReader: charsetReader}
+// NewWordDecoder returns a decoder of RFC 2047 encoded-words with every
+// charset Parse knows, including CP949 under all its names and
+// ISO-2022-KR. Use it wherever headers are decoded outside Parse, e.g. as
+// imapclient.Options.WordDecoder.
+func NewWordDecoder() *mime.WordDecoder { return &mime.WordDecoder{CharsetReader: charsetReader} }
+
+// wordDecoder is Parse's: a mime.WordDecoder is safe for concurrent use.
+var wordDecoder = NewWordDecoder()
 
 // normCharset returns a charset label lower-cased and stripped of the quotes,
 // spaces and stray semicolons that appear in the wild.

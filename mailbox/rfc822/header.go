@@ -87,7 +87,7 @@ func (p *parser) text(field, v string) string {
 		return v
 	}
 	v = mergeEncodedWords(v)
-	out, err := WordDecoder.DecodeHeader(v)
+	out, err := wordDecoder.DecodeHeader(v)
 	if err != nil || encodedWord.MatchString(out) {
 		if err != nil {
 			p.warnf("%s: %v", field, shorten(err.Error(), 80))

@@ -215,7 +215,7 @@ func decodeParamWords(v, hint string) string {
 		return v
 	}
 	v = mergeEncodedWords(v)
-	out, err := WordDecoder.DecodeHeader(v)
+	out, err := wordDecoder.DecodeHeader(v)
 	if err != nil || encodedWord.MatchString(out) {
 		out = decodeWordsLeniently(v, hint)
 	}

@@ -554,14 +554,14 @@ func TestWordDecoder(t *testing.T) {
 		{"=?ISO-2022-KR?B?GyQpQw5HUTFbDw==?=", "한글"},
 		{"=?EUC-KR?Q?=C7=D1=B1=DB?=", "한글"},
 	} {
-		got, err := WordDecoder.DecodeHeader(tc.in)
+		got, err := wordDecoder.DecodeHeader(tc.in)
 		if err != nil {
 			t.Errorf("DecodeHeader(%q): %v", tc.in, err)
 			continue
 		}
 		tcompare(t, tc.in, got, tc.want)
 	}
-	if _, err := WordDecoder.DecodeHeader("=?hz-gb-2312?B?QUJD?="); err == nil {
+	if _, err := wordDecoder.DecodeHeader("=?hz-gb-2312?B?QUJD?="); err == nil {
 		t.Error("a charset WHATWG maps to the replacement encoding must be reported unknown")
 	}
 }

@@ -57,8 +57,8 @@ type Config struct {
 //
 // # Recipients
 //
-// go-mail's own Send aborts the whole message when any RCPT fails
-// (LIBRARY-NOTES §4), and it has no way to give envelope recipients apart
+// go-mail's own Send aborts the whole message when any RCPT fails (its
+// Client.Send returns at the first refused recipient), and it has no way to give envelope recipients apart
 // from the To/Cc/Bcc headers. Sender therefore lets go-mail dial,
 // STARTTLS and authenticate, and runs the transaction itself on go-mail's
 // smtp.Client: MAIL FROM the From address, one RCPT per To and Cc address,

@@ -1,6 +1,3 @@
-// Package tickettest holds what tests across ticketd share: a ticket
-// service on a fresh database, a store that fails on demand, a signer
-// with a fixed key, and a customer's mail. It is for tests only.
 package tickettest
 
 import (
