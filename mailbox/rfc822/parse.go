@@ -371,6 +371,9 @@ func (p *parser) leaf(h textproto.Header, mt string, params map[string]string, b
 		p.attachment(h, mt, body, filename, disp, where)
 		return
 	}
+	if p.keep {
+		return // ExtractAttachments: the files alone, no text decoded
+	}
 
 	dec, prob := p.transferDecoder(h.Get("Content-Transfer-Encoding"), body, where, mt)
 	b := body
