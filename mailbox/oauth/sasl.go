@@ -1,0 +1,71 @@
+package oauth
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/emersion/go-sasl"
+)
+
+// The SASL mechanisms that carry an OAuth 2.0 access token.
+const (
+	// XOAuth2 is Google's and Microsoft's mechanism (not an RFC; see
+	// developers.google.com/gmail/imap/xoauth2-protocol).
+	XOAuth2 = "XOAUTH2"
+	// OAuthBearer is RFC 7628's.
+	OAuthBearer = sasl.OAuthBearer
+)
+
+// xoauth2Client is the client side of XOAUTH2. Its initial response is
+//
+//	"user=" user "\x01" "auth=Bearer " token "\x01\x01"
+//
+// A server that refuses the token sends one challenge, a JSON error
+// ({"status":"401","schemes":"Bearer","scope":"..."}), which the client
+// answers with an empty response; the server then fails the exchange.
+type xoauth2Client struct {
+	user, token string
+	// Refusal is the server's JSON error, once it sent one.
+	Refusal *ServerError
+}
+
+// ServerError is what a server said when it refused a token over XOAUTH2
+// or OAUTHBEARER.
+type ServerError struct {
+	Status  string `json:"status"`
+	Schemes string `json:"schemes"`
+	Scope   string `json:"scope"`
+}
+
+func (e *ServerError) Error() string {
+	return fmt.Sprintf("the server refused the access token (status %s)", e.Status)
+}
+
+// NewXOAuth2Client returns a SASL client for XOAUTH2.
+func NewXOAuth2Client(user, token string) sasl.Client {
+	return &xoauth2Client{user: user, token: token}
+}
+
+func (c *xoauth2Client) Start() (mech string, ir []byte, err error) {
+	return XOAuth2, []byte("user=" + c.user + "\x01auth=Bearer " + c.token + "\x01\x01"), nil
+}
+
+func (c *xoauth2Client) Next(challenge []byte) ([]byte, error) {
+	var e ServerError
+	if json.Unmarshal(challenge, &e) == nil {
+		c.Refusal = &e
+	}
+	return []byte{}, nil // the empty response the protocol asks for
+}
+
+// NewClient returns the SASL client of mech (XOAuth2 or OAuthBearer) for
+// user with an access token.
+func NewClient(mech, user, token string) (sasl.Client, error) {
+	switch mech {
+	case XOAuth2:
+		return NewXOAuth2Client(user, token), nil
+	case OAuthBearer:
+		return sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{Username: user, Token: token}), nil
+	}
+	return nil, fmt.Errorf("oauth: unknown SASL mechanism %q (want %s or %s)", mech, XOAuth2, OAuthBearer)
+}
