@@ -32,12 +32,12 @@ type Server struct {
 	ln   net.Listener
 	srv  *http.Server
 
-	mu       sync.Mutex
-	access   map[string]grant // access token -> what it grants
-	refresh  map[string]grant // refresh token -> what it grants
-	devices  map[string]*device
-	counts   map[string]int // grant type -> tokens issued
-	fail     string         // an OAuth error code every token request gets
+	mu      sync.Mutex
+	access  map[string]grant // access token -> what it grants
+	refresh map[string]grant // refresh token -> what it grants
+	devices map[string]*device
+	counts  map[string]int // grant type -> tokens issued
+	fail    string         // an OAuth error code every token request gets
 }
 
 type grant struct {
