@@ -52,7 +52,8 @@ var (
 	bAutoSent   = []byte("autosent")
 	bTexts      = []byte("texts")
 	bHeld       = []byte("held")
-	allBuckets  = [][]byte{bMeta, bTickets, bMessages, bTicketMsgs, bRaw, bMsgIDs, bSeen, bCursors, bOutbox, bRejected, bRejRaw, bNotified, bSuppress, bAutoSent, bTexts, bHeld}
+	bOAuth      = []byte("oauth")
+	allBuckets  = [][]byte{bMeta, bTickets, bMessages, bTicketMsgs, bRaw, bMsgIDs, bSeen, bCursors, bOutbox, bRejected, bRejRaw, bNotified, bSuppress, bAutoSent, bTexts, bHeld, bOAuth}
 )
 
 // DB is ticketd's database.
@@ -624,6 +625,36 @@ func (db *DB) Secret() ([]byte, error) {
 		return nil, fmt.Errorf("store: signing secret: %w", err)
 	}
 	return key, nil
+}
+
+// OAuthState returns what is kept of the OAuth credential name (its
+// tokens, as package oauth encodes them), or nil when nothing is.
+func (db *DB) OAuthState(name string) ([]byte, error) {
+	var out []byte
+	err := db.guard(func() error {
+		return db.bolt.View(func(tx *bolt.Tx) error {
+			if v := tx.Bucket(bOAuth).Get([]byte(name)); v != nil {
+				out = append([]byte(nil), v...)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: oauth state of %s: %w", name, err)
+	}
+	return out, nil
+}
+
+// PutOAuthState keeps data as the state of the OAuth credential name.
+func (db *DB) PutOAuthState(name string, data []byte) (err error) {
+	defer markCannotWrite(&err)
+	err = db.guard(func() error {
+		return db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bOAuth).Put([]byte(name), data) })
+	})
+	if err != nil {
+		return fmt.Errorf("store: oauth state of %s: %w", name, err)
+	}
+	return nil
 }
 
 func (t *txn) Suppression(email string) (ticket.Suppression, error) {

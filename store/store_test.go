@@ -286,3 +286,28 @@ func TestVisibleTextRoundTrip(t *testing.T) {
 		check(v)
 	}
 }
+
+// OAuth states are kept by name, read back as written, and survive a
+// reopen; an unknown name has none.
+func TestOAuthState(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.db")
+	db, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := db.OAuthState("m365"); b != nil || err != nil {
+		t.Fatalf("unknown credential: %q %v", b, err)
+	}
+	if err := db.PutOAuthState("m365", []byte(`{"flow":"device"}`)); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	db, err = Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if b, err := db.OAuthState("m365"); string(b) != `{"flow":"device"}` || err != nil {
+		t.Fatalf("after reopen: %q %v", b, err)
+	}
+}

@@ -46,6 +46,10 @@ type Options struct {
 	TLS bool
 	// Caps are the IMAP capabilities; nil means IMAP4rev1 + IMAP4rev2.
 	Caps imap.CapSet
+	// Bearer, when set, makes IMAP and SMTP offer the XOAUTH2 and
+	// OAUTHBEARER mechanisms too, and says whether an access token is
+	// valid for a user (the login address).
+	Bearer func(user, token string) bool
 	// Log receives server errors and recovered panics (nil: slog.Default()).
 	Log *slog.Logger
 
@@ -61,6 +65,8 @@ type Server struct {
 	log   *slog.Logger
 	mem   *imapmemserver.Server
 	users map[string]*user // by lower-cased email
+	// bearer checks access tokens (Options.Bearer); nil: no OAuth.
+	bearer func(user, token string) bool
 
 	imap *imapserver.Server
 	smtp *smtp.Server
@@ -88,9 +94,10 @@ type user struct {
 // stop the servers.
 func Start(opts Options) (*Server, error) {
 	s := &Server{
-		log:   opts.Log,
-		mem:   imapmemserver.New(),
-		users: map[string]*user{},
+		bearer: opts.Bearer,
+		log:    opts.Log,
+		mem:    imapmemserver.New(),
+		users:  map[string]*user{},
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -136,6 +143,9 @@ func Start(opts Options) (*Server, error) {
 	}
 	s.imap = imapserver.New(&imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			if s.bearer != nil {
+				return &saslSession{SessionIMAP4rev2: s.mem.NewSession().(imapserver.SessionIMAP4rev2), s: s}, nil, nil
+			}
 			return s.mem.NewSession(), nil, nil
 		},
 		Caps:         caps,
@@ -399,12 +409,37 @@ type session struct {
 
 var _ smtp.AuthSession = (*session)(nil)
 
-// AuthMechanisms offers AUTH PLAIN.
-func (ss *session) AuthMechanisms() []string { return []string{sasl.Plain} }
+// AuthMechanisms offers AUTH PLAIN, and XOAUTH2 and OAUTHBEARER with
+// Options.Bearer.
+func (ss *session) AuthMechanisms() []string {
+	if ss.s.bearer != nil {
+		return []string{sasl.Plain, mechXOAuth2, mechOAuthBearer}
+	}
+	return []string{sasl.Plain}
+}
 
-// Auth checks AUTH PLAIN against the users' passwords.
+// Auth checks AUTH PLAIN against the users' passwords, and the OAuth
+// mechanisms' tokens with Options.Bearer.
 func (ss *session) Auth(mech string) (sasl.Server, error) {
-	if mech != sasl.Plain {
+	bearer := func(user, token string) error {
+		u, err := ss.s.bearerLogin(user, token)
+		if err != nil {
+			return smtp.ErrAuthFailed
+		}
+		ss.authn = u.login
+		return nil
+	}
+	switch {
+	case mech == mechXOAuth2 && ss.s.bearer != nil:
+		return &xoauth2Server{check: bearer}, nil
+	case mech == mechOAuthBearer && ss.s.bearer != nil:
+		return sasl.NewOAuthBearerServer(func(o sasl.OAuthBearerOptions) *sasl.OAuthBearerError {
+			if bearer(o.Username, o.Token) != nil {
+				return &sasl.OAuthBearerError{Status: "invalid_token", Schemes: "bearer"}
+			}
+			return nil
+		}), nil
+	case mech != sasl.Plain:
 		return nil, smtp.ErrAuthUnknownMechanism
 	}
 	return sasl.NewPlainServer(func(identity, username, password string) error {

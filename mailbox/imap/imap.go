@@ -18,6 +18,7 @@ import (
 	"github.com/emersion/go-sasl"
 
 	"github.com/ticketd/ticketd/mailbox"
+	"github.com/ticketd/ticketd/mailbox/oauth"
 	"github.com/ticketd/ticketd/mailbox/rfc822"
 	"github.com/ticketd/ticketd/ticket"
 )
@@ -27,6 +28,20 @@ const (
 	PostSeen = "seen"
 	PostMove = "move"
 )
+
+// The OAuth 2.0 values of Config.Auth.
+const (
+	AuthXOAuth2     = "xoauth2"
+	AuthOAuthBearer = "oauthbearer"
+)
+
+// Tokens gives the access tokens of an OAuth credential (an
+// *oauth.Source): Token one that is valid now, Refuse says a server
+// refused it, so that the next Token gets a new one.
+type Tokens interface {
+	Token(ctx context.Context) (string, error)
+	Refuse(token string)
+}
 
 // Config describes one polled IMAP folder.
 type Config struct {
@@ -39,8 +54,11 @@ type Config struct {
 	Security string
 	Username string
 	Password string
-	// Auth is "login" ("" too) or "plain" (AUTHENTICATE PLAIN).
+	// Auth is "login" ("" too), "plain" (AUTHENTICATE PLAIN), or
+	// AuthXOAuth2 or AuthOAuthBearer with an access token from Tokens
+	// instead of Password.
 	Auth   string
+	Tokens Tokens
 	Folder string
 	// PostAction is PostSeen or PostMove to MoveTo.
 	PostAction string
@@ -91,6 +109,15 @@ func NewPoller(cfg Config, svc *ticket.Service, log *slog.Logger) (*Poller, erro
 		}
 	default:
 		return nil, fmt.Errorf("mailbox %s: unknown security %q (want tls, starttls or plain)", cfg.Name, cfg.Security)
+	}
+	switch cfg.Auth {
+	case "", "login", "plain":
+	case AuthXOAuth2, AuthOAuthBearer:
+		if cfg.Tokens == nil {
+			return nil, fmt.Errorf("mailbox %s: auth %s needs Tokens", cfg.Name, cfg.Auth)
+		}
+	default:
+		return nil, fmt.Errorf("mailbox %s: unknown auth %q", cfg.Name, cfg.Auth)
 	}
 	switch {
 	case cfg.PostAction != PostSeen && cfg.PostAction != PostMove:
@@ -795,12 +822,7 @@ func (p *Poller) dialWith(ctx context.Context, h *imapclient.UnilateralDataHandl
 		c.Close()
 		return fail("greeting from", dialErr(err))
 	}
-	if p.cfg.Auth == "plain" {
-		err = c.Authenticate(sasl.NewPlainClient("", p.cfg.Username, p.cfg.Password))
-	} else {
-		err = c.Login(p.cfg.Username, p.cfg.Password).Wait()
-	}
-	if err != nil {
+	if err := p.login(dctx, c); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("mailbox %s: login as %s at %s: %w", p.cfg.Name, p.cfg.Username, addr, dialErr(err))
 	}
@@ -808,6 +830,36 @@ func (p *Poller) dialWith(ctx context.Context, h *imapclient.UnilateralDataHandl
 		tc.expecting.Add(-1)
 	}
 	return &conn{Client: c, tc: tc}, nil
+}
+
+// login authenticates c as the configured user. An access token the
+// server refuses is refused at its source and the login tried once more
+// with a new one (it may have been revoked before it expired).
+func (p *Poller) login(ctx context.Context, c *imapclient.Client) error {
+	switch p.cfg.Auth {
+	case "plain":
+		return c.Authenticate(sasl.NewPlainClient("", p.cfg.Username, p.cfg.Password))
+	case AuthXOAuth2, AuthOAuthBearer:
+		mech := map[string]string{AuthXOAuth2: oauth.XOAuth2, AuthOAuthBearer: oauth.OAuthBearer}[p.cfg.Auth]
+		for attempt := 1; ; attempt++ {
+			tok, err := p.cfg.Tokens.Token(ctx)
+			if err != nil {
+				return err
+			}
+			client, err := oauth.NewClient(mech, p.cfg.Username, tok)
+			if err != nil {
+				return err
+			}
+			err = c.Authenticate(client)
+			ie, no := errors.AsType[*goimap.Error](err)
+			if err == nil || attempt == 2 || !no || ie.Type != goimap.StatusResponseTypeNo {
+				return err
+			}
+			p.cfg.Tokens.Refuse(tok)
+			p.log.Info("imap: the server refused the access token; trying once more with a new one", "err", err)
+		}
+	}
+	return c.Login(p.cfg.Username, p.cfg.Password).Wait()
 }
 
 // connErr explains err of a command on tc: the stall that closed the

@@ -18,9 +18,11 @@
 //     expired secret) breaks the credential: [Source.Token] then returns a
 //     [*BrokenError] without asking again, and [Source.Status] says why,
 //     until a new login.
-//   - [NewClient] is the SASL client of either mechanism for a token;
-//     XOAUTH2's is written here (its exact bytes are tested), OAUTHBEARER's
-//     is go-sasl's.
+//   - [NewClient] is the SASL client of either mechanism for a token,
+//     both written here with tests of their exact bytes (go-sasl's
+//     OAUTHBEARER client cancels the exchange on a refusal instead of
+//     answering %x01 as RFC 7628 section 3.2.3 requires, which leaves a
+//     server waiting).
 //
 // # Caveats
 //

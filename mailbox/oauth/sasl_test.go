@@ -37,6 +37,11 @@ func TestOAuthBearerWireFormat(t *testing.T) {
 	if mech != "OAUTHBEARER" || !bytes.Equal(ir, []byte("n,a=support@example.com,\x01auth=Bearer tok\x01\x01")) {
 		t.Fatalf("%s %q", mech, ir)
 	}
+	// Section 3.2.3: the error challenge is answered with a single %x01.
+	resp, err := c.Next([]byte(`{"status":"invalid_token","scope":"mail"}`))
+	if err != nil || !bytes.Equal(resp, []byte{1}) || c.(*oauthBearerClient).Refusal.Status != "invalid_token" {
+		t.Fatalf("Next: %q %v %+v", resp, err, c.(*oauthBearerClient).Refusal)
+	}
 	if _, err := NewClient("CRAM-MD5", "u", "t"); err == nil {
 		t.Fatal("an unknown mechanism was accepted")
 	}
