@@ -33,12 +33,12 @@ func (s *Server) bearerLogin(user, token string) (*user, error) {
 // JSON error challenge, and the client's empty answer ends the exchange.
 type xoauth2Server struct {
 	check   func(user, token string) error
-	refused bool
+	refused error
 }
 
 func (x *xoauth2Server) Next(response []byte) (challenge []byte, done bool, err error) {
-	if x.refused {
-		return nil, true, errBearer
+	if x.refused != nil {
+		return nil, true, x.refused
 	}
 	if response == nil {
 		return []byte{}, false, nil // ask for the initial response
@@ -53,7 +53,7 @@ func (x *xoauth2Server) Next(response []byte) (challenge []byte, done bool, err 
 		}
 	}
 	if err := x.check(user, token); err != nil {
-		x.refused = true
+		x.refused = err
 		return []byte(`{"status":"401","schemes":"bearer","scope":"mail"}`), false, nil
 	}
 	return nil, true, nil
@@ -96,4 +96,19 @@ func (ss *saslSession) Authenticate(mech string) (sasl.Server, error) {
 		}), nil
 	}
 	return nil, fmt.Errorf("unsupported mechanism %s", mech)
+}
+
+// failsAs makes every error of a SASL exchange err (SMTP wants 535, not
+// the 454 go-smtp gives an error of its own).
+type failsAs struct {
+	sasl.Server
+	err error
+}
+
+func (f failsAs) Next(response []byte) ([]byte, bool, error) {
+	c, done, err := f.Server.Next(response)
+	if err != nil {
+		err = f.err
+	}
+	return c, done, err
 }

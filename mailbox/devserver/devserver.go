@@ -433,12 +433,12 @@ func (ss *session) Auth(mech string) (sasl.Server, error) {
 	case mech == mechXOAuth2 && ss.s.bearer != nil:
 		return &xoauth2Server{check: bearer}, nil
 	case mech == mechOAuthBearer && ss.s.bearer != nil:
-		return sasl.NewOAuthBearerServer(func(o sasl.OAuthBearerOptions) *sasl.OAuthBearerError {
+		return failsAs{sasl.NewOAuthBearerServer(func(o sasl.OAuthBearerOptions) *sasl.OAuthBearerError {
 			if bearer(o.Username, o.Token) != nil {
 				return &sasl.OAuthBearerError{Status: "invalid_token", Schemes: "bearer"}
 			}
 			return nil
-		}), nil
+		}), smtp.ErrAuthFailed}, nil
 	case mech != sasl.Plain:
 		return nil, smtp.ErrAuthUnknownMechanism
 	}

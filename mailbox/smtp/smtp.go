@@ -19,13 +19,29 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/emersion/go-sasl"
 	gomail "github.com/wneessen/go-mail"
 	gomailsmtp "github.com/wneessen/go-mail/smtp"
 
 	"github.com/ticketd/ticketd/mailbox"
+	"github.com/ticketd/ticketd/mailbox/oauth"
 	"github.com/ticketd/ticketd/mailbox/rfc822"
 	"github.com/ticketd/ticketd/ticket"
 )
+
+// The OAuth 2.0 values of Config.Auth.
+const (
+	AuthXOAuth2     = "xoauth2"
+	AuthOAuthBearer = "oauthbearer"
+)
+
+// Tokens gives the access tokens of an OAuth credential (an
+// *oauth.Source): Token one that is valid now, Refuse says a server
+// refused it, so that the next Token gets a new one.
+type Tokens interface {
+	Token(ctx context.Context) (string, error)
+	Refuse(token string)
+}
 
 // Config describes the submission server ticketd sends through.
 type Config struct {
@@ -39,8 +55,11 @@ type Config struct {
 	// Username and Password are the AUTH credentials; an empty Username
 	// means no AUTH. The password is never logged.
 	Username, Password string
-	// Auth is the AUTH mechanism: "plain" or "login" (with a Username).
-	Auth string
+	// Auth is the AUTH mechanism: "plain" or "login" (with a Username), or
+	// AuthXOAuth2 or AuthOAuthBearer with an access token from Tokens
+	// instead of Password.
+	Auth   string
+	Tokens Tokens
 	// TLSConfig supplies RootCAs, client certificates etc. nil means the
 	// system roots. ServerName defaults to Host. Certificate verification
 	// cannot be turned off: InsecureSkipVerify is refused.
@@ -113,6 +132,10 @@ func NewSender(cfg Config, log *slog.Logger) (*Sender, error) {
 	switch {
 	case cfg.Username == "" && cfg.Password != "":
 		return nil, errors.New("smtp: a password is set but no username; set both, or neither for no AUTH")
+	case cfg.Auth == AuthXOAuth2 || cfg.Auth == AuthOAuthBearer:
+		if cfg.Username == "" || cfg.Tokens == nil || cfg.Password != "" {
+			return nil, fmt.Errorf("smtp: auth %s needs a username and Tokens, and no password", cfg.Auth)
+		}
 	case cfg.Username != "" && cfg.Password == "":
 		return nil, fmt.Errorf("smtp: username %q has an empty password", cfg.Username)
 	case cfg.Username != "" && cfg.Auth != "plain" && cfg.Auth != "login":
@@ -198,18 +221,41 @@ func (s *Sender) Send(ctx context.Context, o ticket.Outgoing) ([]ticket.Refusal,
 		return c, nil
 	}
 
-	client, err := gomail.NewClient(s.cfg.Host, s.clientOptions(dial)...)
-	if err != nil {
-		return nil, fmt.Errorf("smtp: set up client: %w", err)
-	}
-	sc, err := client.DialToSMTPClientWithContext(ctx)
-	if err != nil {
+	var client *gomail.Client
+	var sc *gomailsmtp.Client
+	for attempt := 1; ; attempt++ {
+		var token string
+		if s.oauth() {
+			if token, err = s.cfg.Tokens.Token(ctx); err != nil {
+				return nil, fmt.Errorf("smtp: connect to %s:%d: %w", s.cfg.Host, s.cfg.Port, &ConnectError{Stage: "oauth", Err: err})
+			}
+		}
+		client, err = gomail.NewClient(s.cfg.Host, s.clientOptions(dial, token)...)
+		if err != nil {
+			return nil, fmt.Errorf("smtp: set up client: %w", err)
+		}
+		sc, err = client.DialToSMTPClientWithContext(ctx)
+		if err == nil {
+			break
+		}
 		// Connecting, greeting, STARTTLS and AUTH: never the message's fault.
 		connMu.Lock()
 		dialed := conn != nil
+		if conn != nil {
+			conn.Close()
+		}
+		conn = nil
 		connMu.Unlock()
+		stage := connectStage(dialed, err)
+		if s.oauth() && stage == "auth" && attempt == 1 && ctx.Err() == nil {
+			// The token may have been revoked before it expired: once
+			// more with a new one.
+			s.cfg.Tokens.Refuse(token)
+			log.Info("smtp: the server refused the access token; trying once more with a new one", "err", err)
+			continue
+		}
 		return nil, fmt.Errorf("smtp: connect to %s:%d: %w", s.cfg.Host, s.cfg.Port,
-			&ConnectError{Stage: connectStage(dialed, err), Err: smtpCtxErr(ctx, err)})
+			&ConnectError{Stage: stage, Err: smtpCtxErr(ctx, err)})
 	}
 	defer func() {
 		if err := client.CloseWithSMTPClient(sc); err != nil {
@@ -233,8 +279,9 @@ type ConnectError struct {
 	// answer within the timeout at any step), "tls" (the handshake, a certificate, STARTTLS missing),
 	// "auth" (the credentials refused, or AUTH not offered), "busy" (a
 	// 4xx: the server cannot take mail or check a login right now, e.g.
-	// its authentication service is down) or "greeting" (the server's
-	// greeting or EHLO).
+	// its authentication service is down), "greeting" (the server's
+	// greeting or EHLO) or "oauth" (no access token could be had: the
+	// error is the credential's).
 	Stage string
 	Err   error
 }
@@ -381,8 +428,24 @@ func smtpRefusal(rcpt string, err error) ticket.Refusal {
 	return r
 }
 
-// clientOptions translates the configuration into go-mail options.
-func (s *Sender) clientOptions(dial gomail.DialContextFunc) []gomail.Option {
+// oauth reports whether the sender logs in with access tokens.
+func (s *Sender) oauth() bool { return s.cfg.Auth == AuthXOAuth2 || s.cfg.Auth == AuthOAuthBearer }
+
+// saslAuth lets go-mail run a SASL client of package oauth.
+type saslAuth struct{ c sasl.Client }
+
+func (a saslAuth) Start(*gomailsmtp.ServerInfo) (string, []byte, error) { return a.c.Start() }
+
+func (a saslAuth) Next(challenge []byte, more bool) ([]byte, error) {
+	if !more {
+		return nil, nil
+	}
+	return a.c.Next(challenge)
+}
+
+// clientOptions translates the configuration into go-mail options; token
+// is the access token for the OAuth mechanisms.
+func (s *Sender) clientOptions(dial gomail.DialContextFunc, token string) []gomail.Option {
 	opts := []gomail.Option{
 		gomail.WithPort(s.cfg.Port),
 		gomail.WithTimeout(s.cfg.Timeout),
@@ -401,6 +464,11 @@ func (s *Sender) clientOptions(dial gomail.DialContextFunc) []gomail.Option {
 	}
 	if s.cfg.HELO != "" {
 		opts = append(opts, gomail.WithHELO(s.cfg.HELO))
+	}
+	if s.oauth() {
+		mech := map[string]string{AuthXOAuth2: oauth.XOAuth2, AuthOAuthBearer: oauth.OAuthBearer}[s.cfg.Auth]
+		client, _ := oauth.NewClient(mech, s.cfg.Username, token) // mech is one of its two
+		return append(opts, gomail.WithSMTPAuthCustom(saslAuth{client}))
 	}
 	if s.cfg.Username != "" {
 		var auth gomail.SMTPAuthType
