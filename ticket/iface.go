@@ -209,8 +209,11 @@ type TemplateData struct {
 	Status      Status
 	FollowUp    bool // a customer follow-up rather than a new ticket
 	Attachments []Attachment
-	// For errors mailed to an agent.
+	// For errors mailed to an agent, and to the operator.
 	Error string
+	// For the operator's alert of a broken sign-in ("oauth_broken"): the
+	// credential, and the command that mends it ("" when none does).
+	Credential, Command string
 	// For the "too large" reply: the mail's size and the limit, in bytes.
 	Size, Limit int64
 	// For the summary of held acknowledgements ("ack_summary"): the

@@ -191,3 +191,28 @@ func (s *Service) queue(tx Tx, t *Ticket, o Outgoing, now time.Time, onTicket bo
 	}
 	return o.MessageID, tx.Enqueue(&o)
 }
+
+// AlertOperator mails the operator at to the template tmpl (an alert that
+// belongs to no ticket, such as "oauth_broken"), from the support address,
+// through the outbox like every mail we send. data needs only the alert's
+// own fields; the center's are filled in.
+func (s *Service) AlertOperator(to Address, tmpl string, data TemplateData) error {
+	now := s.cfg.Now().UTC()
+	data.CenterName, data.SupportEmail, data.Hours, data.Now = s.cfg.CenterName, s.cfg.Support.Email, s.cfg.Hours, now
+	r, err := s.render.Render(tmpl, s.cfg.Language, data)
+	if err != nil {
+		return fmt.Errorf("render %s: %w", tmpl, err)
+	}
+	err = s.store.Update(func(tx Tx) error {
+		_, err := s.queue(tx, &Ticket{}, Outgoing{From: s.cfg.Support, To: []Address{to}, Subject: r.Subject,
+			Headers: s.autoHeaders("auto-generated"), Text: r.Text, HTML: r.HTML, Kind: KindAuto}, now, false)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("alert the operator: %w", err)
+	}
+	if s.cfg.OnQueue != nil {
+		s.cfg.OnQueue()
+	}
+	return nil
+}

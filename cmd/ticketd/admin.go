@@ -42,6 +42,8 @@ type adminOp struct {
 	ID    uint64 `json:"id,omitempty"`
 	Email string `json:"email,omitempty"`
 	Index int    `json:"index,omitempty"` // attachment number on the ticket, from 1
+	Name  string `json:"name,omitempty"`  // an oauth credential
+	State []byte `json:"state,omitempty"` // its new state (oauth put)
 }
 
 // adminReply is its answer.
@@ -51,6 +53,7 @@ type adminReply struct {
 	Suppressions []ticket.Suppression `json:"suppressions,omitempty"`
 	Message      string               `json:"message,omitempty"`
 	File         *rfc822.File         `json:"file,omitempty"`
+	OAuth        []oauthStatus        `json:"oauth,omitempty"`
 }
 
 // actionRequest is an agent's action from the CLI.
@@ -205,6 +208,10 @@ func (b localBackend) Admin(_ context.Context, op adminOp) (adminReply, error) {
 	case "attachment get":
 		f, err := b.attachment(op.ID, op.Index)
 		return adminReply{File: f}, err
+	case "oauth status":
+		return adminReply{OAuth: b.d.oauthStatuses()}, nil
+	case "oauth put":
+		return adminReply{}, b.d.putOAuth(op.Name, op.State)
 	case "db check":
 		start := time.Now()
 		if err := b.d.db.Check(); err != nil {

@@ -30,6 +30,8 @@ type Config struct {
 	HTTP      HTTPConfig      `yaml:"http"`
 	Health    HealthConfig    `yaml:"health"`
 	Center    CenterConfig    `yaml:"center"`
+	Operator  OperatorConfig  `yaml:"operator"`
+	OAuth     []OAuthConfig   `yaml:"oauth"`
 	Mailboxes []MailboxConfig `yaml:"mailboxes"`
 	SMTP      SMTPConfig      `yaml:"smtp"`
 	Agents    []AgentConfig   `yaml:"agents"`
@@ -79,6 +81,28 @@ type HoursConfig struct {
 	Close string `yaml:"close" default:"18:00"`
 }
 
+// OperatorConfig is who runs this ticketd.
+type OperatorConfig struct {
+	Address string `yaml:"address"`
+}
+
+// OAuthConfig is one OAuth 2.0 credential, named by the mailboxes and the
+// smtp section that sign in with it.
+type OAuthConfig struct {
+	Name                string   `yaml:"name" example:"m365"`
+	Provider            string   `yaml:"provider" example:"microsoft"`
+	Tenant              string   `yaml:"tenant" example:"contoso.onmicrosoft.com"`
+	Flow                string   `yaml:"flow" default:"device"`
+	ClientID            string   `yaml:"client_id" example:"00000000-0000-0000-0000-000000000000"`
+	ClientSecretFile    string   `yaml:"client_secret_file"`
+	ClientSecretEnv     string   `yaml:"client_secret_env"`
+	ClientSecretExpires string   `yaml:"client_secret_expires"`
+	Scopes              []string `yaml:"scopes" default:"[]"`
+	TokenURL            string   `yaml:"token_url"`
+	DeviceURL           string   `yaml:"device_url"`
+	CAFile              string   `yaml:"ca_file"`
+}
+
 // MailboxConfig is one polled IMAP folder.
 type MailboxConfig struct {
 	Name            string   `yaml:"name" example:"support"` // "": mailboxN
@@ -87,6 +111,7 @@ type MailboxConfig struct {
 	Security        string   `yaml:"security" default:"tls"`
 	CAFile          string   `yaml:"ca_file"`
 	Auth            string   `yaml:"auth" default:"login"`
+	OAuth           string   `yaml:"oauth"`
 	Username        string   `yaml:"username" example:"support@example.com"`
 	PasswordFile    string   `yaml:"password_file" example:"/etc/ticketd/imap-password"`
 	PasswordEnv     string   `yaml:"password_env"`
@@ -109,6 +134,7 @@ type SMTPConfig struct {
 	Security     string   `yaml:"security" default:"starttls"`
 	CAFile       string   `yaml:"ca_file"`
 	Auth         string   `yaml:"auth" default:"plain"`
+	OAuth        string   `yaml:"oauth"`
 	Username     string   `yaml:"username" example:"support@example.com"`
 	PasswordFile string   `yaml:"password_file" example:"/etc/ticketd/smtp-password"`
 	PasswordEnv  string   `yaml:"password_env"`

@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/mail"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +21,7 @@ import (
 
 	"github.com/ticketd/ticketd/mailbox"
 	"github.com/ticketd/ticketd/mailbox/imap"
+	"github.com/ticketd/ticketd/mailbox/oauth"
 	"github.com/ticketd/ticketd/mailbox/smtp"
 	"github.com/ticketd/ticketd/ticket"
 )
@@ -48,6 +52,15 @@ type Settings struct {
 	// Secret is the token signing key from the config; nil means the one
 	// kept in the database.
 	Secret []byte
+
+	// OAuth are the OAuth credentials; wire makes a token source of each.
+	// SecretExpires is a client secret's expiry date (config), by name.
+	OAuth         []oauth.Credential
+	SecretExpires map[string]time.Time
+	// MailboxOAuth names, per mailbox, the credential it signs in with
+	// (""; none); SMTPOAuth the smtp section's.
+	MailboxOAuth []string
+	SMTPOAuth    string
 
 	IMAP      []imap.Config
 	Schedules []string
@@ -87,6 +100,7 @@ func checkConfig(c Config, base string) (*Settings, []error) {
 	k.paths()
 	k.general()
 	k.center()
+	k.oauth()
 	for i, m := range c.Mailboxes {
 		k.mailbox(i, m)
 	}
@@ -211,19 +225,28 @@ func (k *checker) mailbox(i int, m MailboxConfig) {
 		k.bad(key+".port", "out of range: %d", m.Port)
 	}
 	switch m.Auth {
-	case "login", "plain":
+	case "login", "plain", imap.AuthXOAuth2, imap.AuthOAuthBearer:
 	default:
-		k.bad(key+".auth", "want login or plain, got %q", m.Auth)
+		k.bad(key+".auth", "want login, plain, xoauth2 or oauthbearer, got %q", m.Auth)
 	}
 	if m.Username == "" {
 		k.bad(key+".username", "required")
 	}
-	k.warnMode(key+".password_file", k.rel(m.PasswordFile))
-	pw, err := secret(m.Password, k.rel(m.PasswordFile), m.PasswordEnv)
-	if err != nil {
-		k.bad(key+".password", "%v", err)
-	} else if pw == "" {
-		k.bad(key+".password", "required: set password_file, password_env, or password")
+	var pw string
+	if m.Auth == imap.AuthXOAuth2 || m.Auth == imap.AuthOAuthBearer {
+		k.oauthUse(key, m.OAuth, m.Password != "" || m.PasswordFile != "" || m.PasswordEnv != "")
+	} else {
+		if m.OAuth != "" {
+			k.bad(key+".oauth", "set, but auth is %s; use auth xoauth2 or oauthbearer to sign in with it", m.Auth)
+		}
+		k.warnMode(key+".password_file", k.rel(m.PasswordFile))
+		var err error
+		pw, err = secret(m.Password, k.rel(m.PasswordFile), m.PasswordEnv)
+		if err != nil {
+			k.bad(key+".password", "%v", err)
+		} else if pw == "" {
+			k.bad(key+".password", "required: set password_file, password_env, or password")
+		}
 	}
 	tlsCfg, err := tlsConfig(k.rel(m.CAFile))
 	if err != nil {
@@ -270,6 +293,7 @@ func (k *checker) mailbox(i int, m MailboxConfig) {
 	}
 	s.Watch = append(s.Watch, watch)
 	s.Schedules = append(s.Schedules, m.Schedule)
+	s.MailboxOAuth = append(s.MailboxOAuth, m.OAuth)
 	s.IMAP = append(s.IMAP, imap.Config{
 		Name: m.Name, Host: m.Host, Port: m.Port, Security: m.Security, Auth: m.Auth,
 		Username: m.Username, Password: pw, Folder: m.Folder, PostAction: m.PostAction,
@@ -277,6 +301,129 @@ func (k *checker) mailbox(i int, m MailboxConfig) {
 		OversizedFolder: l.OversizedFolder, SpamFolder: map[bool]string{true: k.c.Spam.Folder}[k.c.Spam.Action == "move"],
 		Pipe: mailbox.PipeOptions{Workers: workers, MaxBytes: l.IngestInFlightBytes},
 	})
+}
+
+// oauth checks the oauth credentials.
+func (k *checker) oauth() {
+	s := k.s
+	s.SecretExpires = map[string]time.Time{}
+	for i, o := range k.c.OAuth {
+		key := fmt.Sprintf("oauth[%d]", i)
+		if !validCredentialName(o.Name) {
+			k.bad(key+".name", "want a name of letters, digits, '.', '_' or '-', got %q", o.Name)
+		}
+		for _, prev := range s.OAuth {
+			if prev.Name == o.Name {
+				k.bad(key+".name", "duplicate name %q", o.Name)
+			}
+		}
+		if o.Flow != oauth.FlowDevice && o.Flow != oauth.FlowClientCredentials {
+			k.bad(key+".flow", "want %s or %s, got %q", oauth.FlowDevice, oauth.FlowClientCredentials, o.Flow)
+		}
+		ep, err := oauth.Preset(o.Provider, o.Tenant, o.Flow)
+		if err != nil {
+			k.bad(key+".provider", "%v", err)
+		}
+		if o.Provider == oauth.Custom {
+			ep = oauth.Endpoints{TokenURL: o.TokenURL, DeviceURL: o.DeviceURL}
+			if o.TokenURL == "" {
+				k.bad(key+".token_url", "required with provider custom")
+			}
+			if o.Flow == oauth.FlowDevice && o.DeviceURL == "" {
+				k.bad(key+".device_url", "required with provider custom and flow device")
+			}
+			if len(o.Scopes) == 0 {
+				k.bad(key+".scopes", "required with provider custom")
+			}
+		} else if o.TokenURL != "" || o.DeviceURL != "" {
+			k.bad(key+".token_url", "only for provider custom; %s's endpoints are known", o.Provider)
+		}
+		for _, u := range []struct{ key, url string }{{"token_url", ep.TokenURL}, {"device_url", ep.DeviceURL}} {
+			if u.url != "" && !secureURL(u.url) {
+				k.bad(key+"."+u.key, "%q: want https, or http only to a loopback host", u.url)
+			}
+		}
+		if len(o.Scopes) > 0 {
+			ep.Scopes = o.Scopes
+		}
+		if o.ClientID == "" {
+			k.bad(key+".client_id", "required (the app's ID at the provider)")
+		}
+		k.warnMode(key+".client_secret_file", k.rel(o.ClientSecretFile))
+		sec, err := secret("", k.rel(o.ClientSecretFile), o.ClientSecretEnv)
+		if err != nil {
+			k.bad(key+".client_secret", "%v", err)
+		} else if sec == "" && o.Flow == oauth.FlowClientCredentials {
+			k.bad(key+".client_secret_file", "required with flow client_credentials: set client_secret_file or client_secret_env")
+		}
+		if o.ClientSecretExpires != "" {
+			if d, err := time.ParseInLocation("2006-01-02", o.ClientSecretExpires, s.Loc); err != nil {
+				k.bad(key+".client_secret_expires", "want a date as YYYY-MM-DD, got %q", o.ClientSecretExpires)
+			} else {
+				s.SecretExpires[o.Name] = d
+				if w := secretExpiryWarning(o.Name, d, time.Now()); w != "" {
+					s.Warnings = append(s.Warnings, key+".client_secret_expires: "+w)
+				}
+			}
+		}
+		tlsCfg, err := tlsConfig(k.rel(o.CAFile))
+		if err != nil {
+			k.bad(key+".ca_file", "%v", err)
+		}
+		s.OAuth = append(s.OAuth, oauth.Credential{Name: o.Name, Flow: o.Flow, ClientID: o.ClientID, ClientSecret: sec,
+			TokenURL: ep.TokenURL, DeviceURL: ep.DeviceURL, Scopes: ep.Scopes,
+			HTTPClient: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg, Proxy: http.ProxyFromEnvironment}}})
+	}
+}
+
+// oauthUse checks that the section at key, signing in with an access
+// token, names a credential and sets no password.
+func (k *checker) oauthUse(key, name string, password bool) {
+	switch {
+	case name == "":
+		k.bad(key+".oauth", "required with auth xoauth2 or oauthbearer: the name of an oauth credential")
+	case !slices.ContainsFunc(k.s.OAuth, func(c oauth.Credential) bool { return c.Name == name }):
+		k.bad(key+".oauth", "no oauth credential is named %q", name)
+	}
+	if password {
+		k.bad(key+".password", "set, but auth signs in with an access token; remove password, password_file and password_env")
+	}
+}
+
+// validCredentialName reports whether name can name a credential (in a
+// command line, a metric label, a database key).
+func validCredentialName(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// secureURL reports whether u is https, or http to a loopback host.
+func secureURL(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil || p.Host == "" {
+		return false
+	}
+	return p.Scheme == "https" || p.Scheme == "http" && mailbox.IsLoopback(p.Hostname())
+}
+
+// secretExpiryWarning says that the client secret of credential name
+// expires at d, from 14 days before (or "").
+func secretExpiryWarning(name string, d, now time.Time) string {
+	left := d.Sub(now)
+	switch {
+	case left < 0:
+		return fmt.Sprintf("the client secret of %s expired on %s; make a new one at the provider", name, d.Format("2006-01-02"))
+	case left < 14*24*time.Hour:
+		return fmt.Sprintf("the client secret of %s expires on %s, in %d day(s); make a new one at the provider", name, d.Format("2006-01-02"), int(left.Hours()/24))
+	}
+	return ""
 }
 
 // smtp checks the smtp section.
@@ -300,10 +447,11 @@ func (k *checker) smtp() {
 		k.bad("smtp.port", "out of range: %d", sm.Port)
 	}
 	switch sm.Auth {
-	case "plain", "login":
+	case "plain", "login", smtp.AuthXOAuth2, smtp.AuthOAuthBearer:
 	default:
-		k.bad("smtp.auth", "want plain or login, got %q", sm.Auth)
+		k.bad("smtp.auth", "want plain, login, xoauth2 or oauthbearer, got %q", sm.Auth)
 	}
+	oauthSMTP := sm.Auth == smtp.AuthXOAuth2 || sm.Auth == smtp.AuthOAuthBearer
 	if sm.Timeout <= 0 {
 		k.bad("smtp.timeout", "must be positive, got %v", time.Duration(sm.Timeout))
 	}
@@ -314,12 +462,27 @@ func (k *checker) smtp() {
 	case sm.PasswordEnv != "":
 		k.s.SMTPPasswordKey = "smtp.password_env"
 	}
-	k.warnMode("smtp.password_file", k.rel(sm.PasswordFile))
-	pw, err := secret(sm.Password, k.rel(sm.PasswordFile), sm.PasswordEnv)
-	if err != nil {
-		k.bad("smtp.password", "%v", err)
-	} else if sm.Username != "" && pw == "" {
-		k.bad("smtp.password", "required with smtp.username: set password_file, password_env, or password")
+	var pw string
+	switch {
+	case oauthSMTP:
+		k.s.SMTPPasswordKey = "the oauth credential " + sm.OAuth + " (ticketd oauth status)"
+		k.oauthUse("smtp", sm.OAuth, sm.Password != "" || sm.PasswordFile != "" || sm.PasswordEnv != "")
+		if sm.Username == "" {
+			k.bad("smtp.username", "required with auth %s (the address the token signs in as)", sm.Auth)
+		}
+		k.s.SMTPOAuth = sm.OAuth
+	default:
+		if sm.OAuth != "" {
+			k.bad("smtp.oauth", "set, but auth is %s; use auth xoauth2 or oauthbearer to sign in with it", sm.Auth)
+		}
+		k.warnMode("smtp.password_file", k.rel(sm.PasswordFile))
+		var err error
+		pw, err = secret(sm.Password, k.rel(sm.PasswordFile), sm.PasswordEnv)
+		if err != nil {
+			k.bad("smtp.password", "%v", err)
+		} else if sm.Username != "" && pw == "" {
+			k.bad("smtp.password", "required with smtp.username: set password_file, password_env, or password")
+		}
 	}
 	tlsCfg, err := tlsConfig(k.rel(sm.CAFile))
 	if err != nil {
@@ -372,6 +535,16 @@ func (k *checker) policy() {
 	if c.Notify.Address != "" {
 		if _, err := mail.ParseAddress(c.Notify.Address); err != nil {
 			k.bad("notify.address", "not an address: %q", c.Notify.Address)
+		}
+	}
+	if c.Operator.Address != "" {
+		if _, err := mail.ParseAddress(c.Operator.Address); err != nil {
+			k.bad("operator.address", "not an address: %q", c.Operator.Address)
+		}
+	}
+	for i, o := range c.OAuth {
+		if !slices.Contains(k.s.MailboxOAuth, o.Name) && k.s.SMTPOAuth != o.Name {
+			k.s.Warnings = append(k.s.Warnings, fmt.Sprintf("oauth[%d]: the credential %s is named by no mailbox and not by smtp", i, o.Name))
 		}
 	}
 	if c.Replies.FromName == "" {

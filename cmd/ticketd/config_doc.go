@@ -64,6 +64,40 @@ open right now).`,
 		"center.hours.open":  ``,
 		"center.hours.close": ``,
 
+		"operator": ``,
+		"operator.address": `The operator's address: told by mail (once) when an OAuth credential
+breaks, so that someone logs in again before mail waits long. "": no
+mail (the log, /healthz and ticketd_oauth_up still say it).`,
+
+		"oauth": `OAuth 2.0 credentials, for mailboxes that take no password (Google
+Workspace, Microsoft 365): a mailbox or smtp with auth xoauth2 or
+oauthbearer names one with its oauth key, and one credential may serve
+both. Tokens are kept in the database, refreshed before they expire,
+and never logged; ` + "`ticketd oauth status`" + ` shows them. None by default;
+the values shown are an example (see the README, "Signing in to Google
+and Microsoft 365").`,
+		"oauth.name":     `Named by mailboxes[].oauth and smtp.oauth, and by ` + "`ticketd oauth login NAME`" + `.`,
+		"oauth.provider": `google, microsoft, or custom (token_url, device_url and scopes below).`,
+		"oauth.tenant":   `Microsoft's directory: the tenant ID or its domain. Required for microsoft.`,
+		"oauth.flow": `device: a person approves once with ` + "`ticketd oauth login NAME`" + ` (a code
+to enter at the provider's page; no redirect URL is needed), and the
+refresh token is kept. client_credentials (microsoft, custom): app-only
+access with the app's secret, no person at all.`,
+		"oauth.client_id": `The app's (client's) ID. Required.`,
+		"oauth.client_secret_file": `The client secret, from a file (trailing newline removed) or an
+environment variable. Required for client_credentials; a public client
+(device flow) may have none.`,
+		"oauth.client_secret_env": ``,
+		"oauth.client_secret_expires": `The secret's expiry date (YYYY-MM-DD), when the provider sets one:
+check-config, serve and /healthz warn from 14 days before.`,
+		"oauth.scopes": `[]: the provider's mail scopes (google: https://mail.google.com/;
+microsoft device: IMAP.AccessAsUser.All, SMTP.Send and offline_access
+of https://outlook.office.com/; microsoft client_credentials:
+https://outlook.office365.com/.default).`,
+		"oauth.token_url":  `custom only: the token endpoint (https, or http to a loopback host).`,
+		"oauth.device_url": `custom only: the device authorization endpoint (flow device).`,
+		"oauth.ca_file":    `Extra CA certificate (PEM) for the token endpoints.`,
+
 		"mailboxes": `IMAP folders to poll. At least one; the values shown are an example.`,
 		"mailboxes.name": `Names the mailbox in logs and in the cursor ("": mailbox1, mailbox2,
 ...).`,
@@ -73,7 +107,12 @@ open right now).`,
 127.0.0.1). Certificates are always verified.`,
 		"mailboxes.ca_file": `Extra CA certificate (PEM) to trust besides the system roots, e.g. for a
 self-signed server certificate. Verification is never turned off.`,
-		"mailboxes.auth":     `login, or plain (AUTHENTICATE PLAIN).`,
+		"mailboxes.auth": `login, plain (AUTHENTICATE PLAIN), or xoauth2 or oauthbearer (RFC 7628)
+with the access token of the oauth credential below instead of a
+password.`,
+		"mailboxes.oauth": `The oauth credential (its name) of auth xoauth2 or oauthbearer. For a
+shared mailbox, username is the shared mailbox's address and the token
+a user's (or the app's) with access to it.`,
 		"mailboxes.username": `Required.`,
 		"mailboxes.password_file": `The password, from the first of these that is set: a file (trailing
 newline removed), an environment variable, or inline (not recommended).`,
@@ -111,7 +150,8 @@ values shown are an example.`,
 		"smtp.security": `starttls (mandatory STARTTLS), tls (implicit TLS), or plain (only to a
 loopback host).`,
 		"smtp.ca_file":       `As mailboxes' ca_file.`,
-		"smtp.auth":          `plain or login; used when username is set.`,
+		"smtp.auth":          `plain or login (used when username is set), or xoauth2 or oauthbearer.`,
+		"smtp.oauth":         `As mailboxes' oauth.`,
 		"smtp.username":      `"": no AUTH.`,
 		"smtp.password_file": `As mailboxes' password_file, password_env, password.`,
 		"smtp.password_env":  ``,
@@ -204,8 +244,9 @@ with the same name, e.g. ko/ack.txt.tmpl, en/ack.subject.tmpl. Templates:
 ack (to the customer), ack_summary (held acknowledgements of several
 tickets in one mail), notify (to agents), reply (an agent's reply to the
 customer), agent_error (a bad command), failed (to agents: a mail to the
-customer was not delivered), toolarge (a mail over the size limit);
-parts: subject, txt, html.`,
+customer was not delivered), toolarge (a mail over the size limit),
+oauth_broken (to operator.address: a sign-in stopped working); parts:
+subject, txt, html.`,
 		"templates.dir": ``,
 
 		"outbox": `Retries of outgoing mail: exponential backoff with ±20% jitter from

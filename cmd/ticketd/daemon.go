@@ -13,6 +13,7 @@ import (
 
 	"github.com/ticketd/ticketd/mailbox"
 	"github.com/ticketd/ticketd/mailbox/imap"
+	"github.com/ticketd/ticketd/mailbox/oauth"
 	"github.com/ticketd/ticketd/mailbox/smtp"
 	"github.com/ticketd/ticketd/store"
 	"github.com/ticketd/ticketd/templates"
@@ -29,6 +30,9 @@ type daemon struct {
 	outbox  *ticket.Outbox
 	pollers []*poller
 	metrics *metrics // see metrics.go
+	// oauth are the token sources of the OAuth credentials, in the
+	// configuration's order (see oauth.go).
+	oauth []*oauth.Source
 }
 
 // poller wraps a imap.Poller so that it never overlaps itself and so that
@@ -68,7 +72,15 @@ func wire(s *Settings, log *slog.Logger, db *store.DB) (*daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
 	}
-	sender, err := smtp.NewSender(s.SMTP, log)
+	d := &daemon{s: s, log: log, db: db}
+	for _, cred := range s.OAuth {
+		d.oauth = append(d.oauth, oauth.NewSource(cred, db, log))
+	}
+	sc := s.SMTP
+	if s.SMTPOAuth != "" {
+		sc.Tokens = d.source(s.SMTPOAuth)
+	}
+	sender, err := smtp.NewSender(sc, log)
 	if err != nil {
 		return nil, fmt.Errorf("smtp: %w", err)
 	}
@@ -82,7 +94,6 @@ func wire(s *Settings, log *slog.Logger, db *store.DB) (*daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("threading.secret: %w", err)
 	}
-	d := &daemon{s: s, log: log, db: db}
 	d.metrics = newMetrics(d)
 	// The outbox refuses what the service would never send to; the service
 	// wakes the outbox. Each needs the other, so the hooks look the other
@@ -100,7 +111,11 @@ func wire(s *Settings, log *slog.Logger, db *store.DB) (*daemon, error) {
 	if d.svc, err = ticket.NewService(watchStore{Store: db}, render, tc, log); err != nil {
 		return nil, err
 	}
+	d.watchOAuth()
 	for i, mc := range s.IMAP {
+		if name := s.MailboxOAuth[i]; name != "" {
+			mc.Tokens = d.source(name)
+		}
 		p, err := imap.NewPoller(mc, d.svc, log)
 		if err != nil {
 			return nil, err

@@ -103,9 +103,11 @@ func (h *httpServer) recoverer(next http.Handler) http.Handler {
 type healthReport struct {
 	Status    string          `json:"status"`             // "ok" (200) or "unhealthy" (503)
 	Problems  []string        `json:"problems,omitempty"` // why it is unhealthy
+	Warnings  []string        `json:"warnings,omitempty"` // what needs doing soon, without being unhealthy yet
 	Mailboxes []mailboxHealth `json:"mailboxes"`
 	Sending   sendingHealth   `json:"sending"`
 	Outbox    outboxHealth    `json:"outbox"`
+	OAuth     []oauthStatus   `json:"oauth"`
 }
 
 // sendingHealth is how sending through smtp went lately.
@@ -171,9 +173,11 @@ func (d *daemon) health(now time.Time) healthReport {
 		rep.Outbox.OldestUnsent = rfc3339(oldest)
 		rep.Outbox.OldestAgeSeconds = max(now.Sub(oldest).Seconds(), 0)
 	}
-	var sendProblems []string
+	var sendProblems, oauthProblems []string
 	rep.Sending, sendProblems = d.sendingHealth(now, oldest)
 	rep.Problems = append(rep.Problems, sendProblems...)
+	rep.OAuth, oauthProblems, rep.Warnings = d.oauthHealth(now)
+	rep.Problems = append(rep.Problems, oauthProblems...)
 	if len(rep.Problems) > 0 {
 		rep.Status = "unhealthy"
 	}
@@ -237,6 +241,8 @@ func connectProblem(stage string) string {
 		return "the server's greeting or EHLO failed"
 	case "busy":
 		return "the server cannot take mail right now (a 4xx answer: its own services, such as its authentication, may be down)"
+	case "oauth":
+		return "no access token to sign in with"
 	}
 	return "the server cannot be reached or does not answer"
 }
@@ -250,6 +256,8 @@ func (d *daemon) smtpKeys(stage string) string {
 		return "smtp.security, smtp.port and smtp.ca_file"
 	case "busy":
 		return "the SMTP server's own logs"
+	case "oauth":
+		return d.s.SMTPPasswordKey
 	}
 	return "smtp.host, smtp.port and smtp.security (and that the server runs)"
 }

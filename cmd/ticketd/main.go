@@ -52,6 +52,7 @@ func commands() []command {
 	all = append(all, ticketCommands()...)
 	all = append(all, opsCommands()...)
 	all = append(all, configCommands()...)
+	all = append(all, oauthCommands()...)
 	return append(all,
 		command{name: "demo", help: "run against embedded IMAP and SMTP servers with sample mail (needs nothing else)", run: cmdDemo},
 		command{name: "version", help: "print the version", run: cmdVersion},

@@ -192,6 +192,8 @@ var (
 		"Age of the oldest mail in the outbox (0 when it is empty).", nil, nil)
 	smtpUpDesc = prometheus.NewDesc("ticketd_smtp_up",
 		"1 when sending is healthy, 0 while the SMTP server cannot be reached or logged in to, or the oldest queued mail is older than health.outbox_max_age (as /healthz).", nil, nil)
+	oauthUpDesc = prometheus.NewDesc("ticketd_oauth_up",
+		"1 when the OAuth credential gives access tokens, 0 while it is broken (a revoked or expired refresh token, a wrong client secret; as /healthz).", []string{"credential"}, nil)
 	mailboxUpDesc = prometheus.NewDesc("ticketd_mailbox_up",
 		"1 when the mailbox is healthy, 0 after health.fail_after consecutive failed polls (as /healthz).", []string{"mailbox"}, nil)
 )
@@ -201,10 +203,18 @@ func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- outboxAgeDesc
 	ch <- mailboxUpDesc
 	ch <- smtpUpDesc
+	ch <- oauthUpDesc
 }
 
 func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	now := time.Now()
+	for _, src := range c.d.oauth {
+		up := 0.0
+		if src.Status().Broken == "" {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(oauthUpDesc, prometheus.GaugeValue, up, src.Name())
+	}
 	for _, p := range c.d.pollers {
 		up := 0.0
 		if c.d.mailboxHealth(p).Healthy {

@@ -65,6 +65,9 @@ type State struct {
 	// refresh token was revoked or expired (log in again), the client
 	// secret is wrong or expired, consent is missing. "" when tokens come.
 	Broken string `json:"broken,omitempty"`
+	// Told is when the breakage was reported (Source.OnBreak), so that it
+	// is reported once, whichever process found it.
+	Told time.Time `json:"told,omitzero"`
 }
 
 // Encode is the State as the Store keeps it.
@@ -115,7 +118,7 @@ type Source struct {
 	loaded    bool
 	refused   string    // an access token a server refused: replaced at the next Token
 	lastTried time.Time // the last token request of a broken credential
-	onChange  func(State)
+	onBreak   func(State) error
 }
 
 // NewSource returns the source of cred's tokens, keeping its state in
@@ -136,22 +139,50 @@ func (s *Source) Name() string { return s.cred.Name }
 // Flow is the credential's flow.
 func (s *Source) Flow() string { return s.cred.Flow }
 
-// OnChange sets a function told of every change of the state (health,
-// metrics); it runs with the source locked and must not call it.
-func (s *Source) OnChange(fn func(State)) {
+// OnBreak sets the function that reports a breakage (it mails the
+// operator): it is called once per breakage, when Token finds the
+// credential broken and the breakage was not reported yet, by this
+// source or any other on the same store; when it returns nil the
+// breakage counts as reported. It runs with the source locked and must
+// not call it.
+func (s *Source) OnBreak(fn func(State) error) {
 	s.mu.Lock()
-	s.onChange = fn
+	s.onBreak = fn
 	s.mu.Unlock()
 }
 
-// Status is the credential's state without its tokens.
+// broken returns the BrokenError of the current breakage, reporting it
+// first if nobody has.
+func (s *Source) broken(now time.Time) error {
+	if s.onBreak != nil && s.st.Told.IsZero() {
+		st := s.st
+		st.AccessToken, st.RefreshToken = "", ""
+		if err := s.onBreak(st); err != nil {
+			s.log.Error("oauth: the breakage could not be reported; trying again at the next use", "err", err)
+		} else {
+			s.st.Told = now
+			s.save()
+		}
+	}
+	return &BrokenError{Name: s.cred.Name, Reason: s.st.Broken}
+}
+
+// Status is the credential's state without its tokens. A device-flow
+// credential that was never logged in is broken from the start.
 func (s *Source) Status() State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.load()
 	st := s.st
+	if s.cred.Flow == FlowDevice && st.RefreshToken == "" && st.Broken == "" {
+		st.Broken = s.notLoggedIn()
+	}
 	st.AccessToken, st.RefreshToken = "", ""
 	return st
+}
+
+func (s *Source) notLoggedIn() string {
+	return "not logged in: run `ticketd oauth login " + s.cred.Name + "`"
 }
 
 // Reload forgets what the source holds, so that the next Token reads the
@@ -199,14 +230,14 @@ func (s *Source) Token(ctx context.Context) (string, error) {
 	s.load()
 	now := s.now()
 	if s.st.Broken != "" && (s.cred.Flow == FlowDevice || now.Sub(s.lastTried) < brokenRetry) {
-		return "", &BrokenError{Name: s.cred.Name, Reason: s.st.Broken}
+		return "", s.broken(now)
 	}
 	if s.st.AccessToken != "" && s.st.AccessToken != s.refused && now.Before(s.st.Expiry.Add(-s.early())) {
 		return s.st.AccessToken, nil
 	}
 	if s.cred.Flow == FlowDevice && s.st.RefreshToken == "" {
-		s.fail(now, "not logged in: run `ticketd oauth login "+s.cred.Name+"`", true)
-		return "", &BrokenError{Name: s.cred.Name, Reason: s.st.Broken}
+		s.fail(now, s.notLoggedIn(), true)
+		return "", s.broken(now)
 	}
 	s.lastTried = now
 	tok, err := s.fetch(ctx)
@@ -215,7 +246,7 @@ func (s *Source) Token(ctx context.Context) (string, error) {
 		s.fail(now, reason, permanent)
 		if permanent {
 			s.log.Error("oauth: the credential is broken; mail waits until it is mended", "reason", reason)
-			return "", &BrokenError{Name: s.cred.Name, Reason: s.st.Broken}
+			return "", s.broken(now)
 		}
 		s.log.Warn("oauth: getting an access token failed; trying again at the next use", "err", reason)
 		if s.st.AccessToken != "" && s.st.AccessToken != s.refused && now.Before(s.st.Expiry) {
@@ -236,7 +267,7 @@ func (s *Source) Token(ctx context.Context) (string, error) {
 		}
 		s.st.RefreshToken, s.st.RefreshSince = tok.RefreshToken, now
 	}
-	s.st.Refreshed, s.st.Broken, s.refused = now, "", ""
+	s.st.Refreshed, s.st.Broken, s.st.Told, s.refused = now, "", time.Time{}, ""
 	s.save()
 	return s.st.AccessToken, nil
 }
@@ -263,11 +294,6 @@ func (s *Source) fail(now time.Time, reason string, permanent bool) {
 func (s *Source) save() {
 	if err := s.store.PutOAuthState(s.cred.Name, s.st.Encode()); err != nil {
 		s.log.Error("oauth: storing the state failed", "err", err)
-	}
-	if s.onChange != nil {
-		st := s.st
-		st.AccessToken, st.RefreshToken = "", ""
-		s.onChange(st)
 	}
 }
 

@@ -157,8 +157,8 @@ func TestRevokedRefreshTokenBreaksTheCredential(t *testing.T) {
 	cred := deviceCred(srv)
 	login(t, srv, cred, store, "support@example.com")
 	src := NewSource(cred, store, nil)
-	var changes []State
-	src.OnChange(func(st State) { changes = append(changes, st) })
+	var reports []State
+	src.OnBreak(func(st State) error { reports = append(reports, st); return nil })
 	tok, _ := src.Token(context.Background())
 	srv.Revoke("support@example.com")
 	src.Refuse(tok)
@@ -171,9 +171,6 @@ func TestRevokedRefreshTokenBreaksTheCredential(t *testing.T) {
 	if st.Broken == "" || st.AccessToken != "" || st.RefreshToken != "" || store.state(t, "m365").Broken == "" {
 		t.Fatalf("status %+v (tokens must not show), stored %+v", st, store.state(t, "m365"))
 	}
-	if len(changes) == 0 || changes[len(changes)-1].Broken == "" {
-		t.Fatalf("OnChange not told: %+v", changes)
-	}
 	calls := srv.Issued("refresh_token")
 	for range 3 {
 		src.Token(context.Background())
@@ -181,10 +178,18 @@ func TestRevokedRefreshTokenBreaksTheCredential(t *testing.T) {
 	if srv.Issued("refresh_token") != calls {
 		t.Fatal("a broken credential kept asking")
 	}
+	// Reported once, also by another source on the same store (another
+	// process), and without tokens.
+	other := NewSource(cred, store, nil)
+	other.OnBreak(func(st State) error { reports = append(reports, st); return nil })
+	other.Token(context.Background())
+	if len(reports) != 1 || reports[0].Broken == "" || reports[0].RefreshToken != "" || store.state(t, "m365").Told.IsZero() {
+		t.Fatalf("reports %+v", reports)
+	}
 	// A new login mends it.
 	login(t, srv, cred, store, "support@example.com")
 	src.Reload()
-	if _, err := src.Token(context.Background()); err != nil || src.Status().Broken != "" {
+	if _, err := src.Token(context.Background()); err != nil || src.Status().Broken != "" || !src.Status().Told.IsZero() {
 		t.Fatalf("after a new login: %v %+v", err, src.Status())
 	}
 }
