@@ -64,6 +64,13 @@ type Stack struct {
 // a stack concurrently with others its own base, 1000 apart.
 func Start(t testing.TB, base int) *Stack {
 	t.Helper()
+	return StartWith(t, base)
+}
+
+// StartWith is Start with more of up.sh's settings, as KEY=VALUE (e.g.
+// "MAILSTACK_OAUTH_INTROSPECTION_URL=http://127.0.0.1:8080/introspect").
+func StartWith(t testing.TB, base int, env ...string) *Stack {
+	t.Helper()
 	if os.Getenv(EnvVar) != "1" {
 		t.Skipf("end-to-end test against a real Dovecot + Postfix: set %s=1 and run as root, e.g. sudo scripts/test.sh", EnvVar)
 	}
@@ -95,7 +102,7 @@ func Start(t testing.TB, base int) *Stack {
 			t.Errorf("mailstack down.sh %s: %v\n%s", dir, err, out)
 		}
 	})
-	s, err := startIn(context.Background(), root, base, dir, lock, t.Logf)
+	s, err := startIn(context.Background(), root, base, dir, lock, t.Logf, env...)
 	if err != nil {
 		t.Fatalf("e2e.Start: %v", err)
 	}
@@ -166,7 +173,7 @@ func (s *Stack) Stop() error {
 
 // startIn runs up.sh in dir, which lock (for base) now names, and reads the
 // stack's env file.
-func startIn(ctx context.Context, root string, base int, dir string, lock *baseLock, logf func(string, ...any)) (*Stack, error) {
+func startIn(ctx context.Context, root string, base int, dir string, lock *baseLock, logf func(string, ...any), env ...string) (*Stack, error) {
 	if err := lock.record(dir); err != nil {
 		return nil, err
 	}
@@ -174,7 +181,7 @@ func startIn(ctx context.Context, root string, base int, dir string, lock *baseL
 	ctx, cancel := context.WithTimeout(ctx, upTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", up, dir)
-	cmd.Env = append(os.Environ(), "MAILSTACK_PORT_BASE="+strconv.Itoa(base))
+	cmd.Env = append(append(os.Environ(), "MAILSTACK_PORT_BASE="+strconv.Itoa(base)), env...)
 	cmd.Stdin = nil
 	cmd.WaitDelay = 10 * time.Second // the daemons detach their stdio; just in case
 	start := time.Now()

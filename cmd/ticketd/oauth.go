@@ -178,7 +178,9 @@ func cmdOAuthLogin(c *cli) int {
 	if err != nil {
 		return c.fail("oauth login: %v", err)
 	}
-	b, err := c.backend(s, newLogger(c.stderr, s.Config.Log), false)
+	// Often the first step on a new install: like serve and poll, it may
+	// create the database in a data dir that never had one.
+	b, err := c.backend(s, newLogger(c.stderr, s.Config.Log), true)
 	if err != nil {
 		return c.fail("oauth login: signed in, but the tokens cannot be stored: %v", err)
 	}

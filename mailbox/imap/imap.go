@@ -765,6 +765,32 @@ func (p *Poller) dial(ctx context.Context) (*conn, error) {
 // connection's initial state: for IDLE, not expecting, since IDLE is
 // quiet by design.
 func (p *Poller) dialWith(ctx context.Context, h *imapclient.UnilateralDataHandler, expecting bool) (*conn, error) {
+	c, err := p.dialOnce(ctx, h, expecting)
+	if errors.Is(err, errTokenRefused) && ctx.Err() == nil {
+		// The access token may have been revoked before it expired: once
+		// more, on a new connection, with a new one.
+		p.log.Info("imap: the server refused the access token; trying once more with a new one", "err", err)
+		c, err = p.dialOnce(ctx, h, expecting)
+	}
+	return c, err
+}
+
+// errTokenRefused marks a login whose access token the server refused.
+var errTokenRefused = errors.New("the server refused the access token")
+
+// abortOnChallenge is an OAuth SASL client for IMAP: a challenge (the
+// server's JSON error: the token is refused) ends the exchange with an
+// error. The client cannot answer it as the mechanisms want: go-imap
+// sends an empty response as "=", which servers such as Dovecot refuse in
+// a continuation, so the connection is given up and a new one made.
+type abortOnChallenge struct{ sasl.Client }
+
+func (a abortOnChallenge) Next(challenge []byte) ([]byte, error) {
+	a.Client.Next(challenge) // records the server's error, if it is one
+	return nil, fmt.Errorf("%w: %s", errTokenRefused, challenge)
+}
+
+func (p *Poller) dialOnce(ctx context.Context, h *imapclient.UnilateralDataHandler, expecting bool) (*conn, error) {
 	addr := net.JoinHostPort(p.cfg.Host, fmt.Sprint(p.cfg.Port))
 	tlsCfg := &tls.Config{ServerName: strings.Trim(p.cfg.Host, "[]"), MinVersion: tls.VersionTLS12}
 	if p.cfg.TLSConfig != nil {
@@ -833,31 +859,30 @@ func (p *Poller) dialWith(ctx context.Context, h *imapclient.UnilateralDataHandl
 }
 
 // login authenticates c as the configured user. An access token the
-// server refuses is refused at its source and the login tried once more
-// with a new one (it may have been revoked before it expired).
+// server refuses is refused at its source (so that the next one is new),
+// and the error is errTokenRefused: dialWith tries once more.
 func (p *Poller) login(ctx context.Context, c *imapclient.Client) error {
 	switch p.cfg.Auth {
 	case "plain":
 		return c.Authenticate(sasl.NewPlainClient("", p.cfg.Username, p.cfg.Password))
 	case AuthXOAuth2, AuthOAuthBearer:
 		mech := map[string]string{AuthXOAuth2: oauth.XOAuth2, AuthOAuthBearer: oauth.OAuthBearer}[p.cfg.Auth]
-		for attempt := 1; ; attempt++ {
-			tok, err := p.cfg.Tokens.Token(ctx)
-			if err != nil {
-				return err
-			}
-			client, err := oauth.NewClient(mech, p.cfg.Username, tok)
-			if err != nil {
-				return err
-			}
-			err = c.Authenticate(client)
-			ie, no := errors.AsType[*goimap.Error](err)
-			if err == nil || attempt == 2 || !no || ie.Type != goimap.StatusResponseTypeNo {
-				return err
-			}
-			p.cfg.Tokens.Refuse(tok)
-			p.log.Info("imap: the server refused the access token; trying once more with a new one", "err", err)
+		tok, err := p.cfg.Tokens.Token(ctx)
+		if err != nil {
+			return err
 		}
+		client, err := oauth.NewClient(mech, p.cfg.Username, tok)
+		if err != nil {
+			return err
+		}
+		err = c.Authenticate(abortOnChallenge{client})
+		if ie, no := errors.AsType[*goimap.Error](err); errors.Is(err, errTokenRefused) || no && ie.Type == goimap.StatusResponseTypeNo {
+			p.cfg.Tokens.Refuse(tok)
+			if !errors.Is(err, errTokenRefused) {
+				err = fmt.Errorf("%w: %w", errTokenRefused, err)
+			}
+		}
+		return err
 	}
 	return c.Login(p.cfg.Username, p.cfg.Password).Wait()
 }
