@@ -12,14 +12,15 @@ import (
 	"testing"
 )
 
-// The rules between the packages (ARCHITECTURE.md): the core and the mail
-// reader import nothing of ours, the quote rules only the reader, and
+// The rules between the packages (ARCHITECTURE.md): the core, the mail
+// reader and the sign-in import nothing of ours, the quote rules only the reader, and
 // nothing imports the command.
 func TestPackageRules(t *testing.T) {
 	const module = "github.com/ticketd/ticketd/"
 	allowed := map[string][]string{
 		"ticket":         nil,
 		"mailbox/rfc822": nil,
+		"mailbox/oauth":  nil,
 		"mailbox/quote":  {"mailbox/rfc822"},
 	}
 	for _, dir := range packageDirs(t) {
