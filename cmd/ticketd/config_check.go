@@ -225,7 +225,7 @@ func (k *checker) mailbox(i int, m MailboxConfig) {
 		k.bad(key+".port", "out of range: %d", m.Port)
 	}
 	switch m.Auth {
-	case "login", "plain", imap.AuthXOAuth2, imap.AuthOAuthBearer:
+	case "login", "plain", oauth.AuthXOAuth2, oauth.AuthOAuthBearer:
 	default:
 		k.bad(key+".auth", "want login, plain, xoauth2 or oauthbearer, got %q", m.Auth)
 	}
@@ -233,7 +233,7 @@ func (k *checker) mailbox(i int, m MailboxConfig) {
 		k.bad(key+".username", "required")
 	}
 	var pw string
-	if m.Auth == imap.AuthXOAuth2 || m.Auth == imap.AuthOAuthBearer {
+	if m.Auth == oauth.AuthXOAuth2 || m.Auth == oauth.AuthOAuthBearer {
 		k.oauthUse(key, m.OAuth, m.Password != "" || m.PasswordFile != "" || m.PasswordEnv != "")
 	} else {
 		if m.OAuth != "" {
@@ -447,11 +447,11 @@ func (k *checker) smtp() {
 		k.bad("smtp.port", "out of range: %d", sm.Port)
 	}
 	switch sm.Auth {
-	case "plain", "login", smtp.AuthXOAuth2, smtp.AuthOAuthBearer:
+	case "plain", "login", oauth.AuthXOAuth2, oauth.AuthOAuthBearer:
 	default:
 		k.bad("smtp.auth", "want plain, login, xoauth2 or oauthbearer, got %q", sm.Auth)
 	}
-	oauthSMTP := sm.Auth == smtp.AuthXOAuth2 || sm.Auth == smtp.AuthOAuthBearer
+	oauthSMTP := sm.Auth == oauth.AuthXOAuth2 || sm.Auth == oauth.AuthOAuthBearer
 	if sm.Timeout <= 0 {
 		k.bad("smtp.timeout", "must be positive, got %v", time.Duration(sm.Timeout))
 	}

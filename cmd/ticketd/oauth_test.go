@@ -90,11 +90,8 @@ func newOAuthStack(t *testing.T) *oauthStack {
 	}
 	t.Cleanup(func() { auth.Close() })
 	srv, err := devserver.Start(devserver.Options{
-		Users: map[string]string{"support@example.test": "pw", "kim@example.test": "pw", "ops@example.test": "pw"},
-		Bearer: func(user, token string) bool {
-			account, ok := auth.Valid(token)
-			return ok && account == user
-		},
+		Users:  map[string]string{"support@example.test": "pw", "kim@example.test": "pw", "ops@example.test": "pw"},
+		Bearer: auth.Bearer,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -29,20 +29,6 @@ const (
 	PostMove = "move"
 )
 
-// The OAuth 2.0 values of Config.Auth.
-const (
-	AuthXOAuth2     = "xoauth2"
-	AuthOAuthBearer = "oauthbearer"
-)
-
-// Tokens gives the access tokens of an OAuth credential (an
-// *oauth.Source): Token one that is valid now, Refuse says a server
-// refused it, so that the next Token gets a new one.
-type Tokens interface {
-	Token(ctx context.Context) (string, error)
-	Refuse(token string)
-}
-
 // Config describes one polled IMAP folder.
 type Config struct {
 	// Name identifies the mailbox in logs and in the cursor key.
@@ -55,10 +41,10 @@ type Config struct {
 	Username string
 	Password string
 	// Auth is "login" ("" too), "plain" (AUTHENTICATE PLAIN), or
-	// AuthXOAuth2 or AuthOAuthBearer with an access token from Tokens
+	// oauth.AuthXOAuth2 or oauth.AuthOAuthBearer with an access token from Tokens
 	// instead of Password.
 	Auth   string
-	Tokens Tokens
+	Tokens oauth.Tokens
 	Folder string
 	// PostAction is PostSeen or PostMove to MoveTo.
 	PostAction string
@@ -112,7 +98,7 @@ func NewPoller(cfg Config, svc *ticket.Service, log *slog.Logger) (*Poller, erro
 	}
 	switch cfg.Auth {
 	case "", "login", "plain":
-	case AuthXOAuth2, AuthOAuthBearer:
+	case oauth.AuthXOAuth2, oauth.AuthOAuthBearer:
 		if cfg.Tokens == nil {
 			return nil, fmt.Errorf("mailbox %s: auth %s needs Tokens", cfg.Name, cfg.Auth)
 		}
@@ -865,8 +851,8 @@ func (p *Poller) login(ctx context.Context, c *imapclient.Client) error {
 	switch p.cfg.Auth {
 	case "plain":
 		return c.Authenticate(sasl.NewPlainClient("", p.cfg.Username, p.cfg.Password))
-	case AuthXOAuth2, AuthOAuthBearer:
-		mech := map[string]string{AuthXOAuth2: oauth.XOAuth2, AuthOAuthBearer: oauth.OAuthBearer}[p.cfg.Auth]
+	case oauth.AuthXOAuth2, oauth.AuthOAuthBearer:
+		mech := oauth.Mechanism(p.cfg.Auth)
 		tok, err := p.cfg.Tokens.Token(ctx)
 		if err != nil {
 			return err

@@ -33,11 +33,8 @@ func newOAuthEnv(t *testing.T) *oauthEnv {
 	}
 	t.Cleanup(func() { auth.Close() })
 	srv, err := devserver.Start(devserver.Options{
-		Users: map[string]string{"support@example.test": pw, "kim@example.test": pw},
-		Bearer: func(user, token string) bool {
-			account, ok := auth.Valid(token)
-			return ok && account == user
-		},
+		Users:  map[string]string{"support@example.test": pw, "kim@example.test": pw},
+		Bearer: auth.Bearer,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +63,7 @@ func (e *oauthEnv) poller(t *testing.T, auth string) *imap.Poller {
 // refuses (revoked before its expiry) is replaced once and the poll goes
 // on.
 func TestPollWithAccessTokens(t *testing.T) {
-	for _, auth := range []string{imap.AuthXOAuth2, imap.AuthOAuthBearer} {
+	for _, auth := range []string{oauth.AuthXOAuth2, oauth.AuthOAuthBearer} {
 		t.Run(auth, func(t *testing.T) {
 			e := newOAuthEnv(t)
 			e.srv.Append("support@example.test", "INBOX", customerMail(1))
@@ -92,7 +89,7 @@ func TestPollWithARevokedLogin(t *testing.T) {
 	e.auth.Revoke("support@example.test")
 	e.auth.Expire()
 	e.src.Reload()
-	_, err := e.poller(t, imap.AuthXOAuth2).Poll(context.Background())
+	_, err := e.poller(t, oauth.AuthXOAuth2).Poll(context.Background())
 	var be *oauth.BrokenError
 	if !errors.As(err, &be) || be.Name != "support" || !strings.Contains(err.Error(), "invalid_grant") {
 		t.Fatalf("poll: %v, want the broken credential named", err)

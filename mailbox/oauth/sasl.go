@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 
@@ -15,6 +16,32 @@ const (
 	// OAuthBearer is RFC 7628's.
 	OAuthBearer = sasl.OAuthBearer
 )
+
+// The configuration's auth values that sign in with an access token.
+const (
+	AuthXOAuth2     = "xoauth2"
+	AuthOAuthBearer = "oauthbearer"
+)
+
+// Mechanism is the SASL mechanism of the auth value auth ("" when auth
+// signs in with no token).
+func Mechanism(auth string) string {
+	switch auth {
+	case AuthXOAuth2:
+		return XOAuth2
+	case AuthOAuthBearer:
+		return OAuthBearer
+	}
+	return ""
+}
+
+// Tokens gives the access tokens of a credential (a *Source): Token one
+// that is valid now; Refuse says a server refused it, so that the next
+// Token gets a new one.
+type Tokens interface {
+	Token(ctx context.Context) (string, error)
+	Refuse(token string)
+}
 
 // xoauth2Client is the client side of XOAUTH2. Its initial response is
 //

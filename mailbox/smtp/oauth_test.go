@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ticketd/ticketd/mailbox/devserver"
+	"github.com/ticketd/ticketd/mailbox/oauth"
 )
 
 // fakeTokens hands out the tokens of a list, one per Refuse.
@@ -49,7 +50,7 @@ func TestSendWithAccessTokens(t *testing.T) {
 	defer srv.Close()
 	host, p, _ := net.SplitHostPort(srv.SMTPAddr())
 	port, _ := strconv.Atoi(p)
-	for _, mech := range []string{AuthXOAuth2, AuthOAuthBearer} {
+	for _, mech := range []string{oauth.AuthXOAuth2, oauth.AuthOAuthBearer} {
 		send := func(tokens *fakeTokens) error {
 			snd, err := NewSender(Config{Host: host, Port: port, Security: "plain", Username: "support@example.test",
 				Auth: mech, Tokens: tokens, Timeout: 5 * time.Second}, nil)
@@ -76,7 +77,7 @@ func TestSendWithAccessTokens(t *testing.T) {
 			t.Errorf("%s without a token: %v, want stage oauth", mech, err)
 		}
 	}
-	if _, err := NewSender(Config{Host: host, Port: port, Security: "plain", Username: "u", Auth: AuthXOAuth2, Timeout: time.Second}, nil); err == nil {
+	if _, err := NewSender(Config{Host: host, Port: port, Security: "plain", Username: "u", Auth: oauth.AuthXOAuth2, Timeout: time.Second}, nil); err == nil {
 		t.Error("xoauth2 without Tokens accepted")
 	}
 }

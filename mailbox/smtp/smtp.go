@@ -29,20 +29,6 @@ import (
 	"github.com/ticketd/ticketd/ticket"
 )
 
-// The OAuth 2.0 values of Config.Auth.
-const (
-	AuthXOAuth2     = "xoauth2"
-	AuthOAuthBearer = "oauthbearer"
-)
-
-// Tokens gives the access tokens of an OAuth credential (an
-// *oauth.Source): Token one that is valid now, Refuse says a server
-// refused it, so that the next Token gets a new one.
-type Tokens interface {
-	Token(ctx context.Context) (string, error)
-	Refuse(token string)
-}
-
 // Config describes the submission server ticketd sends through.
 type Config struct {
 	Host string
@@ -56,10 +42,10 @@ type Config struct {
 	// means no AUTH. The password is never logged.
 	Username, Password string
 	// Auth is the AUTH mechanism: "plain" or "login" (with a Username), or
-	// AuthXOAuth2 or AuthOAuthBearer with an access token from Tokens
+	// oauth.AuthXOAuth2 or oauth.AuthOAuthBearer with an access token from Tokens
 	// instead of Password.
 	Auth   string
-	Tokens Tokens
+	Tokens oauth.Tokens
 	// TLSConfig supplies RootCAs, client certificates etc. nil means the
 	// system roots. ServerName defaults to Host. Certificate verification
 	// cannot be turned off: InsecureSkipVerify is refused.
@@ -132,7 +118,7 @@ func NewSender(cfg Config, log *slog.Logger) (*Sender, error) {
 	switch {
 	case cfg.Username == "" && cfg.Password != "":
 		return nil, errors.New("smtp: a password is set but no username; set both, or neither for no AUTH")
-	case cfg.Auth == AuthXOAuth2 || cfg.Auth == AuthOAuthBearer:
+	case oauth.Mechanism(cfg.Auth) != "":
 		if cfg.Username == "" || cfg.Tokens == nil || cfg.Password != "" {
 			return nil, fmt.Errorf("smtp: auth %s needs a username and Tokens, and no password", cfg.Auth)
 		}
@@ -429,7 +415,7 @@ func smtpRefusal(rcpt string, err error) ticket.Refusal {
 }
 
 // oauth reports whether the sender logs in with access tokens.
-func (s *Sender) oauth() bool { return s.cfg.Auth == AuthXOAuth2 || s.cfg.Auth == AuthOAuthBearer }
+func (s *Sender) oauth() bool { return oauth.Mechanism(s.cfg.Auth) != "" }
 
 // saslAuth lets go-mail run a SASL client of package oauth.
 type saslAuth struct{ c sasl.Client }
@@ -466,7 +452,7 @@ func (s *Sender) clientOptions(dial gomail.DialContextFunc, token string) []goma
 		opts = append(opts, gomail.WithHELO(s.cfg.HELO))
 	}
 	if s.oauth() {
-		mech := map[string]string{AuthXOAuth2: oauth.XOAuth2, AuthOAuthBearer: oauth.OAuthBearer}[s.cfg.Auth]
+		mech := oauth.Mechanism(s.cfg.Auth)
 		client, _ := oauth.NewClient(mech, s.cfg.Username, token) // mech is one of its two
 		return append(opts, gomail.WithSMTPAuthCustom(saslAuth{client}))
 	}

@@ -162,6 +162,13 @@ func (s *Server) Valid(token string) (account string, ok bool) {
 	return g.account, true
 }
 
+// Bearer reports whether token is a live access token of user: what a
+// mail server that checks tokens here decides (devserver.Options.Bearer).
+func (s *Server) Bearer(user, token string) bool {
+	account, ok := s.Valid(token)
+	return ok && account == user
+}
+
 func newToken(prefix string) string {
 	b := make([]byte, 16)
 	rand.Read(b)
