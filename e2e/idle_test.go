@@ -53,7 +53,7 @@ func TestIdlePickupLatency(t *testing.T) {
 	}
 
 	serve := exec.Command(bin, "--config", cfg, "serve")
-	serveLog := &idleLog{}
+	serveLog := &lockedBuffer{}
 	serve.Stdout, serve.Stderr = serveLog, serveLog
 	if err := serve.Start(); err != nil {
 		t.Fatal(err)
@@ -191,22 +191,4 @@ func idleWaitUntil(t *testing.T, what string, timeout time.Duration, cond func()
 			t.Fatalf("%s: not within %v", what, timeout)
 		}
 	}
-}
-
-// idleLog collects the output of ticketd serve; safe for concurrent use.
-type idleLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *idleLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *idleLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }

@@ -98,7 +98,7 @@ type oauthRun struct {
 	cfg  string
 	http string
 	cmd  *exec.Cmd
-	log  *idleLog
+	log  *lockedBuffer
 }
 
 func newOAuthRun(t *testing.T, s *Stack, auth *oauthtest.Server, bin, imapMech, smtpMech string) *oauthRun {
@@ -143,8 +143,9 @@ health: {fail_after: 1}
 func (o *oauthRun) login(t *testing.T) {
 	t.Helper()
 	cmd := exec.Command(o.bin, "--config", o.cfg, "oauth", "login", "imap")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	// exec copies the output in a goroutine of its own: the buffer is locked.
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +178,7 @@ func (o *oauthRun) login(t *testing.T) {
 func (o *oauthRun) serve(t *testing.T) {
 	t.Helper()
 	o.cmd = exec.Command(o.bin, "--config", o.cfg, "serve")
-	o.log = &idleLog{}
+	o.log = &lockedBuffer{}
 	o.cmd.Stdout, o.cmd.Stderr = o.log, o.log
 	if err := o.cmd.Start(); err != nil {
 		t.Fatal(err)

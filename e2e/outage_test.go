@@ -10,29 +10,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
-
-// syncBuffer is a log sink safe to read while the daemon writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func outageMail(i int) []byte {
 	return fmt.Appendf(nil, "From: customer@example.test\r\nTo: support@example.test\r\nSubject: outage %d\r\n"+
@@ -52,11 +33,11 @@ func TestOutages(t *testing.T) {
 		`http: {listen: "127.0.0.1:29180"}`, "health: {fail_after: 2}")
 	text, _ := os.ReadFile(cfg)
 	os.WriteFile(cfg, bytes.Replace(text, []byte("    post_action: move\n"), []byte("    schedule: \"@every 1s\"\n    post_action: move\n"), 1), 0o600)
-	var log syncBuffer
+	log := &lockedBuffer{}
 	var serve *exec.Cmd
 	startServe := func() {
 		serve = exec.Command(bin, "--config", cfg, "serve")
-		serve.Stdout, serve.Stderr = &log, &log
+		serve.Stdout, serve.Stderr = log, log
 		if err := serve.Start(); err != nil {
 			t.Fatal(err)
 		}

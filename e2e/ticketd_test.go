@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -74,6 +75,25 @@ smtp:
 		t.Fatal(err)
 	}
 	return cfg, filepath.Join(dir, "data")
+}
+
+// lockedBuffer collects the output of a ticketd process; safe for concurrent
+// use (exec copies the output in a goroutine of its own).
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 func runTicketd(t *testing.T, bin, cfg string, args ...string) (int, string) {
@@ -185,8 +205,8 @@ func TestTicketdAgainstDovecotAndPostfix(t *testing.T) {
 	// serve holds the database; the CLI goes through its admin socket, and
 	// SIGTERM stops it cleanly.
 	serve := exec.Command(bin, "--config", cfg, "serve")
-	var serveLog bytes.Buffer
-	serve.Stdout, serve.Stderr = &serveLog, &serveLog
+	serveLog := &lockedBuffer{}
+	serve.Stdout, serve.Stderr = serveLog, serveLog
 	if err := serve.Start(); err != nil {
 		t.Fatal(err)
 	}
