@@ -2,7 +2,6 @@ package quote
 
 import (
 	"regexp"
-	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -30,28 +29,34 @@ const (
 // leading blank lines and trailing white space removed.
 //
 // The reply is cut at the first line, outside "> " quotes, that starts the
-// history or a signature:
+// history, a signature or a trailer:
 //   - an attribution such as "On <date>, <name> wrote:", also wrapped over a
 //     few lines and in the forms of other languages and clients ("Le ... a
 //     écrit :", "Am ... schrieb ...:", Gmail's "2026년 11월 20일 (목) 오후 3:12,
-//     이름 <addr>님이 작성:", Apple's "2026. 11. 20. 오후 3:12, 이름 <addr>
-//     작성:", ...);
+//     이름 <addr>님이 작성:", Thunderbird's "2026-11-20 오후 3:05에 이름
+//     이(가) 쓴 글:", ...), when no quote follows it;
 //   - a separator such as "-----Original Message-----", "---------- Forwarded
-//     message ---------", "-------- 원본 메시지 --------";
-//   - a quoted header block: three or more consecutive header fields, one of
-//     them the sender ("From:", "*From:*", "보낸 사람:", "발신:", "Von:", ...),
-//     as Outlook, Naver, Samsung Email and others write them;
+//     message ---------", "--------- 원본 메일 ---------";
+//   - a quoted header block: three or more header fields, one of them the
+//     sender ("From:", "보낸 사람:", "De :", "Fra:", ...), a wrapped field
+//     taken in, as Outlook, Naver, Daum, Samsung Email and others write
+//     them; a dash-framed label just above it goes with it;
 //   - the signature delimiter "-- " (RFC 3676 section 4.3; "--" alone too);
-//   - a mobile client's signature ("Sent from my iPhone", "iPhone에서 보냄",
-//     "Samsung Galaxy 스마트폰에서 보냈습니다.", "Get Outlook for Android", ...).
+//   - a mail app's footer ("Sent from my <device>", "iPhone에서 보냄",
+//     "네이버 메일 앱에서 보냄", "Get Outlook for Android", ...);
+//   - a trailer that gateways and lists append: a legal disclaimer ("본 메일은
+//     … 법적 책임", "This e-mail and any attachments are confidential …") or
+//     a mailing list's footer (Mailman, Google Groups).
 //
-// A trailing block of "> " quoted lines is cut too, with its attribution. A
-// quote followed by more of the author's text is an interleaved reply: the
-// quote and the text stay, only the attribution line goes. A reply written
-// below an attribution and its quote (bottom-posting) keeps only what follows
-// the quote, and a mail that starts with a forwarded header block keeps the
-// forwarded text. Sign-offs such as "감사합니다." or "Thanks, Bob" are text
-// and stay.
+// What is left is read by its structure. A "> " quote, with the lines a
+// client wrapped without repeating the ">", is one block; an attribution
+// just above it belongs to it. When the author's text comes between two
+// quote blocks, the reply is interleaved (answers between quoted questions):
+// the quotes stay, only their attributions go. Otherwise every quote and its
+// attribution go, whether the author wrote above it (top-posting), below it
+// (bottom-posting, with or without a greeting on top) or both. A mail that
+// starts with a forwarded header block keeps the forwarded text. Sign-offs
+// such as "감사합니다." or "Thanks, Bob" are text and stay.
 //
 // Visible never returns "" for a text that has something other than white
 // space: when the rules would leave nothing, or only quoted lines, it returns
@@ -66,84 +71,187 @@ func visibleText(text string) string {
 	text = strings.ReplaceAll(text, "\r\n", "\n")
 	text = strings.ReplaceAll(text, "\r", "\n")
 	lines := strings.Split(text, "\n")
-	r := &rules{budget: attrBudget}
-	kept := r.visibleLines(lines)
+	r := &rules{budget: attrBudget, lines: lines, quoted: quoteMask(lines)}
+	kept, whole := r.visibleLines()
 	if !hasText(kept) {
 		return joinTrimmed(lines)
 	}
-	if tail := len(lines) - len(kept); slices.Equal(kept, lines[tail:]) {
-		// Nothing was cut at the end: a substring of text, not a copy (a
-		// 25 MB text body would otherwise be copied once more).
-		first := nextNonBlank(lines, tail)
+	if whole {
+		// Nothing was cut but at the end: a substring of text, not a copy
+		// (a 25 MB text body would otherwise be copied once more).
 		off := 0
-		for _, l := range lines[:first] {
+		for _, l := range lines[:nextNonBlank(lines, 0)] {
 			off += len(l) + 1
 		}
-		return strings.TrimRightFunc(text[min(off, len(text)):], unicode.IsSpace)
+		end := off
+		for _, l := range kept {
+			end += len(l) + 1
+		}
+		return strings.TrimRightFunc(text[min(off, len(text)):min(end, len(text))], unicode.IsSpace)
 	}
 	return joinTrimmed(kept)
 }
 
 // rules applies the rules of Visible to one text.
 type rules struct {
-	budget int // attribution candidates left to look at
+	budget int      // attribution candidates left to look at
+	lines  []string // the text's lines
+	quoted []bool   // quoted[i]: line i is part of a "> " quote
 }
 
-// visibleLines applies the rules of Visible to lines.
-func (r *rules) visibleLines(lines []string) []string {
-	n := len(lines)
-	start := r.skipTop(lines)
-	var kept []string
-scan:
-	for i := start; i < n; i++ {
-		l := lines[i]
-		if isBlank(l) || isQuote(l) {
-			kept = append(kept, l)
+// visibleLines applies the rules of Visible. whole reports that kept is
+// lines from the first non-blank line on, only shortened at the end.
+func (r *rules) visibleLines() (kept []string, whole bool) {
+	lines := r.lines
+	start := r.skipTop()
+	end, attrs := r.historyStart(start)
+	attrOf := make(map[int]int, len(attrs)) // quote line -> attribution line
+	for a, sp := range attrs {
+		attrOf[sp.quote] = a
+	}
+
+	// The quote blocks in [start, end), each with the attribution above it,
+	// and whether the author's text follows it.
+	type block struct {
+		attr, from, to int  // attr == from without an attribution
+		attrEnd        int  // the line after the attribution
+		textAfter      bool // the author's text follows, before the next block
+		greeting       bool // at most a greeting above, since the last block
+	}
+	var blocks []block
+	above, aboveLong := 0, false // text lines since the last block
+	for i := start; i < end; {
+		if a, ok := attrs[i]; ok {
+			i = a.quote // the attribution is not the author's text
 			continue
 		}
-		if isSigDelimiter(l) || isMobileSignature(l) || isSeparator(l) || isHeaderBlock(lines, i) {
-			break
+		if r.quoted[i] {
+			from, attrEnd := i, i
+			if a, ok := attrOf[i]; ok {
+				from, attrEnd = a, attrs[a].end+1
+			}
+			to := r.quoteBlockEnd(i)
+			blocks = append(blocks, block{attr: from, attrEnd: attrEnd, from: i, to: to, greeting: above <= maxGreetingLines && !aboveLong})
+			above, aboveLong = 0, false
+			i = to
+			continue
+		}
+		if !isBlank(lines[i]) && !isRule(lines[i]) {
+			if len(blocks) > 0 {
+				blocks[len(blocks)-1].textAfter = true
+			}
+			above++
+			aboveLong = aboveLong || utf8.RuneCountInString(lines[i]) > maxGreetingRunes
+		}
+		i++
+	}
+	// Interleaved: the author's text between two quotes.
+	interleaved := false
+	for k := 0; k+1 < len(blocks); k++ {
+		interleaved = interleaved || blocks[k].textAfter
+	}
+
+	kept = make([]string, 0, end-start)
+	cut := false
+	next := start
+	for _, b := range blocks {
+		kept = append(kept, lines[next:b.attr]...)
+		if b.textAfter && (interleaved || b.attr == b.from || !b.greeting) {
+			// A quote the author answers, one the author chose as
+			// context (no attribution), or one with the author's text
+			// above and below it: it stays, its attribution goes.
+			cut = cut || b.attr < b.from
+			next = b.attrEnd
+			continue
+		}
+		// The history: a quote nothing of the author's follows, or the
+		// client's quote of the mail replied to (an attribution above
+		// it) with the reply below it and at most a greeting above.
+		cut = true
+		next = b.to
+		if len(kept) == 0 || isBlank(kept[len(kept)-1]) {
+			next = min(nextNonBlank(lines, next), end) // no double blank where the quote was
+		}
+	}
+	kept = append(kept, lines[next:end]...)
+	for len(kept) > 0 && (isBlank(kept[len(kept)-1]) || isRule(kept[len(kept)-1])) {
+		kept = kept[:len(kept)-1]
+	}
+	return kept, !cut && start == nextNonBlank(lines, 0)
+}
+
+// attrSpan is an attribution: it starts at one line, ends on line end and
+// introduces the quote that starts at line quote.
+type attrSpan struct{ end, quote int }
+
+// historyStart returns where the history, a signature or a trailer starts
+// at or after line start (len(lines) when none does), and the attributions
+// of the quote blocks before it, by their first line.
+func (r *rules) historyStart(start int) (int, map[int]attrSpan) {
+	lines := r.lines
+	n := len(lines)
+	attrs := map[int]attrSpan{}
+	for i := start; i < n; i++ {
+		l := lines[i]
+		if isBlank(l) || r.quoted[i] {
+			continue
+		}
+		if r.endsText(i) {
+			return r.withLabelAbove(start, i), attrs
 		}
 		if end, strong, ok := r.attribution(lines, i); ok {
 			k := nextNonBlank(lines, end+1)
 			switch {
-			case k < n && isQuote(lines[k]):
-				if !r.textAfterQuote(lines, quoteBlockEnd(lines, k)) {
-					break scan
-				}
-				// An interleaved reply: keep the quote and the text after
-				// it, drop only the attribution.
+			case k < n && r.quoted[k]:
+				attrs[i] = attrSpan{end: end, quote: k}
 				i = end
 				continue
 			case strong:
-				break scan
+				return i, attrs
 			}
 		}
-		kept = append(kept, l)
 	}
-	return r.trimTrailing(kept)
+	return n, attrs
 }
 
-// skipTop returns where the author's text starts: after an attribution and
-// its quote when the reply is written below them (bottom-posting), after an
-// attribution that is followed directly by unquoted text, and after the
-// separator and header block that start a forwarded mail.
-func (r *rules) skipTop(lines []string) int {
+// endsText reports whether line i, outside a quote, starts what is not the
+// author's text: a signature, a mail app's footer, a separator, a quoted
+// header block or a trailer.
+func (r *rules) endsText(i int) bool {
+	l := r.lines[i]
+	return isSigDelimiter(l) || r.isAppFooter(i) || isSeparator(l) || isHeaderBlock(r.lines, i) || r.isTrailer(i)
+}
+
+// withLabelAbove returns i, or the line above it when that is a dash-framed
+// label ("--------- 원본 메일 ---------", "==== Original ====") that
+// introduces what starts at i.
+func (r *rules) withLabelAbove(start, i int) int {
+	p := i - 1
+	for p >= start && isBlank(r.lines[p]) {
+		p--
+	}
+	if p >= start && !r.quoted[p] && framedLabel.MatchString(strings.TrimSpace(r.lines[p])) {
+		return p
+	}
+	return i
+}
+
+// framedLabel is a short label between runs of dashes or other rule
+// characters.
+var framedLabel = regexp.MustCompile(`^[-=_*~]{2,}\s*[^-=_*~\s][^-=_*~]{0,40}\s*[-=_*~]{2,}$`)
+
+// skipTop returns where the author's text starts: after an attribution that
+// is followed directly by unquoted text, and after the separator and header
+// block that start a forwarded mail.
+func (r *rules) skipTop() int {
+	lines := r.lines
 	n := len(lines)
 	i := nextNonBlank(lines, 0)
-	if i == n || isQuote(lines[i]) {
+	if i == n || r.quoted[i] {
 		return i
 	}
 	if end, strong, ok := r.attribution(lines, i); ok {
-		k := nextNonBlank(lines, end+1)
-		switch {
-		case k < n && isQuote(lines[k]):
-			m := nextNonBlank(lines, quoteBlockEnd(lines, k))
-			if m < n && !quoteBefore(lines, m) {
-				return m // bottom-posted: what follows the quote is the reply
-			}
-			return k // interleaved from the top, or nothing but the quote
-		case strong:
+		if k := nextNonBlank(lines, end+1); strong && (k == n || !r.quoted[k]) {
 			return k
 		}
 		return i
@@ -163,101 +271,103 @@ func (r *rules) skipTop(lines []string) int {
 	return nextNonBlank(lines, j)
 }
 
-// trimTrailing removes trailing blank lines, lines that are only a rule
-// ("-----", "_____", "ᐧ"), and a trailing block of quoted lines together with
-// the attribution just before it, as long as some unquoted text stays.
-func (r *rules) trimTrailing(l []string) []string {
-	// first is the first line of text; lines are only ever cut from the
-	// end, so "some text stays" is first < the new length.
-	first := len(l)
-	for i, s := range l {
-		if !isBlank(s) && !isQuote(s) && !isRule(s) {
-			first = i
-			break
-		}
-	}
-	for {
-		for len(l) > 0 && (isBlank(l[len(l)-1]) || isRule(l[len(l)-1])) {
-			l = l[:len(l)-1]
-		}
-		if len(l) == 0 || !isQuote(l[len(l)-1]) {
-			return l
-		}
-		q := len(l)
-		for q > 0 && (isQuote(l[q-1]) || isBlank(l[q-1])) {
-			q--
-		}
-		if first >= q {
-			return l // only a quote: keep it, there is nothing else
-		}
-		l = l[:q]
-		for len(l) > 0 && isBlank(l[len(l)-1]) {
-			l = l[:len(l)-1]
-		}
-		// The attribution of the quote ends on the last line left.
-		last := len(l) - 1
-		for s := last; s >= 0 && s > last-maxAttrLines; s-- {
-			if end, _, ok := r.attribution(l, s); ok && end == last {
-				l = l[:s]
-				break
-			}
-		}
-	}
-}
-
-// textAfterQuote reports whether unquoted text of the author follows line i
-// (the end of a quote block) before the next marker of history or signature:
-// then the quote is interleaved in the reply rather than trailing.
-func (r *rules) textAfterQuote(lines []string, i int) bool {
-	for ; i < len(lines); i++ {
-		l := lines[i]
-		switch {
-		case isBlank(l) || isQuote(l) || isRule(l):
-			continue
-		case isSigDelimiter(l) || isMobileSignature(l) || isSeparator(l) || isHeaderBlock(lines, i):
-			return false
-		}
-		if end, strong, ok := r.attribution(lines, i); ok {
-			if k := nextNonBlank(lines, end+1); k < len(lines) && isQuote(lines[k]) {
-				i = end // the attribution of a further quote
-				continue
-			}
-			if strong {
-				return false
-			}
-		}
-		return true
-	}
-	return false
-}
-
-// quoteBefore reports whether a quoted line comes at or after line i, before
-// the next marker of history or signature.
-func quoteBefore(lines []string, i int) bool {
-	for ; i < len(lines); i++ {
-		l := lines[i]
-		switch {
-		case isQuote(l):
-			return true
-		case isSigDelimiter(l) || isMobileSignature(l) || isSeparator(l) || isHeaderBlock(lines, i):
-			return false
-		}
-	}
-	return false
-}
-
 // quoteBlockEnd returns the index after the quote block that starts at line
 // i: quoted lines, and blank lines between quoted lines.
-func quoteBlockEnd(lines []string, i int) int {
+func (r *rules) quoteBlockEnd(i int) int {
 	end := i
-	for j := i; j < len(lines); j++ {
-		if isQuote(lines[j]) {
+	for j := i; j < len(r.lines); j++ {
+		if r.quoted[j] {
 			end = j + 1
-		} else if !isBlank(lines[j]) {
+		} else if !isBlank(r.lines[j]) {
 			break
 		}
 	}
 	return end
+}
+
+// quoteMask marks the lines of "> " quotes: the quoted lines, and the lines
+// a client wrapped out of a long quoted line without repeating the ">" (Outlook
+// Express, many webmails).
+func quoteMask(lines []string) []bool {
+	q := make([]bool, len(lines))
+	for i, l := range lines {
+		q[i] = isQuote(l)
+	}
+	for i := 1; i < len(lines); i++ {
+		if !q[i] && q[i-1] && isQuote(lines[i-1]) && isWrapped(lines, i) {
+			q[i] = true
+		}
+	}
+	return q
+}
+
+// A bottom-posted reply may have a greeting above the quote: at most this
+// many lines of text, none longer than maxGreetingRunes ("안녕하세요.", "Hi
+// Bob,"). More text above makes the quote context for the text below it.
+const (
+	maxGreetingLines = 2
+	maxGreetingRunes = 40
+)
+
+// Quoted lines are wrapped at about this many columns; wider ones, and
+// lines the next word would have made wider, were broken by the client.
+const (
+	wrapWidth    = 76
+	minWrapWidth = 60
+)
+
+// isWrapped reports whether line i continues the quoted line above it: the
+// quoted line is long, does not end a sentence, and the first word of line i
+// would not have fit on it; and line i ends the quote or the quote goes on
+// below it. A line of the author directly under a quote is usually short of
+// that, starts a sentence of its own, or is followed by more text.
+func isWrapped(lines []string, i int) bool {
+	prev, l := strings.TrimRight(lines[i-1], " \t"), strings.TrimSpace(lines[i])
+	if l == "" || isRule(l) || utf8.RuneCountInString(l) > maxAttrLine {
+		return false
+	}
+	w := displayWidth(prev)
+	if w < minWrapWidth || w > 2*wrapWidth {
+		return false
+	}
+	if last, _ := utf8.DecodeLastRuneInString(prev); strings.ContainsRune(".!?。！？:;", last) {
+		return false
+	}
+	first, _, _ := strings.Cut(l, " ")
+	if w+1+displayWidth(first) <= wrapWidth {
+		return false
+	}
+	switch {
+	case i+1 < len(lines) && isQuote(lines[i+1]):
+		return true
+	case i+1 == len(lines) || isBlank(lines[i+1]):
+		c, _ := utf8.DecodeRuneInString(l)
+		return !unicode.IsUpper(c)
+	}
+	return false
+}
+
+// displayWidth is the width of s in columns: East Asian wide characters
+// (Hangul, CJK, full-width forms) take two.
+func displayWidth(s string) int {
+	w := 0
+	for _, c := range s {
+		switch {
+		case c == '\t':
+			w += 8 - w%8
+		case isWide(c):
+			w += 2
+		default:
+			w++
+		}
+	}
+	return w
+}
+
+func isWide(c rune) bool {
+	return (c >= 0x1100 && c <= 0x115f) || (c >= 0x2e80 && c <= 0xa4cf) ||
+		(c >= 0xac00 && c <= 0xd7a3) || (c >= 0xf900 && c <= 0xfaff) ||
+		(c >= 0xfe30 && c <= 0xfe4f) || (c >= 0xff00 && c <= 0xff60) || (c >= 0xffe0 && c <= 0xffe6)
 }
 
 func nextNonBlank(lines []string, i int) int {
@@ -326,7 +436,9 @@ var separators = []*regexp.Regexp{
 		`mensagem original|mensagem encaminhada|oorspronkelijk bericht|doorgestuurd bericht|` +
 		`originalmeddelande|vidarebefordrat meddelande|opprinnelig melding|videresendt melding|` +
 		`исходное сообщение|пересылаемое сообщение|原始邮件|转发邮件|元のメッセージ|転送されたメッセージ|` +
-		`원본\s*메시지|원본\s*메세지|전달된\s*메시지|전달된\s*메일|전달\s*메시지)\s*-{2,}$`),
+		`oprindelig (besked|meddelelse)|videresendt (besked|meddelelse)|alkuperäinen viesti|eredeti üzenet|` +
+		`wiadomość oryginalna|oryginalna wiadomość|missatge original|` +
+		`원본\s*메시지|원본\s*메세지|원본\s*메일|원문\s*메일|전달된\s*메시지|전달된\s*메일|전달\s*메시지)\s*-{2,}$`),
 	regexp.MustCompile(`(?i)^(begin forwarded message|début du message (transféré|réexpédié)|` +
 		`anfang der weitergeleiteten nachricht|전달된\s*메일|전달된\s*메시지)\s*[:：]?$`),
 }
@@ -383,17 +495,137 @@ func isMobileSignature(l string) bool {
 	if c, _ := utf8.DecodeRuneInString(strings.TrimLeft(t, "(<[ ")); !strings.ContainsRune(mobileFirst, unicode.ToLower(c)) {
 		return false
 	}
-	if strings.ContainsAny(t, "[<(") {
-		t = markdownLink.ReplaceAllString(t, "$1")
-		t = bracketURL.ReplaceAllString(t, "")
-	}
-	t = strings.TrimSpace(strings.Trim(t, "()<>"))
+	t = linkText(t)
 	for _, re := range mobileSignatures {
 		if re.MatchString(t) {
 			return true
 		}
 	}
 	return false
+}
+
+// appFooters are the open forms of the lines mail apps add: a device or an
+// app named freely. Because they are open, they count only as a paragraph of
+// their own (a blank line or the text's edge above and below), and only when
+// short; see isAppFooter.
+var appFooters = []*regexp.Regexp{
+	// Sent from my Xperia 10 / Sent from TypeApp / Sent from Mail for
+	// Windows / Sent from Yahoo Mail on Android.
+	regexp.MustCompile(`(?i)^sent (from|with|using|via) (my )?[\p{L}\p{N}][\p{L}\p{N} .+'&/-]{0,40}$`),
+	// Outlook's mobile apps in other languages: "Outlook für Android
+	// herunterladen", "Télécharger Outlook pour iOS", "Obtener Outlook para
+	// Android", "Scarica Outlook per iOS".
+	regexp.MustCompile(`(?i)^(\p{L}+ ){0,2}outlook (for|für|pour|para|per|voor|voo|för|for|dla|pro|na|для) (ios|android)( \p{L}+){0,2}$`),
+	// Any device or app "에서 보냄": "Galaxy S24에서 보냈습니다.", "카카오메일 앱에서
+	// 보냄", "다음 메일 앱에서 보낸 메일입니다.".
+	regexp.MustCompile(`^[\p{L}\p{N} +._-]{1,30}에서 (보냄|보냈습니다|보낸 메일(입니다)?|발송됨|전송됨)\.?$`),
+	// Japanese and Chinese: "Galaxyから送信", "发自我的小米手机".
+	regexp.MustCompile(`^[\p{L}\p{N} +._-]{1,30}から送信$`),
+	regexp.MustCompile(`^(发自|發自|来自|來自)[\p{L}\p{N} +._-]{1,30}$`),
+}
+
+// isAppFooter reports whether line i is a mail app's footer: one of the
+// fixed lines of mobileSignatures anywhere, or an open form of appFooters
+// standing as a paragraph of its own.
+func (r *rules) isAppFooter(i int) bool {
+	l := r.lines[i]
+	if isMobileSignature(l) {
+		return true
+	}
+	if (i > 0 && !isBlank(r.lines[i-1])) || (i+1 < len(r.lines) && !isBlank(r.lines[i+1])) {
+		return false
+	}
+	t := strings.TrimSpace(l)
+	if len(t) > 4*maxMarkerRunes {
+		return false
+	}
+	if t = linkText(t); t == "" || utf8.RuneCountInString(t) > 60 || !utf8.ValidString(t) {
+		return false
+	}
+	for _, re := range appFooters {
+		if re.MatchString(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// linkText is t with the links mail apps put in their footers removed:
+// "[text](url)" keeps the text, "<https://...>" goes.
+func linkText(t string) string {
+	if strings.ContainsAny(t, "[<(") {
+		t = markdownLink.ReplaceAllString(t, "$1")
+		t = bracketURL.ReplaceAllString(t, "")
+	}
+	return strings.TrimSpace(strings.Trim(t, "()<>"))
+}
+
+// isTrailer reports whether line i starts a block that gateways and mailing
+// lists append under a mail: a legal disclaimer, or a list's footer. A
+// disclaimer must start a paragraph and say two of the things disclaimers
+// say, so a customer's sentence that mentions one of the words stays.
+func (r *rules) isTrailer(i int) bool {
+	l := strings.TrimSpace(r.lines[i])
+	if l == "" || len(l) > maxAttrLine*4 {
+		return false
+	}
+	if c := l[0] | 0x20; c == 'y' || c == 't' || c == 'h' || strings.HasSuffix(l, " list") {
+		for _, re := range listFooters {
+			if re.MatchString(l) {
+				return true
+			}
+		}
+	}
+	if i > 0 && !isBlank(r.lines[i-1]) && !isRule(r.lines[i-1]) {
+		return false // not the start of a paragraph
+	}
+	if !disclaimerStart.MatchString(l) {
+		return false
+	}
+	// The paragraph, up to a few lines.
+	var sb strings.Builder
+	for j := i; j < len(r.lines) && j < i+8 && !isBlank(r.lines[j]); j++ {
+		sb.WriteString(r.lines[j])
+		sb.WriteByte(' ')
+	}
+	p := strings.ToLower(sb.String())
+	found := 0
+	for _, w := range disclaimerWords {
+		if strings.Contains(p, w) {
+			found++
+		}
+	}
+	return found >= 2
+}
+
+// listFooters are the first lines of mailing lists' footers: Mailman's
+// "<list> mailing list" and listinfo link, Google Groups' "You received this
+// message because you are subscribed", and unsubscribe lines.
+var listFooters = []*regexp.Regexp{
+	regexp.MustCompile(`(?i)^[\w.+-]{1,60} mailing list$`),
+	regexp.MustCompile(`(?i)^https?://\S+/(mailman|cgi-bin/mailman|postorius)/listinfo/\S*$`),
+	regexp.MustCompile(`(?i)^you received this (message|email|e-mail) because you are subscribed to\b`),
+	regexp.MustCompile(`(?i)^to unsubscribe( from this (group|list))?,? (send|e-?mail|visit|go to|click)\b`),
+}
+
+// disclaimerStart is how disclaimers begin: "본 메일은", "이 메일에는",
+// "※ 본 이메일은", "This e-mail and any attachments", "The information in
+// this message", "CONFIDENTIALITY NOTICE:", "Disclaimer:".
+var disclaimerStart = regexp.MustCompile(`(?i)^[※*#\[(]*\s*(` +
+	`(본|이|해당)\s*(메일|이메일|e-?mail|전자\s*우편|메시지|메세지)\s*(은|는|에는|의|에|및)|` +
+	`(this|the) (e-?mail|message|communication|transmission)\b|` +
+	`the (information|contents?) (in|of|contained in) this (e-?mail|message)|` +
+	`(confidentiality|privacy|legal) (notice|disclaimer)|disclaimer\s*[:：]|` +
+	`(este|ce|dieser|questo|dit) (correo|mensaje|message|courriel|e-?mail|nachricht|messaggio|bericht))`)
+
+// disclaimerWords are what disclaimers say (matched lower-cased): that the
+// mail is confidential, for its addressee only, not to be passed on, to be
+// deleted if received in error, with legal effect.
+var disclaimerWords = []string{
+	"법적", "기밀", "비밀", "무단", "배포", "삭제", "수신자", "발신 전용", "발신전용", "정보통신망", "열람", "금지",
+	"confidential", "privileged", "intended recipient", "intended solely", "intended only", "addressee",
+	"prohibited", "delete", "disclosure", "unauthori", "in error", "legally",
+	"vertraulich", "confidentiel", "confidencial", "riservat",
 }
 
 // Classes of header fields in a quoted header block.
@@ -426,7 +658,7 @@ var headerKeys = map[string]int{
 	"van": hdrFrom, "verzonden": hdrDate, "aan": hdrTo, "onderwerp": hdrSubject, "beantwoorden - aan": hdrReplyTo,
 	// Scandinavian, Russian, Chinese, Japanese.
 	"från": hdrFrom, "skickat": hdrDate, "till": hdrTo, "ämne": hdrSubject,
-	"fra": hdrFrom, "sendt": hdrDate, "til": hdrTo, "emne": hdrSubject,
+	"fra": hdrFrom, "sendt": hdrDate, "til": hdrTo, "emne": hdrSubject, "dato": hdrDate,
 	"от": hdrFrom, "отправлено": hdrDate, "дата": hdrDate, "кому": hdrTo, "копия": hdrCc, "тема": hdrSubject,
 	"发件人": hdrFrom, "发送时间": hdrDate, "日期": hdrDate, "收件人": hdrTo, "抄送": hdrCc, "主题": hdrSubject,
 	"差出人": hdrFrom, "送信日時": hdrDate, "宛先": hdrTo, "件名": hdrSubject,
@@ -434,12 +666,13 @@ var headerKeys = map[string]int{
 
 // headerField returns the class of the header field l starts, or 0.
 func headerField(l string) int {
-	t := strings.TrimLeft(l, " \t*")
+	t := strings.TrimLeft(l, " \t*\u00a0")
 	i := strings.IndexAny(t[:min(len(t), 44)], ":：")
 	if i <= 0 || i > 40 {
 		return 0
 	}
-	key := strings.Trim(t[:i], " \t*")
+	// French puts a (no-break) space before the colon: "De : ", "Objet\u00a0: ".
+	key := strings.Trim(t[:i], " \t*\u00a0\u202f")
 	if strings.Contains(key, "  ") || strings.ContainsRune(key, '\t') {
 		key = strings.Join(strings.Fields(key), " ")
 	}
@@ -447,23 +680,31 @@ func headerField(l string) int {
 }
 
 // isHeaderBlock reports whether a quoted header block starts at line i: at
-// least three consecutive header fields of different names, one of them the
-// sender.
+// least three header fields of different names, one of them the sender. A
+// field that wraps onto the next line (a long "From:" or "보낸 사람:" in
+// Outlook) is taken in: a line that is no field counts as the one above's
+// continuation when a field follows it, at most twice in a block.
 func isHeaderBlock(lines []string, i int) bool {
 	if headerField(lines[i]) == 0 {
 		return false
 	}
-	seen := map[int]bool{}
-	count := 0
-	for j := i; j < len(lines) && j < i+8; j++ {
+	var seen [hdrReplyTo + 1]bool
+	count, wrapped := 0, 0
+	for j := i; j < len(lines) && j < i+10; j++ {
 		c := headerField(lines[j])
 		if c == 0 {
-			break
+			if isBlank(lines[j]) || wrapped == 2 || j+1 >= len(lines) || headerField(lines[j+1]) == 0 {
+				break
+			}
+			wrapped++
+			continue
 		}
-		seen[c] = true
-		count++
+		if !seen[c] {
+			seen[c] = true
+			count++
+		}
 	}
-	return count >= 3 && len(seen) >= 3 && seen[hdrFrom]
+	return count >= 3 && seen[hdrFrom]
 }
 
 // strongAttributions are the lines, possibly wrapped (joined with single
@@ -515,12 +756,45 @@ var strongAttributions = []*regexp.Regexp{
 	regexp.MustCompile(`^\d{4}-\d\d-\d\d \d{1,2}:\d\d GMT[+-]\d\d:\d\d\s.+$`),
 }
 
-// attributionWord is the verb of an attribution in the languages the rules
-// know. With an address (an "@"), it also makes a weak attribution: a line
-// that introduces a quote only when a quote follows it ("Bob wrote:",
-// "홍길동 님이 작성:").
-var attributionWord = regexp.MustCompile(`(?i)(wrote|writes|said|says|schrieb|geschrieben|écrit|nous a dit|` +
-	`escribió|escreveu|scritto|schreef|skrev|napisał|написал|пише|写道|작성|書きました)`)
+// datedAttribution is any language's verb after a date, the verb perhaps
+// followed by a parenthesis ("ezt írta (időpont: ...)"); it is tried only
+// on lines that have a verb and end with a colon:
+//
+//	2026-11-20 오후 3:05에 홍길동 이(가) 쓴 글:       (Thunderbird, Korean)
+//	2026년 11월 20일 금요일, 홍길동님이 쓴 글:
+//	W dniu 20.11.2026 o 15:05, Hong <hong@example.com> pisze:
+//	pe 20. marrask. 2026 klo 15.05 Matti <matti@example.fi> kirjoitti:
+//	2026年11月20日(金) 15:05 山田太郎 <taro@example.jp>のメッセージ:
+//	张三 <zhang@example.cn> 于2026年11月20日周五 下午3:05写道：
+//	El dv., 20 de nov. 2026 a les 15:05, Hong (<hong@example.com>) va escriure:
+var datedAttribution = regexp.MustCompile(`^.*\d.*` + attributionVerbs + `\s*(\([^()]*\))?\s*[:：]$`)
+
+// attributionVerbs are the verbs by which clients say who wrote the quoted
+// mail, in the languages the rules know.
+const attributionVerbs = `(wrote|writes|said|says|schrieb|geschrieben|écrit|nous a dit|escribió|escreveu|` +
+	`scritto|schreef|skrev|napisał(\(a\))?|pisze|napsal(\(a\))?|написал(а|\(а\))?|пише|kirjoitti|írta|` +
+	`ha escrit|va escriure|escrit|yazdı|写道|寫道|書きました|のメッセージ|` +
+	`(님이|이\(가\)|[가이>])\s*(작성|쓴\s*글)(함|한 메시지|했습니다)?)`
+
+// attributionWords are the verbs of attributionVerbs as plain text, to
+// tell quickly whether a line has one. With an address (an "@"), a verb
+// also makes a weak attribution: a line that introduces a quote only when
+// a quote follows it ("Bob wrote:", "홍길동 님이 작성:").
+var attributionWords = []string{
+	"wrote", "writes", "said", "says", "schrieb", "geschrieben", "écrit", "nous a dit", "escribió", "escreveu",
+	"scritto", "schreef", "skrev", "napisa", "pisze", "napsal", "написал", "пише", "kirjoitti", "írta",
+	"escrit", "escriure", "yazdı", "写道", "寫道", "書きました", "のメッセージ", "작성", "쓴 글", "쓴글",
+}
+
+// hasAttributionWord reports whether s has one of attributionWords.
+func hasAttributionWord(s string) bool {
+	for _, w := range attributionWords {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
+}
 
 // matchAttribution classifies s, one line or wrapped lines joined with single
 // spaces.
@@ -538,7 +812,8 @@ func (r *rules) matchAttribution(s string) (strong, weak bool) {
 		return false, false
 	}
 	hasAt := strings.ContainsRune(s, '@')
-	if !hasAt && !strings.Contains(s, "GMT") && !attributionWord.MatchString(s) {
+	verb := func() bool { return hasAttributionWord(lineTail(s, maxVerbTail)) }
+	if !hasAt && !strings.Contains(s, "GMT") && !verb() {
 		return false, false // every form has a verb, an address or a GMT offset
 	}
 	if r.budget <= 0 {
@@ -550,7 +825,29 @@ func (r *rules) matchAttribution(s string) (strong, weak bool) {
 			return true, true
 		}
 	}
-	return false, colon && (hasAt || attributionWord.MatchString(s))
+	if !colon {
+		return false, false
+	}
+	if verb() {
+		return datedAttribution.MatchString(s), true
+	}
+	return false, hasAt
+}
+
+// maxVerbTail is how far from its end an attribution has its verb: only a
+// parenthesis or a name and an address come after it.
+const maxVerbTail = 120
+
+// lineTail returns the last n bytes of s or fewer, starting at a character.
+func lineTail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := len(s) - n
+	for i < len(s) && !utf8.RuneStart(s[i]) {
+		i++
+	}
+	return s[i:]
 }
 
 func hasAnyPrefix(s string, prefixes ...string) bool {
@@ -596,8 +893,9 @@ func (r *rules) attribution(lines []string, i int) (end int, strong, ok bool) {
 			if !startsAttribution(lines[k]) {
 				continue // a continuation: "<addr> wrote:"
 			}
-			if p := joinLines(lines[i:k]); strings.Count(p, "<") > strings.Count(p, ">") || strings.HasSuffix(p, ",") {
-				continue // the lines before are cut inside an address or a list
+			if p := joinLines(lines[i:k]); strings.Count(p, "<") > strings.Count(p, ">") ||
+				strings.Count(p, "(") > strings.Count(p, ")") || strings.HasSuffix(p, ",") {
+				continue // the lines before are cut inside an address, a parenthesis or a list
 			}
 			if later, _ := r.matchAttribution(joinLines(lines[k : e+1])); later {
 				return 0, false, false
@@ -611,7 +909,7 @@ func (r *rules) attribution(lines []string, i int) (end int, strong, ok bool) {
 // attributionStart is how the first line of a wrapped attribution starts:
 // with the word before the date ("On", "Le", "Am", ...), with the date, or
 // with a name before an address ("Max <max@example.org> schrieb am Fr.,").
-var attributionStart = regexp.MustCompile(`^((On|At|Le|Am|El|Em|Op|Il|Dnia|Dňa|Den|den|在)\s|\d|[^<>@]*[^<>@\s]\s*<[^<>\s]*@)`)
+var attributionStart = regexp.MustCompile(`^((On|At|Le|Am|El|Em|Op|Il|Dnia|Dňa|Den|den|W dniu|在)\s|\d|\p{L}{1,5}\.?,?\s\d|[^<>@]*[^<>@\s]\s*<[^<>\s]*@)`)
 
 // startsAttribution reports whether l can be the first line of a wrapped
 // attribution; continuation lines ("<addr> wrote:", "um 12:52 Uhr:") and
@@ -623,7 +921,8 @@ func startsAttribution(l string) bool {
 		return false
 	case '0' <= t[0] && t[0] <= '9':
 		return true
-	case !strings.ContainsRune(t, '@') && !hasAnyPrefix(t, "On", "At", "Le", "Am", "El", "Em", "Op", "Il", "Dn", "De", "de", "在"):
+	case !strings.ContainsRune(t, '@') && !hasAnyPrefix(t, "On", "At", "Le", "Am", "El", "Em", "Op", "Il", "Dn", "De", "de", "W ", "在") &&
+		!strings.ContainsAny(t[:min(len(t), 12)], "0123456789"):
 		return false
 	}
 	return attributionStart.MatchString(t)
