@@ -409,6 +409,7 @@ func (t *txn) putMessage(m ticket.Message) error {
 }
 
 func (t *txn) MessageByMessageID(mid string) (ticket.Message, error) {
+	mid = ticket.CanonicalMessageID(mid)
 	if mid == "" {
 		return ticket.Message{}, ticket.ErrNotFound
 	}
@@ -518,10 +519,10 @@ func (t *txn) AddMessage(m *ticket.Message, raw []byte) error {
 			return fmt.Errorf("store: raw mail of message %d: %w", id, err)
 		}
 	}
-	if m.MessageID != "" {
+	if mid := ticket.CanonicalMessageID(m.MessageID); mid != "" {
 		ids := t.tx.Bucket(bMsgIDs)
-		if ids.Get([]byte(m.MessageID)) == nil { // the first message keeps an id
-			if err := ids.Put([]byte(m.MessageID), u64(id)); err != nil {
+		if ids.Get([]byte(mid)) == nil { // the first message keeps an id
+			if err := ids.Put([]byte(mid), u64(id)); err != nil {
 				return err
 			}
 		}
@@ -580,6 +581,7 @@ func (t *txn) AddRejected(r *ticket.Rejected) error {
 }
 
 func (t *txn) IndexMessageID(mid string, msgID uint64) error {
+	mid = ticket.CanonicalMessageID(mid)
 	if mid == "" {
 		return nil
 	}

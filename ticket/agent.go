@@ -147,8 +147,8 @@ func (w *work) agentReply(t Ticket, a Agent) error {
 	from := Address{Name: a.Name, Email: a.Email}
 	msg := &Message{
 		TicketID: t.ID, Direction: DirIn, Kind: KindNote, From: from, To: m.To, Cc: m.Cc,
-		Subject: m.Subject, Date: m.Date, MessageID: CanonicalMessageID(m.MessageID),
-		InReplyTo: CanonicalMessageID(m.InReplyTo), References: m.References,
+		Subject: m.Subject, Date: m.Date, MessageID: TrimMessageID(m.MessageID),
+		InReplyTo: TrimMessageID(m.InReplyTo), References: m.References,
 		Body: m.Text, Visible: text, HTML: m.HTML, Attachments: m.Attachments, Warnings: m.Warnings,
 		Source: w.in.Source, RawSize: int64(len(w.in.Raw)), RawSHA256: w.in.rawSum(), ReceivedAt: w.now,
 	}

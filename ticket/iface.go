@@ -39,7 +39,8 @@ type ReadTx interface {
 	Messages(ticketID uint64) ([]Message, error)
 	Message(id uint64) (Message, error)
 	// MessageByMessageID finds a stored message (incoming or ours) by its
-	// canonical Message-ID.
+	// Message-ID. A store indexes and looks up CanonicalMessageID of the
+	// IDs it is given; the message keeps its Message-ID as received.
 	MessageByMessageID(messageID string) (Message, error)
 	// Seen reports whether a dedupe key was stored, and by which message (0
 	// for a rejected mail).
@@ -89,7 +90,8 @@ type Tx interface {
 	DeleteOutgoing(id uint64) error
 	// AddRejected assigns r.ID and keeps r with its raw bytes.
 	AddRejected(r *Rejected) error
-	// IndexMessageID makes messageID find the stored message msgID too.
+	// IndexMessageID makes messageID (compared as CanonicalMessageID) find
+	// the stored message msgID too.
 	IndexMessageID(messageID string, msgID uint64) error
 	PutNotification(n Notification) error
 	PutSuppression(s Suppression) error

@@ -38,14 +38,23 @@ func TaggedSubject(id uint64, subject string) string {
 	return tag + " " + subject
 }
 
-// CanonicalMessageID strips angle brackets and space from a Message-ID.
-// Message-IDs compare byte-exactly (RFC 5322 section 3.6.4), except that we
-// treat the domain part case-insensitively as most mail systems do.
-func CanonicalMessageID(id string) string {
+// TrimMessageID strips angle brackets and surrounding space from a
+// Message-ID and leaves it otherwise as received: the form a message keeps,
+// shows and echoes in our In-Reply-To and References, since clients that
+// thread by exact match would not thread a changed one.
+func TrimMessageID(id string) string {
 	id = strings.TrimSpace(id)
 	id = strings.TrimPrefix(id, "<")
 	id = strings.TrimSuffix(id, ">")
-	id = strings.TrimSpace(id)
+	return strings.TrimSpace(id)
+}
+
+// CanonicalMessageID is the form under which Message-IDs are compared and
+// looked up: TrimMessageID, with the domain part lower-cased. Message-IDs
+// compare byte-exactly (RFC 5322 section 3.6.4), except that we treat the
+// domain part case-insensitively as most mail systems do.
+func CanonicalMessageID(id string) string {
+	id = TrimMessageID(id)
 	if at := strings.LastIndexByte(id, '@'); at >= 0 {
 		id = id[:at] + strings.ToLower(id[at:])
 	}

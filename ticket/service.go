@@ -535,7 +535,7 @@ func (w *work) incomingMessage(ticketID uint64, kind Kind) *Message {
 		TicketID: ticketID, Direction: DirIn, Kind: kind,
 		From: m.From, To: m.To, Cc: m.Cc, ReplyTo: m.ReplyTo,
 		Subject: m.Subject, Date: m.Date,
-		MessageID: CanonicalMessageID(m.MessageID), InReplyTo: CanonicalMessageID(m.InReplyTo),
+		MessageID: TrimMessageID(m.MessageID), InReplyTo: TrimMessageID(m.InReplyTo),
 		References: m.References, Body: m.Text, Visible: visible, HTML: m.HTML,
 		Attachments: m.Attachments, Warnings: m.Warnings,
 		Source: w.in.Source, RawSize: int64(len(w.in.Raw)), RawSHA256: w.in.rawSum(),

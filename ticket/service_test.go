@@ -475,3 +475,31 @@ func TestOurMessageIDFromSomeoneElseIsStored(t *testing.T) {
 		t.Fatalf("a customer's mail under our Message-ID was dropped: %+v", res)
 	}
 }
+
+// TestMessageIDsKeptAsReceived: a Message-ID is stored, shown and echoed
+// byte-exactly; it is looked up with its domain case-insensitively.
+func TestMessageIDsKeptAsReceived(t *testing.T) {
+	svc, db := setup(t)
+	first := mail("kim@example.org", "대출 상환 문의", "<Ab.Cd-12@Mail.Example.ORG>")
+	first.InReplyTo = "<Earlier.1@Example.ORG>"
+	ingest(t, svc, first)
+	ms := messages(t, db, 1)
+	if ms[0].MessageID != "Ab.Cd-12@Mail.Example.ORG" || ms[0].InReplyTo != "Earlier.1@Example.ORG" {
+		t.Errorf("stored message_id %q, in_reply_to %q: want them as received", ms[0].MessageID, ms[0].InReplyTo)
+	}
+	ack := outbox(t, db)[0]
+	if ack.InReplyTo != "Ab.Cd-12@Mail.Example.ORG" || strings.Join(ack.References, " ") != "Ab.Cd-12@Mail.Example.ORG" {
+		t.Errorf("ack In-Reply-To %q, References %v: want the Message-ID as received", ack.InReplyTo, ack.References)
+	}
+	// The same mail with its domain in other case is a duplicate.
+	if res := ingest(t, svc, mail("kim@example.org", "대출 상환 문의", "Ab.Cd-12@mail.example.org")); !res.Duplicate {
+		t.Errorf("the same Message-ID with a lower-case domain: %+v, want a duplicate", res)
+	}
+	// The customer's reply that names their first mail in another case
+	// threads.
+	reply := mail("kim@example.org", "추가 문의", "q2@example.org")
+	reply.InReplyTo = "Ab.Cd-12@MAIL.EXAMPLE.ORG"
+	if res := ingest(t, svc, reply); res.NewTicket || res.TicketID != 1 {
+		t.Errorf("reply %+v, want a follow-up on #1", res)
+	}
+}
