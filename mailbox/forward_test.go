@@ -68,7 +68,7 @@ func TestForwardedKorean(t *testing.T) {
 	inner, _, _ = bytes.Cut(inner, []byte("\r\n\r\n--outer--"))
 	inner = append(inner, "\r\n"...)
 	fcompare(t, "attachments", m.Attachments, []ticket.Attachment{
-		{Filename: "forwarded.eml", ContentType: "message/rfc822", Size: int64(len(inner)), SHA256: sha(inner)},
+		{Filename: "forwarded.eml", NameDerived: true, ContentType: "message/rfc822", Size: int64(len(inner)), SHA256: sha(inner)},
 	})
 	// Visible keeps the forwarded message whole: it is what the customer
 	// wants read, though its marker line would start a quote.

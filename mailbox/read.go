@@ -48,7 +48,7 @@ func toMail(m *rfc822.Message) *ticket.Mail {
 		HTML:    m.HTML, Headers: m.Headers, Warnings: m.Warnings,
 	}
 	for _, a := range m.Attachments {
-		out.Attachments = append(out.Attachments, ticket.Attachment{Filename: a.Filename, ContentType: a.ContentType,
+		out.Attachments = append(out.Attachments, ticket.Attachment{Filename: a.Filename, NameDerived: a.NameDerived, ContentType: a.ContentType,
 			Size: a.Size, SHA256: a.SHA256, Inline: a.Inline, ContentID: a.ContentID})
 	}
 	if b := m.Bounce; b != nil {

@@ -404,10 +404,14 @@ func compareStalwart(field string, m *ticket.Mail, want *swMessage, fwd []string
 		got := []string{}
 		for _, a := range m.Attachments {
 			if a.ContentType == "message/rfc822" || a.ContentType == "message/global" {
-				got = append(got, a.Filename+"|message")
+				name := a.Filename
+				if a.NameDerived {
+					name = "forwarded.eml" // each nameless message, however numbered
+				}
+				got = append(got, name+"|message")
 				continue
 			}
-			got = append(got, fmt.Sprintf("%s|%d|%s", a.Filename, a.Size, a.SHA256))
+			got = append(got, fmt.Sprintf("%s|%d|%s", ownName(a), a.Size, a.SHA256))
 		}
 		return diff(got, want.attachmentList(use))
 	}

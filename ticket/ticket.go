@@ -135,7 +135,11 @@ const (
 // Attachment describes one attachment of a message. The bytes themselves
 // stay inside the raw mail, which is kept byte-exact.
 type Attachment struct {
+	// Filename is the attachment's own name, or when it came without one
+	// a name derived from its Content-ID or type ("image.png"); NameDerived
+	// tells which.
 	Filename    string `json:"filename"`
+	NameDerived bool   `json:"name_derived,omitempty"`
 	ContentType string `json:"content_type"`
 	Size        int64  `json:"size"`
 	SHA256      string `json:"sha256"`

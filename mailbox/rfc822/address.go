@@ -22,14 +22,28 @@ func (p *parser) addresses(field string) []Address {
 			vs = append(vs, v)
 		}
 	}
-	if field == "From" || field == "Sender" {
-		vs = vs[:min(1, len(vs))]
+	if field == "From" || field == "Sender" || field == "Return-Path" {
+		// The first field that names an address: a garbage field before
+		// the real one (some gateways add one) does not hide it.
+		for i, v := range vs {
+			if l := p.addressList(field, v); len(l) > 0 {
+				if i > 0 {
+					p.warnf("%s: %d field(s) without an address before this one", field, i)
+				}
+				return l[:1]
+			}
+		}
+		return nil
 	}
-	v := strings.Join(vs, ", ")
+	return p.addressList(field, strings.Join(vs, ", "))
+}
+
+// addressList parses one address list leniently.
+func (p *parser) addressList(field, v string) []Address {
 	if strings.TrimSpace(v) == "" {
 		return nil
 	}
-	v = mergeEncodedWords(p.raw8bit(field, v))
+	v = mergeEncodedWords(p.raw8bit(field, encodeRawWords(v)))
 	var out []Address
 	list, err := addressParser.ParseList(v)
 	if err == nil {
@@ -63,12 +77,28 @@ func (p *parser) name(n string) string {
 // appendAddress appends a mailbox unless the address is empty or has no
 // local part; an address without a domain (a local user) is kept.
 func appendAddress(l []Address, name, email string) []Address {
-	email = NormEmail(email)
+	email = quoteLocal(NormEmail(email))
 	if email == "" || strings.HasPrefix(email, "@") || strings.HasSuffix(email, "@") ||
-		strings.ContainsAny(email, " \t") {
+		(strings.ContainsAny(email, " \t") && !strings.HasPrefix(email, `"`)) {
 		return l
 	}
 	return append(l, Address{Name: strings.TrimSpace(name), Email: email})
+}
+
+// quoteLocal quotes the local part of an address when it needs quotes (RFC
+// 5322 section 3.4.1: "a b"@example.com), which net/mail returns without
+// them, so the address stays one address.
+func quoteLocal(e string) string {
+	at := strings.LastIndexByte(e, '@')
+	if at <= 0 || strings.HasPrefix(e, `"`) {
+		return e
+	}
+	local := e[:at]
+	if !strings.ContainsAny(local, " \t\"(),:;<>@[\\]") {
+		return e
+	}
+	local = strings.ReplaceAll(strings.ReplaceAll(local, `\`, `\\`), `"`, `\"`)
+	return `"` + local + `"` + e[at:]
 }
 
 // NormEmail trims an address and lower-cases its domain.
@@ -149,7 +179,28 @@ func lenientAddress(s string) (name, email string) {
 			return unquote(strings.Join(rest, " ")), strings.Trim(w, "()[]\"'")
 		}
 	}
+	// A local user without a domain and a comment for its name, as MTAs
+	// and cron write their own users: "MAILER-DAEMON (Mail Delivery
+	// System)", "root (Cron Daemon)". A bare word without the comment is
+	// no address ("From: Whomever").
+	if c := commentText(s); len(words) == 1 && c != "" && localUser.MatchString(words[0]) {
+		return c, words[0]
+	}
 	return "", ""
+}
+
+// localUser is a bare local part, as MTAs write their own users.
+var localUser = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$`)
+
+// commentText returns the text of the first comment in s ("(Mail Delivery
+// System)"), or "".
+func commentText(s string) string {
+	i := strings.IndexByte(s, '(')
+	j := strings.LastIndexByte(s, ')')
+	if i < 0 || j < i {
+		return ""
+	}
+	return strings.TrimSpace(s[i+1 : j])
 }
 
 // addrSpaces matches white space around the "." and "@" of an addr-spec

@@ -114,11 +114,37 @@ func decodeCharset(b []byte, label string) (string, error) {
 	return string(out), nil
 }
 
+// decodeDeclared decodes b from its declared charset label. 8-bit bytes
+// under a 7-bit label (ISO-2022-JP, -KR, -CN, HZ), which that charset
+// cannot hold, are the bytes of another charset (Shift_JIS under an
+// ISO-2022-JP label is common): they are guessed as bestEffortUTF8 does,
+// with hints after the label, and used names the charset taken ("" when the
+// label was used).
+func decodeDeclared(b []byte, label string, hints ...string) (s, used string, err error) {
+	if l := normCharset(label); (strings.HasPrefix(l, "iso-2022-") || l == "csiso2022jp" || l == "hz-gb-2312") &&
+		!utf8.Valid(b) && hasHighByte(b) {
+		s, used = bestEffortUTF8(b, append([]string{l}, hints...)...)
+		return s, used, nil
+	}
+	s, err = decodeCharset(b, label)
+	return s, "", err
+}
+
+func hasHighByte(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return true
+		}
+	}
+	return false
+}
+
 // bestEffortUTF8 returns b as valid UTF-8. Valid UTF-8 (RFC 6532) is kept as
-// it is. Otherwise each hinted charset is tried in turn, then CP949, and the
-// first that decodes b without a single invalid sequence wins. As a last
-// resort, every byte that is not part of a valid UTF-8 sequence is read as
-// Latin-1. The second result names the charset used ("" when b was valid).
+// it is. Otherwise the candidates of guessCharsets are tried in turn, and the
+// first that decodes b without a single invalid sequence (and, for a guess,
+// reads like text in its script) wins. As a last resort, every byte that is
+// not part of a valid UTF-8 sequence is read as Latin-1. The second result
+// names the charset used ("" when b was valid).
 func bestEffortUTF8(b []byte, hints ...string) (string, string) {
 	return bestEffort(b, false, hints)
 }
@@ -137,21 +163,164 @@ func bestEffort(b []byte, lf bool, hints []string) (string, string) {
 		}
 		return string(b), ""
 	}
-	tried := map[string]bool{}
-	for _, h := range append(hints, "cp949") {
-		h = normCharset(h)
-		if h == "" || tried[h] || isUTF8Label(h) {
+	for _, c := range guessCharsets(hints) {
+		s, ok := decodeStrict(b, c.label)
+		if !ok || (c.check && (!readsAsCJK(b, s) || !coreShare(b, c.label))) {
 			continue
 		}
-		tried[h] = true
-		if s, ok := decodeStrict(b, h); ok {
-			if lf {
-				s = normalizeNewlines(s)
-			}
-			return s, h
+		if lf {
+			s = normalizeNewlines(s)
 		}
+		return s, c.label
 	}
 	return latin1Fallback(b, lf), "latin-1"
+}
+
+// candidate is a charset to try on bytes that are not UTF-8; check asks
+// that the result read as CJK text (readsAsCJK).
+type candidate struct {
+	label string
+	check bool
+}
+
+// guessCharsets returns the charsets to try, in order, on bytes that are not
+// UTF-8, given the labels declared nearby (a part's charset, the body's):
+//   - a declared multi-byte charset first, as it is;
+//   - for a 7-bit CJK label (ISO-2022-JP, ISO-2022-CN, HZ), which 8-bit bytes
+//     cannot be, the 8-bit charsets of its language (Shift_JIS and EUC-JP,
+//     GB18030);
+//   - then the CJK charsets likely for the bytes, Korean first for this
+//     center: CP949 (a superset of EUC-KR), Shift_JIS, GB18030, Big5. Only
+//     CP949 is taken without a check when nothing single-byte was declared;
+//     the others, and CP949 against a declared single-byte charset, must
+//     read as CJK text, as Latin-1 letters before ASCII ones would
+//     otherwise pass for Chinese;
+//   - then a declared Latin charset (ISO-8859-1, windows-1252, ...), which
+//     decodes any bytes and is often the label of another part, not of
+//     these bytes. Other single-byte charsets (KOI8-R, windows-1251, ...)
+//     are kept in their place: their bytes read as nothing else.
+func guessCharsets(hints []string) []candidate {
+	var out, single []candidate
+	seen := map[string]bool{}
+	add := func(to *[]candidate, label string, check bool) {
+		if label != "" && !seen[label] && !isUTF8Label(label) {
+			seen[label] = true
+			*to = append(*to, candidate{label, check})
+		}
+	}
+	for _, h := range hints {
+		h = normCharset(h)
+		switch {
+		case h == "" || isUTF8Label(h):
+		case strings.HasPrefix(h, "iso-2022-jp") || h == "csiso2022jp":
+			add(&out, "shift_jis", false)
+			add(&out, "euc-jp", false)
+		case strings.HasPrefix(h, "iso-2022-cn") || h == "hz-gb-2312":
+			add(&out, "gb18030", false)
+		case latinCharset(h):
+			add(&single, h, false)
+		default:
+			add(&out, h, false)
+		}
+	}
+	add(&out, "cp949", len(single) > 0)
+	for _, l := range []string{"shift_jis", "gb18030", "big5"} {
+		add(&out, l, true)
+	}
+	return append(out, single...)
+}
+
+// latinCharset reports whether label names a single-byte charset of Latin
+// script, which decodes any bytes at all.
+func latinCharset(label string) bool {
+	enc, err := htmlindex.Get(label)
+	if err != nil {
+		return false
+	}
+	switch name, _ := htmlindex.Name(enc); name {
+	case "windows-1252", "iso-8859-2", "iso-8859-3", "iso-8859-4", "iso-8859-10", "iso-8859-13", "iso-8859-14",
+		"iso-8859-15", "iso-8859-16", "windows-1250", "windows-1254", "windows-1257", "windows-1258", "macintosh":
+		return true
+	}
+	return false
+}
+
+// coreShare reports whether the two-byte characters of b lie mostly in the
+// common core of the charset guessed, as real text in it does: the Hangul
+// syllables of KS X 1001 (lead 0xB0-0xC8, second byte 0xA1-0xFE) for CP949,
+// whose extension would otherwise read Shift_JIS and Chinese bytes as rare
+// syllables; GB2312's second bytes (0xA1-0xFE) for GB18030, which would
+// otherwise take Big5. Other charsets have no such check.
+func coreShare(b []byte, label string) bool {
+	var in func(lead, trail byte) bool
+	var share float64
+	switch label {
+	case "cp949":
+		in, share = func(l, t byte) bool { return l >= 0xb0 && l <= 0xc8 && t >= 0xa1 && t <= 0xfe }, 0.7
+	case "gb18030":
+		in, share = func(_, t byte) bool { return t >= 0xa1 && t <= 0xfe }, 0.8
+	default:
+		return true
+	}
+	pairs, core := 0, 0
+	for i := 0; i+1 < len(b); i++ {
+		if b[i] < 0x80 {
+			continue
+		}
+		pairs++
+		if in(b[i], b[i+1]) {
+			core++
+		}
+		i++
+	}
+	return pairs > 0 && float64(core) >= share*float64(pairs)
+}
+
+// readsAsCJK reports whether s, decoded from b, reads as Korean, Japanese or
+// Chinese text: at least two characters of those scripts, no other
+// character outside ASCII (half-width katakana included: they are what
+// Latin-1 capitals become in Shift_JIS), and no multi-byte character inside
+// an ASCII word, which is what Latin-1 accents look like in these charsets
+// ("Formação", "Verão": an ASCII letter before the lead byte and one right
+// after the character's first byte or as its second; "Ärger": a letter as
+// the second byte and another after it). A Japanese word glued
+// to an ASCII one is read as Latin-1 too: a wrong Latin-1 guess keeps every
+// byte visible, a wrong CJK guess turns a name into Chinese.
+func readsAsCJK(b []byte, s string) bool {
+	cjk := 0
+	for _, c := range s {
+		switch {
+		case c < 0x80:
+		case (c >= 0xac00 && c <= 0xd7a3) || (c >= 0x3130 && c <= 0x318f) || // Hangul
+			(c >= 0x3040 && c <= 0x30ff) || // kana
+			(c >= 0x4e00 && c <= 0x9fff) || (c >= 0x3400 && c <= 0x4dbf) || (c >= 0xf900 && c <= 0xfaff) || // Han
+			(c >= 0x3000 && c <= 0x303f) || (c >= 0xff01 && c <= 0xff60) || // CJK and full-width punctuation
+			(c >= 0x2000 && c <= 0x206f) || (c >= 0x2460 && c <= 0x25ff): // general punctuation, circled numbers, shapes
+			cjk++
+		default:
+			return false
+		}
+	}
+	if cjk < 2 {
+		return false
+	}
+	letter := func(i int) bool {
+		if i < 0 || i >= len(b) {
+			return false
+		}
+		c := b[i] | 0x20
+		return c >= 'a' && c <= 'z'
+	}
+	for i := 0; i < len(b); i++ {
+		if b[i] < 0x80 {
+			continue
+		}
+		if (letter(i-1) && (letter(i+1) || letter(i+2))) || (letter(i+1) && letter(i+2)) {
+			return false // "Forma|çã|o", "Ver|ão", "|Är|ger"
+		}
+		i++ // the character's second byte
+	}
+	return true
 }
 
 // lfString is b as a string with CRLF and lone CR turned into LF.

@@ -16,17 +16,10 @@ func (p *parser) headers() {
 	m, h := p.mail, p.hdr
 	m.Subject = strings.TrimSpace(p.text("Subject", h.Get("Subject")))
 
-	if from := p.addresses("From"); len(from) > 0 {
-		m.From = from[0]
-	} else if sender := p.addresses("Sender"); len(sender) > 0 {
-		p.warnf("no From address, using Sender")
-		m.From = sender[0]
-	} else {
-		p.warnf("no From address")
-	}
 	m.To = p.addresses("To")
 	m.Cc = p.addresses("Cc")
 	m.ReplyTo = p.addresses("Reply-To")
+	m.From = p.sender()
 
 	if v := strings.TrimSpace(h.Get("Date")); v == "" {
 		p.warnf("no Date")
@@ -50,6 +43,35 @@ func (p *parser) headers() {
 			m.Headers[k] = p.raw8bit(k, h.Get(k))
 		}
 	}
+}
+
+// sender returns who the mail is from: the From address, or when the mail
+// names none (no field, an empty "<>", garbage), the first of Sender,
+// Reply-To and the envelope sender the delivering server wrote into
+// Return-Path, with a warning naming the field used. The display name of
+// an unusable From is kept with the address found.
+func (p *parser) sender() Address {
+	if from := p.addresses("From"); len(from) > 0 {
+		return from[0]
+	}
+	name := ""
+	if v := p.hdr.Get("From"); v != "" {
+		if i := strings.LastIndexByte(v, '<'); i > 0 {
+			name = unquote(p.text("From", v[:i]))
+		}
+	}
+	for _, f := range []string{"Sender", "Reply-To", "Return-Path"} {
+		if l := p.addresses(f); len(l) > 0 {
+			p.warnf("no From address, using %s", f)
+			a := l[0]
+			if a.Name == "" {
+				a.Name = name
+			}
+			return a
+		}
+	}
+	p.warnf("no From address")
+	return Address{}
 }
 
 func dedupe(l []string) []string {
@@ -82,7 +104,7 @@ func (p *parser) raw8bit(field, v string) string {
 // text decodes an unstructured header value: raw 8-bit bytes, then RFC 2047
 // encoded-words.
 func (p *parser) text(field, v string) string {
-	v = p.raw8bit(field, v)
+	v = p.raw8bit(field, encodeRawWords(v))
 	if !strings.Contains(v, "=?") {
 		return v
 	}
@@ -102,6 +124,41 @@ func (p *parser) text(field, v string) string {
 		out = s
 	}
 	return out
+}
+
+// encodeRawWords rewrites each encoded-word of v that holds raw 8-bit bytes
+// ("=?euc-kr?Q?<raw EUC-KR>?=", which some Korean mailers write) as a "B"
+// encoded-word of the same bytes and charset. The raw 8-bit text around
+// the words is then decoded on its own, and each word's bytes once, in the
+// word's charset, not first as raw text and then again.
+func encodeRawWords(v string) string {
+	if !strings.Contains(v, "=?") || !hasHighByte([]byte(v)) {
+		return v
+	}
+	var sb strings.Builder
+	for {
+		start := strings.Index(v, "=?")
+		if start < 0 {
+			break
+		}
+		end := encodedWordEnd(v[start:])
+		if end < 0 {
+			sb.WriteString(v[:start+2])
+			v = v[start+2:]
+			continue
+		}
+		word := v[start : start+end]
+		if f := strings.SplitN(word[2:len(word)-2], "?", 3); len(f) == 3 && hasHighByte([]byte(f[2])) {
+			if b, ok := wordBytes(f[1], f[2]); ok {
+				word = "=?" + f[0] + "?B?" + base64.StdEncoding.EncodeToString(b) + "?="
+			}
+		}
+		sb.WriteString(v[:start])
+		sb.WriteString(word)
+		v = v[start+end:]
+	}
+	sb.WriteString(v)
+	return sb.String()
 }
 
 // encodedWord matches an RFC 2047 encoded-word.
@@ -164,7 +221,7 @@ func decodeWord(word, hint string) (string, bool) {
 		return "", false
 	}
 	if !isUTF8Label(cs) {
-		if s, err := decodeCharset(b, cs); err == nil {
+		if s, _, err := decodeDeclared(b, cs, hint); err == nil {
 			return validString(s, hint), true
 		}
 	}

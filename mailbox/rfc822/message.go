@@ -52,7 +52,11 @@ type Address struct {
 
 // Attachment describes one attachment; its bytes stay in the raw mail.
 type Attachment struct {
+	// Filename is the part's file name, or when it has none a name derived
+	// from its Content-ID or its type ("image001.png", "image.png",
+	// "attachment-2.bin"), unique within the mail; NameDerived tells which.
 	Filename    string
+	NameDerived bool
 	ContentType string
 	Size        int64
 	SHA256      string

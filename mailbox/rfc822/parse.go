@@ -141,6 +141,12 @@ type parser struct {
 	// they are listed once, as the message/rfc822 part of the mail.
 	inner bool
 
+	// The leaves settleParts decides on once the walk is done (parts.go).
+	plainLeaves int             // text/plain body parts with content
+	htmlLeaves  []textLeaf      // text/html body parts
+	namedText   *textLeaf       // the first inline text/plain part with a file name
+	names       map[string]bool // attachment names used, lower-cased
+
 	// Reused buffers.
 	byteReader bytes.Reader
 	hdrReader  *bufio.Reader
@@ -176,22 +182,25 @@ func (p *parser) parse(raw []byte) error {
 	p.hdr, p.body = hdr, body
 
 	p.walk(hdr, body, 0, 0, "", "")
+	p.settleParts()
 	p.headers()
 	return nil
 }
 
-// trimLeadingBlankLines drops empty lines before the header, which some
-// tools prepend; RFC 5322 would otherwise read them as an empty header.
+// trimLeadingBlankLines drops what some tools put before the header: empty
+// lines and lines of white space only, and a UTF-8 byte order mark. RFC 5322
+// would otherwise read an empty header, as other parsers do not.
 func trimLeadingBlankLines(b []byte) []byte {
 	for {
-		switch {
-		case bytes.HasPrefix(b, []byte("\r\n")):
-			b = b[2:]
-		case bytes.HasPrefix(b, []byte("\n")):
-			b = b[1:]
-		default:
+		b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
+		i := 0
+		for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\f' || b[i] == '\v') {
+			i++
+		}
+		if i == len(b) || b[i] != '\n' {
 			return b
 		}
+		b = b[i+1:]
 	}
 }
 
@@ -229,7 +238,7 @@ func skipMboxFrom(hb []byte) []byte {
 // readHeader parses the top-level header of raw and returns it with the raw
 // body. A malformed header is read leniently (see scanHeader).
 func (p *parser) readHeader(raw []byte) (textproto.Header, []byte) {
-	raw = skipMboxFrom(raw)
+	raw = trimLeadingBlankLines(skipMboxFrom(raw))
 	hb, body, _ := splitHeader(raw)
 	if len(hb) > maxHeaderBytes {
 		p.warnf("header larger than %d bytes, rest dropped", maxHeaderBytes)
@@ -359,6 +368,9 @@ func (p *parser) leaf(h textproto.Header, mt string, params map[string]string, b
 		filename = params["name"]
 	}
 	bodyText := (mt == "text/plain" || mt == "text/html") && disp != "attachment" && filename == ""
+	if mt == "text/plain" && disp != "attachment" && filename != "" && p.namedText == nil {
+		p.namedText = &textLeaf{h: h, params: params, body: body, where: where, name: filename}
+	}
 	if (mt == "text/enriched" || mt == "text/richtext") && disp != "attachment" && filename == "" {
 		// RFC 1896 text: another rendering of the body inside
 		// multipart/alternative (RFC 2046 section 5.1.4), else the body.
@@ -371,25 +383,38 @@ func (p *parser) leaf(h textproto.Header, mt string, params map[string]string, b
 		p.attachment(h, mt, body, filename, disp, where)
 		return
 	}
-	if p.keep {
+	switch {
+	case mt == "text/html":
+		p.htmlLeaves = append(p.htmlLeaves, textLeaf{h: h, params: params, body: body, where: where, parent: parent})
+	case len(bytes.TrimSpace(body)) > 0:
+		p.plainLeaves++
+	}
+	if p.keep && (mt != "text/plain" || !hasUUBegin(body)) {
 		return // ExtractAttachments: the files alone, no text decoded
 	}
-
-	dec, prob := p.transferDecoder(h.Get("Content-Transfer-Encoding"), body, where, mt)
-	b := body
-	if dec != nil {
-		b, _ = io.ReadAll(dec) // the decoders read from memory: no error
-	}
-	prob.report(p, where, mt)
-	text := p.decodeBody(b, params["charset"], where, mt, prob, mt != "text/html")
+	text := p.leafText(h, mt, params, body, where)
 	switch mt {
 	case "text/html":
 		p.html = append(p.html, text)
 	case "text/enriched", "text/richtext":
 		p.plain = append(p.plain, enrichedText(text))
 	default:
-		p.plain = append(p.plain, text)
+		text = p.uuFiles(text, where)
+		if !p.keep {
+			p.plain = append(p.plain, text)
+		}
 	}
+}
+
+// leafText decodes a text part: its transfer encoding, then its charset.
+func (p *parser) leafText(h textproto.Header, mt string, params map[string]string, body []byte, where string) string {
+	dec, prob := p.transferDecoder(h.Get("Content-Transfer-Encoding"), body, where, mt)
+	b := body
+	if dec != nil {
+		b, _ = io.ReadAll(dec) // the decoders read from memory: no error
+	}
+	prob.report(p, where, mt)
+	return p.decodeBody(b, params["charset"], where, mt, prob, mt != "text/html")
 }
 
 // enrichedText renders RFC 1896 text/enriched (and its ancestor
@@ -469,15 +494,19 @@ func (p *parser) attachment(h textproto.Header, mt string, body []byte, filename
 		p.forward(body, where)
 		return
 	}
-	if isMessage && filename == "" {
-		filename = "forwarded.eml"
-	}
 	var cid string
 	if ids := msgIDs(h.Get("Content-Id")); len(ids) > 0 {
 		cid = validString(ids[0])
 	}
+	derived := filename == ""
+	if derived {
+		filename = p.deriveName(mt, cid)
+	} else {
+		p.useName(filename)
+	}
 	a := Attachment{
 		Filename:    filename,
+		NameDerived: derived,
 		ContentType: mt,
 		ContentID:   cid,
 		// An explicit "attachment" wins over a Content-ID: Gmail gives
@@ -622,10 +651,13 @@ func (p *parser) decodeBody(b []byte, cs, where, mt string, prob *transferProble
 		}
 		return s
 	}
-	s, err := decodeCharset(b, cs)
-	if err != nil {
+	s, used, err := decodeDeclared(b, cs, p.hint)
+	switch {
+	case err != nil:
 		p.warnf("%s: unknown charset %s", label(where, mt), normCharset(cs))
 		s, _ = bestEffortUTF8(b)
+	case used != "":
+		p.warnf("%s: 8-bit bytes under charset %s, decoded as %s", label(where, mt), normCharset(cs), used)
 	}
 	return validString(s)
 }

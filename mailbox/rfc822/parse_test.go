@@ -278,12 +278,13 @@ func TestAttachmentsAndHeaders(t *testing.T) {
 	png := []byte("\x89PNG\r\n\x1a\n")
 	inner := "From: x@example.com\r\nSubject: inner\r\n\r\ninner body"
 	want := []Attachment{
-		{ContentType: "image/png", Size: int64(len(png)), SHA256: sha(png), Inline: true, ContentID: "logo@example.org"},
+		// No name: one from the type ("logo" is no file name).
+		{Filename: "image.png", NameDerived: true, ContentType: "image/png", Size: int64(len(png)), SHA256: sha(png), Inline: true, ContentID: "logo@example.org"},
 		// Gmail gives attachments a Content-ID; the disposition says attachment.
 		{Filename: "data.bin", ContentType: "application/octet-stream", Size: 2560, SHA256: sha(data), ContentID: "f_gmail123"},
 		// The hash is of the file as sent (windows-1252), not converted.
 		{Filename: "prices.csv", ContentType: "text/csv", Size: 9, SHA256: sha([]byte("price;\x80 5"))},
-		{Filename: "forwarded.eml", ContentType: "message/rfc822", Size: int64(len(inner)), SHA256: sha([]byte(inner))},
+		{Filename: "forwarded.eml", NameDerived: true, ContentType: "message/rfc822", Size: int64(len(inner)), SHA256: sha([]byte(inner))},
 	}
 	tcompare(t, "attachments", m.Attachments, want)
 	tcompare(t, "message-id", m.MessageID, "abc.123@example.org")
@@ -604,7 +605,7 @@ func TestTextParts(t *testing.T) {
 	for _, a := range m.Attachments {
 		names = append(names, a.ContentType+":"+a.Filename+":"+fmt.Sprint(a.Inline))
 	}
-	tcompare(t, "attachments", names, []string{"text/plain:notes.txt:true", "text/calendar::false"})
+	tcompare(t, "attachments", names, []string{"text/plain:notes.txt:true", "text/calendar:attachment.ics:false"})
 }
 
 // TestHTMLFallbackWhenPlainEmpty: an empty text/plain alternative does not
@@ -730,7 +731,7 @@ func TestMultipartSplitter(t *testing.T) {
 			text: "한글"},
 		{name: "header runs into the next delimiter",
 			raw:  head + "multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: image/png\r\n--b\r\nContent-Type: text/plain\r\n\r\ntext\r\n--b--\r\n",
-			text: "text", attachments: []string{"|0"}, warning: "part 1: part header not ended by an empty line"},
+			text: "text", attachments: []string{"image.png|0"}, warning: "part 1: part header not ended by an empty line"},
 		{name: "truncated text part",
 			raw:  head + "multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nfirst\r\n--b\r\nContent-Type: text/plain\r\n\r\ncut off here",
 			text: "first\n\ncut off here", warning: "message (multipart/mixed): closing boundary missing"},
@@ -744,7 +745,7 @@ func TestMultipartSplitter(t *testing.T) {
 		{name: "binary part is the bytes before the line break",
 			raw: head + "multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: application/octet-stream\r\n\r\n" +
 				"\x00\x01\r\n\r\n--b--\r\nepilogue\r\n",
-			attachments: []string{"|4"}},
+			attachments: []string{"attachment.bin|4"}},
 		{name: "preamble and epilogue ignored, LF line endings",
 			raw:  "From: a@example.com\nDate: Mon, 9 Sep 2024 10:00:00 +0900\nContent-Type: multipart/mixed; boundary=b\n\npreamble\n--b\n\nbody\n--b--\nepilogue\n",
 			text: "body"},
