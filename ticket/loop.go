@@ -307,6 +307,8 @@ func (s *Service) neverSend(addr string) string {
 		return "our own address"
 	case local == "mailer-daemon" || local == "postmaster" || isNoReply(local):
 		return "an address that takes no replies"
+	case !strings.Contains(addr, "@"):
+		return "an address without a domain (a user of the sender's own system)"
 	}
 	return ""
 }

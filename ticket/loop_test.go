@@ -44,7 +44,7 @@ func TestAcknowledgementsAreRateLimited(t *testing.T) {
 func TestNeverSendToNullOwnOrNoReply(t *testing.T) {
 	svc, _ := setup(t, func(c *ticket.Config) { c.OwnAddresses = []string{"help@example.test"} })
 	for _, addr := range []string{"", "support@example.test", "support+t1-x@example.test", "help@example.test",
-		"MAILER-DAEMON@example.org", "no-reply@bank.example", "donotreply@x.example"} {
+		"MAILER-DAEMON@example.org", "no-reply@bank.example", "donotreply@x.example", "MAILER-DAEMON", "root"} {
 		if svc.NeverSend(addr) == "" {
 			t.Errorf("NeverSend(%q) allows mail", addr)
 		}
