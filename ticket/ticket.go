@@ -147,8 +147,8 @@ type Attachment struct {
 	ContentID   string `json:"content_id"`
 }
 
-// Mail is an incoming mail as the parser understood it. Message-IDs are
-// canonical: no angle brackets, surrounding space removed.
+// Mail is an incoming mail as the parser understood it. Message-IDs have
+// no angle brackets and no surrounding space, and are otherwise as received.
 type Mail struct {
 	From    Address
 	To      []Address
