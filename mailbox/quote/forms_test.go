@@ -3,6 +3,8 @@ package quote
 import (
 	"strings"
 	"testing"
+
+	"github.com/ticketd/ticketd/mailbox/rfc822"
 )
 
 // formCase is one form of reply, written as the client named produces it.
@@ -266,5 +268,39 @@ func TestVisibleMobileFooters(t *testing.T) {
 		if got := Visible(in, "", false); got != strings.TrimSpace(in) {
 			t.Errorf("text %q was cut: %q", text, got)
 		}
+	}
+}
+
+// TestHTMLVisibleForms: the forms of TestVisibleQuoteStructure in HTML
+// mail, where the structure marks the quote and the text rules find the
+// trailers in what is left.
+func TestHTMLVisibleForms(t *testing.T) {
+	for _, c := range []formCase{
+		{
+			// Apple Mail bottom-posting with a greeting on top.
+			name: "bottom-posted under a cite blockquote",
+			in: `<div>안녕하세요.</div><div><br></div><blockquote type="cite"><div>서류를 보내 주세요.</div></blockquote>` +
+				`<div><br></div><div>서류를 첨부했습니다.</div>`,
+			want: "안녕하세요.\n\n서류를 첨부했습니다.",
+		},
+		{
+			// A Korean company's gateway disclaimer under a Gmail reply.
+			name: "disclaimer under a gmail quote",
+			in: `<div dir="ltr">첨부 서류 재송부합니다.</div><br><div class="gmail_quote"><div class="gmail_attr">2026년 11월 20일 (금) 오후 3:12, ` +
+				`고객센터 &lt;support@example.test&gt;님이 작성:</div><blockquote class="gmail_quote">서류가 흐리게 보입니다.</blockquote></div>` +
+				`<p>본 메일은 발신자가 지정한 수신자만을 위한 것으로 기밀 정보를 포함할 수 있으며, 무단 전재 및 배포 시 법적 책임을 질 수 있습니다.</p>`,
+			want: "첨부 서류 재송부합니다.",
+		},
+		{
+			name: "outlook app footer",
+			in:   `<div>확인했습니다.</div><div><br></div><div>iOS용 Outlook 받기<a href="https://aka.ms/o0ukef">https://aka.ms/o0ukef</a></div>`,
+			want: "확인했습니다.",
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := Visible(rfc822.HTMLToText(c.in), c.in, true); got != c.want {
+				t.Errorf("visible:\n%s\n--- want:\n%s", got, c.want)
+			}
+		})
 	}
 }

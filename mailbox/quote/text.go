@@ -459,6 +459,8 @@ func isSeparator(l string) bool {
 var (
 	// markdownLink is "[text](url)": the text stays.
 	markdownLink = regexp.MustCompile(`\[([^\]]+)\]\([^)]*\)`)
+	// trailingURL is a bare link at the end of a line.
+	trailingURL = regexp.MustCompile(`\s*https?://\S*$`)
 	// bracketURL is "<https://...>" or "(https://...)" after a link text.
 	bracketURL = regexp.MustCompile(`\s*[<(]\s*https?://[^>)]*[>)]`)
 )
@@ -551,11 +553,15 @@ func (r *rules) isAppFooter(i int) bool {
 }
 
 // linkText is t with the links mail apps put in their footers removed:
-// "[text](url)" keeps the text, "<https://...>" goes.
+// "[text](url)" keeps the text, "<https://...>" and a bare link at the end
+// go.
 func linkText(t string) string {
 	if strings.ContainsAny(t, "[<(") {
 		t = markdownLink.ReplaceAllString(t, "$1")
 		t = bracketURL.ReplaceAllString(t, "")
+	}
+	if strings.Contains(t, "://") {
+		t = trailingURL.ReplaceAllString(t, "") // HTML rendered: "받기https://aka.ms/..."
 	}
 	return strings.TrimSpace(strings.Trim(t, "()<>"))
 }
