@@ -494,8 +494,12 @@ func isMobileSignature(l string) bool {
 	if t == "" || utf8.RuneCountInString(t) > maxMarkerRunes || !utf8.ValidString(t) {
 		return false
 	}
-	if c, _ := utf8.DecodeRuneInString(strings.TrimLeft(t, "(<[ ")); !strings.ContainsRune(mobileFirst, unicode.ToLower(c)) {
+	c, _ := utf8.DecodeRuneInString(strings.TrimLeft(t, "(<[ "))
+	if !strings.ContainsRune(mobileFirst, unicode.ToLower(c)) {
 		return false
+	}
+	if c >= 0xac00 && c <= 0xd7a3 && !strings.Contains(t, "에서") {
+		return false // the Korean forms all say "...에서 보냄"
 	}
 	t = linkText(t)
 	for _, re := range mobileSignatures {
