@@ -60,3 +60,31 @@ func TestNotifyInTheReadersLanguage(t *testing.T) {
 		t.Errorf("3 MiB: %q", got)
 	}
 }
+
+// TestAgentErrorInTheReadersLanguage: what was wrong with an agent's
+// command is said in the agent's language, never in the log's English.
+func TestAgentErrorInTheReadersLanguage(t *testing.T) {
+	r, err := New("")
+	tcheck(t, err, "new")
+	d := data(t)
+	d.AgentName = "김상담"
+	for _, c := range []struct {
+		ce     ticket.CommandError
+		ko, en string
+	}{
+		{ticket.CommandError{Command: "clos", Problem: ticket.ProblemUnknown}, "알 수 없는 명령입니다: #clos", "#clos is not a command."},
+		{ticket.CommandError{Command: "close", Problem: ticket.ProblemNoArgument, Arg: "now"}, `#close 명령 뒤에는 아무것도 쓰지 않습니다 (받은 내용: "now").`, `#close takes nothing after it (got "now").`},
+		{ticket.CommandError{Command: "assign", Problem: ticket.ProblemNeedsAgent}, "#assign 뒤에 상담원의 메일 주소를 써 주십시오", "#assign needs an agent's address"},
+		{ticket.CommandError{Command: "assign", Problem: ticket.ProblemNotAgent, Arg: "x@example.org"}, "x@example.org 주소는 등록된 상담원이 아닙니다.", "x@example.org is not a configured agent."},
+		{ticket.CommandError{Command: "priority", Problem: ticket.ProblemPriority, Arg: "urgent"}, "#priority 뒤에는 low, normal, high 중 하나를", "#priority takes low, normal or high"},
+	} {
+		d.CommandError, d.Error = &c.ce, c.ce.Error()
+		ko, err := r.Render("agent_error", "ko", d)
+		tcheck(t, err, "render ko")
+		mustContain(t, "ko", ko.Text, "원인: "+c.ko, "접수번호 #1234")
+		mustNotContain(t, "ko", ko.Text, c.ce.Error())
+		en, err := r.Render("agent_error", "en", d)
+		tcheck(t, err, "render en")
+		mustContain(t, "en", en.Text, "Reason: "+c.en)
+	}
+}

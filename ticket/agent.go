@@ -75,6 +75,41 @@ type Command struct {
 	Arg  string
 }
 
+// CommandError is a command in an agent's mail that cannot be carried
+// out. Problem says what is wrong in words a template can put in the
+// reader's language; Error is the English for logs.
+type CommandError struct {
+	Command string // without the '#'
+	Problem CommandProblem
+	Arg     string // what the command was given
+}
+
+// CommandProblem is what is wrong with a command.
+type CommandProblem string
+
+// The problems of commands.
+const (
+	ProblemUnknown    CommandProblem = "unknown"     // no such command
+	ProblemNoArgument CommandProblem = "no_argument" // #close and the like take none
+	ProblemNeedsAgent CommandProblem = "needs_agent" // #assign without an address
+	ProblemNotAgent   CommandProblem = "not_agent"   // #assign to someone not an agent
+	ProblemPriority   CommandProblem = "priority"    // #priority other than low, normal, high
+)
+
+func (e *CommandError) Error() string {
+	switch e.Problem {
+	case ProblemNoArgument:
+		return fmt.Sprintf("#%s takes no argument, got %q", e.Command, e.Arg)
+	case ProblemNeedsAgent:
+		return fmt.Sprintf("#assign needs an agent's address, got %q", e.Arg)
+	case ProblemNotAgent:
+		return fmt.Sprintf("#assign: %s is not a configured agent", e.Arg)
+	case ProblemPriority:
+		return fmt.Sprintf("#priority takes low, normal or high, got %q", e.Arg)
+	}
+	return fmt.Sprintf("unknown command #%s (known: #note #close #solve #pending #open #assign EMAIL #priority low|normal|high)", e.Command)
+}
+
 var cmdRE = regexp.MustCompile(`^#([A-Za-z][A-Za-z-]*)(?:[ \t]+(.*))?$`)
 
 // ParseCommands reads the commands on the first lines of text ("#close",
@@ -108,15 +143,15 @@ scan:
 			}
 		case "close", "solve", "pending", "open":
 			if c.Arg != "" {
-				return nil, text, fmt.Errorf("#%s takes no argument, got %q", c.Name, c.Arg)
+				return nil, text, &CommandError{Command: c.Name, Problem: ProblemNoArgument, Arg: c.Arg}
 			}
 		case "assign":
 			a, err := mail.ParseAddress(c.Arg)
 			if c.Arg == "" || err != nil {
-				return nil, text, fmt.Errorf("#assign needs an agent's address, got %q", c.Arg)
+				return nil, text, &CommandError{Command: c.Name, Problem: ProblemNeedsAgent, Arg: c.Arg}
 			}
 			if isAgent != nil && !isAgent(a.Address) {
-				return nil, text, fmt.Errorf("#assign: %s is not a configured agent", a.Address)
+				return nil, text, &CommandError{Command: c.Name, Problem: ProblemNotAgent, Arg: a.Address}
 			}
 			c.Arg = a.Address
 		case "priority":
@@ -124,10 +159,10 @@ scan:
 			case PriorityLow, PriorityNormal, PriorityHigh:
 				c.Arg = strings.ToLower(c.Arg)
 			default:
-				return nil, text, fmt.Errorf("#priority takes low, normal or high, got %q", c.Arg)
+				return nil, text, &CommandError{Command: c.Name, Problem: ProblemPriority, Arg: c.Arg}
 			}
 		default:
-			return nil, text, fmt.Errorf("unknown command #%s (known: #note #close #solve #pending #open #assign EMAIL #priority low|normal|high)", c.Name)
+			return nil, text, &CommandError{Command: c.Name, Problem: ProblemUnknown}
 		}
 		cmds = append(cmds, c)
 	}
@@ -314,6 +349,9 @@ func (s *Service) apply(tx Tx, t *Ticket, by Address, cmds []Command, now time.T
 func (w *work) queueAgentError(t *Ticket, a Agent, m *Mail, cerr error) error {
 	data := w.s.templateData(t, w.now)
 	data.AgentName, data.Error = a.Name, cerr.Error()
+	if ce := (*CommandError)(nil); errors.As(cerr, &ce) {
+		data.CommandError = ce
+	}
 	r, err := w.s.render.Render("agent_error", w.s.cfg.Language, data)
 	if err != nil {
 		return fmt.Errorf("render agent error: %w", err)

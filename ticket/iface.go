@@ -211,8 +211,11 @@ type TemplateData struct {
 	Status      Status
 	FollowUp    bool // a customer follow-up rather than a new ticket
 	Attachments []Attachment
-	// For errors mailed to an agent, and to the operator.
-	Error string
+	// For errors mailed to an agent, and to the operator: Error is the
+	// English text; CommandError, when it is one, says what was wrong with
+	// the agent's command for the template to say in its language.
+	Error        string
+	CommandError *CommandError
 	// For the operator's alert of a broken sign-in ("oauth_broken"): the
 	// credential, and the command that mends it ("" when none does).
 	Credential, Command string

@@ -14,6 +14,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/ticketd/ticketd/mailbox"
@@ -439,6 +440,13 @@ type remoteBackend struct{ c *http.Client }
 // daemon answers there.
 func dialAdmin(path string) (remoteBackend, bool) {
 	c, err := net.DialTimeout("unix", path, time.Second)
+	// A socket that refuses may be one serve has bound but not yet
+	// listens on (it is starting): ask again for a moment before taking it
+	// for the stale socket of a serve that died.
+	for i := 0; i < 10 && errors.Is(err, syscall.ECONNREFUSED); i++ {
+		time.Sleep(100 * time.Millisecond)
+		c, err = net.DialTimeout("unix", path, time.Second)
+	}
 	if err != nil {
 		return remoteBackend{}, false
 	}
