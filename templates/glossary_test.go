@@ -88,3 +88,17 @@ func TestAgentErrorInTheReadersLanguage(t *testing.T) {
 		mustContain(t, "en", en.Text, "Reason: "+c.en)
 	}
 }
+
+// TestReplySignatureDelimiter: the relayed reply's signature starts with
+// "-- " (RFC 3676 section 4.3), so clients fold and strip it.
+func TestReplySignatureDelimiter(t *testing.T) {
+	r, err := New("")
+	tcheck(t, err, "new")
+	d := data(t)
+	d.ReplyText = "답변입니다."
+	for _, lang := range []string{"ko", "en"} {
+		out, err := r.Render("reply", lang, d)
+		tcheck(t, err, "render "+lang)
+		mustContain(t, lang, out.Text, "\n-- \n")
+	}
+}

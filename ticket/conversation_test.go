@@ -407,3 +407,33 @@ func TestParticipantsAreBounded(t *testing.T) {
 		t.Fatalf("the reply goes to %d To and %d Cc, want 1 and 10", len(reply.To), len(reply.Cc))
 	}
 }
+
+// TestNotificationsShowTheCustomer: an agent's inbox shows who wrote (the
+// customer's name with the center's on the support address), and every
+// notification of a ticket has the ticket's one subject.
+func TestNotificationsShowTheCustomer(t *testing.T) {
+	svc, db := setup(t, withAgents(false))
+	ingest(t, svc, mail("kim@example.org", "카드 분실", "q1@example.org"))
+	follow := mail("kim@example.org", "Re: [#1] Re: 카드 분실", "q2@example.org")
+	follow.InReplyTo = outbox(t, db)[0].MessageID
+	if res := ingest(t, svc, follow); res.TicketID != 1 || res.NewTicket {
+		t.Fatalf("follow-up %+v", res)
+	}
+	notes := mailTo(t, db, agentKim.Email)
+	if len(notes) != 2 {
+		t.Fatalf("%d notifications, want 2", len(notes))
+	}
+	for _, n := range notes {
+		if n.Subject != "[#1] 카드 분실" || n.From.Name != "김고객 (고객센터)" || n.From.Email != support.Email {
+			t.Errorf("notification subject %q from %+v", n.Subject, n.From)
+		}
+	}
+	// Without a name, the center's.
+	anon := mail("lee@example.org", "문의", "q3@example.org")
+	anon.From.Name = ""
+	ingest(t, svc, anon)
+	notes = mailTo(t, db, agentKim.Email)
+	if last := notes[len(notes)-1]; last.From.Name != support.Name {
+		t.Errorf("nameless customer: from %+v", last.From)
+	}
+}

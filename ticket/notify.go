@@ -122,7 +122,9 @@ func (w *work) notifyAgents(t *Ticket, in *Message) (int, error) {
 	data.CustomerText = in.Visible
 	data.FollowUp = !w.res.NewTicket
 	data.Attachments = in.Attachments
-	data.TicketSubject = TaggedSubject(t.ID, in.Subject)
+	// One subject per ticket, the ticket's own: a follow-up's "Re: [#1]
+	// Re: ..." would split the agents' thread.
+	data.TicketSubject = TaggedSubject(t.ID, t.Subject)
 	data.AckReason, data.AckDue = w.res.HeldBack, w.res.AckDue
 	r, err := w.s.render.Render("notify", w.s.cfg.Language, data)
 	if err != nil {
@@ -134,7 +136,7 @@ func (w *work) notifyAgents(t *Ticket, in *Message) (int, error) {
 			replyTo.Email = w.s.cfg.Signer.AgentReplyAddress(w.s.cfg.Support.Email, t.ID, to.Email)
 		}
 		mid, err := w.s.queue(w.tx, t, Outgoing{
-			From: w.s.cfg.Support, To: []Address{to}, ReplyTo: []Address{replyTo},
+			From: w.s.notifyFrom(in.From), To: []Address{to}, ReplyTo: []Address{replyTo},
 			Subject: r.Subject, InReplyTo: in.MessageID, References: nonEmpty(in.MessageID),
 			Headers: w.s.autoHeaders("auto-generated"), Text: r.Text, HTML: r.HTML, Kind: KindAuto,
 			AttachFrom: in.ID,
@@ -148,6 +150,22 @@ func (w *work) notifyAgents(t *Ticket, in *Message) (int, error) {
 	}
 	w.queued = true
 	return len(rcpts), nil
+}
+
+// notifyFrom is the sender of a notification: the support address under
+// the customer's name and the center's ("김민수 (서민금융 고객센터)"), so an
+// agent's inbox shows who wrote; the center's name alone when the customer
+// gave none.
+func (s *Service) notifyFrom(customer Address) Address {
+	from := s.cfg.Support
+	if n := strings.TrimSpace(customer.Name); n != "" {
+		if from.Name != "" {
+			from.Name = n + " (" + from.Name + ")"
+		} else {
+			from.Name = n
+		}
+	}
+	return from
 }
 
 func nonEmpty(s string) []string {
