@@ -26,6 +26,24 @@ var statusNames = map[ticket.Status][2]string{
 	ticket.StatusClosed:  {"종료", "closed"},
 }
 
+var priorityNames = map[ticket.Priority][2]string{
+	ticket.PriorityLow:    {"낮음", "low"},
+	ticket.PriorityNormal: {"보통", "normal"},
+	ticket.PriorityHigh:   {"높음", "high"},
+}
+
+// priorityName is a ticket priority in the reader's language.
+func priorityName(p ticket.Priority, ko bool) string {
+	n, ok := priorityNames[p]
+	switch {
+	case !ok:
+		return string(p)
+	case ko:
+		return n[0]
+	}
+	return n[1]
+}
+
 // notGlossary are words Korean templates must not use, with the glossary's
 // word for the same thing.
 var notGlossary = map[string]string{

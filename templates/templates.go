@@ -308,11 +308,12 @@ func oneLine(s string) string {
 func funcMap(lang string) texttemplate.FuncMap {
 	ko := lang == "ko"
 	return texttemplate.FuncMap{
-		"hours":  func(h ticket.Hours) string { return formatHours(h, ko) },
-		"days":   func(h ticket.Hours) string { return formatDays(h, ko) },
-		"mb":     func(n int64) string { return fmt.Sprintf("%.1f", float64(n)/(1<<20)) },
-		"size":   sizeText,
-		"status": func(s ticket.Status) string { return statusName(s, ko) },
+		"hours":    func(h ticket.Hours) string { return formatHours(h, ko) },
+		"days":     func(h ticket.Hours) string { return formatDays(h, ko) },
+		"mb":       func(n int64) string { return fmt.Sprintf("%.1f", float64(n)/(1<<20)) },
+		"size":     sizeText,
+		"status":   func(s ticket.Status) string { return statusName(s, ko) },
+		"priority": func(p ticket.Priority) string { return priorityName(p, ko) },
 		// when formats a time in the center's zone: "12월 2일 14:05" or
 		// "Dec 2, 14:05".
 		"when": func(t time.Time, h ticket.Hours) string {

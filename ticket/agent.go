@@ -314,35 +314,76 @@ func (s *Service) relayFull(tx Tx, t *Ticket, a Agent, text string, atts []Attac
 	return stored.ID, tx.Enqueue(&o)
 }
 
-// apply runs the agent's commands on t, recording each as a note.
+// apply runs the agent's commands on t, recording each as a note in the
+// center's language (template "history"); assigning the ticket to another
+// agent mails them (template "assigned").
 func (s *Service) apply(tx Tx, t *Ticket, by Address, cmds []Command, now time.Time) error {
 	for _, c := range cmds {
-		var what string
+		ch := Change{Command: c.Name, By: by}
 		switch c.Name {
 		case "note":
 			continue
 		case "close":
-			t.Status, what = StatusClosed, "status: closed"
+			t.Status = StatusClosed
 		case "solve":
-			t.Status, what = StatusSolved, "status: solved"
+			t.Status = StatusSolved
 		case "pending":
-			t.Status, what = StatusPending, "status: pending"
+			t.Status = StatusPending
 		case "open":
-			t.Status, what = StatusOpen, "status: open"
+			t.Status = StatusOpen
 		case "assign":
-			t.Assignee, what = c.Arg, "assigned to "+c.Arg
+			t.Assignee = c.Arg
+			if a, ok := s.agent(c.Arg); ok {
+				ch.Assignee = Address{Name: a.Name, Email: a.Email}
+			} else {
+				ch.Assignee = Address{Email: c.Arg}
+			}
 		case "priority":
-			t.Priority, what = Priority(c.Arg), "priority: "+c.Arg
+			t.Priority = Priority(c.Arg)
 		}
+		ch.Status, ch.Priority = t.Status, t.Priority
 		t.UpdatedAt = now
-		n := &Message{TicketID: t.ID, Direction: DirIn, Kind: KindNote, From: by, Body: what + " (by " + by.Email + ")",
-			Visible: what + " (by " + by.Email + ")", Date: now, ReceivedAt: now, Source: "command", Attachments: []Attachment{}}
+		data := s.templateData(t, now)
+		data.Change = &ch
+		r, err := s.render.Render("history", s.cfg.Language, data)
+		if err != nil {
+			return fmt.Errorf("render history: %w", err)
+		}
+		n := &Message{TicketID: t.ID, Direction: DirIn, Kind: KindNote, From: by, Body: r.Subject,
+			Visible: r.Subject, Date: now, ReceivedAt: now, Source: "command", Attachments: []Attachment{}}
 		if err := tx.AddMessage(n, nil); err != nil {
 			return err
 		}
 		t.Messages++
+		if c.Name == "assign" && !SameMailbox(ch.Assignee.Email, by.Email) {
+			if err := s.mailAssignee(tx, t, data, now); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// mailAssignee tells the agent a ticket was assigned to, with a Reply-To
+// bound to them as in a notification, so they can answer from the mail.
+func (s *Service) mailAssignee(tx Tx, t *Ticket, data TemplateData, now time.Time) error {
+	to := data.Change.Assignee
+	r, err := s.render.Render("assigned", s.cfg.Language, data)
+	if err != nil {
+		return fmt.Errorf("render assigned: %w", err)
+	}
+	replyTo := Address{Name: s.cfg.Support.Name, Email: s.cfg.Support.Email}
+	if s.cfg.PlusAddressing {
+		replyTo.Email = s.cfg.Signer.AgentReplyAddress(s.cfg.Support.Email, t.ID, to.Email)
+	}
+	mid, err := s.queue(tx, t, Outgoing{
+		From: s.cfg.Support, To: []Address{to}, ReplyTo: []Address{replyTo},
+		Subject: r.Subject, Headers: s.autoHeaders("auto-generated"), Text: r.Text, HTML: r.HTML, Kind: KindAuto,
+	}, now, false)
+	if err != nil {
+		return err
+	}
+	return tx.PutNotification(Notification{MessageID: mid, TicketID: t.ID, To: strings.ToLower(to.Email), SentAt: now})
 }
 
 // queueAgentError mails the agent why their reply was not sent.

@@ -229,8 +229,10 @@ func TestAgentReplyByEmail(t *testing.T) {
 	if res := ingest(t, svc, note); res.Kind != ticket.KindNote || res.Relayed {
 		t.Fatalf("#note: %+v", res)
 	}
-	if len(outbox(t, db)) != before {
-		t.Fatal("#note queued mail")
+	// Only the new assignee is mailed (the note reaches nobody).
+	if after := outbox(t, db); len(after) != before+1 || after[len(after)-1].To[0].Email != agentLee.Email ||
+		after[len(after)-1].Subject != "[#1] 카드 분실" {
+		t.Fatalf("#note with #assign queued %d mails, want one to the new assignee", len(after)-before)
 	}
 	tk := getTicket(t, db, 1)
 	if tk.Priority != ticket.PriorityHigh || tk.Assignee != agentLee.Email {
@@ -435,5 +437,42 @@ func TestNotificationsShowTheCustomer(t *testing.T) {
 	notes = mailTo(t, db, agentKim.Email)
 	if last := notes[len(notes)-1]; last.From.Name != support.Name {
 		t.Errorf("nameless customer: from %+v", last.From)
+	}
+}
+
+// TestHistoryInTheCentersLanguage: the notes that record agents' changes
+// are in the center's language, and assigning mails the new assignee.
+func TestHistoryInTheCentersLanguage(t *testing.T) {
+	svc, db := setup(t, withAgents(true), func(c *ticket.Config) { c.Language = "ko" })
+	ingest(t, svc, mail("kim@example.org", "카드 분실", "q1@example.org"))
+	if err := svc.Assign(1, agentKim.Email, agentLee.Email); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.SetStatus(1, agentKim.Email, ticket.StatusPending); err != nil {
+		t.Fatal(err)
+	}
+	var notes []string
+	for _, m := range messages(t, db, 1) {
+		if m.Kind == ticket.KindNote {
+			notes = append(notes, m.Body)
+		}
+	}
+	want := []string{"상담원 배정: 이상담 <lee.agent@example.test> (처리: 김상담)", "상태: 고객 답변 대기 (처리: 김상담)"}
+	if strings.Join(notes, "|") != strings.Join(want, "|") {
+		t.Errorf("notes %q, want %q", notes, want)
+	}
+	mails := mailTo(t, db, agentLee.Email)
+	last := mails[len(mails)-1]
+	if !strings.Contains(last.Text, "문의(접수번호 #1)가 상담원님께 배정되었습니다 (배정: 김상담).") || last.Subject != "[#1] 카드 분실" ||
+		len(last.ReplyTo) != 1 || !strings.HasPrefix(last.ReplyTo[0].Email, "support+t1a-") {
+		t.Errorf("assignment mail: subject %q reply-to %v\n%s", last.Subject, last.ReplyTo, last.Text)
+	}
+	// Taking a ticket oneself mails nobody.
+	before := len(outbox(t, db))
+	if err := svc.Assign(1, agentKim.Email, agentKim.Email); err != nil {
+		t.Fatal(err)
+	}
+	if len(outbox(t, db)) != before {
+		t.Error("assigning oneself mailed someone")
 	}
 }

@@ -186,6 +186,16 @@ type Renderer interface {
 	Render(name, lang string, data TemplateData) (Rendered, error)
 }
 
+// Change is what an agent's command changed on a ticket, for the note
+// that records it and the mail to a new assignee.
+type Change struct {
+	Command  string // "close", "solve", "pending", "open", "assign", "priority"
+	By       Address
+	Status   Status   // after the change
+	Priority Priority // after the change
+	Assignee Address  // for "assign"
+}
+
 // Rendered is a rendered mail: subject line and bodies.
 type Rendered struct {
 	Subject string
@@ -216,6 +226,8 @@ type TemplateData struct {
 	// the agent's command for the template to say in its language.
 	Error        string
 	CommandError *CommandError
+	// For a change an agent made ("history", "assigned").
+	Change *Change
 	// For the operator's alert of a broken sign-in ("oauth_broken"): the
 	// credential, and the command that mends it ("" when none does).
 	Credential, Command string
