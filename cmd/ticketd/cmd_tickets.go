@@ -183,6 +183,9 @@ func cmdAttachmentGet(c *cli) int {
 	if err != nil {
 		return c.fail("attachment get: %v", err)
 	}
+	if err := os.MkdirAll(c.out, 0o750); err != nil {
+		return c.fail("attachment get: --out: %v", err)
+	}
 	name := rfc822.SafeFilename(out.File.Filename)
 	ext := filepath.Ext(name)
 	for i := 1; ; i++ {

@@ -150,6 +150,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 	}
 	if cmd == nil {
+		if group := commandGroup(all, args); len(group) > 0 {
+			// "ticketd tickets": the group's own commands, not all of them.
+			fmt.Fprintf(stderr, "ticketd %s: which one?\n\n", args[0])
+			listCommands(stderr, group)
+			return exitUsage
+		}
 		fmt.Fprintf(stderr, "ticketd: unknown command %q\n\n", strings.Join(args, " "))
 		usage(stderr)
 		return exitUsage
@@ -183,11 +189,32 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 func usage(w io.Writer) {
 	fmt.Fprintf(w, "ticketd turns the mail of a support mailbox into tickets.\n\nusage: ticketd [--config FILE] COMMAND [ARGS]\n\ncommands:\n")
+	listCommands(w, commands())
+}
+
+// listCommands prints cmds with their arguments and help, aligned.
+func listCommands(w io.Writer, cmds []command) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	for _, c := range commands() {
+	for _, c := range cmds {
 		fmt.Fprintf(tw, "  %s %s\t%s\n", c.name, c.args, c.help)
 	}
 	tw.Flush()
+}
+
+// commandGroup returns the commands of two words whose first word is the
+// first of args, when args name no whole command ("tickets", "tickets
+// frobnicate").
+func commandGroup(all []command, args []string) []command {
+	if len(args) == 0 {
+		return nil
+	}
+	var out []command
+	for _, c := range all {
+		if first, _, two := strings.Cut(c.name, " "); two && first == args[0] {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func (c *cli) fail(format string, args ...any) int {
@@ -313,6 +340,9 @@ func cmdVersion(c *cli) int {
 			for _, s := range bi.Settings {
 				if s.Key == "vcs.revision" && len(s.Value) >= 12 {
 					v += " (" + s.Value[:12] + ")"
+				}
+				if s.Key == "vcs.modified" && s.Value == "true" {
+					v += " modified"
 				}
 			}
 		}

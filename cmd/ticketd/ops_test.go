@@ -57,6 +57,19 @@ func TestOperatorCommands(t *testing.T) {
 	if code, _, errs := s.ticketd(t, nil, "attachment", "get", "1", "9", "--out", dir); code == 0 || !strings.Contains(errs, "has 1 attachments") {
 		t.Fatalf("missing attachment: %d %s", code, errs)
 	}
+	// --out makes its directory.
+	nested := filepath.Join(t.TempDir(), "a", "b")
+	if code, _, errs := s.ticketd(t, nil, "attachment", "get", "1", "1", "--out", nested); code != 0 {
+		t.Fatalf("attachment get into a new directory: %d %s", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(nested, "_._evilr.png")); err != nil {
+		t.Errorf("not saved into the new directory: %v", err)
+	}
+	// A group of commands alone prints its own commands.
+	if code, _, errs := s.ticketd(t, nil, "tickets"); code != exitUsage || !strings.Contains(errs, "tickets list") ||
+		!strings.Contains(errs, "tickets show") || strings.Contains(errs, "quarantine") {
+		t.Errorf("tickets alone: %d\n%s", code, errs)
+	}
 
 	// Suppressions: nothing listed, then removing an unknown address fails.
 	if code, out, _ := s.ticketd(t, nil, "suppressions", "list"); code != 0 || !strings.Contains(out, "EMAIL") {
