@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -239,7 +240,16 @@ func loadConfig(path string) (*Settings, []error) {
 	}
 	c, err := parseConfig(data)
 	if err != nil {
-		return nil, []error{fmt.Errorf("config %s: %w", path, err)}
+		var all []error
+		if joined, ok := err.(interface{ Unwrap() []error }); ok {
+			all = joined.Unwrap()
+		} else {
+			all = []error{err}
+		}
+		for i, e := range all {
+			all[i] = fmt.Errorf("config %s: %w", path, e)
+		}
+		return nil, all
 	}
 	return checkConfig(c, filepath.Dir(path))
 }
@@ -248,6 +258,13 @@ func loadConfig(path string) (*Settings, []error) {
 // and gives every absent key its default.
 func parseConfig(data []byte) (Config, error) {
 	var c Config
+	var tree yaml.Node
+	if err := yaml.Unmarshal(data, &tree); err != nil {
+		return c, err // not YAML at all: yaml says where
+	}
+	if errs := checkYAML(&tree); len(errs) > 0 {
+		return c, errors.Join(errs...)
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil {

@@ -139,11 +139,21 @@ func (k *checker) paths() {
 	}
 }
 
+// zoneHint suggests the IANA name for the abbreviations people write.
+func zoneHint(tz string) string {
+	names := map[string]string{"KST": "Asia/Seoul", "JST": "Asia/Tokyo", "CST": "Asia/Shanghai", "GMT": "UTC",
+		"UTC+9": "Asia/Seoul", "GMT+9": "Asia/Seoul", "+09:00": "Asia/Seoul", "SEOUL": "Asia/Seoul"}
+	if n, ok := names[strings.ToUpper(strings.TrimSpace(tz))]; ok {
+		return fmt.Sprintf("; did you mean %q?", n)
+	}
+	return " (want an IANA name such as Asia/Seoul)"
+}
+
 // general checks timezone and log.
 func (k *checker) general() {
 	c := k.c
 	if loc, err := time.LoadLocation(c.Timezone); err != nil || c.Timezone == "" {
-		k.bad("timezone", "unknown time zone %q", c.Timezone)
+		k.bad("timezone", "unknown time zone %q%s", c.Timezone, zoneHint(c.Timezone))
 		k.s.Loc = time.UTC
 	} else {
 		k.s.Loc = loc

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -200,5 +201,40 @@ smtp: {host: 127.0.0.1, security: `+sec+`}
 		if len(errs) > 0 || s.SMTP.Port != port || s.SMTP.Timeout != 30*time.Second || s.SMTP.Auth != "plain" {
 			t.Errorf("smtp %s: %v, port %d timeout %v auth %q; want %d, 30s, plain", sec, errs, s.SMTP.Port, s.SMTP.Timeout, s.SMTP.Auth, port)
 		}
+	}
+}
+
+// TestConfigYAMLProblemsAtOnce: check-config reports every problem of the
+// file's shape at once, each by its key path and line, with the nearest
+// known key for a misspelt one.
+func TestConfigYAMLProblemsAtOnce(t *testing.T) {
+	data := []byte(`data_dir: ./data
+center: {name: x, adress: support@example.test}
+mailboxes:
+  - {name: a, host: imap.example.com, username: u, pasword_file: /x, port: abc}
+smtp: {host: smtp.example.com, timeout: 10, security: [tls]}
+oauth:
+  - {name: o, client-id: x}
+agents: {name: k}
+`)
+	_, err := parseConfig(data)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	want := []string{
+		`center.adress: unknown key; did you mean "address"? (line 2)`,
+		`mailboxes[0].pasword_file: unknown key; did you mean "password_file"? (line 4)`,
+		`mailboxes[0].port: want a whole number, got "abc" (line 4)`,
+		`smtp.timeout: want a duration like 30s or 48h, got "10" (line 5)`,
+		`smtp.security: want a text, got a list (line 5)`,
+		`oauth[0].client-id: unknown key; did you mean "client_id"? (line 7)`,
+		`agents: want a list, got a section (line 8)`,
+	}
+	got := strings.Split(err.Error(), "\n")
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("problems:\n%s\n--- want:\n%s", err, strings.Join(want, "\n"))
+	}
+	if _, errs := checkConfig(Config{Timezone: "KST"}, t.TempDir()); !strings.Contains(fmt.Sprint(errs), `did you mean "Asia/Seoul"?`) {
+		t.Errorf("KST: %v", errs)
 	}
 }
