@@ -170,7 +170,13 @@ func (p *Pipe) committed(j *Job, res ticket.Result, rejected bool) {
 		log.Info("imap: already stored")
 	case res.NewTicket:
 		log.Info("imap: new ticket", "acknowledged", res.Acknowledged, "automatic", res.Automatic)
+	case res.Relayed:
+		log.Info("imap: agent reply relayed to the customer", "note", res.Note)
+	case res.Kind == ticket.KindNote:
+		log.Info("imap: agent mail kept as an internal note", "note", res.Note)
+	case res.Bounce:
+		log.Info("imap: delivery report recorded")
 	default:
-		log.Info("imap: follow-up")
+		log.Info("imap: follow-up", "notified", res.Notified)
 	}
 }

@@ -30,7 +30,7 @@ func cmdServe(c *cli) int {
 	if !ok {
 		return exitConfig
 	}
-	log := newLogger(c.stderr, s.Config.Log)
+	log := newLogger(c.stderr, s.Config.Log, s.Loc)
 	for _, w := range s.Warnings {
 		log.Warn("config: " + w)
 	}
@@ -76,6 +76,21 @@ func signalContext(parent context.Context, log *slog.Logger) (context.Context, f
 	ctx, cancel := context.WithCancel(parent)
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+	// SIGHUP asks daemons to reload; ticketd reads its configuration and
+	// templates once and logs to stderr (the journal), so there is nothing
+	// to reopen: it says so rather than ignore the signal or die of it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				log.Warn("SIGHUP: reloading is not supported; restart ticketd to read a changed configuration or templates (systemctl restart ticketd)")
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	go func() {
 		select {
 		case sig := <-ch:
@@ -88,7 +103,7 @@ func signalContext(parent context.Context, log *slog.Logger) (context.Context, f
 		log.Warn("second signal; exiting now", "signal", sig.String())
 		os.Exit(exitFail)
 	}()
-	return ctx, func() { signal.Stop(ch); cancel() }
+	return ctx, func() { signal.Stop(ch); signal.Stop(hup); cancel() }
 }
 
 func cmdPoll(c *cli) int {
@@ -96,7 +111,7 @@ func cmdPoll(c *cli) int {
 	if !ok {
 		return exitConfig
 	}
-	log := newLogger(c.stderr, s.Config.Log)
+	log := newLogger(c.stderr, s.Config.Log, s.Loc)
 	ctx, stop := signalContext(c.ctx, log)
 	defer stop()
 	b, err := c.backend(s, log, true)
@@ -129,7 +144,7 @@ func cmdIngest(c *cli) int {
 	if !ok {
 		return exitTempFail // the MTA keeps the mail and tries again
 	}
-	log := newLogger(c.stderr, s.Config.Log)
+	log := newLogger(c.stderr, s.Config.Log, s.Loc)
 	b, err := c.backend(s, log, false)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "ticketd: %v\n", err)

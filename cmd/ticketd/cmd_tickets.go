@@ -61,7 +61,7 @@ func cmdTicketsList(c *cli) int {
 			return c.fail("--status: %v", err)
 		}
 	}
-	b, err := c.backend(s, newLogger(c.stderr, s.Config.Log), false)
+	b, err := c.backend(s, newLogger(c.stderr, s.Config.Log, s.Loc), false)
 	if err != nil {
 		return c.fail("%v", err)
 	}
@@ -90,7 +90,7 @@ func cmdTicketsShow(c *cli) int {
 	if err != nil || id == 0 {
 		return c.fail("tickets show: %q is not a ticket number", c.args[0])
 	}
-	b, err := c.backend(s, newLogger(c.stderr, s.Config.Log), false)
+	b, err := c.backend(s, newLogger(c.stderr, s.Config.Log, s.Loc), false)
 	if err != nil {
 		return c.fail("%v", err)
 	}

@@ -25,7 +25,7 @@ const demoPassword = "demo"
 // seeded with sample mail, prints what happened, and keeps running so more
 // mail can be sent with any client.
 func cmdDemo(c *cli) int {
-	ctx, stop := signalContext(c.ctx, newLogger(c.stderr, LogConfig{}))
+	ctx, stop := signalContext(c.ctx, newLogger(c.stderr, LogConfig{}, nil))
 	defer stop()
 	out := c.stdout
 
@@ -34,7 +34,7 @@ func cmdDemo(c *cli) int {
 		users[u] = demoPassword
 	}
 	srv, err := devserver.Start(devserver.Options{Users: users, Folders: []string{"Processed"},
-		Log: newLogger(c.stderr, LogConfig{Level: "warn"})})
+		Log: newLogger(c.stderr, LogConfig{Level: "warn"}, nil)})
 	if err != nil {
 		return c.fail("demo: start mail servers: %v", err)
 	}
@@ -54,7 +54,7 @@ func cmdDemo(c *cli) int {
 	if err != nil {
 		return c.fail("demo: %v", err)
 	}
-	log := newLogger(c.stderr, s.Config.Log)
+	log := newLogger(c.stderr, s.Config.Log, s.Loc)
 	d, err := openDaemon(s, log, true, 2*time.Second)
 	if err != nil {
 		return c.fail("demo: %v", err)

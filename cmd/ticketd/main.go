@@ -231,10 +231,23 @@ func (c *cli) settings() (*Settings, bool) {
 	return s, len(errs) == 0
 }
 
-func newLogger(w io.Writer, cfg LogConfig) *slog.Logger {
+// newLogger returns the logger of cfg. Times are written in loc (the
+// configured timezone, with its offset) when loc is set; in JSON, a
+// duration is a number of seconds under its key with "_s" appended
+// ("took_s": 0.031), in text it stays as Go writes it ("took=31ms").
+func newLogger(w io.Writer, cfg LogConfig, loc *time.Location) *slog.Logger {
 	lvl, _ := parseLevel(cfg.Level)
-	opts := &slog.HandlerOptions{Level: lvl}
-	if cfg.Format == "json" {
+	json := cfg.Format == "json"
+	opts := &slog.HandlerOptions{Level: lvl, ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+		switch {
+		case a.Key == slog.TimeKey && len(groups) == 0 && loc != nil && a.Value.Kind() == slog.KindTime:
+			a.Value = slog.TimeValue(a.Value.Time().In(loc))
+		case json && a.Value.Kind() == slog.KindDuration:
+			return slog.Float64(a.Key+"_s", a.Value.Duration().Seconds())
+		}
+		return a
+	}}
+	if json {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
@@ -261,7 +274,7 @@ func (c *cli) open() (s *Settings, b backend, code int) {
 	if !ok {
 		return nil, nil, exitConfig
 	}
-	b, err := c.backend(s, newLogger(c.stderr, s.Config.Log), false)
+	b, err := c.backend(s, newLogger(c.stderr, s.Config.Log, s.Loc), false)
 	if err != nil {
 		return nil, nil, c.fail("%v", err)
 	}

@@ -160,7 +160,7 @@ func cmdOAuthLogin(c *cli) int {
 	}
 	cred := s.OAuth[i]
 	ko := s.Ticket.Language == "ko"
-	ctx, stop := signalContext(c.ctx, newLogger(c.stderr, s.Config.Log))
+	ctx, stop := signalContext(c.ctx, newLogger(c.stderr, s.Config.Log, s.Loc))
 	defer stop()
 	st, err := oauth.Login(ctx, cred, func(dc oauth.DeviceCode) {
 		until := dc.Expires.In(s.Loc).Format("15:04")
@@ -180,7 +180,7 @@ func cmdOAuthLogin(c *cli) int {
 	}
 	// Often the first step on a new install: like serve and poll, it may
 	// create the database in a data dir that never had one.
-	b, err := c.backend(s, newLogger(c.stderr, s.Config.Log), true)
+	b, err := c.backend(s, newLogger(c.stderr, s.Config.Log, s.Loc), true)
 	if err != nil {
 		return c.fail("oauth login: signed in, but the tokens cannot be stored: %v", err)
 	}
