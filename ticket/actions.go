@@ -13,7 +13,7 @@ var ErrNotAgent = errors.New("not a configured agent")
 // outbox if mail was queued. An empty by is the operator (recorded as the
 // support address); only agents may reply.
 func (s *Service) act(id uint64, by string, fn func(tx Tx, t *Ticket, a Agent) (queued bool, err error)) error {
-	a, ok := s.agent(by)
+	a, ok := s.agentByNameOrEmail(by)
 	if by == "" {
 		a, ok = Agent{Name: "operator", Email: s.cfg.Support.Email}, true
 	}
@@ -94,11 +94,21 @@ func (s *Service) SetStatus(id uint64, by string, st Status) error {
 
 // Assign gives a ticket to an agent.
 func (s *Service) Assign(id uint64, by, to string) error {
-	if _, ok := s.agent(to); !ok {
+	a, ok := s.agentByNameOrEmail(to)
+	if !ok {
 		return fmt.Errorf("ticket: assign to %s: %w", to, ErrNotAgent)
 	}
-	a, _ := s.agent(to)
 	return s.command(id, by, Command{Name: "assign", Arg: a.Email})
+}
+
+// SetPriority sets a ticket's priority: low, normal or high.
+func (s *Service) SetPriority(id uint64, by string, p Priority) error {
+	switch p {
+	case PriorityLow, PriorityNormal, PriorityHigh:
+	default:
+		return fmt.Errorf("ticket: priority %q: want low, normal or high", p)
+	}
+	return s.command(id, by, Command{Name: "priority", Arg: string(p)})
 }
 
 func (s *Service) command(id uint64, by string, c Command) error {

@@ -19,6 +19,24 @@ func (s *Service) agent(email string) (Agent, bool) {
 	return Agent{}, false
 }
 
+// agentByNameOrEmail finds the agent a person names on the command line:
+// by address, or by the configured name when exactly one agent has it.
+func (s *Service) agentByNameOrEmail(who string) (Agent, bool) {
+	if a, ok := s.agent(who); ok {
+		return a, true
+	}
+	var found []Agent
+	for _, a := range s.cfg.Agents {
+		if a.Name != "" && strings.EqualFold(strings.TrimSpace(who), a.Name) {
+			found = append(found, a)
+		}
+	}
+	if len(found) == 1 {
+		return found[0], true
+	}
+	return Agent{}, false
+}
+
 // agentTicket decides whether a mail from an agent's address is that
 // agent's reply: it must carry a token bound to the agent (or to the group
 // address) in To/Cc/Delivered-To, or reference a notification we sent to

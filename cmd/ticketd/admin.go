@@ -14,6 +14,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -59,7 +60,7 @@ type adminReply struct {
 
 // actionRequest is an agent's action from the CLI.
 type actionRequest struct {
-	Action      string                 `json:"action"` // reply, note, status, assign
+	Action      string                 `json:"action"` // reply, note, status, assign, priority
 	ID          uint64                 `json:"id"`
 	As          string                 `json:"as"`
 	Text        string                 `json:"text,omitempty"`
@@ -155,11 +156,16 @@ func (b localBackend) Act(_ context.Context, r actionRequest) (string, error) {
 		err, done = svc.SetStatus(r.ID, r.As, r.Status), fmt.Sprintf("#%d: status %s", r.ID, r.Status)
 	case "assign":
 		err, done = svc.Assign(r.ID, r.As, r.To), fmt.Sprintf("#%d: assigned to %s", r.ID, r.To)
+	case "priority":
+		err, done = svc.SetPriority(r.ID, r.As, ticket.Priority(strings.ToLower(strings.TrimSpace(r.To)))), fmt.Sprintf("#%d: priority %s", r.ID, r.To)
 	default:
 		return "", fmt.Errorf("unknown action %q", r.Action)
 	}
 	if errors.Is(err, ticket.ErrNotFound) {
 		return "", fmt.Errorf("#%d: %w", r.ID, errNoTicket)
+	}
+	if errors.Is(err, ticket.ErrNotAgent) {
+		return "", fmt.Errorf("%w (give a configured agent's address or name: --as, $TICKETD_AGENT, or the agent to assign)", err)
 	}
 	if err != nil {
 		return "", err
@@ -475,8 +481,13 @@ func (b remoteBackend) do(ctx context.Context, method, path string, body []byte,
 		return fmt.Errorf("%s: %w", bytes.TrimSpace(msg), errNoTicket)
 	}
 	if resp.StatusCode != http.StatusOK {
+		// The daemon's message says what is wrong; the HTTP status says
+		// nothing an agent can act on.
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("daemon: %s: %s", resp.Status, bytes.TrimSpace(msg))
+		if m := bytes.TrimSpace(msg); len(m) > 0 {
+			return errors.New(string(m))
+		}
+		return fmt.Errorf("the running ticketd answered %s", resp.Status)
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
 }

@@ -22,7 +22,7 @@ import (
 // ticketCommands read and act on tickets.
 func ticketCommands() []command {
 	asFlag := func(c *cli, fs *flag.FlagSet) {
-		fs.StringVar(&c.as, "as", os.Getenv("TICKETD_AGENT"), "the agent acting (default $TICKETD_AGENT)")
+		fs.StringVar(&c.as, "as", os.Getenv("TICKETD_AGENT"), "the agent acting, by address or configured name (default $TICKETD_AGENT)")
 	}
 	textFlags := func(c *cli, fs *flag.FlagSet) {
 		asFlag(c, fs)
@@ -43,7 +43,10 @@ func ticketCommands() []command {
 		{name: "note", args: "N [--as AGENT] [TEXT...]", help: "add an internal note (text from the arguments, --file or stdin)", run: cmdNote, flags: textFlags},
 		{name: "close", args: "N [--as AGENT]", help: "close a ticket", run: cmdStatus(ticket.StatusClosed), flags: asFlag},
 		{name: "solve", args: "N [--as AGENT]", help: "mark a ticket solved", run: cmdStatus(ticket.StatusSolved), flags: asFlag},
-		{name: "assign", args: "N AGENT [--as AGENT]", help: "assign a ticket to an agent", run: cmdAssign, flags: asFlag},
+		{name: "pending", args: "N [--as AGENT]", help: "wait for the customer's answer", run: cmdStatus(ticket.StatusPending), flags: asFlag},
+		{name: "open", args: "N [--as AGENT]", help: "open a ticket again", run: cmdStatus(ticket.StatusOpen), flags: asFlag},
+		{name: "priority", args: "N low|normal|high [--as AGENT]", help: "set a ticket's priority", run: cmdPriority, flags: asFlag},
+		{name: "assign", args: "N AGENT [--as AGENT]", help: "assign a ticket to an agent (by address or configured name); they are mailed", run: cmdAssign, flags: asFlag},
 		{name: "attachment get", args: "N INDEX --out DIR", help: "save attachment INDEX (as tickets show numbers them) of ticket N into DIR", run: cmdAttachmentGet,
 			flags: func(c *cli, fs *flag.FlagSet) { fs.StringVar(&c.out, "out", ".", "directory to save into") }},
 	}
@@ -149,10 +152,19 @@ func cmdStatus(st ticket.Status) func(c *cli) int {
 	return func(c *cli) int {
 		id, ok := c.ticketArg()
 		if !ok || len(c.args) != 1 {
-			return c.fail("usage: ticketd %s N [--as AGENT]", map[ticket.Status]string{ticket.StatusClosed: "close", ticket.StatusSolved: "solve"}[st])
+			return c.fail("usage: ticketd %s N [--as AGENT]", map[ticket.Status]string{ticket.StatusClosed: "close", ticket.StatusSolved: "solve",
+				ticket.StatusPending: "pending", ticket.StatusOpen: "open"}[st])
 		}
 		return c.act(actionRequest{Action: "status", ID: id, As: c.as, Status: st})
 	}
+}
+
+func cmdPriority(c *cli) int {
+	id, ok := c.ticketArg()
+	if !ok || len(c.args) != 2 {
+		return c.fail("usage: ticketd priority N low|normal|high [--as AGENT]")
+	}
+	return c.act(actionRequest{Action: "priority", ID: id, As: c.as, To: c.args[1]})
 }
 
 func cmdAssign(c *cli) int {

@@ -79,3 +79,44 @@ func TestOperatorCommands(t *testing.T) {
 		t.Fatal("removing an unknown suppression succeeded")
 	}
 }
+
+// TestCLIAgentCommands: --as takes an agent's address or configured name;
+// pending, open and priority work like the mail commands; the assignee is
+// shown in tickets list, show and the JSON; a wrong agent is an error in
+// words.
+func TestCLIAgentCommands(t *testing.T) {
+	s := newStack(t, "agents: [{name: 김상담, email: agent@example.test}, {name: 이상담, email: lee.agent@example.test}]")
+	if code, _, errs := s.ticketd(t, []byte(inquiry), "ingest"); code != 0 {
+		t.Fatalf("ingest: %s", errs)
+	}
+	steps := [][]string{
+		{"assign", "1", "이상담", "--as", "김상담"},
+		{"pending", "1", "--as", "agent@example.test"},
+		{"priority", "1", "high", "--as", "김상담"},
+	}
+	for _, args := range steps {
+		if code, out, errs := s.ticketd(t, nil, args...); code != 0 {
+			t.Fatalf("%v: exit %d %s %s", args, code, out, errs)
+		}
+	}
+	v := s.show(t, 1)
+	if v["assignee"] != "lee.agent@example.test" || v["status"] != "pending" || v["priority"] != "high" {
+		t.Errorf("after the commands: assignee %v status %v priority %v", v["assignee"], v["status"], v["priority"])
+	}
+	if code, out, _ := s.ticketd(t, nil, "tickets", "list"); code != 0 || !strings.Contains(out, "ASSIGNEE") || !strings.Contains(out, "lee.agent@example.test") {
+		t.Errorf("tickets list:\n%s", out)
+	}
+	if code, out, _ := s.ticketd(t, nil, "tickets", "show", "1"); code != 0 || !strings.Contains(out, "Assignee:  lee.agent@example.test") {
+		t.Errorf("tickets show:\n%s", out)
+	}
+	if code, _, _ := s.ticketd(t, nil, "open", "1", "--as", "이상담"); code != 0 {
+		t.Error("open failed")
+	}
+	code, _, errs := s.ticketd(t, nil, "close", "1", "--as", "박아무개")
+	if code == 0 || !strings.Contains(errs, "not a configured agent") || !strings.Contains(errs, "address or name") || strings.Contains(errs, "422") {
+		t.Errorf("unknown agent: exit %d %s", code, errs)
+	}
+	if code, _, errs := s.ticketd(t, nil, "priority", "1", "urgent", "--as", "김상담"); code == 0 || !strings.Contains(errs, "low, normal or high") {
+		t.Errorf("bad priority: exit %d %s", code, errs)
+	}
+}

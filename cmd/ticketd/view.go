@@ -12,13 +12,15 @@ import (
 
 // ticketView is the stable JSON contract of `tickets show --json`.
 type ticketView struct {
-	ID        uint64         `json:"id"`
-	Subject   string         `json:"subject"`
-	Status    ticket.Status  `json:"status"`
-	Requester ticket.Address `json:"requester"`
-	CreatedAt time.Time      `json:"created_at"`
-	UpdatedAt time.Time      `json:"updated_at"`
-	Messages  []messageView  `json:"messages"`
+	ID        uint64          `json:"id"`
+	Subject   string          `json:"subject"`
+	Status    ticket.Status   `json:"status"`
+	Requester ticket.Address  `json:"requester"`
+	Assignee  string          `json:"assignee"`           // the agent's address, "" for nobody
+	Priority  ticket.Priority `json:"priority,omitempty"` // low, normal, high
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
+	Messages  []messageView   `json:"messages"`
 }
 
 type messageView struct {
@@ -43,7 +45,7 @@ type messageView struct {
 }
 
 func newTicketView(t ticket.Ticket, msgs []ticket.Message) ticketView {
-	v := ticketView{ID: t.ID, Subject: t.Subject, Status: t.Status, Requester: t.Requester,
+	v := ticketView{ID: t.ID, Subject: t.Subject, Status: t.Status, Requester: t.Requester, Assignee: t.Assignee, Priority: t.Priority,
 		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, Messages: []messageView{}}
 	for _, m := range msgs {
 		mv := messageView{
@@ -71,16 +73,26 @@ func nonNil[T any](s []T) []T {
 
 func printTickets(w io.Writer, ts []ticket.Ticket, loc *time.Location) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATUS\tUPDATED\tMSGS\tREQUESTER\tSUBJECT")
+	fmt.Fprintln(tw, "ID\tSTATUS\tUPDATED\tMSGS\tREQUESTER\tASSIGNEE\tSUBJECT")
 	for _, t := range ts {
-		fmt.Fprintf(tw, "#%d\t%s\t%s\t%d\t%s\t%s\n", t.ID, t.Status, t.UpdatedAt.In(loc).Format("2006-01-02 15:04"),
-			t.Messages, oneLine(t.Requester.Email, 40), oneLine(t.Subject, 60))
+		assignee := t.Assignee
+		if assignee == "" {
+			assignee = "-"
+		}
+		fmt.Fprintf(tw, "#%d\t%s\t%s\t%d\t%s\t%s\t%s\n", t.ID, t.Status, t.UpdatedAt.In(loc).Format("2006-01-02 15:04"),
+			t.Messages, oneLine(t.Requester.Email, 40), oneLine(assignee, 40), oneLine(t.Subject, 60))
 	}
 	tw.Flush()
 }
 
 func printTicket(w io.Writer, v ticketView, loc *time.Location) {
 	fmt.Fprintf(w, "Ticket #%d  [%s]  %s\n", v.ID, v.Status, oneLine(v.Subject, 200))
+	if v.Assignee != "" {
+		fmt.Fprintf(w, "Assignee:  %s\n", v.Assignee)
+	}
+	if v.Priority != "" {
+		fmt.Fprintf(w, "Priority:  %s\n", v.Priority)
+	}
 	fmt.Fprintf(w, "Requester: %s\nCreated:   %s\nUpdated:   %s\n", v.Requester,
 		v.CreatedAt.In(loc).Format(time.RFC3339), v.UpdatedAt.In(loc).Format(time.RFC3339))
 	att := 0
