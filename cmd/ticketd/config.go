@@ -228,15 +228,25 @@ func findConfig(flagPath string) string {
 	if p := os.Getenv("TICKETD_CONFIG"); p != "" {
 		return p
 	}
+	// On a server the CLI finds the installed daemon's file (the unit's
+	// TICKETD_CONFIG) without being told, unless a local one is here.
+	if _, err := os.Stat("ticketd.yaml"); err != nil {
+		if _, err := os.Stat(systemConfig); err == nil {
+			return systemConfig
+		}
+	}
 	return "ticketd.yaml"
 }
+
+// systemConfig is where scripts/ticketd.service has the configuration.
+const systemConfig = "/etc/ticketd/config.yaml"
 
 // loadConfig reads and checks the file at path. It returns every problem
 // found, each naming its key.
 func loadConfig(path string) (*Settings, []error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, []error{fmt.Errorf("config: %w (set --config or $TICKETD_CONFIG)", err)}
+		return nil, []error{fmt.Errorf("config: %w (set --config or $TICKETD_CONFIG; without them ticketd reads ./ticketd.yaml, else %s)", err, systemConfig)}
 	}
 	c, err := parseConfig(data)
 	if err != nil {
