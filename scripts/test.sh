@@ -46,6 +46,13 @@ step "go vet"
 go vet ./...
 echo "ok"
 
+step "systemd unit sandboxing (systemd-analyze security, at most 2.0)"
+if command -v systemd-analyze >/dev/null 2>&1; then
+  systemd-analyze security --offline=true --threshold=20 scripts/ticketd.service | tail -1
+else
+  echo "skipped (no systemd-analyze on this machine)"
+fi
+
 step "mail stack packages (scripts/mailstack/up.sh --install-only)"
 t=$SECONDS
 bash scripts/mailstack/up.sh --install-only
