@@ -251,7 +251,8 @@ func (k *checker) mailbox(i int, m MailboxConfig) {
 		}
 		k.warnMode(key+".password_file", k.rel(m.PasswordFile))
 		var err error
-		pw, err = secret(m.Password, k.rel(m.PasswordFile), m.PasswordEnv)
+		k.warnInline(key+".password", m.Password, m.PasswordFile, m.PasswordEnv)
+		pw, err = secret(m.Password, k.rel(m.PasswordFile), m.PasswordEnv, "password")
 		if err != nil {
 			k.bad(key+".password", "%v", err)
 		} else if pw == "" {
@@ -360,7 +361,7 @@ func (k *checker) oauth() {
 			k.bad(key+".client_id", "required (the app's ID at the provider)")
 		}
 		k.warnMode(key+".client_secret_file", k.rel(o.ClientSecretFile))
-		sec, err := secret("", k.rel(o.ClientSecretFile), o.ClientSecretEnv)
+		sec, err := secret("", k.rel(o.ClientSecretFile), o.ClientSecretEnv, "client_secret")
 		if err != nil {
 			k.bad(key+".client_secret", "%v", err)
 		} else if sec == "" && o.Flow == oauth.FlowClientCredentials {
@@ -487,7 +488,8 @@ func (k *checker) smtp() {
 		}
 		k.warnMode("smtp.password_file", k.rel(sm.PasswordFile))
 		var err error
-		pw, err = secret(sm.Password, k.rel(sm.PasswordFile), sm.PasswordEnv)
+		k.warnInline("smtp.password", sm.Password, sm.PasswordFile, sm.PasswordEnv)
+		pw, err = secret(sm.Password, k.rel(sm.PasswordFile), sm.PasswordEnv, "password")
 		if err != nil {
 			k.bad("smtp.password", "%v", err)
 		} else if sm.Username != "" && pw == "" {
@@ -600,7 +602,7 @@ func (k *checker) threading() {
 	th := k.c.Threading
 	k.warnMode("threading.secret_file", k.rel(th.SecretFile))
 	if th.SecretFile != "" || th.SecretEnv != "" {
-		sec, err := secret("", k.rel(th.SecretFile), th.SecretEnv)
+		sec, err := secret("", k.rel(th.SecretFile), th.SecretEnv, "secret")
 		if err != nil {
 			k.bad("threading.secret", "%v", err)
 		} else if len(sec) < 16 {
@@ -678,22 +680,35 @@ func (k *checker) warnMode(key, path string) {
 
 // secret returns the first of: the contents of file (trailing newline
 // removed), the environment variable env, the inline value.
-func secret(inline, file, env string) (string, error) {
+// The errors name the keys by prefix: "password" (password_file,
+// password_env), "client_secret", "secret".
+func secret(inline, file, env, prefix string) (string, error) {
 	if file != "" {
 		data, err := os.ReadFile(file)
-		if err != nil {
-			return "", fmt.Errorf("password_file: %w", err)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			return "", fmt.Errorf("%s_file: %s does not exist (relative paths are read from the config file's directory)", prefix, file)
+		case err != nil:
+			return "", fmt.Errorf("%s_file: %w", prefix, err)
 		}
 		return strings.TrimRight(string(data), "\r\n"), nil
 	}
 	if env != "" {
 		v, ok := os.LookupEnv(env)
 		if !ok || v == "" {
-			return "", fmt.Errorf("password_env: environment variable %s is not set", env)
+			return "", fmt.Errorf("%s_env: environment variable %s is not set", prefix, env)
 		}
 		return v, nil
 	}
 	return inline, nil
+}
+
+// warnInline adds a warning for a password written into the config file
+// itself, which ends up in backups, diffs and screen shares.
+func (k *checker) warnInline(key, inline, file, env string) {
+	if inline != "" && file == "" && env == "" {
+		k.s.Warnings = append(k.s.Warnings, fmt.Sprintf("%s: the password is written in the config file; put it in a file of its own (%s_file, mode 0600) or the environment (%s_env)", key, key, key))
+	}
 }
 
 // tlsConfig returns a TLS config that trusts the system roots plus the

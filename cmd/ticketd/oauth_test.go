@@ -64,7 +64,7 @@ func TestCheckConfigOAuth(t *testing.T) {
 	// A client secret about to expire, and a credential nobody uses, are
 	// warnings.
 	soon := time.Now().AddDate(0, 0, 5).Format("2006-01-02")
-	s, errs := checkConfigText(t, base("oauth: [{name: m365, provider: microsoft, tenant: t, client_id: a, client_secret_expires: "+soon+"}]\n", "password: pw", ""))
+	s, errs := checkConfigText(t, base("oauth: [{name: m365, provider: microsoft, tenant: t, client_id: a, client_secret_expires: "+soon+"}]\n", "password_env: HOME", ""))
 	if len(errs) > 0 || len(s.Warnings) != 2 || !strings.Contains(strings.Join(s.Warnings, "\n"), "expires on "+soon) ||
 		!strings.Contains(strings.Join(s.Warnings, "\n"), "named by no mailbox") {
 		t.Errorf("warnings %q, errors %v", s.Warnings, errs)
@@ -255,4 +255,22 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestCheckConfigSecrets: a password written into the config is a warning;
+// a missing secret file is named by its resolved path.
+func TestCheckConfigSecrets(t *testing.T) {
+	base := func(_, mailbox, _ string) string {
+		return "data_dir: /x\ncenter: {address: support@example.test}\n" +
+			"mailboxes: [{host: 127.0.0.1, security: plain, username: support@example.test, " + mailbox + "}]\n" +
+			"smtp: {host: 127.0.0.1, security: plain}\n"
+	}
+	s, errs := checkConfigText(t, base("", "password: pw", ""))
+	if len(errs) > 0 || !strings.Contains(strings.Join(s.Warnings, "\n"), "mailboxes[0].password: the password is written in the config file") {
+		t.Errorf("inline password: warnings %q, errors %v", s.Warnings, errs)
+	}
+	_, errs = checkConfigText(t, base("", "password_file: not-there", ""))
+	if !strings.Contains(fmt.Sprint(errs), "not-there does not exist") || !strings.Contains(fmt.Sprint(errs), "/not-there") {
+		t.Errorf("missing file: %v", errs)
+	}
 }
