@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net"
+	"net/smtp"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,12 +16,20 @@ import (
 
 	"github.com/ticketd/ticketd/mailbox"
 	"github.com/ticketd/ticketd/mailbox/devserver"
+	"github.com/ticketd/ticketd/ticket"
 )
 
 // demoCustomers are the senders of the seeded mail.
 var demoCustomers = []string{"kim@example.test", "alex@example.test", "park@example.test"}
 
 const demoPassword = "demo"
+
+// demoAgent is the demo's one agent: notified of each ticket, and the demo
+// answers Kim's inquiry as them.
+const (
+	demoAgent     = "agent@example.test"
+	demoAgentName = "김상담"
+)
 
 // cmdDemo runs the real daemon against in-process IMAP and SMTP servers
 // seeded with sample mail, prints what happened, and keeps running so more
@@ -29,7 +39,7 @@ func cmdDemo(c *cli) int {
 	defer stop()
 	out := c.stdout
 
-	users := map[string]string{"support@example.test": demoPassword}
+	users := map[string]string{"support@example.test": demoPassword, demoAgent: demoPassword}
 	for _, u := range demoCustomers {
 		users[u] = demoPassword
 	}
@@ -102,8 +112,10 @@ func cmdDemo(c *cli) int {
 		fmt.Fprintf(out, "  %-20s Subject: %s\n  %-20s Auto-Submitted: %s, In-Reply-To: %s\n", u, subject, "",
 			headerOf(raw, "Auto-Submitted"), headerOf(raw, "In-Reply-To"))
 	}
+	demoAgentReply(out, srv, time.Now().Add(30*time.Second))
 	if len(ts) > 0 {
-		v, err := localBackend{d: d}.Ticket(ctx, ts[0].ID)
+		// Kim's ticket: the inquiry, the acknowledgement, the agent's answer.
+		v, err := localBackend{d: d}.Ticket(ctx, 1)
 		if err == nil {
 			fmt.Fprintf(out, "\n")
 			printTicket(out, v, s.Loc)
@@ -112,11 +124,12 @@ func cmdDemo(c *cli) int {
 	fmt.Fprintf(out, `
 The demo keeps running (Ctrl-C stops it). Send more mail with any client:
   SMTP  %s  (no TLS, no auth needed), to support@example.test
-  IMAP  %s  (no TLS) logins: support@example.test, %s, password %q
-ticketd polls every 10 seconds. In another terminal:
+  IMAP  %s  (no TLS) logins: support@example.test, %s (the agent), %s, password %q
+ticketd polls every 10 seconds. Reply to a notification in %s's INBOX and
+the customer gets your answer. In another terminal:
   go run ./cmd/ticketd --config %s tickets list
   go run ./cmd/ticketd --config %s tickets show 1 --json
-`, srv.SMTPAddr(), srv.IMAPAddr(), strings.Join(demoCustomers, ", "), demoPassword, cfgPath, cfgPath)
+`, srv.SMTPAddr(), srv.IMAPAddr(), demoAgent, strings.Join(demoCustomers, ", "), demoPassword, demoAgent, cfgPath, cfgPath)
 	<-ctx.Done()
 	<-done
 	fmt.Fprintln(out, "demo stopped")
@@ -135,7 +148,9 @@ mailboxes:
   - {name: support, host: %q, port: %s, security: plain, username: support@example.test,
      password: %q, schedule: "@every 10s", post_action: move, move_to: Processed}
 smtp: {host: %q, port: %s, security: plain}
-`, dir, ihost, iport, demoPassword, shost, sport)
+agents: [{name: %s, email: %s}]
+threading: {plus_addressing: true}
+`, dir, ihost, iport, demoPassword, shost, sport, demoAgentName, demoAgent)
 	path := filepath.Join(dir, "ticketd.yaml")
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		return "", nil, err
@@ -145,6 +160,52 @@ smtp: {host: %q, port: %s, security: plain}
 		return "", nil, fmt.Errorf("demo config: %v", errs)
 	}
 	return path, s, nil
+}
+
+// demoAgentReply plays the agent's half for Kim's inquiry: it waits for
+// the agent's notification, answers it from the agent's address through
+// SMTP as a mail client would, and waits for the relayed answer in Kim's
+// INBOX, printing each step.
+func demoAgentReply(out io.Writer, srv *devserver.Server, deadline time.Time) {
+	fmt.Fprintf(out, "\nThe agent's half (%s <%s>):\n", demoAgentName, demoAgent)
+	var n *ticket.Mail
+	for n == nil && time.Now().Before(deadline) {
+		msgs, _ := srv.Messages(demoAgent, "INBOX")
+		for _, raw := range msgs {
+			if m, err := mailbox.Parse(raw); err == nil && m.InReplyTo == "demo-ko-1@example.test" && len(m.ReplyTo) == 1 {
+				n = m
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n == nil {
+		fmt.Fprintf(out, "  no notification arrived in time\n")
+		return
+	}
+	fmt.Fprintf(out, "  notified:  Subject: %s, From: %s, Reply-To: %s\n", n.Subject, n.From.Name, n.ReplyTo[0].Email)
+	reply := fmt.Sprintf("From: %s <%s>\r\nTo: %s\r\nSubject: Re: %s\r\nMessage-ID: <demo-agent-1@example.test>\r\n"+
+		"In-Reply-To: <%s>\r\nReferences: <%s>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"+
+		"안녕하세요, 김민수 고객님. 다음 달부터 상환일을 25일로 변경해 드렸습니다.\r\n\r\n"+
+		"%s 님이 작성:\r\n> %s\r\n",
+		demoAgentName, demoAgent, n.ReplyTo[0].Email, n.Subject, n.MessageID, n.MessageID, n.From.Name, n.Subject)
+	if err := smtp.SendMail(srv.SMTPAddr(), nil, demoAgent, []string{n.ReplyTo[0].Email}, []byte(reply)); err != nil {
+		fmt.Fprintf(out, "  the reply could not be sent: %v\n", err)
+		return
+	}
+	fmt.Fprintf(out, "  replied:   to %s, from the agent's mail client\n", n.ReplyTo[0].Email)
+	for time.Now().Before(deadline) {
+		msgs, _ := srv.Messages("kim@example.test", "INBOX")
+		for _, raw := range msgs {
+			m, err := mailbox.Parse(raw)
+			if err != nil || m.Headers["Auto-Submitted"] != "" || !strings.Contains(m.Text, "25일로 변경해 드렸습니다") {
+				continue
+			}
+			fmt.Fprintf(out, "  delivered: kim@example.test got Subject: %s, From: %s, In-Reply-To: <%s>\n", m.Subject, m.From.Name, m.InReplyTo)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	fmt.Fprintf(out, "  the answer did not reach the customer in time\n")
 }
 
 // demoMails are three customer inquiries: Korean in EUC-KR (as older

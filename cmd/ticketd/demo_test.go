@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDemoShowsTheWholeLoop: the demo runs with nothing else and shows the
+// newcomer every step: tickets, acknowledgements, the agent's notification,
+// the agent's reply and the customer receiving it threaded.
+func TestDemoShowsTheWholeLoop(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb lockedWriter
+	done := make(chan int, 1)
+	// run, not runChecked: the demo's loggers write stderr from several
+	// goroutines, so it is a locked buffer, checked for panics below.
+	go func() { done <- run(ctx, []string{"demo"}, nil, &out, &errb) }()
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(out.String(), "The demo keeps running") {
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("the demo did not get through in 60 s:\n%s\n%s", out.String(), errb.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("demo exit %d\n%s", code, errb.String())
+	}
+	if panicLogged.MatchString(errb.String()) {
+		t.Errorf("a panic was recovered:\n%s", errb.String())
+	}
+	for _, want := range []string{
+		"Acknowledgements delivered (3 of 3)",
+		"notified:  Subject: [#1] 햇살론 대출 상환일 변경 문의, From: 김민수 (서민금융 고객센터), Reply-To: support+t1a-",
+		"delivered: kim@example.test got Subject: [#1] Re: 햇살론 대출 상환일 변경 문의, From: 김상담 (서민금융 고객센터), In-Reply-To: <demo-ko-1@example.test>",
+		"Ticket #1", "agent@example.test (the agent)",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the demo's output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
