@@ -32,18 +32,6 @@ var priorityNames = map[ticket.Priority][2]string{
 	ticket.PriorityHigh:   {"높음", "high"},
 }
 
-// priorityName is a ticket priority in the reader's language.
-func priorityName(p ticket.Priority, ko bool) string {
-	n, ok := priorityNames[p]
-	switch {
-	case !ok:
-		return string(p)
-	case ko:
-		return n[0]
-	}
-	return n[1]
-}
-
 // notGlossary are words Korean templates must not use, with the glossary's
 // word for the same thing.
 var notGlossary = map[string]string{
@@ -51,11 +39,18 @@ var notGlossary = map[string]string{
 }
 
 // statusName is a ticket status in the reader's language.
-func statusName(s ticket.Status, ko bool) string {
-	n, ok := statusNames[s]
+func statusName(s ticket.Status, ko bool) string { return termOf(statusNames, s, ko) }
+
+// priorityName is a ticket priority in the reader's language.
+func priorityName(p ticket.Priority, ko bool) string { return termOf(priorityNames, p, ko) }
+
+// termOf is the word for k in the reader's language, or k itself when the
+// table has none.
+func termOf[K ~string](table map[K][2]string, k K, ko bool) string {
+	n, ok := table[k]
 	switch {
 	case !ok:
-		return string(s)
+		return string(k)
 	case ko:
 		return n[0]
 	}
