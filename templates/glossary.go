@@ -2,6 +2,7 @@ package templates
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/ticketd/ticketd/ticket"
 )
@@ -67,4 +68,34 @@ func sizeText(n int64) string {
 		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+}
+
+// cliTerms are the words of the command line's tables and labels, Korean
+// and English, so an agent reads the CLI in the center's language too.
+var cliTerms = map[string][2]string{
+	"id": {"번호", "ID"}, "status": {"상태", "STATUS"}, "updated": {"최근 변경", "UPDATED"}, "messages": {"메일 수", "MSGS"},
+	"requester": {"고객", "REQUESTER"}, "assignee": {"담당 상담원", "ASSIGNEE"}, "subject": {"제목", "SUBJECT"},
+	"ticket": {"문의", "Ticket"}, "requester_label": {"고객", "Requester"}, "assignee_label": {"담당 상담원", "Assignee"},
+	"priority_label": {"우선순위", "Priority"}, "created_label": {"접수일시", "Created"}, "updated_label": {"최근 변경", "Updated"},
+	"message": {"메일", "message"}, "from": {"보낸 사람", "from"}, "subject_label": {"제목", "Subject"},
+	"attachment": {"첨부", "Attachment"}, "warning": {"주의", "Warning"}, "nobody": {"-", "-"},
+	// Directions, kinds and deliveries of messages.
+	"in": {"받음", "in"}, "out": {"보냄", "out"},
+	"customer": {"고객", "customer"}, "agent": {"상담원", "agent"}, "auto": {"자동 안내", "auto"}, "note": {"내부 메모", "note"},
+	"queued": {"발송 대기", "queued"}, "sent": {"발송됨", "sent"}, "failed": {"발송 실패", "failed"},
+}
+
+// Term is the command line's word for key in language lang ("ko" or "en";
+// Korean for anything else but English); the key itself when it has none.
+func Term(lang, key string) string { return termOf(cliTerms, key, !isEnglish(lang)) }
+
+// StatusName is a ticket status in language lang.
+func StatusName(lang string, s ticket.Status) string { return statusName(s, !isEnglish(lang)) }
+
+// PriorityName is a ticket priority in language lang.
+func PriorityName(lang string, p ticket.Priority) string { return priorityName(p, !isEnglish(lang)) }
+
+func isEnglish(lang string) bool {
+	l := strings.ToLower(strings.TrimSpace(lang))
+	return l == "en" || strings.HasPrefix(l, "en-") || strings.HasPrefix(l, "en_")
 }

@@ -77,7 +77,7 @@ func cmdTicketsList(c *cli) int {
 	if c.asJSON {
 		return c.printJSON(ts)
 	}
-	printTickets(c.stdout, ts, s.Loc)
+	printTickets(c.stdout, ts, s.Loc, s.Config.Center.Language)
 	return exitOK
 }
 
@@ -105,7 +105,7 @@ func cmdTicketsShow(c *cli) int {
 	if c.asJSON {
 		return c.printJSON(v)
 	}
-	printTicket(c.stdout, v, s.Loc)
+	printTicket(c.stdout, v, s.Loc, s.Config.Center.Language)
 	return exitOK
 }
 

@@ -100,7 +100,7 @@ func cmdDemo(c *cli) int {
 		return c.fail("demo: %v", err)
 	}
 	fmt.Fprintf(out, "Tickets created:\n")
-	printTickets(out, ts, s.Loc)
+	printTickets(out, ts, s.Loc, s.Config.Center.Language)
 	fmt.Fprintf(out, "\nAcknowledgements delivered (%d of %d):\n", len(acks), len(demoCustomers))
 	for _, u := range demoCustomers {
 		raw, ok := acks[u]
@@ -118,7 +118,7 @@ func cmdDemo(c *cli) int {
 		v, err := localBackend{d: d}.Ticket(ctx, 1)
 		if err == nil {
 			fmt.Fprintf(out, "\n")
-			printTicket(out, v, s.Loc)
+			printTicket(out, v, s.Loc, s.Config.Center.Language)
 		}
 	}
 	fmt.Fprintf(out, `

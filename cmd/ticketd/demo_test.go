@@ -36,7 +36,7 @@ func TestDemoShowsTheWholeLoop(t *testing.T) {
 		"Acknowledgements delivered (3 of 3)",
 		"notified:  Subject: [#1] 햇살론 대출 상환일 변경 문의, From: 김민수 (서민금융 고객센터), Reply-To: support+t1a-",
 		"delivered: kim@example.test got Subject: [#1] Re: 햇살론 대출 상환일 변경 문의, From: 김상담 (서민금융 고객센터), In-Reply-To: <demo-ko-1@example.test>",
-		"Ticket #1", "agent@example.test (the agent)",
+		"문의 #1  [처리 중]", "담당 상담원", "agent@example.test (the agent)",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the demo's output lacks %q:\n%s", want, out.String())

@@ -103,10 +103,14 @@ func TestCLIAgentCommands(t *testing.T) {
 	if v["assignee"] != "lee.agent@example.test" || v["status"] != "pending" || v["priority"] != "high" {
 		t.Errorf("after the commands: assignee %v status %v priority %v", v["assignee"], v["status"], v["priority"])
 	}
-	if code, out, _ := s.ticketd(t, nil, "tickets", "list"); code != 0 || !strings.Contains(out, "ASSIGNEE") || !strings.Contains(out, "lee.agent@example.test") {
+	// The CLI speaks the center's language (Korean here).
+	if code, out, _ := s.ticketd(t, nil, "tickets", "list"); code != 0 || !strings.Contains(out, "담당 상담원") ||
+		!strings.Contains(out, "lee.agent@example.test") || !strings.Contains(out, "고객 답변 대기") || strings.Contains(out, "pending") {
 		t.Errorf("tickets list:\n%s", out)
 	}
-	if code, out, _ := s.ticketd(t, nil, "tickets", "show", "1"); code != 0 || !strings.Contains(out, "Assignee:  lee.agent@example.test") {
+	code, out, _ := s.ticketd(t, nil, "tickets", "show", "1")
+	if flat := strings.Join(strings.Fields(out), " "); code != 0 || !strings.Contains(flat, "담당 상담원: lee.agent@example.test") ||
+		!strings.Contains(flat, "우선순위: 높음") || !strings.Contains(flat, "받음/고객") || !strings.Contains(flat, "내부 메모") {
 		t.Errorf("tickets show:\n%s", out)
 	}
 	if code, _, _ := s.ticketd(t, nil, "open", "1", "--as", "이상담"); code != 0 {
@@ -118,5 +122,21 @@ func TestCLIAgentCommands(t *testing.T) {
 	}
 	if code, _, errs := s.ticketd(t, nil, "priority", "1", "urgent", "--as", "김상담"); code == 0 || !strings.Contains(errs, "low, normal or high") {
 		t.Errorf("bad priority: exit %d %s", code, errs)
+	}
+}
+
+// TestCLIInEnglish: with center.language en the tables are English.
+func TestCLIInEnglish(t *testing.T) {
+	s := newStack(t, "")
+	cfg, _ := os.ReadFile(s.cfg)
+	os.WriteFile(s.cfg, []byte(strings.Replace(string(cfg), "center: {", "center: {language: en, ", 1)), 0o600)
+	if code, _, errs := s.ticketd(t, []byte(inquiry), "ingest"); code != 0 {
+		t.Fatalf("ingest: %s", errs)
+	}
+	if code, out, _ := s.ticketd(t, nil, "tickets", "list"); code != 0 || !strings.Contains(out, "STATUS") || !strings.Contains(out, "new") || strings.Contains(out, "신규") {
+		t.Errorf("tickets list:\n%s", out)
+	}
+	if code, out, _ := s.ticketd(t, nil, "tickets", "show", "1"); code != 0 || !strings.Contains(out, "Ticket #1  [new]") || !strings.Contains(out, "in/customer") {
+		t.Errorf("tickets show:\n%s", out)
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
+	"golang.org/x/text/width"
+
+	"github.com/ticketd/ticketd/templates"
 	"github.com/ticketd/ticketd/ticket"
 )
 
@@ -71,47 +73,95 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-func printTickets(w io.Writer, ts []ticket.Ticket, loc *time.Location) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATUS\tUPDATED\tMSGS\tREQUESTER\tASSIGNEE\tSUBJECT")
+func printTickets(w io.Writer, ts []ticket.Ticket, loc *time.Location, lang string) {
+	term := func(k string) string { return templates.Term(lang, k) }
+	rows := [][]string{{term("id"), term("status"), term("updated"), term("messages"), term("requester"), term("assignee"), term("subject")}}
 	for _, t := range ts {
 		assignee := t.Assignee
 		if assignee == "" {
-			assignee = "-"
+			assignee = term("nobody")
 		}
-		fmt.Fprintf(tw, "#%d\t%s\t%s\t%d\t%s\t%s\t%s\n", t.ID, t.Status, t.UpdatedAt.In(loc).Format("2006-01-02 15:04"),
-			t.Messages, oneLine(t.Requester.Email, 40), oneLine(assignee, 40), oneLine(t.Subject, 60))
+		rows = append(rows, []string{fmt.Sprintf("#%d", t.ID), templates.StatusName(lang, t.Status), t.UpdatedAt.In(loc).Format("2006-01-02 15:04"),
+			fmt.Sprint(t.Messages), oneLine(t.Requester.Email, 40), oneLine(assignee, 40), oneLine(t.Subject, 60)})
 	}
-	tw.Flush()
+	writeTable(w, rows)
 }
 
-func printTicket(w io.Writer, v ticketView, loc *time.Location) {
-	fmt.Fprintf(w, "Ticket #%d  [%s]  %s\n", v.ID, v.Status, oneLine(v.Subject, 200))
+// writeTable writes rows as columns two spaces apart, aligned by display
+// width: Hangul and other wide characters take two columns (text/tabwriter
+// counts them as one, which skews a Korean table).
+func writeTable(w io.Writer, rows [][]string) {
+	var widths []int
+	for _, r := range rows {
+		for i, cell := range r {
+			if i >= len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], displayWidth(cell))
+		}
+	}
+	for _, r := range rows {
+		var b strings.Builder
+		for i, cell := range r {
+			b.WriteString(cell)
+			if i < len(r)-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-displayWidth(cell)+2))
+			}
+		}
+		fmt.Fprintln(w, b.String())
+	}
+}
+
+// displayWidth is the width of s on a terminal.
+func displayWidth(s string) int {
+	n := 0
+	for _, r := range s {
+		switch width.LookupRune(r).Kind() {
+		case width.EastAsianWide, width.EastAsianFullwidth:
+			n += 2
+		default:
+			n++
+		}
+	}
+	return n
+}
+
+func printTicket(w io.Writer, v ticketView, loc *time.Location, lang string) {
+	term := func(k string) string { return templates.Term(lang, k) }
+	labelWidth := 0
+	for _, k := range []string{"assignee_label", "priority_label", "requester_label", "created_label", "updated_label"} {
+		labelWidth = max(labelWidth, displayWidth(term(k))+2)
+	}
+	label := func(k string) string { // "고객:" padded to the widest label by display width
+		l := term(k) + ":"
+		return l + strings.Repeat(" ", labelWidth-displayWidth(l)+1)
+	}
+	fmt.Fprintf(w, "%s #%d  [%s]  %s\n", term("ticket"), v.ID, templates.StatusName(lang, v.Status), oneLine(v.Subject, 200))
 	if v.Assignee != "" {
-		fmt.Fprintf(w, "Assignee:  %s\n", v.Assignee)
+		fmt.Fprintf(w, "%s%s\n", label("assignee_label"), v.Assignee)
 	}
 	if v.Priority != "" {
-		fmt.Fprintf(w, "Priority:  %s\n", v.Priority)
+		fmt.Fprintf(w, "%s%s\n", label("priority_label"), templates.PriorityName(lang, v.Priority))
 	}
-	fmt.Fprintf(w, "Requester: %s\nCreated:   %s\nUpdated:   %s\n", v.Requester,
-		v.CreatedAt.In(loc).Format(time.RFC3339), v.UpdatedAt.In(loc).Format(time.RFC3339))
+	fmt.Fprintf(w, "%s%s\n%s%s\n%s%s\n", label("requester_label"), v.Requester,
+		label("created_label"), v.CreatedAt.In(loc).Format(time.RFC3339), label("updated_label"), v.UpdatedAt.In(loc).Format(time.RFC3339))
 	att := 0
 	for _, m := range v.Messages {
 		date := ""
 		if m.Date != nil {
 			date = m.Date.In(loc).Format("2006-01-02 15:04")
 		}
-		fmt.Fprintf(w, "\n--- message %d  %s/%s  %s  from %s", m.ID, m.Direction, m.Kind, date, m.From)
+		fmt.Fprintf(w, "\n--- %s %d  %s/%s  %s  %s %s", term("message"), m.ID, term(string(m.Direction)), term(string(m.Kind)), date, term("from"), m.From)
 		if m.Delivery != "" {
-			fmt.Fprintf(w, "  (%s)", m.Delivery)
+			fmt.Fprintf(w, "  (%s)", term(m.Delivery))
 		}
-		fmt.Fprintf(w, "\nSubject: %s\n", oneLine(m.Subject, 200))
+		fmt.Fprintf(w, "\n%s: %s\n", term("subject_label"), oneLine(m.Subject, 200))
 		for _, a := range m.Attachments {
 			att++
-			fmt.Fprintf(w, "Attachment [%d]: %s (%s, %d bytes, sha256 %.12s…)\n", att, oneLine(a.Filename, 100), a.ContentType, a.Size, a.SHA256)
+			fmt.Fprintf(w, "%s [%d]: %s (%s, %d bytes, sha256 %.12s…)\n", term("attachment"), att, oneLine(a.Filename, 100), a.ContentType, a.Size, a.SHA256)
 		}
 		for _, warn := range m.Warnings {
-			fmt.Fprintf(w, "Warning: %s\n", oneLine(warn, 200))
+			fmt.Fprintf(w, "%s: %s\n", term("warning"), oneLine(warn, 200))
 		}
 		fmt.Fprintf(w, "\n%s\n", strings.TrimRight(m.Visible, "\n"))
 	}
