@@ -76,7 +76,7 @@ func TestConversationAgainstDovecotAndPostfix(t *testing.T) {
 		t.Fatalf("want exactly one ticket:\n%s", out)
 	}
 	code, out = runTicketd(t, bin, cfg, "tickets", "show", "1")
-	for _, want := range []string{"in/customer", "out/auto", "out/agent", "상환일을 25일로 변경했습니다.", "확인했습니다. 감사합니다."} {
+	for _, want := range []string{"받음/고객", "보냄/자동 안내", "보냄/상담원", "상환일을 25일로 변경했습니다.", "확인했습니다. 감사합니다."} {
 		if !strings.Contains(out, want) {
 			t.Errorf("ticket #1 lacks %q:\n%s", want, out)
 		}
