@@ -113,6 +113,6 @@ func (s *Service) SetPriority(id uint64, by string, p Priority) error {
 
 func (s *Service) command(id uint64, by string, c Command) error {
 	return s.act(id, by, func(tx Tx, t *Ticket, a Agent) (bool, error) {
-		return false, s.apply(tx, t, Address{Name: a.Name, Email: a.Email}, []Command{c}, s.cfg.Now().UTC())
+		return s.apply(tx, t, Address{Name: a.Name, Email: a.Email}, []Command{c}, s.cfg.Now().UTC())
 	})
 }

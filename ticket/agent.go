@@ -240,9 +240,11 @@ func (w *work) agentReply(t Ticket, a Agent) error {
 		w.res.MessageID, w.res.Kind, w.res.Relayed = id, KindAgent, true
 		w.queued = true
 	}
-	if err := w.s.apply(w.tx, &t, from, cmds, w.now); err != nil {
+	queued, err := w.s.apply(w.tx, &t, from, cmds, w.now)
+	if err != nil {
 		return err
 	}
+	w.queued = w.queued || queued
 	return w.tx.PutTicket(t)
 }
 
@@ -334,8 +336,9 @@ func (s *Service) relayFull(tx Tx, t *Ticket, a Agent, text string, atts []Attac
 
 // apply runs the agent's commands on t, recording each as a note in the
 // center's language (template "history"); assigning the ticket to another
-// agent mails them (template "assigned").
-func (s *Service) apply(tx Tx, t *Ticket, by Address, cmds []Command, now time.Time) error {
+// agent mails them (template "assigned"); queued reports that mail was
+// queued.
+func (s *Service) apply(tx Tx, t *Ticket, by Address, cmds []Command, now time.Time) (queued bool, err error) {
 	for _, c := range cmds {
 		ch := Change{Command: c.Name, By: by}
 		switch c.Name {
@@ -365,21 +368,22 @@ func (s *Service) apply(tx Tx, t *Ticket, by Address, cmds []Command, now time.T
 		data.Change = &ch
 		r, err := s.render.Render("history", s.cfg.Language, data)
 		if err != nil {
-			return fmt.Errorf("render history: %w", err)
+			return queued, fmt.Errorf("render history: %w", err)
 		}
 		n := &Message{TicketID: t.ID, Direction: DirIn, Kind: KindNote, From: by, Body: r.Subject,
 			Visible: r.Subject, Date: now, ReceivedAt: now, Source: "command", Attachments: []Attachment{}}
 		if err := tx.AddMessage(n, nil); err != nil {
-			return err
+			return queued, err
 		}
 		t.Messages++
 		if c.Name == "assign" && !SameMailbox(ch.Assignee.Email, by.Email) {
 			if err := s.mailAssignee(tx, t, data, now); err != nil {
-				return err
+				return queued, err
 			}
+			queued = true
 		}
 	}
-	return nil
+	return queued, nil
 }
 
 // mailAssignee tells the agent a ticket was assigned to, with a Reply-To

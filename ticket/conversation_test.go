@@ -443,13 +443,21 @@ func TestNotificationsShowTheCustomer(t *testing.T) {
 // TestHistoryInTheCentersLanguage: the notes that record agents' changes
 // are in the center's language, and assigning mails the new assignee.
 func TestHistoryInTheCentersLanguage(t *testing.T) {
-	svc, db := setup(t, withAgents(true), func(c *ticket.Config) { c.Language = "ko" })
+	wakes := 0 // the outbox is woken for mail queued
+	svc, db := setup(t, withAgents(true), func(c *ticket.Config) { c.Language = "ko"; c.OnQueue = func() { wakes++ } })
 	ingest(t, svc, mail("kim@example.org", "카드 분실", "q1@example.org"))
+	before := wakes
 	if err := svc.Assign(1, agentKim.Email, agentLee.Email); err != nil {
 		t.Fatal(err)
 	}
+	if wakes != before+1 {
+		t.Errorf("assigning woke the outbox %d times, want once", wakes-before)
+	}
 	if err := svc.SetStatus(1, agentKim.Email, ticket.StatusPending); err != nil {
 		t.Fatal(err)
+	}
+	if wakes != before+1 {
+		t.Error("a status change woke the outbox")
 	}
 	var notes []string
 	for _, m := range messages(t, db, 1) {
@@ -468,7 +476,7 @@ func TestHistoryInTheCentersLanguage(t *testing.T) {
 		t.Errorf("assignment mail: subject %q reply-to %v\n%s", last.Subject, last.ReplyTo, last.Text)
 	}
 	// Taking a ticket oneself mails nobody.
-	before := len(outbox(t, db))
+	before = len(outbox(t, db))
 	if err := svc.Assign(1, agentKim.Email, agentKim.Email); err != nil {
 		t.Fatal(err)
 	}

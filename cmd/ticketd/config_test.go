@@ -234,6 +234,17 @@ agents: {name: k}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("problems:\n%s\n--- want:\n%s", err, strings.Join(want, "\n"))
 	}
+	// Anchors, aliases and merge keys are YAML, not problems.
+	anchored := []byte(`data_dir: ./data
+center: {name: x, address: support@example.test}
+x-mailbox: &mb {host: imap.example.com, username: u, password_env: P}
+mailboxes:
+  - {<<: *mb, name: a}
+  - *mb
+`)
+	if _, err := parseConfig(anchored); err != nil && strings.Contains(err.Error(), "mailboxes") {
+		t.Errorf("anchors: %v", err)
+	}
 	if _, errs := checkConfig(Config{Timezone: "KST"}, t.TempDir()); !strings.Contains(fmt.Sprint(errs), `did you mean "Asia/Seoul"?`) {
 		t.Errorf("KST: %v", errs)
 	}

@@ -35,6 +35,9 @@ func checkNode(t reflect.Type, n *yaml.Node, path string, errs *[]error) {
 		}
 		*errs = append(*errs, fmt.Errorf("%s: %s (line %d)", key, fmt.Sprintf(format, args...), n.Line))
 	}
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias // "*name": the anchored node
+	}
 	if n.Tag == "!!null" {
 		return
 	}
@@ -53,6 +56,11 @@ func checkNode(t reflect.Type, n *yaml.Node, path string, errs *[]error) {
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
+			if k.Value == "<<" && k.Tag == "!!merge" {
+				// "<<: *defaults": the merged section's keys are this one's.
+				checkNode(t, v, path, errs)
+				continue
+			}
 			f, ok := byKey[k.Value]
 			if !ok {
 				msg := "unknown key"

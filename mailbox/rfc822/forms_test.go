@@ -250,6 +250,13 @@ func TestUUEncodedFiles(t *testing.T) {
 	if err != nil || len(files) != 2 || string(files[0].Data) != "Cat" || string(files[1].Data) != long {
 		t.Errorf("files %+v, %v", files, err)
 	}
+	// Inside a forwarded message the block stays in its text: its files
+	// are not listed, so nothing of it may go.
+	fwd := "From: a@example.com\r\nSubject: fw\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nfw\r\n" +
+		"--b\r\nContent-Type: message/rfc822\r\n\r\nFrom: c@example.com\r\nSubject: inner\r\n\r\nsee file\r\n" + uu + "--b--\r\n"
+	if m := mustParse(t, fwd); len(m.Attachments) != 1 || !strings.Contains(strings.Join(m.Forwarded, ""), "begin 644 cat.txt") {
+		t.Errorf("forwarded: attachments %+v, sections %q", m.Attachments, m.Forwarded)
+	}
 	// A "begin" line that starts no clean block stays text.
 	text := "From: a@example.com\r\nSubject: x\r\n\r\nbegin 644 notes\r\nthis is not uuencoded\r\nend\r\n"
 	if m := mustParse(t, text); len(m.Attachments) != 0 || !strings.Contains(m.Text, "this is not uuencoded") {

@@ -17,7 +17,7 @@ const maxUUFiles = 32
 
 // uuBegin is the first line of a uuencoded file: "begin", the file's mode
 // in octal, its name.
-var uuBegin = regexp.MustCompile(`(?m)^begin(-base64)? [0-7]{3,4} (\S.*?)\s*$`)
+var uuBegin = regexp.MustCompile(`(?m)^begin [0-7]{3,4} (\S.*?)\s*$`)
 
 // hasUUBegin reports cheaply whether b may hold a uuencoded file.
 func hasUUBegin(b []byte) bool {
@@ -29,8 +29,8 @@ func hasUUBegin(b []byte) bool {
 // leave the text. A block that does not decode cleanly up to its "end"
 // stays in the text as it is.
 func (p *parser) uuFiles(text, where string) string {
-	if !strings.Contains(text, "begin ") {
-		return text
+	if p.inner || !strings.Contains(text, "begin ") {
+		return text // a forwarded message keeps its text whole: its files are not listed
 	}
 	var out strings.Builder
 	rest, n := text, 0
@@ -39,7 +39,7 @@ func (p *parser) uuFiles(text, where string) string {
 		if loc == nil {
 			break
 		}
-		name := rest[loc[4]:loc[5]]
+		name := rest[loc[2]:loc[3]]
 		body := rest[loc[1]:]
 		data, end, ok := uudecode(body)
 		if !ok {
@@ -58,9 +58,6 @@ func (p *parser) uuFiles(text, where string) string {
 
 // uuAttachment lists a uuencoded file as an attachment of the mail.
 func (p *parser) uuAttachment(name string, data []byte, where string) {
-	if p.inner {
-		return // a forwarded message's files are not listed
-	}
 	if name == "" || name == "." || name == "/" {
 		name = p.deriveName("application/octet-stream", "")
 	} else {
