@@ -61,7 +61,7 @@ func TestTrustAgainstDovecotAndPostfix(t *testing.T) {
 		t.Fatalf("%d acknowledgements right after the second inquiry, want 1 (the second is held)", n)
 	}
 	code, out := runTicketd(t, bin, cfg, "tickets", "show", "2", "--json")
-	if code != 0 || !strings.Contains(out, "held back") {
+	if code != 0 || !strings.Contains(out, "접수 안내 메일을 잠시 보류했습니다") {
 		t.Fatalf("ticket #2 does not record the held acknowledgement: %s", out)
 	}
 	time.Sleep(3500 * time.Millisecond)

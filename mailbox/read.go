@@ -74,6 +74,14 @@ func addresses(l []rfc822.Address) []ticket.Address {
 	return out
 }
 
+// AuthorHTML returns the part of an agent's HTML reply that the agent wrote,
+// sanitised, for the HTML part of the reply relayed to the customer
+// (ticket.Config.ReplyHTML); "" when it cannot be told apart from the quoted
+// history (see [quote.AuthorHTML]) and the text is to be rendered instead.
+func AuthorHTML(html string) string {
+	return rfc822.SanitizeHTML(quote.AuthorHTML(html))
+}
+
 // Attachments returns the function that gives the attachments of a stored
 // raw mail that go with a mail sent about it (the outbox's
 // OutboxConfig.Attachments): every one but the inline parts (signature

@@ -7,6 +7,9 @@
 # 3. installs Dovecot + Postfix if missing (scripts/mailstack/up.sh --install-only),
 #    so that the end-to-end tests, which start their own throw-away mail stacks
 #    on 127.0.0.1, don't race each other on apt-get;
+#    and Chromium with Korean fonts (Debian's chromium, fonts-noto-cjk) for the
+#    HTML mails' rendering test, whose screenshots go to $TICKETD_SCREENSHOTS
+#    (default /tmp/ticketd-screenshots, never into the repository);
 # 4. go test -race -shuffle=on -count=1 ./... with TICKETD_E2E=1 (e2e tests included);
 # 5. a short run of every fuzz target (func FuzzXxx(f *testing.F) in a _test.go file),
 #    FUZZTIME each (default 20s; FUZZTIME=0 skips this step).
@@ -57,6 +60,18 @@ step "mail stack packages (scripts/mailstack/up.sh --install-only)"
 t=$SECONDS
 bash scripts/mailstack/up.sh --install-only
 echo "ok ($((SECONDS - t)) s)"
+
+step "headless Chromium for the HTML mails (chromium, fonts-noto-cjk)"
+t=$SECONDS
+if ! command -v chromium >/dev/null 2>&1 || ! fc-list :lang=ko 2>/dev/null | grep -q .; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -qq -o Acquire::Retries=3 -o DPkg::Lock::Timeout=600 update
+  apt-get install -y -qq --no-install-recommends -o Acquire::Retries=3 -o DPkg::Lock::Timeout=600 \
+    chromium fonts-noto-cjk >/dev/null
+fi
+chromium --version
+export TICKETD_SCREENSHOTS=${TICKETD_SCREENSHOTS:-/tmp/ticketd-screenshots}
+echo "ok ($((SECONDS - t)) s; screenshots in $TICKETD_SCREENSHOTS)"
 
 step "go test (TICKETD_E2E=1: end-to-end tests included)"
 TICKETD_E2E=1 go test -race -shuffle=on -count=1 -timeout 12m ./...

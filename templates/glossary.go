@@ -99,3 +99,38 @@ func isEnglish(lang string) bool {
 	l := strings.ToLower(strings.TrimSpace(lang))
 	return l == "en" || strings.HasPrefix(l, "en-") || strings.HasPrefix(l, "en_")
 }
+
+// fileTypes name the content types of attachments in words, by the type or
+// its major part.
+var fileTypes = []struct {
+	prefix string
+	ko, en string
+}{
+	{"application/pdf", "PDF 문서", "PDF document"},
+	{"application/x-hwp", "한글 문서", "Hangul document"}, {"application/haansofthwp", "한글 문서", "Hangul document"},
+	{"application/vnd.hancom", "한글 문서", "Hangul document"},
+	{"application/msword", "워드 문서", "Word document"}, {"application/vnd.openxmlformats-officedocument.wordprocessingml", "워드 문서", "Word document"},
+	{"application/vnd.ms-excel", "엑셀 문서", "Excel spreadsheet"}, {"application/vnd.openxmlformats-officedocument.spreadsheetml", "엑셀 문서", "Excel spreadsheet"},
+	{"application/vnd.ms-powerpoint", "파워포인트 문서", "PowerPoint file"}, {"application/vnd.openxmlformats-officedocument.presentationml", "파워포인트 문서", "PowerPoint file"},
+	{"application/zip", "압축 파일", "archive"}, {"application/x-zip", "압축 파일", "archive"}, {"application/x-7z", "압축 파일", "archive"},
+	{"application/x-rar", "압축 파일", "archive"}, {"application/gzip", "압축 파일", "archive"},
+	{"message/rfc822", "전달된 메일", "forwarded mail"},
+	{"image/", "이미지", "image"}, {"video/", "동영상", "video"}, {"audio/", "음성 파일", "audio"}, {"text/", "텍스트", "text"},
+}
+
+// fileType names content type ct in words ("파일" / "file" when unknown).
+func fileType(ct string, ko bool) string {
+	ct = strings.ToLower(strings.TrimSpace(ct))
+	for _, f := range fileTypes {
+		if strings.HasPrefix(ct, f.prefix) {
+			if ko {
+				return f.ko
+			}
+			return f.en
+		}
+	}
+	if ko {
+		return "파일"
+	}
+	return "file"
+}

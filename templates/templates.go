@@ -35,6 +35,12 @@ const (
 	partHTML    = "html"
 )
 
+// layoutName is the name of a language's partials: <lang>/layout.txt.tmpl
+// and <lang>/layout.html.tmpl hold {{define}}d templates that every txt or
+// html template of that language may call (the frame, header and footer of
+// the center's mails). A layout is not a mail of its own.
+const layoutName = "layout"
+
 // Renderer renders the embedded templates, possibly overridden from a
 // directory. It is safe for concurrent use; it never changes after New.
 type Renderer struct {
@@ -97,14 +103,22 @@ func New(dir string) (*Renderer, error) {
 	}
 
 	r := &Renderer{langs: map[string]map[string]*set{}}
+	layouts := map[string]source{} // by lang/part
 	keys := make([]string, 0, len(sources))
-	for k := range sources {
+	for k, s := range sources {
+		if s.name == layoutName {
+			if s.part == partSubject {
+				return nil, fmt.Errorf("templates: %s: a layout has txt and html parts only", s.origin)
+			}
+			layouts[s.lang+"/"+s.part] = s
+			continue
+		}
 		keys = append(keys, k)
 	}
 	sort.Strings(keys) // deterministic: the same file fails first every time
 	for _, k := range keys {
 		s := sources[k]
-		if err := r.add(s); err != nil {
+		if err := r.add(s, layouts); err != nil {
 			return nil, fmt.Errorf("templates: %w", err)
 		}
 	}
@@ -181,8 +195,8 @@ func parseName(rel string) (source, error) {
 	return source{lang: strings.ToLower(lang), name: name, part: part}, nil
 }
 
-// add parses one source into r.
-func (r *Renderer) add(s source) error {
+// add parses one source into r, with its language's layout for its part.
+func (r *Renderer) add(s source, layouts map[string]source) error {
 	byName := r.langs[s.lang]
 	if byName == nil {
 		byName = map[string]*set{}
@@ -195,17 +209,28 @@ func (r *Renderer) add(s source) error {
 	}
 	funcs := funcMap(s.lang)
 	tmplName := s.lang + "/" + s.name + "." + s.part + ".tmpl"
+	layout, hasLayout := layouts[s.lang+"/"+s.part]
 	switch s.part {
 	case partHTML:
 		t, err := htmltemplate.New(tmplName).Funcs(htmltemplate.FuncMap(funcs)).Parse(s.body)
 		if err != nil {
 			return fmt.Errorf("parse %s: %w", s.origin, err)
 		}
+		if hasLayout {
+			if _, err := t.New(layoutName).Parse(layout.body); err != nil {
+				return fmt.Errorf("parse %s: %w", layout.origin, err)
+			}
+		}
 		st.html = t
 	default:
 		t, err := texttemplate.New(tmplName).Funcs(funcs).Parse(s.body)
 		if err != nil {
 			return fmt.Errorf("parse %s: %w", s.origin, err)
+		}
+		if hasLayout && s.part == partText {
+			if _, err := t.New(layoutName).Parse(layout.body); err != nil {
+				return fmt.Errorf("parse %s: %w", layout.origin, err)
+			}
 		}
 		if s.part == partSubject {
 			st.subject = t
@@ -325,6 +350,27 @@ func funcMap(lang string) texttemplate.FuncMap {
 			}
 			return t.Format("Jan 2, 15:04")
 		},
+		// datetime is a full date and time in the center's zone, with
+		// the zone: "2026년 12월 2일(수) 14:05 KST" or
+		// "Wed, Dec 2, 2026 14:05 KST".
+		"datetime": func(t time.Time, h ticket.Hours) string { return formatDateTime(t, h.Loc, ko) },
+		// date is a day in the center's zone: "2026년 12월 2일" or
+		// "Dec 2, 2026".
+		"date": func(t time.Time) string { return formatDate(t, ko) },
+		// duration is a span as people say it: "3분 20초", "2시간 5분";
+		// "3 min 20 s", "2 h 5 min".
+		"duration": func(d time.Duration) string { return formatDuration(d, ko) },
+		// join lists strings with ", ".
+		"join": func(s []string) string { return strings.Join(s, ", ") },
+		// filetype names a content type in words: "이미지", "PDF 문서";
+		// "image", "PDF document".
+		"filetype": func(ct string) string { return fileType(ct, ko) },
+		// paragraphs renders a plain text as HTML: blank lines separate
+		// paragraphs, line breaks are kept, everything is escaped.
+		"paragraphs": paragraphs,
+		// sanitised marks a field that holds HTML already sanitised
+		// (TemplateData.ReplyHTML) as safe to insert. Only for such fields.
+		"sanitised": func(s string) htmltemplate.HTML { return htmltemplate.HTML(s) },
 		"center": func(name string) string {
 			if strings.TrimSpace(name) != "" {
 				return name
@@ -335,6 +381,77 @@ func funcMap(lang string) texttemplate.FuncMap {
 			return "Customer Center"
 		},
 	}
+}
+
+// formatDateTime formats t in loc (UTC when nil) with its zone's
+// abbreviation, or its offset when the zone has none.
+func formatDateTime(t time.Time, loc *time.Location, ko bool) string {
+	if loc != nil {
+		t = t.In(loc)
+	}
+	zone := t.Format("MST")
+	if zone == "" || zone[0] == '+' || zone[0] == '-' {
+		zone = "UTC" + t.Format("-07:00")
+	}
+	if ko {
+		return fmt.Sprintf("%d년 %d월 %d일(%s) %s %s", t.Year(), t.Month(), t.Day(), koDays[t.Weekday()], t.Format("15:04"), zone)
+	}
+	return t.Format("Mon, Jan 2, 2006 15:04") + " " + zone
+}
+
+// formatDate formats the day of t.
+func formatDate(t time.Time, ko bool) string {
+	if ko {
+		return fmt.Sprintf("%d년 %d월 %d일", t.Year(), t.Month(), t.Day())
+	}
+	return t.Format("Jan 2, 2006")
+}
+
+// formatDuration formats d to the second below a minute, to the minute
+// below a day, else in days and hours.
+func formatDuration(d time.Duration, ko bool) string {
+	d = d.Round(time.Second)
+	units := [][2]string{{"일", "d"}, {"시간", "h"}, {"분", "min"}, {"초", "s"}}
+	parts := []int64{int64(d / (24 * time.Hour)), int64(d % (24 * time.Hour) / time.Hour), int64(d % time.Hour / time.Minute), int64(d % time.Minute / time.Second)}
+	var out []string
+	for i, n := range parts {
+		if n == 0 || len(out) == 2 || (i == 3 && (parts[0] > 0 || parts[1] > 0)) {
+			continue
+		}
+		if ko {
+			out = append(out, fmt.Sprintf("%d%s", n, units[i][0]))
+		} else {
+			out = append(out, fmt.Sprintf("%d %s", n, units[i][1]))
+		}
+	}
+	if len(out) == 0 {
+		if ko {
+			return "0초"
+		}
+		return "0 s"
+	}
+	return strings.Join(out, " ")
+}
+
+// paragraphs renders text as HTML paragraphs (see funcMap).
+func paragraphs(text string) htmltemplate.HTML {
+	text = strings.ReplaceAll(strings.TrimSpace(text), "\r\n", "\n")
+	var b strings.Builder
+	for _, p := range strings.Split(text, "\n\n") {
+		p = strings.Trim(p, "\n")
+		if strings.TrimSpace(p) == "" {
+			continue
+		}
+		b.WriteString(`<p style="margin:0 0 12px 0;">`)
+		for i, line := range strings.Split(p, "\n") {
+			if i > 0 {
+				b.WriteString("<br>\n")
+			}
+			b.WriteString(htmltemplate.HTMLEscapeString(line))
+		}
+		b.WriteString("</p>\n")
+	}
+	return htmltemplate.HTML(b.String())
 }
 
 var (
@@ -399,6 +516,10 @@ func sampleData() []ticket.TemplateData {
 		Customer:      ticket.Address{Name: "sample", Email: "customer@example.invalid"},
 		CenterName:    "sample",
 		SupportEmail:  "support@example.invalid",
+		CenterPhone:   "sample",
+		CenterFooter:  []string{"sample"},
+		ReceivedAt:    time.Unix(0, 0).UTC(),
+		ReplyHTML:     "<p>sample</p>",
 		Hours:         sampleHours,
 		OpenNow:       false,
 		Now:           time.Unix(0, 0).UTC(),
@@ -407,9 +528,26 @@ func sampleData() []ticket.TemplateData {
 		ReplyText:     "sample",
 		TicketSubject: "[#1] sample",
 		Tickets:       []ticket.TicketRef{{ID: 1, Subject: "sample"}, {ID: 2}},
-		AckReason:     "sample",
+		AckReason:     &ticket.Reason{Code: ticket.ReasonInterval, Ago: time.Minute},
 		AckDue:        time.Unix(0, 0).UTC(),
 	}
 	empty := ticket.TemplateData{TicketID: 2, Hours: sampleHours, OpenNow: true}
-	return []ticket.TemplateData{full, empty}
+	out := []ticket.TemplateData{full, empty}
+	// Every kind of notice and reason, each with every field set.
+	reasons := []string{ticket.ReasonNull, ticket.ReasonOwn, ticket.ReasonNoReply, ticket.ReasonNoDomain, ticket.ReasonSuppressed,
+		ticket.ReasonInterval, ticket.ReasonPerHour, ticket.ReasonPerDay, ticket.ReasonLoop}
+	kinds := []string{ticket.NoticeNoAck, ticket.NoticeAckHeld, ticket.NoticeHeldDropped, ticket.NoticeAckCombined, ticket.NoticeUndelivered,
+		ticket.NoticeBounce, ticket.NoticeTooLarge, ticket.NoticeUndownloadable, ticket.NoticeRefused, ticket.NoticeLeftOut,
+		ticket.NoticeFollows, ticket.NoticeCommandError}
+	for i, k := range kinds {
+		d := full
+		r := ticket.Reason{Code: reasons[i%len(reasons)], Ago: time.Minute, Count: 1, Until: full.Now, Text: "sample"}
+		d.AckReason, d.AckDue = &r, full.Now.Add(time.Duration(i%2)*time.Hour)
+		d.Notice = &ticket.Notice{Kind: k, Reason: r, Ticket: 1, Emails: []string{"a@example.invalid"}, More: 1, Size: 1, Limit: 1,
+			Due: full.Now, Subject: "sample", Text: "sample", Via: "subject", Cause: "auth_failed",
+			Bounces:      []ticket.BounceLine{{Email: "a@example.invalid", Action: "failed", Status: "5.1.1", Diagnostic: "sample", Protected: i%2 == 0, SuppressedUntil: full.Now}},
+			CommandError: &ticket.CommandError{Command: "x", Problem: ticket.ProblemUnknown}}
+		out = append(out, d)
+	}
+	return out
 }

@@ -55,7 +55,7 @@ func (s *Service) Reply(id uint64, by, text string, atts []OutAttachment) error 
 		meta := make([]Attachment, 0, len(atts))
 		for _, at := range atts {
 			meta = append(meta, Attachment{Filename: at.Filename, ContentType: at.ContentType, Size: int64(len(at.Data)),
-				SHA256: strings.TrimPrefix(DedupeKey("", at.Data), "sha:")})
+				SHA256: rawSum(at.Data)})
 		}
 		now := s.cfg.Now().UTC()
 		if _, err := s.relayWith(tx, t, a, text, meta, atts, now); err != nil {

@@ -208,7 +208,13 @@ func (w *work) agentReply(t Ticket, a Agent) error {
 	w.res.TicketID = t.ID
 	if cerr != nil {
 		// Keep the mail as a note (nothing is lost) and tell the agent.
-		msg.Warnings = append(msg.Warnings, "not sent to the customer: "+cerr.Error())
+		var ce *CommandError
+		errors.As(cerr, &ce)
+		warning, err := w.s.noticeText(&t, Notice{Kind: NoticeCommandError, CommandError: ce, Text: cerr.Error()})
+		if err != nil {
+			return err
+		}
+		msg.Warnings = append(msg.Warnings, warning)
 		msg.Visible = visible
 		if err := w.addIncoming(msg); err != nil {
 			return err
@@ -233,7 +239,12 @@ func (w *work) agentReply(t Ticket, a Agent) error {
 		t.Messages++
 		w.res.MessageID, w.res.Kind = msg.ID, KindNote
 	} else {
-		id, err := w.s.relay(w.tx, &t, a, text, m.Attachments, msg, w.in.Raw, w.now)
+		var html string
+		if len(cmds) == 0 && m.HTML != "" && w.s.cfg.ReplyHTML != nil {
+			// Only a reply without commands: the HTML would still show them.
+			html = w.s.cfg.ReplyHTML(m.HTML)
+		}
+		id, err := w.s.relay(w.tx, &t, a, text, html, m.Attachments, msg, w.in.Raw, w.now)
 		if err != nil {
 			return err
 		}
@@ -250,17 +261,18 @@ func (w *work) agentReply(t Ticket, a Agent) error {
 
 // relay stores an agent's reply on t and queues it to the requester (and the
 // participants in Cc), threaded into the customer's conversation. msg, when
-// not nil, is the agent's mail as stored (its raw bytes in raw).
-func (s *Service) relay(tx Tx, t *Ticket, a Agent, text string, atts []Attachment, msg *Message, raw []byte, now time.Time) (uint64, error) {
-	return s.relayFull(tx, t, a, text, atts, nil, msg, raw, now)
+// not nil, is the agent's mail as stored (its raw bytes in raw); html, when
+// not empty, is the part of its HTML the agent wrote, sanitised.
+func (s *Service) relay(tx Tx, t *Ticket, a Agent, text, html string, atts []Attachment, msg *Message, raw []byte, now time.Time) (uint64, error) {
+	return s.relayFull(tx, t, a, text, html, atts, nil, msg, raw, now)
 }
 
 // relayWith relays a reply composed without a mail (the CLI), with files.
 func (s *Service) relayWith(tx Tx, t *Ticket, a Agent, text string, meta []Attachment, files []OutAttachment, now time.Time) (uint64, error) {
-	return s.relayFull(tx, t, a, text, meta, files, nil, nil, now)
+	return s.relayFull(tx, t, a, text, "", meta, files, nil, nil, now)
 }
 
-func (s *Service) relayFull(tx Tx, t *Ticket, a Agent, text string, atts []Attachment, files []OutAttachment, msg *Message, raw []byte, now time.Time) (uint64, error) {
+func (s *Service) relayFull(tx Tx, t *Ticket, a Agent, text, html string, atts []Attachment, files []OutAttachment, msg *Message, raw []byte, now time.Time) (uint64, error) {
 	msgs, err := tx.Messages(t.ID)
 	if err != nil {
 		return 0, err
@@ -278,7 +290,7 @@ func (s *Service) relayFull(tx Tx, t *Ticket, a Agent, text string, atts []Attac
 		irt, refs = threadHeaders(last)
 	}
 	data := s.templateData(t, now)
-	data.AgentName, data.ReplyText = a.Name, text
+	data.AgentName, data.ReplyText, data.ReplyHTML = a.Name, text, html
 	r, err := s.render.Render("reply", s.cfg.Language, data)
 	if err != nil {
 		return 0, fmt.Errorf("render reply: %w", err)
@@ -311,6 +323,14 @@ func (s *Service) relayFull(tx Tx, t *Ticket, a Agent, text string, atts []Attac
 	}
 	if stored.Attachments == nil {
 		stored.Attachments = []Attachment{}
+	}
+	if msg == nil && len(files) > 0 && s.cfg.Record != nil {
+		// A record is a record: keep what was sent, files included, as
+		// the stored message's raw mail.
+		if raw, err = s.cfg.Record(o); err != nil {
+			return 0, fmt.Errorf("record reply: %w", err)
+		}
+		stored.RawSize, stored.RawSHA256 = int64(len(raw)), rawSum(raw)
 	}
 	if err := tx.AddMessage(stored, raw); err != nil {
 		return 0, err

@@ -392,11 +392,11 @@ func TestParticipantsAreBounded(t *testing.T) {
 	}
 	var note string
 	for _, msg := range messages(t, db, res.TicketID) {
-		if msg.Kind == ticket.KindNote && strings.Contains(msg.Body, "not made participants") {
+		if msg.Kind == ticket.KindNote && strings.Contains(msg.Body, "참여자로 추가하지 않았으며") {
 			note = msg.Body
 		}
 	}
-	if !strings.Contains(note, "3993 address(es)") || !strings.Contains(note, "colleague@example.test") || !strings.Contains(note, "and 3973 more") {
+	if !strings.Contains(note, "주소 3993개는") || !strings.Contains(note, "colleague@example.test") || !strings.Contains(note, "외 3973개") {
 		t.Fatalf("note on the addresses left out: %q", note)
 	}
 	before := len(outbox(t, db))

@@ -205,17 +205,29 @@ type Rendered struct {
 
 // TemplateData is what templates see.
 type TemplateData struct {
-	TicketID      uint64
-	Subject       string // the customer's subject, without our tag
-	Customer      Address
-	CenterName    string
-	SupportEmail  string
-	Hours         Hours
-	OpenNow       bool // whether the center is open at Now
-	Now           time.Time
-	CustomerText  string // the customer's message text, for notifications
-	AgentName     string
-	ReplyText     string
+	TicketID     uint64
+	Subject      string // the customer's subject, without our tag
+	Customer     Address
+	CenterName   string
+	SupportEmail string
+	// CenterPhone and CenterFooter are the footer of the center's mails:
+	// its main telephone number and the operator's lines (address, a
+	// privacy line, ...), each shown as written.
+	CenterPhone  string
+	CenterFooter []string
+	// ReceivedAt is when the ticket was received (접수일시), in UTC; the
+	// templates show it in the center's zone.
+	ReceivedAt   time.Time
+	Hours        Hours
+	OpenNow      bool // whether the center is open at Now
+	Now          time.Time
+	CustomerText string // the customer's message text, for notifications
+	AgentName    string
+	ReplyText    string
+	// ReplyHTML is the agent's own HTML of a relayed reply, already
+	// sanitised (Config.ReplyHTML), or "" when the reply is rendered from
+	// ReplyText.
+	ReplyHTML     string
 	TicketSubject string // "[#N] subject"
 	// For notifications.
 	Status      Status
@@ -239,8 +251,10 @@ type TemplateData struct {
 	// For notifications: the acknowledgement was not sent now. AckReason
 	// says why; with AckDue set it is held and sent at about that time,
 	// else not at all.
-	AckReason string
+	AckReason *Reason
 	AckDue    time.Time
+	// Notice is the note ticketd writes on a ticket ("notice").
+	Notice *Notice
 }
 
 // TicketRef names a ticket in a template.

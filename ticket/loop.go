@@ -11,7 +11,7 @@ import (
 // autoDecision says whether an automatic mail may go to an address now.
 type autoDecision struct {
 	ok     bool
-	reason string    // why not
+	reason Reason    // why not
 	until  time.Time // when the rate limits allow it; zero when never (a null, own or suppressed address)
 }
 
@@ -22,11 +22,11 @@ type autoDecision struct {
 // got an automatic mail within AutoMinInterval, or AutoPerHour of them in
 // the last hour, or AutoPerDay in the last day.
 func (s *Service) mayAutoSend(tx Tx, addr string, now time.Time) (autoDecision, error) {
-	if reason := s.neverSend(addr); reason != "" {
+	if reason := s.neverSendReason(addr); reason.Code != "" {
 		return autoDecision{reason: reason}, nil
 	}
 	if sup, err := tx.Suppression(addr); err == nil && sup.Until.After(now) {
-		return autoDecision{reason: "suppressed until " + sup.Until.Format(time.DateOnly) + ": " + sup.Reason}, nil
+		return autoDecision{reason: Reason{Code: ReasonSuppressed, Until: sup.Until, Text: sup.Reason}}, nil
 	} else if err != nil && !errors.Is(err, ErrNotFound) {
 		return autoDecision{}, err
 	}
@@ -46,8 +46,8 @@ func (s *Service) mayAutoSend(tx Tx, addr string, now time.Time) (autoDecision, 
 	slices.SortFunc(kept, time.Time.Compare)
 	slices.SortFunc(hour, time.Time.Compare)
 	var d autoDecision
-	later := func(t time.Time, reason string) {
-		if d.reason == "" {
+	later := func(t time.Time, reason Reason) {
+		if d.reason.Code == "" {
 			d.reason = reason
 		}
 		if t.After(d.until) {
@@ -55,15 +55,15 @@ func (s *Service) mayAutoSend(tx Tx, addr string, now time.Time) (autoDecision, 
 		}
 	}
 	if n := len(kept); n > 0 && s.cfg.AutoMinInterval > 0 && now.Sub(kept[n-1]) < s.cfg.AutoMinInterval {
-		later(kept[n-1].Add(s.cfg.AutoMinInterval), fmt.Sprintf("rate limit: automatic mail sent to this address %s ago", now.Sub(kept[n-1]).Round(time.Second)))
+		later(kept[n-1].Add(s.cfg.AutoMinInterval), Reason{Code: ReasonInterval, Ago: now.Sub(kept[n-1])})
 	}
 	if len(hour) >= s.cfg.AutoPerHour {
-		later(hour[len(hour)-s.cfg.AutoPerHour].Add(time.Hour), fmt.Sprintf("rate limit: %d automatic mails in the last hour", len(hour)))
+		later(hour[len(hour)-s.cfg.AutoPerHour].Add(time.Hour), Reason{Code: ReasonPerHour, Count: len(hour)})
 	}
 	if len(kept) >= s.cfg.AutoPerDay {
-		later(kept[len(kept)-s.cfg.AutoPerDay].Add(24*time.Hour), fmt.Sprintf("rate limit: %d automatic mails in the last day", len(kept)))
+		later(kept[len(kept)-s.cfg.AutoPerDay].Add(24*time.Hour), Reason{Code: ReasonPerDay, Count: len(kept)})
 	}
-	if d.reason != "" {
+	if d.reason.Code != "" {
 		return d, tx.PutAutoSent(addr, kept)
 	}
 	return autoDecision{ok: true}, tx.PutAutoSent(addr, append(kept, now))
@@ -87,25 +87,23 @@ func (w *work) holdAck(t *Ticket, d autoDecision) error {
 	}
 	if !d.until.IsZero() && !h.Released.IsZero() && w.now.Sub(h.Released) < s.cfg.AutoMinInterval {
 		d.until = time.Time{}
-		d.reason = fmt.Sprintf("a possible mail loop: this mail came %s after held acknowledgements were sent to the address",
-			w.now.Sub(h.Released).Round(time.Second))
+		d.reason = Reason{Code: ReasonLoop, Ago: w.now.Sub(h.Released)}
 	}
-	w.res.HeldBack = d.reason
+	w.res.HeldBack, w.res.heldReason = d.reason.String(), d.reason
 	if d.until.IsZero() {
-		s.log.Warn("acknowledgement not sent", "ticket", t.ID, "to", addr, "reason", d.reason)
-		return w.note(t, s.cfg.Support, "No acknowledgement was sent to the customer: "+d.reason+".")
+		s.log.Warn("acknowledgement not sent", "ticket", t.ID, "to", addr, "reason", d.reason.String())
+		return w.notice(t, Notice{Kind: NoticeNoAck, Reason: d.reason})
 	}
 	h.Tickets = append(h.Tickets, t.ID)
 	if d.until.After(h.Due) {
 		h.Due = d.until
 	}
 	w.res.AckDue = h.Due
-	s.log.Info("acknowledgement held back; it is sent when the rate limit allows", "ticket", t.ID, "to", addr, "reason", d.reason, "due", h.Due)
+	s.log.Info("acknowledgement held back; it is sent when the rate limit allows", "ticket", t.ID, "to", addr, "reason", d.reason.String(), "due", h.Due)
 	if err := w.tx.PutHeldAcks(h); err != nil {
 		return err
 	}
-	return w.note(t, s.cfg.Support, fmt.Sprintf("The acknowledgement is held back (%s); it is sent at about %s, in one mail with any others held for %s.",
-		d.reason, h.Due.In(s.cfg.Hours.location()).Format("2006-01-02 15:04"), addr))
+	return w.notice(t, Notice{Kind: NoticeAckHeld, Reason: d.reason, Due: h.Due, Emails: []string{addr}})
 }
 
 // ReleaseHeld sends the acknowledgements held back (see Result.HeldBack)
@@ -204,7 +202,7 @@ func (s *Service) releaseTx(tx Tx, h HeldAcks, now time.Time) (acked int, retry 
 		if d.until.IsZero() { // suppressed meanwhile, say
 			for i := range ts {
 				w := &work{s: s, tx: tx, now: now, res: &Result{}}
-				if err := w.note(&ts[i], s.cfg.Support, "The held acknowledgement is not sent: "+d.reason+"."); err != nil {
+				if err := w.notice(&ts[i], Notice{Kind: NoticeHeldDropped, Reason: d.reason}); err != nil {
 					return 0, time.Time{}, err
 				}
 				if err := tx.PutTicket(ts[i]); err != nil {
@@ -228,7 +226,7 @@ func (s *Service) releaseTx(tx Tx, h HeldAcks, now time.Time) (acked int, retry 
 			return 0, time.Time{}, err
 		}
 		for i := range ts[:last] {
-			if err := w.note(&ts[i], s.cfg.Support, fmt.Sprintf("Acknowledged in one mail with #%d (held acknowledgements of %s).", ts[last].ID, h.Email)); err != nil {
+			if err := w.notice(&ts[i], Notice{Kind: NoticeAckCombined, Ticket: ts[last].ID, Emails: []string{h.Email}}); err != nil {
 				return 0, time.Time{}, err
 			}
 		}
@@ -267,8 +265,11 @@ func (s *Service) DeliveryFailed(tx Tx, o Outgoing, reason string) error {
 	now := s.cfg.Now().UTC()
 	res := &Result{}
 	w := &work{s: s, tx: tx, now: now, res: res}
-	rcpts := addrList(append(append([]Address(nil), o.To...), o.Cc...))
-	if err := w.note(&t, s.cfg.Support, fmt.Sprintf("Mail to %s (%s) was not delivered and is given up: %s", rcpts, o.Subject, reason)); err != nil {
+	var rcpts []string
+	for _, a := range append(append([]Address(nil), o.To...), o.Cc...) {
+		rcpts = append(rcpts, a.Email)
+	}
+	if err := w.notice(&t, Notice{Kind: NoticeUndelivered, Emails: rcpts, Subject: o.Subject, Text: reason}); err != nil {
 		return err
 	}
 	if o.MessageRef != 0 && !s.cfg.NoNotify {
@@ -298,19 +299,22 @@ func (s *Service) DeliveryFailed(tx Tx, o Outgoing, reason string) error {
 // address, our own addresses, and no-reply style addresses.
 func (s *Service) NeverSend(addr string) string { return s.neverSend(addr) }
 
-func (s *Service) neverSend(addr string) string {
+func (s *Service) neverSend(addr string) string { return s.neverSendReason(addr).String() }
+
+// neverSendReason is neverSend's reason, for the templates.
+func (s *Service) neverSendReason(addr string) Reason {
 	local, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(addr)), "@")
 	switch {
 	case addr == "" || addr == "<>":
-		return "null address"
+		return Reason{Code: ReasonNull}
 	case s.isOwn(addr):
-		return "our own address"
+		return Reason{Code: ReasonOwn}
 	case local == "mailer-daemon" || local == "postmaster" || isNoReply(local):
-		return "an address that takes no replies"
+		return Reason{Code: ReasonNoReply}
 	case !strings.Contains(addr, "@"):
-		return "an address without a domain (a user of the sender's own system)"
+		return Reason{Code: ReasonNoDomain}
 	}
-	return ""
+	return Reason{}
 }
 
 // isOwn reports whether addr is one of ours: the support address, one of
@@ -390,18 +394,14 @@ func (w *work) bounce() error {
 	t.Messages++
 	w.res.TicketID, w.res.MessageID = t.ID, msg.ID
 
-	var lines []string
+	var lines []BounceLine
 	for _, r := range m.Bounce.Recipients {
-		line := fmt.Sprintf("delivery to %s: %s %s", r.Email, r.Action, r.Status)
-		if r.Diagnostic != "" {
-			line += " (" + r.Diagnostic + ")"
-		}
-		lines = append(lines, line)
+		lines = append(lines, BounceLine{Email: r.Email, Action: r.Action, Status: r.Status, Diagnostic: r.Diagnostic})
 		switch {
 		case !r.AddressFailure() || r.Email == "" || s.neverSend(r.Email) != "":
 		case s.Protected(r.Email):
 			// An agent's mailbox that bounces must be fixed, not silenced.
-			lines[len(lines)-1] += "; not suppressed: it is an agent's or the notify address"
+			lines[len(lines)-1].Protected = true
 			w.res.Alert = AlertProtectedRefused
 			s.log.Error("bounce: an agent's or the notify address failed permanently; it is not suppressed: check it",
 				"ticket", t.ID, "address", r.Email, "status", r.Status)
@@ -411,20 +411,26 @@ func (w *work) bounce() error {
 			if err := w.tx.PutSuppression(sup); err != nil {
 				return err
 			}
-			lines[len(lines)-1] += "; suppressed until " + sup.Until.Format(time.DateOnly)
+			lines[len(lines)-1].SuppressedUntil = sup.Until
 		}
 	}
-	if len(lines) == 0 {
-		lines = append(lines, "delivery failed (no recipient details in the report)")
+	text, err := s.noticeText(&t, Notice{Kind: NoticeBounce, Bounces: lines})
+	if err != nil {
+		return err
 	}
-	summary := strings.Join(lines, "\n")
 	if failed.ID != 0 {
-		failed.Delivery, failed.DeliveryError = DeliveryFailed, summary
+		// The delivery error is shown with the message: the notice's
+		// lines, in the center's language.
+		_, detail, _ := strings.Cut(text, "\n")
+		failed.Delivery, failed.DeliveryError = DeliveryFailed, strings.TrimSpace(detail)
+		if failed.DeliveryError == "" {
+			failed.DeliveryError = text
+		}
 		if err := w.tx.PutMessage(failed); err != nil {
 			return err
 		}
 	}
-	if err := w.note(&t, s.cfg.Support, "Delivery failure reported:\n"+summary); err != nil {
+	if err := w.note(&t, s.cfg.Support, text); err != nil {
 		return err
 	}
 	return w.tx.PutTicket(t)

@@ -198,7 +198,7 @@ func TestHeldAcknowledgementsAreSentLater(t *testing.T) {
 	}
 	var noted bool
 	for _, m := range messages(t, db, loop.TicketID) {
-		noted = noted || (m.Kind == ticket.KindNote && strings.Contains(m.Body, "No acknowledgement"))
+		noted = noted || (m.Kind == ticket.KindNote && strings.Contains(m.Body, "접수 안내 메일을 보내지 않았습니다: 메일 순환 의심"))
 	}
 	if !noted {
 		t.Fatal("the withheld acknowledgement is not recorded on the ticket")

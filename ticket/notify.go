@@ -29,6 +29,7 @@ func (s *Service) templateData(t *Ticket, now time.Time) TemplateData {
 	return TemplateData{
 		TicketID: t.ID, Subject: t.Subject, Customer: t.Requester,
 		CenterName: s.cfg.CenterName, SupportEmail: s.cfg.Support.Email,
+		CenterPhone: s.cfg.CenterPhone, CenterFooter: s.cfg.CenterFooter, ReceivedAt: t.CreatedAt,
 		Hours: s.cfg.Hours, OpenNow: s.cfg.Hours.OpenAt(now), Now: now,
 		TicketSubject: TaggedSubject(t.ID, t.Subject), Status: t.Status,
 	}
@@ -125,7 +126,10 @@ func (w *work) notifyAgents(t *Ticket, in *Message) (int, error) {
 	// One subject per ticket, the ticket's own: a follow-up's "Re: [#1]
 	// Re: ..." would split the agents' thread.
 	data.TicketSubject = TaggedSubject(t.ID, t.Subject)
-	data.AckReason, data.AckDue = w.res.HeldBack, w.res.AckDue
+	if w.res.heldReason.Code != "" {
+		data.AckReason = &w.res.heldReason
+	}
+	data.AckDue = w.res.AckDue
 	r, err := w.s.render.Render("notify", w.s.cfg.Language, data)
 	if err != nil {
 		return 0, fmt.Errorf("render notification: %w", err)

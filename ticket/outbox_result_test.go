@@ -131,7 +131,7 @@ func TestOnlyAddressFailuresSuppress(t *testing.T) {
 		}
 		var noted bool
 		for _, m := range messages(t, db, res.TicketID) {
-			noted = noted || (m.Kind == ticket.KindNote && strings.Contains(m.Body, "not delivered"))
+			noted = noted || (m.Kind == ticket.KindNote && strings.Contains(m.Body, "전달되지 않아 발송을 중단했습니다"))
 			if m.Kind == ticket.KindAuto && m.Direction == ticket.DirOut && m.Delivery != ticket.DeliveryFailed {
 				t.Fatalf("the acknowledgement is %q, want failed", m.Delivery)
 			}

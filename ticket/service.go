@@ -24,7 +24,11 @@ type Config struct {
 	// Language of the templates: "ko" or "en".
 	Language   string
 	CenterName string
-	Hours      Hours
+	// CenterPhone and CenterFooter go into the footer of every mail (see
+	// TemplateData).
+	CenterPhone  string
+	CenterFooter []string
+	Hours        Hours
 	// Installation names this ticketd in the loop header.
 	Installation string
 	// Signer signs the ticket tokens. Required.
@@ -77,6 +81,15 @@ type Config struct {
 	MaxParticipants int
 	// MaxMessageBytes is only quoted in the "too large" reply.
 	MaxMessageBytes int64
+	// ReplyHTML, if set, returns the part of an agent's HTML mail that the
+	// agent wrote (the quoted history cut), sanitised, for the HTML part of
+	// the reply relayed to the customer. Unset, or for a reply that held
+	// commands, the reply's HTML is rendered from its text.
+	ReplyHTML func(html string) string
+	// Record, if set, renders a reply composed without a mail (the CLI's,
+	// with files) as the MIME mail that is sent, to be kept as the stored
+	// message's raw mail, so its attachments stay on the ticket.
+	Record func(o Outgoing) ([]byte, error)
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// OnQueue, if set, is called after a transaction that queued mail has
@@ -158,6 +171,9 @@ type Incoming struct {
 	// Raw could not be downloaded (the server refused or left out its
 	// body): the ticket gets a note; the mail stays on the server.
 	Undownloadable string
+	// ServerSaid is the server's refusal of an undownloadable mail, as it
+	// said it ("" when it sent no body without a word).
+	ServerSaid string
 	// Quarantined, when set, is the quarantine record this mail is retried
 	// from; it is removed in the same transaction.
 	Quarantined uint64
@@ -221,9 +237,11 @@ type Result struct {
 	// sent at about that time, folded with the others held for the
 	// address (see Service.ReleaseHeld), else it is not sent at all.
 	HeldBack string
-	AckDue   time.Time
-	Bounce   bool
-	Spam     bool
+	// heldReason is HeldBack for the templates.
+	heldReason Reason
+	AckDue     time.Time
+	Bounce     bool
+	Spam       bool
 	// Alert, when set, is what an operator must look at (an Alert kind);
 	// it is told to Config.OnAlert once the mail is committed.
 	Alert string
@@ -466,34 +484,28 @@ func (w *work) run() error {
 	t.Messages++
 	w.res.TicketID, w.res.MessageID = t.ID, msg.ID
 	if w.in.Oversized > 0 {
-		if err := w.note(&t, s.cfg.Support, fmt.Sprintf("This mail is %.1f MB, over the limit of %.1f MB: only its header was read; the mail stays on the mail server.",
-			float64(w.in.Oversized)/(1<<20), float64(s.cfg.MaxMessageBytes)/(1<<20))); err != nil {
+		if err := w.notice(&t, Notice{Kind: NoticeTooLarge, Size: w.in.Oversized, Limit: s.cfg.MaxMessageBytes}); err != nil {
 			return err
 		}
 	} else if w.in.Undownloadable != "" {
-		if err := w.note(&t, s.cfg.Support, "This mail could not be downloaded ("+w.in.Undownloadable+"): only its header was read; the mail stays on the mail server."); err != nil {
+		if err := w.notice(&t, Notice{Kind: NoticeUndownloadable, Text: w.in.ServerSaid}); err != nil {
 			return err
 		}
 	}
 	if refused.ticket != 0 {
-		w.res.Note = fmt.Sprintf("%s; opened #%d", refused.why, t.ID)
-		if err := w.note(&t, s.cfg.Support, w.res.Note); err != nil {
+		w.res.Note = fmt.Sprintf("%s; opened #%d", refused.why(), t.ID)
+		if err := w.notice(&t, Notice{Kind: NoticeRefused, Ticket: refused.ticket, Via: refused.via, Cause: refused.cause, Text: s.cfg.AuthServID}); err != nil {
 			return err
 		}
 	}
 	if len(left) > 0 {
 		shown := left[:min(len(left), 20)]
-		text := fmt.Sprintf("%d address(es) in To/Cc were not made participants (our own domain, or over the limit of %d) and get no replies: %s",
-			len(left), s.cfg.MaxParticipants, strings.Join(shown, ", "))
-		if len(left) > len(shown) {
-			text += fmt.Sprintf(" and %d more", len(left)-len(shown))
-		}
-		if err := w.note(&t, s.cfg.Support, text); err != nil {
+		if err := w.notice(&t, Notice{Kind: NoticeLeftOut, Emails: shown, More: len(left) - len(shown), Limit: int64(s.cfg.MaxParticipants)}); err != nil {
 			return err
 		}
 	}
 	if t.Follows != 0 && w.res.NewTicket {
-		if err := w.note(&t, s.cfg.Support, fmt.Sprintf("This ticket continues #%d, which was closed.", t.Follows)); err != nil {
+		if err := w.notice(&t, Notice{Kind: NoticeFollows, Ticket: t.Follows}); err != nil {
 			return err
 		}
 	}

@@ -5,11 +5,24 @@ import (
 	"fmt"
 )
 
-// link is a ticket a mail points at but was not threaded onto: why says
-// how it points ("the subject names #5") and why it was refused.
+// link is a ticket a mail points at but was not threaded onto: via says
+// how it points ("reference" or "subject"), cause why it was refused
+// ("not_participant", or "auth_failed" at Config.AuthServID).
 type link struct {
-	ticket uint64
-	why    string
+	ticket     uint64
+	via, cause string
+}
+
+// why is the link in English, for logs and results.
+func (l link) why() string {
+	how := fmt.Sprintf("it refers to a message of #%d", l.ticket)
+	if l.via == "subject" {
+		how = fmt.Sprintf("the subject names #%d", l.ticket)
+	}
+	if l.cause == "auth_failed" {
+		return how + ", but the sender's address failed authentication"
+	}
+	return how + ", but the sender is not on that ticket"
 }
 
 // thread finds the ticket a customer's mail follows up on, in this order:
@@ -51,10 +64,10 @@ func (s *Service) thread(tx Tx, m *Mail) (t Ticket, found bool, refused link, er
 	// From address alone.
 	onTicket := func(t Ticket) (bool, string) {
 		if !t.IsParticipant(m.From.Email) {
-			return false, "the sender is not on that ticket"
+			return false, "not_participant"
 		}
 		if s.cfg.AuthServID != "" && checkAuth(m.Headers["Authentication-Results"], s.cfg.AuthServID, m.From.Email).failed {
-			return false, "the sender's address failed authentication at " + s.cfg.AuthServID
+			return false, "auth_failed"
 		}
 		return true, ""
 	}
@@ -79,7 +92,7 @@ func (s *Service) thread(tx Tx, m *Mail) (t Ticket, found bool, refused link, er
 		if ok, why := onTicket(t); ok {
 			return t, true, link{}, nil
 		} else if refused.ticket == 0 {
-			refused = link{ticket: id, why: fmt.Sprintf("it refers to a message of #%d, but %s", id, why)}
+			refused = link{ticket: id, via: "reference", cause: why}
 		}
 	}
 	if n, ok := SubjectTag(m.Subject); ok {
@@ -91,7 +104,7 @@ func (s *Service) thread(tx Tx, m *Mail) (t Ticket, found bool, refused link, er
 			if ok, why := onTicket(t); ok {
 				return t, true, link{}, nil
 			} else if refused.ticket == 0 {
-				refused = link{ticket: n, why: fmt.Sprintf("the subject names #%d, but %s", n, why)}
+				refused = link{ticket: n, via: "subject", cause: why}
 			}
 		}
 	}

@@ -73,6 +73,11 @@ type CenterConfig struct {
 	Address  string      `yaml:"address" example:"support@example.com"`
 	Language string      `yaml:"language" default:"ko"`
 	Hours    HoursConfig `yaml:"hours"`
+	// Phone and Footer are the footer of the center's mails: the main
+	// telephone number (대표전화) and lines shown as written (the address,
+	// a privacy line).
+	Phone  string   `yaml:"phone" example:"1588-0000"`
+	Footer []string `yaml:"footer" default:"[]"`
 }
 
 // HoursConfig are the opening hours.

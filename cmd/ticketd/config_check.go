@@ -190,6 +190,15 @@ func (k *checker) center() {
 		t.CenterName = map[bool]string{true: "Customer Center", false: "고객센터"}[c.Language == "en"]
 	}
 	t.Support.Name = t.CenterName
+	t.CenterPhone = strings.TrimSpace(c.Phone)
+	for i, l := range c.Footer {
+		if strings.ContainsAny(l, "\r\n") {
+			k.bad(fmt.Sprintf("center.footer[%d]", i), "one line per entry (this one holds a line break)")
+		}
+		if l = strings.TrimSpace(l); l != "" {
+			t.CenterFooter = append(t.CenterFooter, l)
+		}
+	}
 	t.Hours.Loc = k.s.Loc
 	var err error
 	if t.Hours.Days, err = ticket.ParseDays(c.Hours.Days); err != nil {

@@ -63,6 +63,12 @@ open right now).`,
 		"center.hours.days":  `A list or ranges of sun mon tue wed thu fri sat.`,
 		"center.hours.open":  ``,
 		"center.hours.close": ``,
+		"center.phone": `The center's main telephone number (대표전화), shown in the footer of
+every mail it sends; empty: none.`,
+		"center.footer": `Lines for the footer of the center's mails, each shown as written: its
+postal address, its privacy line, a web address. The center's name, phone,
+hours and support address are always shown; with no lines, the HTML mails
+end with a built-in privacy line instead.`,
 
 		"operator": ``,
 		"operator.address": `The operator's address: told by mail (once) when an OAuth credential

@@ -108,6 +108,7 @@ func wire(s *Settings, log *slog.Logger, db *store.DB) (*daemon, error) {
 	}
 	tc := s.Ticket
 	tc.Signer, tc.OnQueue, tc.OnAlert = signer, d.outbox.Wake, d.metrics.alert
+	tc.ReplyHTML, tc.Record = mailbox.AuthorHTML, smtp.Record
 	if d.svc, err = ticket.NewService(watchStore{Store: db}, render, tc, log); err != nil {
 		return nil, err
 	}

@@ -227,11 +227,11 @@ func TestUndownloadableMailsAreHandledOnce(t *testing.T) {
 		for _, m := range ms {
 			if m.Kind == ticket.KindNote {
 				switch {
-				case strings.Contains(m.Body, "over the limit"):
+				case strings.Contains(m.Body, "최대 크기"):
 					notes["lie"] = true
-				case strings.Contains(m.Body, "refused to send"):
+				case strings.Contains(m.Body, "본문을 보내 주지 않아 (\""):
 					notes["no"] = true
-				case strings.Contains(m.Body, "sent no body"):
+				case strings.Contains(m.Body, "본문을 보내 주지 않아 머리글만"):
 					notes["omit"] = true
 				}
 			}

@@ -193,6 +193,9 @@ type badMail struct {
 	uid    goimap.UID
 	size   int64
 	reason string
+	// serverSaid is the server's refusal, as it said it ("" when it
+	// sent no body without a word).
+	serverSaid string
 }
 
 func (b *badMail) Error() string { return fmt.Sprintf("uid %d: %s", b.uid, b.reason) }
@@ -453,11 +456,11 @@ func (r *run) fetch(ctx context.Context, c *conn, chunk []goimap.UID) error {
 		still, err := r.fetchSet(ctx, c, []goimap.UID{u})
 		switch {
 		case perMail(err):
-			r.addBad(u, "the server refused to send it: "+err.Error())
+			r.addBad(u, "the server refused to send it: "+err.Error(), err.Error())
 		case err != nil:
 			return err
 		case len(still) > 0:
-			r.addBad(u, "the server sent no body for it")
+			r.addBad(u, "the server sent no body for it", "")
 		}
 	}
 	return nil
@@ -543,12 +546,12 @@ func perMail(err error) bool {
 }
 
 // addBad records a mail of the run that cannot be downloaded.
-func (r *run) addBad(uid goimap.UID, reason string) {
+func (r *run) addBad(uid goimap.UID, reason, serverSaid string) {
 	r.p.log.Warn("imap: a mail cannot be downloaded; it is handled from its header", "uid", uid, "reason", reason)
 	if r.bad == nil {
 		r.bad = map[goimap.UID]*badMail{}
 	}
-	r.bad[uid] = &badMail{uid: uid, reason: reason}
+	r.bad[uid] = &badMail{uid: uid, reason: reason, serverSaid: serverSaid}
 }
 
 // abandon drops a FETCH in progress: the connection is closed under the

@@ -37,7 +37,7 @@ func TestOversizedMailStaysOnServer(t *testing.T) {
 	e.db.View(func(tx ticket.ReadTx) error { msgs, _ = tx.Messages(1); out, _ = tx.Outbox(); return nil })
 	var note, tooLarge bool
 	for _, m := range msgs {
-		note = note || (m.Kind == ticket.KindNote && strings.Contains(m.Body, "over the limit"))
+		note = note || (m.Kind == ticket.KindNote && strings.Contains(m.Body, "최대 크기"))
 	}
 	for _, o := range out {
 		tooLarge = tooLarge || (o.TicketID == 1 && strings.Contains(o.Subject, "용량 초과"))

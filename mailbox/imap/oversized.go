@@ -106,7 +106,7 @@ func (p *Poller) oversized(c *conn, mails map[goimap.UID]*badMail, st *PollStats
 		case m.size > p.cfg.MaxMessageBytes:
 			in.Oversized = m.size
 		case m.reason != "":
-			in.Undownloadable = m.reason
+			in.Undownloadable, in.ServerSaid = m.reason, m.serverSaid
 		}
 		res, _, err := mailbox.Deliver(p.svc, append(raw, "\r\n"...), in, p.log)
 		if err != nil {

@@ -213,3 +213,88 @@ func nextInOrder(c *html.Node) *html.Node {
 	}
 	return nil
 }
+
+// AuthorHTML returns the HTML its author wrote in an HTML reply, as a
+// fragment (the body's content): html with the quoted history removed by the
+// structural rules of [Visible]. It returns "" when nothing is left, when
+// html does not parse, and when the structure does not account for all that
+// the plain-text rules would still cut from the rest (a history or a
+// signature marked only by its text, as Naver and Daum write them, or an
+// interleaved reply's attributions): a caller then renders [Visible]'s text
+// instead, so no history reaches a reader that the text would not show.
+// Images shown by cid: are left out (replaced by their alt text): the parts
+// they name are the mail's own and do not travel with a relayed reply. The
+// result is not sanitised; html should be.
+func AuthorHTML(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return ""
+	}
+	doc, err := html.Parse(strings.NewReader(s))
+	if err != nil {
+		return ""
+	}
+	cutHistory(doc)
+	text := rfc822.NodeText(doc)
+	if strings.TrimSpace(text) == "" || squash(visibleText(text)) != squash(text) {
+		return ""
+	}
+	body := findBody(doc)
+	if body == nil {
+		return ""
+	}
+	dropCIDImages(body)
+	var b strings.Builder
+	for c := body.FirstChild; c != nil; c = c.NextSibling {
+		if err := html.Render(&b, c); err != nil {
+			return ""
+		}
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// squash is s with every run of white space (and invisible characters)
+// removed, for comparing two renderings of one text.
+func squash(s string) string {
+	return strings.Join(strings.Fields(rfc822.StripInvisible(s)), "")
+}
+
+// findBody returns the body element of a parsed document.
+func findBody(n *html.Node) *html.Node {
+	if n.Type == html.ElementNode && n.DataAtom == atom.Body {
+		return n
+	}
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		if b := findBody(c); b != nil {
+			return b
+		}
+	}
+	return nil
+}
+
+// dropCIDImages replaces every img below n whose src is a cid: URL by its
+// alt text.
+func dropCIDImages(n *html.Node) {
+	for c := n.FirstChild; c != nil; {
+		next := c.NextSibling
+		if c.Type == html.ElementNode && c.DataAtom == atom.Img {
+			var src, alt string
+			for _, a := range c.Attr {
+				switch strings.ToLower(a.Key) {
+				case "src":
+					src = strings.TrimSpace(a.Val)
+				case "alt":
+					alt = a.Val
+				}
+			}
+			if len(src) >= 4 && strings.EqualFold(src[:4], "cid:") {
+				if alt != "" {
+					n.InsertBefore(&html.Node{Type: html.TextNode, Data: alt}, c)
+				}
+				n.RemoveChild(c)
+			}
+		} else {
+			dropCIDImages(c)
+		}
+		c = next
+	}
+}

@@ -176,3 +176,63 @@ func readFuzzSeed(f *testing.F, path string) []byte {
 	}
 	return b
 }
+
+// AuthorHTML keeps the author's markup and cuts what the structure marks
+// as history, after the mail was sanitised as it is stored; where only the
+// text shows the history, it gives up ("") so the text is rendered.
+func TestAuthorHTML(t *testing.T) {
+	cases := []struct {
+		name, in string
+		want     []string // in the result; none: the result is ""
+		notWant  []string
+	}{
+		{
+			name:    "gmail",
+			in:      `<div dir="ltr"><p>안녕하십니까. <b>재발급</b> 안내입니다.</p></div><div class="gmail_quote"><div class="gmail_attr">X 님이 작성:</div><blockquote class="gmail_quote">옛 내용</blockquote></div>`,
+			want:    []string{"<b>재발급</b> 안내입니다.</p>"},
+			notWant: []string{"옛 내용", "님이 작성"},
+		},
+		{
+			name:    "outlook divider",
+			in:      `<div>네, 처리했습니다.</div><div id="appendonsend"></div><hr><div id="divRplyFwdMsg"><b>보낸 사람:</b> 고객센터<br><b>제목:</b> [#1]</div><div>옛 내용</div>`,
+			want:    []string{"네, 처리했습니다."},
+			notWant: []string{"옛 내용", "보낸 사람"},
+		},
+		{
+			name:    "apple mail",
+			in:      `<div>확인했습니다.</div><div><br><blockquote type="cite"><div>X wrote:</div><div>옛 내용</div></blockquote></div>`,
+			want:    []string{"확인했습니다."},
+			notWant: []string{"옛 내용"},
+		},
+		{
+			name:    "cid image",
+			in:      `<p>서명 <img src="cid:logo@example.test" alt="로고"> 끝 <img src="https://example.test/a.png" alt="외부"></p>`,
+			want:    []string{"서명 로고 끝", `src="https://example.test/a.png"`},
+			notWant: []string{"cid:"},
+		},
+		{name: "naver original message", in: `<div>확인했습니다.</div><div>-----Original Message-----<br>From: 고객센터 &lt;support@example.test&gt;<br>To: a@example.test<br>Subject: [#1] 문의<br><br>옛 내용</div>`},
+		// the text rules cut the trailing quote the structure keeps
+		{name: "interleaved", in: `<div>답 1</div><blockquote type="cite">질문 1</blockquote><div>답 2</div><blockquote type="cite">질문 2</blockquote>`},
+		{name: "signature in text", in: `<div>확인했습니다.</div><div>-- <br>김상담 010-1234-5678</div>`},
+		{name: "empty", in: `<div> </div>`},
+	}
+	for _, c := range cases {
+		got := AuthorHTML(rfc822.SanitizeHTML(c.in))
+		if len(c.want) == 0 {
+			if got != "" {
+				t.Errorf("%s: got %q, want \"\" (the text is to be rendered)", c.name, got)
+			}
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s: %q lacks %q", c.name, got, w)
+			}
+		}
+		for _, w := range c.notWant {
+			if strings.Contains(got, w) {
+				t.Errorf("%s: %q holds %q", c.name, got, w)
+			}
+		}
+	}
+}

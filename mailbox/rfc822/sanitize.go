@@ -2,6 +2,7 @@ package rfc822
 
 import (
 	"path/filepath"
+	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -11,11 +12,16 @@ import (
 
 // htmlPolicy keeps the formatting of a mail (paragraphs, lists, tables,
 // links, inline images by cid:) and removes scripts, styles, event handlers,
-// forms and frames.
+// forms and frames. Plain class names and ids are kept: they are how mail
+// clients mark the quoted history (gmail_quote, divRplyFwdMsg), which the
+// stored HTML is read for again when an agent's reply is relayed.
 var htmlPolicy = func() *bluemonday.Policy {
 	p := bluemonday.UGCPolicy()
 	p.AllowURLSchemes("http", "https", "mailto", "cid")
 	p.AllowAttrs("style").Globally() // bluemonday filters the CSS itself
+	p.AllowAttrs("class").Matching(regexp.MustCompile(`^[A-Za-z0-9_\- ]{1,200}$`)).Globally()
+	p.AllowAttrs("type").Matching(regexp.MustCompile(`^cite$`)).OnElements("blockquote")
+	p.AllowAttrs("id").Matching(regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_\-]{0,99}$`)).Globally()
 	p.RequireNoFollowOnLinks(true)
 	p.AddTargetBlankToFullyQualifiedLinks(true)
 	return p

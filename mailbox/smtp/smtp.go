@@ -647,6 +647,20 @@ func BuildMessage(o ticket.Outgoing) (*gomail.Msg, error) {
 	return m, nil
 }
 
+// Record returns o as the MIME mail BuildMessage makes of it, for keeping
+// what was sent (ticket.Config.Record).
+func Record(o ticket.Outgoing) ([]byte, error) {
+	m, err := BuildMessage(o)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	if _, err := m.WriteTo(&b); err != nil {
+		return nil, fmt.Errorf("write mail: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
 // smtpAddress validates one address and cleans its display name.
 func smtpAddress(a ticket.Address) (*mail.Address, error) {
 	e := strings.TrimSpace(a.Email)
