@@ -83,6 +83,45 @@ var cliTerms = map[string][2]string{
 	"in": {"받음", "in"}, "out": {"보냄", "out"},
 	"customer": {"고객", "customer"}, "agent": {"상담원", "agent"}, "auto": {"자동 안내", "auto"}, "note": {"내부 메모", "note"},
 	"queued": {"발송 대기", "queued"}, "sent": {"발송됨", "sent"}, "failed": {"발송 실패", "failed"},
+	// What the agent commands answer (fmt formats).
+	"done_reply":    {"#%d: 답변을 고객에게 보내도록 발송 대기열에 넣었습니다.", "#%d: reply queued to the customer"},
+	"done_note":     {"#%d: 내부 메모를 추가했습니다.", "#%d: note added"},
+	"done_status":   {"#%d: 상태를 바꿨습니다: %s", "#%d: status %s"},
+	"done_assign":   {"#%d: 담당 상담원을 지정했습니다: %s", "#%d: assigned to %s"},
+	"done_priority": {"#%d: 우선순위를 바꿨습니다: %s", "#%d: priority %s"},
+	"no_ticket":     {"#%d: 그런 문의가 없습니다.", "#%d: no such ticket"},
+	"not_agent": {"%s: 등록된 상담원이 아닙니다. --as 또는 $TICKETD_AGENT에 설정된 상담원의 이름이나 메일 주소를 주십시오.",
+		"%s is not a configured agent: give a configured agent's name or address (--as, $TICKETD_AGENT, or the agent to assign)"},
+	// The demo's steps.
+	"demo_start":           {"ticketd 데모: 내장 IMAP %s, SMTP %s, support@example.test의 받은편지함에 고객 메일 %d통이 있습니다.", "ticketd demo: embedded IMAP %s and SMTP %s, %d customer mails waiting in support@example.test's INBOX"},
+	"demo_tickets":         {"접수된 문의:", "Tickets created:"},
+	"demo_acks":            {"고객에게 전달된 접수 안내 메일 (%d/%d):", "Acknowledgements delivered (%d of %d):"},
+	"demo_not_yet":         {"(아직 전달되지 않음)", "(not yet delivered)"},
+	"demo_agent":           {"상담원의 차례 (%s <%s>):", "The agent's half (%s <%s>):"},
+	"demo_no_notification": {"제시간에 상담원 알림 메일이 오지 않았습니다", "no notification arrived in time"},
+	"demo_notified":        {"알림 받음:  제목: %s, 보낸 사람: %s, 회신 주소: %s", "notified:  Subject: %s, From: %s, Reply-To: %s"},
+	"demo_reply_failed":    {"답변을 보내지 못했습니다: %v", "the reply could not be sent: %v"},
+	"demo_replied":         {"답변함:    상담원의 메일 프로그램에서 %s(으)로", "replied:   to %s, from the agent's mail client"},
+	"demo_delivered":       {"전달됨:    kim@example.test가 받은 메일 제목: %s, 보낸 사람: %s, In-Reply-To: <%s>", "delivered: kim@example.test got Subject: %s, From: %s, In-Reply-To: <%s>"},
+	"demo_not_delivered":   {"제시간에 답변이 고객에게 전달되지 않았습니다", "the answer did not reach the customer in time"},
+	"demo_running": {`데모는 계속 실행됩니다 (Ctrl-C로 멈춥니다). 아무 메일 프로그램으로 메일을 더 보내 보십시오:
+  SMTP  %s  (TLS·인증 없음), 받는 사람 support@example.test
+  IMAP  %s  (TLS 없음) 로그인: support@example.test, %s (상담원), %s, 비밀번호 %q
+ticketd는 10초마다 메일을 가져옵니다. %s의 받은편지함에 온 알림 메일에 회신하면
+고객이 그 답변을 받습니다. 다른 터미널에서:
+  go run ./cmd/ticketd --config %s tickets list
+  go run ./cmd/ticketd --config %s tickets show 1 --json
+설정 파일(주석 포함): %s`, `The demo keeps running (Ctrl-C stops it). Send more mail with any client:
+  SMTP  %s  (no TLS, no auth needed), to support@example.test
+  IMAP  %s  (no TLS) logins: support@example.test, %s (the agent), %s, password %q
+ticketd polls every 10 seconds. Reply to a notification in %s's INBOX and
+the customer gets your answer. In another terminal:
+  go run ./cmd/ticketd --config %s tickets list
+  go run ./cmd/ticketd --config %s tickets show 1 --json
+The configuration (commented): %s`},
+	"demo_stopped": {"데모를 멈췄습니다", "demo stopped"},
+	"bad_priority": {"%q: 우선순위는 low, normal, high 중 하나입니다.", "%q: the priority is low, normal or high"},
+	"empty_text":   {"보낼 내용이 없습니다. 내용을 인자, --file 또는 표준 입력으로 주십시오.", "nothing to send: give the text as an argument, with --file, or on standard input"},
 }
 
 // Term is the command line's word for key in language lang ("ko" or "en";

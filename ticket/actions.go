@@ -9,6 +9,9 @@ import (
 // ErrNotAgent means an action named someone who is not a configured agent.
 var ErrNotAgent = errors.New("not a configured agent")
 
+// ErrEmptyText is the error of a reply or note without text.
+var ErrEmptyText = errors.New("empty text")
+
 // act runs fn on ticket id for agent by, in one transaction, then wakes the
 // outbox if mail was queued. An empty by is the operator (recorded as the
 // support address); only agents may reply.
@@ -46,7 +49,7 @@ func (s *Service) act(id uint64, by string, fn func(tx Tx, t *Ticket, a Agent) (
 func (s *Service) Reply(id uint64, by, text string, atts []OutAttachment) error {
 	text = strings.TrimSpace(text)
 	if text == "" {
-		return errors.New("ticket: reply: empty text")
+		return fmt.Errorf("ticket: reply: %w", ErrEmptyText)
 	}
 	if _, ok := s.agent(by); !ok {
 		return fmt.Errorf("ticket: reply as %q: %w", by, ErrNotAgent)
@@ -69,7 +72,7 @@ func (s *Service) Reply(id uint64, by, text string, atts []OutAttachment) error 
 func (s *Service) Note(id uint64, by, text string) error {
 	text = strings.TrimSpace(text)
 	if text == "" {
-		return errors.New("ticket: note: empty text")
+		return fmt.Errorf("ticket: note: %w", ErrEmptyText)
 	}
 	return s.act(id, by, func(tx Tx, t *Ticket, a Agent) (bool, error) {
 		now := s.cfg.Now().UTC()

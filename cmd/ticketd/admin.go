@@ -20,6 +20,7 @@ import (
 
 	"github.com/ticketd/ticketd/mailbox"
 	"github.com/ticketd/ticketd/mailbox/rfc822"
+	"github.com/ticketd/ticketd/templates"
 	"github.com/ticketd/ticketd/ticket"
 )
 
@@ -80,6 +81,27 @@ type ingestResult struct {
 
 var errNoTicket = errors.New("no such ticket")
 
+// saidError is an error told to the user in the center's language; it
+// still matches its sentinel with errors.Is.
+type saidError struct {
+	text string
+	err  error
+}
+
+func (e *saidError) Error() string { return e.text }
+func (e *saidError) Unwrap() error { return e.err }
+
+// say is the sentence of key (a format in templates' CLI terms) in the
+// center's language.
+func (b localBackend) say(key string, args ...any) string {
+	return fmt.Sprintf(templates.Term(b.d.s.Config.Center.Language, key), args...)
+}
+
+// noTicket is errNoTicket for ticket id, in the center's language.
+func (b localBackend) noTicket(id uint64) error {
+	return &saidError{text: b.say("no_ticket", id), err: errNoTicket}
+}
+
 // localBackend works on the daemon's parts in this process: the database
 // opened directly by a CLI command (direct), or the daemon serving the admin
 // socket.
@@ -105,7 +127,7 @@ func (b localBackend) Ticket(_ context.Context, id uint64) (ticketView, error) {
 	err := b.d.db.View(func(tx ticket.ReadTx) error {
 		t, err := tx.Ticket(id)
 		if errors.Is(err, ticket.ErrNotFound) {
-			return fmt.Errorf("#%d: %w", id, errNoTicket)
+			return b.noTicket(id)
 		} else if err != nil {
 			return err
 		}
@@ -144,28 +166,39 @@ func (b localBackend) Ingest(ctx context.Context, raw []byte, source string) (in
 }
 
 func (b localBackend) Act(_ context.Context, r actionRequest) (string, error) {
-	svc := b.d.svc
+	svc, lang := b.d.svc, b.d.s.Config.Center.Language
 	var err error
 	var done string
 	switch r.Action {
 	case "reply":
-		err, done = svc.Reply(r.ID, r.As, r.Text, r.Attachments), fmt.Sprintf("#%d: reply queued to the customer", r.ID)
+		err, done = svc.Reply(r.ID, r.As, r.Text, r.Attachments), b.say("done_reply", r.ID)
 	case "note":
-		err, done = svc.Note(r.ID, r.As, r.Text), fmt.Sprintf("#%d: note added", r.ID)
+		err, done = svc.Note(r.ID, r.As, r.Text), b.say("done_note", r.ID)
 	case "status":
-		err, done = svc.SetStatus(r.ID, r.As, r.Status), fmt.Sprintf("#%d: status %s", r.ID, r.Status)
+		err, done = svc.SetStatus(r.ID, r.As, r.Status), b.say("done_status", r.ID, templates.StatusName(lang, r.Status))
 	case "assign":
-		err, done = svc.Assign(r.ID, r.As, r.To), fmt.Sprintf("#%d: assigned to %s", r.ID, r.To)
+		err, done = svc.Assign(r.ID, r.As, r.To), b.say("done_assign", r.ID, r.To)
 	case "priority":
-		err, done = svc.SetPriority(r.ID, r.As, ticket.Priority(strings.ToLower(strings.TrimSpace(r.To)))), fmt.Sprintf("#%d: priority %s", r.ID, r.To)
+		p := ticket.Priority(strings.ToLower(strings.TrimSpace(r.To)))
+		if p != ticket.PriorityLow && p != ticket.PriorityNormal && p != ticket.PriorityHigh {
+			return "", errors.New(b.say("bad_priority", r.To))
+		}
+		err, done = svc.SetPriority(r.ID, r.As, p), b.say("done_priority", r.ID, templates.PriorityName(lang, p))
 	default:
 		return "", fmt.Errorf("unknown action %q", r.Action)
 	}
 	if errors.Is(err, ticket.ErrNotFound) {
-		return "", fmt.Errorf("#%d: %w", r.ID, errNoTicket)
+		return "", b.noTicket(r.ID)
 	}
 	if errors.Is(err, ticket.ErrNotAgent) {
-		return "", fmt.Errorf("%w (give a configured agent's address or name: --as, $TICKETD_AGENT, or the agent to assign)", err)
+		who := r.As
+		if r.Action == "assign" && !strings.Contains(err.Error(), "as "+r.As) {
+			who = r.To
+		}
+		return "", &saidError{text: b.say("not_agent", who), err: err}
+	}
+	if errors.Is(err, ticket.ErrEmptyText) {
+		return "", &saidError{text: b.say("empty_text"), err: err}
 	}
 	if err != nil {
 		return "", err

@@ -176,7 +176,7 @@ func TestPollAcknowledgeFollowUpAndShow(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &list) != nil || len(list) != 1 || list[0]["messages"].(float64) != 3 {
 		t.Fatalf("tickets list --json: exit %d %s", code, out)
 	}
-	if code, _, errs := s.ticketd(t, nil, "tickets", "show", "7"); code == 0 || !strings.Contains(errs, "no such ticket") {
+	if code, _, errs := s.ticketd(t, nil, "tickets", "show", "7"); code == 0 || !strings.Contains(errs, "#7: 그런 문의가 없습니다.") {
 		t.Fatalf("show of a missing ticket: exit %d %s", code, errs)
 	}
 }

@@ -100,7 +100,7 @@ func cmdTicketsShow(c *cli) int {
 	defer b.Close()
 	v, err := b.Ticket(c.ctx, id)
 	if err != nil {
-		return c.fail("ticket %v", err)
+		return c.fail("%v", err)
 	}
 	if c.asJSON {
 		return c.printJSON(v)

@@ -251,8 +251,11 @@ ack (to the customer), ack_summary (held acknowledgements of several
 tickets in one mail), notify (to agents), reply (an agent's reply to the
 customer), agent_error (a bad command), failed (to agents: a mail to the
 customer was not delivered), toolarge (a mail over the size limit),
-oauth_broken (to operator.address: a sign-in stopped working); parts:
-subject, txt, html.`,
+oauth_broken (to operator.address: a sign-in stopped working), assigned
+(to a new assignee), history and notice (the notes ticketd writes on a
+ticket); parts: subject, txt, html. layout.txt.tmpl and layout.html.tmpl
+hold the partials every mail of a language shares (the HTML frame with
+header and footer, the text signature, the reasons of notices).`,
 		"templates.dir": ``,
 
 		"outbox": `Retries of outgoing mail: exponential backoff with ±20% jitter from

@@ -97,7 +97,7 @@ func TestAgentConversationByEmailAndCLI(t *testing.T) {
 	if len(cli.Attachments) != 1 || cli.Attachments[0].Filename != "안내문.pdf" || !strings.Contains(cli.Text, "안내문을 확인해") {
 		t.Fatalf("CLI reply: %+v", cli)
 	}
-	if code, _, errs := s.ticketd(t, nil, "reply", "1", "--as", "kim@example.test", "--file", file); code == 0 || !strings.Contains(errs, "not a configured agent") {
+	if code, _, errs := s.ticketd(t, nil, "reply", "1", "--as", "kim@example.test", "--file", file); code == 0 || !strings.Contains(errs, "kim@example.test: 등록된 상담원이 아닙니다.") {
 		t.Fatalf("reply as a customer: exit %d %s", code, errs)
 	}
 	if code, _, errs := s.ticketd(t, nil, "note", "1", "--as", "agent@example.test", "변경 완료 확인"); code != 0 {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ticketd/ticketd/mailbox"
 	"github.com/ticketd/ticketd/mailbox/devserver"
+	"github.com/ticketd/ticketd/templates"
 	"github.com/ticketd/ticketd/ticket"
 )
 
@@ -76,8 +77,11 @@ func cmdDemo(c *cli) int {
 	}
 	defer admin.close()
 
-	fmt.Fprintf(out, "ticketd demo: embedded IMAP %s and SMTP %s, %d customer mails waiting in support@example.test's INBOX\n\n",
-		srv.IMAPAddr(), srv.SMTPAddr(), len(demoCustomers))
+	say := func(key string, args ...any) string {
+		return fmt.Sprintf(templates.Term(s.Config.Center.Language, key), args...)
+	}
+	fmt.Fprintln(out, say("demo_start", srv.IMAPAddr(), srv.SMTPAddr(), len(demoCustomers)))
+	fmt.Fprintln(out)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -99,20 +103,20 @@ func cmdDemo(c *cli) int {
 	if err != nil {
 		return c.fail("demo: %v", err)
 	}
-	fmt.Fprintf(out, "Tickets created:\n")
+	fmt.Fprintln(out, say("demo_tickets"))
 	printTickets(out, ts, s.Loc, s.Config.Center.Language)
-	fmt.Fprintf(out, "\nAcknowledgements delivered (%d of %d):\n", len(acks), len(demoCustomers))
+	fmt.Fprintf(out, "\n%s\n", say("demo_acks", len(acks), len(demoCustomers)))
 	for _, u := range demoCustomers {
 		raw, ok := acks[u]
 		if !ok {
-			fmt.Fprintf(out, "  %-20s (not yet delivered)\n", u)
+			fmt.Fprintf(out, "  %-20s %s\n", u, say("demo_not_yet"))
 			continue
 		}
 		subject := headerOf(raw, "Subject")
 		fmt.Fprintf(out, "  %-20s Subject: %s\n  %-20s Auto-Submitted: %s, In-Reply-To: %s\n", u, subject, "",
 			headerOf(raw, "Auto-Submitted"), headerOf(raw, "In-Reply-To"))
 	}
-	demoAgentReply(out, srv, time.Now().Add(30*time.Second))
+	demoAgentReply(out, say, srv, time.Now().Add(30*time.Second))
 	if len(ts) > 0 {
 		// Kim's ticket: the inquiry, the acknowledgement, the agent's answer.
 		v, err := localBackend{d: d}.Ticket(ctx, 1)
@@ -121,18 +125,11 @@ func cmdDemo(c *cli) int {
 			printTicket(out, v, s.Loc, s.Config.Center.Language)
 		}
 	}
-	fmt.Fprintf(out, `
-The demo keeps running (Ctrl-C stops it). Send more mail with any client:
-  SMTP  %s  (no TLS, no auth needed), to support@example.test
-  IMAP  %s  (no TLS) logins: support@example.test, %s (the agent), %s, password %q
-ticketd polls every 10 seconds. Reply to a notification in %s's INBOX and
-the customer gets your answer. In another terminal:
-  go run ./cmd/ticketd --config %s tickets list
-  go run ./cmd/ticketd --config %s tickets show 1 --json
-`, srv.SMTPAddr(), srv.IMAPAddr(), demoAgent, strings.Join(demoCustomers, ", "), demoPassword, demoAgent, cfgPath, cfgPath)
+	fmt.Fprintf(out, "\n%s\n", say("demo_running", srv.SMTPAddr(), srv.IMAPAddr(), demoAgent, strings.Join(demoCustomers, ", "),
+		demoPassword, demoAgent, cfgPath, cfgPath, cfgPath))
 	<-ctx.Done()
 	<-done
-	fmt.Fprintln(out, "demo stopped")
+	fmt.Fprintln(out, say("demo_stopped"))
 	return exitOK
 }
 
@@ -140,16 +137,63 @@ func writeDemoConfig(dir string, srv *devserver.Server) (string, *Settings, erro
 	ihost, iport, _ := net.SplitHostPort(srv.IMAPAddr())
 	shost, sport, _ := net.SplitHostPort(srv.SMTPAddr())
 	// No /healthz listener: a demo must not clash with a running serve.
-	data := fmt.Appendf(nil, `data_dir: %q
-log: {level: warn}
-http: {listen: "off"}
-center: {name: 서민금융 고객센터, address: support@example.test}
+	data := fmt.Appendf(nil, `# ticketd's demo configuration: a real one, against the demo's embedded
+# mail servers on 127.0.0.1. Every key is explained in config.example.yaml
+# (ticketd config example); the ones not set here keep their defaults.
+
+# Where the database (ticketd.db) and the admin socket live.
+data_dir: %q
+timezone: Asia/Seoul
+
+log:
+  level: warn   # the demo prints its own steps; warn keeps the log quiet
+
+# No /healthz listener, so the demo does not clash with a running serve.
+http:
+  listen: "off"
+
+center:
+  name: 서민금융 고객센터        # the display name of our mails
+  address: support@example.test  # the address customers write to
+  language: ko                   # the language of every mail and CLI line
+  phone: 1588-0000               # 대표전화, in the footer of the mails
+  footer:
+    - "(04513) 서울특별시 중구 세종대로 124 (데모 주소)"
+    - "고객님의 개인정보는 「개인정보 보호법」에 따라 안전하게 관리됩니다."
+  hours:
+    days: mon-fri
+    open: "09:00"
+    close: "18:00"
+
+# The support mailbox: polled every 10 seconds; handled mail moves to
+# Processed. Plain IMAP is allowed only to a loopback address.
 mailboxes:
-  - {name: support, host: %q, port: %s, security: plain, username: support@example.test,
-     password: %q, schedule: "@every 10s", post_action: move, move_to: Processed}
-smtp: {host: %q, port: %s, security: plain}
-agents: [{name: %s, email: %s}]
-threading: {plus_addressing: true}
+  - name: support
+    host: %q
+    port: %s
+    security: plain
+    username: support@example.test
+    password: %q       # a real deployment uses password_file
+    schedule: "@every 10s"
+    post_action: move
+    move_to: Processed
+
+# Where acknowledgements and agents' replies are sent.
+smtp:
+  host: %q
+  port: %s
+  security: plain
+
+# The agents: notified of every ticket; their replies by mail reach the
+# customer.
+agents:
+  - name: %s
+    email: %s
+
+# Replies to our mails carry a signed token in the address
+# (support+t1-...@example.test), which the demo's server accepts.
+threading:
+  plus_addressing: true
 `, dir, ihost, iport, demoPassword, shost, sport, demoAgentName, demoAgent)
 	path := filepath.Join(dir, "ticketd.yaml")
 	if err := os.WriteFile(path, data, 0o600); err != nil {
@@ -166,8 +210,8 @@ threading: {plus_addressing: true}
 // the agent's notification, answers it from the agent's address through
 // SMTP as a mail client would, and waits for the relayed answer in Kim's
 // INBOX, printing each step.
-func demoAgentReply(out io.Writer, srv *devserver.Server, deadline time.Time) {
-	fmt.Fprintf(out, "\nThe agent's half (%s <%s>):\n", demoAgentName, demoAgent)
+func demoAgentReply(out io.Writer, say func(string, ...any) string, srv *devserver.Server, deadline time.Time) {
+	fmt.Fprintf(out, "\n%s\n", say("demo_agent", demoAgentName, demoAgent))
 	var n *ticket.Mail
 	for n == nil && time.Now().Before(deadline) {
 		msgs, _ := srv.Messages(demoAgent, "INBOX")
@@ -179,20 +223,20 @@ func demoAgentReply(out io.Writer, srv *devserver.Server, deadline time.Time) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	if n == nil {
-		fmt.Fprintf(out, "  no notification arrived in time\n")
+		fmt.Fprintf(out, "  %s\n", say("demo_no_notification"))
 		return
 	}
-	fmt.Fprintf(out, "  notified:  Subject: %s, From: %s, Reply-To: %s\n", n.Subject, n.From.Name, n.ReplyTo[0].Email)
+	fmt.Fprintf(out, "  %s\n", say("demo_notified", n.Subject, n.From.Name, n.ReplyTo[0].Email))
 	reply := fmt.Sprintf("From: %s <%s>\r\nTo: %s\r\nSubject: Re: %s\r\nMessage-ID: <demo-agent-1@example.test>\r\n"+
 		"In-Reply-To: <%s>\r\nReferences: <%s>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"+
 		"안녕하세요, 김민수 고객님. 다음 달부터 상환일을 25일로 변경해 드렸습니다.\r\n\r\n"+
 		"%s 님이 작성:\r\n> %s\r\n",
 		demoAgentName, demoAgent, n.ReplyTo[0].Email, n.Subject, n.MessageID, n.MessageID, n.From.Name, n.Subject)
 	if err := smtp.SendMail(srv.SMTPAddr(), nil, demoAgent, []string{n.ReplyTo[0].Email}, []byte(reply)); err != nil {
-		fmt.Fprintf(out, "  the reply could not be sent: %v\n", err)
+		fmt.Fprintf(out, "  %s\n", say("demo_reply_failed", err))
 		return
 	}
-	fmt.Fprintf(out, "  replied:   to %s, from the agent's mail client\n", n.ReplyTo[0].Email)
+	fmt.Fprintf(out, "  %s\n", say("demo_replied", n.ReplyTo[0].Email))
 	for time.Now().Before(deadline) {
 		msgs, _ := srv.Messages("kim@example.test", "INBOX")
 		for _, raw := range msgs {
@@ -200,12 +244,12 @@ func demoAgentReply(out io.Writer, srv *devserver.Server, deadline time.Time) {
 			if err != nil || m.Headers["Auto-Submitted"] != "" || !strings.Contains(m.Text, "25일로 변경해 드렸습니다") {
 				continue
 			}
-			fmt.Fprintf(out, "  delivered: kim@example.test got Subject: %s, From: %s, In-Reply-To: <%s>\n", m.Subject, m.From.Name, m.InReplyTo)
+			fmt.Fprintf(out, "  %s\n", say("demo_delivered", m.Subject, m.From.Name, m.InReplyTo))
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	fmt.Fprintf(out, "  the answer did not reach the customer in time\n")
+	fmt.Fprintf(out, "  %s\n", say("demo_not_delivered"))
 }
 
 // demoMails are three customer inquiries: Korean in EUC-KR (as older

@@ -18,7 +18,7 @@ func TestDemoShowsTheWholeLoop(t *testing.T) {
 	// goroutines, so it is a locked buffer, checked for panics below.
 	go func() { done <- run(ctx, []string{"demo"}, nil, &out, &errb) }()
 	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(out.String(), "The demo keeps running") {
+	for !strings.Contains(out.String(), "데모는 계속 실행됩니다") {
 		if time.Now().After(deadline) {
 			cancel()
 			t.Fatalf("the demo did not get through in 60 s:\n%s\n%s", out.String(), errb.String())
@@ -33,10 +33,10 @@ func TestDemoShowsTheWholeLoop(t *testing.T) {
 		t.Errorf("a panic was recovered:\n%s", errb.String())
 	}
 	for _, want := range []string{
-		"Acknowledgements delivered (3 of 3)",
-		"notified:  Subject: [#1] 햇살론 대출 상환일 변경 문의, From: 김민수 (서민금융 고객센터), Reply-To: support+t1a-",
-		"delivered: kim@example.test got Subject: [#1] Re: 햇살론 대출 상환일 변경 문의, From: 김상담 (서민금융 고객센터), In-Reply-To: <demo-ko-1@example.test>",
-		"문의 #1  [처리 중]", "담당 상담원", "agent@example.test (the agent)",
+		"고객에게 전달된 접수 안내 메일 (3/3)",
+		"알림 받음:  제목: [#1] 햇살론 대출 상환일 변경 문의, 보낸 사람: 김민수 (서민금융 고객센터), 회신 주소: support+t1a-",
+		"전달됨:    kim@example.test가 받은 메일 제목: [#1] Re: 햇살론 대출 상환일 변경 문의, 보낸 사람: 김상담 (서민금융 고객센터), In-Reply-To: <demo-ko-1@example.test>",
+		"문의 #1  [처리 중]", "담당 상담원", "agent@example.test (상담원)", "설정 파일(주석 포함): ",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the demo's output lacks %q:\n%s", want, out.String())

@@ -117,10 +117,10 @@ func TestCLIAgentCommands(t *testing.T) {
 		t.Error("open failed")
 	}
 	code, _, errs := s.ticketd(t, nil, "close", "1", "--as", "박아무개")
-	if code == 0 || !strings.Contains(errs, "not a configured agent") || !strings.Contains(errs, "address or name") || strings.Contains(errs, "422") {
+	if code == 0 || !strings.Contains(errs, "박아무개: 등록된 상담원이 아닙니다.") || !strings.Contains(errs, "이름이나 메일 주소") || strings.Contains(errs, "422") {
 		t.Errorf("unknown agent: exit %d %s", code, errs)
 	}
-	if code, _, errs := s.ticketd(t, nil, "priority", "1", "urgent", "--as", "김상담"); code == 0 || !strings.Contains(errs, "low, normal or high") {
+	if code, _, errs := s.ticketd(t, nil, "priority", "1", "urgent", "--as", "김상담"); code == 0 || !strings.Contains(errs, "low, normal, high 중 하나") {
 		t.Errorf("bad priority: exit %d %s", code, errs)
 	}
 }
