@@ -121,7 +121,7 @@ the customer gets your answer. In another terminal:
 The configuration (commented): %s`},
 	"demo_stopped": {"데모를 멈췄습니다", "demo stopped"},
 	"bad_priority": {"%q: 우선순위는 low, normal, high 중 하나입니다.", "%q: the priority is low, normal or high"},
-	"empty_text":   {"보낼 내용이 없습니다. 내용을 인자, --file 또는 표준 입력으로 주십시오.", "nothing to send: give the text as an argument, with --file, or on standard input"},
+	"empty_text":   {"보낼 내용이 없습니다. 내용을 --file 또는 표준 입력으로 주십시오.", "nothing to send: give the text with --file or on standard input"},
 }
 
 // Term is the command line's word for key in language lang ("ko" or "en";
@@ -133,6 +133,12 @@ func StatusName(lang string, s ticket.Status) string { return statusName(s, !isE
 
 // PriorityName is a ticket priority in language lang.
 func PriorityName(lang string, p ticket.Priority) string { return priorityName(p, !isEnglish(lang)) }
+
+// Size is a size in bytes as people read it: "512 B", "12.0 KB", "3.4 MB".
+func Size(n int64) string { return sizeText(n) }
+
+// FileType names a content type in words in language lang ("PDF 문서").
+func FileType(lang, contentType string) string { return fileType(contentType, !isEnglish(lang)) }
 
 func isEnglish(lang string) bool {
 	l := strings.ToLower(strings.TrimSpace(lang))

@@ -18,7 +18,8 @@ var ErrEmptyText = errors.New("empty text")
 func (s *Service) act(id uint64, by string, fn func(tx Tx, t *Ticket, a Agent) (queued bool, err error)) error {
 	a, ok := s.agentByNameOrEmail(by)
 	if by == "" {
-		a, ok = Agent{Name: "operator", Email: s.cfg.Support.Email}, true
+		// The operator acts for the center.
+		a, ok = Agent{Name: s.cfg.CenterName, Email: s.cfg.Support.Email}, true
 	}
 	if !ok {
 		return fmt.Errorf("ticket: %s: %w", by, ErrNotAgent)
@@ -51,7 +52,7 @@ func (s *Service) Reply(id uint64, by, text string, atts []OutAttachment) error 
 	if text == "" {
 		return fmt.Errorf("ticket: reply: %w", ErrEmptyText)
 	}
-	if _, ok := s.agent(by); !ok {
+	if _, ok := s.agentByNameOrEmail(by); !ok {
 		return fmt.Errorf("ticket: reply as %q: %w", by, ErrNotAgent)
 	}
 	return s.act(id, by, func(tx Tx, t *Ticket, a Agent) (bool, error) {

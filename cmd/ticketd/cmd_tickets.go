@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/ticketd/ticketd/mailbox/rfc822"
+	"github.com/ticketd/ticketd/templates"
 	"github.com/ticketd/ticketd/ticket"
 )
 
@@ -217,7 +218,7 @@ func cmdAttachmentGet(c *cli) int {
 		if err != nil {
 			return c.fail("attachment get: %v", err)
 		}
-		fmt.Fprintf(c.stdout, "%s (%d bytes)\n", path, len(out.File.Data))
+		fmt.Fprintf(c.stdout, "%s (%s)\n", path, templates.Size(int64(len(out.File.Data))))
 		return exitOK
 	}
 }

@@ -158,7 +158,7 @@ func printTicket(w io.Writer, v ticketView, loc *time.Location, lang string) {
 		fmt.Fprintf(w, "\n%s: %s\n", term("subject_label"), oneLine(m.Subject, 200))
 		for _, a := range m.Attachments {
 			att++
-			fmt.Fprintf(w, "%s [%d]: %s (%s, %d bytes, sha256 %.12s…)\n", term("attachment"), att, oneLine(a.Filename, 100), a.ContentType, a.Size, a.SHA256)
+			fmt.Fprintf(w, "%s [%d]: %s (%s, %s)\n", term("attachment"), att, oneLine(a.Filename, 100), templates.FileType(lang, a.ContentType), templates.Size(a.Size))
 		}
 		for _, warn := range m.Warnings {
 			fmt.Fprintf(w, "%s: %s\n", term("warning"), oneLine(warn, 200))
