@@ -69,7 +69,7 @@ if ! command -v chromium >/dev/null 2>&1 || ! fc-list :lang=ko 2>/dev/null | gre
   apt-get install -y -qq --no-install-recommends -o Acquire::Retries=3 -o DPkg::Lock::Timeout=600 \
     chromium fonts-noto-cjk >/dev/null
 fi
-chromium --version
+chromium --version 2>/dev/null
 export TICKETD_SCREENSHOTS=${TICKETD_SCREENSHOTS:-/tmp/ticketd-screenshots}
 echo "ok ($((SECONDS - t)) s; screenshots in $TICKETD_SCREENSHOTS)"
 
