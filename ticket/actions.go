@@ -79,6 +79,7 @@ func (s *Service) Note(id uint64, by, text string) error {
 		now := s.cfg.Now().UTC()
 		n := &Message{TicketID: t.ID, Direction: DirIn, Kind: KindNote, From: Address{Name: a.Name, Email: a.Email},
 			Body: text, Visible: text, Date: now, ReceivedAt: now, Source: "cli", Attachments: []Attachment{}}
+		findInMessage(n)
 		if err := tx.AddMessage(n, nil); err != nil {
 			return false, err
 		}

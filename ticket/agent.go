@@ -303,7 +303,7 @@ func (s *Service) relayFull(tx Tx, t *Ticket, a Agent, text, html string, atts [
 	from.Name = strings.NewReplacer("{agent}", a.Name, "{center}", s.cfg.CenterName).Replace(s.cfg.AgentFrom)
 	o := Outgoing{
 		From: from, To: []Address{t.Requester}, Cc: cc, ReplyTo: s.customerReplyTo(t.ID),
-		Subject: TaggedSubject(t.ID, "Re: "+t.base()), InReplyTo: irt, References: refs,
+		Subject: MaskPersonalData(TaggedSubject(t.ID, "Re: "+t.base())), InReplyTo: irt, References: refs,
 		Headers: map[string]string{LoopHeader: s.cfg.Installation}, Text: r.Text, HTML: r.HTML, Kind: KindAgent,
 		Attachments: files,
 	}
@@ -332,6 +332,7 @@ func (s *Service) relayFull(tx Tx, t *Ticket, a Agent, text, html string, atts [
 		}
 		stored.RawSize, stored.RawSHA256 = int64(len(raw)), rawSum(raw)
 	}
+	findInMessage(stored)
 	if err := tx.AddMessage(stored, raw); err != nil {
 		return 0, err
 	}

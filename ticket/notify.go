@@ -27,11 +27,11 @@ func (s *Service) customerReplyTo(id uint64) []Address {
 
 func (s *Service) templateData(t *Ticket, now time.Time) TemplateData {
 	return TemplateData{
-		TicketID: t.ID, Subject: t.Subject, Customer: t.Requester,
+		TicketID: t.ID, Subject: MaskPersonalData(t.Subject), Customer: t.Requester,
 		CenterName: s.cfg.CenterName, SupportEmail: s.cfg.Support.Email,
 		CenterPhone: s.cfg.CenterPhone, CenterFooter: s.cfg.CenterFooter, ReceivedAt: t.CreatedAt,
 		Hours: s.cfg.Hours, OpenNow: s.cfg.Hours.OpenAt(now), Now: now,
-		TicketSubject: TaggedSubject(t.ID, t.Subject), Status: t.Status,
+		TicketSubject: MaskPersonalData(TaggedSubject(t.ID, t.Subject)), Status: t.Status,
 	}
 }
 
@@ -120,12 +120,12 @@ func (w *work) notifyAgents(t *Ticket, in *Message) (int, error) {
 	}
 	data := w.s.templateData(t, w.now)
 	data.Customer = in.From
-	data.CustomerText = in.Visible
+	data.CustomerText = MaskPersonalData(in.Visible)
 	data.FollowUp = !w.res.NewTicket
 	data.Attachments = in.Attachments
 	// One subject per ticket, the ticket's own: a follow-up's "Re: [#1]
 	// Re: ..." would split the agents' thread.
-	data.TicketSubject = TaggedSubject(t.ID, t.Subject)
+	data.TicketSubject = MaskPersonalData(TaggedSubject(t.ID, t.Subject))
 	if w.res.heldReason.Code != "" {
 		data.AckReason = &w.res.heldReason
 	}

@@ -559,6 +559,7 @@ func (w *work) incomingMessage(ticketID uint64, kind Kind) *Message {
 // Message-ID we could not echo byte-exactly is indexed in its safe form
 // too (SafeMessageID), which is what our replies carry.
 func (w *work) addIncoming(msg *Message) error {
+	findInMessage(msg)
 	if err := w.tx.AddMessage(msg, w.in.Raw); err != nil {
 		return err
 	}
@@ -572,6 +573,7 @@ func (w *work) addIncoming(msg *Message) error {
 func (w *work) note(t *Ticket, by Address, text string) error {
 	n := &Message{TicketID: t.ID, Direction: DirIn, Kind: KindNote, From: by, Body: text, Visible: text,
 		Date: w.now, ReceivedAt: w.now, Source: "ticketd"}
+	findInMessage(n)
 	if err := w.tx.AddMessage(n, nil); err != nil {
 		return err
 	}

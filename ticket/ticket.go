@@ -248,6 +248,9 @@ type Message struct {
 	// OriginalMessageID is the agent's own Message-ID of a reply we relayed
 	// under our Message-ID.
 	OriginalMessageID string `json:"original_message_id,omitempty"`
+	// PersonalData is where the subject and body hold personal data
+	// (FindPersonalData: kinds and offsets, never the values).
+	PersonalData []Finding `json:"personal_data,omitempty"`
 }
 
 // Delivery states of an outgoing message.

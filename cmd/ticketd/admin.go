@@ -119,6 +119,10 @@ func (b localBackend) Tickets(_ context.Context, status ticket.Status) ([]ticket
 		out, err = tx.Tickets(ticket.TicketFilter{Status: status})
 		return err
 	})
+	for i := range out {
+		// They leave the database here.
+		out[i].Subject, out[i].BaseSubject = ticket.MaskPersonalData(out[i].Subject), ticket.MaskPersonalData(out[i].BaseSubject)
+	}
 	return out, err
 }
 

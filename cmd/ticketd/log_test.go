@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -65,4 +67,25 @@ func (w *lockedWriter) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.b.String()
+}
+
+// TestLogsMaskPersonalData: whatever a log line carries (its message, a
+// string attribute, an error, inside a group), personal data is masked,
+// at every level and in both formats.
+func TestLogsMaskPersonalData(t *testing.T) {
+	for _, format := range []string{"text", "json"} {
+		var b bytes.Buffer
+		log := newLogger(&b, LogConfig{Format: format, Level: "debug"}, nil)
+		log.Debug("subject 주민번호 900101-1234568", "subject", "카드 4111-1111-1111-1111", "err", errors.New("rcpt 010-9876-5432 refused"))
+		log.With(slog.Group("mail", "text", "계좌 신한은행 110-123-456789")).Error("x")
+		out := b.String()
+		for _, v := range []string{"1234568", "4111-1111-1111-1111", "9876", "123-456789"} {
+			if strings.Contains(out, v) {
+				t.Errorf("%s log holds %q:\n%s", format, v, out)
+			}
+		}
+		if !strings.Contains(out, "900101-1******") || !strings.Contains(out, "010-****-5432") {
+			t.Errorf("%s log lacks the masked values:\n%s", format, out)
+		}
+	}
 }

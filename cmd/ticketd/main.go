@@ -18,6 +18,7 @@ import (
 	_ "time/tzdata" // Asia/Seoul even where the system has no zoneinfo
 
 	"github.com/ticketd/ticketd/store"
+	"github.com/ticketd/ticketd/ticket"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -244,6 +245,15 @@ func newLogger(w io.Writer, cfg LogConfig, loc *time.Location) *slog.Logger {
 			a.Value = slog.TimeValue(a.Value.Time().In(loc))
 		case json && a.Value.Kind() == slog.KindDuration:
 			return slog.Float64(a.Key+"_s", a.Value.Duration().Seconds())
+		case a.Value.Kind() == slog.KindString:
+			// Personal data never reaches a log, at any level.
+			if v := a.Value.String(); v != "" {
+				a.Value = slog.StringValue(ticket.MaskPersonalData(v))
+			}
+		case a.Value.Kind() == slog.KindAny:
+			if err, ok := a.Value.Any().(error); ok {
+				a.Value = slog.StringValue(ticket.MaskPersonalData(err.Error()))
+			}
 		}
 		return a
 	}}

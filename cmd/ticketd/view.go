@@ -40,22 +40,29 @@ type messageView struct {
 	Body        string              `json:"body"`
 	Visible     string              `json:"visible"`
 	Attachments []ticket.Attachment `json:"attachments"`
+	// PersonalData counts the personal data found in the subject and
+	// body, by kind; the texts above show it masked.
+	PersonalData []ticket.PersonalCount `json:"personal_data"`
 	// Beyond the contract, for operators.
 	Warnings  []string `json:"warnings,omitempty"`
 	Delivery  string   `json:"delivery,omitempty"`
 	Automatic string   `json:"automatic,omitempty"`
 }
 
+// newTicketView is the view of t and its messages, with the personal data
+// in every text masked (ticket.MaskPersonalData).
 func newTicketView(t ticket.Ticket, msgs []ticket.Message) ticketView {
-	v := ticketView{ID: t.ID, Subject: t.Subject, Status: t.Status, Requester: t.Requester, Assignee: t.Assignee, Priority: t.Priority,
+	mask := ticket.MaskPersonalData
+	v := ticketView{ID: t.ID, Subject: mask(t.Subject), Status: t.Status, Requester: t.Requester, Assignee: t.Assignee, Priority: t.Priority,
 		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, Messages: []messageView{}}
 	for _, m := range msgs {
 		mv := messageView{
 			ID: m.ID, Direction: m.Direction, Kind: m.Kind, From: m.From,
-			To: nonNil(m.To), Cc: nonNil(m.Cc), Subject: m.Subject,
+			To: nonNil(m.To), Cc: nonNil(m.Cc), Subject: mask(m.Subject),
 			MessageID: m.MessageID, InReplyTo: m.InReplyTo, References: nonNil(m.References),
-			Body: m.Body, Visible: m.Visible, Attachments: nonNil(m.Attachments),
-			Warnings: m.Warnings, Delivery: m.Delivery, Automatic: m.Automatic,
+			Body: mask(m.Body), Visible: mask(m.Visible), Attachments: nonNil(m.Attachments),
+			PersonalData: nonNil(ticket.CountPersonal(m.PersonalData)),
+			Warnings:     m.Warnings, Delivery: m.Delivery, Automatic: m.Automatic,
 		}
 		if !m.Date.IsZero() {
 			d := m.Date
