@@ -23,6 +23,8 @@
 //	suppress      lower-cased address -> ticket.Suppression
 //	autosent      lower-cased address -> times automatic mail was sent to it (last day)
 //	held          lower-cased address -> ticket.HeldAcks (acknowledgements held by the rate limits)
+//	oauth         credential name -> its tokens and their state
+//	audit         audit id -> ticket.AuditRecord (append-only: who saw personal data, and why)
 //
 // Each index is updated in the same transaction as its data.
 //

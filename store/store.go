@@ -53,7 +53,8 @@ var (
 	bTexts      = []byte("texts")
 	bHeld       = []byte("held")
 	bOAuth      = []byte("oauth")
-	allBuckets  = [][]byte{bMeta, bTickets, bMessages, bTicketMsgs, bRaw, bMsgIDs, bSeen, bCursors, bOutbox, bRejected, bRejRaw, bNotified, bSuppress, bAutoSent, bTexts, bHeld, bOAuth}
+	bAudit      = []byte("audit")
+	allBuckets  = [][]byte{bMeta, bTickets, bMessages, bTicketMsgs, bRaw, bMsgIDs, bSeen, bCursors, bOutbox, bRejected, bRejRaw, bNotified, bSuppress, bAutoSent, bTexts, bHeld, bOAuth, bAudit}
 )
 
 // DB is ticketd's database.
@@ -755,4 +756,28 @@ func (t *txn) PutHeldAcks(h ticket.HeldAcks) error {
 
 func (t *txn) DeleteHeldAcks(email string) error {
 	return t.tx.Bucket(bHeld).Delete([]byte(strings.ToLower(email)))
+}
+
+func (t *txn) AddAudit(r *ticket.AuditRecord) error {
+	b := t.tx.Bucket(bAudit)
+	id, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	r.ID = id
+	return putJSON(b, u64(id), r)
+}
+
+func (t *txn) EachAudit(fn func(r ticket.AuditRecord) error) error {
+	b := t.tx.Bucket(bAudit)
+	if b == nil {
+		return nil // a database from before the audit log, opened read-only
+	}
+	return b.ForEach(func(k, v []byte) error {
+		var r ticket.AuditRecord
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("store: decode audit record %x: %w", k, err)
+		}
+		return fn(r)
+	})
 }

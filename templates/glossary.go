@@ -120,8 +120,11 @@ the customer gets your answer. In another terminal:
   go run ./cmd/ticketd --config %s tickets show 1 --json
 The configuration (commented): %s`},
 	"demo_stopped": {"데모를 멈췄습니다", "demo stopped"},
-	"bad_priority": {"%q: 우선순위는 low, normal, high 중 하나입니다.", "%q: the priority is low, normal or high"},
-	"empty_text":   {"보낼 내용이 없습니다. 내용을 --file 또는 표준 입력으로 주십시오.", "nothing to send: give the text with --file or on standard input"},
+	"audit_id":     {"번호", "ID"}, "audit_at": {"일시", "WHEN"}, "audit_who": {"누가", "WHO"}, "audit_action": {"무엇을", "ACTION"},
+	"audit_reason": {"이유", "REASON"}, "audit_unmask": {"개인정보 보기", "unmask"},
+	"unmask_reason": {"--unmask에는 --reason으로 이유를 주십시오 (감사 기록에 남습니다).", "--unmask needs --reason: why the personal data is shown (it is kept in the audit log)"},
+	"bad_priority":  {"%q: 우선순위는 low, normal, high 중 하나입니다.", "%q: the priority is low, normal or high"},
+	"empty_text":    {"보낼 내용이 없습니다. 내용을 --file 또는 표준 입력으로 주십시오.", "nothing to send: give the text with --file or on standard input"},
 }
 
 // Term is the command line's word for key in language lang ("ko" or "en";

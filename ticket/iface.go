@@ -70,6 +70,8 @@ type ReadTx interface {
 	HeldAcks(email string) (HeldAcks, error)
 	// EachHeldAcks calls fn with every record of held acknowledgements.
 	EachHeldAcks(fn func(h HeldAcks) error) error
+	// EachAudit calls fn with every audit record, oldest first.
+	EachAudit(fn func(r AuditRecord) error) error
 }
 
 // Tx is a read-write transaction.
@@ -102,7 +104,27 @@ type Tx interface {
 	Unsee(key string) error
 	PutHeldAcks(h HeldAcks) error
 	DeleteHeldAcks(email string) error
+	// AddAudit assigns r.ID and appends r to the audit log, which has no
+	// way to change or delete a record.
+	AddAudit(r *AuditRecord) error
 }
+
+// AuditRecord is one entry of the privacy audit log: who saw personal data
+// unmasked (or, later, exported, erased or purged it), when, on which
+// ticket and why.
+type AuditRecord struct {
+	ID     uint64    `json:"id"`
+	At     time.Time `json:"at"`
+	Who    string    `json:"who"`    // the agent (--as) or the operating system user
+	Action string    `json:"action"` // AuditUnmask, ...
+	Ticket uint64    `json:"ticket,omitempty"`
+	Reason string    `json:"reason"`
+}
+
+// Audit actions.
+const (
+	AuditUnmask = "unmask" // a ticket shown with its personal data
+)
 
 // HeldAcks are the acknowledgements of new tickets held back for one
 // address by the rate limits (Config.AutoMinInterval, AutoPerHour,

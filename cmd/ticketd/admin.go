@@ -29,6 +29,9 @@ import (
 type backend interface {
 	Tickets(ctx context.Context, status ticket.Status) ([]ticket.Ticket, error)
 	Ticket(ctx context.Context, id uint64) (ticketView, error)
+	// TicketUnmasked is Ticket with the personal data as stored, for who,
+	// who said why; it writes an audit record first.
+	TicketUnmasked(ctx context.Context, id uint64, who, reason string) (ticketView, error)
 	Poll(ctx context.Context) ([]pollResult, error)
 	Ingest(ctx context.Context, raw []byte, source string) (ingestResult, error)
 	Act(ctx context.Context, req actionRequest) (string, error)
@@ -57,6 +60,7 @@ type adminReply struct {
 	Message      string               `json:"message,omitempty"`
 	File         *rfc822.File         `json:"file,omitempty"`
 	OAuth        []oauthStatus        `json:"oauth,omitempty"`
+	Audit        []ticket.AuditRecord `json:"audit,omitempty"`
 }
 
 // actionRequest is an agent's action from the CLI.
@@ -126,6 +130,36 @@ func (b localBackend) Tickets(_ context.Context, status ticket.Status) ([]ticket
 	return out, err
 }
 
+func (b localBackend) TicketUnmasked(ctx context.Context, id uint64, who, reason string) (ticketView, error) {
+	who, reason = strings.TrimSpace(who), strings.TrimSpace(reason)
+	if who == "" || reason == "" {
+		return ticketView{}, errors.New("unmask: who and why are required")
+	}
+	var v ticketView
+	err := b.d.db.Update(func(tx ticket.Tx) error {
+		t, err := tx.Ticket(id)
+		if errors.Is(err, ticket.ErrNotFound) {
+			return b.noTicket(id)
+		} else if err != nil {
+			return err
+		}
+		msgs, err := tx.Messages(id)
+		if err != nil {
+			return err
+		}
+		// The record goes in with the reading: no view without it.
+		if err := tx.AddAudit(&ticket.AuditRecord{At: time.Now().UTC(), Who: who, Action: ticket.AuditUnmask, Ticket: id, Reason: reason}); err != nil {
+			return err
+		}
+		v = newTicketView(t, msgs, false)
+		return nil
+	})
+	if err == nil {
+		b.d.log.Warn("ticket shown unmasked", "ticket", id, "who", who, "reason", reason)
+	}
+	return v, err
+}
+
 func (b localBackend) Ticket(_ context.Context, id uint64) (ticketView, error) {
 	var v ticketView
 	err := b.d.db.View(func(tx ticket.ReadTx) error {
@@ -136,7 +170,7 @@ func (b localBackend) Ticket(_ context.Context, id uint64) (ticketView, error) {
 			return err
 		}
 		msgs, err := tx.Messages(id)
-		v = newTicketView(t, msgs)
+		v = newTicketView(t, msgs, true)
 		return err
 	})
 	return v, err
@@ -249,6 +283,12 @@ func (b localBackend) Admin(_ context.Context, op adminOp) (adminReply, error) {
 			return err
 		})
 		return out, err
+	case "audit list":
+		var out adminReply
+		err := b.d.db.View(func(tx ticket.ReadTx) error {
+			return tx.EachAudit(func(r ticket.AuditRecord) error { out.Audit = append(out.Audit, r); return nil })
+		})
+		return out, err
 	case "attachment get":
 		f, err := b.attachment(op.ID, op.Index)
 		return adminReply{File: f}, err
@@ -337,6 +377,7 @@ func listenAdmin(ctx context.Context, d *daemon, path string) (*adminServer, err
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/tickets", a.tickets)
 	mux.HandleFunc("GET /v1/tickets/{id}", a.ticket)
+	mux.HandleFunc("POST /v1/tickets/{id}/unmask", a.unmask)
 	mux.HandleFunc("POST /v1/poll", a.poll)
 	mux.HandleFunc("POST /v1/ingest", a.ingest)
 	mux.HandleFunc("POST /v1/action", a.action)
@@ -410,6 +451,28 @@ func (a *adminServer) ticket(w http.ResponseWriter, r *http.Request) {
 		return
 	} else if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	writeJSON(w, v)
+}
+
+func (a *adminServer) unmask(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
+	if err != nil {
+		http.Error(w, "bad ticket number", http.StatusBadRequest)
+		return
+	}
+	var req unmaskRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil {
+		http.Error(w, "bad request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	v, err := localBackend{d: a.d}.TicketUnmasked(r.Context(), id, req.Who, req.Reason)
+	if errors.Is(err, errNoTicket) {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	} else if err != nil {
+		http.Error(w, err.Error(), http.StatusUnprocessableEntity)
 		return
 	}
 	writeJSON(w, v)
@@ -541,6 +604,21 @@ func (b remoteBackend) Tickets(ctx context.Context, status ticket.Status) ([]tic
 func (b remoteBackend) Ticket(ctx context.Context, id uint64) (ticketView, error) {
 	var v ticketView
 	return v, b.do(ctx, http.MethodGet, fmt.Sprintf("/v1/tickets/%d", id), nil, &v)
+}
+
+func (b remoteBackend) TicketUnmasked(ctx context.Context, id uint64, who, reason string) (ticketView, error) {
+	body, err := json.Marshal(unmaskRequest{Who: who, Reason: reason})
+	if err != nil {
+		return ticketView{}, err
+	}
+	var v ticketView
+	return v, b.do(ctx, http.MethodPost, fmt.Sprintf("/v1/tickets/%d/unmask", id), body, &v)
+}
+
+// unmaskRequest is the body of POST /v1/tickets/{id}/unmask.
+type unmaskRequest struct {
+	Who    string `json:"who"`
+	Reason string `json:"reason"`
 }
 
 func (b remoteBackend) Poll(ctx context.Context) ([]pollResult, error) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ticketd/ticketd/store"
+	"github.com/ticketd/ticketd/templates"
 )
 
 // opsCommands look after the lists and the database.
@@ -21,6 +22,7 @@ func opsCommands() []command {
 		{name: "quarantine drop", args: "ID", help: "delete a quarantined mail", run: cmdAdmin("quarantine", "drop")},
 		{name: "suppressions list", args: "[--json]", help: "list addresses that get no mail after a permanent bounce", run: cmdAdmin("suppressions", "list"), flags: jsonFlag},
 		{name: "suppressions remove", args: "EMAIL", help: "let mail go to an address again", run: cmdAdmin("suppressions", "remove")},
+		{name: "privacy audit", args: "[--json]", help: "list the audit log: who saw personal data unmasked, when, on which ticket, and why", run: cmdAdmin("audit", "list"), flags: jsonFlag},
 		{name: "backup", args: "FILE", help: "write a consistent copy of the database to FILE (through the daemon while it runs)", run: cmdBackup},
 		{name: "restore", args: "FILE", help: "replace the database with a backup (serve must be stopped)", run: cmdRestore},
 		{name: "compact", help: "rewrite the database without its free space (serve must be stopped)", run: cmdCompact},
@@ -70,6 +72,14 @@ func cmdAdmin(list, op string) func(c *cli) int {
 					oneLine(r.Source, 40), oneLine(r.Reason, 80))
 			}
 			tw.Flush()
+		case list == "audit":
+			term := func(k string) string { return templates.Term(s.Config.Center.Language, k) }
+			rows := [][]string{{term("audit_id"), term("audit_at"), term("audit_who"), term("audit_action"), term("ticket"), term("audit_reason")}}
+			for _, r := range out.Audit {
+				rows = append(rows, []string{fmt.Sprint(r.ID), r.At.In(s.Loc).Format("2006-01-02 15:04:05"), oneLine(r.Who, 40),
+					term("audit_" + r.Action), fmt.Sprintf("#%d", r.Ticket), oneLine(r.Reason, 80)})
+			}
+			writeTable(c.stdout, rows)
 		default:
 			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "EMAIL\tUNTIL\tTICKET\tREASON")

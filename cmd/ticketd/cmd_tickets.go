@@ -35,7 +35,13 @@ func ticketCommands() []command {
 				jsonFlag(c, fs)
 				fs.StringVar(&c.status, "status", "", "only tickets with this status (new, open, pending, solved, closed)")
 			}},
-		{name: "tickets show", args: "N [--json]", help: "show a ticket and its messages", run: cmdTicketsShow, flags: jsonFlag},
+		{name: "tickets show", args: "N [--json] [--unmask --reason WHY [--as AGENT]]", help: "show a ticket and its messages (personal data masked; --unmask shows it and writes an audit record)", run: cmdTicketsShow,
+			flags: func(c *cli, fs *flag.FlagSet) {
+				jsonFlag(c, fs)
+				asFlag(c, fs)
+				fs.BoolVar(&c.unmask, "unmask", false, "show the personal data as stored; needs --reason, and is recorded in the audit log")
+				fs.StringVar(&c.reason, "reason", "", "why the personal data is shown (kept in the audit log)")
+			}},
 		{name: "reply", args: "N --as AGENT [--file F] [--attach FILE]...", help: "send an agent's reply to the customer (text from --file or stdin)", run: cmdReply,
 			flags: func(c *cli, fs *flag.FlagSet) {
 				textFlags(c, fs)
@@ -99,7 +105,15 @@ func cmdTicketsShow(c *cli) int {
 		return c.fail("%v", err)
 	}
 	defer b.Close()
-	v, err := b.Ticket(c.ctx, id)
+	var v ticketView
+	if c.unmask {
+		if strings.TrimSpace(c.reason) == "" {
+			return c.fail("%s", templates.Term(s.Config.Center.Language, "unmask_reason"))
+		}
+		v, err = b.TicketUnmasked(c.ctx, id, whoAmI(c.as), c.reason)
+	} else {
+		v, err = b.Ticket(c.ctx, id)
+	}
 	if err != nil {
 		return c.fail("%v", err)
 	}

@@ -73,6 +73,9 @@ type cli struct {
 	status string
 	asJSON bool
 	as     string
+	// unmask and reason are tickets show's --unmask and --reason.
+	unmask bool
+	reason string
 	out    string
 	file   string
 	attach multiFlag

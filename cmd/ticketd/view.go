@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"os/user"
 	"strings"
 	"time"
 
@@ -50,9 +52,12 @@ type messageView struct {
 }
 
 // newTicketView is the view of t and its messages, with the personal data
-// in every text masked (ticket.MaskPersonalData).
-func newTicketView(t ticket.Ticket, msgs []ticket.Message) ticketView {
+// in every text masked (ticket.MaskPersonalData) when mask is set.
+func newTicketView(t ticket.Ticket, msgs []ticket.Message, masked bool) ticketView {
 	mask := ticket.MaskPersonalData
+	if !masked {
+		mask = func(s string) string { return s }
+	}
 	v := ticketView{ID: t.ID, Subject: mask(t.Subject), Status: t.Status, Requester: t.Requester, Assignee: t.Assignee, Priority: t.Priority,
 		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, Messages: []messageView{}}
 	for _, m := range msgs {
@@ -187,4 +192,21 @@ func oneLine(s string, n int) string {
 		return string(r[:n-1]) + "…"
 	}
 	return s
+}
+
+// whoAmI names the person at the command line for the audit log: the agent
+// given (--as, $TICKETD_AGENT), with the operating system user (the one
+// who ran sudo, when it did).
+func whoAmI(as string) string {
+	osUser := fmt.Sprintf("uid %d", os.Getuid())
+	if u, err := user.Current(); err == nil {
+		osUser = u.Username
+	}
+	if u := os.Getenv("SUDO_USER"); u != "" {
+		osUser = u + " (sudo -u " + osUser + ")"
+	}
+	if as = strings.TrimSpace(as); as != "" {
+		return as + " (" + osUser + ")"
+	}
+	return osUser
 }

@@ -2,6 +2,7 @@ package hostile
 
 import (
 	"bufio"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -60,6 +61,8 @@ type Plan struct {
 type Server struct {
 	ln   net.Listener
 	opts Options
+	// id is in the greeting: the port may be another server's later.
+	id   string
 	done chan struct{}
 	once sync.Once
 	wg   sync.WaitGroup
@@ -84,12 +87,16 @@ func Start(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hostile: %w", err)
 	}
-	s := &Server{ln: ln, opts: opts, done: make(chan struct{}), seen: map[string]int{}, flags: map[uint32][]string{}}
+	s := &Server{ln: ln, opts: opts, done: make(chan struct{}), seen: map[string]int{}, flags: map[uint32][]string{}, id: rand.Text()[:12]}
 	s.wg.Add(1)
 	go s.accept()
 	time.AfterFunc(opts.Lifetime, s.Close)
 	return s, nil
 }
+
+// Greeting is the greeting's text after the capabilities: "hostile ready"
+// and the server's own id.
+func (s *Server) Greeting() string { return "hostile ready " + s.id }
 
 // Addr is the host:port the server listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
@@ -165,7 +172,7 @@ type session struct {
 
 func (s *Server) serve(c net.Conn) {
 	ss := &session{s: s, r: bufio.NewReader(c), w: bufio.NewWriter(c)}
-	ss.printf("* OK [CAPABILITY %s] hostile ready\r\n", s.opts.Caps)
+	ss.printf("* OK [CAPABILITY %s] %s\r\n", s.opts.Caps, s.Greeting())
 	for {
 		if err := ss.w.Flush(); err != nil {
 			return

@@ -45,11 +45,12 @@ func TestStallOnceAndLifetime(t *testing.T) {
 		t.Fatalf("the connection outlived the server's lifetime: %v", err)
 	}
 	// The port may be taken again at once by another test's listener (the
-	// packages' tests run in parallel): only our greeting counts.
+	// packages' tests run in parallel, hostile servers too): only this
+	// server's greeting counts.
 	if c2, err := net.DialTimeout("tcp", s.Addr(), time.Second); err == nil {
 		defer c2.Close()
 		c2.SetReadDeadline(time.Now().Add(time.Second))
-		if l, _ := bufio.NewReader(c2).ReadString('\n'); strings.Contains(l, "hostile ready") {
+		if l, _ := bufio.NewReader(c2).ReadString('\n'); strings.Contains(l, s.Greeting()) {
 			t.Fatal("the server still accepts after its lifetime")
 		}
 	}
