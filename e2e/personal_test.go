@@ -85,4 +85,40 @@ func TestPersonalDataMaskedAgainstDovecotAndPostfix(t *testing.T) {
 	if got != "[{rrn 2} {card 1} {account 1} {phone 1}]" {
 		t.Errorf("personal_data of the customer's mail: %s, want the RRN twice (subject and body) and one of each other kind", got)
 	}
+
+	// The agent answers with the customer's number: held, and the agent
+	// is told; sent again with #send-anyway, it reaches the customer.
+	answer := func(id, first string) {
+		t.Helper()
+		r := fmt.Sprintf("From: 김상담 <agent@example.test>\r\nTo: %s\r\nSubject: Re: %s\r\nMessage-ID: <%s>\r\n"+
+			"In-Reply-To: <%s>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s확인된 주민등록번호 900101-1234568 로 처리했습니다.\r\n",
+			nm.ReplyTo[0].Email, nm.Subject, id, nm.MessageID, first)
+		if err := s.SendMail("agent@example.test", []string{nm.ReplyTo[0].Email}, []byte(r)); err != nil {
+			t.Fatal(err)
+		}
+		s.WaitMessage("support", "INBOX", HasMessageID(id), 30*time.Second)
+		if code, out := runTicketd(t, bin, cfg, "poll"); code != 0 {
+			t.Fatalf("poll: exit %d\n%s", code, out)
+		}
+	}
+	answer("pii-agent-1@example.test", "")
+	warn, err := s.WaitMessage("agent", "INBOX", Contains("#send-anyway"), 30*time.Second)
+	if err != nil {
+		t.Fatalf("the agent was not told the reply was held: %v", err)
+	}
+	leaks("the warning to the agent", string(warn))
+	if raws, _ := s.Messages("customer", "INBOX"); len(raws) != 1 {
+		t.Fatalf("the customer has %d mails, want only the acknowledgement (the reply is held)", len(raws))
+	}
+	answer("pii-agent-2@example.test", "#send-anyway\r\n")
+	sent, err := s.WaitMessage("customer", "INBOX", func(raw []byte) bool {
+		m, err := mailbox.Parse(raw)
+		return err == nil && strings.Contains(m.Text, "900101-1234568 로 처리했습니다")
+	}, 30*time.Second)
+	if err != nil {
+		t.Fatalf("the reply sent anyway never came: %v", err)
+	}
+	if m, _ := mailbox.Parse(sent); strings.Contains(m.Text, "#send-anyway") {
+		t.Errorf("the command reached the customer:\n%s", m.Text)
+	}
 }

@@ -112,6 +112,10 @@ const (
 	ProblemNeedsAgent CommandProblem = "needs_agent" // #assign without an address
 	ProblemNotAgent   CommandProblem = "not_agent"   // #assign to someone not an agent
 	ProblemPriority   CommandProblem = "priority"    // #priority other than low, normal, high
+	// ProblemRRN: the reply holds a resident registration number and is
+	// held (Config.HoldRRNReplies) until the agent sends it again with
+	// #send-anyway.
+	ProblemRRN CommandProblem = "rrn"
 )
 
 func (e *CommandError) Error() string {
@@ -124,6 +128,8 @@ func (e *CommandError) Error() string {
 		return fmt.Sprintf("#assign: %s is not a configured agent", e.Arg)
 	case ProblemPriority:
 		return fmt.Sprintf("#priority takes low, normal or high, got %q", e.Arg)
+	case ProblemRRN:
+		return "the reply holds a resident registration number; send it again with #send-anyway on the first line to send it as written"
 	}
 	return fmt.Sprintf("unknown command #%s (known: #note #close #solve #pending #open #assign EMAIL #priority low|normal|high)", e.Command)
 }
@@ -159,7 +165,7 @@ scan:
 				lines[i] = c.Arg
 				break scan
 			}
-		case "close", "solve", "pending", "open":
+		case "close", "solve", "pending", "open", "send-anyway":
 			if c.Arg != "" {
 				return nil, text, &CommandError{Command: c.Name, Problem: ProblemNoArgument, Arg: c.Arg}
 			}
@@ -197,6 +203,11 @@ func (w *work) agentReply(t Ticket, a Agent) error {
 		visible = m.Text // the reader found no history to cut
 	}
 	cmds, text, cerr := ParseCommands(visible, func(e string) bool { _, ok := w.s.agent(e); return ok })
+	if cerr == nil && w.s.cfg.HoldRRNReplies && !hasCommand(cmds, "note") && !hasCommand(cmds, "send-anyway") && holdsRRN(text) {
+		// The agent decides, but twice: the customer's resident
+		// registration number goes out only when they say so.
+		cerr = &CommandError{Command: "send-anyway", Problem: ProblemRRN}
+	}
 	from := Address{Name: a.Name, Email: a.Email}
 	msg := &Message{
 		TicketID: t.ID, Direction: DirIn, Kind: KindNote, From: from, To: m.To, Cc: m.Cc,
@@ -363,7 +374,7 @@ func (s *Service) apply(tx Tx, t *Ticket, by Address, cmds []Command, now time.T
 	for _, c := range cmds {
 		ch := Change{Command: c.Name, By: by}
 		switch c.Name {
-		case "note":
+		case "note", "send-anyway":
 			continue
 		case "close":
 			t.Status = StatusClosed

@@ -255,6 +255,9 @@ type TemplateData struct {
 	Status      Status
 	FollowUp    bool // a customer follow-up rather than a new ticket
 	Attachments []Attachment
+	// AttachmentsWithheld: the notification lists Attachments but does
+	// not carry them (Config.WithholdAttachments).
+	AttachmentsWithheld bool
 	// For errors mailed to an agent, and to the operator: Error is the
 	// English text; CommandError, when it is one, says what was wrong with
 	// the agent's command for the template to say in its language.

@@ -122,7 +122,10 @@ func (w *work) notifyAgents(t *Ticket, in *Message) (int, error) {
 	data.Customer = in.From
 	data.CustomerText = MaskPersonalData(in.Visible)
 	data.FollowUp = !w.res.NewTicket
-	data.Attachments = in.Attachments
+	for _, a := range in.Attachments {
+		a.Filename = MaskPersonalData(a.Filename) // "신분증_900101-1234567.jpg"
+		data.Attachments = append(data.Attachments, a)
+	}
 	// One subject per ticket, the ticket's own: a follow-up's "Re: [#1]
 	// Re: ..." would split the agents' thread.
 	data.TicketSubject = MaskPersonalData(TaggedSubject(t.ID, t.Subject))
@@ -130,6 +133,10 @@ func (w *work) notifyAgents(t *Ticket, in *Message) (int, error) {
 		data.AckReason = &w.res.heldReason
 	}
 	data.AckDue = w.res.AckDue
+	attachFrom := in.ID
+	if w.s.cfg.WithholdAttachments && len(in.Attachments) > 0 {
+		attachFrom, data.AttachmentsWithheld = 0, true
+	}
 	r, err := w.s.render.Render("notify", w.s.cfg.Language, data)
 	if err != nil {
 		return 0, fmt.Errorf("render notification: %w", err)
@@ -143,7 +150,7 @@ func (w *work) notifyAgents(t *Ticket, in *Message) (int, error) {
 			From: w.s.notifyFrom(in.From), To: []Address{to}, ReplyTo: []Address{replyTo},
 			Subject: r.Subject, InReplyTo: in.MessageID, References: nonEmpty(in.MessageID),
 			Headers: w.s.autoHeaders("auto-generated"), Text: r.Text, HTML: r.HTML, Kind: KindAuto,
-			AttachFrom: in.ID,
+			AttachFrom: attachFrom,
 		}, w.now, false)
 		if err != nil {
 			return 0, err

@@ -46,6 +46,26 @@ type PersonalCount struct {
 	Count int    `json:"count"`
 }
 
+// holdsRRN reports whether text holds a resident registration number.
+func holdsRRN(text string) bool {
+	for _, f := range FindPersonalData(text) {
+		if f.Kind == PersonalRRN {
+			return true
+		}
+	}
+	return false
+}
+
+// hasCommand reports whether cmds hold the command name.
+func hasCommand(cmds []Command, name string) bool {
+	for _, c := range cmds {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // CountPersonal sums findings by kind, in the order of the kinds above.
 func CountPersonal(fs []Finding) []PersonalCount {
 	var out []PersonalCount
@@ -111,12 +131,14 @@ func findNumbers(text string) []Finding {
 
 // glued reports whether the character before offset i continues a word
 // (a digit or a Latin letter), so a number starting at i is part of it.
+// An underscore does not: file names use it as a space
+// ("신분증_900101-1234567.jpg").
 func glued(text string, i int) bool {
 	r, _ := utf8.DecodeLastRuneInString(text[:i])
 	if _, ok := digitOf(r); ok {
 		return true
 	}
-	return r < utf8.RuneSelf && (unicode.IsLetter(r) || r == '_' || r == '/' || r == '#')
+	return r < utf8.RuneSelf && (unicode.IsLetter(r) || r == '/' || r == '#')
 }
 
 // isWordChar reports whether r glues onto a number after it.
@@ -124,7 +146,7 @@ func isWordChar(r rune) bool {
 	if _, ok := digitOf(r); ok {
 		return true
 	}
-	return r < utf8.RuneSelf && (unicode.IsLetter(r) || r == '_')
+	return r < utf8.RuneSelf && unicode.IsLetter(r)
 }
 
 // skipWord returns the offset after the word (digits, letters, separators)

@@ -3,6 +3,8 @@ package ticket_test
 import (
 	"strings"
 	"testing"
+
+	"github.com/ticketd/ticketd/ticket"
 )
 
 // A customer's mail with personal data: the stored message records the
@@ -35,5 +37,67 @@ func TestPersonalDataRecordedAndMaskedInNotifications(t *testing.T) {
 	}
 	if !strings.Contains(n.Subject, "900101-1******") || !strings.Contains(n.Text, "****-****-****-1111") {
 		t.Errorf("the notification is not masked as the rules say:\n%s\n%s", n.Subject, n.Text)
+	}
+}
+
+// An agent's reply with a resident registration number is held: nothing
+// goes to the customer, the mail is kept as a note with a warning, the
+// agent is told why (without the number); sent again with #send-anyway it
+// goes out as written.
+func TestAgentReplyWithRRNIsHeld(t *testing.T) {
+	svc, db := setup(t, withAgents(false), func(c *ticket.Config) { c.HoldRRNReplies = true })
+	ingest(t, svc, mail("kim@example.org", "본인 확인", "h1@example.org"))
+	n := notification(t, db, agentKim.Email)
+	reply := agentMail(agentKim.Email, "Re: [#1] 본인 확인", "hr1@example.test", "확인된 주민번호는 900101-1234568 입니다.\n")
+	reply.InReplyTo = n.MessageID
+	if res := ingest(t, svc, reply); res.Relayed {
+		t.Fatalf("a reply with an RRN was relayed: %+v", res)
+	}
+	for _, o := range mailTo(t, db, "kim@example.org") {
+		if o.Kind == ticket.KindAgent {
+			t.Fatalf("queued to the customer: %+v", o)
+		}
+	}
+	var warned bool
+	for _, o := range mailTo(t, db, agentKim.Email) {
+		if strings.Contains(o.Text, "#send-anyway") {
+			warned = true
+			if strings.Contains(o.Text, "1234568") {
+				t.Errorf("the warning to the agent repeats the number:\n%s", o.Text)
+			}
+		}
+	}
+	if !warned {
+		t.Fatal("the agent was not told why the reply was held")
+	}
+	var kept bool
+	for _, m := range messages(t, db, 1) {
+		kept = kept || (m.Kind == ticket.KindNote && strings.Contains(strings.Join(m.Warnings, " "), "주민등록번호가 있어 보류함"))
+	}
+	if !kept {
+		t.Fatal("the held reply is not kept as a note with its warning")
+	}
+	again := agentMail(agentKim.Email, "Re: [#1] 본인 확인", "hr2@example.test", "#send-anyway\n확인된 주민번호는 900101-1234568 입니다.\n")
+	again.InReplyTo = n.MessageID
+	if res := ingest(t, svc, again); !res.Relayed {
+		t.Fatalf("#send-anyway was not relayed: %+v", res)
+	}
+	o := relayedTo(t, db, "kim@example.org")
+	if !strings.Contains(o.Text, "900101-1234568") || strings.Contains(o.Text, "#send-anyway") {
+		t.Fatalf("the reply sent anyway:\n%s", o.Text)
+	}
+}
+
+// With WithholdAttachments the notification lists the customer's files
+// (their names masked) but does not carry them.
+func TestNotificationWithholdsAttachments(t *testing.T) {
+	svc, db := setup(t, withAgents(false), func(c *ticket.Config) { c.WithholdAttachments = true })
+	m := mail("kim@example.org", "서류 제출", "w1@example.org")
+	m.Attachments = []ticket.Attachment{{Filename: "신분증_900101-1234568.jpg", ContentType: "image/jpeg", Size: 2048}}
+	ingest(t, svc, m)
+	n := notification(t, db, agentKim.Email)
+	if n.AttachFrom != 0 || !strings.Contains(n.Text, "첨부 파일은 이 알림에 넣지 않았습니다") ||
+		!strings.Contains(n.Text, "신분증_900101-1******.jpg") {
+		t.Fatalf("notification: attach from %d\n%s", n.AttachFrom, n.Text)
 	}
 }

@@ -38,6 +38,7 @@ var handCases = []piiCase{
 	{"회사 02-123-4567, 집 031-1234-5678", []expect{{PersonalPhone, "02-123-4567"}, {PersonalPhone, "031-1234-5678"}}},
 	{"해외에서 +82 10-1234-5678", []expect{{PersonalPhone, "82 10-1234-5678"}}},
 	{"여권번호 M12345678 입니다", []expect{{PersonalPassport, "M12345678"}}},
+	{"신분증_900101-1234568.jpg", []expect{{PersonalRRN, "900101-1234568"}}},
 	{"여권 M123A4567", []expect{{PersonalPassport, "M123A4567"}}},
 	{"운전면허번호 11-12-345678-90", []expect{{PersonalLicence, "11-12-345678-90"}}},
 	// Lookalikes: none of these is personal data.

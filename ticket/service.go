@@ -81,6 +81,13 @@ type Config struct {
 	MaxParticipants int
 	// MaxMessageBytes is only quoted in the "too large" reply.
 	MaxMessageBytes int64
+	// HoldRRNReplies keeps an agent's reply that holds a resident
+	// registration number from the customer, as a note, and tells the
+	// agent, until they send it again with #send-anyway.
+	HoldRRNReplies bool
+	// WithholdAttachments leaves the customer's attachments out of the
+	// agents' notifications (they are listed, and kept on the ticket).
+	WithholdAttachments bool
 	// ReplyHTML, if set, returns the part of an agent's HTML mail that the
 	// agent wrote (the quoted history cut), sanitised, for the HTML part of
 	// the reply relayed to the customer. Unset, or for a reply that held

@@ -43,6 +43,7 @@ type Config struct {
 	Spam      SpamConfig      `yaml:"spam"`
 	Templates TemplatesConfig `yaml:"templates"`
 	Outbox    OutboxConfig    `yaml:"outbox"`
+	Privacy   PrivacyConfig   `yaml:"privacy"`
 }
 
 // LogConfig selects the log format and level.
@@ -85,6 +86,12 @@ type HoursConfig struct {
 	Days  string `yaml:"days" default:"mon-fri"`
 	Open  string `yaml:"open" default:"09:00"`
 	Close string `yaml:"close" default:"18:00"`
+}
+
+// PrivacyConfig is how personal data is handled.
+type PrivacyConfig struct {
+	NotifyAttachments bool `yaml:"notify_attachments" default:"true"`
+	HoldRRNReplies    bool `yaml:"hold_rrn_replies" default:"true"`
 }
 
 // OperatorConfig is who runs this ticketd.

@@ -190,6 +190,7 @@ func (k *checker) center() {
 		t.CenterName = map[bool]string{true: "Customer Center", false: "고객센터"}[c.Language == "en"]
 	}
 	t.Support.Name = t.CenterName
+	t.WithholdAttachments, t.HoldRRNReplies = !k.c.Privacy.NotifyAttachments, k.c.Privacy.HoldRRNReplies
 	t.CenterPhone = strings.TrimSpace(c.Phone)
 	for i, l := range c.Footer {
 		if strings.ContainsAny(l, "\r\n") {

@@ -63,6 +63,15 @@ open right now).`,
 		"center.hours.days":  `A list or ranges of sun mon tue wed thu fri sat.`,
 		"center.hours.open":  ``,
 		"center.hours.close": ``,
+		"privacy": `Personal data (주민등록번호, card, account, phone, passport and driver's
+licence numbers) is found in every mail and masked wherever it leaves the
+database: notifications, the CLI and its JSON, the admin API and the logs
+(tickets show --unmask --reason shows it, and writes an audit record).`,
+		"privacy.notify_attachments": `Attach the customer's files to the agents' notifications (false: list
+them only; they stay on the ticket).`,
+		"privacy.hold_rrn_replies": `Hold an agent's reply that holds a resident registration number and mail
+the agent a warning; a reply with #send-anyway on its first line is sent
+as written.`,
 		"center.phone": `The center's main telephone number (대표전화), shown in the footer of
 every mail it sends; empty: none.`,
 		"center.footer": `Lines for the footer of the center's mails, each shown as written: its
