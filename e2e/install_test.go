@@ -45,6 +45,7 @@ func TestInstallScript(t *testing.T) {
 	for p, want := range map[string]os.FileMode{
 		"usr/local/bin/ticketd": 0o755, "etc/ticketd": 0o750, "etc/ticketd/config.yaml": 0o640,
 		"etc/ticketd/imap-password": 0o640, "etc/ticketd/smtp-password": 0o640, "var/lib/ticketd": 0o700,
+		"etc/ticketd/db-key":                 0o400,
 		"etc/systemd/system/ticketd.service": 0o644,
 	} {
 		if got := mode(filepath.Join(root, p)); got != want {

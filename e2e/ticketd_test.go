@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -46,6 +47,14 @@ func writeConfig(t *testing.T, s *Stack, extra ...string) (cfg, dataDir string) 
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	pwFile := filepath.Join(dir, "password")
 	os.WriteFile(pwFile, []byte(s.Password+"\n"), 0o600)
+	if !strings.Contains(strings.Join(extra, "\n"), "privacy:") {
+		// Encrypted at rest, as an installed ticketd is.
+		keyFile := filepath.Join(dir, "db-key")
+		key := make([]byte, 32)
+		rand.Read(key)
+		os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o400)
+		extra = append(extra, "privacy: {key_file: "+keyFile+"}")
+	}
 	support := s.Address("support")
 	c := fmt.Sprintf(`data_dir: %s/data
 center:

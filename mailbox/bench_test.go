@@ -19,7 +19,9 @@ import (
 	"time"
 
 	"github.com/ticketd/ticketd/mailbox"
+	"github.com/ticketd/ticketd/store"
 	"github.com/ticketd/ticketd/ticket"
+	"github.com/ticketd/ticketd/ticket/tickettest"
 )
 
 var msgIDLine = regexp.MustCompile(`(?im)^message-id:[^\n]*\n`)
@@ -95,11 +97,17 @@ func BenchmarkParseMix(b *testing.B) {
 }
 
 // BenchmarkParseStore measures parse + store of one mail (one bbolt commit
-// with fsync each), over the mix. It reports mails/s, MB/s of raw mail, and
-// (with -benchmem) bytes allocated per mail as B/op.
+// with fsync each), over the mix, into a plain and an encrypted database
+// (privacy.key_file). It reports mails/s, MB/s of raw mail, and (with
+// -benchmem) bytes allocated per mail as B/op.
 func BenchmarkParseStore(b *testing.B) {
+	b.Run("plain", func(b *testing.B) { benchParseStore(b, tickettest.DB(b)) })
+	b.Run("encrypted", func(b *testing.B) { benchParseStore(b, tickettest.EncryptedDB(b)) })
+}
+
+func benchParseStore(b *testing.B, db *store.DB) {
 	mix := benchMix(b)
-	svc, _ := testService(b, nil)
+	svc := tickettest.Service(b, db, ticket.Config{})
 	// Each mail gets a unique Message-ID so none is a duplicate.
 	mails := make([][]byte, b.N)
 	var total int64

@@ -4,7 +4,8 @@
 #   - creates the system user ticketd;
 #   - /etc/ticketd (0750, root:ticketd) with config.yaml from
 #     config.example.yaml and the empty secret files it names
-#     (imap-password, smtp-password; 0640 root:ticketd, never overwritten);
+#     (imap-password, smtp-password; 0640 root:ticketd, never overwritten)
+#     and a new database key, db-key (0400 ticketd; privacy.key_file);
 #   - /var/lib/ticketd (0700, ticketd);
 #   - the systemd unit, enabled but not started (the config needs your
 #     values first);
@@ -83,6 +84,13 @@ for f in imap-password smtp-password; do
   fi
 done
 
+# The database key (privacy.key_file in the example), made once, never
+# overwritten: 32 random bytes, readable by ticketd only.
+if [ ! -e "$etc/db-key" ]; then
+  "$built" privacy keygen "$etc/db-key" >/dev/null
+  owner ticketd:ticketd "$etc/db-key"
+fi
+
 install -d -m 0700 "$state"
 owner ticketd:ticketd "$state"
 
@@ -100,6 +108,7 @@ Next:
   1. Edit $etc/config.yaml: the center, the mailboxes, smtp, agents.
      Put the passwords into $etc/imap-password and $etc/smtp-password
      (one line each), or use oauth (README: Signing in to Google and Microsoft 365).
+     Keep a copy of $etc/db-key with the backups: the database is encrypted with it.
   2. Check it: sudo -u ticketd ticketd check-config
   3. Start it: sudo systemctl start ticketd; then: journalctl -u ticketd -f
      and curl http://127.0.0.1:9180/healthz

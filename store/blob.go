@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // blobChunk is the size of the pieces a raw mail is stored in.
@@ -37,8 +35,8 @@ func blobKey(id uint64, n uint32) []byte {
 
 // putBlob stores data as blob id. The bucket keeps references to data until
 // the transaction ends.
-func putBlob(b *bolt.Bucket, id uint64, data []byte) error {
-	b.FillPercent = 1 // append-only: pack the leaves
+func putBlob(b *sbucket, id uint64, data []byte) error {
+	b.b.FillPercent = 1 // append-only: pack the leaves
 	for n := uint32(0); ; n++ {
 		piece := data[:min(len(data), blobChunk)]
 		if err := b.Put(blobKey(id, n), piece); err != nil {
@@ -52,33 +50,41 @@ func putBlob(b *bolt.Bucket, id uint64, data []byte) error {
 }
 
 // getBlob returns a copy of blob id, or nil when there is none.
-func getBlob(b *bolt.Bucket, id uint64) []byte {
-	if v := b.Get(u64(id)); v != nil {
-		return append([]byte(nil), v...)
+func getBlob(b *sbucket, id uint64) ([]byte, error) {
+	if v, err := b.Get(u64(id)); err != nil || v != nil {
+		return append([]byte(nil), v...), err
 	}
 	prefix := u64(id)
-	c := b.Cursor()
+	c := b.b.Cursor()
 	size, found := 0, false
 	for k, v := c.Seek(blobKey(id, 0)); k != nil && len(k) == 12 && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		size, found = size+len(v), true
 	}
 	if !found {
-		return nil
+		return nil, nil
 	}
 	out := make([]byte, 0, size)
 	for k, v := c.Seek(blobKey(id, 0)); k != nil && len(k) == 12 && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		out = append(out, v...)
+		if b.s == nil && !isSealed(v) {
+			out = append(out, v...) // no copy of the decrypted piece needed
+			continue
+		}
+		pv, err := b.s.open(b.name, k, v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pv...)
 	}
-	return out
+	return out, nil
 }
 
 // deleteBlob removes blob id, in whichever form it was stored.
-func deleteBlob(b *bolt.Bucket, id uint64) error {
+func deleteBlob(b *sbucket, id uint64) error {
 	if err := b.Delete(u64(id)); err != nil {
 		return err
 	}
 	prefix := u64(id)
-	c := b.Cursor()
+	c := b.b.Cursor()
 	for k, _ := c.Seek(blobKey(id, 0)); k != nil && len(k) == 12 && bytes.HasPrefix(k, prefix); k, _ = c.Seek(blobKey(id, 0)) {
 		if err := c.Delete(); err != nil {
 			return err

@@ -11,7 +11,29 @@ import (
 )
 
 func TestBlobPiecesRoundTrip(t *testing.T) {
+	for _, key := range [][]byte{nil, bytes.Repeat([]byte{7}, KeySize)} {
+		testBlobPieces(t, key)
+	}
+}
+
+// testBlobPieces stores blobs of every size around the piece size, with
+// key (nil: plaintext), and reads, counts and deletes them.
+func testBlobPieces(t *testing.T, key []byte) {
 	db := tempDB(t)
+	if key != nil {
+		var err error
+		if db.s, err = newSealer(key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	get := func(b *sbucket, id uint64) []byte {
+		t.Helper()
+		v, err := getBlob(b, id)
+		if err != nil {
+			t.Fatalf("blob %d: %v", id, err)
+		}
+		return v
+	}
 	r := rand.New(rand.NewPCG(1, 2))
 	var blobs [][]byte
 	for _, n := range []int{0, 1, blobChunk - 1, blobChunk, blobChunk + 1, 5<<20 + 7} {
@@ -22,23 +44,23 @@ func TestBlobPiecesRoundTrip(t *testing.T) {
 		blobs = append(blobs, b)
 	}
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bRaw)
+		b := (&txn{tx: tx, s: db.s}).bucket(bRaw)
 		for i, data := range blobs {
 			if err := putBlob(b, uint64(i+1), data); err != nil {
 				return err
 			}
 		}
-		// A database written before the pieces holds the whole mail under
-		// the id alone.
-		return b.Put(u64(100), []byte("legacy whole mail"))
+		// A database written before the pieces (and before the key)
+		// holds the whole mail under the id alone.
+		return b.b.Put(u64(100), []byte("legacy whole mail"))
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	db.bolt.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bRaw)
+		b := (&txn{tx: tx, s: db.s}).bucket(bRaw)
 		for i, want := range blobs {
-			got := getBlob(b, uint64(i+1))
+			got := get(b, uint64(i+1))
 			if got == nil || !bytes.Equal(got, want) {
 				t.Errorf("blob of %d bytes: got %d bytes back, equal %v", len(want), len(got), bytes.Equal(got, want))
 			}
@@ -47,25 +69,25 @@ func TestBlobPiecesRoundTrip(t *testing.T) {
 		for _, data := range blobs {
 			want += max(1, (len(data)+blobChunk-1)/blobChunk)
 		}
-		if n := b.Stats().KeyN; n != want {
+		if n := b.b.Stats().KeyN; n != want {
 			t.Errorf("%d keys, want one per piece (%d)", n, want)
 		}
-		if got := getBlob(b, 100); string(got) != "legacy whole mail" {
+		if got := get(b, 100); string(got) != "legacy whole mail" {
 			t.Errorf("legacy blob: %q", got)
 		}
-		if getBlob(b, 99) != nil {
+		if get(b, 99) != nil {
 			t.Error("a missing blob is not nil")
 		}
 		return nil
 	})
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bRaw)
+		b := (&txn{tx: tx, s: db.s}).bucket(bRaw)
 		for _, id := range []uint64{6, 100} {
 			if err := deleteBlob(b, id); err != nil {
 				return err
 			}
 		}
-		if getBlob(b, 6) != nil || getBlob(b, 100) != nil || !bytes.Equal(getBlob(b, 5), blobs[4]) {
+		if get(b, 6) != nil || get(b, 100) != nil || !bytes.Equal(get(b, 5), blobs[4]) {
 			t.Error("delete removed the wrong pieces")
 		}
 		return nil

@@ -12,9 +12,10 @@ import (
 )
 
 // Check opens path read-only and verifies it is a ticketd database of this
-// schema with a consistent page structure (bbolt's own check).
-func Check(path string) error {
-	db, err := Open(path, &Options{ReadOnly: true, Timeout: time.Second})
+// schema with a consistent page structure (bbolt's own check), and that key
+// opens it when it is encrypted (nil: it must not be).
+func Check(path string, key []byte) error {
+	db, err := Open(path, &Options{ReadOnly: true, Timeout: time.Second, Key: key})
 	if err != nil {
 		return err
 	}
@@ -26,23 +27,25 @@ func Check(path string) error {
 // checked first. It is safe against a crash at any point: the backup is
 // copied and fsynced beside dst, the old file is kept as
 // dst.before-restore-TIME (a hard link, so dst never goes missing), and one
-// atomic rename puts the copy in place. No process may have dst open.
-func Restore(src, dst string) (kept string, err error) {
-	if err := Check(src); err != nil {
+// atomic rename puts the copy in place. No process may have dst open. key
+// is the database's key (nil: none): a backup it does not open is refused.
+func Restore(src, dst string, key []byte) (kept string, err error) {
+	if err := Check(src, key); err != nil {
 		return "", err
 	}
 	tmp := dst + ".restore.tmp"
 	if err := copyFile(src, tmp); err != nil {
 		return "", err
 	}
-	if err := Check(tmp); err != nil { // what was written, not just what was read
+	if err := Check(tmp, key); err != nil { // what was written, not just what was read
 		os.Remove(tmp)
 		return "", err
 	}
 	if _, err := os.Stat(dst); err == nil {
 		// Take the lock to be sure no daemon has it open.
-		db, err := Open(dst, &Options{Timeout: time.Second, MustExist: true})
-		if err != nil && !errors.Is(err, ErrDamaged) && !errors.Is(err, ErrNoDatabase) {
+		// (A key error comes after the lock was taken: no daemon has it.)
+		db, err := Open(dst, &Options{Timeout: time.Second, MustExist: true, Key: key})
+		if err != nil && !errors.Is(err, ErrDamaged) && !errors.Is(err, ErrNoDatabase) && !errors.Is(err, ErrWrongKey) && !errors.Is(err, ErrKeyRequired) {
 			os.Remove(tmp)
 			return "", err
 		}
@@ -63,9 +66,12 @@ func Restore(src, dst string) (kept string, err error) {
 
 // Compact rewrites the database at path into a new file without its free
 // pages (bbolt never shrinks a file by itself), and swaps it in. No process
-// may have path open. It returns the sizes before and after.
-func Compact(path string) (before, after int64, err error) {
-	src, err := Open(path, &Options{Timeout: time.Second})
+// may have path open. It returns the sizes before and after. key is the
+// database's key (nil: none); the records are copied as they are stored,
+// so compacting an encrypted database after Seal drops the plaintext that
+// was left in its free pages.
+func Compact(path string, key []byte) (before, after int64, err error) {
+	src, err := Open(path, &Options{Timeout: time.Second, Key: key})
 	if err != nil {
 		return 0, 0, err
 	}
@@ -89,7 +95,7 @@ func Compact(path string) (before, after int64, err error) {
 		os.Remove(tmp)
 		return 0, 0, fmt.Errorf("store: compact: %w", err)
 	}
-	if err := Check(tmp); err != nil {
+	if err := Check(tmp, key); err != nil {
 		os.Remove(tmp)
 		return 0, 0, err
 	}

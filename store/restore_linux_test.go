@@ -50,7 +50,7 @@ func fill(t *testing.T, path, marker string, size int) {
 // old one or the new one, never none and never a part.
 func TestRestoreSurvivesAKill(t *testing.T) {
 	if os.Getenv(restoreChild) != "" {
-		if _, err := Restore(os.Getenv("SRC"), os.Getenv("DST")); err != nil {
+		if _, err := Restore(os.Getenv("SRC"), os.Getenv("DST"), nil); err != nil {
 			os.Exit(3)
 		}
 		os.Exit(0)
@@ -121,7 +121,7 @@ func TestRestoreNeverRemovesTheDatabase(t *testing.T) {
 	if _, err := syscall.InotifyAddWatch(fd, dir, syscall.IN_MOVED_FROM|syscall.IN_DELETE|syscall.IN_MOVED_TO); err != nil {
 		t.Skipf("inotify: %v", err)
 	}
-	if _, err := Restore(src, dst); err != nil {
+	if _, err := Restore(src, dst, nil); err != nil {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 64<<10)

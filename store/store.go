@@ -68,6 +68,8 @@ type DB struct {
 	commits  atomic.Int64
 	// damaged, once set, is the error every later transaction returns.
 	damaged atomic.Pointer[error]
+	// s encrypts the values of the sealed buckets (nil: no key).
+	s *sealer
 }
 
 var _ ticket.Store = (*DB)(nil)
@@ -82,6 +84,11 @@ type Options struct {
 	// MustExist refuses to create a database: a missing or empty file is
 	// ErrNoDatabase. Without it an empty file is started afresh.
 	MustExist bool
+	// Key, when set (KeySize bytes), encrypts the records at rest (see
+	// seal.go). A new database is encrypted from the start; one with
+	// records from before the key needs Seal. An encrypted database
+	// opened without its key is ErrKeyRequired, with another ErrWrongKey.
+	Key []byte
 }
 
 // Open opens or creates the database at path, creating its buckets and
@@ -127,8 +134,21 @@ func Open(path string, opts *Options) (*DB, error) {
 		bdb.Close()
 		return nil, err
 	}
+	if o.Key != nil {
+		if db.s, err = newSealer(o.Key); err != nil {
+			bdb.Close()
+			return nil, err
+		}
+	}
 	if o.ReadOnly {
-		err = db.guard(func() error { return bdb.View(func(tx *bolt.Tx) error { return checkSchema(tx) }) })
+		err = db.guard(func() error {
+			return bdb.View(func(tx *bolt.Tx) error {
+				if err := checkSchema(tx); err != nil {
+					return err
+				}
+				return db.checkKey(tx, false)
+			})
+		})
 	} else {
 		err = db.guard(func() error {
 			return bdb.Update(func(tx *bolt.Tx) error {
@@ -138,12 +158,22 @@ func Open(path string, opts *Options) (*DB, error) {
 					}
 				}
 				meta := tx.Bucket(bMeta)
-				if meta.Get([]byte("schema_version")) == nil {
+				fresh := meta.Get([]byte("schema_version")) == nil
+				if fresh {
 					if err := meta.Put([]byte("schema_version"), []byte(SchemaVersion)); err != nil {
 						return err
 					}
+					if db.s != nil {
+						// Nothing to migrate: encrypted from the first record.
+						if err := meta.Put([]byte("sealed"), []byte("1")); err != nil {
+							return err
+						}
+					}
 				}
-				return checkSchema(tx)
+				if err := checkSchema(tx); err != nil {
+					return err
+				}
+				return db.checkKey(tx, true)
 			})
 		})
 	}
@@ -201,7 +231,7 @@ func (db *DB) Update(fn func(tx ticket.Tx) error) (err error) {
 		return err
 	}
 	defer markCannotWrite(&err)
-	err = db.guard(func() error { return db.bolt.Update(func(btx *bolt.Tx) error { return fn(&txn{btx}) }) })
+	err = db.guard(func() error { return db.bolt.Update(func(btx *bolt.Tx) error { return fn(&txn{tx: btx, s: db.s}) }) })
 	if err == nil && db.realPath != "" {
 		// Each commit reads a few pages back and maps their neighbours:
 		// count it as 64 KiB at least.
@@ -224,7 +254,7 @@ func (db *DB) View(fn func(tx ticket.ReadTx) error) (err error) {
 	if err := db.damagedErr(); err != nil {
 		return err
 	}
-	return db.guard(func() error { return db.bolt.View(func(btx *bolt.Tx) error { return fn(&txn{btx}) }) })
+	return db.guard(func() error { return db.bolt.View(func(btx *bolt.Tx) error { return fn(&txn{tx: btx, s: db.s}) }) })
 }
 
 // WriteTo writes a consistent copy of the database to w while writers go on.
@@ -267,7 +297,10 @@ func (db *DB) Backup(path string) (int64, error) {
 }
 
 // txn adapts a bbolt transaction to ticket.Tx.
-type txn struct{ tx *bolt.Tx }
+type txn struct {
+	tx *bolt.Tx
+	s  *sealer // nil: no encryption
+}
 
 func u64(v uint64) []byte {
 	var b [8]byte
@@ -275,8 +308,11 @@ func u64(v uint64) []byte {
 	return b[:]
 }
 
-func getJSON(b *bolt.Bucket, key []byte, v any) error {
-	data := b.Get(key)
+func getJSON(b *sbucket, key []byte, v any) error {
+	data, err := b.Get(key)
+	if err != nil {
+		return err
+	}
 	if data == nil {
 		return ticket.ErrNotFound
 	}
@@ -286,7 +322,7 @@ func getJSON(b *bolt.Bucket, key []byte, v any) error {
 	return nil
 }
 
-func putJSON(b *bolt.Bucket, key []byte, v any) error {
+func putJSON(b *sbucket, key []byte, v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("store: encode: %w", err)
@@ -296,7 +332,7 @@ func putJSON(b *bolt.Bucket, key []byte, v any) error {
 
 func (t *txn) Ticket(id uint64) (ticket.Ticket, error) {
 	var tk ticket.Ticket
-	if err := getJSON(t.tx.Bucket(bTickets), u64(id), &tk); err != nil {
+	if err := getJSON(t.bucket(bTickets), u64(id), &tk); err != nil {
 		return ticket.Ticket{}, fmt.Errorf("ticket #%d: %w", id, err)
 	}
 	return tk, nil
@@ -304,7 +340,7 @@ func (t *txn) Ticket(id uint64) (ticket.Ticket, error) {
 
 func (t *txn) Tickets(f ticket.TicketFilter) ([]ticket.Ticket, error) {
 	out := []ticket.Ticket{}
-	err := t.tx.Bucket(bTickets).ForEach(func(k, v []byte) error {
+	err := t.bucket(bTickets).ForEach(func(k, v []byte) error {
 		var tk ticket.Ticket
 		if err := json.Unmarshal(v, &tk); err != nil {
 			return fmt.Errorf("store: decode ticket %x: %w", k, err)
@@ -333,16 +369,22 @@ func (t *txn) Messages(ticketID uint64) ([]ticket.Message, error) {
 
 func (t *txn) Message(id uint64) (ticket.Message, error) {
 	var m ticket.Message
-	if err := getJSON(t.tx.Bucket(bMessages), u64(id), &m); err != nil {
+	if err := getJSON(t.bucket(bMessages), u64(id), &m); err != nil {
 		return ticket.Message{}, fmt.Errorf("message %d: %w", id, err)
 	}
-	texts := t.tx.Bucket(bTexts)
+	texts := t.bucket(bTexts)
 	for _, f := range textFields(&m) {
-		if v := texts.Get(textKey(id, f.tag)); v != nil {
+		v, err := texts.Get(textKey(id, f.tag))
+		if err != nil {
+			return ticket.Message{}, fmt.Errorf("message %d: %w", id, err)
+		}
+		if v != nil {
 			*f.s = string(v)
 		}
 	}
-	if v := texts.Get(textKey(id, tagVisiblePrefix)); len(v) == 8 {
+	if v, err := texts.Get(textKey(id, tagVisiblePrefix)); err != nil {
+		return ticket.Message{}, fmt.Errorf("message %d: %w", id, err)
+	} else if len(v) == 8 {
 		if n := binary.BigEndian.Uint64(v); n <= uint64(len(m.Body)) {
 			m.Visible = m.Body[:n] // shares the body's memory
 		}
@@ -379,7 +421,7 @@ func textKey(id uint64, tag byte) []byte { return append(u64(id), tag) }
 
 // putMessage writes m's record and its texts.
 func (t *txn) putMessage(m ticket.Message) error {
-	texts := t.tx.Bucket(bTexts)
+	texts := t.bucket(bTexts)
 	rec := m
 	if err := texts.Delete(textKey(m.ID, tagVisiblePrefix)); err != nil {
 		return err
@@ -406,7 +448,7 @@ func (t *txn) putMessage(m ticket.Message) error {
 		}
 		*f.s = ""
 	}
-	return putJSON(t.tx.Bucket(bMessages), u64(m.ID), rec)
+	return putJSON(t.bucket(bMessages), u64(m.ID), rec)
 }
 
 func (t *txn) MessageByMessageID(mid string) (ticket.Message, error) {
@@ -433,7 +475,10 @@ func (t *txn) Seen(key string) (uint64, bool, error) {
 }
 
 func (t *txn) Raw(msgID uint64) ([]byte, error) {
-	v := getBlob(t.tx.Bucket(bRaw), msgID)
+	v, err := getBlob(t.bucket(bRaw), msgID)
+	if err != nil {
+		return nil, fmt.Errorf("raw mail of message %d: %w", msgID, err)
+	}
 	if v == nil {
 		return nil, fmt.Errorf("raw mail of message %d: %w", msgID, ticket.ErrNotFound)
 	}
@@ -442,7 +487,7 @@ func (t *txn) Raw(msgID uint64) ([]byte, error) {
 
 func (t *txn) Cursor(mailbox string) (ticket.Cursor, bool, error) {
 	var c ticket.Cursor
-	err := getJSON(t.tx.Bucket(bCursors), []byte(mailbox), &c)
+	err := getJSON(t.bucket(bCursors), []byte(mailbox), &c)
 	if errors.Is(err, ticket.ErrNotFound) {
 		return c, false, nil
 	}
@@ -459,7 +504,7 @@ func (t *txn) Outbox() ([]ticket.Outgoing, error) {
 }
 
 func (t *txn) EachOutgoing(fn func(o ticket.Outgoing) error) error {
-	return t.tx.Bucket(bOutbox).ForEach(func(k, v []byte) error {
+	return t.bucket(bOutbox).ForEach(func(k, v []byte) error {
 		var o ticket.Outgoing
 		if err := json.Unmarshal(v, &o); err != nil {
 			return fmt.Errorf("store: decode outbox %x: %w", k, err)
@@ -470,7 +515,7 @@ func (t *txn) EachOutgoing(fn func(o ticket.Outgoing) error) error {
 
 func (t *txn) Outgoing(id uint64) (ticket.Outgoing, error) {
 	var o ticket.Outgoing
-	if err := getJSON(t.tx.Bucket(bOutbox), u64(id), &o); err != nil {
+	if err := getJSON(t.bucket(bOutbox), u64(id), &o); err != nil {
 		return ticket.Outgoing{}, fmt.Errorf("outbox %d: %w", id, err)
 	}
 	return o, nil
@@ -478,12 +523,16 @@ func (t *txn) Outgoing(id uint64) (ticket.Outgoing, error) {
 
 func (t *txn) Rejected() ([]ticket.Rejected, error) {
 	out := []ticket.Rejected{}
-	err := t.tx.Bucket(bRejected).ForEach(func(k, v []byte) error {
+	err := t.bucket(bRejected).ForEach(func(k, v []byte) error {
 		var r ticket.Rejected
 		if err := json.Unmarshal(v, &r); err != nil {
 			return fmt.Errorf("store: decode rejected %x: %w", k, err)
 		}
-		r.Raw = getBlob(t.tx.Bucket(bRejRaw), binary.BigEndian.Uint64(k))
+		raw, err := getBlob(t.bucket(bRejRaw), binary.BigEndian.Uint64(k))
+		if err != nil {
+			return err
+		}
+		r.Raw = raw
 		out = append(out, r)
 		return nil
 	})
@@ -491,18 +540,18 @@ func (t *txn) Rejected() ([]ticket.Rejected, error) {
 }
 
 func (t *txn) NextTicketID() (uint64, error) {
-	return t.tx.Bucket(bTickets).NextSequence()
+	return t.bucket(bTickets).NextSequence()
 }
 
 func (t *txn) PutTicket(tk ticket.Ticket) error {
 	if tk.ID == 0 {
 		return errors.New("store: put ticket: no id")
 	}
-	return putJSON(t.tx.Bucket(bTickets), u64(tk.ID), tk)
+	return putJSON(t.bucket(bTickets), u64(tk.ID), tk)
 }
 
 func (t *txn) AddMessage(m *ticket.Message, raw []byte) error {
-	b := t.tx.Bucket(bMessages)
+	b := t.bucket(bMessages)
 	id, err := b.NextSequence()
 	if err != nil {
 		return err
@@ -516,7 +565,7 @@ func (t *txn) AddMessage(m *ticket.Message, raw []byte) error {
 		return err
 	}
 	if raw != nil {
-		if err := putBlob(t.tx.Bucket(bRaw), id, raw); err != nil {
+		if err := putBlob(t.bucket(bRaw), id, raw); err != nil {
 			return fmt.Errorf("store: raw mail of message %d: %w", id, err)
 		}
 	}
@@ -532,8 +581,8 @@ func (t *txn) AddMessage(m *ticket.Message, raw []byte) error {
 }
 
 func (t *txn) PutMessage(m ticket.Message) error {
-	b := t.tx.Bucket(bMessages)
-	if m.ID == 0 || b.Get(u64(m.ID)) == nil {
+	b := t.bucket(bMessages)
+	if m.ID == 0 || !b.Has(u64(m.ID)) {
 		return fmt.Errorf("store: put message %d: %w", m.ID, ticket.ErrNotFound)
 	}
 	return t.putMessage(m)
@@ -544,11 +593,11 @@ func (t *txn) MarkSeen(key string, msgID uint64) error {
 }
 
 func (t *txn) SetCursor(mailbox string, c ticket.Cursor) error {
-	return putJSON(t.tx.Bucket(bCursors), []byte(mailbox), c)
+	return putJSON(t.bucket(bCursors), []byte(mailbox), c)
 }
 
 func (t *txn) Enqueue(o *ticket.Outgoing) error {
-	b := t.tx.Bucket(bOutbox)
+	b := t.bucket(bOutbox)
 	id, err := b.NextSequence()
 	if err != nil {
 		return err
@@ -561,15 +610,15 @@ func (t *txn) PutOutgoing(o ticket.Outgoing) error {
 	if o.ID == 0 {
 		return errors.New("store: put outgoing: no id")
 	}
-	return putJSON(t.tx.Bucket(bOutbox), u64(o.ID), o)
+	return putJSON(t.bucket(bOutbox), u64(o.ID), o)
 }
 
 func (t *txn) DeleteOutgoing(id uint64) error {
-	return t.tx.Bucket(bOutbox).Delete(u64(id))
+	return t.bucket(bOutbox).Delete(u64(id))
 }
 
 func (t *txn) AddRejected(r *ticket.Rejected) error {
-	b := t.tx.Bucket(bRejected)
+	b := t.bucket(bRejected)
 	id, err := b.NextSequence()
 	if err != nil {
 		return err
@@ -578,7 +627,7 @@ func (t *txn) AddRejected(r *ticket.Rejected) error {
 	if err := putJSON(b, u64(id), r); err != nil {
 		return err
 	}
-	return putBlob(t.tx.Bucket(bRejRaw), id, r.Raw)
+	return putBlob(t.bucket(bRejRaw), id, r.Raw)
 }
 
 func (t *txn) IndexMessageID(mid string, msgID uint64) error {
@@ -594,7 +643,7 @@ func (t *txn) IndexMessageID(mid string, msgID uint64) error {
 }
 
 func (t *txn) PutNotification(n ticket.Notification) error {
-	return putJSON(t.tx.Bucket(bNotified), []byte(n.MessageID), n)
+	return putJSON(t.bucket(bNotified), []byte(n.MessageID), n)
 }
 
 func (t *txn) Notification(mid string) (ticket.Notification, error) {
@@ -602,7 +651,7 @@ func (t *txn) Notification(mid string) (ticket.Notification, error) {
 	if mid == "" {
 		return n, ticket.ErrNotFound
 	}
-	err := getJSON(t.tx.Bucket(bNotified), []byte(mid), &n)
+	err := getJSON(t.bucket(bNotified), []byte(mid), &n)
 	return n, err
 }
 
@@ -636,10 +685,11 @@ func (db *DB) OAuthState(name string) ([]byte, error) {
 	var out []byte
 	err := db.guard(func() error {
 		return db.bolt.View(func(tx *bolt.Tx) error {
-			if v := tx.Bucket(bOAuth).Get([]byte(name)); v != nil {
+			v, err := (&txn{tx: tx, s: db.s}).bucket(bOAuth).Get([]byte(name))
+			if v != nil {
 				out = append([]byte(nil), v...)
 			}
-			return nil
+			return err
 		})
 	})
 	if err != nil {
@@ -652,7 +702,7 @@ func (db *DB) OAuthState(name string) ([]byte, error) {
 func (db *DB) PutOAuthState(name string, data []byte) (err error) {
 	defer markCannotWrite(&err)
 	err = db.guard(func() error {
-		return db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bOAuth).Put([]byte(name), data) })
+		return db.bolt.Update(func(tx *bolt.Tx) error { return (&txn{tx: tx, s: db.s}).bucket(bOAuth).Put([]byte(name), data) })
 	})
 	if err != nil {
 		return fmt.Errorf("store: oauth state of %s: %w", name, err)
@@ -662,13 +712,13 @@ func (db *DB) PutOAuthState(name string, data []byte) (err error) {
 
 func (t *txn) Suppression(email string) (ticket.Suppression, error) {
 	var s ticket.Suppression
-	err := getJSON(t.tx.Bucket(bSuppress), []byte(strings.ToLower(email)), &s)
+	err := getJSON(t.bucket(bSuppress), []byte(strings.ToLower(email)), &s)
 	return s, err
 }
 
 func (t *txn) Suppressions() ([]ticket.Suppression, error) {
 	out := []ticket.Suppression{}
-	err := t.tx.Bucket(bSuppress).ForEach(func(k, v []byte) error {
+	err := t.bucket(bSuppress).ForEach(func(k, v []byte) error {
 		var s ticket.Suppression
 		if err := json.Unmarshal(v, &s); err != nil {
 			return fmt.Errorf("store: decode suppression %q: %w", k, err)
@@ -681,13 +731,13 @@ func (t *txn) Suppressions() ([]ticket.Suppression, error) {
 
 func (t *txn) PutSuppression(s ticket.Suppression) error {
 	s.Email = strings.ToLower(s.Email)
-	return putJSON(t.tx.Bucket(bSuppress), []byte(s.Email), s)
+	return putJSON(t.bucket(bSuppress), []byte(s.Email), s)
 }
 
 func (t *txn) DeleteSuppression(email string) error {
-	b := t.tx.Bucket(bSuppress)
+	b := t.bucket(bSuppress)
 	k := []byte(strings.ToLower(email))
-	if b.Get(k) == nil {
+	if !b.Has(k) {
 		return fmt.Errorf("suppression of %s: %w", email, ticket.ErrNotFound)
 	}
 	return b.Delete(k)
@@ -695,7 +745,7 @@ func (t *txn) DeleteSuppression(email string) error {
 
 func (t *txn) AutoSent(email string) ([]time.Time, error) {
 	var ts []time.Time
-	err := getJSON(t.tx.Bucket(bAutoSent), []byte(strings.ToLower(email)), &ts)
+	err := getJSON(t.bucket(bAutoSent), []byte(strings.ToLower(email)), &ts)
 	if errors.Is(err, ticket.ErrNotFound) {
 		return nil, nil
 	}
@@ -705,28 +755,29 @@ func (t *txn) AutoSent(email string) ([]time.Time, error) {
 func (t *txn) PutAutoSent(email string, times []time.Time) error {
 	k := []byte(strings.ToLower(email))
 	if len(times) == 0 {
-		return t.tx.Bucket(bAutoSent).Delete(k)
+		return t.bucket(bAutoSent).Delete(k)
 	}
-	return putJSON(t.tx.Bucket(bAutoSent), k, times)
+	return putJSON(t.bucket(bAutoSent), k, times)
 }
 
 func (t *txn) RejectedByID(id uint64) (ticket.Rejected, error) {
 	var r ticket.Rejected
-	if err := getJSON(t.tx.Bucket(bRejected), u64(id), &r); err != nil {
+	if err := getJSON(t.bucket(bRejected), u64(id), &r); err != nil {
 		return r, fmt.Errorf("quarantined mail %d: %w", id, err)
 	}
-	r.Raw = getBlob(t.tx.Bucket(bRejRaw), id)
-	return r, nil
+	raw, err := getBlob(t.bucket(bRejRaw), id)
+	r.Raw = raw
+	return r, err
 }
 
 func (t *txn) DeleteRejected(id uint64) error {
-	if t.tx.Bucket(bRejected).Get(u64(id)) == nil {
+	if !t.bucket(bRejected).Has(u64(id)) {
 		return fmt.Errorf("quarantined mail %d: %w", id, ticket.ErrNotFound)
 	}
-	if err := t.tx.Bucket(bRejected).Delete(u64(id)); err != nil {
+	if err := t.bucket(bRejected).Delete(u64(id)); err != nil {
 		return err
 	}
-	return deleteBlob(t.tx.Bucket(bRejRaw), id)
+	return deleteBlob(t.bucket(bRejRaw), id)
 }
 
 func (t *txn) Unsee(key string) error {
@@ -735,12 +786,12 @@ func (t *txn) Unsee(key string) error {
 
 func (t *txn) HeldAcks(email string) (ticket.HeldAcks, error) {
 	var h ticket.HeldAcks
-	err := getJSON(t.tx.Bucket(bHeld), []byte(strings.ToLower(email)), &h)
+	err := getJSON(t.bucket(bHeld), []byte(strings.ToLower(email)), &h)
 	return h, err
 }
 
 func (t *txn) EachHeldAcks(fn func(h ticket.HeldAcks) error) error {
-	return t.tx.Bucket(bHeld).ForEach(func(k, v []byte) error {
+	return t.bucket(bHeld).ForEach(func(k, v []byte) error {
 		var h ticket.HeldAcks
 		if err := json.Unmarshal(v, &h); err != nil {
 			return fmt.Errorf("store: decode held acknowledgements of %q: %w", k, err)
@@ -751,15 +802,15 @@ func (t *txn) EachHeldAcks(fn func(h ticket.HeldAcks) error) error {
 
 func (t *txn) PutHeldAcks(h ticket.HeldAcks) error {
 	h.Email = strings.ToLower(h.Email)
-	return putJSON(t.tx.Bucket(bHeld), []byte(h.Email), h)
+	return putJSON(t.bucket(bHeld), []byte(h.Email), h)
 }
 
 func (t *txn) DeleteHeldAcks(email string) error {
-	return t.tx.Bucket(bHeld).Delete([]byte(strings.ToLower(email)))
+	return t.bucket(bHeld).Delete([]byte(strings.ToLower(email)))
 }
 
 func (t *txn) AddAudit(r *ticket.AuditRecord) error {
-	b := t.tx.Bucket(bAudit)
+	b := t.bucket(bAudit)
 	id, err := b.NextSequence()
 	if err != nil {
 		return err
@@ -769,8 +820,8 @@ func (t *txn) AddAudit(r *ticket.AuditRecord) error {
 }
 
 func (t *txn) EachAudit(fn func(r ticket.AuditRecord) error) error {
-	b := t.tx.Bucket(bAudit)
-	if b == nil {
+	b := t.bucket(bAudit)
+	if b.b == nil {
 		return nil // a database from before the audit log, opened read-only
 	}
 	return b.ForEach(func(k, v []byte) error {

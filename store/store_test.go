@@ -155,15 +155,15 @@ func TestRestoreAndCompact(t *testing.T) {
 	})
 	path := db.Path()
 	db.Close()
-	before, after, err := Compact(path)
+	before, after, err := Compact(path, nil)
 	if err != nil || after >= before {
 		t.Fatalf("compact: %d -> %d, %v", before, after, err)
 	}
 	t.Logf("compact: %d -> %d bytes", before, after)
-	if _, err := Restore(filepath.Join(dir, "missing.db"), path); err == nil {
+	if _, err := Restore(filepath.Join(dir, "missing.db"), path, nil); err == nil {
 		t.Fatal("restore of a missing file succeeded")
 	}
-	kept, err := Restore(backup, path)
+	kept, err := Restore(backup, path, nil)
 	if err != nil || kept == "" {
 		t.Fatalf("restore: %q %v", kept, err)
 	}
@@ -181,7 +181,7 @@ func TestRestoreAndCompact(t *testing.T) {
 	// A file that is not a database is refused.
 	junk := filepath.Join(dir, "junk.db")
 	os.WriteFile(junk, []byte("not a database"), 0o600)
-	if _, err := Restore(junk, path); err == nil {
+	if _, err := Restore(junk, path, nil); err == nil {
 		t.Fatal("restore of junk succeeded")
 	}
 }

@@ -306,7 +306,11 @@ func (b localBackend) Admin(_ context.Context, op adminOp) (adminReply, error) {
 		if st != nil {
 			size = st.Size()
 		}
-		return adminReply{Message: fmt.Sprintf("ok: every page checked (%d bytes in %s)", size, time.Since(start).Round(time.Millisecond))}, nil
+		enc := "not encrypted (no privacy.key_file)"
+		if b.d.db.Encrypted() {
+			enc = "encrypted, and the key opens it"
+		}
+		return adminReply{Message: fmt.Sprintf("ok: every page checked (%d bytes in %s); %s", size, time.Since(start).Round(time.Millisecond), enc)}, nil
 	case "suppressions remove":
 		return adminReply{Message: op.Email + " removed from the suppression list"}, svc.Unsuppress(op.Email)
 	}

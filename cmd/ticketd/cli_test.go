@@ -361,15 +361,17 @@ func TestExampleConfigIsValid(t *testing.T) {
 	// the passwords from the environment instead.
 	text := strings.NewReplacer("password_file: /etc/ticketd/imap-password", "password_file: \"\"",
 		"password_file: /etc/ticketd/smtp-password", "password_file: \"\"",
-		"password_env: \"\"", "password_env: TD_EXAMPLE_PW").Replace(string(data))
+		"password_env: \"\"", "password_env: TD_EXAMPLE_PW",
+		"key_file: /etc/ticketd/db-key", "key_file: \"\"", "key_env: \"\"", "key_env: TD_EXAMPLE_KEY").Replace(string(data))
 	t.Setenv("TD_EXAMPLE_PW", "x")
+	t.Setenv("TD_EXAMPLE_KEY", strings.Repeat("ab", 32))
 	path := filepath.Join(t.TempDir(), "example.yaml")
 	os.WriteFile(path, []byte(text), 0o600)
 	s, errs := loadConfig(path)
 	if len(errs) > 0 {
 		t.Fatalf("config.example.yaml: %v", errs)
 	}
-	if s.IMAP[0].Port != 993 || s.SMTP.Port != 587 || s.Ticket.Language != "ko" || s.Loc.String() != "Asia/Seoul" {
+	if s.IMAP[0].Port != 993 || s.SMTP.Port != 587 || s.Ticket.Language != "ko" || s.Loc.String() != "Asia/Seoul" || len(s.Key) != 32 {
 		t.Fatalf("example settings %+v", s)
 	}
 }

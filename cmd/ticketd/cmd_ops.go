@@ -4,6 +4,9 @@ package main
 // database (backup, restore, compact, check-db, init).
 
 import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"os"
 	"text/tabwriter"
@@ -22,6 +25,7 @@ func opsCommands() []command {
 		{name: "quarantine drop", args: "ID", help: "delete a quarantined mail", run: cmdAdmin("quarantine", "drop")},
 		{name: "suppressions list", args: "[--json]", help: "list addresses that get no mail after a permanent bounce", run: cmdAdmin("suppressions", "list"), flags: jsonFlag},
 		{name: "suppressions remove", args: "EMAIL", help: "let mail go to an address again", run: cmdAdmin("suppressions", "remove")},
+		{name: "privacy keygen", args: "FILE", help: "write a new database encryption key to FILE (mode 0400; never overwrites) for privacy.key_file", run: cmdKeygen},
 		{name: "privacy audit", args: "[--json]", help: "list the audit log: who saw personal data unmasked, when, on which ticket, and why", run: cmdAdmin("audit", "list"), flags: jsonFlag},
 		{name: "backup", args: "FILE", help: "write a consistent copy of the database to FILE (through the daemon while it runs)", run: cmdBackup},
 		{name: "restore", args: "FILE", help: "replace the database with a backup (serve must be stopped)", run: cmdRestore},
@@ -115,7 +119,7 @@ func cmdBackup(c *cli) int {
 		err = cerr
 	}
 	if err == nil {
-		err = store.Check(tmp) // a copy cut short fails here
+		err = store.Check(tmp, s.Key) // a copy cut short fails here
 	}
 	if err == nil {
 		err = os.Rename(tmp, path)
@@ -145,7 +149,7 @@ func cmdRestore(c *cli) int {
 	if err := os.MkdirAll(s.DataDir, 0o700); err != nil {
 		return c.fail("restore: %v", err)
 	}
-	kept, err := store.Restore(c.args[0], s.DBPath)
+	kept, err := store.Restore(c.args[0], s.DBPath, s.Key)
 	if err != nil {
 		return c.fail("restore: %v", err)
 	}
@@ -165,11 +169,43 @@ func cmdCompact(c *cli) int {
 	if !c.noDaemon(s, "compact") {
 		return exitFail
 	}
-	before, after, err := store.Compact(s.DBPath)
+	before, after, err := store.Compact(s.DBPath, s.Key)
 	if err != nil {
 		return c.fail("compact: %v", err)
 	}
 	fmt.Fprintf(c.stdout, "compacted %s: %d -> %d bytes\n", s.DBPath, before, after)
+	return exitOK
+}
+
+// cmdKeygen writes 32 random bytes, base64 on one line, to a new file of
+// mode 0400.
+func cmdKeygen(c *cli) int {
+	if len(c.args) != 1 {
+		return c.fail("usage: ticketd privacy keygen FILE")
+	}
+	key := make([]byte, store.KeySize)
+	if _, err := rand.Read(key); err != nil {
+		return c.fail("privacy keygen: %v", err)
+	}
+	path := c.args[0]
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o400)
+	if errors.Is(err, os.ErrExist) {
+		return c.fail("privacy keygen: %s exists; a key is never overwritten (the database it encrypts needs it)", path)
+	} else if err != nil {
+		return c.fail("privacy keygen: %v", err)
+	}
+	_, err = fmt.Fprintln(f, base64.StdEncoding.EncodeToString(key))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return c.fail("privacy keygen: %v", err)
+	}
+	fmt.Fprintf(c.stdout, "wrote a new key to %s (mode 0400); set privacy.key_file: %s, and keep a copy with the backups\n", path, path)
 	return exitOK
 }
 

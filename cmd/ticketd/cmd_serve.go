@@ -52,6 +52,9 @@ func cmdServe(c *cli) int {
 		return c.fail("%v", err)
 	}
 	defer d.close()
+	if err := sealDatabase(d.db, log); err != nil {
+		return c.fail("%v", err)
+	}
 	admin, err := listenAdmin(ctx, d, s.Socket)
 	if err != nil {
 		return c.fail("%v", err)

@@ -90,8 +90,10 @@ type HoursConfig struct {
 
 // PrivacyConfig is how personal data is handled.
 type PrivacyConfig struct {
-	NotifyAttachments bool `yaml:"notify_attachments" default:"true"`
-	HoldRRNReplies    bool `yaml:"hold_rrn_replies" default:"true"`
+	KeyFile           string `yaml:"key_file" example:"/etc/ticketd/db-key"`
+	KeyEnv            string `yaml:"key_env"`
+	NotifyAttachments bool   `yaml:"notify_attachments" default:"true"`
+	HoldRRNReplies    bool   `yaml:"hold_rrn_replies" default:"true"`
 }
 
 // OperatorConfig is who runs this ticketd.

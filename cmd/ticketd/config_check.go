@@ -3,6 +3,8 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -23,6 +25,7 @@ import (
 	"github.com/ticketd/ticketd/mailbox/imap"
 	"github.com/ticketd/ticketd/mailbox/oauth"
 	"github.com/ticketd/ticketd/mailbox/smtp"
+	"github.com/ticketd/ticketd/store"
 	"github.com/ticketd/ticketd/ticket"
 )
 
@@ -52,6 +55,8 @@ type Settings struct {
 	// Secret is the token signing key from the config; nil means the one
 	// kept in the database.
 	Secret []byte
+	// Key encrypts the database (privacy.key_file or key_env); nil: none.
+	Key []byte
 
 	// OAuth are the OAuth credentials; wire makes a token source of each.
 	// SecretExpires is a client secret's expiry date (config), by name.
@@ -99,6 +104,7 @@ func checkConfig(c Config, base string) (*Settings, []error) {
 	k := &checker{c: c, s: &Settings{Config: c}, base: base}
 	k.paths()
 	k.general()
+	k.privacy()
 	k.center()
 	k.oauth()
 	for i, m := range c.Mailboxes {
@@ -147,6 +153,58 @@ func zoneHint(tz string) string {
 		return fmt.Sprintf("; did you mean %q?", n)
 	}
 	return " (want an IANA name such as Asia/Seoul)"
+}
+
+// privacy reads the database key.
+func (k *checker) privacy() {
+	p := k.c.Privacy
+	path := k.rel(p.KeyFile)
+	switch {
+	case path != "":
+		if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o007 != 0 {
+			k.bad("privacy.key_file", "%s is mode %04o, open to others; the key must be readable by ticketd only (chmod 400 %s)", path, st.Mode().Perm(), path)
+			return
+		}
+		data, err := os.ReadFile(path)
+		if errors.Is(err, os.ErrNotExist) {
+			k.bad("privacy.key_file", "%s does not exist; make one with: ticketd privacy keygen %s", path, path)
+			return
+		} else if err != nil {
+			k.bad("privacy.key_file", "%v", err)
+			return
+		}
+		if k.s.Key, err = parseKey(data); err != nil {
+			k.bad("privacy.key_file", "%s: %v", path, err)
+		}
+	case p.KeyEnv != "":
+		v, ok := os.LookupEnv(p.KeyEnv)
+		if !ok || v == "" {
+			k.bad("privacy.key_env", "environment variable %s is not set", p.KeyEnv)
+			return
+		}
+		var err error
+		if k.s.Key, err = parseKey([]byte(v)); err != nil {
+			k.bad("privacy.key_env", "%s: %v", p.KeyEnv, err)
+		}
+	default:
+		k.s.Warnings = append(k.s.Warnings, "privacy.key_file is not set: mail, texts and attachments are stored UNENCRYPTED in the database; make a key with `ticketd privacy keygen FILE` and set privacy.key_file")
+	}
+}
+
+// parseKey reads a database key: 32 bytes as they are, or in base64 or
+// hex on one line.
+func parseKey(data []byte) ([]byte, error) {
+	if len(data) == store.KeySize {
+		return data, nil
+	}
+	s := strings.TrimSpace(string(data))
+	if b, err := base64.StdEncoding.DecodeString(s); err == nil && len(b) == store.KeySize {
+		return b, nil
+	}
+	if b, err := hex.DecodeString(s); err == nil && len(b) == store.KeySize {
+		return b, nil
+	}
+	return nil, fmt.Errorf("not a key: want %d bytes, as they are or in base64 or hex (ticketd privacy keygen makes one)", store.KeySize)
 }
 
 // general checks timezone and log.

@@ -67,6 +67,13 @@ open right now).`,
 licence numbers) is found in every mail and masked wherever it leaves the
 database: notifications, the CLI and its JSON, the admin API and the logs
 (tickets show --unmask --reason shows it, and writes an audit record).`,
+		"privacy.key_file": `The key that encrypts the database at rest (AES-256-GCM): a file with 32
+random bytes (as made by ticketd privacy keygen FILE: base64 on one line),
+readable by ticketd only (mode 0400). Without a key (key_file and key_env
+empty) mail is stored unencrypted and check-config warns. A database with
+records from before the key is encrypted in place when serve starts. Keep
+a copy of the key with the backups: without it they cannot be read.`,
+		"privacy.key_env": `An environment variable that holds the key instead (base64 or hex).`,
 		"privacy.notify_attachments": `Attach the customer's files to the agents' notifications (false: list
 them only; they stay on the ticket).`,
 		"privacy.hold_rrn_replies": `Hold an agent's reply that holds a resident registration number and mail

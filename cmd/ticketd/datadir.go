@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -101,6 +102,29 @@ func recordBackup(s *Settings, path string) error {
 // only in a data dir that never had one; a data dir whose database is
 // gone (or empty) is an error naming the backups to restore. lockWait is
 // how long it waits for another process that holds the database.
+// sealDatabase encrypts, in place, the records a database with a key kept
+// from before it had one, logging its progress; a crash resumes it at the
+// next start. The plaintext stays in the file's free pages until compact.
+func sealDatabase(db *store.DB, log *slog.Logger) error {
+	if !db.NeedsSealing() {
+		return nil
+	}
+	log.Warn("encrypting the database in place: records from before privacy.key_file are sealed in batches", "db", db.Path())
+	start, lastLog := time.Now(), time.Now()
+	n, err := db.Seal(func(bucket string, sealed int) {
+		if time.Since(lastLog) > 2*time.Second {
+			log.Info("encrypting the database", "records", sealed, "bucket", bucket)
+			lastLog = time.Now()
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("encrypt the database: %w (it resumes at the next start)", err)
+	}
+	log.Warn("database encrypted; stop serve and run `ticketd compact` once to drop the plaintext left in its free pages",
+		"records", n, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
 func openStore(s *Settings, create bool, lockWait time.Duration) (*store.DB, error) {
 	if err := os.MkdirAll(s.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err)
@@ -122,7 +146,7 @@ func openStore(s *Settings, create bool, lockWait time.Duration) (*store.DB, err
 	case missing && !create:
 		return nil, fmt.Errorf("there is no database in %s yet: run `ticketd init` (or start `ticketd serve`) to create it", s.DataDir)
 	}
-	db, err := store.Open(s.DBPath, &store.Options{Timeout: lockWait, MustExist: !missing})
+	db, err := store.Open(s.DBPath, &store.Options{Timeout: lockWait, MustExist: !missing, Key: s.Key})
 	switch {
 	case errors.Is(err, store.ErrLocked):
 		return nil, fmt.Errorf("%w%s", err, holder(s.DBPath))

@@ -179,7 +179,7 @@ func TestSecretFileModeIsWarned(t *testing.T) {
 		t.Fatalf("check-config: exit %d: %s", code, errs)
 	}
 	os.Chmod(pw, 0o600)
-	if _, _, errs := s.ticketd(t, nil, "check-config"); strings.Contains(errs, "warning") {
+	if _, _, errs := s.ticketd(t, nil, "check-config"); strings.Contains(errs, "warning: threading") {
 		t.Fatalf("a 0600 file warned: %s", errs)
 	}
 }

@@ -65,7 +65,7 @@ func TestCheckConfigOAuth(t *testing.T) {
 	// warnings.
 	soon := time.Now().AddDate(0, 0, 5).Format("2006-01-02")
 	s, errs := checkConfigText(t, base("oauth: [{name: m365, provider: microsoft, tenant: t, client_id: a, client_secret_expires: "+soon+"}]\n", "password_env: HOME", ""))
-	if len(errs) > 0 || len(s.Warnings) != 2 || !strings.Contains(strings.Join(s.Warnings, "\n"), "expires on "+soon) ||
+	if len(errs) > 0 || len(s.Warnings) != 3 || !strings.Contains(s.Warnings[0], "UNENCRYPTED") || !strings.Contains(strings.Join(s.Warnings, "\n"), "expires on "+soon) ||
 		!strings.Contains(strings.Join(s.Warnings, "\n"), "named by no mailbox") {
 		t.Errorf("warnings %q, errors %v", s.Warnings, errs)
 	}

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -39,5 +43,80 @@ func TestUnmaskIsAudited(t *testing.T) {
 	pd := msgs[0].(map[string]any)["personal_data"].([]any)
 	if len(pd) != 2 || pd[0].(map[string]any)["kind"] != "rrn" || pd[1].(map[string]any)["kind"] != "card" {
 		t.Errorf("personal_data: %v", pd)
+	}
+}
+
+// TestEncryptedDatabase: with privacy.key_file, mails full of personal data
+// are ingested, backed up and shown, and none of it is in the database
+// file, the backup or the log; check-db says the key opens it; another
+// key, a missing key and a key file others can read are refused by name.
+func TestEncryptedDatabase(t *testing.T) {
+	keyDir := t.TempDir()
+	keyFile := filepath.Join(keyDir, "db-key")
+	s0 := &testStack{}
+	if code, out, errs := s0.ticketd(t, nil, "privacy", "keygen", keyFile); code != 0 || !strings.Contains(out, "wrote a new key") {
+		t.Fatalf("keygen: exit %d %s %s", code, out, errs)
+	}
+	if st, _ := os.Stat(keyFile); st.Mode().Perm() != 0o400 {
+		t.Fatalf("key file mode %04o, want 0400", st.Mode().Perm())
+	}
+	if code, _, errs := s0.ticketd(t, nil, "privacy", "keygen", keyFile); code == 0 || !strings.Contains(errs, "never overwritten") {
+		t.Fatalf("keygen over an existing key: exit %d %s", code, errs)
+	}
+	s := newStack(t, "privacy: {key_file: "+keyFile+"}", "agents: [{name: 김상담, email: agent@example.test}]")
+	secrets := []string{"900101-1234568", "4111-1111-1111-1111", "010-9876-5432", "상환일을 다음 달부터 바꾸고 싶습니다"}
+	for i := range 3 {
+		mail := fmt.Sprintf("From: 김민수 <kim@example.org>\r\nTo: support@example.test\r\nSubject: 본인 확인 900101-1234568 (%d)\r\n"+
+			"Message-ID: <enc-%d@example.org>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"+
+			"상환일을 다음 달부터 바꾸고 싶습니다. 카드 4111-1111-1111-1111, 연락처 010-9876-5432\r\n", i, i)
+		code, out, errs := s.ticketd(t, []byte(mail), "ingest")
+		if code != 0 {
+			t.Fatalf("ingest: %s", errs)
+		}
+		for _, v := range secrets {
+			if strings.Contains(out+errs, v) {
+				t.Errorf("ingest's output or log holds %q:\n%s%s", v, out, errs)
+			}
+		}
+	}
+	backup := filepath.Join(keyDir, "backup.db")
+	if code, _, errs := s.ticketd(t, nil, "backup", backup); code != 0 {
+		t.Fatalf("backup: %s", errs)
+	}
+	for _, f := range []string{filepath.Join(s.dir, "ticketd.db"), backup} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range secrets {
+			if bytes.Contains(b, []byte(v)) {
+				t.Errorf("%s holds %q", f, v)
+			}
+		}
+	}
+	if code, out, _ := s.ticketd(t, nil, "check-db"); code != 0 || !strings.Contains(out, "encrypted, and the key opens it") {
+		t.Errorf("check-db: exit %d %s", code, out)
+	}
+	if code, out, _ := s.ticketd(t, nil, "tickets", "show", "1", "--unmask", "--reason", "test"); code != 0 || !strings.Contains(out, "900101-1234568") {
+		t.Errorf("the stored mail does not read back: exit %d\n%s", code, out)
+	}
+	// Another key: refused, and said so.
+	other := filepath.Join(keyDir, "other-key")
+	s0.ticketd(t, nil, "privacy", "keygen", other)
+	cfg, _ := os.ReadFile(s.cfg)
+	os.WriteFile(s.cfg, bytes.Replace(cfg, []byte(keyFile), []byte(other), 1), 0o600)
+	if code, _, errs := s.ticketd(t, nil, "tickets", "list"); code == 0 || !strings.Contains(errs, "does not open this database") {
+		t.Errorf("another key: exit %d %s", code, errs)
+	}
+	// No key: refused.
+	os.WriteFile(s.cfg, bytes.Replace(cfg, []byte("privacy: {key_file: "+keyFile+"}"), nil, 1), 0o600)
+	if code, _, errs := s.ticketd(t, nil, "tickets", "list"); code == 0 || !strings.Contains(errs, "the database is encrypted") {
+		t.Errorf("no key: exit %d %s", code, errs)
+	}
+	// A key file others can read is a config error naming the key.
+	os.WriteFile(s.cfg, cfg, 0o600)
+	os.Chmod(keyFile, 0o644)
+	if code, _, errs := s.ticketd(t, nil, "check-config"); code == 0 || !strings.Contains(errs, "privacy.key_file") || !strings.Contains(errs, "chmod 400") {
+		t.Errorf("a readable key file: exit %d %s", code, errs)
 	}
 }

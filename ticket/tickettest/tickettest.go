@@ -37,6 +37,21 @@ func DB(t testing.TB) *store.DB {
 	return db
 }
 
+// EncryptedDB is DB with a key: every record is encrypted at rest.
+func EncryptedDB(t testing.TB) *store.DB {
+	t.Helper()
+	key := make([]byte, store.KeySize)
+	for i := range key {
+		key[i] = byte(i)
+	}
+	db, err := store.Open(filepath.Join(t.TempDir(), "t.db"), &store.Options{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 // Service returns a service on st with the embedded templates. Zero fields
 // of cfg get the tests' usual values: support@example.test (domain
 // example.test), Signer, weekday hours 09:00-18:00 in UTC, Korean, and the
