@@ -809,6 +809,20 @@ func (t *txn) DeleteHeldAcks(email string) error {
 	return t.bucket(bHeld).Delete([]byte(strings.ToLower(email)))
 }
 
+func (t *txn) DeleteRaw(msgID uint64) error { return deleteBlob(t.bucket(bRaw), msgID) }
+
+func (t *txn) UnindexMessageID(mid string, msgID uint64) error {
+	mid = ticket.CanonicalMessageID(mid)
+	if mid == "" {
+		return nil
+	}
+	ids := t.tx.Bucket(bMsgIDs)
+	if v := ids.Get([]byte(mid)); len(v) == 8 && binary.BigEndian.Uint64(v) == msgID {
+		return ids.Delete([]byte(mid))
+	}
+	return nil
+}
+
 func (t *txn) AddAudit(r *ticket.AuditRecord) error {
 	b := t.bucket(bAudit)
 	id, err := b.NextSequence()

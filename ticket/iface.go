@@ -107,6 +107,11 @@ type Tx interface {
 	// AddAudit assigns r.ID and appends r to the audit log, which has no
 	// way to change or delete a record.
 	AddAudit(r *AuditRecord) error
+	// DeleteRaw removes the raw mail of a message.
+	DeleteRaw(msgID uint64) error
+	// UnindexMessageID removes messageID from the index when it names the
+	// message msgID.
+	UnindexMessageID(messageID string, msgID uint64) error
 }
 
 // AuditRecord is one entry of the privacy audit log: who saw personal data
@@ -119,6 +124,8 @@ type AuditRecord struct {
 	Action string    `json:"action"` // AuditUnmask, ...
 	Ticket uint64    `json:"ticket,omitempty"`
 	Reason string    `json:"reason"`
+	// Detail says what was done, naming people only by AddressDigest.
+	Detail string `json:"detail,omitempty"`
 }
 
 // Audit actions.

@@ -1,6 +1,7 @@
 package ticket_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -99,5 +100,67 @@ func TestNotificationWithholdsAttachments(t *testing.T) {
 	if n.AttachFrom != 0 || !strings.Contains(n.Text, "첨부 파일은 이 알림에 넣지 않았습니다") ||
 		!strings.Contains(n.Text, "신분증_900101-1******.jpg") {
 		t.Fatalf("notification: attach from %d\n%s", n.AttachFrom, n.Text)
+	}
+}
+
+// TestEraseRequester: the right to erasure. A dry run changes nothing;
+// then every ticket where the address is requester or participant is
+// anonymised, its raw mail purged and its queued mail dropped, the lists
+// lose the address, the audit log names it only by its digest, and the
+// same mail fetched again starts a fresh ticket. Other people's tickets
+// stay as they were.
+func TestEraseRequester(t *testing.T) {
+	svc, db := setup(t, withAgents(false))
+	ingest(t, svc, mail("kim@example.org", "햇살론 상환 900101-1234568", "e1@example.org"))
+	ingest(t, svc, mail("kim@example.org", "채무조정 문의", "e2@example.org"))
+	withKim := mail("lee@example.org", "가족 대출", "e3@example.org")
+	withKim.Cc = []ticket.Address{{Name: "김고객", Email: "kim@example.org"}}
+	ingest(t, svc, withKim)
+	ingest(t, svc, mail("park@example.org", "앱 로그인", "e4@example.org"))
+	dry, err := svc.Erase("kim@example.org", "privacy officer", "request 2026-17", true)
+	if err != nil || !dry.DryRun || fmt.Sprint(dry.Tickets) != "[1 2 3]" || dry.Raw == 0 {
+		t.Fatalf("dry run: %+v %v", dry, err)
+	}
+	if tk := getTicket(t, db, 1); tk.Requester.Email != "kim@example.org" || tk.Subject == "" {
+		t.Fatalf("the dry run changed ticket #1: %+v", tk)
+	}
+	e, err := svc.Erase("KIM@example.org", "privacy officer", "request 2026-17", false)
+	if err != nil || fmt.Sprint(e.Tickets) != "[1 2 3]" || e.Messages < 3 || e.Raw < 3 || e.Outgoing == 0 {
+		t.Fatalf("erase: %+v %v", e, err)
+	}
+	for _, id := range []uint64{1, 2, 3} {
+		tk := getTicket(t, db, id)
+		if tk.Subject != "" || tk.Requester.Email != "" || tk.Participants != nil || tk.Erased.IsZero() {
+			t.Errorf("ticket #%d after erasure: %+v", id, tk)
+		}
+		for _, m := range messages(t, db, id) {
+			if m.Body != "" || m.Subject != "" || m.From.Email != "" || m.MessageID != "" || len(m.PersonalData) > 0 {
+				t.Errorf("message %d of #%d after erasure: %+v", m.ID, id, m)
+			}
+			if err := db.View(func(tx ticket.ReadTx) error { _, err := tx.Raw(m.ID); return err }); err == nil {
+				t.Errorf("message %d of #%d keeps its raw mail", m.ID, id)
+			}
+		}
+	}
+	if tk := getTicket(t, db, 4); tk.Requester.Email != "park@example.org" || tk.Subject != "앱 로그인" {
+		t.Errorf("someone else's ticket changed: %+v", tk)
+	}
+	for _, o := range outbox(t, db) {
+		if o.TicketID <= 3 {
+			t.Errorf("mail still queued for erased #%d: %s", o.TicketID, o.Subject)
+		}
+	}
+	var audit []ticket.AuditRecord
+	db.View(func(tx ticket.ReadTx) error {
+		return tx.EachAudit(func(r ticket.AuditRecord) error { audit = append(audit, r); return nil })
+	})
+	if len(audit) != 1 || audit[0].Action != ticket.AuditErase || strings.Contains(audit[0].Detail, "kim@") ||
+		!strings.Contains(audit[0].Detail, ticket.AddressDigest("kim@example.org")) || audit[0].Reason != "request 2026-17" {
+		t.Fatalf("audit: %+v (the dry run must not write one)", audit)
+	}
+	// The same mail again: a fresh ticket, not a duplicate of an erased one.
+	res := ingest(t, svc, mail("kim@example.org", "햇살론 상환 900101-1234568", "e1@example.org"))
+	if res.Duplicate || !res.NewTicket || res.TicketID != 5 {
+		t.Fatalf("kim's mail after erasure: %+v", res)
 	}
 }

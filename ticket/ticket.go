@@ -72,6 +72,8 @@ type Ticket struct {
 	// mail reader found it (Mail.BaseSubject): our replies say "Re: " and
 	// it.
 	BaseSubject string `json:"base_subject,omitempty"`
+	// Erased is when the ticket was anonymised (Service.Erase), if it was.
+	Erased time.Time `json:"erased,omitzero"`
 }
 
 // base is the subject our replies answer: BaseSubject, or for a ticket

@@ -50,6 +50,11 @@ type adminOp struct {
 	Index int    `json:"index,omitempty"` // attachment number on the ticket, from 1
 	Name  string `json:"name,omitempty"`  // an oauth credential
 	State []byte `json:"state,omitempty"` // its new state (oauth put)
+	// For privacy erase and export: who asks, why, and whether to change
+	// nothing.
+	Who    string `json:"who,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	DryRun bool   `json:"dry_run,omitempty"`
 }
 
 // adminReply is its answer.
@@ -61,6 +66,9 @@ type adminReply struct {
 	File         *rfc822.File         `json:"file,omitempty"`
 	OAuth        []oauthStatus        `json:"oauth,omitempty"`
 	Audit        []ticket.AuditRecord `json:"audit,omitempty"`
+	Erasure      *ticket.Erasure      `json:"erasure,omitempty"`
+	Export       *ticket.Export       `json:"export,omitempty"`
+	ExportRaw    map[uint64][]byte    `json:"export_raw,omitempty"`
 }
 
 // actionRequest is an agent's action from the CLI.
@@ -283,6 +291,18 @@ func (b localBackend) Admin(_ context.Context, op adminOp) (adminReply, error) {
 			return err
 		})
 		return out, err
+	case "privacy erase":
+		e, err := svc.Erase(op.Email, op.Who, op.Reason, op.DryRun)
+		if err == nil && !op.DryRun {
+			b.d.log.Warn("privacy: a requester's tickets erased", "address", ticket.AddressDigest(op.Email), "tickets", e.Tickets, "who", op.Who)
+		}
+		return adminReply{Erasure: &e}, err
+	case "privacy export":
+		x, err := svc.Export(op.Email, op.Who, op.Reason)
+		if err == nil {
+			b.d.log.Warn("privacy: a requester's data exported", "address", ticket.AddressDigest(op.Email), "tickets", len(x.Tickets), "who", op.Who)
+		}
+		return adminReply{Export: &x, ExportRaw: x.Raw}, err
 	case "audit list":
 		var out adminReply
 		err := b.d.db.View(func(tx ticket.ReadTx) error {

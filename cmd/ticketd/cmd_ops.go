@@ -6,9 +6,13 @@ package main
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -26,6 +30,17 @@ func opsCommands() []command {
 		{name: "suppressions list", args: "[--json]", help: "list addresses that get no mail after a permanent bounce", run: cmdAdmin("suppressions", "list"), flags: jsonFlag},
 		{name: "suppressions remove", args: "EMAIL", help: "let mail go to an address again", run: cmdAdmin("suppressions", "remove")},
 		{name: "privacy keygen", args: "FILE", help: "write a new database encryption key to FILE (mode 0400; never overwrites) for privacy.key_file", run: cmdKeygen},
+		{name: "privacy erase", args: "--requester EMAIL --reason WHY [--dry-run] [--as AGENT]", help: "the right to erasure: anonymise every ticket of the address and purge its raw mail (audited)", run: cmdPrivacyErase,
+			flags: func(c *cli, fs *flag.FlagSet) {
+				privacyFlags(c, fs)
+				jsonFlag(c, fs)
+				fs.BoolVar(&c.dryRun, "dry-run", false, "only say what would be erased")
+			}},
+		{name: "privacy export", args: "--requester EMAIL --reason WHY --out DIR [--as AGENT]", help: "the right of access: write everything kept about the address (JSON and .eml files) into DIR (audited)", run: cmdPrivacyExport,
+			flags: func(c *cli, fs *flag.FlagSet) {
+				privacyFlags(c, fs)
+				fs.StringVar(&c.out, "out", "", "directory to write into (created)")
+			}},
 		{name: "privacy audit", args: "[--json]", help: "list the audit log: who saw personal data unmasked, when, on which ticket, and why", run: cmdAdmin("audit", "list"), flags: jsonFlag},
 		{name: "backup", args: "FILE", help: "write a consistent copy of the database to FILE (through the daemon while it runs)", run: cmdBackup},
 		{name: "restore", args: "FILE", help: "replace the database with a backup (serve must be stopped)", run: cmdRestore},
@@ -78,10 +93,14 @@ func cmdAdmin(list, op string) func(c *cli) int {
 			tw.Flush()
 		case list == "audit":
 			term := func(k string) string { return templates.Term(s.Config.Center.Language, k) }
-			rows := [][]string{{term("audit_id"), term("audit_at"), term("audit_who"), term("audit_action"), term("ticket"), term("audit_reason")}}
+			rows := [][]string{{term("audit_id"), term("audit_at"), term("audit_who"), term("audit_action"), term("ticket"), term("audit_reason"), term("audit_detail")}}
 			for _, r := range out.Audit {
+				tk := "-"
+				if r.Ticket != 0 {
+					tk = fmt.Sprintf("#%d", r.Ticket)
+				}
 				rows = append(rows, []string{fmt.Sprint(r.ID), r.At.In(s.Loc).Format("2006-01-02 15:04:05"), oneLine(r.Who, 40),
-					term("audit_" + r.Action), fmt.Sprintf("#%d", r.Ticket), oneLine(r.Reason, 80)})
+					term("audit_" + r.Action), tk, oneLine(r.Reason, 80), oneLine(r.Detail, 80)})
 			}
 			writeTable(c.stdout, rows)
 		default:
@@ -174,6 +193,84 @@ func cmdCompact(c *cli) int {
 		return c.fail("compact: %v", err)
 	}
 	fmt.Fprintf(c.stdout, "compacted %s: %d -> %d bytes\n", s.DBPath, before, after)
+	return exitOK
+}
+
+// privacyFlags are the flags of privacy erase and export.
+func privacyFlags(c *cli, fs *flag.FlagSet) {
+	fs.StringVar(&c.requester, "requester", "", "the customer's address")
+	fs.StringVar(&c.reason, "reason", "", "why (kept in the audit log, e.g. the request's reference)")
+	fs.StringVar(&c.as, "as", os.Getenv("TICKETD_AGENT"), "who acts (default $TICKETD_AGENT; the OS user is recorded too)")
+}
+
+// cmdPrivacyErase anonymises a requester's tickets (ticket.Service.Erase).
+func cmdPrivacyErase(c *cli) int {
+	if c.requester == "" || strings.TrimSpace(c.reason) == "" {
+		return c.fail("usage: ticketd privacy erase --requester EMAIL --reason WHY [--dry-run]")
+	}
+	_, b, code := c.open()
+	if b == nil {
+		return code
+	}
+	defer b.Close()
+	out, err := b.Admin(c.ctx, adminOp{List: "privacy", Op: "erase", Email: c.requester, Who: whoAmI(c.as), Reason: c.reason, DryRun: c.dryRun})
+	if err != nil {
+		return c.fail("privacy erase: %v", err)
+	}
+	if c.asJSON {
+		return c.printJSON(out.Erasure)
+	}
+	e := out.Erasure
+	what := "erased"
+	if e.DryRun {
+		what = "would erase (dry run, nothing changed)"
+	}
+	fmt.Fprintf(c.stdout, "%s: %d ticket(s) %v, %d message(s) anonymised, %d raw mail(s) purged, %d queued mail(s) dropped; suppression and rate-limit records: %v\n",
+		what, len(e.Tickets), e.Tickets, e.Messages, e.Raw, e.Outgoing, map[bool]string{true: "removed", false: "none"}[e.Lists])
+	return exitOK
+}
+
+// cmdPrivacyExport writes a requester's data into a directory: export.json
+// and one .eml file per stored raw mail.
+func cmdPrivacyExport(c *cli) int {
+	if c.requester == "" || strings.TrimSpace(c.reason) == "" || c.out == "" {
+		return c.fail("usage: ticketd privacy export --requester EMAIL --reason WHY --out DIR")
+	}
+	_, b, code := c.open()
+	if b == nil {
+		return code
+	}
+	defer b.Close()
+	out, err := b.Admin(c.ctx, adminOp{List: "privacy", Op: "export", Email: c.requester, Who: whoAmI(c.as), Reason: c.reason})
+	if err != nil {
+		return c.fail("privacy export: %v", err)
+	}
+	if err := os.MkdirAll(c.out, 0o700); err != nil {
+		return c.fail("privacy export: %v", err)
+	}
+	data, err := json.MarshalIndent(out.Export, "", "  ")
+	if err != nil {
+		return c.fail("privacy export: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(c.out, "export.json"), data, 0o600); err != nil {
+		return c.fail("privacy export: %v", err)
+	}
+	files := 0
+	for _, t := range out.Export.Tickets {
+		for _, m := range t.Messages {
+			raw, ok := out.ExportRaw[m.ID]
+			if !ok {
+				continue
+			}
+			name := filepath.Join(c.out, fmt.Sprintf("ticket-%d-message-%d.eml", t.Ticket.ID, m.ID))
+			if err := os.WriteFile(name, raw, 0o600); err != nil {
+				return c.fail("privacy export: %v", err)
+			}
+			files++
+		}
+	}
+	fmt.Fprintf(c.stdout, "exported %d ticket(s) and %d mail(s) of %s into %s (export.json and .eml files, mode 0600)\n",
+		len(out.Export.Tickets), files, c.requester, c.out)
 	return exitOK
 }
 

@@ -76,6 +76,9 @@ type cli struct {
 	// unmask and reason are tickets show's --unmask and --reason.
 	unmask bool
 	reason string
+	// requester and dryRun are privacy erase's and export's.
+	requester string
+	dryRun    bool
 	out    string
 	file   string
 	attach multiFlag

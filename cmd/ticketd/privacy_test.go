@@ -120,3 +120,37 @@ func TestEncryptedDatabase(t *testing.T) {
 		t.Errorf("a readable key file: exit %d %s", code, errs)
 	}
 }
+
+// TestPrivacyExportAndErase: the rights of access and erasure from the
+// command line, each in the audit log.
+func TestPrivacyExportAndErase(t *testing.T) {
+	s := newStack(t)
+	mail := "From: 김민수 <kim@example.org>\r\nTo: support@example.test\r\nSubject: 본인 확인 900101-1234568\r\n" +
+		"Message-ID: <x1@example.org>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n서류를 보냅니다.\r\n"
+	if code, _, errs := s.ticketd(t, []byte(mail), "ingest"); code != 0 {
+		t.Fatalf("ingest: %s", errs)
+	}
+	dir := filepath.Join(t.TempDir(), "export")
+	code, out, errs := s.ticketd(t, nil, "privacy", "export", "--requester", "kim@example.org", "--reason", "열람 요청 2026-3", "--out", dir)
+	if code != 0 || !strings.Contains(out, "exported 1 ticket(s) and 1 mail(s)") {
+		t.Fatalf("export: exit %d %s %s", code, out, errs)
+	}
+	eml, _ := os.ReadFile(filepath.Join(dir, "ticket-1-message-1.eml"))
+	js, _ := os.ReadFile(filepath.Join(dir, "export.json"))
+	if !bytes.Contains(eml, []byte("Message-ID: <x1@example.org>")) || !strings.Contains(string(js), "900101-1234568") {
+		t.Fatalf("export files: %d bytes of mail, json %s", len(eml), js)
+	}
+	if code, out, _ := s.ticketd(t, nil, "privacy", "erase", "--requester", "kim@example.org", "--reason", "삭제 요청 2026-4", "--dry-run"); code != 0 || !strings.Contains(out, "would erase") {
+		t.Fatalf("erase --dry-run: exit %d %s", code, out)
+	}
+	if code, out, _ := s.ticketd(t, nil, "privacy", "erase", "--requester", "kim@example.org", "--reason", "삭제 요청 2026-4"); code != 0 || !strings.Contains(out, "erased: 1 ticket(s) [1]") {
+		t.Fatalf("erase: exit %d %s", code, out)
+	}
+	if _, out, _ := s.ticketd(t, nil, "tickets", "show", "1", "--unmask", "--reason", "check"); strings.Contains(out, "kim@example.org") || strings.Contains(out, "서류를 보냅니다") {
+		t.Fatalf("the erased ticket still shows the customer:\n%s", out)
+	}
+	code, out, _ = s.ticketd(t, nil, "privacy", "audit")
+	if code != 0 || !strings.Contains(out, "열람(내보내기)") || !strings.Contains(out, "삭제(익명화)") || strings.Contains(out, "kim@example.org") {
+		t.Fatalf("privacy audit:\n%s", out)
+	}
+}

@@ -1,0 +1,233 @@
+package ticket
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Audit actions of the rights of the people whose data is kept.
+const (
+	AuditErase  = "erase"  // a requester's tickets anonymised, their raw mail purged
+	AuditExport = "export" // everything kept about a requester handed out
+)
+
+// Erasure says what Erase did, or with DryRun would do.
+type Erasure struct {
+	DryRun   bool     `json:"dry_run"`
+	Tickets  []uint64 `json:"tickets"`
+	Messages int      `json:"messages"`
+	// Raw is how many raw mails were purged, Outgoing how many queued
+	// mails were dropped.
+	Raw      int `json:"raw_purged"`
+	Outgoing int `json:"outgoing_dropped"`
+	// Lists is set when the address was on the suppression, rate-limit or
+	// held-acknowledgement records, which lose it.
+	Lists bool `json:"lists"`
+}
+
+// errDryRun rolls a dry run's transaction back.
+var errDryRun = errors.New("dry run")
+
+// AddressDigest is how the audit log names an address without keeping it:
+// the first 16 hex digits of the SHA-256 of the lower-cased address, so a
+// privacy officer can match a request to its record.
+func AddressDigest(email string) string {
+	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(email))))
+	return "sha256:" + hex.EncodeToString(sum[:8])
+}
+
+// Erase anonymises every ticket whose requester or participant is email
+// (the right to erasure): subjects, names, addresses, texts, attachment
+// names and Message-IDs are removed from the ticket and its messages, the
+// raw mails are purged, mail still queued for the ticket is dropped, the
+// dedupe keys and Message-ID index entries of its messages are removed (so
+// mail from the address afterwards starts a fresh ticket), and the
+// suppression, rate-limit and held-acknowledgement records lose the
+// address. The skeleton stays for statistics: ids, status, dates, kinds,
+// sizes. It writes an audit record naming the address only by its digest.
+// With dryRun nothing changes and the report says what would.
+func (s *Service) Erase(email, who, reason string, dryRun bool) (Erasure, error) {
+	email = strings.TrimSpace(email)
+	if email == "" || !strings.Contains(email, "@") {
+		return Erasure{}, fmt.Errorf("ticket: erase: %q is not an address", email)
+	}
+	if strings.TrimSpace(who) == "" || strings.TrimSpace(reason) == "" {
+		return Erasure{}, errors.New("ticket: erase: who and why are required")
+	}
+	var out Erasure
+	err := s.store.Update(func(tx Tx) error {
+		out = Erasure{DryRun: dryRun, Tickets: []uint64{}}
+		ts, err := tx.Tickets(TicketFilter{})
+		if err != nil {
+			return err
+		}
+		for _, t := range ts {
+			if !t.IsParticipant(email) {
+				continue
+			}
+			out.Tickets = append(out.Tickets, t.ID)
+			if err := s.eraseTicket(tx, t, &out); err != nil {
+				return fmt.Errorf("ticket #%d: %w", t.ID, err)
+			}
+		}
+		if _, err := tx.Suppression(email); err == nil {
+			out.Lists = true
+			if err := tx.DeleteSuppression(email); err != nil {
+				return err
+			}
+		}
+		if sent, err := tx.AutoSent(email); err == nil && len(sent) > 0 {
+			out.Lists = true
+			if err := tx.PutAutoSent(email, nil); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.HeldAcks(email); err == nil {
+			out.Lists = true
+			if err := tx.DeleteHeldAcks(email); err != nil {
+				return err
+			}
+		}
+		if dryRun {
+			return errDryRun
+		}
+		return tx.AddAudit(&AuditRecord{At: s.cfg.Now().UTC(), Who: who, Action: AuditErase, Reason: reason,
+			Detail: fmt.Sprintf("%s: %d ticket(s) %v, %d message(s), %d raw mail(s) purged", AddressDigest(email), len(out.Tickets), out.Tickets, out.Messages, out.Raw)})
+	})
+	if errors.Is(err, errDryRun) {
+		err = nil
+	}
+	if err != nil {
+		return Erasure{}, fmt.Errorf("ticket: erase: %w", err)
+	}
+	return out, nil
+}
+
+// eraseTicket anonymises t and its messages (see Erase).
+func (s *Service) eraseTicket(tx Tx, t Ticket, out *Erasure) error {
+	msgs, err := tx.Messages(t.ID)
+	if err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		out.Messages++
+		if raw, err := tx.Raw(m.ID); err == nil {
+			out.Raw++
+			if err := tx.Unsee(DedupeKey(m.MessageID, raw)); err != nil {
+				return err
+			}
+			if err := tx.DeleteRaw(m.ID); err != nil {
+				return err
+			}
+		} else if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		if m.RawSHA256 != "" {
+			if err := tx.Unsee("sha:" + m.RawSHA256); err != nil {
+				return err
+			}
+		}
+		for _, mid := range []string{m.MessageID, m.OriginalMessageID, SafeMessageID(m.MessageID)} {
+			if err := tx.UnindexMessageID(mid, m.ID); err != nil {
+				return err
+			}
+		}
+		if err := tx.PutMessage(anonymised(m)); err != nil {
+			return err
+		}
+	}
+	var drop []uint64
+	if err := tx.EachOutgoing(func(o Outgoing) error {
+		if o.TicketID == t.ID {
+			drop = append(drop, o.ID)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, id := range drop {
+		if err := tx.DeleteOutgoing(id); err != nil {
+			return err
+		}
+		out.Outgoing++
+	}
+	t.Subject, t.BaseSubject, t.Requester, t.Participants = "", "", Address{}, nil
+	t.Erased = s.cfg.Now().UTC()
+	return tx.PutTicket(t)
+}
+
+// anonymised is m without anything that names or quotes a person: the
+// skeleton (ids, direction, kind, dates, sizes, content types) stays.
+func anonymised(m Message) Message {
+	m.From, m.To, m.Cc, m.ReplyTo = Address{}, nil, nil, nil
+	m.Subject, m.Body, m.Visible, m.HTML = "", "", "", ""
+	m.MessageID, m.InReplyTo, m.References, m.OriginalMessageID = "", "", nil, ""
+	m.Warnings, m.PersonalData, m.DeliveryError, m.Automatic = nil, nil, "", ""
+	m.RawSHA256 = ""
+	atts := make([]Attachment, len(m.Attachments))
+	for i, a := range m.Attachments {
+		atts[i] = Attachment{ContentType: a.ContentType, Size: a.Size, Inline: a.Inline}
+	}
+	m.Attachments = atts
+	return m
+}
+
+// Export is everything kept about a requester (the right of access): the
+// tickets where the address is requester or participant, their messages
+// unmasked, and the raw mails by message id.
+type Export struct {
+	Email   string            `json:"email"`
+	Tickets []ExportedTicket  `json:"tickets"`
+	Raw     map[uint64][]byte `json:"-"`
+}
+
+// ExportedTicket is one ticket of an Export.
+type ExportedTicket struct {
+	Ticket   Ticket    `json:"ticket"`
+	Messages []Message `json:"messages"`
+}
+
+// Export gathers everything kept about email and writes an audit record
+// (the address by its digest).
+func (s *Service) Export(email, who, reason string) (Export, error) {
+	email = strings.TrimSpace(email)
+	if email == "" || !strings.Contains(email, "@") {
+		return Export{}, fmt.Errorf("ticket: export: %q is not an address", email)
+	}
+	if strings.TrimSpace(who) == "" || strings.TrimSpace(reason) == "" {
+		return Export{}, errors.New("ticket: export: who and why are required")
+	}
+	out := Export{Email: email, Tickets: []ExportedTicket{}, Raw: map[uint64][]byte{}}
+	err := s.store.Update(func(tx Tx) error {
+		ts, err := tx.Tickets(TicketFilter{})
+		if err != nil {
+			return err
+		}
+		for _, t := range ts {
+			if !t.IsParticipant(email) {
+				continue
+			}
+			msgs, err := tx.Messages(t.ID)
+			if err != nil {
+				return err
+			}
+			for _, m := range msgs {
+				if raw, err := tx.Raw(m.ID); err == nil {
+					out.Raw[m.ID] = raw
+				} else if !errors.Is(err, ErrNotFound) {
+					return err
+				}
+			}
+			out.Tickets = append(out.Tickets, ExportedTicket{Ticket: t, Messages: msgs})
+		}
+		return tx.AddAudit(&AuditRecord{At: s.cfg.Now().UTC(), Who: who, Action: AuditExport, Reason: reason,
+			Detail: fmt.Sprintf("%s: %d ticket(s), %d raw mail(s)", AddressDigest(email), len(out.Tickets), len(out.Raw))})
+	})
+	if err != nil {
+		return Export{}, fmt.Errorf("ticket: export: %w", err)
+	}
+	return out, nil
+}
