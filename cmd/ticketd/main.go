@@ -79,9 +79,9 @@ type cli struct {
 	// requester and dryRun are privacy erase's and export's.
 	requester string
 	dryRun    bool
-	out    string
-	file   string
-	attach multiFlag
+	out       string
+	file      string
+	attach    multiFlag
 }
 
 // jsonFlag declares --json, for commands that can print JSON.
