@@ -377,7 +377,7 @@ func (s *Service) apply(tx Tx, t *Ticket, by Address, cmds []Command, now time.T
 		case "note", "send-anyway":
 			continue
 		case "close":
-			t.Status = StatusClosed
+			t.Status, t.ClosedAt = StatusClosed, now
 		case "solve":
 			t.Status = StatusSolved
 		case "pending":

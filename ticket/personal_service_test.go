@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ticketd/ticketd/ticket"
 )
@@ -162,5 +163,60 @@ func TestEraseRequester(t *testing.T) {
 	res := ingest(t, svc, mail("kim@example.org", "햇살론 상환 900101-1234568", "e1@example.org"))
 	if res.Duplicate || !res.NewTicket || res.TicketID != 5 {
 		t.Fatalf("kim's mail after erasure: %+v", res)
+	}
+}
+
+// TestRetentionPurge: closed tickets lose their raw mail after rawAfter and
+// are anonymised after anonAfter; open ones keep everything; a second run
+// does nothing; a dry run changes nothing; a run that did something is in
+// the audit log.
+func TestRetentionPurge(t *testing.T) {
+	now := time.Date(2026, 1, 5, 1, 0, 0, 0, time.UTC)
+	svc, db := setup(t, withAgents(false), func(c *ticket.Config) { c.Now = func() time.Time { return now } })
+	for i, subject := range []string{"오래된 문의", "작년 문의", "열린 문의"} {
+		ingest(t, svc, mail("kim@example.org", subject, fmt.Sprintf("r%d@example.org", i)))
+	}
+	if err := svc.SetStatus(1, agentKim.Email, ticket.StatusClosed); err != nil {
+		t.Fatal(err)
+	}
+	now = now.AddDate(0, 6, 0)
+	if err := svc.SetStatus(2, agentKim.Email, ticket.StatusClosed); err != nil {
+		t.Fatal(err)
+	}
+	now = now.AddDate(3, 0, 0) // #1 closed 3.5 years ago, #2 3 years ago
+	year, three := 365*24*time.Hour, (3*365+30)*24*time.Hour
+	dry, err := svc.Purge(year, three, "test", true)
+	if err != nil || fmt.Sprint(dry.Anonymised) != "[1]" || fmt.Sprint(dry.RawTickets) != "[2]" {
+		t.Fatalf("dry run: %+v %v", dry, err)
+	}
+	if tk := getTicket(t, db, 1); !tk.Erased.IsZero() {
+		t.Fatal("the dry run anonymised #1")
+	}
+	p, err := svc.Purge(year, three, "test", false)
+	if err != nil || fmt.Sprint(p.Anonymised) != "[1]" || fmt.Sprint(p.RawTickets) != "[2]" || p.Raw < 2 {
+		t.Fatalf("purge: %+v %v", p, err)
+	}
+	if tk := getTicket(t, db, 1); tk.Erased.IsZero() || tk.Subject != "" {
+		t.Errorf("#1 not anonymised: %+v", tk)
+	}
+	if tk := getTicket(t, db, 2); tk.RawPurged.IsZero() || tk.Subject != "작년 문의" {
+		t.Errorf("#2: %+v", tk)
+	}
+	for id, wantRaw := range map[uint64]bool{1: false, 2: false, 3: true} {
+		m := messages(t, db, id)[0]
+		err := db.View(func(tx ticket.ReadTx) error { _, err := tx.Raw(m.ID); return err })
+		if (err == nil) != wantRaw {
+			t.Errorf("#%d: raw kept %v, want %v", id, err == nil, wantRaw)
+		}
+	}
+	if again, err := svc.Purge(year, three, "test", false); err != nil || len(again.Anonymised)+len(again.RawTickets) != 0 {
+		t.Fatalf("a second run: %+v %v", again, err)
+	}
+	var audit []ticket.AuditRecord
+	db.View(func(tx ticket.ReadTx) error {
+		return tx.EachAudit(func(r ticket.AuditRecord) error { audit = append(audit, r); return nil })
+	})
+	if len(audit) != 1 || audit[0].Action != ticket.AuditPurge {
+		t.Fatalf("audit: %+v", audit)
 	}
 }

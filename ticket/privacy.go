@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Audit actions of the rights of the people whose data is kept.
 const (
 	AuditErase  = "erase"  // a requester's tickets anonymised, their raw mail purged
 	AuditExport = "export" // everything kept about a requester handed out
+	AuditPurge  = "purge"  // the retention purged raw mail and anonymised tickets
 )
 
 // Erasure says what Erase did, or with DryRun would do.
@@ -173,6 +175,107 @@ func anonymised(m Message) Message {
 	}
 	m.Attachments = atts
 	return m
+}
+
+// Purge says what the retention did (or with DryRun would do).
+type Purge struct {
+	DryRun bool `json:"dry_run"`
+	// RawTickets are the tickets whose raw mails were purged (Raw mails
+	// in all); Anonymised the tickets anonymised.
+	RawTickets []uint64 `json:"raw_tickets"`
+	Raw        int      `json:"raw_purged"`
+	Anonymised []uint64 `json:"anonymised"`
+}
+
+// purgeBatch is how many tickets one transaction of the retention handles.
+const purgeBatch = 50
+
+// Purge applies the retention to closed tickets: rawAfter after closing
+// their raw mails (with the attachments in them) are purged, anonAfter
+// after closing they are anonymised as Erase does (0: never). It works in
+// transactions of purgeBatch tickets; each ticket records what was done to
+// it, so a crash or a second run does nothing twice. It writes one audit
+// record when it did anything; with dryRun it changes nothing and says what
+// it would do.
+func (s *Service) Purge(rawAfter, anonAfter time.Duration, who string, dryRun bool) (Purge, error) {
+	now := s.cfg.Now().UTC()
+	out := Purge{DryRun: dryRun, RawTickets: []uint64{}, Anonymised: []uint64{}}
+	due := func(t Ticket, after time.Duration) bool {
+		if after <= 0 || t.Status != StatusClosed {
+			return false
+		}
+		closed := t.ClosedAt
+		if closed.IsZero() {
+			closed = t.UpdatedAt
+		}
+		return !closed.Add(after).After(now)
+	}
+	for {
+		n := 0
+		err := s.store.Update(func(tx Tx) error {
+			ts, err := tx.Tickets(TicketFilter{Status: StatusClosed})
+			if err != nil {
+				return err
+			}
+			for _, t := range ts {
+				if n == purgeBatch && !dryRun {
+					break
+				}
+				switch {
+				case t.Erased.IsZero() && due(t, anonAfter):
+					n++
+					out.Anonymised = append(out.Anonymised, t.ID)
+					var e Erasure
+					if err := s.eraseTicket(tx, t, &e); err != nil {
+						return fmt.Errorf("ticket #%d: %w", t.ID, err)
+					}
+					out.Raw += e.Raw
+				case t.RawPurged.IsZero() && t.Erased.IsZero() && due(t, rawAfter):
+					n++
+					out.RawTickets = append(out.RawTickets, t.ID)
+					msgs, err := tx.Messages(t.ID)
+					if err != nil {
+						return err
+					}
+					for _, m := range msgs {
+						if _, err := tx.Raw(m.ID); err == nil {
+							out.Raw++
+							if err := tx.DeleteRaw(m.ID); err != nil {
+								return err
+							}
+						}
+					}
+					t.RawPurged = now
+					if err := tx.PutTicket(t); err != nil {
+						return err
+					}
+				}
+			}
+			if dryRun {
+				return errDryRun
+			}
+			return nil
+		})
+		if errors.Is(err, errDryRun) {
+			return out, nil
+		}
+		if err != nil {
+			return out, fmt.Errorf("ticket: purge: %w", err)
+		}
+		if n < purgeBatch {
+			break
+		}
+	}
+	if len(out.RawTickets)+len(out.Anonymised) > 0 {
+		err := s.store.Update(func(tx Tx) error {
+			return tx.AddAudit(&AuditRecord{At: now, Who: who, Action: AuditPurge, Reason: "retention",
+				Detail: fmt.Sprintf("raw mail of %d ticket(s) purged (%d mails), %d ticket(s) anonymised", len(out.RawTickets), out.Raw, len(out.Anonymised))})
+		})
+		if err != nil {
+			return out, fmt.Errorf("ticket: purge: %w", err)
+		}
+	}
+	return out, nil
 }
 
 // Export is everything kept about a requester (the right of access): the

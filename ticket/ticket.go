@@ -72,8 +72,13 @@ type Ticket struct {
 	// mail reader found it (Mail.BaseSubject): our replies say "Re: " and
 	// it.
 	BaseSubject string `json:"base_subject,omitempty"`
-	// Erased is when the ticket was anonymised (Service.Erase), if it was.
-	Erased time.Time `json:"erased,omitzero"`
+	// Erased is when the ticket was anonymised (Service.Erase, or the
+	// retention), if it was; RawPurged when its raw mails were purged.
+	Erased    time.Time `json:"erased,omitzero"`
+	RawPurged time.Time `json:"raw_purged,omitzero"`
+	// ClosedAt is when the ticket was last closed (UpdatedAt stands in for
+	// tickets closed before it was kept).
+	ClosedAt time.Time `json:"closed_at,omitzero"`
 }
 
 // base is the subject our replies answer: BaseSubject, or for a ticket

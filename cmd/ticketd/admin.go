@@ -68,6 +68,7 @@ type adminReply struct {
 	Audit        []ticket.AuditRecord `json:"audit,omitempty"`
 	Erasure      *ticket.Erasure      `json:"erasure,omitempty"`
 	Export       *ticket.Export       `json:"export,omitempty"`
+	Purge        *ticket.Purge        `json:"purge,omitempty"`
 	ExportRaw    map[uint64][]byte    `json:"export_raw,omitempty"`
 }
 
@@ -303,6 +304,9 @@ func (b localBackend) Admin(_ context.Context, op adminOp) (adminReply, error) {
 			b.d.log.Warn("privacy: a requester's data exported", "address", ticket.AddressDigest(op.Email), "tickets", len(x.Tickets), "who", op.Who)
 		}
 		return adminReply{Export: &x, ExportRaw: x.Raw}, err
+	case "privacy purge":
+		p, err := b.d.purge(op.DryRun)
+		return adminReply{Purge: &p}, err
 	case "audit list":
 		var out adminReply
 		err := b.d.db.View(func(tx ticket.ReadTx) error {

@@ -41,6 +41,11 @@ func opsCommands() []command {
 				privacyFlags(c, fs)
 				fs.StringVar(&c.out, "out", "", "directory to write into (created)")
 			}},
+		{name: "privacy purge", args: "[--dry-run] [--json]", help: "apply privacy.retention now: purge old raw mail, anonymise old closed tickets (audited)", run: cmdPrivacyPurge,
+			flags: func(c *cli, fs *flag.FlagSet) {
+				jsonFlag(c, fs)
+				fs.BoolVar(&c.dryRun, "dry-run", false, "only say what would be purged")
+			}},
 		{name: "privacy audit", args: "[--json]", help: "list the audit log: who saw personal data unmasked, when, on which ticket, and why", run: cmdAdmin("audit", "list"), flags: jsonFlag},
 		{name: "backup", args: "FILE", help: "write a consistent copy of the database to FILE (through the daemon while it runs)", run: cmdBackup},
 		{name: "restore", args: "FILE", help: "replace the database with a backup (serve must be stopped)", run: cmdRestore},
@@ -271,6 +276,29 @@ func cmdPrivacyExport(c *cli) int {
 	}
 	fmt.Fprintf(c.stdout, "exported %d ticket(s) and %d mail(s) of %s into %s (export.json and .eml files, mode 0600)\n",
 		len(out.Export.Tickets), files, c.requester, c.out)
+	return exitOK
+}
+
+// cmdPrivacyPurge runs the retention once.
+func cmdPrivacyPurge(c *cli) int {
+	_, b, code := c.open()
+	if b == nil {
+		return code
+	}
+	defer b.Close()
+	out, err := b.Admin(c.ctx, adminOp{List: "privacy", Op: "purge", DryRun: c.dryRun})
+	if err != nil {
+		return c.fail("privacy purge: %v", err)
+	}
+	if c.asJSON {
+		return c.printJSON(out.Purge)
+	}
+	p := out.Purge
+	what := "purged"
+	if p.DryRun {
+		what = "would purge (dry run, nothing changed)"
+	}
+	fmt.Fprintf(c.stdout, "%s: raw mail of %d ticket(s) %v (%d mails); %d ticket(s) anonymised %v\n", what, len(p.RawTickets), p.RawTickets, p.Raw, len(p.Anonymised), p.Anonymised)
 	return exitOK
 }
 

@@ -90,10 +90,18 @@ type HoursConfig struct {
 
 // PrivacyConfig is how personal data is handled.
 type PrivacyConfig struct {
-	KeyFile           string `yaml:"key_file" example:"/etc/ticketd/db-key"`
-	KeyEnv            string `yaml:"key_env"`
-	NotifyAttachments bool   `yaml:"notify_attachments" default:"true"`
-	HoldRRNReplies    bool   `yaml:"hold_rrn_replies" default:"true"`
+	KeyFile           string          `yaml:"key_file" example:"/etc/ticketd/db-key"`
+	KeyEnv            string          `yaml:"key_env"`
+	NotifyAttachments bool            `yaml:"notify_attachments" default:"true"`
+	HoldRRNReplies    bool            `yaml:"hold_rrn_replies" default:"true"`
+	Retention         RetentionConfig `yaml:"retention"`
+}
+
+// RetentionConfig is how long closed tickets keep what they hold.
+type RetentionConfig struct {
+	RawAfterClose       Duration `yaml:"raw_after_close" default:"8760h"`
+	AnonymiseAfterClose Duration `yaml:"anonymise_after_close" default:"26280h"`
+	Schedule            string   `yaml:"schedule" default:"0 10 * * 1-5"`
 }
 
 // OperatorConfig is who runs this ticketd.

@@ -105,6 +105,7 @@ func checkConfig(c Config, base string) (*Settings, []error) {
 	k.paths()
 	k.general()
 	k.privacy()
+	k.retention()
 	k.center()
 	k.oauth()
 	for i, m := range c.Mailboxes {
@@ -188,6 +189,22 @@ func (k *checker) privacy() {
 		}
 	default:
 		k.s.Warnings = append(k.s.Warnings, "privacy.key_file is not set: mail, texts and attachments are stored UNENCRYPTED in the database; make a key with `ticketd privacy keygen FILE` and set privacy.key_file")
+	}
+}
+
+// retention checks privacy.retention.
+func (k *checker) retention() {
+	r := k.c.Privacy.Retention
+	if r.RawAfterClose < 0 {
+		k.bad("privacy.retention.raw_after_close", "must not be negative (0: keep for ever)")
+	}
+	if r.AnonymiseAfterClose < 0 {
+		k.bad("privacy.retention.anonymise_after_close", "must not be negative (0: keep for ever)")
+	}
+	if r.Schedule != "" {
+		if _, err := cronParser().Parse(r.Schedule); err != nil {
+			k.bad("privacy.retention.schedule", "%v (want a 5-field cron spec such as \"0 10 * * 1-5\")", err)
+		}
 	}
 }
 

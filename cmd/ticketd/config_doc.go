@@ -74,6 +74,15 @@ empty) mail is stored unencrypted and check-config warns. A database with
 records from before the key is encrypted in place when serve starts. Keep
 a copy of the key with the backups: without it they cannot be read.`,
 		"privacy.key_env": `An environment variable that holds the key instead (base64 or hex).`,
+		"privacy.retention": `How long closed tickets keep what they hold (0: for ever). A job on
+schedule (cron, in timezone; by default 10:00 on weekdays, when people are
+there to see its log) purges and anonymises in batches; ticketd privacy
+purge [--dry-run] runs it by hand. Each run is in the audit log.`,
+		"privacy.retention.raw_after_close": `Raw mail (with its attachments) is purged this long after the ticket was
+closed (8760h: 365 days); texts and the ticket stay.`,
+		"privacy.retention.anonymise_after_close": `The ticket is anonymised this long after it was closed (26280h: 3 years):
+names, addresses and texts go, the skeleton stays for statistics.`,
+		"privacy.retention.schedule": ``,
 		"privacy.notify_attachments": `Attach the customer's files to the agents' notifications (false: list
 them only; they stay on the ticket).`,
 		"privacy.hold_rrn_replies": `Hold an agent's reply that holds a resident registration number and mail

@@ -220,6 +220,11 @@ func (d *daemon) serve(ctx context.Context) error {
 		}
 		d.log.Info("mailbox scheduled", "mailbox", p.Name(), "schedule", p.schedule, "timezone", d.s.Loc.String())
 	}
+	if r := d.s.Config.Privacy.Retention; r.Schedule != "" && (r.RawAfterClose > 0 || r.AnonymiseAfterClose > 0) {
+		if _, err := c.AddFunc(r.Schedule, func() { d.purge(false) }); err != nil {
+			return fmt.Errorf("privacy.retention.schedule %q: %w", r.Schedule, err)
+		}
+	}
 	var wg sync.WaitGroup
 	wg.Go(func() { d.outbox.Run(ctx) })
 	wg.Go(func() { d.releaseLoop(ctx) })
@@ -320,6 +325,23 @@ func (d *daemon) watch(ctx context.Context, p *poller) {
 		}
 	})
 	wg.Wait()
+}
+
+// purge applies privacy.retention (see ticket.Service.Purge), logs what it
+// did and counts it.
+func (d *daemon) purge(dryRun bool) (ticket.Purge, error) {
+	r := d.s.Config.Privacy.Retention
+	p, err := d.svc.Purge(time.Duration(r.RawAfterClose), time.Duration(r.AnonymiseAfterClose), "ticketd (privacy.retention)", dryRun)
+	if err != nil {
+		d.log.Error("privacy: the retention job failed; it runs again at its next time", "err", err)
+		return p, err
+	}
+	if !dryRun {
+		d.metrics.purged.WithLabelValues("raw").Add(float64(p.Raw))
+		d.metrics.purged.WithLabelValues("anonymised").Add(float64(len(p.Anonymised)))
+		d.log.Info("privacy: retention applied", "raw_tickets", len(p.RawTickets), "raw_mails", p.Raw, "anonymised", len(p.Anonymised))
+	}
+	return p, nil
 }
 
 // newScheduler returns a cron scheduler in loc on which a job never

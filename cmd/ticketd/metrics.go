@@ -31,6 +31,7 @@ type metrics struct {
 	errs        *prometheus.CounterVec // kind: imap, smtp, store, panic
 	alerts      *prometheus.CounterVec // kind: see ticket's Alert constants
 	pollTime    *prometheus.HistogramVec
+	purged      *prometheus.CounterVec // what: raw, anonymised
 }
 
 func newMetrics(d *daemon) *metrics {
@@ -59,6 +60,7 @@ func newMetrics(d *daemon) *metrics {
 		sent:        counterVec("ticketd_mail_sent_total", "Send attempts of the outbox: sent, retry (temporary failure), failed (given up).", "result", "sent", "retry", "failed"),
 		errs:        counterVec("ticketd_errors_total", "Errors by kind: imap (a poll failed on the IMAP side), smtp (a send attempt not accepted), store (a database transaction or read failed), panic (recovered).", "kind", "imap", "smtp", "store", "panic"),
 		alerts:      counterVec("ticketd_alerts_total", "Things an operator must look at, by kind: protected_address_refused (mail to an agent's or the notify address was refused for good or bounced; it is not suppressed).", "kind", ticket.AlertProtectedRefused),
+		purged:      counterVec("ticketd_retention_purged_total", "What privacy.retention removed: raw (raw mails purged) and anonymised (tickets anonymised).", "what", "raw", "anonymised"),
 		pollTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "ticketd_poll_duration_seconds",
 			Help:    "Duration of a mailbox poll (connect, fetch, store, post-action, logout), failed ones included.",
@@ -71,7 +73,7 @@ func newMetrics(d *daemon) *metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.fetched, m.created, m.followups, m.duplicates, m.quarantined, m.acks, m.sent, m.errs, m.alerts, m.pollTime,
+		m.fetched, m.created, m.followups, m.duplicates, m.quarantined, m.acks, m.sent, m.errs, m.alerts, m.pollTime, m.purged,
 		stateCollector{d},
 	)
 	return m

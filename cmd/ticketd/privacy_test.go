@@ -153,4 +153,8 @@ func TestPrivacyExportAndErase(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "열람(내보내기)") || !strings.Contains(out, "삭제(익명화)") || strings.Contains(out, "kim@example.org") {
 		t.Fatalf("privacy audit:\n%s", out)
 	}
+	// The retention by hand: nothing closed long enough.
+	if code, out, errs := s.ticketd(t, nil, "privacy", "purge", "--dry-run"); code != 0 || !strings.Contains(out, "would purge (dry run, nothing changed): raw mail of 0 ticket(s)") {
+		t.Fatalf("privacy purge --dry-run: exit %d %s %s", code, out, errs)
+	}
 }
