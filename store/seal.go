@@ -5,6 +5,8 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -14,8 +16,10 @@ import (
 // Encryption at rest. With Options.Key, every value of the buckets that
 // can carry a customer's words or a secret (sealedBuckets) is stored as
 //
-//	sealMagic ++ 12-byte random nonce ++ AES-256-GCM(value)
+//	sealMagic ++ key id (4 bytes) ++ 12-byte random nonce ++ AES-256-GCM(value)
 //
+// where the key id is the start of the key's SHA-256, so records of an old
+// key are told apart while a new one re-encrypts them (Options.OldKeys).
 // with the bucket name and the record's key as additional data, so a
 // record cannot be moved to another key or bucket unnoticed. Keys and the
 // index buckets stay plaintext: they hold ids, Message-IDs, hashes and
@@ -28,9 +32,13 @@ var (
 	ErrWrongKey = errors.New("the key does not open this database (a different key encrypted it)")
 )
 
-var sealMagic = []byte("\x00tkE1")
+var sealMagic = []byte("\x00tkE2")
 
-const sealNonce = 12
+const (
+	sealKeyID = 4
+	sealNonce = 12
+	sealHead  = 5 + sealKeyID + sealNonce // len(sealMagic) + id + nonce
+)
 
 // KeySize is the size of an encryption key: AES-256.
 const KeySize = 32
@@ -45,26 +53,64 @@ var sealedBuckets = map[string]bool{
 // sealer encrypts and decrypts values. A nil sealer stores values as they
 // are and refuses sealed ones.
 type sealer struct {
+	id   [sealKeyID]byte // of the key that seals
 	aead cipher.AEAD
-	// strict is set once every record is sealed (meta "sealed"): a plain
-	// value is then an error, not a record from before the migration.
+	// old open the records of earlier keys, by key id.
+	old map[[sealKeyID]byte]cipher.AEAD
+	// strict is set once every record is sealed with the current key
+	// (meta "sealed"): a plain value is then an error, not a record from
+	// before the migration.
 	strict bool
 }
 
-func newSealer(key []byte) (*sealer, error) {
+func keyAEAD(key []byte) ([sealKeyID]byte, cipher.AEAD, error) {
+	var id [sealKeyID]byte
 	if len(key) != KeySize {
-		return nil, fmt.Errorf("store: the encryption key is %d bytes, want %d", len(key), KeySize)
+		return id, nil, fmt.Errorf("store: the encryption key is %d bytes, want %d", len(key), KeySize)
 	}
+	sum := sha256.Sum256(key)
+	copy(id[:], sum[:])
 	block, err := aes.NewCipher(key)
 	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
+		return id, nil, fmt.Errorf("store: %w", err)
 	}
 	aead, err := cipher.NewGCM(block)
 	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
+		return id, nil, fmt.Errorf("store: %w", err)
 	}
-	return &sealer{aead: aead}, nil
+	return id, aead, nil
 }
+
+// newSealer seals with key and opens what key and the old keys sealed.
+func newSealer(key []byte, old ...[]byte) (*sealer, error) {
+	id, aead, err := keyAEAD(key)
+	if err != nil {
+		return nil, err
+	}
+	s := &sealer{id: id, aead: aead, old: map[[sealKeyID]byte]cipher.AEAD{}}
+	for _, k := range old {
+		oid, oaead, err := keyAEAD(k)
+		if err != nil {
+			return nil, fmt.Errorf("old key: %w", err)
+		}
+		if oid != id {
+			s.old[oid] = oaead
+		}
+	}
+	return s, nil
+}
+
+// keyID is the id of the key that sealed v.
+func keyID(v []byte) (id [sealKeyID]byte) {
+	copy(id[:], v[len(sealMagic):])
+	return id
+}
+
+// current reports whether v is sealed with the sealer's own key.
+func (s *sealer) current(v []byte) bool { return isSealed(v) && keyID(v) == s.id }
+
+// sealedMark is meta "sealed" for this key: every record is sealed with it.
+func (s *sealer) sealedMark() []byte { return []byte(hex.EncodeToString(s.id[:])) }
 
 func sealAAD(bucket, key []byte) []byte {
 	return append(append(append([]byte(nil), bucket...), 0), key...)
@@ -75,17 +121,19 @@ func (s *sealer) seal(bucket, key, v []byte) []byte {
 	if s == nil {
 		return v
 	}
-	out := make([]byte, len(sealMagic)+sealNonce, len(sealMagic)+sealNonce+len(v)+s.aead.Overhead())
+	out := make([]byte, sealHead, sealHead+len(v)+s.aead.Overhead())
 	copy(out, sealMagic)
-	if _, err := rand.Read(out[len(sealMagic):]); err != nil {
+	copy(out[len(sealMagic):], s.id[:])
+	nonce := out[len(sealMagic)+sealKeyID:]
+	if _, err := rand.Read(nonce); err != nil {
 		panic(fmt.Sprintf("store: no randomness for a nonce: %v", err)) // crypto/rand never fails on Linux
 	}
-	return s.aead.Seal(out, out[len(sealMagic):], v, sealAAD(bucket, key))
+	return s.aead.Seal(out, nonce, v, sealAAD(bucket, key))
 }
 
 // isSealed reports whether v was stored by seal.
 func isSealed(v []byte) bool {
-	return bytes.HasPrefix(v, sealMagic) && len(v) >= len(sealMagic)+sealNonce
+	return bytes.HasPrefix(v, sealMagic) && len(v) >= sealHead
 }
 
 // open decrypts v, the value of key in bucket.
@@ -99,7 +147,13 @@ func (s *sealer) open(bucket, key, v []byte) ([]byte, error) {
 	if s == nil {
 		return nil, ErrKeyRequired
 	}
-	out, err := s.aead.Open(nil, v[len(sealMagic):len(sealMagic)+sealNonce], v[len(sealMagic)+sealNonce:], sealAAD(bucket, key))
+	aead := s.aead
+	if id := keyID(v); id != s.id {
+		if aead = s.old[id]; aead == nil {
+			return nil, fmt.Errorf("store: %s %x is sealed with key %x, which is neither privacy.key_file nor one of privacy.old_key_files: %w", bucket, key, id, ErrWrongKey)
+		}
+	}
+	out, err := aead.Open(nil, v[len(sealMagic)+sealKeyID:sealHead], v[sealHead:], sealAAD(bucket, key))
 	if err != nil {
 		return nil, fmt.Errorf("store: %s %x: %w", bucket, key, ErrWrongKey)
 	}
@@ -152,6 +206,9 @@ func (b *sbucket) ForEach(fn func(k, v []byte) error) error {
 	})
 }
 
+// ErrSealStopped is Seal's error when its progress function stopped it.
+var ErrSealStopped = errors.New("store: encryption stopped; it resumes where it was")
+
 // checkValue is what the key check record holds, sealed, in meta.
 var checkValue = []byte("ticketd key check")
 
@@ -172,12 +229,19 @@ func (db *DB) checkKey(tx *bolt.Tx, write bool) error {
 		if err != nil || !bytes.Equal(v, checkValue) {
 			return ErrWrongKey
 		}
+		if write && !db.s.current(check) {
+			// A new key with the old among OldKeys: the check is the
+			// new key's from now on; Seal re-encrypts the records.
+			if err := meta.Put([]byte("key_check"), db.s.seal([]byte("meta"), []byte("key_check"), checkValue)); err != nil {
+				return err
+			}
+		}
 	case write:
 		if err := meta.Put([]byte("key_check"), db.s.seal([]byte("meta"), []byte("key_check"), checkValue)); err != nil {
 			return err
 		}
 	}
-	db.s.strict = string(meta.Get([]byte("sealed"))) == "1"
+	db.s.strict = bytes.Equal(meta.Get([]byte("sealed")), db.s.sealedMark())
 	return nil
 }
 
@@ -188,17 +252,19 @@ func (db *DB) Encrypted() bool { return db.s != nil }
 const sealBatch = 256
 
 // NeedsSealing reports whether the database has a key but records from
-// before it, which Seal encrypts.
+// before it, or sealed with an old key, which Seal (re-)encrypts.
 func (db *DB) NeedsSealing() bool { return db.s != nil && !db.s.strict }
 
-// Seal encrypts every record still stored in plaintext, in transactions of
+// Seal encrypts every record still stored in plaintext or sealed with an
+// old key (Options.OldKeys: a key rotation), in transactions of
 // sealBatch records, so a crash loses at most the batch in hand (records
 // are sealed in place and sealed ones skipped, so it resumes where it
 // stopped). progress, if not nil, is called after each batch with the
-// records sealed so far. Then the database is marked encrypted: a plain
+// records sealed so far, and stops it by returning false (Seal then
+// returns errSealStopped; it resumes at the next call). Then the database is marked encrypted: a plain
 // record is an error from then on. The plaintext stays in free pages until
 // the file is compacted.
-func (db *DB) Seal(progress func(bucket string, sealed int)) (int, error) {
+func (db *DB) Seal(progress func(bucket string, sealed int) bool) (int, error) {
 	if db.s == nil {
 		return 0, errors.New("store: no key to encrypt with")
 	}
@@ -218,13 +284,13 @@ func (db *DB) Seal(progress func(bucket string, sealed int)) (int, error) {
 				break
 			}
 			after = last
-			if progress != nil {
-				progress(string(name), total)
+			if progress != nil && !progress(string(name), total) {
+				return total, ErrSealStopped
 			}
 		}
 	}
 	err := db.guard(func() error {
-		return db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put([]byte("sealed"), []byte("1")) })
+		return db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put([]byte("sealed"), db.s.sealedMark()) })
 	})
 	if err != nil {
 		return total, fmt.Errorf("store: mark encrypted: %w", err)
@@ -253,7 +319,7 @@ func (db *DB) sealSome(name, after []byte) (n int, last []byte, err error) {
 			for ; k != nil && looked < sealBatch; k, v = c.Next() {
 				looked++
 				last = append([]byte(nil), k...)
-				if v != nil && !isSealed(v) {
+				if v != nil && !db.s.current(v) {
 					todo = append(todo, rec{last, append([]byte(nil), v...)})
 				}
 			}
@@ -261,7 +327,11 @@ func (db *DB) sealSome(name, after []byte) (n int, last []byte, err error) {
 				last = nil // the end of the bucket
 			}
 			for _, r := range todo {
-				if err := b.Put(r.k, db.s.seal(name, r.k, r.v)); err != nil {
+				v, err := db.s.open(name, r.k, r.v)
+				if err != nil {
+					return err
+				}
+				if err := b.Put(r.k, db.s.seal(name, r.k, v)); err != nil {
 					return err
 				}
 			}

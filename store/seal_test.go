@@ -158,7 +158,7 @@ func TestSealExistingDatabase(t *testing.T) {
 	}
 	fillSecrets(t, db) // written sealed, among plain records
 	var batches int
-	n, err := db.Seal(func(string, int) { batches++ })
+	n, err := db.Seal(func(string, int) bool { batches++; return true })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,5 +192,72 @@ func TestSealExistingDatabase(t *testing.T) {
 	}
 	if _, err := Open(path, nil); !errors.Is(err, ErrKeyRequired) {
 		t.Errorf("the sealed database opened without its key: %v", err)
+	}
+}
+
+// TestRotateKey: a new key with the old one among OldKeys opens the
+// database at once; Seal re-encrypts every record with the new key, in
+// batches; from then on the new key alone opens it and the old one alone
+// does not. Before the re-encryption is done the new key alone is not
+// enough, and says which key is missing.
+func TestRotateKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.db")
+	oldKey, newKey := bytes.Repeat([]byte{4}, KeySize), bytes.Repeat([]byte{5}, KeySize)
+	db, err := Open(path, &Options{Key: oldKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 300 {
+		fillSecrets(t, db)
+	}
+	db.Close()
+	db, err = Open(path, &Options{Key: newKey, OldKeys: [][]byte{oldKey}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !db.NeedsSealing() {
+		t.Fatal("a rotation does not need re-encryption")
+	}
+	db.Close()
+	// Interrupted here: the new key alone cannot read the old records.
+	db, err = Open(path, &Options{Key: newKey})
+	if err != nil {
+		t.Fatal(err) // the check record is already the new key's
+	}
+	err = db.View(func(tx ticket.ReadTx) error { _, err := tx.Ticket(1); return err })
+	if !errors.Is(err, ErrWrongKey) || !strings.Contains(err.Error(), "old_key_files") {
+		t.Fatalf("an old record with the new key alone: %v", err)
+	}
+	db.Close()
+	db, err = Open(path, &Options{Key: newKey, OldKeys: [][]byte{oldKey}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := db.Seal(nil)
+	if err != nil || n < 300*7 {
+		t.Fatalf("re-encrypted %d records: %v", n, err)
+	}
+	db.Close()
+	db, err = Open(path, &Options{Key: newKey, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.View(func(tx ticket.ReadTx) error {
+		ts, err := tx.Tickets(ticket.TicketFilter{})
+		if err == nil && len(ts) != 300 {
+			t.Errorf("%d tickets", len(ts))
+		}
+		m, err2 := tx.Message(300)
+		if err2 != nil || !strings.Contains(m.Body, "900101-1234568") {
+			t.Errorf("message 300: %v", err2)
+		}
+		return err
+	})
+	if err != nil || db.NeedsSealing() {
+		t.Fatalf("after the rotation: %v, needs sealing %v", err, db.NeedsSealing())
+	}
+	db.Close()
+	if _, err := Open(path, &Options{Key: oldKey}); !errors.Is(err, ErrWrongKey) {
+		t.Fatalf("the old key after the rotation: %v", err)
 	}
 }

@@ -89,6 +89,9 @@ type Options struct {
 	// records from before the key needs Seal. An encrypted database
 	// opened without its key is ErrKeyRequired, with another ErrWrongKey.
 	Key []byte
+	// OldKeys open records sealed with earlier keys while Seal
+	// re-encrypts them with Key (a key rotation).
+	OldKeys [][]byte
 }
 
 // Open opens or creates the database at path, creating its buckets and
@@ -135,7 +138,7 @@ func Open(path string, opts *Options) (*DB, error) {
 		return nil, err
 	}
 	if o.Key != nil {
-		if db.s, err = newSealer(o.Key); err != nil {
+		if db.s, err = newSealer(o.Key, o.OldKeys...); err != nil {
 			bdb.Close()
 			return nil, err
 		}
@@ -165,7 +168,7 @@ func Open(path string, opts *Options) (*DB, error) {
 					}
 					if db.s != nil {
 						// Nothing to migrate: encrypted from the first record.
-						if err := meta.Put([]byte("sealed"), []byte("1")); err != nil {
+						if err := meta.Put([]byte("sealed"), db.s.sealedMark()); err != nil {
 							return err
 						}
 					}

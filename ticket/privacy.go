@@ -14,6 +14,7 @@ const (
 	AuditErase  = "erase"  // a requester's tickets anonymised, their raw mail purged
 	AuditExport = "export" // everything kept about a requester handed out
 	AuditPurge  = "purge"  // the retention purged raw mail and anonymised tickets
+	AuditRotate = "rotate" // the database key was rotated
 )
 
 // Erasure says what Erase did, or with DryRun would do.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ticketd/ticketd/store"
 	"github.com/ticketd/ticketd/templates"
+	"github.com/ticketd/ticketd/ticket"
 )
 
 // opsCommands look after the lists and the database.
@@ -46,6 +47,7 @@ func opsCommands() []command {
 				jsonFlag(c, fs)
 				fs.BoolVar(&c.dryRun, "dry-run", false, "only say what would be purged")
 			}},
+		{name: "privacy rotate-key", args: "NEW_KEY_FILE", help: "re-encrypt the database with a new key (serve stopped; resumable), then set privacy.key_file to it", run: cmdRotateKey},
 		{name: "privacy audit", args: "[--json]", help: "list the audit log: who saw personal data unmasked, when, on which ticket, and why", run: cmdAdmin("audit", "list"), flags: jsonFlag},
 		{name: "backup", args: "FILE", help: "write a consistent copy of the database to FILE (through the daemon while it runs)", run: cmdBackup},
 		{name: "restore", args: "FILE", help: "replace the database with a backup (serve must be stopped)", run: cmdRestore},
@@ -299,6 +301,58 @@ func cmdPrivacyPurge(c *cli) int {
 		what = "would purge (dry run, nothing changed)"
 	}
 	fmt.Fprintf(c.stdout, "%s: raw mail of %d ticket(s) %v (%d mails); %d ticket(s) anonymised %v\n", what, len(p.RawTickets), p.RawTickets, p.Raw, len(p.Anonymised), p.Anonymised)
+	return exitOK
+}
+
+// cmdRotateKey re-encrypts every record with a new key, the configured
+// ones opening the old records; run again after an interruption.
+func cmdRotateKey(c *cli) int {
+	s, ok := c.settings()
+	if !ok {
+		return exitConfig
+	}
+	if len(c.args) != 1 {
+		return c.fail("usage: ticketd privacy rotate-key NEW_KEY_FILE")
+	}
+	if s.Key == nil {
+		return c.fail("privacy rotate-key: no privacy.key_file is set; a database without a key is encrypted by setting one and starting serve")
+	}
+	if !c.noDaemon(s, "privacy rotate-key") {
+		return exitFail
+	}
+	path := c.args[0]
+	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o007 != 0 {
+		return c.fail("privacy rotate-key: %s is mode %04o, open to others (chmod 400 %s)", path, st.Mode().Perm(), path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return c.fail("privacy rotate-key: %v", err)
+	}
+	key, err := parseKey(data)
+	if err != nil {
+		return c.fail("privacy rotate-key: %s: %v", path, err)
+	}
+	rs := *s
+	rs.Key, rs.OldKeys = key, append([][]byte{s.Key}, s.OldKeys...)
+	db, err := openStore(&rs, false, 2*time.Second)
+	if err != nil {
+		return c.fail("privacy rotate-key: %v", err)
+	}
+	defer db.Close()
+	n, err := db.Seal(func(bucket string, done int) bool {
+		fmt.Fprintf(c.stdout, "re-encrypting: %d records (%s)\n", done, bucket)
+		return c.ctx.Err() == nil
+	})
+	if err != nil {
+		return c.fail("privacy rotate-key: %v; run the same command again to go on (until then start serve with privacy.key_file: %s and the old key in privacy.old_key_files)", err, path)
+	}
+	if err := db.Update(func(tx ticket.Tx) error {
+		return tx.AddAudit(&ticket.AuditRecord{At: time.Now().UTC(), Who: whoAmI(c.as), Action: ticket.AuditRotate, Reason: "key rotation",
+			Detail: fmt.Sprintf("%d records re-encrypted", n)})
+	}); err != nil {
+		return c.fail("privacy rotate-key: %v", err)
+	}
+	fmt.Fprintf(c.stdout, "re-encrypted %d records with %s; now set privacy.key_file: %s (the old key no longer opens the database; keep the new one with the backups)\n", n, path, path)
 	return exitOK
 }
 

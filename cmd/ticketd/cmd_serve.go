@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -52,9 +53,17 @@ func cmdServe(c *cli) int {
 		return c.fail("%v", err)
 	}
 	defer d.close()
-	if err := sealDatabase(d.db, log); err != nil {
-		return c.fail("%v", err)
-	}
+	// Records from before the key, or of an old one, are re-encrypted in
+	// the background while serve runs: every record reads either way.
+	sealCtx, stopSeal := context.WithCancel(ctx)
+	sealed := make(chan struct{})
+	go func() {
+		defer close(sealed)
+		if err := sealDatabase(sealCtx, d.db, log); err != nil && !errors.Is(err, store.ErrSealStopped) {
+			log.Error("privacy: the database could not be encrypted; serve goes on, and it is tried again at the next start", "err", err)
+		}
+	}()
+	defer func() { stopSeal(); <-sealed }() // before the database closes
 	admin, err := listenAdmin(ctx, d, s.Socket)
 	if err != nil {
 		return c.fail("%v", err)

@@ -92,6 +92,7 @@ type HoursConfig struct {
 type PrivacyConfig struct {
 	KeyFile           string          `yaml:"key_file" example:"/etc/ticketd/db-key"`
 	KeyEnv            string          `yaml:"key_env"`
+	OldKeyFiles       []string        `yaml:"old_key_files" default:"[]"`
 	NotifyAttachments bool            `yaml:"notify_attachments" default:"true"`
 	HoldRRNReplies    bool            `yaml:"hold_rrn_replies" default:"true"`
 	Retention         RetentionConfig `yaml:"retention"`

@@ -56,7 +56,9 @@ type Settings struct {
 	// kept in the database.
 	Secret []byte
 	// Key encrypts the database (privacy.key_file or key_env); nil: none.
-	Key []byte
+	// OldKeys are privacy.old_key_files (a rotation in progress).
+	Key     []byte
+	OldKeys [][]byte
 
 	// OAuth are the OAuth credentials; wire makes a token source of each.
 	// SecretExpires is a client secret's expiry date (config), by name.
@@ -162,21 +164,7 @@ func (k *checker) privacy() {
 	path := k.rel(p.KeyFile)
 	switch {
 	case path != "":
-		if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o007 != 0 {
-			k.bad("privacy.key_file", "%s is mode %04o, open to others; the key must be readable by ticketd only (chmod 400 %s)", path, st.Mode().Perm(), path)
-			return
-		}
-		data, err := os.ReadFile(path)
-		if errors.Is(err, os.ErrNotExist) {
-			k.bad("privacy.key_file", "%s does not exist; make one with: ticketd privacy keygen %s", path, path)
-			return
-		} else if err != nil {
-			k.bad("privacy.key_file", "%v", err)
-			return
-		}
-		if k.s.Key, err = parseKey(data); err != nil {
-			k.bad("privacy.key_file", "%s: %v", path, err)
-		}
+		k.s.Key = k.keyFile("privacy.key_file", path)
 	case p.KeyEnv != "":
 		v, ok := os.LookupEnv(p.KeyEnv)
 		if !ok || v == "" {
@@ -188,7 +176,15 @@ func (k *checker) privacy() {
 			k.bad("privacy.key_env", "%s: %v", p.KeyEnv, err)
 		}
 	default:
+		if len(p.OldKeyFiles) > 0 {
+			k.bad("privacy.old_key_files", "set without a key: privacy.key_file names the key the old ones are rotated to")
+		}
 		k.s.Warnings = append(k.s.Warnings, "privacy.key_file is not set: mail, texts and attachments are stored UNENCRYPTED in the database; make a key with `ticketd privacy keygen FILE` and set privacy.key_file")
+	}
+	for i, f := range p.OldKeyFiles {
+		if b := k.keyFile(fmt.Sprintf("privacy.old_key_files[%d]", i), k.rel(f)); b != nil {
+			k.s.OldKeys = append(k.s.OldKeys, b)
+		}
 	}
 }
 
@@ -206,6 +202,28 @@ func (k *checker) retention() {
 			k.bad("privacy.retention.schedule", "%v (want a 5-field cron spec such as \"0 10 * * 1-5\")", err)
 		}
 	}
+}
+
+// keyFile reads one key file for key (a config key path), refusing a file
+// others can read.
+func (k *checker) keyFile(key, path string) []byte {
+	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o007 != 0 {
+		k.bad(key, "%s is mode %04o, open to others; the key must be readable by ticketd only (chmod 400 %s)", path, st.Mode().Perm(), path)
+		return nil
+	}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		k.bad(key, "%s does not exist; make one with: ticketd privacy keygen %s", path, path)
+		return nil
+	} else if err != nil {
+		k.bad(key, "%v", err)
+		return nil
+	}
+	b, err := parseKey(data)
+	if err != nil {
+		k.bad(key, "%s: %v", path, err)
+	}
+	return b
 }
 
 // parseKey reads a database key: 32 bytes as they are, or in base64 or

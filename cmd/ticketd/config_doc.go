@@ -74,6 +74,10 @@ empty) mail is stored unencrypted and check-config warns. A database with
 records from before the key is encrypted in place when serve starts. Keep
 a copy of the key with the backups: without it they cannot be read.`,
 		"privacy.key_env": `An environment variable that holds the key instead (base64 or hex).`,
+		"privacy.old_key_files": `Earlier keys, during a key rotation: put the new key in key_file and the
+old one here; serve re-encrypts every record with the new key in the
+background while it runs (or ticketd privacy rotate-key NEW with serve
+stopped), and logs when it is done; then remove the old key from here.`,
 		"privacy.retention": `How long closed tickets keep what they hold (0: for ever). A job on
 schedule (cron, in timezone; by default 10:00 on weekdays, when people are
 there to see its log) purges and anonymises in batches; ticketd privacy

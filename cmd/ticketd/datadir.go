@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -105,22 +106,23 @@ func recordBackup(s *Settings, path string) error {
 // sealDatabase encrypts, in place, the records a database with a key kept
 // from before it had one, logging its progress; a crash resumes it at the
 // next start. The plaintext stays in the file's free pages until compact.
-func sealDatabase(db *store.DB, log *slog.Logger) error {
+func sealDatabase(ctx context.Context, db *store.DB, log *slog.Logger) error {
 	if !db.NeedsSealing() {
 		return nil
 	}
-	log.Warn("encrypting the database in place: records from before privacy.key_file are sealed in batches", "db", db.Path())
+	log.Warn("encrypting the database in place with privacy.key_file: records from before it, or of an old key, are sealed in batches", "db", db.Path())
 	start, lastLog := time.Now(), time.Now()
-	n, err := db.Seal(func(bucket string, sealed int) {
+	n, err := db.Seal(func(bucket string, sealed int) bool {
 		if time.Since(lastLog) > 2*time.Second {
 			log.Info("encrypting the database", "records", sealed, "bucket", bucket)
 			lastLog = time.Now()
 		}
+		return ctx.Err() == nil
 	})
 	if err != nil {
 		return fmt.Errorf("encrypt the database: %w (it resumes at the next start)", err)
 	}
-	log.Warn("database encrypted; stop serve and run `ticketd compact` once to drop the plaintext left in its free pages",
+	log.Warn("database encrypted with privacy.key_file; remove privacy.old_key_files if set, and run `ticketd compact` once (serve stopped) to drop what was left in free pages",
 		"records", n, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
@@ -146,7 +148,7 @@ func openStore(s *Settings, create bool, lockWait time.Duration) (*store.DB, err
 	case missing && !create:
 		return nil, fmt.Errorf("there is no database in %s yet: run `ticketd init` (or start `ticketd serve`) to create it", s.DataDir)
 	}
-	db, err := store.Open(s.DBPath, &store.Options{Timeout: lockWait, MustExist: !missing, Key: s.Key})
+	db, err := store.Open(s.DBPath, &store.Options{Timeout: lockWait, MustExist: !missing, Key: s.Key, OldKeys: s.OldKeys})
 	switch {
 	case errors.Is(err, store.ErrLocked):
 		return nil, fmt.Errorf("%w%s", err, holder(s.DBPath))

@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestUnmaskIsAudited: tickets show masks personal data; --unmask needs a
@@ -156,5 +158,59 @@ func TestPrivacyExportAndErase(t *testing.T) {
 	// The retention by hand: nothing closed long enough.
 	if code, out, errs := s.ticketd(t, nil, "privacy", "purge", "--dry-run"); code != 0 || !strings.Contains(out, "would purge (dry run, nothing changed): raw mail of 0 ticket(s)") {
 		t.Fatalf("privacy purge --dry-run: exit %d %s %s", code, out, errs)
+	}
+}
+
+// TestRotateKeyCLI: privacy rotate-key re-encrypts with the new key and
+// audits it; afterwards the new key opens the database and the old one
+// does not. The way serve does it (key_file the new key, old_key_files the
+// old) is sealDatabase, which stops when its context ends and resumes.
+func TestRotateKeyCLI(t *testing.T) {
+	dir := t.TempDir()
+	oldKey, newKey, newer := filepath.Join(dir, "old"), filepath.Join(dir, "new"), filepath.Join(dir, "newer")
+	s0 := &testStack{}
+	for _, f := range []string{oldKey, newKey, newer} {
+		if code, _, errs := s0.ticketd(t, nil, "privacy", "keygen", f); code != 0 {
+			t.Fatal(errs)
+		}
+	}
+	s := newStack(t, "privacy: {key_file: "+oldKey+"}")
+	mail := "From: kim@example.org\r\nTo: support@example.test\r\nSubject: 900101-1234568\r\nMessage-ID: <rk@example.org>\r\n\r\n본문\r\n"
+	if code, _, errs := s.ticketd(t, []byte(mail), "ingest"); code != 0 {
+		t.Fatalf("ingest: %s", errs)
+	}
+	code, out, errs := s.ticketd(t, nil, "privacy", "rotate-key", newKey)
+	if code != 0 || !strings.Contains(out, "now set privacy.key_file: "+newKey) {
+		t.Fatalf("rotate-key: exit %d %s %s", code, out, errs)
+	}
+	cfg, _ := os.ReadFile(s.cfg)
+	os.WriteFile(s.cfg, bytes.Replace(cfg, []byte(oldKey), []byte(newKey), 1), 0o600)
+	if code, out, _ := s.ticketd(t, nil, "privacy", "audit"); code != 0 || !strings.Contains(out, "암호화 키 교체") {
+		t.Fatalf("after the rotation, with the new key: exit %d %s", code, out)
+	}
+	os.WriteFile(s.cfg, cfg, 0o600)
+	if code, _, errs := s.ticketd(t, nil, "tickets", "list"); code == 0 || !strings.Contains(errs, "does not open this database") {
+		t.Fatalf("the old key after the rotation: exit %d %s", code, errs)
+	}
+	// As serve does it, to a third key.
+	os.WriteFile(s.cfg, bytes.Replace(cfg, []byte("privacy: {key_file: "+oldKey+"}"), []byte("privacy: {key_file: "+newer+", old_key_files: ["+newKey+"]}"), 1), 0o600)
+	st, errList := loadConfig(s.cfg)
+	if len(errList) > 0 {
+		t.Fatal(errList)
+	}
+	db, err := openStore(st, false, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if !db.NeedsSealing() {
+		t.Fatal("a rotation in the config does not need re-encryption")
+	}
+	var logs bytes.Buffer
+	if err := sealDatabase(context.Background(), db, newLogger(&logs, LogConfig{}, nil)); err != nil || db.NeedsSealing() {
+		t.Fatalf("sealDatabase: %v; needs sealing %v\n%s", err, db.NeedsSealing(), logs.String())
+	}
+	if !strings.Contains(logs.String(), "database encrypted with privacy.key_file") {
+		t.Errorf("log:\n%s", logs.String())
 	}
 }
