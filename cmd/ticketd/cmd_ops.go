@@ -356,22 +356,18 @@ func cmdRotateKey(c *cli) int {
 	return exitOK
 }
 
-// cmdKeygen writes 32 random bytes, base64 on one line, to a new file of
-// mode 0400.
-func cmdKeygen(c *cli) int {
-	if len(c.args) != 1 {
-		return c.fail("usage: ticketd privacy keygen FILE")
-	}
+// writeKeyFile writes a new key, base64 on one line, to a new file of mode
+// 0400; it never overwrites one.
+func writeKeyFile(path string) error {
 	key := make([]byte, store.KeySize)
 	if _, err := rand.Read(key); err != nil {
-		return c.fail("privacy keygen: %v", err)
+		return err
 	}
-	path := c.args[0]
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o400)
 	if errors.Is(err, os.ErrExist) {
-		return c.fail("privacy keygen: %s exists; a key is never overwritten (the database it encrypts needs it)", path)
+		return fmt.Errorf("%s exists; a key is never overwritten (the database it encrypts needs it)", path)
 	} else if err != nil {
-		return c.fail("privacy keygen: %v", err)
+		return err
 	}
 	_, err = fmt.Fprintln(f, base64.StdEncoding.EncodeToString(key))
 	if err == nil {
@@ -382,6 +378,18 @@ func cmdKeygen(c *cli) int {
 	}
 	if err != nil {
 		os.Remove(path)
+	}
+	return err
+}
+
+// cmdKeygen writes 32 random bytes, base64 on one line, to a new file of
+// mode 0400.
+func cmdKeygen(c *cli) int {
+	if len(c.args) != 1 {
+		return c.fail("usage: ticketd privacy keygen FILE")
+	}
+	path := c.args[0]
+	if err := writeKeyFile(path); err != nil {
 		return c.fail("privacy keygen: %v", err)
 	}
 	fmt.Fprintf(c.stdout, "wrote a new key to %s (mode 0400); set privacy.key_file: %s, and keep a copy with the backups\n", path, path)
@@ -403,6 +411,23 @@ func cmdCheckDB(c *cli) int {
 }
 
 func cmdInit(c *cli) int {
+	// The key the config names is made first, so the database is
+	// encrypted from its first record.
+	path := findConfig(c.config)
+	if data, err := os.ReadFile(path); err == nil {
+		if cfg, err := parseConfig(data); err == nil && cfg.Privacy.KeyFile != "" {
+			kf := cfg.Privacy.KeyFile
+			if !filepath.IsAbs(kf) {
+				kf = filepath.Join(filepath.Dir(path), kf)
+			}
+			if _, err := os.Stat(kf); errors.Is(err, os.ErrNotExist) {
+				if err := writeKeyFile(kf); err != nil {
+					return c.fail("init: %v", err)
+				}
+				fmt.Fprintf(c.stdout, "wrote a new database key to %s (mode 0400); keep a copy with the backups\n", kf)
+			}
+		}
+	}
 	s, ok := c.settings()
 	if !ok {
 		return exitConfig

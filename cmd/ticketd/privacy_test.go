@@ -214,3 +214,17 @@ func TestRotateKeyCLI(t *testing.T) {
 		t.Errorf("log:\n%s", logs.String())
 	}
 }
+
+// TestInitMakesTheKey: ticketd init makes the key the config names when it
+// is missing, so the database is encrypted from its first record.
+func TestInitMakesTheKey(t *testing.T) {
+	keyFile := filepath.Join(t.TempDir(), "db-key")
+	s := newStack(t, "privacy: {key_file: "+keyFile+"}") // runs init
+	st, err := os.Stat(keyFile)
+	if err != nil || st.Mode().Perm() != 0o400 {
+		t.Fatalf("init made no 0400 key: %v", err)
+	}
+	if code, out, _ := s.ticketd(t, nil, "check-db"); code != 0 || !strings.Contains(out, "encrypted, and the key opens it") {
+		t.Fatalf("check-db: exit %d %s", code, out)
+	}
+}
