@@ -54,23 +54,17 @@ func AddressDigest(email string) string {
 // With dryRun nothing changes and the report says what would.
 func (s *Service) Erase(email, who, reason string, dryRun bool) (Erasure, error) {
 	email = strings.TrimSpace(email)
-	if email == "" || !strings.Contains(email, "@") {
-		return Erasure{}, fmt.Errorf("ticket: erase: %q is not an address", email)
-	}
-	if strings.TrimSpace(who) == "" || strings.TrimSpace(reason) == "" {
-		return Erasure{}, errors.New("ticket: erase: who and why are required")
+	if err := checkRequest(email, who, reason); err != nil {
+		return Erasure{}, fmt.Errorf("ticket: erase: %w", err)
 	}
 	var out Erasure
 	err := s.store.Update(func(tx Tx) error {
 		out = Erasure{DryRun: dryRun, Tickets: []uint64{}}
-		ts, err := tx.Tickets(TicketFilter{})
+		ts, err := ticketsOf(tx, email)
 		if err != nil {
 			return err
 		}
 		for _, t := range ts {
-			if !t.IsParticipant(email) {
-				continue
-			}
 			out.Tickets = append(out.Tickets, t.ID)
 			if err := s.eraseTicket(tx, t, &out); err != nil {
 				return fmt.Errorf("ticket #%d: %w", t.ID, err)
@@ -105,6 +99,34 @@ func (s *Service) Erase(email, who, reason string, dryRun bool) (Erasure, error)
 	}
 	if err != nil {
 		return Erasure{}, fmt.Errorf("ticket: erase: %w", err)
+	}
+	return out, nil
+}
+
+// checkRequest checks a request about a person's data: an address, who
+// asks, and why.
+func checkRequest(email, who, reason string) error {
+	if email == "" || !strings.Contains(email, "@") {
+		return fmt.Errorf("%q is not an address", email)
+	}
+	if strings.TrimSpace(who) == "" || strings.TrimSpace(reason) == "" {
+		return errors.New("who and why are required")
+	}
+	return nil
+}
+
+// ticketsOf returns the tickets where email is the requester or a
+// participant.
+func ticketsOf(tx ReadTx, email string) ([]Ticket, error) {
+	ts, err := tx.Tickets(TicketFilter{})
+	if err != nil {
+		return nil, err
+	}
+	var out []Ticket
+	for _, t := range ts {
+		if t.IsParticipant(email) {
+			out = append(out, t)
+		}
 	}
 	return out, nil
 }
@@ -298,22 +320,16 @@ type ExportedTicket struct {
 // (the address by its digest).
 func (s *Service) Export(email, who, reason string) (Export, error) {
 	email = strings.TrimSpace(email)
-	if email == "" || !strings.Contains(email, "@") {
-		return Export{}, fmt.Errorf("ticket: export: %q is not an address", email)
-	}
-	if strings.TrimSpace(who) == "" || strings.TrimSpace(reason) == "" {
-		return Export{}, errors.New("ticket: export: who and why are required")
+	if err := checkRequest(email, who, reason); err != nil {
+		return Export{}, fmt.Errorf("ticket: export: %w", err)
 	}
 	out := Export{Email: email, Tickets: []ExportedTicket{}, Raw: map[uint64][]byte{}}
 	err := s.store.Update(func(tx Tx) error {
-		ts, err := tx.Tickets(TicketFilter{})
+		ts, err := ticketsOf(tx, email)
 		if err != nil {
 			return err
 		}
 		for _, t := range ts {
-			if !t.IsParticipant(email) {
-				continue
-			}
 			msgs, err := tx.Messages(t.ID)
 			if err != nil {
 				return err

@@ -146,13 +146,7 @@ func (b localBackend) TicketUnmasked(ctx context.Context, id uint64, who, reason
 	}
 	var v ticketView
 	err := b.d.db.Update(func(tx ticket.Tx) error {
-		t, err := tx.Ticket(id)
-		if errors.Is(err, ticket.ErrNotFound) {
-			return b.noTicket(id)
-		} else if err != nil {
-			return err
-		}
-		msgs, err := tx.Messages(id)
+		t, msgs, err := b.readTicket(tx, id)
 		if err != nil {
 			return err
 		}
@@ -172,17 +166,23 @@ func (b localBackend) TicketUnmasked(ctx context.Context, id uint64, who, reason
 func (b localBackend) Ticket(_ context.Context, id uint64) (ticketView, error) {
 	var v ticketView
 	err := b.d.db.View(func(tx ticket.ReadTx) error {
-		t, err := tx.Ticket(id)
-		if errors.Is(err, ticket.ErrNotFound) {
-			return b.noTicket(id)
-		} else if err != nil {
-			return err
-		}
-		msgs, err := tx.Messages(id)
+		t, msgs, err := b.readTicket(tx, id)
 		v = newTicketView(t, msgs, true)
 		return err
 	})
 	return v, err
+}
+
+// readTicket reads ticket id and its messages.
+func (b localBackend) readTicket(tx ticket.ReadTx, id uint64) (ticket.Ticket, []ticket.Message, error) {
+	t, err := tx.Ticket(id)
+	if errors.Is(err, ticket.ErrNotFound) {
+		return t, nil, b.noTicket(id)
+	} else if err != nil {
+		return t, nil, err
+	}
+	msgs, err := tx.Messages(id)
+	return t, msgs, err
 }
 
 func (b localBackend) Poll(ctx context.Context) ([]pollResult, error) {
