@@ -468,39 +468,36 @@ func (a *adminServer) tickets(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *adminServer) ticket(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
-	if err != nil {
-		http.Error(w, "bad ticket number", http.StatusBadRequest)
-		return
-	}
-	v, err := localBackend{d: a.d}.Ticket(r.Context(), id)
-	if errors.Is(err, errNoTicket) {
-		http.Error(w, err.Error(), http.StatusNotFound)
-		return
-	} else if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	writeJSON(w, v)
+	a.ticketView(w, r, http.StatusInternalServerError, func(id uint64) (ticketView, error) {
+		return localBackend{d: a.d}.Ticket(r.Context(), id)
+	})
 }
 
 func (a *adminServer) unmask(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
-	if err != nil {
-		http.Error(w, "bad ticket number", http.StatusBadRequest)
-		return
-	}
 	var req unmaskRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil {
 		http.Error(w, "bad request: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	v, err := localBackend{d: a.d}.TicketUnmasked(r.Context(), id, req.Who, req.Reason)
+	a.ticketView(w, r, http.StatusUnprocessableEntity, func(id uint64) (ticketView, error) {
+		return localBackend{d: a.d}.TicketUnmasked(r.Context(), id, req.Who, req.Reason)
+	})
+}
+
+// ticketView answers with the view read of the ticket the path names: 404
+// for no such ticket, failed for another error.
+func (a *adminServer) ticketView(w http.ResponseWriter, r *http.Request, failed int, read func(id uint64) (ticketView, error)) {
+	id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
+	if err != nil {
+		http.Error(w, "bad ticket number", http.StatusBadRequest)
+		return
+	}
+	v, err := read(id)
 	if errors.Is(err, errNoTicket) {
 		http.Error(w, err.Error(), http.StatusNotFound)
 		return
 	} else if err != nil {
-		http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+		http.Error(w, err.Error(), failed)
 		return
 	}
 	writeJSON(w, v)
