@@ -110,6 +110,7 @@ func FindPersonalData(text string) []Finding {
 // findNumbers finds the personal data written in digits.
 func findNumbers(text string) []Finding {
 	var out []Finding
+	words := contextsIn(text)
 	for i := 0; i < len(text); {
 		r, n := utf8.DecodeRuneInString(text[i:])
 		if _, ok := digitOf(r); !ok || (i > 0 && glued(text, i)) {
@@ -123,7 +124,7 @@ func findNumbers(text string) []Finding {
 				continue
 			}
 		}
-		out = append(out, classify(text, gs)...)
+		out = append(out, classify(text, gs, &words)...)
 		i = end
 	}
 	return out
@@ -234,12 +235,12 @@ func isDigitRune(r rune) bool { _, ok := digitOf(r); return ok }
 
 // classify finds the personal data in the digit groups of one number,
 // trying at each group the patterns that fit, longest first.
-func classify(text string, gs []group) []Finding {
+func classify(text string, gs []group, words *contexts) []Finding {
 	var out []Finding
 	for i := 0; i < len(gs); {
 		best, kind := 0, ""
 		for n := min(len(gs)-i, 5); n >= 1; n-- {
-			if k := kindOf(text, gs[i:i+n]); k != "" {
+			if k := kindOf(text, gs[i:i+n], words); k != "" {
 				best, kind = n, k
 				break
 			}
@@ -255,7 +256,7 @@ func classify(text string, gs []group) []Finding {
 }
 
 // kindOf says what the groups gs read as together, or "".
-func kindOf(text string, gs []group) string {
+func kindOf(text string, gs []group, words *contexts) string {
 	lens := make([]int, len(gs))
 	var all strings.Builder
 	for i, g := range gs {
@@ -267,13 +268,13 @@ func kindOf(text string, gs []group) string {
 	switch {
 	case isRRN(lens, digits):
 		return PersonalRRN
-	case isCard(lens, digits, text, start, end):
+	case isCard(lens, digits) && (len(lens) > 1 || cardPrefix(digits) || words.card && hasContext(text, start, end, cardWords)):
 		return PersonalCard
 	case isPhone(lens, digits, text, start):
 		return PersonalPhone
-	case isLicence(lens, digits) && hasContext(text, start, end, licenceWords):
+	case isLicence(lens, digits) && words.licence && hasContext(text, start, end, licenceWords):
 		return PersonalLicence
-	case isAccount(lens, digits) && hasContext(text, start, end, accountWords):
+	case isAccount(lens, digits) && words.account && hasContext(text, start, end, accountWords):
 		return PersonalAccount
 	}
 	return ""
@@ -329,12 +330,12 @@ func rrnChecksum(d string) bool {
 // isCard: 13 to 19 digits passing the Luhn check, in the groups cards are
 // written in (4-4-4-4, 4-6-5, 4-4-4-4-3, ...) or, unseparated, 15 or 16
 // digits with a card network's prefix or a card word nearby.
-func isCard(lens []int, d string, text string, start, end int) bool {
+func isCard(lens []int, d string) bool {
 	if len(d) < 13 || len(d) > 19 || !luhn(d) {
 		return false
 	}
 	if len(lens) == 1 {
-		return (len(d) == 15 || len(d) == 16) && (cardPrefix(d) || hasContext(text, start, end, cardWords))
+		return len(d) == 15 || len(d) == 16 // with a prefix or a card word (kindOf)
 	}
 	// 4-4-4-4 (and a last group of 1 to 4 or 3 more), or Amex's and
 	// Diners' 4-6-5 and 4-6-4.
@@ -455,6 +456,23 @@ var otherLabels = []string{"주문", "신청번호", "접수번호", "송장", "
 	"관리번호", "조회번호", "승인번호", "order", "tracking", "invoice"}
 
 const contextRunes = 24
+
+// contexts says which kinds of context word a text holds at all, so that a
+// long run of numbers in a text without them costs no window search.
+type contexts struct{ account, card, licence bool }
+
+func contextsIn(text string) contexts {
+	lower := strings.ToLower(text)
+	any := func(words []string) bool {
+		for _, w := range words {
+			if strings.Contains(lower, strings.ToLower(w)) {
+				return true
+			}
+		}
+		return false
+	}
+	return contexts{account: any(accountWords), card: any(cardWords), licence: any(licenceWords)}
+}
 
 // hasContext reports whether one of words is within contextRunes runes
 // before start, with no other label between it and the number, or within

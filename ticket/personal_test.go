@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // expect is one piece of personal data a corpus text holds.
@@ -326,5 +327,57 @@ func TestMaskPersonalData(t *testing.T) {
 		if fs := FindPersonalData(MaskPersonalData(c.text)); len(fs) > 0 {
 			t.Errorf("masked %q still holds %v", MaskPersonalData(c.text), fs)
 		}
+	}
+}
+
+// FuzzPersonalData: on any text the findings are in bounds, in order and
+// apart, and masking leaves the text's length in runes and nothing that
+// is found again.
+func FuzzPersonalData(f *testing.F) {
+	for _, c := range handCases {
+		f.Add(c.text)
+	}
+	f.Add("０１０－１２３４－５６７８ 900101 - 1234568 +82 10 1234 5678")
+	f.Fuzz(func(t *testing.T, text string) {
+		fs := FindPersonalData(text)
+		end := 0
+		for _, x := range fs {
+			if x.Start < end || x.End <= x.Start || x.End > len(text) {
+				t.Fatalf("finding %+v out of order or bounds (previous end %d) in %q", x, end, text)
+			}
+			end = x.End
+		}
+		masked := MaskPersonalData(text)
+		if len(fs) == 0 && masked != text {
+			t.Fatalf("nothing found, yet %q masked as %q", text, masked)
+		}
+		if utf8.ValidString(text) && utf8.RuneCountInString(masked) != utf8.RuneCountInString(text) {
+			t.Fatalf("masking changed the length: %q -> %q", text, masked)
+		}
+		if again := FindPersonalData(masked); len(again) > 0 {
+			t.Fatalf("masked %q still holds %v", masked, again)
+		}
+	})
+}
+
+// BenchmarkFindPersonalData measures the detector on a Korean mail of
+// about 20 KB with a few numbers in it, and on 1 MB of number-like text
+// (a run of digit groups, the worst case: every group is tried).
+func BenchmarkFindPersonalData(b *testing.B) {
+	var mail strings.Builder
+	for _, c := range genCorpus(3, 300) {
+		mail.WriteString(c.text)
+		mail.WriteString("\n상담 잘 부탁드립니다. 확인 후 연락 주세요.\n")
+	}
+	for _, in := range []struct{ name, text string }{
+		{"mail", mail.String()},
+		{"digit-runs", strings.Repeat("계좌 1234-5678-", 1<<20/16)},
+	} {
+		b.Run(in.name, func(b *testing.B) {
+			b.SetBytes(int64(len(in.text)))
+			for b.Loop() {
+				FindPersonalData(in.text)
+			}
+		})
 	}
 }
