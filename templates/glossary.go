@@ -3,6 +3,7 @@ package templates
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/ticketd/ticketd/ticket"
 )
@@ -123,6 +124,8 @@ The configuration (commented): %s`},
 	"audit_id":     {"번호", "ID"}, "audit_at": {"일시", "WHEN"}, "audit_who": {"누가", "WHO"}, "audit_action": {"무엇을", "ACTION"},
 	"audit_reason": {"이유", "REASON"}, "audit_unmask": {"개인정보 보기", "unmask"},
 	"audit_erase": {"삭제(익명화)", "erase"}, "audit_export": {"열람(내보내기)", "export"}, "audit_detail": {"내용", "DETAIL"}, "audit_purge": {"보존기간 만료 삭제", "purge"}, "audit_rotate": {"암호화 키 교체", "key rotation"},
+	"hours_date": {"날짜", "DATE"}, "hours_day": {"요일", "DAY"}, "hours_open": {"상담 운영시간", "HOURS"},
+	"hours_holiday": {"휴무", "closed"}, "hours_closed": {"휴무 (정기)", "closed (weekly)"},
 	"unmask_reason": {"--unmask에는 --reason으로 이유를 주십시오 (감사 기록에 남습니다).", "--unmask needs --reason: why the personal data is shown (it is kept in the audit log)"},
 	"bad_priority":  {"%q: 우선순위는 low, normal, high 중 하나입니다.", "%q: the priority is low, normal or high"},
 	"empty_text":    {"보낼 내용이 없습니다. 내용을 --file 또는 표준 입력으로 주십시오.", "nothing to send: give the text with --file or on standard input"},
@@ -143,6 +146,17 @@ func Size(n int64) string { return sizeText(n) }
 
 // FileType names a content type in words in language lang ("PDF 문서").
 func FileType(lang, contentType string) string { return fileType(contentType, !isEnglish(lang)) }
+
+// WeekdayName is a weekday's short name in language lang: "월", "Mon".
+func WeekdayName(lang string, d time.Weekday) string {
+	if isEnglish(lang) {
+		return enDays[d]
+	}
+	return koDays[d]
+}
+
+// IsEnglish reports whether lang is English (else the words are Korean).
+func IsEnglish(lang string) bool { return isEnglish(lang) }
 
 func isEnglish(lang string) bool {
 	l := strings.ToLower(strings.TrimSpace(lang))

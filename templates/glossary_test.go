@@ -137,6 +137,10 @@ func TestEveryMailInOneLanguage(t *testing.T) {
 		d.Change = &ticket.Change{Command: "assign", By: ticket.Address{Name: "김상담", Email: "kim@example.test"}, Status: ticket.StatusOpen,
 			Priority: ticket.PriorityHigh, Assignee: ticket.Address{Name: "이상담", Email: "lee@example.test"}}
 		d.AckReason, d.AckDue = &ticket.Reason{Code: ticket.ReasonPerHour, Count: 3}, d.ReceivedAt.Add(time.Hour)
+		// Closed for a holiday: the sentence that says until when.
+		d.OpenNow, d.NextOpen = false, d.ReceivedAt.Add(72*time.Hour)
+		d.Closure = &ticket.Closure{Holiday: ticket.Holiday{Date: "2026-09-24", Name: "추석", NameEn: "Chuseok"},
+			From: d.ReceivedAt.Add(24 * time.Hour), To: d.ReceivedAt.Add(48 * time.Hour), Days: 2}
 		// The operator's alert names a credential, a command and the
 		// server's error: names and words of others.
 		d.Credential, d.Command, d.Error = "m365", "ticketd oauth login m365", "invalid_grant"

@@ -350,6 +350,22 @@ func funcMap(lang string) texttemplate.FuncMap {
 			}
 			return t.Format("Jan 2, 15:04")
 		},
+		// opening is when the center opens: "9월 28일(월) 09:00" or
+		// "Mon, Sep 28, 09:00".
+		"opening": func(t time.Time, h ticket.Hours) string {
+			t = t.In(hoursLoc(h))
+			if ko {
+				return fmt.Sprintf("%d월 %d일(%s) %s", t.Month(), t.Day(), koDays[t.Weekday()], t.Format("15:04"))
+			}
+			return t.Format("Mon, Jan 2, 15:04")
+		},
+		// day is a day without its year: "9월 24일" or "Sep 24".
+		"day": func(t time.Time) string {
+			if ko {
+				return fmt.Sprintf("%d월 %d일", t.Month(), t.Day())
+			}
+			return t.Format("Jan 2")
+		},
 		// datetime is a full date and time in the center's zone, with
 		// the zone: "2026년 12월 2일(수) 14:05 KST" or
 		// "Wed, Dec 2, 2026 14:05 KST".
@@ -381,6 +397,14 @@ func funcMap(lang string) texttemplate.FuncMap {
 			return "Customer Center"
 		},
 	}
+}
+
+// hoursLoc is the zone of h, UTC when unset.
+func hoursLoc(h ticket.Hours) *time.Location {
+	if h.Loc == nil {
+		return time.UTC
+	}
+	return h.Loc
 }
 
 // formatDateTime formats t in loc (UTC when nil) with its zone's
@@ -530,6 +554,9 @@ func sampleData() []ticket.TemplateData {
 		Tickets:       []ticket.TicketRef{{ID: 1, Subject: "sample"}, {ID: 2}},
 		AckReason:     &ticket.Reason{Code: ticket.ReasonInterval, Ago: time.Minute},
 		AckDue:        time.Unix(0, 0).UTC(),
+		NextOpen:      time.Unix(0, 0).UTC(),
+		Closure: &ticket.Closure{Holiday: ticket.Holiday{Date: "1970-01-01", Name: "sample", NameEn: "sample"},
+			From: time.Unix(0, 0).UTC(), To: time.Unix(0, 0).UTC(), Days: 2},
 	}
 	empty := ticket.TemplateData{TicketID: 2, Hours: sampleHours, OpenNow: true}
 	out := []ticket.TemplateData{full, empty}

@@ -12,12 +12,25 @@ type Hours struct {
 	Open  time.Duration // since midnight
 	Close time.Duration // since midnight
 	Loc   *time.Location
+	// Holidays are the days closed, by date ("2006-01-02" in Loc): the
+	// public holidays (KoreanHolidays) and the center's own.
+	Holidays map[string]Holiday
 }
 
-// OpenAt reports whether t falls inside the hours.
+// HolidayOn returns the holiday of t's day in Loc, if it is one.
+func (h Hours) HolidayOn(t time.Time) (Holiday, bool) {
+	hd, ok := h.Holidays[t.In(h.location()).Format(time.DateOnly)]
+	return hd, ok
+}
+
+// OpenAt reports whether t falls inside the hours on a day that is no
+// holiday.
 func (h Hours) OpenAt(t time.Time) bool {
 	if h.Loc != nil {
 		t = t.In(h.Loc)
+	}
+	if _, ok := h.HolidayOn(t); ok {
+		return false
 	}
 	day := false
 	for _, d := range h.Days {
@@ -27,6 +40,68 @@ func (h Hours) OpenAt(t time.Time) bool {
 	}
 	since := time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute
 	return day && since >= h.Open && since < h.Close
+}
+
+// maxClosedDays bounds the search for the next opening: a calendar with
+// no open day in it has none.
+const maxClosedDays = 60
+
+// NextOpen is t when the center is open at t, else when it opens next
+// (the zero time for hours that never open).
+func (h Hours) NextOpen(t time.Time) time.Time {
+	loc := h.location()
+	t = t.In(loc)
+	if h.OpenAt(t) {
+		return t
+	}
+	if h.Close <= h.Open || len(h.Days) == 0 {
+		return time.Time{}
+	}
+	day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc)
+	for i := 0; i <= maxClosedDays; i++ {
+		d := day.AddDate(0, 0, i)
+		open := d.Add(h.Open)
+		if open.Before(t) {
+			continue
+		}
+		if h.OpenAt(open) {
+			return open
+		}
+	}
+	return time.Time{}
+}
+
+// Closure is a run of holidays the center is closed for, between a time
+// and the next opening.
+type Closure struct {
+	Holiday            // the first day's
+	From, To time.Time // the first and the last day, at midnight in Loc
+	Days     int
+}
+
+// ClosureAt returns the run of consecutive holidays (weekends between
+// them included) that keeps the center closed from t to its next opening,
+// if a holiday does; ok is false when only the hours or a weekend do.
+func (h Hours) ClosureAt(t time.Time) (Closure, bool) {
+	next := h.NextOpen(t)
+	if next.IsZero() || !next.After(t) {
+		return Closure{}, false
+	}
+	loc := h.location()
+	t = t.In(loc)
+	var c Closure
+	for d := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc); d.Before(next); d = d.AddDate(0, 0, 1) {
+		hd, ok := h.HolidayOn(d)
+		if !ok {
+			continue
+		}
+		if c.Days == 0 {
+			c.Holiday, c.From = hd, d
+		}
+		c.To = d
+		c.Days = int(c.To.Sub(c.From).Hours()/24+0.5) + 1
+	}
+	return c, c.Days > 0
 }
 
 // location is Loc, UTC when unset.

@@ -246,9 +246,14 @@ type TemplateData struct {
 	CenterFooter []string
 	// ReceivedAt is when the ticket was received (접수일시), in UTC; the
 	// templates show it in the center's zone.
-	ReceivedAt   time.Time
-	Hours        Hours
-	OpenNow      bool // whether the center is open at Now
+	ReceivedAt time.Time
+	Hours      Hours
+	OpenNow    bool // whether the center is open at Now
+	// NextOpen is when the center opens next, when it is closed at Now
+	// (zero when open, or never); Closure the holidays it is closed for,
+	// if holidays are why.
+	NextOpen     time.Time
+	Closure      *Closure
 	Now          time.Time
 	CustomerText string // the customer's message text, for notifications
 	AgentName    string

@@ -26,6 +26,17 @@ func (s *Service) customerReplyTo(id uint64) []Address {
 }
 
 func (s *Service) templateData(t *Ticket, now time.Time) TemplateData {
+	d := s.baseTemplateData(t, now)
+	if !d.OpenNow {
+		d.NextOpen = s.cfg.Hours.NextOpen(now)
+		if c, ok := s.cfg.Hours.ClosureAt(now); ok {
+			d.Closure = &c
+		}
+	}
+	return d
+}
+
+func (s *Service) baseTemplateData(t *Ticket, now time.Time) TemplateData {
 	return TemplateData{
 		TicketID: t.ID, Subject: MaskPersonalData(t.Subject), Customer: t.Requester,
 		CenterName: s.cfg.CenterName, SupportEmail: s.cfg.Support.Email,

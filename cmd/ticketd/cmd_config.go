@@ -1,13 +1,26 @@
 package main
 
-// The configuration's commands: check-config, config example.
+// The configuration's commands: check-config, hours, config example.
 
-import "fmt"
+import (
+	"flag"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/ticketd/ticketd/templates"
+)
 
 // configCommands check and explain the configuration.
 func configCommands() []command {
 	return []command{
 		{name: "check-config", help: "check the configuration; print every problem and exit 2 if any", run: cmdCheckConfig},
+		{name: "hours", args: "[--from DATE] [--days N] [--json]", help: "print the center's calendar: each day's opening hours, or closed and why (holidays by name)", run: cmdHours,
+			flags: func(c *cli, fs *flag.FlagSet) {
+				jsonFlag(c, fs)
+				fs.StringVar(&c.from, "from", "", "first day, YYYY-MM-DD (default today)")
+				fs.IntVar(&c.days, "days", 14, "how many days")
+			}},
 		{name: "config example", help: "print the example configuration with every key, its default and what it does", run: cmdConfigExample},
 	}
 }
@@ -39,5 +52,69 @@ func cmdConfigExample(c *cli) int {
 	if err := writeExampleConfig(c.stdout); err != nil {
 		return c.fail("config example: %v", err)
 	}
+	return exitOK
+}
+
+// calendarDay is one day of ticketd hours.
+type calendarDay struct {
+	Date    string `json:"date"`
+	Weekday string `json:"weekday"`
+	Open    string `json:"open,omitempty"` // "09:00-18:00"; "" when closed
+	Closed  string `json:"closed,omitempty"`
+	Holiday string `json:"holiday,omitempty"`
+}
+
+// cmdHours prints the calendar from --from for --days days.
+func cmdHours(c *cli) int {
+	s, ok := c.settings()
+	if !ok {
+		return exitConfig
+	}
+	h := s.Ticket.Hours
+	lang := s.Config.Center.Language
+	from := time.Now().In(s.Loc)
+	if c.from != "" {
+		var err error
+		if from, err = time.ParseInLocation(time.DateOnly, c.from, s.Loc); err != nil {
+			return c.fail("hours: --from: want YYYY-MM-DD, got %q", c.from)
+		}
+	}
+	if c.days < 1 || c.days > 3660 {
+		return c.fail("hours: --days: want 1 to 3660, got %d", c.days)
+	}
+	start := time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, s.Loc)
+	var days []calendarDay
+	for i := range c.days {
+		d := start.AddDate(0, 0, i)
+		cd := calendarDay{Date: d.Format(time.DateOnly), Weekday: templates.WeekdayName(lang, d.Weekday())}
+		switch hd, isHoliday := h.HolidayOn(d); {
+		case isHoliday:
+			cd.Closed, cd.Holiday = "holiday", hd.Name
+			if templates.IsEnglish(lang) {
+				cd.Holiday = hd.NameEn
+			}
+		case !slices.Contains(h.Days, d.Weekday()):
+			cd.Closed = "weekly"
+		default:
+			cd.Open = h.Span()
+		}
+		days = append(days, cd)
+	}
+	if c.asJSON {
+		return c.printJSON(days)
+	}
+	term := func(k string) string { return templates.Term(lang, k) }
+	rows := [][]string{{term("hours_date"), term("hours_day"), term("hours_open")}}
+	for _, d := range days {
+		what := d.Open
+		switch d.Closed {
+		case "holiday":
+			what = term("hours_holiday") + ": " + d.Holiday
+		case "weekly":
+			what = term("hours_closed")
+		}
+		rows = append(rows, []string{d.Date, d.Weekday, what})
+	}
+	writeTable(c.stdout, rows)
 	return exitOK
 }

@@ -77,8 +77,12 @@ type CenterConfig struct {
 	// Phone and Footer are the footer of the center's mails: the main
 	// telephone number (대표전화) and lines shown as written (the address,
 	// a privacy line).
-	Phone  string   `yaml:"phone" example:"1588-0000"`
-	Footer []string `yaml:"footer" default:"[]"`
+	Phone string `yaml:"phone" example:"1588-0000"`
+	// PublicHolidays is the built-in holiday table ("kr" or "none");
+	// Holidays are the center's own closed days.
+	PublicHolidays string   `yaml:"public_holidays" default:"kr"`
+	Holidays       []string `yaml:"holidays" default:"[]"`
+	Footer         []string `yaml:"footer" default:"[]"`
 }
 
 // HoursConfig are the opening hours.

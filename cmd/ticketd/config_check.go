@@ -294,6 +294,50 @@ func (k *checker) center() {
 		}
 	}
 	t.Hours.Loc = k.s.Loc
+	t.Hours.Holidays = map[string]ticket.Holiday{}
+	switch c.PublicHolidays {
+	case "kr":
+		for y := ticket.KoreanHolidaysFirst; y <= ticket.KoreanHolidaysLast; y++ {
+			for _, h := range ticket.KoreanHolidays(y) {
+				if prev, ok := t.Hours.Holidays[h.Date]; ok {
+					h.Name, h.NameEn = prev.Name+", "+h.Name, prev.NameEn+", "+h.NameEn
+				}
+				t.Hours.Holidays[h.Date] = h
+			}
+		}
+		if next := time.Now().Year() + 1; ticket.KoreanHolidaysLast < next {
+			k.s.Warnings = append(k.s.Warnings, fmt.Sprintf("center.public_holidays: the built-in Korean holidays end with %d; add %d's to center.holidays (or update ticketd; README: Holidays)", ticket.KoreanHolidaysLast, next))
+		}
+	case "none":
+	default:
+		k.bad("center.public_holidays", "want kr or none, got %q", c.PublicHolidays)
+	}
+	for i, h := range c.Holidays {
+		key := fmt.Sprintf("center.holidays[%d]", i)
+		days, name, _ := strings.Cut(strings.TrimSpace(h), " ")
+		first, last, _ := strings.Cut(days, "..")
+		from, err := time.Parse(time.DateOnly, first)
+		if err != nil {
+			k.bad(key, "want \"2026-12-31 NAME\" or \"2026-12-29..2026-12-31 NAME\", got %q", h)
+			continue
+		}
+		to := from
+		if last != "" {
+			if to, err = time.Parse(time.DateOnly, last); err != nil || to.Before(from) || to.Sub(from) > 366*24*time.Hour {
+				k.bad(key, "the last day %q is not a date on or after %s within a year", last, first)
+				continue
+			}
+		}
+		if name = strings.TrimSpace(name); name == "" {
+			k.bad(key, "the name is missing (it is shown to customers: 임시공휴일, 연말 휴무, ...)")
+			continue
+		}
+		for d := from; !d.After(to); d = d.AddDate(0, 0, 1) {
+			s := d.Format(time.DateOnly)
+			t.Hours.Holidays[s] = ticket.Holiday{Date: s, Name: name, NameEn: name}
+		}
+	}
+
 	var err error
 	if t.Hours.Days, err = ticket.ParseDays(c.Hours.Days); err != nil {
 		k.bad("center.hours.days", "%v", err)

@@ -92,6 +92,12 @@ them only; they stay on the ticket).`,
 		"privacy.hold_rrn_replies": `Hold an agent's reply that holds a resident registration number and mail
 the agent a warning; a reply with #send-anyway on its first line is sent
 as written.`,
+		"center.public_holidays": `The built-in table of public holidays the center is closed on: kr (Korean
+public holidays with 대체공휴일 and election days, 2024-2030) or none.`,
+		"center.holidays": `More closed days, each "DATE NAME" or "FIRST..LAST NAME" (2026-12-31 연말
+휴무, 2027-01-02..2027-01-03 시스템 점검): 임시공휴일 the government declares,
+the center's own closures. They show in ticketd hours and in the
+acknowledgement ("… 휴무이므로 … 부터 답변드리겠습니다").`,
 		"center.phone": `The center's main telephone number (대표전화), shown in the footer of
 every mail it sends; empty: none.`,
 		"center.footer": `Lines for the footer of the center's mails, each shown as written: its

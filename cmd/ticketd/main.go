@@ -79,9 +79,12 @@ type cli struct {
 	// requester and dryRun are privacy erase's and export's.
 	requester string
 	dryRun    bool
-	out       string
-	file      string
-	attach    multiFlag
+	// from and days are hours's.
+	from   string
+	days   int
+	out    string
+	file   string
+	attach multiFlag
 }
 
 // jsonFlag declares --json, for commands that can print JSON.

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestHoursCommand: ticketd hours prints each day of 2026's 추석 weeks:
+// open hours, the holidays by name, the weekend, and center.holidays.
+func TestHoursCommand(t *testing.T) {
+	s := newStack(t, "")
+	cfg := strings.Replace(readFile(t, s.cfg), "center: {name: \"서민금융 고객센터\", address: support@example.test}",
+		"center: {name: \"서민금융 고객센터\", address: support@example.test, holidays: [\"2026-09-30 센터 휴무\"]}", 1)
+	writeFile(t, s.cfg, cfg)
+	code, out, errs := s.ticketd(t, nil, "hours", "--from", "2026-09-21", "--days", "15")
+	if code != 0 {
+		t.Fatalf("hours: exit %d %s", code, errs)
+	}
+	for _, want := range []string{"2026-09-23  수    09:00-18:00", "2026-09-24  목    휴무: 추석", "2026-09-27  일    휴무 (정기)",
+		"2026-09-28  월    09:00-18:00", "2026-09-30  수    휴무: 센터 휴무", "2026-10-03  토    휴무: 개천절", "2026-10-05  월    휴무: 개천절 대체공휴일"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("hours lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, _ = s.ticketd(t, nil, "hours", "--from", "2026-06-03", "--days", "1", "--json")
+	var days []calendarDay
+	if code != 0 || json.Unmarshal([]byte(out), &days) != nil || len(days) != 1 || days[0].Holiday != "제9회 전국동시지방선거일" || days[0].Open != "" {
+		t.Fatalf("hours --json: exit %d %s", code, out)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}

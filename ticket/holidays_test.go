@@ -1,0 +1,123 @@
+package ticket
+
+import (
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The public holidays of 2025 and 2026 as the government announced them
+// (관공서의 공휴일에 관한 규정, 월력요항), and of 2027 as its rules give them.
+var officialHolidays = map[int][]string{
+	2025: {"01-01", "01-27", "01-28", "01-29", "01-30", "03-01", "03-03", "05-05", "05-06", "06-03", "06-06", "08-15",
+		"10-03", "10-05", "10-06", "10-07", "10-08", "10-09", "12-25"},
+	2026: {"01-01", "02-16", "02-17", "02-18", "03-01", "03-02", "05-05", "05-24", "05-25", "06-03", "06-06", "08-15", "08-17",
+		"09-24", "09-25", "09-26", "10-03", "10-05", "10-09", "12-25"},
+	2027: {"01-01", "02-06", "02-07", "02-08", "02-09", "03-01", "05-05", "05-13", "06-06", "08-15", "08-16",
+		"09-14", "09-15", "09-16", "10-03", "10-04", "10-09", "10-11", "12-25", "12-27"},
+}
+
+func TestKoreanHolidays(t *testing.T) {
+	for year, want := range officialHolidays {
+		var got []string
+		for _, h := range KoreanHolidays(year) {
+			if d := h.Date[5:]; !slices.Contains(got, d) {
+				got = append(got, d)
+			}
+			if h.Name == "" || h.NameEn == "" {
+				t.Errorf("%s has no name", h.Date)
+			}
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("%d:\n got %v\nwant %v", year, got, want)
+		}
+	}
+	for y := KoreanHolidaysFirst; y <= KoreanHolidaysLast; y++ {
+		if n := len(KoreanHolidays(y)); n < 15 {
+			t.Errorf("%d: only %d holidays", y, n)
+		}
+	}
+	if KoreanHolidays(KoreanHolidaysLast+1) != nil {
+		t.Error("a year past the table has holidays")
+	}
+}
+
+func kstHours(t *testing.T) Hours {
+	t.Helper()
+	loc := time.FixedZone("KST", 9*3600)
+	h := Hours{Days: []time.Weekday{1, 2, 3, 4, 5}, Open: 9 * time.Hour, Close: 18 * time.Hour, Loc: loc, Holidays: map[string]Holiday{}}
+	for y := KoreanHolidaysFirst; y <= KoreanHolidaysLast; y++ {
+		for _, hd := range KoreanHolidays(y) {
+			if _, ok := h.Holidays[hd.Date]; !ok {
+				h.Holidays[hd.Date] = hd
+			}
+		}
+	}
+	return h
+}
+
+// TestNextOpenAndClosure: when the center answers, and why it is closed:
+// on 추석 eve, on a holiday weekend, at night, on a plain weekend and in
+// hours.
+func TestNextOpenAndClosure(t *testing.T) {
+	h := kstHours(t)
+	at := func(s string) time.Time {
+		v, err := time.ParseInLocation("2006-01-02 15:04", s, h.Loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	cases := []struct {
+		now, next, closure string
+		days               int
+	}{
+		{"2026-09-23 19:30", "2026-09-28 09:00", "추석 2026-09-24..2026-09-26", 3},
+		{"2026-10-02 18:00", "2026-10-06 09:00", "개천절 2026-10-03..2026-10-05", 3},
+		{"2026-12-01 20:00", "2026-12-02 09:00", "", 0},
+		{"2026-12-05 11:00", "2026-12-07 09:00", "", 0},
+		{"2026-12-07 08:59", "2026-12-07 09:00", "", 0},
+		{"2026-12-07 09:00", "2026-12-07 09:00", "", 0},
+		{"2026-02-13 18:00", "2026-02-19 09:00", "설날 2026-02-16..2026-02-18", 3},
+		{"2026-06-02 22:00", "2026-06-04 09:00", "제9회 전국동시지방선거일 2026-06-03..2026-06-03", 1},
+	}
+	for _, c := range cases {
+		now := at(c.now)
+		if got := h.NextOpen(now); !got.Equal(at(c.next)) {
+			t.Errorf("%s: next opening %s, want %s", c.now, got, c.next)
+		}
+		cl, ok := h.ClosureAt(now)
+		got := ""
+		if ok {
+			got = cl.Name + " " + cl.From.Format(time.DateOnly) + ".." + cl.To.Format(time.DateOnly)
+		}
+		if got != c.closure || cl.Days != c.days {
+			t.Errorf("%s: closure %q (%d days), want %q (%d)", c.now, got, cl.Days, c.closure, c.days)
+		}
+	}
+}
+
+// The next opening is never before the time asked, the center is open
+// then, and every minute between is closed.
+func TestNextOpenProperties(t *testing.T) {
+	h := kstHours(t)
+	r := rand.New(rand.NewPCG(7, 7))
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, h.Loc)
+	for range 2000 {
+		now := start.Add(time.Duration(r.Int64N(int64(7 * 365 * 24 * time.Hour))))
+		next := h.NextOpen(now)
+		if next.Before(now) || !h.OpenAt(next) {
+			t.Fatalf("%s: next opening %s", now, next)
+		}
+		if next.Sub(now) > 10*24*time.Hour {
+			t.Fatalf("%s: closed for %s", now, next.Sub(now))
+		}
+		for m := now.Truncate(time.Minute).Add(time.Minute); m.Before(next); m = m.Add(37 * time.Minute) {
+			if h.OpenAt(m) {
+				t.Fatalf("%s: open at %s, before the next opening %s", now, m, next)
+			}
+		}
+	}
+}
