@@ -361,7 +361,10 @@ func (s *Service) relayFull(tx Tx, t *Ticket, a Agent, text, html string, atts [
 		return 0, err
 	}
 	if t.Status == StatusNew || t.Status == StatusPending || t.Status == StatusSolved {
-		t.Status = StatusOpen
+		s.setStatus(t, StatusOpen, now)
+	}
+	if t.Due != nil && t.Due.Responded.IsZero() {
+		t.Due.Responded = now
 	}
 	return stored.ID, tx.Enqueue(&o)
 }
@@ -377,13 +380,13 @@ func (s *Service) apply(tx Tx, t *Ticket, by Address, cmds []Command, now time.T
 		case "note", "send-anyway":
 			continue
 		case "close":
-			t.Status, t.ClosedAt = StatusClosed, now
+			s.setStatus(t, StatusClosed, now)
 		case "solve":
-			t.Status = StatusSolved
+			s.setStatus(t, StatusSolved, now)
 		case "pending":
-			t.Status = StatusPending
+			s.setStatus(t, StatusPending, now)
 		case "open":
-			t.Status = StatusOpen
+			s.setStatus(t, StatusOpen, now)
 		case "assign":
 			t.Assignee = c.Arg
 			if a, ok := s.agent(c.Arg); ok {

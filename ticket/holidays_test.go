@@ -121,3 +121,50 @@ func TestNextOpenProperties(t *testing.T) {
 		}
 	}
 }
+
+// Business time: across the evening, a weekend, 추석, exactly at closing;
+// and as properties: adding is monotonic, the due time is never before the
+// start, and the business time between a start and its due is what was
+// added.
+func TestBusinessTime(t *testing.T) {
+	h := kstHours(t)
+	at := func(s string) time.Time {
+		v, err := time.ParseInLocation("2006-01-02 15:04", s, h.Loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, c := range []struct {
+		from string
+		add  time.Duration
+		want string
+	}{
+		{"2026-12-01 10:00", 2 * time.Hour, "2026-12-01 12:00"},
+		{"2026-12-01 17:00", 2 * time.Hour, "2026-12-02 10:00"},
+		{"2026-12-04 17:00", 8 * time.Hour, "2026-12-07 16:00"},  // over a weekend
+		{"2026-09-23 17:30", 8 * time.Hour, "2026-09-28 16:30"},  // over 추석
+		{"2026-12-01 20:00", 9 * time.Hour, "2026-12-02 18:00"},  // a whole day, from the night before
+		{"2026-12-05 12:00", 45 * time.Hour, "2026-12-11 18:00"}, // 5 business days from a Saturday
+	} {
+		if got := h.AddBusiness(at(c.from), c.add); !got.Equal(at(c.want)) {
+			t.Errorf("%s + %s business: %s, want %s", c.from, c.add, got.Format("2006-01-02 15:04"), c.want)
+		}
+	}
+	r := rand.New(rand.NewPCG(9, 9))
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, h.Loc)
+	for range 1000 {
+		from := start.Add(time.Duration(r.Int64N(int64(6 * 365 * 24 * time.Hour))))
+		a, b := time.Duration(r.Int64N(int64(60*time.Hour))), time.Duration(r.Int64N(int64(60*time.Hour)))
+		if a > b {
+			a, b = b, a
+		}
+		da, db := h.AddBusiness(from, a), h.AddBusiness(from, b)
+		if da.Before(from) || db.Before(da) {
+			t.Fatalf("%s: +%s = %s, +%s = %s", from, a, da, b, db)
+		}
+		if got := h.BusinessBetween(from, db); got != b {
+			t.Fatalf("%s: business time to %s is %s, want %s", from, db, got, b)
+		}
+	}
+}

@@ -71,6 +71,46 @@ func (h Hours) NextOpen(t time.Time) time.Time {
 	return time.Time{}
 }
 
+// AddBusiness returns the time d of business time (open hours) after t:
+// the clock runs only while the center is open (a non-positive d gives
+// t; the zero time for hours that never open).
+func (h Hours) AddBusiness(t time.Time, d time.Duration) time.Time {
+	if d <= 0 {
+		return t
+	}
+	loc := h.location()
+	cur := h.NextOpen(t)
+	for i := 0; i < 20000 && !cur.IsZero(); i++ {
+		cur = cur.In(loc)
+		closeAt := time.Date(cur.Year(), cur.Month(), cur.Day(), 0, 0, 0, 0, loc).Add(h.Close)
+		left := closeAt.Sub(cur)
+		if d <= left {
+			return cur.Add(d)
+		}
+		d -= left
+		cur = h.NextOpen(closeAt)
+	}
+	return time.Time{}
+}
+
+// BusinessBetween is the business time (open hours) between a and b (0
+// when b is not after a).
+func (h Hours) BusinessBetween(a, b time.Time) time.Duration {
+	var total time.Duration
+	loc := h.location()
+	cur := h.NextOpen(a)
+	for i := 0; i < 20000 && !cur.IsZero() && cur.Before(b); i++ {
+		cur = cur.In(loc)
+		closeAt := time.Date(cur.Year(), cur.Month(), cur.Day(), 0, 0, 0, 0, loc).Add(h.Close)
+		if b.Before(closeAt) {
+			return total + b.Sub(cur)
+		}
+		total += closeAt.Sub(cur)
+		cur = h.NextOpen(closeAt)
+	}
+	return total
+}
+
 // Closure is a run of holidays the center is closed for, between a time
 // and the next opening.
 type Closure struct {

@@ -252,12 +252,15 @@ type TemplateData struct {
 	// NextOpen is when the center opens next, when it is closed at Now
 	// (zero when open, or never); Closure the holidays it is closed for,
 	// if holidays are why.
-	NextOpen     time.Time
-	Closure      *Closure
-	Now          time.Time
-	CustomerText string // the customer's message text, for notifications
-	AgentName    string
-	ReplyText    string
+	NextOpen time.Time
+	Closure  *Closure
+	// FirstResponseDue is when the first answer is due
+	// (Config.SLAFirstResponse; zero: no SLA).
+	FirstResponseDue time.Time
+	Now              time.Time
+	CustomerText     string // the customer's message text, for notifications
+	AgentName        string
+	ReplyText        string
 	// ReplyHTML is the agent's own HTML of a relayed reply, already
 	// sanitised (Config.ReplyHTML), or "" when the reply is rendered from
 	// ReplyText.

@@ -27,6 +27,9 @@ func (s *Service) customerReplyTo(id uint64) []Address {
 
 func (s *Service) templateData(t *Ticket, now time.Time) TemplateData {
 	d := s.baseTemplateData(t, now)
+	if t.Due != nil {
+		d.FirstResponseDue = t.Due.FirstResponse
+	}
 	if !d.OpenNow {
 		d.NextOpen = s.cfg.Hours.NextOpen(now)
 		if c, ok := s.cfg.Hours.ClosureAt(now); ok {

@@ -97,6 +97,11 @@ type Config struct {
 	// with files) as the MIME mail that is sent, to be kept as the stored
 	// message's raw mail, so its attachments stay on the ticket.
 	Record func(o Outgoing) ([]byte, error)
+	// SLAFirstResponse and SLAResolution are the service levels in
+	// business time (Hours): the first answer and the resolution are due
+	// that long after a ticket opens (0: none).
+	SLAFirstResponse time.Duration
+	SLAResolution    time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// OnQueue, if set, is called after a transaction that queued mail has
@@ -463,7 +468,7 @@ func (w *work) run() error {
 		switch t.Status {
 		case StatusSolved, StatusClosed, StatusPending:
 			if !auto {
-				t.Status = StatusOpen
+				s.setStatus(&t, StatusOpen, w.now)
 			}
 		}
 	} else {
@@ -473,6 +478,9 @@ func (w *work) run() error {
 		}
 		t = Ticket{ID: id, Subject: strings.TrimSpace(m.Subject), Status: StatusNew, Requester: m.From,
 			CreatedAt: w.now, Follows: t.Follows, Spam: spam, BaseSubject: strings.TrimSpace(m.BaseSubject)}
+		if !auto && !spam {
+			s.startSLA(&t, w.now)
+		}
 		w.res.NewTicket = true
 	}
 	t.UpdatedAt = w.now

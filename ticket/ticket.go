@@ -79,6 +79,39 @@ type Ticket struct {
 	// ClosedAt is when the ticket was last closed (UpdatedAt stands in for
 	// tickets closed before it was kept).
 	ClosedAt time.Time `json:"closed_at,omitzero"`
+	// Due are the ticket's service-level due times (nil: no SLA).
+	Due *Due `json:"due,omitempty"`
+}
+
+// Due are a ticket's service-level due times, in business time
+// (Config.SLAFirstResponse, SLAResolution).
+type Due struct {
+	FirstResponse time.Time `json:"first_response,omitzero"`
+	Resolution    time.Time `json:"resolution,omitzero"`
+	// Responded is when an agent's first answer was relayed.
+	Responded time.Time `json:"responded,omitzero"`
+	// PausedSince is when the ticket went pending: the resolution clock
+	// stops while the customer is asked, and the due time moves on by the
+	// business time it waited.
+	PausedSince time.Time `json:"paused_since,omitzero"`
+}
+
+// Overdue lists the due times t has passed at now: "first_response" until
+// an agent answered, "resolution" until it is solved or closed (not while
+// pending).
+func (t Ticket) Overdue(now time.Time) []string {
+	if t.Due == nil {
+		return nil
+	}
+	var out []string
+	if !t.Due.FirstResponse.IsZero() && t.Due.Responded.IsZero() && now.After(t.Due.FirstResponse) {
+		out = append(out, "first_response")
+	}
+	open := t.Status != StatusSolved && t.Status != StatusClosed && t.Status != StatusPending
+	if !t.Due.Resolution.IsZero() && open && now.After(t.Due.Resolution) {
+		out = append(out, "resolution")
+	}
+	return out
 }
 
 // base is the subject our replies answer: BaseSubject, or for a ticket

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ticketd/ticketd/mailbox/rfc822"
 	"github.com/ticketd/ticketd/templates"
@@ -34,6 +35,8 @@ func ticketCommands() []command {
 			flags: func(c *cli, fs *flag.FlagSet) {
 				jsonFlag(c, fs)
 				fs.StringVar(&c.status, "status", "", "only tickets with this status (new, open, pending, solved, closed)")
+				fs.BoolVar(&c.overdue, "overdue", false, "only tickets past a due time (sla)")
+				fs.StringVar(&c.dueBefore, "due-before", "", "only tickets with a due time before this (YYYY-MM-DD or YYYY-MM-DDTHH:MM, in timezone)")
 			}},
 		{name: "tickets show", args: "N [--json] [--unmask --reason WHY [--as AGENT]]", help: "show a ticket and its messages (personal data masked; --unmask shows it and writes an audit record)", run: cmdTicketsShow,
 			flags: func(c *cli, fs *flag.FlagSet) {
@@ -81,11 +84,49 @@ func cmdTicketsList(c *cli) int {
 		return c.fail("%v", err)
 	}
 	sort.Slice(ts, func(i, j int) bool { return ts[i].ID < ts[j].ID })
+	if c.overdue || c.dueBefore != "" {
+		var before time.Time
+		if c.dueBefore != "" {
+			for _, layout := range []string{"2006-01-02T15:04", time.DateOnly} {
+				if t, err := time.ParseInLocation(layout, c.dueBefore, s.Loc); err == nil {
+					before = t
+					break
+				}
+			}
+			if before.IsZero() {
+				return c.fail("--due-before: want YYYY-MM-DD or YYYY-MM-DDTHH:MM, got %q", c.dueBefore)
+			}
+		}
+		now := time.Now()
+		kept := ts[:0]
+		for _, t := range ts {
+			if c.overdue && len(t.Overdue(now)) == 0 {
+				continue
+			}
+			if !before.IsZero() && !dueBefore(t, before, now) {
+				continue
+			}
+			kept = append(kept, t)
+		}
+		ts = kept
+	}
 	if c.asJSON {
 		return c.printJSON(ts)
 	}
 	printTickets(c.stdout, ts, s.Loc, s.Config.Center.Language)
 	return exitOK
+}
+
+// dueBefore reports whether a due time of t not yet met falls before b.
+func dueBefore(t ticket.Ticket, b, now time.Time) bool {
+	if t.Due == nil {
+		return false
+	}
+	if !t.Due.FirstResponse.IsZero() && t.Due.Responded.IsZero() && t.Due.FirstResponse.Before(b) {
+		return true
+	}
+	open := t.Status != ticket.StatusSolved && t.Status != ticket.StatusClosed
+	return open && !t.Due.Resolution.IsZero() && t.Due.Resolution.Before(b)
 }
 
 func cmdTicketsShow(c *cli) int {

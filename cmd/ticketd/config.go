@@ -44,6 +44,13 @@ type Config struct {
 	Templates TemplatesConfig `yaml:"templates"`
 	Outbox    OutboxConfig    `yaml:"outbox"`
 	Privacy   PrivacyConfig   `yaml:"privacy"`
+	SLA       SLAConfig       `yaml:"sla"`
+}
+
+// SLAConfig are the service levels, in business time.
+type SLAConfig struct {
+	FirstResponse  Duration `yaml:"first_response" default:"8h"`
+	ResolutionDays int      `yaml:"resolution_days" default:"5"`
 }
 
 // LogConfig selects the log format and level.

@@ -350,6 +350,17 @@ func (k *checker) center() {
 	} else if t.Hours.Close <= t.Hours.Open {
 		k.bad("center.hours.close", "must be after center.hours.open")
 	}
+	sla := k.c.SLA
+	if sla.FirstResponse < 0 {
+		k.bad("sla.first_response", "must not be negative (0: none)")
+	}
+	if sla.ResolutionDays < 0 {
+		k.bad("sla.resolution_days", "must not be negative (0: none)")
+	}
+	t.SLAFirstResponse = time.Duration(sla.FirstResponse)
+	if t.Hours.Close > t.Hours.Open {
+		t.SLAResolution = time.Duration(sla.ResolutionDays) * (t.Hours.Close - t.Hours.Open)
+	}
 }
 
 // mailbox checks mailboxes[i] and adds its poller's configuration.

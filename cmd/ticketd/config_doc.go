@@ -63,6 +63,13 @@ open right now).`,
 		"center.hours.days":  `A list or ranges of sun mon tue wed thu fri sat.`,
 		"center.hours.open":  ``,
 		"center.hours.close": ``,
+		"sla": `Service levels, counted in business time (center.hours less the
+holidays): a ticket's first answer and its resolution are due that long
+after it opens; the resolution clock stops while a ticket is pending.
+tickets list --overdue shows the ones past due; the acknowledgement of an
+inquiry in hours says by when the answer comes. 0: none.`,
+		"sla.first_response":  `Business hours until the first answer is due (8h: one working day).`,
+		"sla.resolution_days": `Business days until the ticket should be solved.`,
 		"privacy": `Personal data (주민등록번호, card, account, phone, passport and driver's
 licence numbers) is found in every mail and masked wherever it leaves the
 database: notifications, the CLI and its JSON, the admin API and the logs

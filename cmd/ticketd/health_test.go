@@ -81,6 +81,11 @@ outbox: {min_backoff: 50ms, max_backoff: 200ms}
 		t.Fatalf("/healthz shows the password: %s", body)
 	}
 	_, metrics := get(base + "/metrics")
+	// The inquiry opened a ticket with the default SLA: its first answer
+	// is due (in business time, so never already past).
+	if v := metricValue(metrics, `ticketd_tickets_sla{due="first_response",state="due"}`); v != 1 {
+		t.Errorf("ticketd_tickets_sla first_response due = %v, want 1\n%s", v, metrics)
+	}
 	if v := metricValue(metrics, "ticketd_smtp_up"); v != 0 {
 		t.Fatalf("ticketd_smtp_up = %v while the login fails, want 0", v)
 	}

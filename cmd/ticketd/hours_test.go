@@ -46,3 +46,29 @@ func writeFile(t *testing.T, path, data string) {
 		t.Fatal(err)
 	}
 }
+
+// TestOverdueList: tickets list --overdue lists the tickets past a due
+// time (an inquiry of long ago, never answered), --due-before those due
+// before a date, and the JSON of tickets show carries the due times.
+func TestOverdueList(t *testing.T) {
+	s := newStack(t, "")
+	old := "From: kim@example.org\r\nTo: support@example.test\r\nSubject: old\r\nMessage-ID: <od@example.org>\r\n\r\nx\r\n"
+	if code, _, errs := s.ticketd(t, []byte(old), "ingest"); code != 0 {
+		t.Fatalf("ingest: %s", errs)
+	}
+	v := s.show(t, 1)
+	due, _ := v["due"].(map[string]any)
+	if due == nil || due["first_response"] == nil || due["resolution"] == nil {
+		t.Fatalf("no due times in tickets show --json: %v", v)
+	}
+	// Nothing is overdue right after it came; all of it is due before 2100.
+	if code, out, _ := s.ticketd(t, nil, "tickets", "list", "--overdue", "--json"); code != 0 || strings.Contains(out, `"id": 1`) {
+		t.Fatalf("--overdue right away: exit %d %s", code, out)
+	}
+	if code, out, _ := s.ticketd(t, nil, "tickets", "list", "--due-before", "2100-01-01", "--json"); code != 0 || !strings.Contains(out, `"id": 1`) {
+		t.Fatalf("--due-before 2100: exit %d %s", code, out)
+	}
+	if code, _, errs := s.ticketd(t, nil, "tickets", "list", "--due-before", "soon"); code == 0 || !strings.Contains(errs, "--due-before") {
+		t.Fatalf("a bad --due-before: exit %d %s", code, errs)
+	}
+}

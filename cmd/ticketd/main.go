@@ -80,11 +80,14 @@ type cli struct {
 	requester string
 	dryRun    bool
 	// from and days are hours's.
-	from   string
-	days   int
-	out    string
-	file   string
-	attach multiFlag
+	from string
+	days int
+	// overdue and dueBefore are tickets list's SLA filters.
+	overdue   bool
+	dueBefore string
+	out       string
+	file      string
+	attach    multiFlag
 }
 
 // jsonFlag declares --json, for commands that can print JSON.

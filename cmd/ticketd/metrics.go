@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -196,6 +197,8 @@ var (
 		"1 when sending is healthy, 0 while the SMTP server cannot be reached or logged in to, or the oldest queued mail is older than health.outbox_max_age (as /healthz).", nil, nil)
 	oauthUpDesc = prometheus.NewDesc("ticketd_oauth_up",
 		"1 when the OAuth credential gives access tokens, 0 while it is broken (a revoked or expired refresh token, a wrong client secret; as /healthz).", []string{"credential"}, nil)
+	slaDesc = prometheus.NewDesc("ticketd_tickets_sla",
+		"Tickets with a service-level due time not yet met (state=due) and past it (state=overdue), by due (first_response, resolution).", []string{"due", "state"}, nil)
 	mailboxUpDesc = prometheus.NewDesc("ticketd_mailbox_up",
 		"1 when the mailbox is healthy, 0 after health.fail_after consecutive failed polls (as /healthz).", []string{"mailbox"}, nil)
 )
@@ -206,6 +209,7 @@ func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- mailboxUpDesc
 	ch <- smtpUpDesc
 	ch <- oauthUpDesc
+	ch <- slaDesc
 }
 
 func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -241,4 +245,42 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 		up = 1
 	}
 	ch <- prometheus.MustNewConstMetric(smtpUpDesc, prometheus.GaugeValue, up)
+	c.collectSLA(ch, now)
+}
+
+// collectSLA counts the tickets due and overdue, by due time.
+func (c stateCollector) collectSLA(ch chan<- prometheus.Metric, now time.Time) {
+	counts := map[[2]string]int{}
+	err := c.d.db.View(func(tx ticket.ReadTx) error {
+		ts, err := tx.Tickets(ticket.TicketFilter{})
+		for _, t := range ts {
+			if t.Due == nil {
+				continue
+			}
+			over := t.Overdue(now)
+			if !t.Due.FirstResponse.IsZero() && t.Due.Responded.IsZero() {
+				counts[[2]string{"first_response", state(slices.Contains(over, "first_response"))}]++
+			}
+			if !t.Due.Resolution.IsZero() && t.Status != ticket.StatusSolved && t.Status != ticket.StatusClosed {
+				counts[[2]string{"resolution", state(slices.Contains(over, "resolution"))}]++
+			}
+		}
+		return err
+	})
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(slaDesc, err)
+		return
+	}
+	for _, due := range []string{"first_response", "resolution"} {
+		for _, st := range []string{"due", "overdue"} {
+			ch <- prometheus.MustNewConstMetric(slaDesc, prometheus.GaugeValue, float64(counts[[2]string{due, st}]), due, st)
+		}
+	}
+}
+
+func state(overdue bool) string {
+	if overdue {
+		return "overdue"
+	}
+	return "due"
 }

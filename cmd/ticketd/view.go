@@ -22,9 +22,13 @@ type ticketView struct {
 	Requester ticket.Address  `json:"requester"`
 	Assignee  string          `json:"assignee"`           // the agent's address, "" for nobody
 	Priority  ticket.Priority `json:"priority,omitempty"` // low, normal, high
-	CreatedAt time.Time       `json:"created_at"`
-	UpdatedAt time.Time       `json:"updated_at"`
-	Messages  []messageView   `json:"messages"`
+	// Due are the service-level due times; Overdue those passed now
+	// ("first_response", "resolution").
+	Due       *ticket.Due   `json:"due,omitempty"`
+	Overdue   []string      `json:"overdue"`
+	CreatedAt time.Time     `json:"created_at"`
+	UpdatedAt time.Time     `json:"updated_at"`
+	Messages  []messageView `json:"messages"`
 }
 
 type messageView struct {
@@ -59,7 +63,7 @@ func newTicketView(t ticket.Ticket, msgs []ticket.Message, masked bool) ticketVi
 		mask = func(s string) string { return s }
 	}
 	v := ticketView{ID: t.ID, Subject: mask(t.Subject), Status: t.Status, Requester: t.Requester, Assignee: t.Assignee, Priority: t.Priority,
-		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, Messages: []messageView{}}
+		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, Messages: []messageView{}, Due: t.Due, Overdue: nonNil(t.Overdue(time.Now()))}
 	for _, m := range msgs {
 		mv := messageView{
 			ID: m.ID, Direction: m.Direction, Kind: m.Kind, From: m.From,
