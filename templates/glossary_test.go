@@ -144,12 +144,16 @@ func TestEveryMailInOneLanguage(t *testing.T) {
 		// The operator's alert names a credential, a command and the
 		// server's error: names and words of others.
 		d.Credential, d.Command, d.Error = "m365", "ticketd oauth login m365", "invalid_grant"
+		d.Digest = []ticket.DigestLine{{TicketID: 7, Subject: d.Subject, Due: "first_response", At: d.ReceivedAt, Assignee: "lee@example.test"},
+			{TicketID: 8, Due: "resolution", At: d.ReceivedAt}}
 		if lang == "en" {
 			d.Subject, d.TicketSubject, d.ReplyText, d.CustomerText = "Tax refund question", "[#1234] Tax refund question", "Here is our answer.", "The customer's text"
 			d.Customer.Name, d.CenterName, d.AgentName = "Gildong Hong", "Help Center", "Sangdam Kim"
 			d.Change.By.Name, d.Change.Assignee.Name = "Sangdam Kim", "Sangdam Lee"
 			d.Attachments[0].Filename, d.Tickets[0].Subject = "id.jpg", d.Subject
 		}
+		d.Digest[0].Subject = d.Subject
+		savedReason := d.AckReason
 		for name := range rd.langs[lang] {
 			if name == "failed" {
 				d.Error = "550 5.1.1" // the server's words are quoted as they came
@@ -167,6 +171,7 @@ func TestEveryMailInOneLanguage(t *testing.T) {
 					tcheck(t, err, lang+"/notice "+n.Kind)
 					outs = append(outs, out)
 				}
+				d.AckReason, d.Notice = savedReason, nil
 			} else {
 				out, err := rd.Render(name, lang, d)
 				tcheck(t, err, lang+"/"+name)

@@ -556,6 +556,7 @@ func sampleData() []ticket.TemplateData {
 		AckDue:           time.Unix(0, 0).UTC(),
 		NextOpen:         time.Unix(0, 0).UTC(),
 		FirstResponseDue: time.Unix(0, 0).UTC(),
+		Digest:           []ticket.DigestLine{{TicketID: 1, Subject: "sample", Due: "first_response", At: time.Unix(0, 0).UTC(), Assignee: "a@example.invalid"}, {TicketID: 2, Due: "resolution"}},
 		Closure: &ticket.Closure{Holiday: ticket.Holiday{Date: "1970-01-01", Name: "sample", NameEn: "sample"},
 			From: time.Unix(0, 0).UTC(), To: time.Unix(0, 0).UTC(), Days: 2},
 	}
@@ -566,7 +567,7 @@ func sampleData() []ticket.TemplateData {
 		ticket.ReasonInterval, ticket.ReasonPerHour, ticket.ReasonPerDay, ticket.ReasonLoop}
 	kinds := []string{ticket.NoticeNoAck, ticket.NoticeAckHeld, ticket.NoticeHeldDropped, ticket.NoticeAckCombined, ticket.NoticeUndelivered,
 		ticket.NoticeBounce, ticket.NoticeTooLarge, ticket.NoticeUndownloadable, ticket.NoticeRefused, ticket.NoticeLeftOut,
-		ticket.NoticeFollows, ticket.NoticeCommandError}
+		ticket.NoticeFollows, ticket.NoticeCommandError, ticket.NoticePendingReminded, ticket.NoticePendingSolved}
 	for i, k := range kinds {
 		d := full
 		r := ticket.Reason{Code: reasons[i%len(reasons)], Ago: time.Minute, Count: 1, Until: full.Now, Text: "sample"}

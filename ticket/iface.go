@@ -295,6 +295,8 @@ type TemplateData struct {
 	AckDue    time.Time
 	// Notice is the note ticketd writes on a ticket ("notice").
 	Notice *Notice
+	// Digest are the tickets of a reminder or escalation digest.
+	Digest []DigestLine
 }
 
 // TicketRef names a ticket in a template.

@@ -10,18 +10,20 @@ import (
 // rendered by the "notice" template in the center's language; the fields of
 // Notice each kind uses are listed with it.
 const (
-	NoticeNoAck          = "no_ack"         // Reason: the acknowledgement is not sent at all
-	NoticeAckHeld        = "ack_held"       // Reason, Due, Emails[0]: held back by the rate limits
-	NoticeHeldDropped    = "held_dropped"   // Reason: a held acknowledgement is not sent after all
-	NoticeAckCombined    = "ack_combined"   // Ticket, Emails[0]: acknowledged in one mail with Ticket's
-	NoticeUndelivered    = "undelivered"    // Emails, Subject, Text: a mail of ours was given up
-	NoticeBounce         = "bounce"         // Bounces: a delivery failure report came
-	NoticeTooLarge       = "too_large"      // Size, Limit: only the header was read
-	NoticeUndownloadable = "undownloadable" // Text: only the header was read
-	NoticeRefused        = "refused"        // Ticket, Via, Cause, Text: the mail pointed at Ticket but may not join it
-	NoticeLeftOut        = "left_out"       // Emails, More, Limit: addresses not made participants
-	NoticeFollows        = "follows"        // Ticket: the closed ticket this one continues
-	NoticeCommandError   = "command_error"  // CommandError: an agent's mail kept, not sent
+	NoticeNoAck           = "no_ack"           // Reason: the acknowledgement is not sent at all
+	NoticeAckHeld         = "ack_held"         // Reason, Due, Emails[0]: held back by the rate limits
+	NoticeHeldDropped     = "held_dropped"     // Reason: a held acknowledgement is not sent after all
+	NoticeAckCombined     = "ack_combined"     // Ticket, Emails[0]: acknowledged in one mail with Ticket's
+	NoticeUndelivered     = "undelivered"      // Emails, Subject, Text: a mail of ours was given up
+	NoticeBounce          = "bounce"           // Bounces: a delivery failure report came
+	NoticeTooLarge        = "too_large"        // Size, Limit: only the header was read
+	NoticeUndownloadable  = "undownloadable"   // Text: only the header was read
+	NoticeRefused         = "refused"          // Ticket, Via, Cause, Text: the mail pointed at Ticket but may not join it
+	NoticeLeftOut         = "left_out"         // Emails, More, Limit: addresses not made participants
+	NoticeFollows         = "follows"          // Ticket: the closed ticket this one continues
+	NoticeCommandError    = "command_error"    // CommandError: an agent's mail kept, not sent
+	NoticePendingReminded = "pending_reminded" // the customer was reminded of the pending ticket
+	NoticePendingSolved   = "pending_solved"   // solved after waiting for the customer, with a closing mail
 )
 
 // Notice is a note ticketd writes on a ticket (see the Notice kinds).

@@ -102,6 +102,16 @@ type Config struct {
 	// that long after a ticket opens (0: none).
 	SLAFirstResponse time.Duration
 	SLAResolution    time.Duration
+	// SLARemindBefore is how long (business time) before a due time the
+	// assignee is reminded (0: never); EscalateTo gets the digest of
+	// tickets past a due time ("": nobody). Both only in business hours.
+	SLARemindBefore time.Duration
+	EscalateTo      string
+	// PendingRemindAfter and PendingCloseAfter (business time) follow up
+	// a ticket waiting for the customer: one reminder, then solved with
+	// a closing mail (0: never).
+	PendingRemindAfter time.Duration
+	PendingCloseAfter  time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// OnQueue, if set, is called after a transaction that queued mail has

@@ -31,6 +31,11 @@ func (s *Service) setStatus(t *Ticket, st Status, now time.Time) {
 			d.PausedSince = now
 		}
 	}
+	if st == StatusPending && t.Status != StatusPending {
+		t.PendingSince, t.PendingReminded = now, time.Time{}
+	} else if st != StatusPending {
+		t.PendingSince, t.PendingReminded = time.Time{}, time.Time{}
+	}
 	t.Status = st
 	if st == StatusClosed {
 		t.ClosedAt = now

@@ -81,6 +81,10 @@ type Ticket struct {
 	ClosedAt time.Time `json:"closed_at,omitzero"`
 	// Due are the ticket's service-level due times (nil: no SLA).
 	Due *Due `json:"due,omitempty"`
+	// PendingSince is when the ticket last went pending; PendingReminded
+	// when the customer was reminded since (RunPending).
+	PendingSince    time.Time `json:"pending_since,omitzero"`
+	PendingReminded time.Time `json:"pending_reminded,omitzero"`
 }
 
 // Due are a ticket's service-level due times, in business time
@@ -94,6 +98,12 @@ type Due struct {
 	// stops while the customer is asked, and the due time moves on by the
 	// business time it waited.
 	PausedSince time.Time `json:"paused_since,omitzero"`
+	// When each due time was in a reminder and in an escalation digest
+	// (each at most once).
+	RemindedFirst       time.Time `json:"reminded_first,omitzero"`
+	EscalatedFirst      time.Time `json:"escalated_first,omitzero"`
+	RemindedResolution  time.Time `json:"reminded_resolution,omitzero"`
+	EscalatedResolution time.Time `json:"escalated_resolution,omitzero"`
 }
 
 // Overdue lists the due times t has passed at now: "first_response" until

@@ -69,6 +69,7 @@ type adminReply struct {
 	Erasure      *ticket.Erasure      `json:"erasure,omitempty"`
 	Export       *ticket.Export       `json:"export,omitempty"`
 	Purge        *ticket.Purge        `json:"purge,omitempty"`
+	Pending      *ticket.PendingRun   `json:"pending,omitempty"`
 	ExportRaw    map[uint64][]byte    `json:"export_raw,omitempty"`
 }
 
@@ -304,6 +305,9 @@ func (b localBackend) Admin(_ context.Context, op adminOp) (adminReply, error) {
 			b.d.log.Warn("privacy: a requester's data exported", "address", ticket.AddressDigest(op.Email), "tickets", len(x.Tickets), "who", op.Who)
 		}
 		return adminReply{Export: &x, ExportRaw: x.Raw}, err
+	case "pending run":
+		p, err := svc.RunPending(op.DryRun)
+		return adminReply{Pending: &p}, err
 	case "privacy purge":
 		p, err := b.d.purge(op.DryRun)
 		return adminReply{Purge: &p}, err

@@ -42,6 +42,11 @@ func opsCommands() []command {
 				privacyFlags(c, fs)
 				fs.StringVar(&c.out, "out", "", "directory to write into (created)")
 			}},
+		{name: "pending run", args: "[--dry-run] [--json]", help: "follow up the tickets waiting for the customer now (pending.*; it also runs on sla.schedule)", run: cmdPendingRun,
+			flags: func(c *cli, fs *flag.FlagSet) {
+				jsonFlag(c, fs)
+				fs.BoolVar(&c.dryRun, "dry-run", false, "only say what would be sent")
+			}},
 		{name: "privacy purge", args: "[--dry-run] [--json]", help: "apply privacy.retention now: purge old raw mail, anonymise old closed tickets (audited)", run: cmdPrivacyPurge,
 			flags: func(c *cli, fs *flag.FlagSet) {
 				jsonFlag(c, fs)
@@ -278,6 +283,32 @@ func cmdPrivacyExport(c *cli) int {
 	}
 	fmt.Fprintf(c.stdout, "exported %d ticket(s) and %d mail(s) of %s into %s (export.json and .eml files, mode 0600)\n",
 		len(out.Export.Tickets), files, c.requester, c.out)
+	return exitOK
+}
+
+// cmdPendingRun runs the pending follow-up once.
+func cmdPendingRun(c *cli) int {
+	_, b, code := c.open()
+	if b == nil {
+		return code
+	}
+	defer b.Close()
+	out, err := b.Admin(c.ctx, adminOp{List: "pending", Op: "run", DryRun: c.dryRun})
+	if err != nil {
+		return c.fail("pending run: %v", err)
+	}
+	if c.asJSON {
+		return c.printJSON(out.Pending)
+	}
+	p := out.Pending
+	switch {
+	case p.Closed:
+		fmt.Fprintln(c.stdout, "the center is closed now: nothing is sent outside business hours")
+	case p.DryRun:
+		fmt.Fprintf(c.stdout, "would remind %v and solve %v (dry run, nothing sent)\n", p.Reminded, p.Solved)
+	default:
+		fmt.Fprintf(c.stdout, "reminded %v, solved %v, held by the automatic-mail limits %v\n", p.Reminded, p.Solved, p.Held)
+	}
 	return exitOK
 }
 

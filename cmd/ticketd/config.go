@@ -45,12 +45,23 @@ type Config struct {
 	Outbox    OutboxConfig    `yaml:"outbox"`
 	Privacy   PrivacyConfig   `yaml:"privacy"`
 	SLA       SLAConfig       `yaml:"sla"`
+	Pending   PendingConfig   `yaml:"pending"`
 }
 
 // SLAConfig are the service levels, in business time.
 type SLAConfig struct {
 	FirstResponse  Duration `yaml:"first_response" default:"8h"`
 	ResolutionDays int      `yaml:"resolution_days" default:"5"`
+	RemindBefore   Duration `yaml:"remind_before" default:"1h"`
+	EscalateTo     string   `yaml:"escalate_to"`
+	Schedule       string   `yaml:"schedule" default:"*/15 * * * *"`
+}
+
+// PendingConfig follows up tickets waiting for the customer, in business
+// days.
+type PendingConfig struct {
+	RemindAfterDays int `yaml:"remind_after_days" default:"3"`
+	CloseAfterDays  int `yaml:"close_after_days" default:"7"`
 }
 
 // LogConfig selects the log format and level.

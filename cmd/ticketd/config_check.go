@@ -357,9 +357,26 @@ func (k *checker) center() {
 	if sla.ResolutionDays < 0 {
 		k.bad("sla.resolution_days", "must not be negative (0: none)")
 	}
-	t.SLAFirstResponse = time.Duration(sla.FirstResponse)
-	if t.Hours.Close > t.Hours.Open {
-		t.SLAResolution = time.Duration(sla.ResolutionDays) * (t.Hours.Close - t.Hours.Open)
+	t.SLAFirstResponse, t.SLARemindBefore = time.Duration(sla.FirstResponse), time.Duration(sla.RemindBefore)
+	if a := strings.TrimSpace(sla.EscalateTo); a != "" {
+		if p, err := mail.ParseAddress(a); err != nil {
+			k.bad("sla.escalate_to", "not an address: %v", err)
+		} else {
+			t.EscalateTo = p.Address
+		}
+	}
+	if _, err := cronParser().Parse(sla.Schedule); sla.Schedule != "" && err != nil {
+		k.bad("sla.schedule", "%v (want a 5-field cron spec such as \"*/15 * * * *\")", err)
+	}
+	pd := k.c.Pending
+	if pd.RemindAfterDays < 0 || pd.CloseAfterDays < 0 {
+		k.bad("pending", "remind_after_days and close_after_days must not be negative (0: never)")
+	} else if pd.CloseAfterDays > 0 && pd.RemindAfterDays >= pd.CloseAfterDays {
+		k.bad("pending.remind_after_days", "must be less than pending.close_after_days (%d), or 0", pd.CloseAfterDays)
+	}
+	if day := t.Hours.Close - t.Hours.Open; day > 0 {
+		t.SLAResolution = time.Duration(sla.ResolutionDays) * day
+		t.PendingRemindAfter, t.PendingCloseAfter = time.Duration(pd.RemindAfterDays)*day, time.Duration(pd.CloseAfterDays)*day
 	}
 }
 

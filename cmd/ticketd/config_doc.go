@@ -70,6 +70,20 @@ tickets list --overdue shows the ones past due; the acknowledgement of an
 inquiry in hours says by when the answer comes. 0: none.`,
 		"sla.first_response":  `Business hours until the first answer is due (8h: one working day).`,
 		"sla.resolution_days": `Business days until the ticket should be solved.`,
+		"sla.remind_before": `The assignee (or the agents, or notify.address) gets one digest of the
+tickets due within this much business time (0: no reminders).`,
+		"sla.escalate_to": `An address that gets one digest of the tickets past a due time (each
+ticket once per due time); empty: no escalation.`,
+		"sla.schedule": `When reminders, escalations and the pending follow-up are looked at
+(cron, in timezone); they are sent in business hours only, so what came
+due at night goes out at the next opening.`,
+		"pending": `Tickets waiting for the customer (#pending): after remind_after_days
+business days one reminder to the customer, after close_after_days the
+ticket is solved with a closing mail, unless the customer wrote
+meanwhile. Automatic mail, under its rate limits, noted on the ticket.
+ticketd pending run --dry-run shows what would happen. 0: never.`,
+		"pending.remind_after_days": ``,
+		"pending.close_after_days":  ``,
 		"privacy": `Personal data (주민등록번호, card, account, phone, passport and driver's
 licence numbers) is found in every mail and masked wherever it leaves the
 database: notifications, the CLI and its JSON, the admin API and the logs

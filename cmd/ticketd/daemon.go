@@ -220,6 +220,11 @@ func (d *daemon) serve(ctx context.Context) error {
 		}
 		d.log.Info("mailbox scheduled", "mailbox", p.Name(), "schedule", p.schedule, "timezone", d.s.Loc.String())
 	}
+	if sched := d.s.Config.SLA.Schedule; sched != "" {
+		if _, err := c.AddFunc(sched, d.followUp); err != nil {
+			return fmt.Errorf("sla.schedule %q: %w", sched, err)
+		}
+	}
 	if r := d.s.Config.Privacy.Retention; r.Schedule != "" && (r.RawAfterClose > 0 || r.AnonymiseAfterClose > 0) {
 		if _, err := c.AddFunc(r.Schedule, func() { d.purge(false) }); err != nil {
 			return fmt.Errorf("privacy.retention.schedule %q: %w", r.Schedule, err)
@@ -325,6 +330,21 @@ func (d *daemon) watch(ctx context.Context, p *poller) {
 		}
 	})
 	wg.Wait()
+}
+
+// followUp sends the SLA reminders and escalations and follows up the
+// pending tickets (both in business hours only), and logs what it did.
+func (d *daemon) followUp() {
+	if r, err := d.svc.Remind(false); err != nil {
+		d.log.Error("sla: reminders failed; they are tried at the next run", "err", err)
+	} else if r.Digests > 0 {
+		d.log.Info("sla: digests queued", "reminded", r.Reminded, "escalated", r.Escalated, "digests", r.Digests)
+	}
+	if p, err := d.svc.RunPending(false); err != nil {
+		d.log.Error("pending: the follow-up failed; it is tried at the next run", "err", err)
+	} else if len(p.Reminded)+len(p.Solved)+len(p.Held) > 0 {
+		d.log.Info("pending: tickets followed up", "reminded", p.Reminded, "solved", p.Solved, "held_by_rate_limits", p.Held)
+	}
 }
 
 // purge applies privacy.retention (see ticket.Service.Purge), logs what it
