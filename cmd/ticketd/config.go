@@ -100,6 +100,7 @@ type CenterConfig struct {
 	// Holidays are the center's own closed days.
 	PublicHolidays string   `yaml:"public_holidays" default:"kr"`
 	Holidays       []string `yaml:"holidays" default:"[]"`
+	HolidaysICS    string   `yaml:"holidays_ics"`
 	Footer         []string `yaml:"footer" default:"[]"`
 }
 

@@ -312,6 +312,15 @@ func (k *checker) center() {
 	default:
 		k.bad("center.public_holidays", "want kr or none, got %q", c.PublicHolidays)
 	}
+	if c.HolidaysICS != "" {
+		hs, err := icsHolidays(k.rel(c.HolidaysICS), k.s.Loc)
+		if err != nil {
+			k.bad("center.holidays_ics", "%v", err)
+		}
+		for _, h := range hs {
+			t.Hours.Holidays[h.Date] = h
+		}
+	}
 	for i, h := range c.Holidays {
 		key := fmt.Sprintf("center.holidays[%d]", i)
 		days, name, _ := strings.Cut(strings.TrimSpace(h), " ")

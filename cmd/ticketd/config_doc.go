@@ -119,6 +119,8 @@ public holidays with 대체공휴일 and election days, 2024-2030) or none.`,
 휴무, 2027-01-02..2027-01-03 시스템 점검): 임시공휴일 the government declares,
 the center's own closures. They show in ticketd hours and in the
 acknowledgement ("… 휴무이므로 … 부터 답변드리겠습니다").`,
+		"center.holidays_ics": `An iCalendar file of more closed days (a holiday calendar exported as
+.ics): every day each event covers, named by its SUMMARY.`,
 		"center.phone": `The center's main telephone number (대표전화), shown in the footer of
 every mail it sends; empty: none.`,
 		"center.footer": `Lines for the footer of the center's mails, each shown as written: its

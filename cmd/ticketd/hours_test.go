@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -70,5 +71,33 @@ func TestOverdueList(t *testing.T) {
 	}
 	if code, _, errs := s.ticketd(t, nil, "tickets", "list", "--due-before", "soon"); code == 0 || !strings.Contains(errs, "--due-before") {
 		t.Fatalf("a bad --due-before: exit %d %s", code, errs)
+	}
+}
+
+// TestHolidaysFromICS: center.holidays_ics adds the days of an iCalendar
+// file's events (all-day, DTEND not included), named by their SUMMARY; a
+// broken file is a config error naming the key.
+func TestHolidaysFromICS(t *testing.T) {
+	s := newStack(t, "")
+	ics := filepath.Join(s.dir, "closed.ics")
+	writeFile(t, ics, "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n"+
+		"BEGIN:VEVENT\r\nUID:1@test\r\nDTSTAMP:20260101T000000Z\r\nDTSTART;VALUE=DATE:20261229\r\nDTEND;VALUE=DATE:20261231\r\nSUMMARY:연말 시스템 점검\r\nEND:VEVENT\r\n"+
+		"BEGIN:VEVENT\r\nUID:2@test\r\nDTSTAMP:20260101T000000Z\r\nDTSTART;VALUE=DATE:20270104\r\nSUMMARY:시무식\r\nEND:VEVENT\r\n"+
+		"END:VCALENDAR\r\n")
+	cfg := readFile(t, s.cfg)
+	writeFile(t, s.cfg, strings.Replace(cfg, "address: support@example.test}", "address: support@example.test, holidays_ics: "+ics+"}", 1))
+	code, out, errs := s.ticketd(t, nil, "hours", "--from", "2026-12-28", "--days", "8")
+	if code != 0 {
+		t.Fatalf("hours: exit %d %s", code, errs)
+	}
+	for _, want := range []string{"2026-12-28  월    09:00-18:00", "2026-12-29  화    휴무: 연말 시스템 점검", "2026-12-30  수    휴무: 연말 시스템 점검",
+		"2026-12-31  목    09:00-18:00", "2027-01-01  금    휴무: 신정", "2027-01-04  월    휴무: 시무식"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("hours lacks %q:\n%s", want, out)
+		}
+	}
+	writeFile(t, ics, "BEGIN:VCALENDAR\r\nnot a calendar")
+	if code, _, errs := s.ticketd(t, nil, "check-config"); code == 0 || !strings.Contains(errs, "center.holidays_ics") {
+		t.Fatalf("a broken .ics: exit %d %s", code, errs)
 	}
 }
