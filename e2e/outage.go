@@ -57,7 +57,17 @@ func (s *Stack) KillDovecot() error {
 // StartDovecot starts the stack's Dovecot again with its configuration and
 // data, and waits until IMAP answers.
 func (s *Stack) StartDovecot() error {
-	if err := s.daemon("dovecot", "-c", s.env["MAILSTACK_DOVECOT_CONF"]); err != nil {
+	// Killed children may hold the listening sockets a moment longer
+	// (they inherit them from the master), and Dovecot refuses to start
+	// while one answers ("Socket already exists"): try again for a while.
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		err = s.daemon("dovecot", "-c", s.env["MAILSTACK_DOVECOT_CONF"])
+		if err == nil || !strings.Contains(err.Error(), "already running") || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
 		return err
 	}
 	return s.waitPort(s.IMAPPort, true)

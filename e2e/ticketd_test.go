@@ -21,10 +21,14 @@ import (
 )
 
 // buildTicketd builds the ticketd binary into a temporary directory.
-func buildTicketd(t *testing.T, root string) string {
+func buildTicketd(t *testing.T, root string, tags ...string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "ticketd")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/ticketd")
+	args := []string{"build", "-o", bin}
+	if len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
+	}
+	cmd := exec.Command("go", append(args, "./cmd/ticketd")...)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)

@@ -100,6 +100,7 @@ func wire(s *Settings, log *slog.Logger, db *store.DB) (*daemon, error) {
 	// up when they run.
 	oc := s.Outbox
 	oc.OnResult, oc.OnAlert, oc.Attachments = d.metrics.sendResult, d.metrics.alert, mailbox.Attachments(log)
+	oc.Now = clock()
 	oc.Refuse = func(addr string) string { return d.svc.NeverSend(addr) }
 	oc.Protected = func(addr string) bool { return d.svc.Protected(addr) }
 	oc.OnFailed = func(tx ticket.Tx, o ticket.Outgoing, reason string) error { return d.svc.DeliveryFailed(tx, o, reason) }
@@ -108,6 +109,7 @@ func wire(s *Settings, log *slog.Logger, db *store.DB) (*daemon, error) {
 	}
 	tc := s.Ticket
 	tc.Signer, tc.OnQueue, tc.OnAlert = signer, d.outbox.Wake, d.metrics.alert
+	tc.Now = clock()
 	tc.ReplyHTML, tc.Record = mailbox.AuthorHTML, smtp.Record
 	if d.svc, err = ticket.NewService(watchStore{Store: db}, render, tc, log); err != nil {
 		return nil, err
