@@ -44,7 +44,7 @@ func (s *Service) Remind(dryRun bool) (Reminders, error) {
 		return out, nil
 	}
 	queued := false
-	err := s.store.Update(func(tx Tx) error {
+	err := s.update(dryRun, func(tx Tx) error {
 		ts, err := tx.Tickets(TicketFilter{})
 		if err != nil {
 			return err
@@ -116,14 +116,8 @@ func (s *Service) Remind(dryRun bool) (Reminders, error) {
 			out.Recipients++
 		}
 		queued = out.Digests > 0
-		if dryRun {
-			return errDryRun
-		}
 		return nil
 	})
-	if errors.Is(err, errDryRun) {
-		err = nil
-	}
 	if err != nil {
 		return Reminders{}, fmt.Errorf("ticket: remind: %w", err)
 	}
@@ -131,6 +125,24 @@ func (s *Service) Remind(dryRun bool) (Reminders, error) {
 		s.cfg.OnQueue()
 	}
 	return out, nil
+}
+
+// update runs fn in a transaction; with dryRun it is rolled back, so fn
+// reports what it would do and changes nothing.
+func (s *Service) update(dryRun bool, fn func(tx Tx) error) error {
+	err := s.store.Update(func(tx Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		if dryRun {
+			return errDryRun
+		}
+		return nil
+	})
+	if errors.Is(err, errDryRun) {
+		return nil
+	}
+	return err
 }
 
 // dueRef is one due time of a ticket, with its records.
@@ -203,7 +215,7 @@ func (s *Service) RunPending(dryRun bool) (PendingRun, error) {
 		return out, nil
 	}
 	queued := false
-	err := s.store.Update(func(tx Tx) error {
+	err := s.update(dryRun, func(tx Tx) error {
 		ts, err := tx.Tickets(TicketFilter{Status: StatusPending})
 		if err != nil {
 			return err
@@ -262,14 +274,8 @@ func (s *Service) RunPending(dryRun bool) (PendingRun, error) {
 				return err
 			}
 		}
-		if dryRun {
-			return errDryRun
-		}
 		return nil
 	})
-	if errors.Is(err, errDryRun) {
-		err = nil
-	}
 	if err != nil {
 		return PendingRun{}, fmt.Errorf("ticket: pending: %w", err)
 	}

@@ -58,18 +58,22 @@ func kstHours(t *testing.T) Hours {
 	return h
 }
 
+// kstAt is "2006-01-02 15:04" in h's zone.
+func kstAt(t *testing.T, h Hours, s string) time.Time {
+	t.Helper()
+	v, err := time.ParseInLocation("2006-01-02 15:04", s, h.Loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 // TestNextOpenAndClosure: when the center answers, and why it is closed:
 // on 추석 eve, on a holiday weekend, at night, on a plain weekend and in
 // hours.
 func TestNextOpenAndClosure(t *testing.T) {
 	h := kstHours(t)
-	at := func(s string) time.Time {
-		v, err := time.ParseInLocation("2006-01-02 15:04", s, h.Loc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	at := func(s string) time.Time { return kstAt(t, h, s) }
 	cases := []struct {
 		now, next, closure string
 		days               int
@@ -128,13 +132,7 @@ func TestNextOpenProperties(t *testing.T) {
 // added.
 func TestBusinessTime(t *testing.T) {
 	h := kstHours(t)
-	at := func(s string) time.Time {
-		v, err := time.ParseInLocation("2006-01-02 15:04", s, h.Loc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	at := func(s string) time.Time { return kstAt(t, h, s) }
 	for _, c := range []struct {
 		from string
 		add  time.Duration

@@ -58,7 +58,7 @@ func (s *Service) Erase(email, who, reason string, dryRun bool) (Erasure, error)
 		return Erasure{}, fmt.Errorf("ticket: erase: %w", err)
 	}
 	var out Erasure
-	err := s.store.Update(func(tx Tx) error {
+	err := s.update(dryRun, func(tx Tx) error {
 		out = Erasure{DryRun: dryRun, Tickets: []uint64{}}
 		ts, err := ticketsOf(tx, email)
 		if err != nil {
@@ -89,14 +89,11 @@ func (s *Service) Erase(email, who, reason string, dryRun bool) (Erasure, error)
 			}
 		}
 		if dryRun {
-			return errDryRun
+			return nil
 		}
 		return tx.AddAudit(&AuditRecord{At: s.cfg.Now().UTC(), Who: who, Action: AuditErase, Reason: reason,
 			Detail: fmt.Sprintf("%s: %d ticket(s) %v, %d message(s), %d raw mail(s) purged", AddressDigest(email), len(out.Tickets), out.Tickets, out.Messages, out.Raw)})
 	})
-	if errors.Is(err, errDryRun) {
-		err = nil
-	}
 	if err != nil {
 		return Erasure{}, fmt.Errorf("ticket: erase: %w", err)
 	}
