@@ -166,3 +166,48 @@ func TestBusinessTime(t *testing.T) {
 		}
 	}
 }
+
+// A lunch break and a day of other hours: the clock stops over lunch,
+// the center opens again after it, and on the special day it keeps that
+// day's hours; the properties hold with both.
+func TestBreaksAndSpecialDays(t *testing.T) {
+	h := kstHours(t)
+	h.Breaks = []Span{{12 * time.Hour, 13 * time.Hour}}
+	h.Special = map[string][]Span{"2026-12-24": {{9 * time.Hour, 13 * time.Hour}}}
+	at := func(s string) time.Time { return kstAt(t, h, s) }
+	if h.OpenAt(at("2026-12-01 12:30")) || !h.OpenAt(at("2026-12-01 13:00")) || h.Span() != "09:00-12:00, 13:00-18:00" {
+		t.Fatalf("lunch: open at 12:30 %v, at 13:00 %v, span %q", h.OpenAt(at("2026-12-01 12:30")), h.OpenAt(at("2026-12-01 13:00")), h.Span())
+	}
+	for _, c := range []struct {
+		from string
+		add  time.Duration
+		want string
+	}{
+		{"2026-12-01 11:00", 2 * time.Hour, "2026-12-01 14:00"},
+		{"2026-12-01 12:30", time.Hour, "2026-12-01 14:00"},
+		{"2026-12-24 11:00", 3 * time.Hour, "2026-12-28 10:00"}, // 2h on the short day, 성탄절, a weekend
+	} {
+		if got := h.AddBusiness(at(c.from), c.add); !got.Equal(at(c.want)) {
+			t.Errorf("%s + %s: %s, want %s", c.from, c.add, got.Format("2006-01-02 15:04"), c.want)
+		}
+	}
+	if got := h.NextOpen(at("2026-12-01 12:10")); !got.Equal(at("2026-12-01 13:00")) {
+		t.Errorf("next opening after lunch: %s", got)
+	}
+	r := rand.New(rand.NewPCG(3, 3))
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, h.Loc)
+	for range 500 {
+		from := start.Add(time.Duration(r.Int64N(int64(365 * 24 * time.Hour))))
+		d := time.Duration(r.Int64N(int64(40 * time.Hour)))
+		due := h.AddBusiness(from, d)
+		if due.Before(from) || h.BusinessBetween(from, due) != d {
+			t.Fatalf("%s + %s = %s (business between %s)", from, d, due, h.BusinessBetween(from, due))
+		}
+	}
+	if _, err := ParseSpans("09:00-12:00, 11:00-18:00"); err == nil {
+		t.Error("overlapping spans parsed")
+	}
+	if sp, err := ParseSpans("09:00-12:00, 13:00-18:00"); err != nil || JoinSpans(sp) != "09:00-12:00, 13:00-18:00" {
+		t.Errorf("spans: %v %v", sp, err)
+	}
+}

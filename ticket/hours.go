@@ -6,16 +6,28 @@ import (
 	"time"
 )
 
-// Hours are the center's opening hours: the same span on each listed weekday.
+// Hours are the center's opening hours: the same span on each listed
+// weekday, less the daily breaks, with days of other hours and closed days.
 type Hours struct {
 	Days  []time.Weekday
 	Open  time.Duration // since midnight
 	Close time.Duration // since midnight
 	Loc   *time.Location
+	// Breaks are closed spans inside every open day (a lunch break).
+	Breaks []Span
+	// Special are days with other hours than their weekday's, by date
+	// ("2006-01-02" in Loc); no spans: closed.
+	Special map[string][]Span
 	// Holidays are the days closed, by date ("2006-01-02" in Loc): the
 	// public holidays (KoreanHolidays) and the center's own.
 	Holidays map[string]Holiday
 }
+
+// Span is an open span of a day, from Open to Close (since midnight).
+type Span struct{ Open, Close time.Duration }
+
+// String is "09:00-12:00".
+func (s Span) String() string { return clock(s.Open) + "-" + clock(s.Close) }
 
 // HolidayOn returns the holiday of t's day in Loc, if it is one.
 func (h Hours) HolidayOn(t time.Time) (Holiday, bool) {
@@ -23,23 +35,73 @@ func (h Hours) HolidayOn(t time.Time) (Holiday, bool) {
 	return hd, ok
 }
 
-// OpenAt reports whether t falls inside the hours on a day that is no
-// holiday.
-func (h Hours) OpenAt(t time.Time) bool {
-	if h.Loc != nil {
-		t = t.In(h.Loc)
+// SpansOn returns the open spans of t's day in Loc, in order: its special
+// hours if it has them, none on a holiday or a weekday that is not open,
+// else the daily span less the breaks.
+func (h Hours) SpansOn(t time.Time) []Span {
+	t = t.In(h.location())
+	date := t.Format(time.DateOnly)
+	if sp, ok := h.Special[date]; ok {
+		return sp
 	}
-	if _, ok := h.HolidayOn(t); ok {
-		return false
+	if _, ok := h.Holidays[date]; ok {
+		return nil
 	}
-	day := false
 	for _, d := range h.Days {
 		if d == t.Weekday() {
-			day = true
+			return h.regular()
 		}
 	}
-	since := time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute
-	return day && since >= h.Open && since < h.Close
+	return nil
+}
+
+// regular is the daily span less the breaks.
+func (h Hours) regular() []Span {
+	if h.Close <= h.Open {
+		return nil
+	}
+	spans := []Span{{h.Open, h.Close}}
+	for _, b := range h.Breaks {
+		var next []Span
+		for _, s := range spans {
+			if b.Close <= s.Open || b.Open >= s.Close {
+				next = append(next, s)
+				continue
+			}
+			if b.Open > s.Open {
+				next = append(next, Span{s.Open, b.Open})
+			}
+			if b.Close < s.Close {
+				next = append(next, Span{b.Close, s.Close})
+			}
+		}
+		spans = next
+	}
+	return spans
+}
+
+// midnight is the start of t's day in Loc.
+func (h Hours) midnight(t time.Time) time.Time {
+	t = t.In(h.location())
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, h.location())
+}
+
+// spanEnd returns the end of the open span t is in, if it is in one.
+func (h Hours) spanEnd(t time.Time) (time.Time, bool) {
+	day := h.midnight(t)
+	since := t.Sub(day)
+	for _, s := range h.SpansOn(t) {
+		if since >= s.Open && since < s.Close {
+			return day.Add(s.Close), true
+		}
+	}
+	return time.Time{}, false
+}
+
+// OpenAt reports whether t falls inside an open span of its day.
+func (h Hours) OpenAt(t time.Time) bool {
+	_, ok := h.spanEnd(t)
+	return ok
 }
 
 // maxClosedDays bounds the search for the next opening: a calendar with
@@ -49,23 +111,17 @@ const maxClosedDays = 60
 // NextOpen is t when the center is open at t, else when it opens next
 // (the zero time for hours that never open).
 func (h Hours) NextOpen(t time.Time) time.Time {
-	loc := h.location()
-	t = t.In(loc)
+	t = t.In(h.location())
 	if h.OpenAt(t) {
 		return t
 	}
-	if h.Close <= h.Open || len(h.Days) == 0 {
-		return time.Time{}
-	}
-	day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc)
+	day := h.midnight(t)
 	for i := 0; i <= maxClosedDays; i++ {
 		d := day.AddDate(0, 0, i)
-		open := d.Add(h.Open)
-		if open.Before(t) {
-			continue
-		}
-		if h.OpenAt(open) {
-			return open
+		for _, s := range h.SpansOn(d) {
+			if open := d.Add(s.Open); !open.Before(t) {
+				return open
+			}
 		}
 	}
 	return time.Time{}
@@ -78,17 +134,15 @@ func (h Hours) AddBusiness(t time.Time, d time.Duration) time.Time {
 	if d <= 0 {
 		return t
 	}
-	loc := h.location()
 	cur := h.NextOpen(t)
-	for i := 0; i < 20000 && !cur.IsZero(); i++ {
-		cur = cur.In(loc)
-		closeAt := time.Date(cur.Year(), cur.Month(), cur.Day(), 0, 0, 0, 0, loc).Add(h.Close)
-		left := closeAt.Sub(cur)
-		if d <= left {
+	for i := 0; i < 40000 && !cur.IsZero(); i++ {
+		end, _ := h.spanEnd(cur)
+		if left := end.Sub(cur); d <= left {
 			return cur.Add(d)
+		} else {
+			d -= left
 		}
-		d -= left
-		cur = h.NextOpen(closeAt)
+		cur = h.NextOpen(end)
 	}
 	return time.Time{}
 }
@@ -97,16 +151,14 @@ func (h Hours) AddBusiness(t time.Time, d time.Duration) time.Time {
 // when b is not after a).
 func (h Hours) BusinessBetween(a, b time.Time) time.Duration {
 	var total time.Duration
-	loc := h.location()
 	cur := h.NextOpen(a)
-	for i := 0; i < 20000 && !cur.IsZero() && cur.Before(b); i++ {
-		cur = cur.In(loc)
-		closeAt := time.Date(cur.Year(), cur.Month(), cur.Day(), 0, 0, 0, 0, loc).Add(h.Close)
-		if b.Before(closeAt) {
+	for i := 0; i < 40000 && !cur.IsZero() && cur.Before(b); i++ {
+		end, _ := h.spanEnd(cur)
+		if b.Before(end) {
 			return total + b.Sub(cur)
 		}
-		total += closeAt.Sub(cur)
-		cur = h.NextOpen(closeAt)
+		total += end.Sub(cur)
+		cur = h.NextOpen(end)
 	}
 	return total
 }
@@ -152,9 +204,47 @@ func (h Hours) location() *time.Location {
 	return h.Loc
 }
 
-// Span formats the daily span as "09:00-18:00".
+// Span formats the daily spans, breaks left out: "09:00-18:00" or
+// "09:00-12:00, 13:00-18:00".
 func (h Hours) Span() string {
-	return clock(h.Open) + "-" + clock(h.Close)
+	return JoinSpans(h.regular())
+}
+
+// JoinSpans formats spans as "09:00-12:00, 13:00-18:00".
+func JoinSpans(spans []Span) string {
+	parts := make([]string, len(spans))
+	for i, sp := range spans {
+		parts[i] = sp.String()
+	}
+	return strings.Join(parts, ", ")
+}
+
+// ParseSpans parses "09:00-12:00, 13:00-18:00": spans in order, each
+// closing after it opens, none overlapping the one before.
+func ParseSpans(s string) ([]Span, error) {
+	var out []Span
+	for _, part := range strings.Split(s, ",") {
+		a, b, ok := strings.Cut(strings.TrimSpace(part), "-")
+		if !ok {
+			return nil, fmt.Errorf("want HH:MM-HH:MM, got %q", part)
+		}
+		open, err := ParseClock(a)
+		if err != nil {
+			return nil, err
+		}
+		close, err := ParseClock(b)
+		if err != nil {
+			return nil, err
+		}
+		if close <= open {
+			return nil, fmt.Errorf("%q closes before it opens", part)
+		}
+		if n := len(out); n > 0 && open < out[n-1].Close {
+			return nil, fmt.Errorf("%q overlaps the span before it", part)
+		}
+		out = append(out, Span{open, close})
+	}
+	return out, nil
 }
 
 // IsWeekdays reports whether the days are exactly Monday to Friday.

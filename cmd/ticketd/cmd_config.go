@@ -5,10 +5,10 @@ package main
 import (
 	"flag"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/ticketd/ticketd/templates"
+	"github.com/ticketd/ticketd/ticket"
 )
 
 // configCommands check and explain the configuration.
@@ -62,6 +62,7 @@ type calendarDay struct {
 	Open    string `json:"open,omitempty"` // "09:00-18:00"; "" when closed
 	Closed  string `json:"closed,omitempty"`
 	Holiday string `json:"holiday,omitempty"`
+	Special bool   `json:"special,omitempty"` // other hours than the weekday's
 }
 
 // cmdHours prints the calendar from --from for --days days.
@@ -87,16 +88,18 @@ func cmdHours(c *cli) int {
 	for i := range c.days {
 		d := start.AddDate(0, 0, i)
 		cd := calendarDay{Date: d.Format(time.DateOnly), Weekday: templates.WeekdayName(lang, d.Weekday())}
+		spans := h.SpansOn(d)
+		_, special := h.Special[cd.Date]
 		switch hd, isHoliday := h.HolidayOn(d); {
+		case len(spans) > 0:
+			cd.Open, cd.Special = ticket.JoinSpans(spans), special
 		case isHoliday:
 			cd.Closed, cd.Holiday = "holiday", hd.Name
 			if templates.IsEnglish(lang) {
 				cd.Holiday = hd.NameEn
 			}
-		case !slices.Contains(h.Days, d.Weekday()):
-			cd.Closed = "weekly"
 		default:
-			cd.Open = h.Span()
+			cd.Closed = "weekly"
 		}
 		days = append(days, cd)
 	}
@@ -107,6 +110,9 @@ func cmdHours(c *cli) int {
 	rows := [][]string{{term("hours_date"), term("hours_day"), term("hours_open")}}
 	for _, d := range days {
 		what := d.Open
+		if d.Special {
+			what += " (" + term("hours_special") + ")"
+		}
 		switch d.Closed {
 		case "holiday":
 			what = term("hours_holiday") + ": " + d.Holiday

@@ -106,9 +106,11 @@ type CenterConfig struct {
 
 // HoursConfig are the opening hours.
 type HoursConfig struct {
-	Days  string `yaml:"days" default:"mon-fri"`
-	Open  string `yaml:"open" default:"09:00"`
-	Close string `yaml:"close" default:"18:00"`
+	Days    string   `yaml:"days" default:"mon-fri"`
+	Open    string   `yaml:"open" default:"09:00"`
+	Close   string   `yaml:"close" default:"18:00"`
+	Breaks  []string `yaml:"breaks" default:"[]"`
+	Special []string `yaml:"special" default:"[]"`
 }
 
 // PrivacyConfig is how personal data is handled.

@@ -359,6 +359,31 @@ func (k *checker) center() {
 	} else if t.Hours.Close <= t.Hours.Open {
 		k.bad("center.hours.close", "must be after center.hours.open")
 	}
+	for i, b := range c.Hours.Breaks {
+		sp, err := ticket.ParseSpans(b)
+		if err != nil {
+			k.bad(fmt.Sprintf("center.hours.breaks[%d]", i), "%v", err)
+			continue
+		}
+		t.Hours.Breaks = append(t.Hours.Breaks, sp...)
+	}
+	for i, sd := range c.Hours.Special {
+		key := fmt.Sprintf("center.hours.special[%d]", i)
+		date, spans, _ := strings.Cut(strings.TrimSpace(sd), " ")
+		if _, err := time.Parse(time.DateOnly, date); err != nil {
+			k.bad(key, "want \"2026-12-24 09:00-13:00\", got %q", sd)
+			continue
+		}
+		sp, err := ticket.ParseSpans(spans)
+		if err != nil {
+			k.bad(key, "%v", err)
+			continue
+		}
+		if t.Hours.Special == nil {
+			t.Hours.Special = map[string][]ticket.Span{}
+		}
+		t.Hours.Special[date] = sp
+	}
 	sla := k.c.SLA
 	if sla.FirstResponse < 0 {
 		k.bad("sla.first_response", "must not be negative (0: none)")

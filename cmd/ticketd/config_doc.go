@@ -63,6 +63,12 @@ open right now).`,
 		"center.hours.days":  `A list or ranges of sun mon tue wed thu fri sat.`,
 		"center.hours.open":  ``,
 		"center.hours.close": ``,
+		"center.hours.breaks": `Closed spans inside every open day, e.g. ["12:00-13:00"] for a lunch
+break: the SLA clock stops and the acknowledgement says the center opens
+after it.`,
+		"center.hours.special": `Days with other hours than their weekday's, each "DATE SPANS"
+("2026-12-24 09:00-13:00", "2027-01-02 10:00-12:00, 13:00-16:00"); a day
+closed for good is a center.holidays entry, with its name.`,
 		"sla": `Service levels, counted in business time (center.hours less the
 holidays): a ticket's first answer and its resolution are due that long
 after it opens; the resolution clock stops while a ticket is pending.

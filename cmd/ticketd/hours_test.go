@@ -13,14 +13,14 @@ import (
 func TestHoursCommand(t *testing.T) {
 	s := newStack(t, "")
 	cfg := strings.Replace(readFile(t, s.cfg), "center: {name: \"서민금융 고객센터\", address: support@example.test}",
-		"center: {name: \"서민금융 고객센터\", address: support@example.test, holidays: [\"2026-09-30 센터 휴무\"]}", 1)
+		"center: {name: \"서민금융 고객센터\", address: support@example.test, holidays: [\"2026-09-30 센터 휴무\"], hours: {breaks: [\"12:00-13:00\"], special: [\"2026-10-02 09:00-13:00\"]}}", 1)
 	writeFile(t, s.cfg, cfg)
 	code, out, errs := s.ticketd(t, nil, "hours", "--from", "2026-09-21", "--days", "15")
 	if code != 0 {
 		t.Fatalf("hours: exit %d %s", code, errs)
 	}
-	for _, want := range []string{"2026-09-23  수    09:00-18:00", "2026-09-24  목    휴무: 추석", "2026-09-27  일    휴무 (정기)",
-		"2026-09-28  월    09:00-18:00", "2026-09-30  수    휴무: 센터 휴무", "2026-10-03  토    휴무: 개천절", "2026-10-05  월    휴무: 개천절 대체공휴일"} {
+	for _, want := range []string{"2026-09-23  수    09:00-12:00, 13:00-18:00", "2026-09-24  목    휴무: 추석", "2026-09-27  일    휴무 (정기)",
+		"2026-09-28  월    09:00-12:00, 13:00-18:00", "2026-09-30  수    휴무: 센터 휴무", "2026-10-02  금    09:00-13:00 (특별 운영)", "2026-10-03  토    휴무: 개천절", "2026-10-05  월    휴무: 개천절 대체공휴일"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("hours lacks %q:\n%s", want, out)
 		}
