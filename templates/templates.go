@@ -483,13 +483,37 @@ var (
 	enDays = [7]string{"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"}
 )
 
-// formatHours formats h as "평일 09:00-18:00" / "weekdays 09:00-18:00".
+// formatHours formats h as "평일 09:00-18:00" / "weekdays 09:00-18:00";
+// days with hours of their own follow: "평일 09:00-18:00, 토 09:00-12:00".
 func formatHours(h ticket.Hours, ko bool) string {
-	d := formatDays(h, ko)
-	if d == "" {
-		return h.Span()
+	own := h
+	own.Days = nil
+	var extra []string
+	for _, d := range h.Days {
+		if sp, ok := h.Week[d]; ok {
+			name := enDays[d]
+			if ko {
+				name = koDays[d]
+			}
+			extra = append(extra, name+" "+ticket.JoinSpans(sp))
+			continue
+		}
+		own.Days = append(own.Days, d)
 	}
-	return d + " " + h.Span()
+	out := h.Span()
+	if d := formatDays(own, ko); d != "" {
+		out = d + " " + out
+	}
+	if len(own.Days) == 0 && len(extra) > 0 {
+		out = ""
+	}
+	for _, e := range extra {
+		if out != "" {
+			out += ", "
+		}
+		out += e
+	}
+	return out
 }
 
 // formatDays formats the days of h, Monday first: "평일", "매일" or

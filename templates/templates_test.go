@@ -290,3 +290,16 @@ func weekdayHours(loc *time.Location) ticket.Hours {
 	return ticket.Hours{Days: []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday},
 		Open: 9 * time.Hour, Close: 18 * time.Hour, Loc: loc}
 }
+
+// Days with hours of their own are listed after the others.
+func TestHoursWithOwnDays(t *testing.T) {
+	h := weekdayHours(seoul(t))
+	h.Days = append(h.Days, time.Saturday)
+	h.Week = map[time.Weekday][]ticket.Span{time.Saturday: {{Open: 9 * time.Hour, Close: 12 * time.Hour}}}
+	if got := formatHours(h, true); got != "평일 09:00-18:00, 토 09:00-12:00" {
+		t.Errorf("ko: %q", got)
+	}
+	if got := formatHours(h, false); got != "weekdays 09:00-18:00, Sat 09:00-12:00" {
+		t.Errorf("en: %q", got)
+	}
+}

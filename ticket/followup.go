@@ -24,6 +24,7 @@ type Reminders struct {
 	// reminders go out in business hours only.
 	Closed     bool `json:"closed"`
 	Reminded   int  `json:"reminded"`   // tickets in reminder digests
+	Breached   int  `json:"breached"`   // due times newly seen passed unmet
 	Escalated  int  `json:"escalated"`  // tickets in escalation digests
 	Digests    int  `json:"digests"`    // mails queued
 	Recipients int  `json:"recipients"` // addresses mailed
@@ -62,6 +63,11 @@ func (s *Service) Remind(dryRun bool) (Reminders, error) {
 				line := DigestLine{TicketID: t.ID, Subject: MaskPersonalData(t.Subject), Due: due.name, At: due.at, Assignee: t.Assignee}
 				switch {
 				case now.After(due.at):
+					if due.breachAt.IsZero() {
+						*due.breachAt = due.at
+						out.Breached++
+						changed = true
+					}
 					if s.cfg.EscalateTo == "" || due.escalated() {
 						continue
 					}
@@ -151,6 +157,7 @@ type dueRef struct {
 	at       time.Time
 	remindAt *time.Time
 	escalAt  *time.Time
+	breachAt *time.Time
 }
 
 func (d dueRef) reminded() bool            { return !d.remindAt.IsZero() }
@@ -164,10 +171,10 @@ func (s *Service) openDues(t *Ticket) []dueRef {
 	d := t.Due
 	var out []dueRef
 	if !d.FirstResponse.IsZero() && d.Responded.IsZero() {
-		out = append(out, dueRef{"first_response", d.FirstResponse, &d.RemindedFirst, &d.EscalatedFirst})
+		out = append(out, dueRef{"first_response", d.FirstResponse, &d.RemindedFirst, &d.EscalatedFirst, &d.BreachedFirst})
 	}
 	if !d.Resolution.IsZero() && t.Status != StatusPending {
-		out = append(out, dueRef{"resolution", d.Resolution, &d.RemindedResolution, &d.EscalatedResolution})
+		out = append(out, dueRef{"resolution", d.Resolution, &d.RemindedResolution, &d.EscalatedResolution, &d.BreachedResolution})
 	}
 	return out
 }

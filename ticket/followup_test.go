@@ -69,15 +69,18 @@ func TestRemindersInHoursOnly(t *testing.T) {
 			esc = x
 		}
 	}
-	if r.Escalated != 1 || !strings.Contains(esc, "답변 기한이 지난 문의 1건") {
+	if r.Escalated != 1 || r.Breached != 1 || !strings.Contains(esc, "답변 기한이 지난 문의 1건") {
 		t.Fatalf("09:05: %+v %v", r, m)
 	}
 	r, m = run("2026-12-08 10:05")
 	if r.Escalated != 1 || len(m) != 1 || !strings.Contains(m[0], "boss@example.test") {
 		t.Fatalf("10:05, the second ticket past due: %+v %v", r, m)
 	}
-	if r, m := run("2026-12-08 11:00"); r.Digests != 0 || len(m) != 0 {
+	if r, m := run("2026-12-08 11:00"); r.Digests != 0 || r.Breached != 0 || len(m) != 0 {
 		t.Fatalf("nothing new: %+v %v", r, m)
+	}
+	if d := getTicket(t, db, 1).Due; d.BreachedFirst.IsZero() || !d.BreachedFirst.Equal(d.FirstResponse) {
+		t.Fatalf("the breach is not recorded at the due time: %+v", d)
 	}
 	for _, o := range outbox(t, db) {
 		if strings.Contains(o.Text, "1234568") {

@@ -204,6 +204,15 @@ func TestBreaksAndSpecialDays(t *testing.T) {
 			t.Fatalf("%s + %s = %s (business between %s)", from, d, due, h.BusinessBetween(from, due))
 		}
 	}
+	// A Saturday morning.
+	h.Days = append(h.Days, time.Saturday)
+	h.Week = map[time.Weekday][]Span{time.Saturday: {{9 * time.Hour, 12 * time.Hour}}}
+	if !h.OpenAt(at("2026-12-05 11:00")) || h.OpenAt(at("2026-12-05 12:30")) || JoinSpans(h.SpansOn(at("2026-12-05 00:00"))) != "09:00-12:00" {
+		t.Errorf("Saturday: %v", h.SpansOn(at("2026-12-05 00:00")))
+	}
+	if got := h.AddBusiness(at("2026-12-04 17:00"), 2*time.Hour); !got.Equal(at("2026-12-05 10:00")) {
+		t.Errorf("Friday 17:00 + 2h with Saturday mornings: %s", got)
+	}
 	if _, err := ParseSpans("09:00-12:00, 11:00-18:00"); err == nil {
 		t.Error("overlapping spans parsed")
 	}

@@ -13,6 +13,9 @@ type Hours struct {
 	Open  time.Duration // since midnight
 	Close time.Duration // since midnight
 	Loc   *time.Location
+	// Week, when it names a weekday, gives that day other spans than
+	// Open-Close (a Saturday morning); Days still says which days open.
+	Week map[time.Weekday][]Span
 	// Breaks are closed spans inside every open day (a lunch break).
 	Breaks []Span
 	// Special are days with other hours than their weekday's, by date
@@ -49,6 +52,9 @@ func (h Hours) SpansOn(t time.Time) []Span {
 	}
 	for _, d := range h.Days {
 		if d == t.Weekday() {
+			if sp, ok := h.Week[d]; ok {
+				return h.lessBreaks(sp)
+			}
 			return h.regular()
 		}
 	}
@@ -60,7 +66,11 @@ func (h Hours) regular() []Span {
 	if h.Close <= h.Open {
 		return nil
 	}
-	spans := []Span{{h.Open, h.Close}}
+	return h.lessBreaks([]Span{{h.Open, h.Close}})
+}
+
+// lessBreaks is spans without the breaks.
+func (h Hours) lessBreaks(spans []Span) []Span {
 	for _, b := range h.Breaks {
 		var next []Span
 		for _, s := range spans {

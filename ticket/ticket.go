@@ -104,6 +104,10 @@ type Due struct {
 	EscalatedFirst      time.Time `json:"escalated_first,omitzero"`
 	RemindedResolution  time.Time `json:"reminded_resolution,omitzero"`
 	EscalatedResolution time.Time `json:"escalated_resolution,omitzero"`
+	// BreachedFirst and BreachedResolution are the due times that passed
+	// unmet, recorded when the reminder job saw them.
+	BreachedFirst      time.Time `json:"breached_first,omitzero"`
+	BreachedResolution time.Time `json:"breached_resolution,omitzero"`
 }
 
 // Overdue lists the due times t has passed at now: "first_response" until

@@ -109,6 +109,7 @@ type HoursConfig struct {
 	Days    string   `yaml:"days" default:"mon-fri"`
 	Open    string   `yaml:"open" default:"09:00"`
 	Close   string   `yaml:"close" default:"18:00"`
+	ByDay   []string `yaml:"by_day" default:"[]"`
 	Breaks  []string `yaml:"breaks" default:"[]"`
 	Special []string `yaml:"special" default:"[]"`
 }

@@ -359,6 +359,27 @@ func (k *checker) center() {
 	} else if t.Hours.Close <= t.Hours.Open {
 		k.bad("center.hours.close", "must be after center.hours.open")
 	}
+	for i, bd := range c.Hours.ByDay {
+		key := fmt.Sprintf("center.hours.by_day[%d]", i)
+		day, spans, _ := strings.Cut(strings.TrimSpace(bd), " ")
+		wd, err := ticket.ParseDays(day)
+		if err != nil || len(wd) != 1 {
+			k.bad(key, "want \"sat 09:00-13:00\", got %q", bd)
+			continue
+		}
+		sp, err := ticket.ParseSpans(spans)
+		if err != nil {
+			k.bad(key, "%v", err)
+			continue
+		}
+		if !slices.Contains(t.Hours.Days, wd[0]) {
+			k.bad(key, "%s is not in center.hours.days (%s)", day, c.Hours.Days)
+		}
+		if t.Hours.Week == nil {
+			t.Hours.Week = map[time.Weekday][]ticket.Span{}
+		}
+		t.Hours.Week[wd[0]] = sp
+	}
 	for i, b := range c.Hours.Breaks {
 		sp, err := ticket.ParseSpans(b)
 		if err != nil {

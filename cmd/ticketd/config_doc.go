@@ -63,6 +63,8 @@ open right now).`,
 		"center.hours.days":  `A list or ranges of sun mon tue wed thu fri sat.`,
 		"center.hours.open":  ``,
 		"center.hours.close": ``,
+		"center.hours.by_day": `Weekdays with other hours than open-close, each "DAY SPANS" ("sat
+09:00-13:00"); the day must also be in days.`,
 		"center.hours.breaks": `Closed spans inside every open day, e.g. ["12:00-13:00"] for a lunch
 break: the SLA clock stops and the acknowledgement says the center opens
 after it.`,

@@ -339,8 +339,11 @@ func (d *daemon) watch(ctx context.Context, p *poller) {
 func (d *daemon) followUp() {
 	if r, err := d.svc.Remind(false); err != nil {
 		d.log.Error("sla: reminders failed; they are tried at the next run", "err", err)
-	} else if r.Digests > 0 {
-		d.log.Info("sla: digests queued", "reminded", r.Reminded, "escalated", r.Escalated, "digests", r.Digests)
+	} else {
+		d.metrics.breaches.Add(float64(r.Breached))
+		if r.Digests > 0 || r.Breached > 0 {
+			d.log.Info("sla: reminders and escalations", "reminded", r.Reminded, "breached", r.Breached, "escalated", r.Escalated, "digests", r.Digests)
+		}
 	}
 	if p, err := d.svc.RunPending(false); err != nil {
 		d.log.Error("pending: the follow-up failed; it is tried at the next run", "err", err)

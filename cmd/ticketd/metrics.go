@@ -33,6 +33,7 @@ type metrics struct {
 	alerts      *prometheus.CounterVec // kind: see ticket's Alert constants
 	pollTime    *prometheus.HistogramVec
 	purged      *prometheus.CounterVec // what: raw, anonymised
+	breaches    prometheus.Counter
 }
 
 func newMetrics(d *daemon) *metrics {
@@ -61,6 +62,7 @@ func newMetrics(d *daemon) *metrics {
 		sent:        counterVec("ticketd_mail_sent_total", "Send attempts of the outbox: sent, retry (temporary failure), failed (given up).", "result", "sent", "retry", "failed"),
 		errs:        counterVec("ticketd_errors_total", "Errors by kind: imap (a poll failed on the IMAP side), smtp (a send attempt not accepted), store (a database transaction or read failed), panic (recovered).", "kind", "imap", "smtp", "store", "panic"),
 		alerts:      counterVec("ticketd_alerts_total", "Things an operator must look at, by kind: protected_address_refused (mail to an agent's or the notify address was refused for good or bounced; it is not suppressed).", "kind", ticket.AlertProtectedRefused),
+		breaches:    counter("ticketd_sla_breaches_total", "Service-level due times that passed unmet (first answers and resolutions), counted when the reminder job sees them."),
 		purged:      counterVec("ticketd_retention_purged_total", "What privacy.retention removed: raw (raw mails purged) and anonymised (tickets anonymised).", "what", "raw", "anonymised"),
 		pollTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "ticketd_poll_duration_seconds",
@@ -74,7 +76,7 @@ func newMetrics(d *daemon) *metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.fetched, m.created, m.followups, m.duplicates, m.quarantined, m.acks, m.sent, m.errs, m.alerts, m.pollTime, m.purged,
+		m.fetched, m.created, m.followups, m.duplicates, m.quarantined, m.acks, m.sent, m.errs, m.alerts, m.pollTime, m.purged, m.breaches,
 		stateCollector{d},
 	)
 	return m
