@@ -549,8 +549,27 @@ func isASCIIWord(c byte) bool {
 // finds masked, keeping its layout: RRN 900101-1******, card
 // ****-****-****-1234, account ***-***-**1234, phone 010-****-5678,
 // passport and licence numbers all but their last two characters.
+//
+// The digits a mask keeps can read, with a number next to them, as a new
+// finding ("******0000 000000"); the masking is applied again until
+// nothing is found, at most a few times, and then every digit of what is
+// still found goes.
 func MaskPersonalData(text string) string {
-	fs := FindPersonalData(text)
+	for range 3 {
+		fs := FindPersonalData(text)
+		if len(fs) == 0 {
+			return text
+		}
+		text = maskFindings(text, fs, maskOne)
+	}
+	return maskFindings(text, FindPersonalData(text), func(_, v string) string { return maskOne(maskAll, v) })
+}
+
+// maskAll is the mask of maskOne that keeps no character.
+const maskAll = "all"
+
+// maskFindings replaces each finding in text by mask(kind, value).
+func maskFindings(text string, fs []Finding, mask func(kind, v string) string) string {
 	if len(fs) == 0 {
 		return text
 	}
@@ -559,7 +578,7 @@ func MaskPersonalData(text string) string {
 	prev := 0
 	for _, f := range fs {
 		b.WriteString(text[prev:f.Start])
-		b.WriteString(maskOne(f.Kind, text[f.Start:f.End]))
+		b.WriteString(mask(f.Kind, text[f.Start:f.End]))
 		prev = f.End
 	}
 	b.WriteString(text[prev:])
@@ -613,6 +632,10 @@ func maskOne(kind, v string) string {
 		}
 	case PersonalCard, PersonalAccount:
 		for i := 0; i < len(ps)-4; i++ {
+			hide[i] = true
+		}
+	case maskAll:
+		for i := range ps {
 			hide[i] = true
 		}
 	default:

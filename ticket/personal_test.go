@@ -322,6 +322,13 @@ func TestMaskPersonalData(t *testing.T) {
 			t.Errorf("MaskPersonalData(%q) = %q, want %q", in, got, want)
 		}
 	}
+	// The digits an account mask keeps, next to another number, would read
+	// as an account again: masked again.
+	for _, in := range []string{"계좌 1234567890 123456", "신한은행 110-123-456789 123456"} {
+		if fs := FindPersonalData(MaskPersonalData(in)); len(fs) > 0 {
+			t.Errorf("masked %q as %q, which still holds %v", in, MaskPersonalData(in), fs)
+		}
+	}
 	// Masking leaves nothing FindPersonalData finds.
 	for _, c := range genCorpus(2, 500) {
 		if fs := FindPersonalData(MaskPersonalData(c.text)); len(fs) > 0 {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -136,21 +137,23 @@ func (s *Service) eraseTicket(tx Tx, t Ticket, out *Erasure) error {
 	}
 	for _, m := range msgs {
 		out.Messages++
-		if raw, err := tx.Raw(m.ID); err == nil {
-			out.Raw++
-			if err := tx.Unsee(DedupeKey(m.MessageID, raw)); err != nil {
+		// The dedupe keys it may be stored under: its Message-ID's and
+		// its raw mail's hash (a mail without a Message-ID).
+		if m.MessageID != "" {
+			if err := tx.Unsee(DedupeKey(m.MessageID, nil)); err != nil {
 				return err
 			}
-			if err := tx.DeleteRaw(m.ID); err != nil {
-				return err
-			}
-		} else if !errors.Is(err, ErrNotFound) {
-			return err
 		}
 		if m.RawSHA256 != "" {
 			if err := tx.Unsee("sha:" + m.RawSHA256); err != nil {
 				return err
 			}
+		}
+		if m.RawSize > 0 {
+			out.Raw++
+		}
+		if err := tx.DeleteRaw(m.ID); err != nil {
+			return err
 		}
 		for _, mid := range []string{m.MessageID, m.OriginalMessageID, SafeMessageID(m.MessageID)} {
 			if err := tx.UnindexMessageID(mid, m.ID); err != nil {
@@ -230,60 +233,67 @@ func (s *Service) Purge(rawAfter, anonAfter time.Duration, who string, dryRun bo
 		}
 		return !closed.Add(after).After(now)
 	}
-	for {
-		n := 0
-		err := s.store.Update(func(tx Tx) error {
-			ts, err := tx.Tickets(TicketFilter{Status: StatusClosed})
-			if err != nil {
-				return err
+	// What is due is read once; each batch re-reads its tickets, so what
+	// changed meanwhile (reopened, already done) is left alone.
+	var anon, raw []uint64
+	err := s.store.View(func(tx ReadTx) error {
+		ts, err := tx.Tickets(TicketFilter{Status: StatusClosed})
+		for _, t := range ts {
+			switch {
+			case t.Erased.IsZero() && due(t, anonAfter):
+				anon = append(anon, t.ID)
+			case t.RawPurged.IsZero() && t.Erased.IsZero() && due(t, rawAfter):
+				raw = append(raw, t.ID)
 			}
-			for _, t := range ts {
-				if n == purgeBatch && !dryRun {
-					break
+		}
+		return err
+	})
+	if err != nil {
+		return out, fmt.Errorf("ticket: purge: %w", err)
+	}
+	if dryRun {
+		out.Anonymised, out.RawTickets = append(out.Anonymised, anon...), append(out.RawTickets, raw...)
+		return out, nil
+	}
+	work := append(append([]uint64(nil), anon...), raw...)
+	for batch := range slices.Chunk(work, purgeBatch) {
+		err := s.store.Update(func(tx Tx) error {
+			for _, id := range batch {
+				t, err := tx.Ticket(id)
+				if err != nil {
+					return err
 				}
 				switch {
 				case t.Erased.IsZero() && due(t, anonAfter):
-					n++
-					out.Anonymised = append(out.Anonymised, t.ID)
 					var e Erasure
 					if err := s.eraseTicket(tx, t, &e); err != nil {
 						return fmt.Errorf("ticket #%d: %w", t.ID, err)
 					}
-					out.Raw += e.Raw
+					out.Anonymised, out.Raw = append(out.Anonymised, t.ID), out.Raw+e.Raw
 				case t.RawPurged.IsZero() && t.Erased.IsZero() && due(t, rawAfter):
-					n++
-					out.RawTickets = append(out.RawTickets, t.ID)
 					msgs, err := tx.Messages(t.ID)
 					if err != nil {
 						return err
 					}
 					for _, m := range msgs {
-						if _, err := tx.Raw(m.ID); err == nil {
+						if m.RawSize > 0 {
 							out.Raw++
-							if err := tx.DeleteRaw(m.ID); err != nil {
-								return err
-							}
+						}
+						if err := tx.DeleteRaw(m.ID); err != nil {
+							return err
 						}
 					}
 					t.RawPurged = now
+					out.RawTickets = append(out.RawTickets, t.ID)
 					if err := tx.PutTicket(t); err != nil {
 						return err
 					}
 				}
 			}
-			if dryRun {
-				return errDryRun
-			}
 			return nil
 		})
-		if errors.Is(err, errDryRun) {
-			return out, nil
-		}
 		if err != nil {
 			return out, fmt.Errorf("ticket: purge: %w", err)
-		}
-		if n < purgeBatch {
-			break
 		}
 	}
 	if len(out.RawTickets)+len(out.Anonymised) > 0 {
