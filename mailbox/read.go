@@ -45,7 +45,7 @@ func toMail(m *rfc822.Message) *ticket.Mail {
 		Subject: m.Subject, Date: m.Date, MessageID: m.MessageID, InReplyTo: m.InReplyTo, References: m.References,
 		Text:    rfc822.WithSections(m.Text, m.Forwarded),
 		Visible: rfc822.WithSections(quote.Visible(m.Text, m.HTML, m.FromHTML), m.Forwarded),
-		HTML:    m.HTML, Headers: m.Headers, Warnings: m.Warnings,
+		HTML:    m.HTML, Headers: m.Headers, Delivered: m.Delivered, Warnings: m.Warnings,
 	}
 	for _, a := range m.Attachments {
 		out.Attachments = append(out.Attachments, ticket.Attachment{Filename: a.Filename, NameDerived: a.NameDerived, ContentType: a.ContentType,

@@ -3,6 +3,7 @@ package ticket
 import (
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // link is a ticket a mail points at but was not threaded onto: via says
@@ -146,11 +147,12 @@ func tokenAddresses(m *Mail) []string {
 	for _, a := range append(append([]Address(nil), m.To...), m.Cc...) {
 		out = append(out, a.Email)
 	}
-	if d := m.Headers["Delivered-To"]; d != "" {
-		out = append(out, CanonicalMessageID(d)) // strips any <>
-	}
-	if d := m.Headers["X-Original-To"]; d != "" {
-		out = append(out, CanonicalMessageID(d))
+	out = append(out, m.Delivered...)
+	for _, k := range []string{"Delivered-To", "X-Original-To"} {
+		// A Mail built without Delivered (the header alone) still counts.
+		if d := CanonicalMessageID(m.Headers[k]); d != "" && !slices.Contains(out, d) { // strips any <>
+			out = append(out, d)
+		}
 	}
 	return out
 }

@@ -223,6 +223,11 @@ type Mail struct {
 	// Headers holds the header fields the core's rules look at, keyed by
 	// canonical name (e.g. "Auto-Submitted"), first value only.
 	Headers map[string]string
+	// Delivered are the addresses the delivering servers wrote the mail
+	// was for: every Delivered-To, then every X-Original-To, top first,
+	// lower-cased (the mailbox's own address, and the alias or
+	// plus-address the customer wrote to).
+	Delivered []string
 	// Warnings lists what the parser could not read cleanly; the mail is still
 	// stored with whatever was readable.
 	Warnings []string

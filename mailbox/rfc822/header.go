@@ -5,6 +5,7 @@ import (
 	"io"
 	stdtextproto "net/textproto"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -37,6 +38,13 @@ func (p *parser) headers() {
 	}
 	m.References = dedupe(msgIDs(h.Get("References")))
 
+	for _, k := range []string{"Delivered-To", "X-Original-To"} {
+		for _, v := range h.Values(k) {
+			if a := strings.ToLower(strings.Trim(strings.TrimSpace(v), "<> \t")); a != "" && !slices.Contains(m.Delivered, a) {
+				m.Delivered = append(m.Delivered, validString(a))
+			}
+		}
+	}
 	for _, k := range p.fields {
 		k = stdtextproto.CanonicalMIMEHeaderKey(strings.TrimSpace(k))
 		if _, done := m.Headers[k]; !done && h.Has(k) {

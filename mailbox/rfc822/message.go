@@ -34,6 +34,10 @@ type Message struct {
 	// Headers holds the header fields asked for in [Options.Headers],
 	// first value only, by canonical name.
 	Headers map[string]string
+	// Delivered are the addresses the delivering servers wrote the mail
+	// was for: every Delivered-To, then every X-Original-To, in header
+	// order (top first), lower-cased, without angle brackets.
+	Delivered []string
 	// Warnings list what could not be read cleanly.
 	Warnings []string
 	// Panic, when set, is the bug Parse recovered from: the message is

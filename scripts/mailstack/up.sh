@@ -31,6 +31,10 @@
 #   MAILSTACK_GHOSTS="ghost"    addresses Postfix accepts but Dovecot does not
 #                               know: Postfix bounces them with a real DSN
 #                               (default "ghost"; "" for none)
+#   MAILSTACK_ALIASES="loan:support"   Postfix virtual aliases, each ALIAS:USER
+#                               (local parts, or full addresses): mail to the
+#                               alias lands in the user's INBOX, its To intact
+#                               (default "" for none)
 #   MAILSTACK_DOMAIN=example.test  MAILSTACK_PASSWORD=secret
 #   MAILSTACK_FOLDERS="Archive Processed"   folders that exist (auto-created and
 #                               subscribed) for every user, besides INBOX, Drafts, Sent,
@@ -83,6 +87,7 @@ DOMAIN=${MAILSTACK_DOMAIN:-example.test}
 PASSWORD=${MAILSTACK_PASSWORD:-secret}
 USERS=${MAILSTACK_USERS:-support agent customer}
 GHOSTS=${MAILSTACK_GHOSTS-ghost}
+ALIASES=${MAILSTACK_ALIASES:-}
 FOLDERS=${MAILSTACK_FOLDERS:-Archive Processed}
 OAUTH_URL=${MAILSTACK_OAUTH_INTROSPECTION_URL:-}
 [ -z "$OAUTH_URL" ] || [[ $OAUTH_URL =~ ^http://127\.0\.0\.1:[0-9]+/[^[:space:]]*$ ]] ||
@@ -332,6 +337,12 @@ chown root:dovecot "$VAR/users"; chmod 640 "$VAR/users"
 { user_list | awk '{print $1 " OK"}'
   for g in $GHOSTS; do [[ $g == *@* ]] || g=$g@$DOMAIN; echo "${g,,} OK"; done
 } >"$PF/vmailbox"
+for a in $ALIASES; do
+  from=${a%%:*} to=${a#*:}
+  [[ $from == *@* ]] || from=$from@$DOMAIN
+  [[ $to == *@* ]] || to=$to@$DOMAIN
+  echo "${from,,} ${to,,}"
+done >"$PF/virtual"
 DOMAINS=$(user_list | awk '{sub(/.*@/,"",$1); print $1}' | sort -u | paste -sd' ')
 
 if [ -n "$OAUTH_URL" ]; then
@@ -473,6 +484,7 @@ alias_maps =
 alias_database =
 virtual_mailbox_domains = $DOMAINS
 virtual_mailbox_maps = texthash:$PF/vmailbox
+virtual_alias_maps = texthash:$PF/virtual
 virtual_transport = lmtp:unix:$RUN/lmtp
 recipient_delimiter = +
 # nothing ever leaves this machine: other domains are refused at RCPT time
@@ -545,7 +557,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 EOF
 # Postfix re-reads a config file younger than ~2 s until it "settles down"
 # (300 ms naps, ~1.8 s per start), so backdate the files just written.
-touch -d "@$(( $(date +%s) - 60 ))" "$PF/main.cf" "$PF/master.cf" "$PF/vmailbox"
+touch -d "@$(( $(date +%s) - 60 ))" "$PF/main.cf" "$PF/master.cf" "$PF/vmailbox" "$PF/virtual"
 
 # Postfix queue layout as in /etc/postfix/postfix-files, plus a 'quick-start'
 # flag so 'postfix start' skips its ~2 s of integrity checks.
