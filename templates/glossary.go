@@ -75,6 +75,8 @@ func sizeText(n int64) string {
 // and English, so an agent reads the CLI in the center's language too.
 var cliTerms = map[string][2]string{
 	"id": {"번호", "ID"}, "status": {"상태", "STATUS"}, "updated": {"최근 변경", "UPDATED"}, "messages": {"메일 수", "MSGS"},
+	"group": {"담당 그룹", "GROUP"}, "category_label": {"분류", "Category"}, "group_label": {"담당 그룹", "Group"},
+	"faq_label": {"안내한 FAQ", "FAQ offered"},
 	"requester": {"고객", "REQUESTER"}, "assignee": {"담당 상담원", "ASSIGNEE"}, "subject": {"제목", "SUBJECT"},
 	"ticket": {"문의", "Ticket"}, "requester_label": {"고객", "Requester"}, "assignee_label": {"담당 상담원", "Assignee"},
 	"priority_label": {"우선순위", "Priority"}, "created_label": {"접수일시", "Created"}, "updated_label": {"최근 변경", "Updated"},
@@ -93,6 +95,12 @@ var cliTerms = map[string][2]string{
 	"no_ticket":     {"#%d: 그런 문의가 없습니다.", "#%d: no such ticket"},
 	"not_agent": {"%s: 등록된 상담원이 아닙니다. --as 또는 $TICKETD_AGENT에 설정된 상담원의 이름이나 메일 주소를 주십시오.",
 		"%s is not a configured agent: give a configured agent's name or address (--as, $TICKETD_AGENT, or the agent to assign)"},
+	// faq test's table and verdict.
+	"faq_score": {"점수", "SCORE"}, "faq_offered": {"안내", "OFFERED"}, "faq_question": {"질문", "QUESTION"},
+	"faq_none":   {"안내할 항목 없음 (점수 %.2f 이상인 항목이 없습니다).", "nothing would be offered (no entry scores %.2f or more)"},
+	"faq_some":   {"접수 안내 메일에 %d개 항목을 안내합니다 (* 표시, 점수 %.2f 이상).", "the acknowledgement would offer %d entries (marked *, scoring %.2f or more)"},
+	"done_group": {"#%d: 담당 그룹을 바꿨습니다: %s", "#%d: moved to the group %s"},
+	"not_group":  {"%s: 등록된 그룹이 아닙니다 (groups).", "%s is not a configured group (groups)"},
 	// The demo's steps.
 	"demo_start":           {"ticketd 데모: 내장 IMAP %s, SMTP %s, support@example.test의 받은편지함에 고객 메일 %d통이 있습니다.", "ticketd demo: embedded IMAP %s and SMTP %s, %d customer mails waiting in support@example.test's INBOX"},
 	"demo_tickets":         {"접수된 문의:", "Tickets created:"},

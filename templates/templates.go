@@ -378,6 +378,8 @@ func funcMap(lang string) texttemplate.FuncMap {
 		"duration": func(d time.Duration) string { return formatDuration(d, ko) },
 		// join lists strings with ", ".
 		"join": func(s []string) string { return strings.Join(s, ", ") },
+		// add is a + b (a list's number from its index: add $i 1).
+		"add": func(a, b int) int { return a + b },
 		// filetype names a content type in words: "이미지", "PDF 문서";
 		// "image", "PDF document".
 		"filetype": func(ct string) string { return fileType(ct, ko) },

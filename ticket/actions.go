@@ -9,6 +9,10 @@ import (
 // ErrNotAgent means an action named someone who is not a configured agent.
 var ErrNotAgent = errors.New("not a configured agent")
 
+// ErrNotGroup is returned when a ticket is moved to a group that is not
+// configured.
+var ErrNotGroup = errors.New("not a configured group")
+
 // ErrEmptyText is the error of a reply or note without text.
 var ErrEmptyText = errors.New("empty text")
 
@@ -104,6 +108,16 @@ func (s *Service) Assign(id uint64, by, to string) error {
 		return fmt.Errorf("ticket: assign to %s: %w", to, ErrNotAgent)
 	}
 	return s.command(id, by, Command{Name: "assign", Arg: a.Email})
+}
+
+// SetGroup moves a ticket to a group of agents, which is told; an
+// assignee outside the group is unassigned.
+func (s *Service) SetGroup(id uint64, by, group string) error {
+	g, ok := s.group(group)
+	if !ok {
+		return fmt.Errorf("ticket: group %s: %w", group, ErrNotGroup)
+	}
+	return s.command(id, by, Command{Name: "group", Arg: g.Name})
 }
 
 // SetPriority sets a ticket's priority: low, normal or high.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/mail"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -50,6 +51,11 @@ func (s *Service) agentTicket(tx Tx, m *Mail, a Agent) (Ticket, bool, string, er
 	recipients := []string{a.Email}
 	if s.cfg.NotifyAddress != "" {
 		recipients = append(recipients, s.cfg.NotifyAddress)
+	}
+	for _, g := range s.cfg.Groups {
+		if g.Address != "" && slices.ContainsFunc(g.Members, func(e string) bool { return SameMailbox(e, a.Email) }) {
+			recipients = append(recipients, g.Address) // a group's member answers for it
+		}
 	}
 	var id uint64
 	for _, addr := range tokenAddresses(m) {
@@ -112,6 +118,8 @@ const (
 	ProblemNeedsAgent CommandProblem = "needs_agent" // #assign without an address
 	ProblemNotAgent   CommandProblem = "not_agent"   // #assign to someone not an agent
 	ProblemPriority   CommandProblem = "priority"    // #priority other than low, normal, high
+	ProblemNeedsGroup CommandProblem = "needs_group" // #group without a name
+	ProblemNotGroup   CommandProblem = "not_group"   // #group naming no configured group
 	// ProblemRRN: the reply holds a resident registration number and is
 	// held (Config.HoldRRNReplies) until the agent sends it again with
 	// #send-anyway.
@@ -128,10 +136,14 @@ func (e *CommandError) Error() string {
 		return fmt.Sprintf("#assign: %s is not a configured agent", e.Arg)
 	case ProblemPriority:
 		return fmt.Sprintf("#priority takes low, normal or high, got %q", e.Arg)
+	case ProblemNeedsGroup:
+		return "#group needs a group's name"
+	case ProblemNotGroup:
+		return fmt.Sprintf("#group: %s is not a configured group", e.Arg)
 	case ProblemRRN:
 		return "the reply holds a resident registration number; send it again with #send-anyway on the first line to send it as written"
 	}
-	return fmt.Sprintf("unknown command #%s (known: #note #close #solve #pending #open #assign EMAIL #priority low|normal|high)", e.Command)
+	return fmt.Sprintf("unknown command #%s (known: #note #close #solve #pending #open #assign EMAIL #group NAME #priority low|normal|high)", e.Command)
 }
 
 var cmdRE = regexp.MustCompile(`^#([A-Za-z][A-Za-z-]*)(?:[ \t]+(.*))?$`)
@@ -178,6 +190,10 @@ scan:
 				return nil, text, &CommandError{Command: c.Name, Problem: ProblemNotAgent, Arg: a.Address}
 			}
 			c.Arg = a.Address
+		case "group":
+			if c.Arg == "" {
+				return nil, text, &CommandError{Command: c.Name, Problem: ProblemNeedsGroup}
+			}
 		case "priority":
 			switch Priority(strings.ToLower(c.Arg)) {
 			case PriorityLow, PriorityNormal, PriorityHigh:
@@ -203,6 +219,11 @@ func (w *work) agentReply(t Ticket, a Agent) error {
 		visible = m.Text // the reader found no history to cut
 	}
 	cmds, text, cerr := ParseCommands(visible, func(e string) bool { _, ok := w.s.agent(e); return ok })
+	for _, c := range cmds {
+		if _, ok := w.s.group(c.Arg); c.Name == "group" && !ok && cerr == nil {
+			cerr = &CommandError{Command: c.Name, Problem: ProblemNotGroup, Arg: c.Arg}
+		}
+	}
 	if cerr == nil && w.s.cfg.HoldRRNReplies && !hasCommand(cmds, "note") && !hasCommand(cmds, "send-anyway") && holdsRRN(text) {
 		// The agent decides, but twice: the customer's resident
 		// registration number goes out only when they say so.
@@ -310,10 +331,14 @@ func (s *Service) relayFull(tx Tx, t *Ticket, a Agent, text, html string, atts [
 	if s.cfg.CcParticipants {
 		cc = s.mailable(t.Participants)
 	}
-	from := s.cfg.Support
-	from.Name = strings.NewReplacer("{agent}", a.Name, "{center}", s.cfg.CenterName).Replace(s.cfg.AgentFrom)
+	from := s.sender(t)
+	center := s.cfg.CenterName
+	if from.Email != s.cfg.Support.Email && from.Name != "" {
+		center = from.Name // the identity's name stands for the center's
+	}
+	from.Name = strings.NewReplacer("{agent}", a.Name, "{center}", center).Replace(s.cfg.AgentFrom)
 	o := Outgoing{
-		From: from, To: []Address{t.Requester}, Cc: cc, ReplyTo: s.customerReplyTo(t.ID),
+		From: from, To: []Address{t.Requester}, Cc: cc, ReplyTo: s.customerReplyTo(t),
 		Subject: MaskPersonalData(TaggedSubject(t.ID, "Re: "+t.base())), InReplyTo: irt, References: refs,
 		Headers: map[string]string{LoopHeader: s.cfg.Installation}, Text: r.Text, HTML: r.HTML, Kind: KindAgent,
 		Attachments: files,
@@ -396,6 +421,15 @@ func (s *Service) apply(tx Tx, t *Ticket, by Address, cmds []Command, now time.T
 			}
 		case "priority":
 			t.Priority = Priority(c.Arg)
+		case "group":
+			g, ok := s.group(c.Arg)
+			if !ok {
+				return queued, fmt.Errorf("#group %s: %w", c.Arg, ErrNotGroup)
+			}
+			t.Group, ch.Group = g.Name, g.Name
+			if t.Assignee != "" && !slices.ContainsFunc(g.Members, func(e string) bool { return SameMailbox(e, t.Assignee) }) {
+				t.Assignee = "" // the new group decides who answers
+			}
 		}
 		ch.Status, ch.Priority = t.Status, t.Priority
 		t.UpdatedAt = now
@@ -412,19 +446,31 @@ func (s *Service) apply(tx Tx, t *Ticket, by Address, cmds []Command, now time.T
 		}
 		t.Messages++
 		if c.Name == "assign" && !SameMailbox(ch.Assignee.Email, by.Email) {
-			if err := s.mailAssignee(tx, t, data, now); err != nil {
+			if err := s.mailAssignee(tx, t, data, ch.Assignee, now); err != nil {
 				return queued, err
 			}
 			queued = true
+		}
+		if c.Name == "group" {
+			g, _ := s.group(ch.Group)
+			for _, to := range s.groupRecipients(g) {
+				if SameMailbox(to.Email, by.Email) {
+					continue
+				}
+				if err := s.mailAssignee(tx, t, data, to, now); err != nil {
+					return queued, err
+				}
+				queued = true
+			}
 		}
 	}
 	return queued, nil
 }
 
-// mailAssignee tells the agent a ticket was assigned to, with a Reply-To
-// bound to them as in a notification, so they can answer from the mail.
-func (s *Service) mailAssignee(tx Tx, t *Ticket, data TemplateData, now time.Time) error {
-	to := data.Change.Assignee
+// mailAssignee tells the agent a ticket was assigned to (or the group it
+// moved to), with a Reply-To bound to them as in a notification, so they
+// can answer from the mail.
+func (s *Service) mailAssignee(tx Tx, t *Ticket, data TemplateData, to Address, now time.Time) error {
 	r, err := s.render.Render("assigned", s.cfg.Language, data)
 	if err != nil {
 		return fmt.Errorf("render assigned: %w", err)

@@ -311,7 +311,7 @@ func (s *Service) queueCustomerMail(tx Tx, t *Ticket, tmpl string, now time.Time
 	if err != nil {
 		return fmt.Errorf("render %s: %w", tmpl, err)
 	}
-	_, err = s.queue(tx, t, Outgoing{From: s.cfg.Support, To: []Address{t.Requester}, ReplyTo: s.customerReplyTo(t.ID),
+	_, err = s.queue(tx, t, Outgoing{From: s.sender(t), To: []Address{t.Requester}, ReplyTo: s.customerReplyTo(t),
 		Subject: r.Subject, InReplyTo: irt, References: refs, Headers: s.autoHeaders("auto-replied"),
 		Text: r.Text, HTML: r.HTML, Kind: KindAuto}, now, true)
 	return err

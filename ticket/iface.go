@@ -218,11 +218,12 @@ type Renderer interface {
 // Change is what an agent's command changed on a ticket, for the note
 // that records it and the mail to a new assignee.
 type Change struct {
-	Command  string // "close", "solve", "pending", "open", "assign", "priority"
+	Command  string // "close", "solve", "pending", "open", "assign", "priority", "group"
 	By       Address
 	Status   Status   // after the change
 	Priority Priority // after the change
 	Assignee Address  // for "assign"
+	Group    string   // for "group": the group it moved to
 }
 
 // Rendered is a rendered mail: subject line and bodies.
@@ -297,6 +298,11 @@ type TemplateData struct {
 	Notice *Notice
 	// Digest are the tickets of a reminder or escalation digest.
 	Digest []DigestLine
+	// Suggestions are the FAQ entries the acknowledgement offers (and,
+	// in a notification, offered), best first.
+	Suggestions []Suggestion
+	// Category and Group are the ticket's (for notifications).
+	Category, Group string
 }
 
 // TicketRef names a ticket in a template.

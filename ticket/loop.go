@@ -317,10 +317,11 @@ func (s *Service) neverSendReason(addr string) Reason {
 	return Reason{}
 }
 
-// isOwn reports whether addr is one of ours: the support address, one of
-// its plus-addresses, or one of Config.OwnAddresses.
+// isOwn reports whether addr is one of ours: the support address or
+// another identity, one of their plus-addresses, or one of
+// Config.OwnAddresses.
 func (s *Service) isOwn(addr string) bool {
-	if IsSupportAddress(s.cfg.Support.Email, addr) {
+	if _, ok := s.identityOf(addr); ok {
 		return true
 	}
 	for _, own := range s.cfg.OwnAddresses {

@@ -18,11 +18,12 @@ func (s *Service) autoHeaders(value string) map[string]string {
 
 // customerReplyTo is the Reply-To of mail to customers: the signed
 // plus-address when the mailbox takes plus-addressing.
-func (s *Service) customerReplyTo(id uint64) []Address {
+func (s *Service) customerReplyTo(t *Ticket) []Address {
 	if !s.cfg.PlusAddressing {
 		return nil
 	}
-	return []Address{{Name: s.cfg.Support.Name, Email: s.cfg.Signer.ReplyAddress(s.cfg.Support.Email, id)}}
+	from := s.sender(t)
+	return []Address{{Name: from.Name, Email: s.cfg.Signer.ReplyAddress(from.Email, t.ID)}}
 }
 
 func (s *Service) templateData(t *Ticket, now time.Time) TemplateData {
@@ -46,6 +47,7 @@ func (s *Service) baseTemplateData(t *Ticket, now time.Time) TemplateData {
 		CenterPhone: s.cfg.CenterPhone, CenterFooter: s.cfg.CenterFooter, ReceivedAt: t.CreatedAt,
 		Hours: s.cfg.Hours, OpenNow: s.cfg.Hours.OpenAt(now), Now: now,
 		TicketSubject: MaskPersonalData(TaggedSubject(t.ID, t.Subject)), Status: t.Status,
+		Category: t.Category, Group: t.Group,
 	}
 }
 
@@ -67,13 +69,19 @@ func threadHeaders(m *Message) (string, []string) {
 func (w *work) queueAck(t *Ticket, in *Message, tmpl string) error {
 	data := w.s.templateData(t, w.now)
 	data.Size, data.Limit = w.in.Oversized, w.s.cfg.MaxMessageBytes
+	if tmpl == "ack" && w.s.cfg.FAQ != nil && w.res.NewTicket && !t.Spam {
+		// The customer may find the answer before an agent reads
+		// the mail; what they were offered is kept on the ticket.
+		data.Suggestions = w.s.cfg.FAQ.Suggest(w.m.Subject, visibleText(w.m))
+		t.Suggested = data.Suggestions
+	}
 	r, err := w.s.render.Render(tmpl, w.s.cfg.Language, data)
 	if err != nil {
 		return fmt.Errorf("render acknowledgement: %w", err)
 	}
 	irt, refs := threadHeaders(in)
 	_, err = w.s.queue(w.tx, t, Outgoing{
-		From: w.s.cfg.Support, To: []Address{w.m.From}, ReplyTo: w.s.customerReplyTo(t.ID),
+		From: w.s.sender(t), To: []Address{w.m.From}, ReplyTo: w.s.customerReplyTo(t),
 		Subject: r.Subject, InReplyTo: irt, References: refs,
 		Headers: w.s.autoHeaders("auto-replied"), Text: r.Text, HTML: r.HTML, Kind: KindAuto,
 	}, w.now, true)
@@ -96,7 +104,7 @@ func (w *work) queueSummary(ts []Ticket, newest *Message) error {
 	}
 	irt, refs := threadHeaders(newest)
 	_, err = w.s.queue(w.tx, t, Outgoing{
-		From: w.s.cfg.Support, To: []Address{newest.From}, ReplyTo: w.s.customerReplyTo(t.ID),
+		From: w.s.sender(t), To: []Address{newest.From}, ReplyTo: w.s.customerReplyTo(t),
 		Subject: r.Subject, InReplyTo: irt, References: refs,
 		Headers: w.s.autoHeaders("auto-replied"), Text: r.Text, HTML: r.HTML, Kind: KindAuto,
 	}, w.now, true)
@@ -104,8 +112,9 @@ func (w *work) queueSummary(ts []Ticket, newest *Message) error {
 	return err
 }
 
-// notifyRecipients are who hears of a ticket: its assignee, else the group
-// address, else every agent.
+// notifyRecipients are who hears of a ticket: its assignee, else its
+// group's address, else the group's members, else the notify address,
+// else every agent.
 func (s *Service) notifyRecipients(t *Ticket) []Address {
 	if s.cfg.NoNotify {
 		return nil
@@ -113,12 +122,32 @@ func (s *Service) notifyRecipients(t *Ticket) []Address {
 	if a, ok := s.agent(t.Assignee); ok {
 		return []Address{{Name: a.Name, Email: a.Email}}
 	}
+	if g, ok := s.group(t.Group); ok {
+		if out := s.groupRecipients(g); len(out) > 0 {
+			return out
+		}
+	}
 	if s.cfg.NotifyAddress != "" {
 		return []Address{{Email: s.cfg.NotifyAddress}}
 	}
 	var out []Address
 	for _, a := range s.cfg.Agents {
 		out = append(out, Address{Name: a.Name, Email: a.Email})
+	}
+	return out
+}
+
+// groupRecipients are who hears of a group's tickets: its address, else
+// its members.
+func (s *Service) groupRecipients(g Group) []Address {
+	if g.Address != "" {
+		return []Address{{Name: g.Name, Email: g.Address}}
+	}
+	var out []Address
+	for _, m := range g.Members {
+		if a, ok := s.agent(m); ok {
+			out = append(out, Address{Name: a.Name, Email: a.Email})
+		}
 	}
 	return out
 }
@@ -136,6 +165,9 @@ func (w *work) notifyAgents(t *Ticket, in *Message) (int, error) {
 	data.Customer = in.From
 	data.CustomerText = MaskPersonalData(in.Visible)
 	data.FollowUp = !w.res.NewTicket
+	if w.res.NewTicket {
+		data.Suggestions = t.Suggested
+	}
 	for _, a := range in.Attachments {
 		a.Filename = MaskPersonalData(a.Filename) // "신분증_900101-1234567.jpg"
 		data.Attachments = append(data.Attachments, a)

@@ -38,9 +38,24 @@ type Config struct {
 	PlusAddressing bool
 	// Agents answer tickets; their replies by mail are relayed to customers.
 	Agents []Agent
-	// NotifyAddress, when set, receives the notifications instead of every
-	// agent (a group address).
+	// NotifyAddress, when set, receives the notifications of tickets in
+	// no group instead of every agent (a group address).
 	NotifyAddress string
+	// Routes are the routing rules, in order: a new ticket gets the
+	// category and group of the first its mail matches, else
+	// DefaultCategory and no group.
+	Routes          []Route
+	DefaultCategory string
+	// Groups are the agents' groups: a ticket's notifications go to its
+	// assignee, else its group's address, else the group's members.
+	Groups []Group
+	// Identities are more addresses we send as (the support address
+	// always is one): a ticket's mails to its customer come from the one
+	// the customer wrote to.
+	Identities []Identity
+	// FAQ, if set, suggests FAQ entries for a new ticket's
+	// acknowledgement (see FAQIndex).
+	FAQ FAQ
 	// NoNotify turns agent notifications off.
 	NoNotify bool
 	// CcParticipants sends our replies to the participants in Cc.
@@ -491,6 +506,13 @@ func (w *work) run() error {
 		if !auto && !spam {
 			s.startSLA(&t, w.now)
 		}
+		t.Category, t.Identity = s.cfg.DefaultCategory, s.writtenTo(m)
+		if r := s.route(m); r != nil {
+			t.Group, t.Route = r.Group, r.Name
+			if r.Category != "" {
+				t.Category = r.Category
+			}
+		}
 		w.res.NewTicket = true
 	}
 	t.UpdatedAt = w.now
@@ -642,6 +664,11 @@ func (s *Service) ownDomain(addr string) bool {
 	}
 	if d == domainOf(s.cfg.Support.Email) {
 		return true
+	}
+	for _, id := range s.cfg.Identities {
+		if d == domainOf(id.Address) {
+			return true
+		}
 	}
 	for _, own := range s.cfg.OwnAddresses {
 		if d == domainOf(own) {

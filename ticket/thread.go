@@ -53,7 +53,7 @@ func (s *Service) thread(tx Tx, m *Mail) (t Ticket, found bool, refused link, er
 		return err == nil, err
 	}
 	for _, a := range tokenAddresses(m) {
-		id, ok := s.cfg.Signer.TicketFromAddress(s.cfg.Support.Email, a)
+		id, ok := s.ticketFromAddress(a)
 		if !ok {
 			continue
 		}
@@ -167,4 +167,15 @@ func referencedIDs(m *Mail) []string {
 		ids = append(ids, m.References[i])
 	}
 	return ids
+}
+
+// ticketFromAddress returns the ticket a signed customer plus-address of
+// one of our identities names ("loan+t1024-SIG@").
+func (s *Service) ticketFromAddress(addr string) (uint64, bool) {
+	for _, id := range s.identities() {
+		if n, ok := s.cfg.Signer.TicketFromAddress(id.Address, addr); ok {
+			return n, true
+		}
+	}
+	return 0, false
 }

@@ -85,6 +85,20 @@ type Ticket struct {
 	// when the customer was reminded since (RunPending).
 	PendingSince    time.Time `json:"pending_since,omitzero"`
 	PendingReminded time.Time `json:"pending_reminded,omitzero"`
+	// Category and Group are the ticket's topic and the agents' group it
+	// is with: from the routing rule its first mail matched (Route), or
+	// Config.DefaultCategory; the group is moved by #group.
+	Category string `json:"category,omitempty"`
+	Group    string `json:"group,omitempty"`
+	// Route names the routing rule that matched the first mail.
+	Route string `json:"route,omitempty"`
+	// Identity is the address of ours the customer wrote to (one of
+	// Config.Identities), which our mails to the customer come from; ""
+	// is the support address.
+	Identity string `json:"identity,omitempty"`
+	// Suggested are the FAQ entries the acknowledgement offered the
+	// customer, best first, with their scores.
+	Suggested []Suggestion `json:"suggested,omitempty"`
 }
 
 // Due are a ticket's service-level due times, in business time

@@ -226,6 +226,8 @@ func (b localBackend) Act(_ context.Context, r actionRequest) (string, error) {
 		err, done = svc.SetStatus(r.ID, r.As, r.Status), b.say("done_status", r.ID, templates.StatusName(lang, r.Status))
 	case "assign":
 		err, done = svc.Assign(r.ID, r.As, r.To), b.say("done_assign", r.ID, r.To)
+	case "group":
+		err, done = svc.SetGroup(r.ID, r.As, r.To), b.say("done_group", r.ID, r.To)
 	case "priority":
 		p := ticket.Priority(strings.ToLower(strings.TrimSpace(r.To)))
 		if p != ticket.PriorityLow && p != ticket.PriorityNormal && p != ticket.PriorityHigh {
@@ -244,6 +246,9 @@ func (b localBackend) Act(_ context.Context, r actionRequest) (string, error) {
 			who = r.To
 		}
 		return "", &saidError{text: b.say("not_agent", who), err: err}
+	}
+	if errors.Is(err, ticket.ErrNotGroup) {
+		return "", &saidError{text: b.say("not_group", r.To), err: err}
 	}
 	if errors.Is(err, ticket.ErrEmptyText) {
 		return "", &saidError{text: b.say("empty_text"), err: err}

@@ -362,7 +362,7 @@ func TestExampleConfigIsValid(t *testing.T) {
 	text := strings.NewReplacer("password_file: /etc/ticketd/imap-password", "password_file: \"\"",
 		"password_file: /etc/ticketd/smtp-password", "password_file: \"\"",
 		"password_env: \"\"", "password_env: TD_EXAMPLE_PW",
-		"key_file: /etc/ticketd/db-key", "key_file: \"\"", "key_env: \"\"", "key_env: TD_EXAMPLE_KEY").Replace(string(data))
+		"key_file: /etc/ticketd/db-key", "key_file: \"\"", "file: /etc/ticketd/faq.yaml", "file: \"\"", "key_env: \"\"", "key_env: TD_EXAMPLE_KEY").Replace(string(data))
 	t.Setenv("TD_EXAMPLE_PW", "x")
 	t.Setenv("TD_EXAMPLE_KEY", strings.Repeat("ab", 32))
 	path := filepath.Join(t.TempDir(), "example.yaml")

@@ -21,6 +21,7 @@ func configCommands() []command {
 				fs.StringVar(&c.from, "from", "", "first day, YYYY-MM-DD (default today)")
 				fs.IntVar(&c.days, "days", 14, "how many days")
 			}},
+		{name: "faq test", args: "FILE.eml [--json]", help: "print the FAQ entries a mail's acknowledgement would suggest, with their scores", run: cmdFAQTest, flags: jsonFlag},
 		{name: "config example", help: "print the example configuration with every key, its default and what it does", run: cmdConfigExample},
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -35,7 +36,14 @@ func cmdServe(c *cli) int {
 	for _, w := range s.Warnings {
 		log.Warn("config: " + w)
 	}
-	ctx, stop := signalContext(c.ctx, log)
+	var running atomic.Pointer[daemon]
+	ctx, stop := signalContext(c.ctx, log, func() bool {
+		if d := running.Load(); d != nil && d.faq != nil {
+			d.faq.Reload(true)
+			return true
+		}
+		return false
+	})
 	defer stop()
 	if pid, ok := adminPeer(s.Socket); ok {
 		who := "another ticketd serve"
@@ -53,6 +61,10 @@ func cmdServe(c *cli) int {
 		return c.fail("%v", err)
 	}
 	defer d.close()
+	running.Store(d)
+	if d.faq != nil {
+		go d.faq.Watch(ctx, time.Duration(s.Config.FAQ.Check))
+	}
 	// Records from before the key, or of an old one, are re-encrypted in
 	// the background while serve runs: every record reads either way.
 	sealCtx, stopSeal := context.WithCancel(ctx)
@@ -83,8 +95,9 @@ func cmdServe(c *cli) int {
 }
 
 // signalContext is cancelled by the first SIGINT or SIGTERM; a second one
-// exits at once.
-func signalContext(parent context.Context, log *slog.Logger) (context.Context, func()) {
+// exits at once. SIGHUP calls reload (nil: none), which says whether it
+// read anything again.
+func signalContext(parent context.Context, log *slog.Logger, reload func() bool) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(parent)
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
@@ -97,7 +110,11 @@ func signalContext(parent context.Context, log *slog.Logger) (context.Context, f
 		for {
 			select {
 			case <-hup:
-				log.Warn("SIGHUP: reloading is not supported; restart ticketd to read a changed configuration or templates (systemctl restart ticketd)")
+				if reload != nil && reload() {
+					log.Info("SIGHUP: faq.file read again; restart ticketd to read other changes of the configuration or templates (systemctl restart ticketd)")
+				} else {
+					log.Warn("SIGHUP: reloading is not supported; restart ticketd to read a changed configuration or templates (systemctl restart ticketd)")
+				}
 			case <-ctx.Done():
 				return
 			}
@@ -124,7 +141,7 @@ func cmdPoll(c *cli) int {
 		return exitConfig
 	}
 	log := newLogger(c.stderr, s.Config.Log, s.Loc)
-	ctx, stop := signalContext(c.ctx, log)
+	ctx, stop := signalContext(c.ctx, log, nil)
 	defer stop()
 	b, err := c.backend(s, log, true)
 	if err != nil {

@@ -31,9 +31,11 @@ func ticketCommands() []command {
 		fs.StringVar(&c.file, "file", "", "read the text from this file (default: stdin)")
 	}
 	return []command{
-		{name: "tickets list", args: "[--status S] [--json]", help: "list tickets", run: cmdTicketsList,
+		{name: "tickets list", args: "[--status S] [--category C] [--group G] [--overdue] [--due-before T] [--json]", help: "list tickets", run: cmdTicketsList,
 			flags: func(c *cli, fs *flag.FlagSet) {
 				jsonFlag(c, fs)
+				fs.StringVar(&c.category, "category", "", "only tickets of this category (routing)")
+				fs.StringVar(&c.group, "group", "", "only tickets of this group (groups)")
 				fs.StringVar(&c.status, "status", "", "only tickets with this status (new, open, pending, solved, closed)")
 				fs.BoolVar(&c.overdue, "overdue", false, "only tickets past a due time (sla)")
 				fs.StringVar(&c.dueBefore, "due-before", "", "only tickets with a due time before this (YYYY-MM-DD or YYYY-MM-DDTHH:MM, in timezone)")
@@ -56,7 +58,11 @@ func ticketCommands() []command {
 		{name: "pending", args: "N [--as AGENT]", help: "wait for the customer's answer", run: cmdStatus(ticket.StatusPending), flags: asFlag},
 		{name: "open", args: "N [--as AGENT]", help: "open a ticket again", run: cmdStatus(ticket.StatusOpen), flags: asFlag},
 		{name: "priority", args: "N low|normal|high [--as AGENT]", help: "set a ticket's priority", run: cmdPriority, flags: asFlag},
-		{name: "assign", args: "N AGENT [--as AGENT]", help: "assign a ticket to an agent (by address or configured name); they are mailed", run: cmdAssign, flags: asFlag},
+		{name: "assign", args: "N AGENT | N --group GROUP [--as AGENT]", help: "assign a ticket to an agent (by address or configured name), or move it to a group; they are mailed", run: cmdAssign,
+			flags: func(c *cli, fs *flag.FlagSet) {
+				asFlag(c, fs)
+				fs.StringVar(&c.group, "group", "", "move the ticket to this group instead (groups)")
+			}},
 		{name: "attachment get", args: "N INDEX --out DIR", help: "save attachment INDEX (as tickets show numbers them) of ticket N into DIR", run: cmdAttachmentGet,
 			flags: func(c *cli, fs *flag.FlagSet) { fs.StringVar(&c.out, "out", ".", "directory to save into") }},
 	}
@@ -84,6 +90,15 @@ func cmdTicketsList(c *cli) int {
 		return c.fail("%v", err)
 	}
 	sort.Slice(ts, func(i, j int) bool { return ts[i].ID < ts[j].ID })
+	if c.category != "" || c.group != "" {
+		kept := ts[:0]
+		for _, t := range ts {
+			if (c.category == "" || strings.EqualFold(t.Category, c.category)) && (c.group == "" || strings.EqualFold(t.Group, c.group)) {
+				kept = append(kept, t)
+			}
+		}
+		ts = kept
+	}
 	if c.overdue || c.dueBefore != "" {
 		var before time.Time
 		if c.dueBefore != "" {
@@ -225,8 +240,11 @@ func cmdPriority(c *cli) int {
 
 func cmdAssign(c *cli) int {
 	id, ok := c.ticketArg()
-	if !ok || len(c.args) != 2 {
-		return c.fail("usage: ticketd assign N AGENT [--as AGENT]")
+	if c.group != "" && ok && len(c.args) == 1 {
+		return c.act(actionRequest{Action: "group", ID: id, As: c.as, To: c.group})
+	}
+	if !ok || len(c.args) != 2 || c.group != "" {
+		return c.fail("usage: ticketd assign N AGENT [--as AGENT], or ticketd assign N --group GROUP [--as AGENT]")
 	}
 	return c.act(actionRequest{Action: "assign", ID: id, As: c.as, To: c.args[1]})
 }

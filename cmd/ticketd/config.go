@@ -36,16 +36,22 @@ type Config struct {
 	Mailboxes []MailboxConfig `yaml:"mailboxes"`
 	SMTP      SMTPConfig      `yaml:"smtp"`
 	Agents    []AgentConfig   `yaml:"agents"`
-	Notify    NotifyConfig    `yaml:"notify"`
-	Replies   RepliesConfig   `yaml:"replies"`
-	Threading ThreadingConfig `yaml:"threading"`
-	Limits    LimitsConfig    `yaml:"limits"`
-	Spam      SpamConfig      `yaml:"spam"`
-	Templates TemplatesConfig `yaml:"templates"`
-	Outbox    OutboxConfig    `yaml:"outbox"`
-	Privacy   PrivacyConfig   `yaml:"privacy"`
-	SLA       SLAConfig       `yaml:"sla"`
-	Pending   PendingConfig   `yaml:"pending"`
+	Groups    []GroupConfig   `yaml:"groups"`
+	Routing   []RouteConfig   `yaml:"routing"`
+	// DefaultCategory is the category of a ticket no routing rule
+	// matched.
+	DefaultCategory string          `yaml:"default_category" example:"기타"`
+	FAQ             FAQConfig       `yaml:"faq"`
+	Notify          NotifyConfig    `yaml:"notify"`
+	Replies         RepliesConfig   `yaml:"replies"`
+	Threading       ThreadingConfig `yaml:"threading"`
+	Limits          LimitsConfig    `yaml:"limits"`
+	Spam            SpamConfig      `yaml:"spam"`
+	Templates       TemplatesConfig `yaml:"templates"`
+	Outbox          OutboxConfig    `yaml:"outbox"`
+	Privacy         PrivacyConfig   `yaml:"privacy"`
+	SLA             SLAConfig       `yaml:"sla"`
+	Pending         PendingConfig   `yaml:"pending"`
 }
 
 // SLAConfig are the service levels, in business time.
@@ -102,6 +108,14 @@ type CenterConfig struct {
 	Holidays       []string `yaml:"holidays" default:"[]"`
 	HolidaysICS    string   `yaml:"holidays_ics"`
 	Footer         []string `yaml:"footer" default:"[]"`
+	// Identities are more addresses ticketd may send as.
+	Identities []IdentityConfig `yaml:"identities"`
+}
+
+// IdentityConfig is an address ticketd sends as, with its display name.
+type IdentityConfig struct {
+	Address string `yaml:"address" example:"loan@example.com"`
+	Name    string `yaml:"name" example:"서민금융 대출상담"`
 }
 
 // HoursConfig are the opening hours.
@@ -197,6 +211,37 @@ type SMTPConfig struct {
 type AgentConfig struct {
 	Name  string `yaml:"name" example:"김상담"`
 	Email string `yaml:"email" example:"kim.agent@example.com"`
+}
+
+// GroupConfig is a named group of agents.
+type GroupConfig struct {
+	Name    string   `yaml:"name" example:"대출팀"`
+	Address string   `yaml:"address" example:"loan-team@example.com"`
+	Members []string `yaml:"members" example:"[kim.agent@example.com]"`
+}
+
+// RouteConfig is one routing rule.
+type RouteConfig struct {
+	Name     string     `yaml:"name" example:"loan"`
+	Category string     `yaml:"category" example:"대출"`
+	Group    string     `yaml:"group" example:"대출팀"`
+	Match    RouteMatch `yaml:"match"`
+}
+
+// RouteMatch is what a routing rule looks for.
+type RouteMatch struct {
+	To      []string `yaml:"to" example:"[loan@example.com]"`
+	Subject []string `yaml:"subject" default:"[]"`
+	Body    []string `yaml:"body" default:"[]"`
+}
+
+// FAQConfig is the FAQ the acknowledgements suggest answers from.
+type FAQConfig struct {
+	File     string   `yaml:"file" example:"/etc/ticketd/faq.yaml"`
+	Suggest  int      `yaml:"suggest" default:"3"`
+	MinScore float64  `yaml:"min_score" default:"0.3"`
+	Synonyms []string `yaml:"synonyms" default:"[]"`
+	Check    Duration `yaml:"check_every" default:"10s"`
 }
 
 // NotifyConfig says who hears of new tickets and customer follow-ups.

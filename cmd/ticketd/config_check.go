@@ -77,6 +77,11 @@ type Settings struct {
 	// SMTPPasswordKey is the key the SMTP password came from, for
 	// messages that say what to fix.
 	SMTPPasswordKey string
+	// FAQFile is faq.file resolved ("": none), FAQOptions its options,
+	// and FAQ the index check-config loaded from it.
+	FAQFile    string
+	FAQOptions ticket.FAQOptions
+	FAQ        *ticket.FAQIndex
 }
 
 // checker collects the problems of one configuration, each naming its key.
@@ -119,6 +124,8 @@ func checkConfig(c Config, base string) (*Settings, []error) {
 	k.smtp()
 	k.policy()
 	k.agents()
+	k.routing()
+	k.faq()
 	k.threading()
 	k.outbox()
 	k.http()

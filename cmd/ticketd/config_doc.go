@@ -240,9 +240,71 @@ The values shown are an example; none by default.`,
 		"agents.name":  `"": the address.`,
 		"agents.email": ``,
 
+		"groups": `Groups of agents (a desk: 대출팀, 채무조정팀). A ticket routed or moved
+(#group NAME, ticketd assign --group) to a group notifies the group's
+address, or when it has none its members; an assigned ticket notifies its
+assignee alone. A member may answer a notification sent to the group's
+address. The values shown are an example; none by default.`,
+		"groups.name":    `Unique; what #group and routing name.`,
+		"groups.address": `"": the members are notified one by one.`,
+		"groups.members": `Agents' addresses (each must be in agents).`,
+
+		"routing": `Rules that give a new ticket its category and group, tried in order; the
+first that matches wins (a follow-up keeps its ticket's). A rule matches
+when one of its to addresses is a recipient of the mail (To, Cc,
+Delivered-To, X-Original-To) and, when it has words, one of its subject
+words is in the subject or one of its body words in what the customer
+wrote (the quoted history left out). Either half may be left out. Words
+match inside words, as Korean glues particles on (대출 matches
+대출신청이), after NFC normalisation; Latin case-insensitively and at
+the start of a word only. The values shown are an example; none by
+default. A rule by words, for mail to any address:
+  - name: debt
+    category: 채무조정
+    group: 채무조정팀
+    match: {subject: [채무조정, 워크아웃], body: [채무조정, 워크아웃, 개인회생]}`,
+		"routing.name":     `Shown on the ticket (its route) and in the logs.`,
+		"routing.category": `"": default_category.`,
+		"routing.group":    `A group's name, or "" for none.`,
+		"routing.match":    ``,
+		"routing.match.to": `Addresses or patterns: loan@example.com (and its plus-addresses
+loan+x@example.com), loan@ (that local part at any domain),
+*+card@example.com, *@loan.example.com ('*' and '?' as in shell
+patterns).`,
+		"routing.match.subject": ``,
+		"routing.match.body":    ``,
+		"default_category":      `The category of a ticket no rule matched ("": none).`,
+
+		"faq": `FAQ suggestions: the acknowledgement of a new ticket (not of follow-ups,
+automatic mail or spam) lists the FAQ entries that best answer the mail,
+each with two lines of its answer and its url, in text and HTML; the
+suggestions and their scores are kept on the ticket and shown to the
+agents. ticketd faq test FILE.eml prints what a mail would be offered.`,
+		"faq.file": `A YAML list of entries, each {id, question, answer, url} (url http or
+https). Read again when it changes (checked every check_every) and on
+SIGHUP; a file that does not load keeps the last good one, and the log
+and check-config say why. "": no suggestions.`,
+		"faq.suggest": `At most this many suggestions.`,
+		"faq.min_score": `Suggest only entries scoring this much or more (0 to 1; a wrong
+suggestion is worse than none). The README states the figures of this
+default on the project's test set.`,
+		"faq.synonyms": `More words customers write for the FAQ's words, each "WRITTEN = FAQ
+WORD" ("공인인증 = 공동인증서"), added to the built-in ones (비번 =
+비밀번호, 로긴 = 로그인, 어플 = 앱, ...).`,
+		"faq.check_every": ``,
+		"center.identities": `More addresses ticketd may send as (aliases of the support mailbox, such
+as loan@ and card@), each with the display name of its mails. A ticket's
+acknowledgement and replies come from the identity the customer wrote to
+(the first of Delivered-To, X-Original-To, To and Cc that is one), else
+from the support address; never from an address not listed. The SMTP
+account must be allowed to send as each. The values shown are an
+example; none by default.`,
+		"center.identities.address": ``,
+		"center.identities.name":    `"": center.name.`,
+
 		"notify": ``,
-		"notify.address": `Send notifications to this group address instead of to every agent
-(a ticket's assignee is always notified alone).`,
+		"notify.address": `Send notifications of tickets in no group to this group address instead
+of to every agent (a ticket's assignee is always notified alone).`,
 		"notify.disabled": ``,
 
 		"replies": ``,

@@ -30,6 +30,8 @@ type daemon struct {
 	outbox  *ticket.Outbox
 	pollers []*poller
 	metrics *metrics // see metrics.go
+	// faq is the FAQ the acknowledgements suggest from (nil: none).
+	faq *faqSource
 	// oauth are the token sources of the OAuth credentials, in the
 	// configuration's order (see oauth.go).
 	oauth []*oauth.Source
@@ -111,6 +113,10 @@ func wire(s *Settings, log *slog.Logger, db *store.DB) (*daemon, error) {
 	tc.Signer, tc.OnQueue, tc.OnAlert = signer, d.outbox.Wake, d.metrics.alert
 	tc.Now = clock()
 	tc.ReplyHTML, tc.Record = mailbox.AuthorHTML, smtp.Record
+	if s.FAQ != nil {
+		d.faq = newFAQSource(s.FAQFile, s.FAQOptions, s.FAQ, log)
+		tc.FAQ = d.faq
+	}
 	if d.svc, err = ticket.NewService(watchStore{Store: db}, render, tc, log); err != nil {
 		return nil, err
 	}

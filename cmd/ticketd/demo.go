@@ -36,7 +36,7 @@ const (
 // seeded with sample mail, prints what happened, and keeps running so more
 // mail can be sent with any client.
 func cmdDemo(c *cli) int {
-	ctx, stop := signalContext(c.ctx, newLogger(c.stderr, LogConfig{}, nil))
+	ctx, stop := signalContext(c.ctx, newLogger(c.stderr, LogConfig{}, nil), nil)
 	defer stop()
 	out := c.stdout
 

@@ -34,7 +34,7 @@ func TestLogTimesAndDurations(t *testing.T) {
 // silence: it logs that reloading is not supported.
 func TestSIGHUPIsAnswered(t *testing.T) {
 	var b lockedWriter
-	ctx, stop := signalContext(context.Background(), newLogger(&b, LogConfig{}, nil))
+	ctx, stop := signalContext(context.Background(), newLogger(&b, LogConfig{}, nil), nil)
 	defer stop()
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)

@@ -85,9 +85,12 @@ type cli struct {
 	// overdue and dueBefore are tickets list's SLA filters.
 	overdue   bool
 	dueBefore string
-	out       string
-	file      string
-	attach    multiFlag
+	// category and group are tickets list's filters; group is also
+	// assign --group.
+	category, group string
+	out             string
+	file            string
+	attach          multiFlag
 }
 
 // jsonFlag declares --json, for commands that can print JSON.

@@ -160,7 +160,7 @@ func cmdOAuthLogin(c *cli) int {
 	}
 	cred := s.OAuth[i]
 	ko := s.Ticket.Language == "ko"
-	ctx, stop := signalContext(c.ctx, newLogger(c.stderr, s.Config.Log, s.Loc))
+	ctx, stop := signalContext(c.ctx, newLogger(c.stderr, s.Config.Log, s.Loc), nil)
 	defer stop()
 	st, err := oauth.Login(ctx, cred, func(dc oauth.DeviceCode) {
 		until := dc.Expires.In(s.Loc).Format("15:04")

@@ -24,11 +24,19 @@ type ticketView struct {
 	Priority  ticket.Priority `json:"priority,omitempty"` // low, normal, high
 	// Due are the service-level due times; Overdue those passed now
 	// ("first_response", "resolution").
-	Due       *ticket.Due   `json:"due,omitempty"`
-	Overdue   []string      `json:"overdue"`
-	CreatedAt time.Time     `json:"created_at"`
-	UpdatedAt time.Time     `json:"updated_at"`
-	Messages  []messageView `json:"messages"`
+	Due     *ticket.Due `json:"due,omitempty"`
+	Overdue []string    `json:"overdue"`
+	// Category, Group and Route are where routing put the ticket;
+	// Identity the address of ours it was written to ("": the support
+	// address); Suggested the FAQ entries its acknowledgement offered.
+	Category  string              `json:"category,omitempty"`
+	Group     string              `json:"group,omitempty"`
+	Route     string              `json:"route,omitempty"`
+	Identity  string              `json:"identity,omitempty"`
+	Suggested []ticket.Suggestion `json:"suggested,omitempty"`
+	CreatedAt time.Time           `json:"created_at"`
+	UpdatedAt time.Time           `json:"updated_at"`
+	Messages  []messageView       `json:"messages"`
 }
 
 type messageView struct {
@@ -63,7 +71,8 @@ func newTicketView(t ticket.Ticket, msgs []ticket.Message, masked bool) ticketVi
 		mask = func(s string) string { return s }
 	}
 	v := ticketView{ID: t.ID, Subject: mask(t.Subject), Status: t.Status, Requester: t.Requester, Assignee: t.Assignee, Priority: t.Priority,
-		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, Messages: []messageView{}, Due: t.Due, Overdue: nonNil(t.Overdue(time.Now()))}
+		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, Messages: []messageView{}, Due: t.Due, Overdue: nonNil(t.Overdue(time.Now())),
+		Category: t.Category, Group: t.Group, Route: t.Route, Identity: t.Identity, Suggested: t.Suggested}
 	for _, m := range msgs {
 		mv := messageView{
 			ID: m.ID, Direction: m.Direction, Kind: m.Kind, From: m.From,
@@ -91,14 +100,14 @@ func nonNil[T any](s []T) []T {
 
 func printTickets(w io.Writer, ts []ticket.Ticket, loc *time.Location, lang string) {
 	term := func(k string) string { return templates.Term(lang, k) }
-	rows := [][]string{{term("id"), term("status"), term("updated"), term("messages"), term("requester"), term("assignee"), term("subject")}}
+	rows := [][]string{{term("id"), term("status"), term("updated"), term("messages"), term("requester"), term("assignee"), term("group"), term("subject")}}
 	for _, t := range ts {
 		assignee := t.Assignee
 		if assignee == "" {
 			assignee = term("nobody")
 		}
 		rows = append(rows, []string{fmt.Sprintf("#%d", t.ID), templates.StatusName(lang, t.Status), t.UpdatedAt.In(loc).Format("2006-01-02 15:04"),
-			fmt.Sprint(t.Messages), oneLine(t.Requester.Email, 40), oneLine(assignee, 40), oneLine(t.Subject, 60)})
+			fmt.Sprint(t.Messages), oneLine(t.Requester.Email, 40), oneLine(assignee, 40), oneLine(orDash(t.Group), 20), oneLine(t.Subject, 60)})
 	}
 	writeTable(w, rows)
 }
@@ -145,7 +154,7 @@ func displayWidth(s string) int {
 func printTicket(w io.Writer, v ticketView, loc *time.Location, lang string) {
 	term := func(k string) string { return templates.Term(lang, k) }
 	labelWidth := 0
-	for _, k := range []string{"assignee_label", "priority_label", "requester_label", "created_label", "updated_label"} {
+	for _, k := range []string{"assignee_label", "priority_label", "requester_label", "created_label", "updated_label", "category_label", "group_label", "faq_label"} {
 		labelWidth = max(labelWidth, displayWidth(term(k))+2)
 	}
 	label := func(k string) string { // "고객:" padded to the widest label by display width
@@ -158,6 +167,15 @@ func printTicket(w io.Writer, v ticketView, loc *time.Location, lang string) {
 	}
 	if v.Priority != "" {
 		fmt.Fprintf(w, "%s%s\n", label("priority_label"), templates.PriorityName(lang, v.Priority))
+	}
+	if v.Category != "" {
+		fmt.Fprintf(w, "%s%s\n", label("category_label"), v.Category)
+	}
+	if v.Group != "" {
+		fmt.Fprintf(w, "%s%s\n", label("group_label"), v.Group)
+	}
+	for _, s := range v.Suggested {
+		fmt.Fprintf(w, "%s%s (%.2f) %s\n", label("faq_label"), oneLine(s.Question, 100), s.Score, s.URL)
 	}
 	fmt.Fprintf(w, "%s%s\n%s%s\n%s%s\n", label("requester_label"), v.Requester,
 		label("created_label"), v.CreatedAt.In(loc).Format(time.RFC3339), label("updated_label"), v.UpdatedAt.In(loc).Format(time.RFC3339))
@@ -213,4 +231,12 @@ func whoAmI(as string) string {
 		return as + " (" + osUser + ")"
 	}
 	return osUser
+}
+
+// orDash is s, or "-" for nothing.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
