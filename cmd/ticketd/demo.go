@@ -194,7 +194,26 @@ agents:
 # (support+t1-...@example.test), which the demo's server accepts.
 threading:
   plus_addressing: true
-`, dir, ihost, iport, demoPassword, shost, sport, demoAgentName, demoAgent)
+
+# The desks: mail about loans goes to the loan desk, whose member is
+# notified; the rest is 기타 and notifies every agent.
+groups:
+  - name: 대출팀
+    members: [%s]
+routing:
+  - name: loan
+    category: 대출
+    group: 대출팀
+    match: {subject: [대출, 햇살론, 상환], body: [대출, 햇살론, 상환]}
+default_category: 기타
+
+# The acknowledgement offers the FAQ entries that answer the mail.
+faq:
+  file: faq.yaml
+`, dir, ihost, iport, demoPassword, shost, sport, demoAgentName, demoAgent, demoAgent)
+	if err := os.WriteFile(filepath.Join(dir, "faq.yaml"), []byte(demoFAQ), 0o600); err != nil {
+		return "", nil, err
+	}
 	path := filepath.Join(dir, "ticketd.yaml")
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		return "", nil, err
@@ -297,3 +316,24 @@ func headerOf(raw []byte, name string) string {
 	}
 	return m.Headers[name]
 }
+
+// demoFAQ is the demo's FAQ file, as an operator exports it.
+const demoFAQ = `- id: repay-date-change
+  question: 대출 상환일(납입일)을 변경할 수 있나요?
+  answer: |
+    상환일은 대출 실행 후 1회에 한하여 변경할 수 있습니다.
+    앱의 [MY > 대출관리 > 상환일 변경] 메뉴에서 신청하시거나 고객센터로 요청해 주세요.
+  url: https://faq.example.test/12
+- id: password-reset
+  question: 비밀번호를 잊어버렸어요. 어떻게 재설정하나요?
+  answer: 로그인 화면의 [비밀번호 재설정]을 누르고 휴대폰 본인인증을 마치면 새 비밀번호를 설정할 수 있습니다.
+  url: https://faq.example.test/3
+- id: documents
+  question: 서류는 어떻게 제출하나요?
+  answer: 앱의 [MY > 서류 제출] 메뉴에서 사진이나 PDF 파일로 올려 주세요. 팩스로도 받습니다.
+  url: https://faq.example.test/7
+- id: hours
+  question: 상담 운영시간은 어떻게 되나요?
+  answer: 평일 09:00-18:00에 상담합니다. 주말과 공휴일은 쉽니다.
+  url: https://faq.example.test/1
+`

@@ -108,6 +108,27 @@ func (f *faqSource) Suggest(subject, text string) []ticket.Suggestion {
 	return nil
 }
 
+// entries is the number of entries in use (0 for a nil source).
+func (f *faqSource) entries() int {
+	if f == nil {
+		return 0
+	}
+	if x := f.cur.Load(); x != nil {
+		return x.Len()
+	}
+	return 0
+}
+
+// failing reports whether the file as it is on disk does not load.
+func (f *faqSource) failing() bool {
+	if f == nil {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lastErr != ""
+}
+
 // Reload reads the file again (force: even when it looks unchanged). A
 // file that does not load keeps the last good index; the failure is
 // logged once per change of the file.

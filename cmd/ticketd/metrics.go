@@ -78,6 +78,10 @@ func newMetrics(d *daemon) *metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.fetched, m.created, m.followups, m.duplicates, m.quarantined, m.acks, m.sent, m.errs, m.alerts, m.pollTime, m.purged, m.breaches,
 		stateCollector{d},
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ticketd_faq_entries", Help: "Entries of the FAQ the acknowledgements suggest from (faq.file; 0: none)."},
+			func() float64 { return float64(d.faq.entries()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ticketd_faq_load_failed", Help: "1 while faq.file as it is on disk does not load (the last good FAQ stays in use; the log says why)."},
+			func() float64 { return map[bool]float64{true: 1}[d.faq.failing()] }),
 	)
 	return m
 }

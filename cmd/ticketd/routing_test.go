@@ -89,7 +89,7 @@ func TestFAQFile(t *testing.T) {
 	}
 	writeFile(t, path, "- id: [broken\n")
 	src.Reload(false)
-	if got := src.Suggest("", "비밀번호를 잊어버렸어요"); len(got) != 1 || !strings.Contains(logs.String(), "the last good one stays in use") {
+	if got := src.Suggest("", "비밀번호를 잊어버렸어요"); len(got) != 1 || !strings.Contains(logs.String(), "the last good one stays in use") || !src.failing() || src.entries() != 1 {
 		t.Fatalf("a bad file: suggestions %+v, log %q", got, logs.String())
 	}
 	// A good change (a later mtime) is taken without a restart.
@@ -97,7 +97,7 @@ func TestFAQFile(t *testing.T) {
 	later := time.Now().Add(2 * time.Second)
 	os.Chtimes(path, later, later)
 	src.Reload(false)
-	if got := src.Suggest("", "상담 운영시간은 언제인가요"); len(got) != 1 || got[0].ID != "b" {
+	if got := src.Suggest("", "상담 운영시간은 언제인가요"); len(got) != 1 || got[0].ID != "b" || src.failing() {
 		t.Fatalf("after a good change: %+v", got)
 	}
 }
