@@ -72,18 +72,7 @@ func TestKoreanMailsAgainstDovecotAndPostfix(t *testing.T) {
 		"2026년 12월 2일 (수) 오후 2:07, 김민수 (서민금융 고객센터) <support@example.test>님이 작성:\r\n> 새 문의(접수번호 #1)가 접수되었습니다.\r\n"+
 		"--b1\r\nContent-Type: text/html; charset=utf-8\r\n\r\n%s\r\n--b1--\r\n",
 		n.ReplyTo[0].Email, n.Subject, n.MessageID, html)
-	if err := s.SendMail("agent@example.test", []string{n.ReplyTo[0].Email}, []byte(reply)); err != nil {
-		t.Fatal(err)
-	}
-	s.WaitMessage("support", "INBOX", HasMessageID("ko-agent-1@example.test"), 30*time.Second)
-	poll("follow-ups 1")
-	raw, err = s.WaitMessage("customer", "INBOX", func(raw []byte) bool {
-		return Contains("In-Reply-To: <ko-1@example.test>")(raw) && !Contains("Auto-Submitted:")(raw)
-	}, 30*time.Second)
-	if err != nil {
-		t.Fatalf("customer never got the agent's reply: %v", err)
-	}
-	r, _ := mailbox.Parse(raw)
+	r := agentAnswers(t, s, n.ReplyTo[0].Email, "ko-agent-1@example.test", []byte(reply), "ko-1@example.test", func() { poll("follow-ups 1") })
 	if !strings.Contains(r.HTML, "<b>상환일 변경</b>을 마쳤습니다.") || strings.Contains(r.HTML, "새 문의") || !strings.Contains(r.HTML, "접수번호 #1") {
 		t.Errorf("the relayed reply's HTML is not the agent's own without the quote:\n%s", r.HTML)
 	}

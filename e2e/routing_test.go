@@ -91,18 +91,7 @@ func TestRoutingAgainstDovecotAndPostfix(t *testing.T) {
 	reply := fmt.Sprintf("From: 김상담 <agent@example.test>\r\nTo: %s\r\nSubject: Re: %s\r\nMessage-ID: <rt-agent-1@example.test>\r\n"+
 		"In-Reply-To: <%s>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"+
 		"앱에서 상환일 변경을 신청하시면 됩니다.\r\n", n.ReplyTo[0].Email, n.Subject, n.MessageID)
-	if err := s.SendMail("agent@example.test", []string{n.ReplyTo[0].Email}, []byte(reply)); err != nil {
-		t.Fatal(err)
-	}
-	s.WaitMessage("support", "INBOX", HasMessageID("rt-agent-1@example.test"), 30*time.Second)
-	poll("follow-ups 1")
-	raw, err = s.WaitMessage("customer", "INBOX", func(raw []byte) bool {
-		return Contains("In-Reply-To: <rt-1@example.test>")(raw) && !Contains("Auto-Submitted:")(raw)
-	}, 30*time.Second)
-	if err != nil {
-		t.Fatalf("the customer never got the answer: %v", err)
-	}
-	r, _ := mailbox.Parse(raw)
+	r := agentAnswers(t, s, n.ReplyTo[0].Email, "rt-agent-1@example.test", []byte(reply), "rt-1@example.test", func() { poll("follow-ups 1") })
 	if r.From.Email != "loan@example.test" || r.From.Name != "김상담 (서민금융 대출상담)" || len(r.ReplyTo) != 1 || !strings.HasPrefix(r.ReplyTo[0].Email, "loan+t1-") {
 		t.Fatalf("the answer comes from %v, Reply-To %v; want loan@ and a token on it", r.From, r.ReplyTo)
 	}

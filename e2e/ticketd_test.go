@@ -18,6 +18,7 @@ import (
 	"golang.org/x/text/encoding/korean"
 
 	"github.com/ticketd/ticketd/mailbox"
+	"github.com/ticketd/ticketd/ticket"
 )
 
 // buildTicketd builds the ticketd binary into a temporary directory.
@@ -254,4 +255,28 @@ type ticketJSON struct {
 			Size int64 `json:"size"`
 		} `json:"attachments"`
 	} `json:"messages"`
+}
+
+// agentAnswers sends the agent's reply (raw, Message-ID mid) to the
+// notification's Reply-To address to, waits until it is in the support
+// mailbox, polls, and returns the answer the customer received (the mail
+// In-Reply-To the customer's first mail, customerMID).
+func agentAnswers(t *testing.T, s *Stack, to, mid string, raw []byte, customerMID string, poll func()) *ticket.Mail {
+	t.Helper()
+	if err := s.SendMail("agent@example.test", []string{to}, raw); err != nil {
+		t.Fatal(err)
+	}
+	s.WaitMessage("support", "INBOX", HasMessageID(mid), 30*time.Second)
+	poll()
+	got, err := s.WaitMessage("customer", "INBOX", func(raw []byte) bool {
+		return Contains("In-Reply-To: <"+customerMID+">")(raw) && !Contains("Auto-Submitted:")(raw)
+	}, 30*time.Second)
+	if err != nil {
+		t.Fatalf("the customer never got the agent's answer: %v", err)
+	}
+	m, err := mailbox.Parse(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

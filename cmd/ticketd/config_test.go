@@ -147,15 +147,21 @@ smtp: {host: 127.0.0.1, security: plain}
 		if strings.HasPrefix(extra, "center:") {
 			text = strings.Replace(base(""), "center: {address: support@example.test}\n", "", 1) + extra
 		}
-		_, errs := checkConfigText(t, text)
-		found := false
-		for _, err := range errs {
-			found = found || strings.HasPrefix(err.Error(), key+":")
-		}
-		if !found {
-			t.Errorf("%s: errors %v, want one naming %s", extra, errs, key)
+		wantKeyError(t, text, key, extra)
+	}
+}
+
+// wantKeyError checks the config text and wants an error naming key (what
+// says which case it is).
+func wantKeyError(t *testing.T, text, key, what string) {
+	t.Helper()
+	_, errs := checkConfigText(t, text)
+	for _, err := range errs {
+		if strings.HasPrefix(err.Error(), key+":") {
+			return
 		}
 	}
+	t.Errorf("%s: errors %v, want one naming %s", what, errs, key)
 }
 
 // checkConfigText parses and checks a config given as text.

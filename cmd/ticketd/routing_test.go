@@ -45,14 +45,7 @@ func TestRoutingConfigProblems(t *testing.T) {
 		if strings.HasPrefix(extra, "center:") {
 			text = strings.Replace(routingBase, "center: {address: support@example.test}\n", "", 1) + extra + "\n"
 		}
-		_, errs := checkConfigText(t, text)
-		found := false
-		for _, e := range errs {
-			found = found || strings.HasPrefix(e.Error(), key+":")
-		}
-		if !found {
-			t.Errorf("%s: errors %v, want one naming %s", extra, errs, key)
-		}
+		wantKeyError(t, text, key, extra)
 	}
 }
 
