@@ -48,37 +48,57 @@ type FAQOptions struct {
 }
 
 // FAQIndex matches mails against FAQ entries. It is built once per FAQ
-// and is safe for concurrent use.
+// (an inverted index of its terms) and is safe for concurrent use.
 //
 // Korean is written with particles glued to nouns, with spaces left out or
 // put in, colloquially and with typos, so words are no unit to match on.
-// A text is read as runs of Hangul with the spaces inside them dropped,
-// and runs of Latin letters and digits. Each Hangul run gives its syllable
-// bigrams ("로그인이안돼요": 로그 그인 인이 이안 안돼 돼요, the same with or
-// without spaces), the same bigrams with each syllable blurred (its final
-// consonant dropped, ㅐ read as ㅔ, ㅚ and ㅙ as ㅞ: "로그잉" and "상활일"
-// still meet 로그인 and 상환일), and single syllables at a low weight; a
-// Latin run is a word. Synonyms (비번 for 비밀번호, login for 로그인) add
-// the FAQ's word to a text that holds the customer's.
+// A text is read as runs of Hangul, across the spaces in them, and runs of
+// Latin letters and digits (a word each). A Hangul run gives:
+//   - its syllable bigrams ("로그인이안돼요": 로그 그인 인이 이안 안돼 돼요);
+//     a bigram across a space weighs 0.3 ("로그인이 안 돼요" meets the
+//     same words without the space, but a pair of words is no word);
+//   - the same bigrams blurred at half weight (a syllable's final
+//     consonant dropped, ㅐ/ㅔ, ㅒ/ㅖ and ㅙ/ㅚ/ㅞ merged, a glide dropped:
+//     "로그잉", "상활일" and "변겅" still meet 로그인, 상환일 and 변경);
+//   - single syllables at a low weight.
 //
-// An entry's score is, in weights of the terms' rarity among the entries
-// (IDF): what share of its question the mail holds (0.65), plus what share
-// of the mail's terms that any entry knows its answer and question hold
-// (0.35). The first does not shrink when the question is buried in a long
-// mail; the second tells entries apart whose questions the mail holds
-// equally.
+// Bigrams of particles, endings and the words that ask ("있나요",
+// "어떻게", "알려주세요", "궁금합니다") weigh 0.15: they say how a question
+// is asked, not what about. Synonyms (비번 for 비밀번호, login for 로그인)
+// add the FAQ's word to a text that holds the customer's. The subject's
+// terms weigh 1.5: it names the topic (the caller leaves out a reply's
+// subject, see FAQSubject).
+//
+// An entry's score (0 to 1) is, in weights of the terms' rarity among the
+// entries (IDF): 0.4 × the share of its question the mail holds, which
+// does not shrink when the question is buried in a long mail, plus 0.6 ×
+// the share of the mail's terms (those any entry has) its question and
+// answer hold, which tells apart entries whose questions the mail holds
+// alike.
 type FAQIndex struct {
 	entries  []FAQEntry
 	opt      FAQOptions
 	synonyms []synonym
-	idf      map[string]float64
-	question []map[string]float64 // per entry: term → weight·idf
-	qMass    []float64
-	whole    []map[string]bool // per entry: the terms of question and answer
+	// index holds, per term, its idf and the entries whose question or
+	// answer has it.
+	index    map[string]*termInfo
+	qMass    []float64 // per entry: the weight·idf of its question's terms
 	excerpts [][]string
 }
 
 type synonym struct{ from, to string }
+
+type termInfo struct {
+	idf      float64
+	postings []posting
+}
+
+// posting is an entry that has a term, with the term's weight·idf in its
+// question (0: in the answer alone).
+type posting struct {
+	entry    int
+	question float64
+}
 
 // Weights of the terms (see FAQIndex).
 const (
@@ -87,8 +107,51 @@ const (
 	weightSyl     = 0.2
 	weightWord    = 1.0
 
-	shareQuestion = 0.65
+	// weightFunction scales a term made of function syllables only
+	// (functionSyllable: "있나요", "어떻게", "알려주세요").
+	weightFunction = 0.15
+	// weightAcross scales a bigram across a space ("대출 상환" gives 출상):
+	// it meets the same words written without the space, but a pair of
+	// words is no word.
+	weightAcross = 0.3
+	// subjectWeight scales the subject's terms: it names the topic.
+	subjectWeight = 1.5
+
+	// shareQuestion is the question's part of an entry's score.
+	shareQuestion = 0.4
 )
+
+// functionSyllable are the particles and endings that stand alone as a
+// syllable ("을", "에", "요"), and functionBigram the pairs of syllables
+// of particles, endings, auxiliaries and the words that ask ("있나요",
+// "어떻게", "알려주세요", "궁금합니다", "문의드립니다"): terms that say how
+// a question is asked, not what about, and weigh little. Words built of
+// such syllables ("아이디", "수수료") are no pair here and keep their
+// weight.
+var functionSyllable = runeSet("은는을를이가의에도로와과만요다니까죠고며면데게서")
+
+var functionBigram = func() map[string]bool {
+	m := map[string]bool{}
+	for _, b := range strings.Fields(`있나 없나 나요 하나 되나 까요 할까 될까 인가 가요 인지 는지 한지 은지
+		했는 는데 데요 은데 해요 해서 어요 아요 세요 주세 해주 려주 알려 싶은 싶어 고싶 싶습
+		습니 니다 합니 됩니 있습 없습 수있 할수 을수 수없 어떻 떻게 어디 디서 언제 무엇 엇인
+		되는 하는 하면 되면 으면 에서 에게 으로 로는 까지 부터 이나 나는 는것 것이 이있 이안
+		안되 안돼 돼요 되요 못하 궁금 금합 금해 문의 의드 드립 립니 드려 려요 하고 고요 여쭤
+		해야 야하 야되 되나 나요 건가 는건 건지 할때 을때 인데 한데 ㅠㅠ 좀알 요좀 주시 시나
+		시면 면좋 좋겠 겠습 겠어 있을 을까 있는 하려 려고 려는 는데 받을 을수 있어 어서 해도
+		도되 되는 는지 나오 게되 게하 하게 했어 했습 이요 에요 예요 입니 인가 이에`) {
+		m[b] = true
+	}
+	return m
+}()
+
+func runeSet(s string) map[rune]bool {
+	m := map[rune]bool{}
+	for _, r := range s {
+		m[r] = true
+	}
+	return m
+}
 
 // NewFAQIndex indexes entries. An entry without id or question, or an id
 // used twice, is an error naming it.
@@ -96,7 +159,8 @@ func NewFAQIndex(entries []FAQEntry, opt FAQOptions) (*FAQIndex, error) {
 	if opt.Max < 1 {
 		return nil, fmt.Errorf("faq: Max must be 1 or more, got %d", opt.Max)
 	}
-	x := &FAQIndex{entries: slices.Clone(entries), opt: opt, idf: map[string]float64{}}
+	x := &FAQIndex{entries: slices.Clone(entries), opt: opt}
+	idf := map[string]float64{}
 	for from, to := range CommonSynonyms {
 		x.synonyms = append(x.synonyms, synonym{foldText(from), foldText(to)})
 	}
@@ -116,30 +180,43 @@ func NewFAQIndex(entries []FAQEntry, opt FAQOptions) (*FAQIndex, error) {
 			return nil, fmt.Errorf("faq: the id %s is used twice", e.ID)
 		}
 		seen[e.ID] = true
-		whole := x.terms(e.Question + "\n" + e.Answer)
-		set := map[string]bool{}
-		for t := range whole {
-			set[t] = true
+		for t := range x.terms(e.Question + "\n" + e.Answer) {
 			df[t]++
 		}
-		x.whole = append(x.whole, set)
 		x.excerpts = append(x.excerpts, Excerpt(e.Answer, 2, 60))
 	}
 	n := float64(len(entries))
 	for t, d := range df {
-		x.idf[t] = math.Log(1 + (n-float64(d)+0.5)/(float64(d)+0.5))
+		idf[t] = math.Log(1 + (n-float64(d)+0.5)/(float64(d)+0.5))
 	}
-	for _, e := range entries {
-		q := map[string]float64{}
+	x.index = make(map[string]*termInfo, len(df))
+	for t := range df {
+		x.index[t] = &termInfo{idf: idf[t]}
+	}
+	for i, e := range entries {
+		question := x.terms(e.Question)
 		var mass float64
-		for t, w := range x.terms(e.Question) {
-			q[t] = w * x.idf[t]
-			mass += q[t]
+		for t, w := range question {
+			mass += w * idf[t]
 		}
-		x.question = append(x.question, q)
 		x.qMass = append(x.qMass, mass)
+		for t := range x.terms(e.Question + "\n" + e.Answer) { // the question's terms among them
+			ti := x.index[t]
+			ti.postings = append(ti.postings, posting{entry: i, question: question[t] * ti.idf})
+		}
 	}
 	return x, nil
+}
+
+// FAQSubject is the subject an FAQ reads of a mail with this subject and
+// base subject (Mail.BaseSubject): none when it is a reply's or a
+// forward's ("Re: 채무조정 서류 안내"), which names the earlier mail's
+// topic, not this one's.
+func FAQSubject(subject, base string) string {
+	if base != "" && strings.TrimSpace(subject) != base {
+		return ""
+	}
+	return subject
 }
 
 // Len is the number of entries.
@@ -149,11 +226,21 @@ func (x *FAQIndex) Len() int { return len(x.entries) }
 // first.
 func (x *FAQIndex) Suggest(subject, text string) []Suggestion {
 	var out []Suggestion
-	for _, s := range x.Score(subject, text) {
-		if len(out) == x.opt.Max || s.Score < x.opt.MinScore {
-			break
+	for _, s := range x.scores(subject, text) {
+		if s.Score < x.opt.MinScore {
+			continue
 		}
-		out = append(out, s)
+		// Keep the best Max, best first (Max is small: insertion).
+		i := len(out)
+		for i > 0 && out[i-1].Score < s.Score {
+			i--
+		}
+		if i < x.opt.Max {
+			out = slices.Insert(out, i, s)
+			if len(out) > x.opt.Max {
+				out = out[:x.opt.Max]
+			}
+		}
 	}
 	return out
 }
@@ -161,38 +248,49 @@ func (x *FAQIndex) Suggest(subject, text string) []Suggestion {
 // Score returns every entry that shares a term with the mail, best first,
 // whatever its score (for an operator tuning MinScore).
 func (x *FAQIndex) Score(subject, text string) []Suggestion {
-	mail := x.terms(subject + "\n" + text)
-	var known float64 // the mail's terms any entry has, weighted
+	out := x.scores(subject, text)
+	slices.SortStableFunc(out, func(a, b Suggestion) int { return cmp.Compare(b.Score, a.Score) })
+	return out
+}
+
+// scores are the entries that share a term with the mail, in the FAQ's
+// order.
+func (x *FAQIndex) scores(subject, text string) []Suggestion {
+	mail := x.terms(text)
+	for t, w := range x.terms(subject) {
+		mail[t] = max(mail[t], w*subjectWeight)
+	}
+	var known float64                    // the mail's terms any entry has, weighted
+	q := make([]float64, len(x.entries)) // the question's weight the mail holds
+	a := make([]float64, len(x.entries)) // the mail's weight the entry holds
 	for t, w := range mail {
-		known += w * x.idf[t]
+		ti := x.index[t]
+		if ti == nil {
+			continue // a word no entry has
+		}
+		v := w * ti.idf
+		known += v
+		for _, p := range ti.postings {
+			q[p.entry] += p.question
+			a[p.entry] += v
+		}
 	}
 	var out []Suggestion
 	for i, e := range x.entries {
-		var q, a float64
-		for t, v := range x.question[i] {
-			if _, ok := mail[t]; ok {
-				q += v
-			}
-		}
-		for t, w := range mail {
-			if x.whole[i][t] {
-				a += w * x.idf[t]
-			}
-		}
-		if q == 0 && a == 0 {
+		if q[i] == 0 && a[i] == 0 {
 			continue
 		}
-		score := 0.0
+		var qs, as float64
 		if x.qMass[i] > 0 {
-			score += shareQuestion * q / x.qMass[i]
+			qs = q[i] / x.qMass[i]
 		}
 		if known > 0 {
-			score += (1 - shareQuestion) * a / known
+			as = a[i] / known
 		}
+		score := shareQuestion*qs + (1-shareQuestion)*as
 		out = append(out, Suggestion{ID: e.ID, Question: e.Question, URL: e.URL,
 			Score: math.Round(score*1000) / 1000, Excerpt: x.excerpts[i]})
 	}
-	slices.SortStableFunc(out, func(a, b Suggestion) int { return cmp.Compare(b.Score, a.Score) })
 	return out
 }
 
@@ -226,15 +324,29 @@ func addTerms(out map[string]float64, text string) {
 		}
 	}
 	var run []rune // the Hangul run being read
+	var gap []bool // gap[i]: a space stood before run[i]
+	space := false
 	flush := func() {
 		for i, r := range run {
-			add(string(r), weightSyl)
+			f := 1.0
+			if functionSyllable[r] {
+				f = weightFunction
+			}
+			add(string(r), weightSyl*f)
 			if i > 0 {
-				add(string(run[i-1:i+1]), weightBigram)
-				add("~"+string([]rune{blur(run[i-1]), blur(r)}), weightBlurred)
+				b := string(run[i-1 : i+1])
+				f = 1
+				if functionBigram[b] {
+					f = weightFunction
+				}
+				if gap[i] {
+					f *= weightAcross
+				}
+				add(b, weightBigram*f)
+				add("~"+string([]rune{blur(run[i-1]), blur(r)}), weightBlurred*f)
 			}
 		}
-		run = run[:0]
+		run, gap = run[:0], gap[:0]
 	}
 	var word strings.Builder
 	endWord := func() {
@@ -251,15 +363,19 @@ func addTerms(out map[string]float64, text string) {
 		switch {
 		case isHangulSyllable(r):
 			endWord()
-			run = append(run, r)
+			run, gap = append(run, r), append(gap, space && len(run) > 0)
+			space = false
 		case r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)):
 			flush()
+			space = false
 			word.WriteRune(r)
 		case r == ' ' || r == '\t':
-			endWord() // spaces inside a Hangul run are dropped
+			endWord() // a Hangul run goes on across spaces
+			space = true
 		default:
 			endWord()
 			flush()
+			space = false
 		}
 	}
 	endWord()
@@ -283,6 +399,8 @@ func blur(r rune) rune {
 		v = 7 // ㅖ
 	case 10, 11: // ㅙ ㅚ
 		v = 15 // ㅞ
+	case 2, 6, 12, 17: // ㅑ ㅕ ㅛ ㅠ: the glide dropped (변겅 for 변경)
+		v = map[int]int{2: 0, 6: 4, 12: 8, 17: 13}[v]
 	}
 	return rune(0xAC00 + (l*21+v)*28)
 }
@@ -332,7 +450,7 @@ var CommonSynonyms = map[string]string{
 	"문자": "인증번호", "sms": "인증번호", "otp": "인증번호",
 	"공인인증서": "공동인증서", "인증서": "공동인증서",
 	"본인확인": "본인인증", "실명인증": "본인인증",
-	"에러": "오류", "error": "오류", "먹통": "오류", "튕": "오류", "안돼": "오류", "안되": "오류", "안됨": "오류",
+	"에러": "오류", "error": "오류", "먹통": "오류", "튕": "오류",
 	"갚": "상환", "납부": "상환", "납입": "상환", "미납": "연체", "밀리": "연체", "밀렸": "연체",
 	"빌리": "대출", "빌려": "대출", "loan": "대출",
 	"콜센터": "고객센터", "상담원": "상담", "상담사": "상담", "call": "고객센터",

@@ -72,7 +72,7 @@ func (w *work) queueAck(t *Ticket, in *Message, tmpl string) error {
 	if tmpl == "ack" && w.s.cfg.FAQ != nil && w.res.NewTicket && !t.Spam {
 		// The customer may find the answer before an agent reads
 		// the mail; what they were offered is kept on the ticket.
-		data.Suggestions = w.s.cfg.FAQ.Suggest(w.m.Subject, visibleText(w.m))
+		data.Suggestions = w.s.cfg.FAQ.Suggest(FAQSubject(w.m.Subject, w.m.BaseSubject), visibleText(w.m))
 		t.Suggested = data.Suggestions
 	}
 	r, err := w.s.render.Render(tmpl, w.s.cfg.Language, data)

@@ -41,8 +41,12 @@ func cmdCheckConfig(c *cli) int {
 		fmt.Fprintf(c.stderr, "%d problem(s) found\n", len(errs))
 		return exitConfig
 	}
-	fmt.Fprintf(c.stdout, "%s: ok (%d mailbox(es), data in %s, SMTP %s:%d %s)\n",
-		path, len(s.IMAP), s.DataDir, s.SMTP.Host, s.SMTP.Port, s.SMTP.Security)
+	faq := ""
+	if s.FAQ != nil {
+		faq = fmt.Sprintf(", FAQ of %d entries", s.FAQ.Len())
+	}
+	fmt.Fprintf(c.stdout, "%s: ok (%d mailbox(es), data in %s, SMTP %s:%d %s%s)\n",
+		path, len(s.IMAP), s.DataDir, s.SMTP.Host, s.SMTP.Port, s.SMTP.Security, faq)
 	return exitOK
 }
 
