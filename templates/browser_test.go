@@ -190,6 +190,12 @@ func browserData(t *testing.T, lang string) ticket.TemplateData {
 	d.Tickets = []ticket.TicketRef{{ID: 1234, Subject: d.Subject, CreatedAt: d.ReceivedAt}, {ID: 1235, Subject: "추가 서류 제출(소득증빙서류, 재직증명서) 방법 문의", CreatedAt: d.ReceivedAt.Add(time.Minute)}}
 	d.Size, d.Limit = 38<<20, 25<<20
 	d.CommandError = &ticket.CommandError{Command: "asign", Problem: ticket.ProblemUnknown}
+	// The acknowledgement's FAQ block: long questions and answers.
+	d.Suggestions = []ticket.Suggestion{
+		{ID: "repay-date", Question: "햇살론유스 대출금의 상환일(납입일)을 월급날 이후로 변경할 수 있나요?", URL: "https://faq.example.test/loan/youth/repayment/change-date?from=ack&utm_campaign=faq-suggestion",
+			Excerpt: ticket.Excerpt("상환일은 대출 실행 후 1회에 한하여 변경할 수 있습니다. 모바일앱의 [마이페이지 > 대출관리 > 상환일변경] 메뉴에서 신청하시거나 고객센터로 요청해 주세요. 변경된 상환일은 다음 회차부터 적용됩니다.", 2, 60)},
+		{ID: "early-repay", Question: "중도상환수수료가 있나요?", URL: "https://faq.example.test/2", Excerpt: []string{"정책서민금융 상품은 중도상환수수료가 없습니다."}},
+	}
 	if lang == "en" {
 		d.Customer.Name = "Minsu Kim"
 		d.CenterName = "Seomin Finance Customer Center"
@@ -197,6 +203,8 @@ func browserData(t *testing.T, lang string) ticket.TemplateData {
 		d.AgentName = "Sangdam Lee"
 		d.Tickets[1].Subject = "How to submit documents (proof of income, certificate of employment)"
 		d.Subject = "Question about changing the repayment date of my loan and the early repayment fee"
+		d.Suggestions = []ticket.Suggestion{{ID: "repay-date", Question: "Can I change the repayment date of my loan?", URL: "https://faq.example.test/loan/youth/repayment/change-date?from=ack",
+			Excerpt: []string{"The repayment date can be changed once after the loan is made,", "in the app under My page > Loans > Repayment date. …"}}}
 		d.ReplyText = "Hello,\n\nYou can change the repayment date in the app under My page > Loans > Repayment date. " +
 			"See https://www.example.test/loan/youth/repayment/change-date?from=mail&utm_campaign=customer-center-reply\n\nKind regards"
 	}

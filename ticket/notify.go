@@ -74,6 +74,10 @@ func (w *work) queueAck(t *Ticket, in *Message, tmpl string) error {
 		// the mail; what they were offered is kept on the ticket.
 		data.Suggestions = w.s.cfg.FAQ.Suggest(FAQSubject(w.m.Subject, w.m.BaseSubject), visibleText(w.m))
 		t.Suggested = data.Suggestions
+		w.res.FAQ, w.res.Suggested = "none", len(data.Suggestions)
+		if len(data.Suggestions) > 0 {
+			w.res.FAQ = "offered"
+		}
 	}
 	r, err := w.s.render.Render(tmpl, w.s.cfg.Language, data)
 	if err != nil {

@@ -264,6 +264,9 @@ func TestFAQSuggestionsInTheAck(t *testing.T) {
 	if len(tk.Suggested) == 0 || tk.Suggested[0].ID != "repay-date" || tk.Suggested[0].Score < 0.3 {
 		t.Fatalf("suggestions on the ticket: %+v", tk.Suggested)
 	}
+	if res.FAQ != "offered" || res.Suggested != len(tk.Suggested) {
+		t.Fatalf("result says FAQ %q, %d suggested; the ticket has %d", res.FAQ, res.Suggested, len(tk.Suggested))
+	}
 	if n := notification(t, db, agentKim.Email); !strings.Contains(n.Text, "고객에게 안내한 자주 묻는 질문") || !strings.Contains(n.Text, "대출 상환일") {
 		t.Fatalf("the notification does not say what was offered:\n%s", n.Text)
 	}
@@ -276,6 +279,9 @@ func TestFAQSuggestionsInTheAck(t *testing.T) {
 	if strings.Contains(ack.Text, "자주 묻는 질문") || len(getTicket(t, db, res.TicketID).Suggested) != 0 {
 		t.Fatalf("a suggestion below min_score:\n%s", ack.Text)
 	}
+	if res.FAQ != "none" || res.Suggested != 0 {
+		t.Fatalf("result says FAQ %q, %d suggested; want none", res.FAQ, res.Suggested)
+	}
 
 	// Spam gets no acknowledgement at all, hence no suggestion.
 	m = mail("spam@example.org", "비밀번호를 잊어버렸어요", "f3@example.org")
@@ -283,5 +289,8 @@ func TestFAQSuggestionsInTheAck(t *testing.T) {
 	res = ingest(t, svc, m)
 	if len(mailTo(t, db, "spam@example.org")) != 0 || len(getTicket(t, db, res.TicketID).Suggested) != 0 {
 		t.Fatal("spam was offered suggestions")
+	}
+	if res.FAQ != "" {
+		t.Fatalf("spam counted as an acknowledgement with the FAQ: %q", res.FAQ)
 	}
 }

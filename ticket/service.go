@@ -266,6 +266,11 @@ type Result struct {
 	Relayed bool
 	// Notified counts the agent notifications queued.
 	Notified int
+	// FAQ says what the acknowledgement offered from the FAQ: "offered"
+	// (Suggested entries), "none" (no entry scored enough), or "" (no
+	// FAQ, or no acknowledgement with suggestions).
+	FAQ       string
+	Suggested int
 	// Note explains a decision operators may wonder about (an agent's mail
 	// handled as a customer's, a [#N] from a stranger, a command error).
 	Note string

@@ -34,6 +34,7 @@ type metrics struct {
 	pollTime    *prometheus.HistogramVec
 	purged      *prometheus.CounterVec // what: raw, anonymised
 	breaches    prometheus.Counter
+	faq         *prometheus.CounterVec // result: offered, none
 }
 
 func newMetrics(d *daemon) *metrics {
@@ -62,6 +63,7 @@ func newMetrics(d *daemon) *metrics {
 		sent:        counterVec("ticketd_mail_sent_total", "Send attempts of the outbox: sent, retry (temporary failure), failed (given up).", "result", "sent", "retry", "failed"),
 		errs:        counterVec("ticketd_errors_total", "Errors by kind: imap (a poll failed on the IMAP side), smtp (a send attempt not accepted), store (a database transaction or read failed), panic (recovered).", "kind", "imap", "smtp", "store", "panic"),
 		alerts:      counterVec("ticketd_alerts_total", "Things an operator must look at, by kind: protected_address_refused (mail to an agent's or the notify address was refused for good or bounced; it is not suppressed).", "kind", ticket.AlertProtectedRefused),
+		faq:         counterVec("ticketd_faq_acknowledgements_total", "Acknowledgements of new tickets with the FAQ on: offered (with FAQ entries), none (no entry scored faq.min_score).", "result", "offered", "none"),
 		breaches:    counter("ticketd_sla_breaches_total", "Service-level due times that passed unmet (first answers and resolutions), counted when the reminder job sees them."),
 		purged:      counterVec("ticketd_retention_purged_total", "What privacy.retention removed: raw (raw mails purged) and anonymised (tickets anonymised).", "what", "raw", "anonymised"),
 		pollTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -76,7 +78,7 @@ func newMetrics(d *daemon) *metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.fetched, m.created, m.followups, m.duplicates, m.quarantined, m.acks, m.sent, m.errs, m.alerts, m.pollTime, m.purged, m.breaches,
+		m.fetched, m.created, m.followups, m.duplicates, m.quarantined, m.acks, m.sent, m.errs, m.alerts, m.pollTime, m.purged, m.breaches, m.faq,
 		stateCollector{d},
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ticketd_faq_entries", Help: "Entries of the FAQ the acknowledgements suggest from (faq.file; 0: none)."},
 			func() float64 { return float64(d.faq.entries()) }),
@@ -127,6 +129,9 @@ func (m *metrics) ingested(res ticket.Result, rejected bool) {
 	}
 	if res.Acknowledged {
 		m.acks.WithLabelValues("queued").Inc()
+	}
+	if res.FAQ != "" {
+		m.faq.WithLabelValues(res.FAQ).Inc()
 	}
 	switch {
 	case res.HeldBack != "" && !res.AckDue.IsZero():
