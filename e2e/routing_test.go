@@ -25,7 +25,7 @@ func TestRoutingAgainstDovecotAndPostfix(t *testing.T) {
 	s := StartWith(t, 36000, "MAILSTACK_ALIASES=loan:support", "MAILSTACK_USERS=support agent customer other")
 	bin := buildTicketd(t, s.RepoRoot())
 	faq := filepath.Join(t.TempDir(), "faq.yaml")
-	os.WriteFile(faq, []byte(`- id: repay-date
+	writeFile(t, faq, `- id: repay-date
   question: 대출 상환일(납입일)을 변경할 수 있나요?
   answer: |
     상환일은 대출 실행 후 1회 변경할 수 있습니다.
@@ -35,14 +35,17 @@ func TestRoutingAgainstDovecotAndPostfix(t *testing.T) {
   question: 비밀번호를 잊어버렸어요.
   answer: 로그인 화면의 [비밀번호 재설정]에서 휴대폰 본인인증 후 새 비밀번호를 설정하세요.
   url: https://faq.example.test/3
-`), 0o600)
+`)
 	cfg, _ := writeConfig(t, s, "agents: [{name: 김상담, email: agent@example.test}]",
 		"groups: [{name: 대출팀, members: [agent@example.test]}]",
 		"routing: [{name: loan, category: 대출, group: 대출팀, match: {to: [loan@example.test]}}]",
 		"default_category: 기타", "faq: {file: "+faq+"}", "threading: {plus_addressing: true}")
-	b, _ := os.ReadFile(cfg)
-	os.WriteFile(cfg, []byte(strings.Replace(string(b), "  name: 서민금융 고객센터\n",
-		"  name: 서민금융 고객센터\n  identities: [{address: loan@example.test, name: 서민금융 대출상담}]\n", 1)), 0o600)
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, cfg, strings.Replace(string(b), "  name: 서민금융 고객센터\n",
+		"  name: 서민금융 고객센터\n  identities: [{address: loan@example.test, name: 서민금융 대출상담}]\n", 1))
 	poll := func(want string) {
 		t.Helper()
 		if code, out := runTicketd(t, bin, cfg, "poll"); code != 0 || !strings.Contains(out, want) {

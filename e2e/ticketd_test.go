@@ -110,6 +110,14 @@ func (l *lockedBuffer) String() string {
 	return l.buf.String()
 }
 
+// writeFile writes a test's file or fails the test.
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func runTicketd(t *testing.T, bin, cfg string, args ...string) (int, string) {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"--config", cfg}, args...)...)
