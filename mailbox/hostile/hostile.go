@@ -104,8 +104,10 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 // Close stops the server and drops every connection.
 func (s *Server) Close() {
 	s.once.Do(func() {
-		close(s.done)
+		// The listener first: a stalled connection ends when done is
+		// closed, and whoever sees it end must find the port closed.
 		s.ln.Close()
+		close(s.done)
 		s.mu.Lock()
 		for _, c := range s.conns {
 			c.Close()
