@@ -84,6 +84,22 @@ type FAQIndex struct {
 	index    map[string]*termInfo
 	qMass    []float64 // per entry: the weight·idf of its question's terms
 	excerpts [][]string
+	// novelIDF is the idf of a term no entry has.
+	novelIDF float64
+}
+
+// novel reports whether a term no entry has is matter new to the FAQ: not
+// a blurred form, nor a bigram whose blurred form an entry has (a typo of
+// a known word is no new matter).
+func (x *FAQIndex) novel(t string) bool {
+	if strings.HasPrefix(t, "~") {
+		return false
+	}
+	r := []rune(t)
+	if len(r) == 2 && isHangulSyllable(r[0]) && isHangulSyllable(r[1]) {
+		return x.index["~"+string([]rune{blur(r[0]), blur(r[1])})] == nil
+	}
+	return true
 }
 
 type synonym struct{ from, to string }
@@ -119,6 +135,15 @@ const (
 
 	// shareQuestion is the question's part of an entry's score.
 	shareQuestion = 0.4
+
+	// weightNovel scales, in the share of the mail an entry holds, the
+	// mail's terms no entry has (at the idf of a term in none): matter
+	// the FAQ does not know ("주차" in a question about a branch) says the
+	// FAQ may not answer the mail. It is small in the text, where greetings
+	// and the customer's story are matter of that kind too, and large in
+	// the subject, which names the topic in a few words.
+	weightNovel        = 0.05
+	weightNovelSubject = 0.5
 )
 
 // functionSyllable are the particles and endings that stand alone as a
@@ -186,6 +211,7 @@ func NewFAQIndex(entries []FAQEntry, opt FAQOptions) (*FAQIndex, error) {
 		x.excerpts = append(x.excerpts, Excerpt(e.Answer, 2, 60))
 	}
 	n := float64(len(entries))
+	x.novelIDF = math.Log(1 + (n+0.5)/0.5)
 	for t, d := range df {
 		idf[t] = math.Log(1 + (n-float64(d)+0.5)/(float64(d)+0.5))
 	}
@@ -257,15 +283,24 @@ func (x *FAQIndex) Score(subject, text string) []Suggestion {
 // order.
 func (x *FAQIndex) scores(subject, text string) []Suggestion {
 	mail := x.terms(text)
-	for t, w := range x.terms(subject) {
+	subj := x.terms(subject)
+	for t, w := range subj {
 		mail[t] = max(mail[t], w*subjectWeight)
 	}
 	var known float64                    // the mail's terms any entry has, weighted
+	var novel float64                    // and those no entry has (weightNovel)
 	q := make([]float64, len(x.entries)) // the question's weight the mail holds
 	a := make([]float64, len(x.entries)) // the mail's weight the entry holds
 	for t, w := range mail {
 		ti := x.index[t]
 		if ti == nil {
+			if x.novel(t) {
+				f := weightNovel
+				if subj[t] > 0 {
+					f = weightNovelSubject
+				}
+				novel += f * w * x.novelIDF
+			}
 			continue // a word no entry has
 		}
 		v := w * ti.idf
@@ -285,7 +320,7 @@ func (x *FAQIndex) scores(subject, text string) []Suggestion {
 			qs = q[i] / x.qMass[i]
 		}
 		if known > 0 {
-			as = a[i] / known
+			as = a[i] / (known + novel)
 		}
 		score := shareQuestion*qs + (1-shareQuestion)*as
 		out = append(out, Suggestion{ID: e.ID, Question: e.Question, URL: e.URL,

@@ -239,7 +239,7 @@ type RouteMatch struct {
 type FAQConfig struct {
 	File     string   `yaml:"file" example:"/etc/ticketd/faq.yaml"`
 	Suggest  int      `yaml:"suggest" default:"3"`
-	MinScore float64  `yaml:"min_score" default:"0.25"`
+	MinScore float64  `yaml:"min_score" default:"0.23"`
 	Synonyms []string `yaml:"synonyms" default:"[]"`
 	Check    Duration `yaml:"check_every" default:"10s"`
 }
