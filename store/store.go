@@ -54,7 +54,7 @@ var (
 	bHeld       = []byte("held")
 	bOAuth      = []byte("oauth")
 	bAudit      = []byte("audit")
-	allBuckets  = [][]byte{bMeta, bTickets, bMessages, bTicketMsgs, bRaw, bMsgIDs, bSeen, bCursors, bOutbox, bRejected, bRejRaw, bNotified, bSuppress, bAutoSent, bTexts, bHeld, bOAuth, bAudit}
+	allBuckets  = [][]byte{bMeta, bTickets, bMessages, bTicketMsgs, bRaw, bMsgIDs, bSeen, bCursors, bOutbox, bRejected, bRejRaw, bNotified, bSuppress, bAutoSent, bTexts, bHeld, bOAuth, bAudit, bSearch, bSearchDocs}
 )
 
 // DB is ticketd's database.
@@ -70,6 +70,8 @@ type DB struct {
 	damaged atomic.Pointer[error]
 	// s encrypts the values of the sealed buckets (nil: no key).
 	s *sealer
+	// search is the search index's key (search.go).
+	search *searchKey
 }
 
 var _ ticket.Store = (*DB)(nil)
@@ -127,7 +129,7 @@ func Open(path string, opts *Options) (*DB, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	db := &DB{bolt: bdb, path: path}
+	db := &DB{bolt: bdb, path: path, search: newSearchKey(o.Key)}
 	if abs, err := filepath.Abs(path); err == nil {
 		if real, err := filepath.EvalSymlinks(abs); err == nil {
 			db.realPath = real
@@ -174,6 +176,9 @@ func Open(path string, opts *Options) (*DB, error) {
 					}
 				}
 				if err := checkSchema(tx); err != nil {
+					return err
+				}
+				if err := markSearchBuilt(tx, db.search.id); err != nil {
 					return err
 				}
 				return db.checkKey(tx, true)
@@ -234,7 +239,15 @@ func (db *DB) Update(fn func(tx ticket.Tx) error) (err error) {
 		return err
 	}
 	defer markCannotWrite(&err)
-	err = db.guard(func() error { return db.bolt.Update(func(btx *bolt.Tx) error { return fn(&txn{tx: btx, s: db.s}) }) })
+	err = db.guard(func() error {
+		return db.bolt.Update(func(btx *bolt.Tx) error {
+			t := &txn{tx: btx, s: db.s, search: db.search}
+			if err := fn(t); err != nil {
+				return err
+			}
+			return t.indexTouched()
+		})
+	})
 	if err == nil && db.realPath != "" {
 		// Each commit reads a few pages back and maps their neighbours:
 		// count it as 64 KiB at least.
@@ -257,7 +270,9 @@ func (db *DB) View(fn func(tx ticket.ReadTx) error) (err error) {
 	if err := db.damagedErr(); err != nil {
 		return err
 	}
-	return db.guard(func() error { return db.bolt.View(func(btx *bolt.Tx) error { return fn(&txn{tx: btx, s: db.s}) }) })
+	return db.guard(func() error {
+		return db.bolt.View(func(btx *bolt.Tx) error { return fn(&txn{tx: btx, s: db.s, search: db.search}) })
+	})
 }
 
 // WriteTo writes a consistent copy of the database to w while writers go on.
@@ -303,6 +318,10 @@ func (db *DB) Backup(path string) (int64, error) {
 type txn struct {
 	tx *bolt.Tx
 	s  *sealer // nil: no encryption
+	// search is the index key; dirty the tickets to index before the
+	// transaction commits (search.go).
+	search *searchKey
+	dirty  map[uint64]struct{}
 }
 
 func u64(v uint64) []byte {
@@ -424,6 +443,7 @@ func textKey(id uint64, tag byte) []byte { return append(u64(id), tag) }
 
 // putMessage writes m's record and its texts.
 func (t *txn) putMessage(m ticket.Message) error {
+	t.touch(m.TicketID)
 	texts := t.bucket(bTexts)
 	rec := m
 	if err := texts.Delete(textKey(m.ID, tagVisiblePrefix)); err != nil {
@@ -550,6 +570,7 @@ func (t *txn) PutTicket(tk ticket.Ticket) error {
 	if tk.ID == 0 {
 		return errors.New("store: put ticket: no id")
 	}
+	t.touch(tk.ID)
 	return putJSON(t.bucket(bTickets), u64(tk.ID), tk)
 }
 

@@ -72,6 +72,10 @@ type ReadTx interface {
 	EachHeldAcks(fn func(h HeldAcks) error) error
 	// EachAudit calls fn with every audit record, oldest first.
 	EachAudit(fn func(r AuditRecord) error) error
+	// SearchIndex is kept by the store itself: every transaction that
+	// changes a ticket or its messages indexes the ticket anew
+	// (SearchTerms) before it commits.
+	SearchIndex
 }
 
 // Tx is a read-write transaction.

@@ -24,6 +24,12 @@ var (
 func setup(t *testing.T, opts ...func(*ticket.Config)) (*ticket.Service, *store.DB) {
 	t.Helper()
 	db := tickettest.DB(t)
+	return serviceOn(t, db, opts...), db
+}
+
+// serviceOn returns the service of setup on db.
+func serviceOn(t *testing.T, db *store.DB, opts ...func(*ticket.Config)) *ticket.Service {
+	t.Helper()
 	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC) // 19:00 in Seoul: closed
 	cfg := ticket.Config{
 		Support: support, Domain: "example.test", CenterName: "고객센터",
@@ -33,7 +39,7 @@ func setup(t *testing.T, opts ...func(*ticket.Config)) (*ticket.Service, *store.
 	for _, o := range opts {
 		o(&cfg)
 	}
-	return tickettest.Service(t, db, cfg), db
+	return tickettest.Service(t, db, cfg)
 }
 
 func mail(from, subject, msgid string) *ticket.Mail {
