@@ -38,6 +38,10 @@ type backend interface {
 	Admin(ctx context.Context, op adminOp) (adminReply, error)
 	// Backup writes a consistent copy of the database to w.
 	Backup(ctx context.Context, w io.Writer) (int64, error)
+	// Search finds tickets (ticket.Search), subjects masked; Reindex
+	// builds the search index afresh and says of how many tickets.
+	Search(ctx context.Context, req searchRequest) ([]ticket.SearchHit, error)
+	Reindex(ctx context.Context) (int, error)
 	Close()
 }
 
@@ -420,6 +424,8 @@ func listenAdmin(ctx context.Context, d *daemon, path string) (*adminServer, err
 	mux.HandleFunc("POST /v1/action", a.action)
 	mux.HandleFunc("POST /v1/admin", a.admin)
 	mux.HandleFunc("GET /v1/backup", a.backup)
+	mux.HandleFunc("GET /v1/search", a.search)
+	mux.HandleFunc("POST /v1/reindex", a.reindex)
 	a.srv = &http.Server{Handler: a.recoverer(mux), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)}
 	go func() {

@@ -76,6 +76,9 @@ func cmdServe(c *cli) int {
 		}
 	}()
 	defer func() { stopSeal(); <-sealed }() // before the database closes
+	indexed := make(chan struct{})
+	go func() { defer close(indexed); buildSearchIndex(sealCtx, d, log) }()
+	defer func() { stopSeal(); <-indexed }()
 	admin, err := listenAdmin(ctx, d, s.Socket)
 	if err != nil {
 		return c.fail("%v", err)

@@ -51,6 +51,7 @@ func commands() []command {
 	var all []command
 	all = append(all, daemonCommands()...)
 	all = append(all, ticketCommands()...)
+	all = append(all, searchCommands()...)
 	all = append(all, opsCommands()...)
 	all = append(all, configCommands()...)
 	all = append(all, oauthCommands()...)
