@@ -278,6 +278,10 @@ type TemplateData struct {
 	// AttachmentsWithheld: the notification lists Attachments but does
 	// not carry them (Config.WithholdAttachments).
 	AttachmentsWithheld bool
+	// WebLink opens the ticket in the web view and WebQueue the agent's
+	// queue, each signed for the one agent the notification goes to
+	// ("": no web view, Config.WebURL).
+	WebLink, WebQueue string
 	// For errors mailed to an agent, and to the operator: Error is the
 	// English text; CommandError, when it is one, says what was wrong with
 	// the agent's command for the template to say in its language.

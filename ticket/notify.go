@@ -192,6 +192,13 @@ func (w *work) notifyAgents(t *Ticket, in *Message) (int, error) {
 		return 0, fmt.Errorf("render notification: %w", err)
 	}
 	for _, to := range rcpts {
+		if w.s.cfg.WebURL != "" {
+			// The links are signed for this agent alone.
+			data.WebLink, data.WebQueue = w.s.webLinks(t.ID, to.Email, w.now)
+			if r, err = w.s.render.Render("notify", w.s.cfg.Language, data); err != nil {
+				return 0, fmt.Errorf("render notification: %w", err)
+			}
+		}
 		replyTo := Address{Name: w.s.cfg.Support.Name, Email: w.s.cfg.Support.Email}
 		if w.s.cfg.PlusAddressing {
 			replyTo.Email = w.s.cfg.Signer.AgentReplyAddress(w.s.cfg.Support.Email, t.ID, to.Email)
@@ -294,4 +301,13 @@ func (s *Service) AlertOperator(to Address, tmpl string, data TemplateData) erro
 		s.cfg.OnQueue()
 	}
 	return nil
+}
+
+// webLinks are the links of an agent's notification about ticket id: the
+// ticket in the web view, and the agent's queue (which signs the agent in).
+func (s *Service) webLinks(id uint64, agent string, now time.Time) (ticketLink, queueLink string) {
+	exp := now.Add(s.cfg.WebLinkLifetime)
+	base := strings.TrimRight(s.cfg.WebURL, "/")
+	path := fmt.Sprintf("/t/%d", id)
+	return base + path + "?" + s.cfg.Signer.WebLinkQuery(path, agent, exp), base + "/login?" + s.cfg.Signer.WebLinkQuery("/login", agent, exp)
 }

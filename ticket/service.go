@@ -33,6 +33,12 @@ type Config struct {
 	Installation string
 	// Signer signs the ticket tokens. Required.
 	Signer *Signer
+	// WebURL is the web view's base URL ("https://tickets.example.com";
+	// "": no web view): agent notifications carry a link to the ticket
+	// there and one to the agent's queue, signed for the agent and valid
+	// for WebLinkLifetime.
+	WebURL          string
+	WebLinkLifetime time.Duration
 	// PlusAddressing puts the signed token in the Reply-To of our mails
 	// (support+t1024-SIG@domain); only when the mailbox accepts it.
 	PlusAddressing bool
@@ -171,6 +177,8 @@ func (c Config) check() error {
 	switch {
 	case c.Signer == nil:
 		return errors.New("Config.Signer is required")
+	case c.WebURL != "" && c.WebLinkLifetime <= 0:
+		return errors.New("Config.WebLinkLifetime must be positive with a WebURL")
 	case c.Support.Email == "":
 		return errors.New("Config.Support.Email is required")
 	case c.Language == "":

@@ -5,9 +5,12 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
+	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Signer makes and checks the ticket tokens carried by every mail we send,
@@ -151,4 +154,40 @@ func (s *Signer) TicketFromAddress(support, addr string) (uint64, bool) {
 		return 0, false
 	}
 	return id, hmac.Equal([]byte(sig), []byte(s.sig("addr", num)))
+}
+
+// WebLinkQuery is the query of a link to path (of the web view) signed
+// for agent, valid until exp: "a=AGENT&exp=UNIX&sig=SIG". The signature
+// binds the path, the agent's address (lower-cased) and the expiry.
+func (s *Signer) WebLinkQuery(path, agent string, exp time.Time) string {
+	agent = strings.ToLower(agent)
+	e := strconv.FormatInt(exp.Unix(), 10)
+	return url.Values{"a": {agent}, "exp": {e}, "sig": {s.sig("web", path+"\x00"+agent+"\x00"+e)}}.Encode()
+}
+
+// Web link errors.
+var (
+	ErrLinkUnsigned = errors.New("the link is not signed")
+	ErrLinkExpired  = errors.New("the link has expired")
+	ErrLinkBad      = errors.New("the link's signature is wrong")
+)
+
+// CheckWebLink checks the query of a link to path (WebLinkQuery) at now
+// and returns the agent it was signed for (lower-cased).
+func (s *Signer) CheckWebLink(path string, q url.Values, now time.Time) (string, error) {
+	agent, e, sig := q.Get("a"), q.Get("exp"), q.Get("sig")
+	if agent == "" || e == "" || sig == "" {
+		return "", ErrLinkUnsigned
+	}
+	exp, err := strconv.ParseInt(e, 10, 64)
+	if err != nil {
+		return "", ErrLinkBad
+	}
+	if !hmac.Equal([]byte(sig), []byte(s.sig("web", path+"\x00"+agent+"\x00"+e))) {
+		return "", ErrLinkBad
+	}
+	if !now.Before(time.Unix(exp, 0)) {
+		return "", ErrLinkExpired
+	}
+	return agent, nil
 }
