@@ -19,6 +19,16 @@ import (
 //	search       term key (8) ‖ ticket id (8) → uvarint count
 //	search_docs  ticket id (8) → the ticket's term keys and counts, sorted
 //
+//	search_queue ticket id (8) → nothing: tickets changed since indexed
+//
+// A transaction that changes a ticket or its messages queues the ticket
+// in search_queue before it commits (crash-safe: with the change or not
+// at all); IndexPending, run by serve every second and before every
+// search, indexes the queued tickets in one transaction. Indexing in the
+// ingest transaction itself made storing a mail 3 times slower (the
+// postings of a ticket land all over the tree, and each commit wrote those
+// pages); batched, the pages are shared by many tickets.
+//
 // A term key is the first 8 bytes of SHA-256 over the index key and the
 // term, so the file holds no word in clear; the index key is derived from
 // the encryption key (Options.Key) when there is one. meta "search" is
@@ -31,6 +41,7 @@ import (
 var (
 	bSearch     = []byte("search")
 	bSearchDocs = []byte("search_docs")
+	bSearchQ    = []byte("search_queue")
 	metaSearch  = []byte("search")
 	metaSearchN = []byte("search_tickets")
 )
@@ -77,25 +88,63 @@ func (t *txn) touch(id uint64) {
 	t.dirty[id] = struct{}{}
 }
 
-// indexTouched indexes the tickets the transaction changed.
-func (t *txn) indexTouched() error {
+// queueTouched queues the tickets the transaction changed for
+// IndexPending.
+func (t *txn) queueTouched() error {
 	if len(t.dirty) == 0 {
 		return nil
 	}
 	if kept, _ := t.searchState(); !kept {
 		return nil
 	}
-	ids := make([]uint64, 0, len(t.dirty))
+	q := t.tx.Bucket(bSearchQ)
 	for id := range t.dirty {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
-		if err := t.indexTicket(id); err != nil {
-			return fmt.Errorf("store: search index of ticket %d: %w", id, err)
+		if err := q.Put(u64(id), nil); err != nil {
+			return fmt.Errorf("store: search queue: %w", err)
 		}
 	}
 	return nil
+}
+
+// IndexPending indexes the tickets changed since they were last indexed,
+// at most limit of them (0: all), in one transaction, and says how many.
+func (db *DB) IndexPending(limit int) (int, error) {
+	var pending bool
+	if err := db.guard(func() error {
+		return db.bolt.View(func(tx *bolt.Tx) error {
+			k, _ := tx.Bucket(bSearchQ).Cursor().First()
+			pending = k != nil
+			return nil
+		})
+	}); err != nil || !pending {
+		return 0, err
+	}
+	n := 0
+	err := db.update(func(t *txn) error {
+		if kept, _ := t.searchState(); !kept {
+			return nil // Reindex will
+		}
+		q := t.tx.Bucket(bSearchQ)
+		var ids []uint64
+		c := q.Cursor()
+		for k, _ := c.First(); k != nil && (limit <= 0 || len(ids) < limit); k, _ = c.Next() {
+			ids = append(ids, binary.BigEndian.Uint64(k))
+		}
+		for _, id := range ids {
+			if err := t.indexTicket(id); err != nil {
+				return fmt.Errorf("ticket %d: %w", id, err)
+			}
+			if err := q.Delete(u64(id)); err != nil {
+				return err
+			}
+		}
+		n = len(ids)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: search index: %w", err)
+	}
+	return n, nil
 }
 
 type docTerm struct {
@@ -247,13 +296,13 @@ var ErrReindexStopped = errors.New("store: reindex stopped; run it again to buil
 
 // Reindex builds the search index afresh: it empties it, then indexes
 // every ticket, reindexBatch tickets a transaction (mail stored meanwhile
-// is indexed by its own transaction), and marks it built. progress is
+// is queued and indexed by IndexPending), and marks it built. progress is
 // called after each batch with the tickets done and their total; false
 // stops it.
 func (db *DB) Reindex(progress func(done, total int) bool) error {
 	var total int
 	err := db.update(func(t *txn) error {
-		for _, name := range [][]byte{bSearch, bSearchDocs} {
+		for _, name := range [][]byte{bSearch, bSearchDocs, bSearchQ} {
 			if err := t.tx.DeleteBucket(name); err != nil {
 				return err
 			}
@@ -320,7 +369,7 @@ func (db *DB) Reindex(progress func(done, total int) bool) error {
 const reindexBatch = 256
 
 // update runs fn in a write transaction of the store's own (no ticket.Tx
-// callers), with the touched tickets indexed before it commits.
+// callers), with the touched tickets queued for indexing.
 func (db *DB) update(fn func(t *txn) error) error {
 	return db.Update(func(tx ticket.Tx) error { return fn(tx.(*txn)) })
 }

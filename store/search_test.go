@@ -31,6 +31,9 @@ func TestSearchIndexState(t *testing.T) {
 	}
 	count := func(term string) (n int) {
 		t.Helper()
+		if _, err := db.IndexPending(0); err != nil {
+			t.Fatal(err)
+		}
 		if err := db.View(func(tx ticket.ReadTx) error {
 			return tx.Postings(term, func(uint64, uint32) error { n++; return nil })
 		}); err != nil {

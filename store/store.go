@@ -54,7 +54,7 @@ var (
 	bHeld       = []byte("held")
 	bOAuth      = []byte("oauth")
 	bAudit      = []byte("audit")
-	allBuckets  = [][]byte{bMeta, bTickets, bMessages, bTicketMsgs, bRaw, bMsgIDs, bSeen, bCursors, bOutbox, bRejected, bRejRaw, bNotified, bSuppress, bAutoSent, bTexts, bHeld, bOAuth, bAudit, bSearch, bSearchDocs}
+	allBuckets  = [][]byte{bMeta, bTickets, bMessages, bTicketMsgs, bRaw, bMsgIDs, bSeen, bCursors, bOutbox, bRejected, bRejRaw, bNotified, bSuppress, bAutoSent, bTexts, bHeld, bOAuth, bAudit, bSearch, bSearchDocs, bSearchQ}
 )
 
 // DB is ticketd's database.
@@ -245,7 +245,7 @@ func (db *DB) Update(fn func(tx ticket.Tx) error) (err error) {
 			if err := fn(t); err != nil {
 				return err
 			}
-			return t.indexTouched()
+			return t.queueTouched()
 		})
 	})
 	if err == nil && db.realPath != "" {
@@ -318,8 +318,8 @@ func (db *DB) Backup(path string) (int64, error) {
 type txn struct {
 	tx *bolt.Tx
 	s  *sealer // nil: no encryption
-	// search is the index key; dirty the tickets to index before the
-	// transaction commits (search.go).
+	// search is the index key; dirty the tickets to queue for indexing
+	// as the transaction commits (search.go).
 	search *searchKey
 	dirty  map[uint64]struct{}
 }

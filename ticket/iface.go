@@ -73,8 +73,9 @@ type ReadTx interface {
 	// EachAudit calls fn with every audit record, oldest first.
 	EachAudit(fn func(r AuditRecord) error) error
 	// SearchIndex is kept by the store itself: every transaction that
-	// changes a ticket or its messages indexes the ticket anew
-	// (SearchTerms) before it commits.
+	// changes a ticket or its messages has the ticket indexed anew
+	// (SearchTerms), by the transaction or by a crash-safe follower the
+	// store runs before a search.
 	SearchIndex
 }
 

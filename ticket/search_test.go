@@ -16,6 +16,9 @@ import (
 // order.
 func search(t *testing.T, db *store.DB, q string, f ticket.SearchFilter) []uint64 {
 	t.Helper()
+	if _, err := db.IndexPending(0); err != nil {
+		t.Fatal(err)
+	}
 	var ids []uint64
 	err := db.View(func(tx ticket.ReadTx) error {
 		hits, err := ticket.Search(tx, q, f)

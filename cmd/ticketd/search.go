@@ -113,6 +113,10 @@ func cmdReindex(c *cli) int {
 // search runs a search on the database, with the subjects masked as they
 // leave it.
 func (d *daemon) search(req searchRequest) ([]ticket.SearchHit, error) {
+	// What was stored since the follower last ran is found too.
+	if _, err := d.db.IndexPending(0); err != nil {
+		return nil, err
+	}
 	var hits []ticket.SearchHit
 	err := d.db.View(func(tx ticket.ReadTx) error {
 		var err error
@@ -143,8 +147,10 @@ func (d *daemon) reindex(ctx context.Context) (int, error) {
 
 // buildSearchIndex builds a missing search index while serve runs (a
 // database from before it, or of a rotated key); searches fail with
-// ticket.ErrSearchIndex until it is done.
+// ticket.ErrSearchIndex until it is done. Then, until ctx ends, it indexes
+// the tickets stored or changed since, every second.
 func buildSearchIndex(ctx context.Context, d *daemon, log *slog.Logger) {
+	defer followSearchIndex(ctx, d, log)
 	built, err := d.db.SearchBuilt()
 	if err != nil || built {
 		return
@@ -237,4 +243,27 @@ func (a *adminServer) reindex(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, map[string]int{"tickets": n})
+}
+
+// followSearchIndex indexes the changed tickets every second (at most a
+// thousand a transaction) until ctx ends.
+func followSearchIndex(ctx context.Context, d *daemon, log *slog.Logger) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		_, err := d.db.IndexPending(1000)
+		switch {
+		case err != nil && !failing:
+			log.Error("search: indexing the changed tickets failed; it is tried again every second", "err", err)
+		case err == nil && failing:
+			log.Info("search: indexing works again")
+		}
+		failing = err != nil
+	}
 }
