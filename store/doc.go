@@ -25,6 +25,9 @@
 //	held          lower-cased address -> ticket.HeldAcks (acknowledgements held by the rate limits)
 //	oauth         credential name -> its tokens and their state
 //	audit         audit id -> ticket.AuditRecord (append-only: who saw personal data, and why)
+//	search        term key ‖ ticket id -> count (the search index; term keys are hashed, see search.go)
+//	search_docs   ticket id -> its term keys and counts (to update its postings)
+//	search_queue  ticket id -> nothing (changed since indexed; IndexPending empties it)
 //
 // Each index is updated in the same transaction as its data.
 //
