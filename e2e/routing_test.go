@@ -146,4 +146,15 @@ func TestRoutingAgainstDovecotAndPostfix(t *testing.T) {
 			t.Errorf("ticket 1 has %d messages; the customer's answer to the alias's token did not join it", len(v.Messages))
 		}
 	}
+
+	// The mails that came through Postfix and Dovecot are found by search:
+	// the customer's words glued (상환일을바꾸고), the agent's answer, the
+	// other customer's English.
+	for q, want := range map[string]string{"월급날 상환일": "#1", "상환일 바꾸고": "#1", "상환일 변경을 신청": "#1", "kind help": "#2"} {
+		code, out := runTicketd(t, bin, cfg, "tickets", "search", q)
+		other := map[string]string{"#1": "#2 ", "#2": "#1 "}[want]
+		if code != 0 || !strings.Contains(out, want+" ") || strings.Contains(out, other) {
+			t.Errorf("tickets search %s: exit %d, want %s alone:\n%s", q, code, want, out)
+		}
+	}
 }
