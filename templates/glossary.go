@@ -82,7 +82,9 @@ var cliTerms = map[string][2]string{
 	"priority_label": {"우선순위", "Priority"}, "created_label": {"접수일시", "Created"}, "updated_label": {"최근 변경", "Updated"},
 	"message": {"메일", "message"}, "from": {"보낸 사람", "from"}, "subject_label": {"제목", "Subject"},
 	"attachment": {"첨부", "Attachment"}, "warning": {"주의", "Warning"}, "nobody": {"-", "-"},
-	"search_none": {"찾은 문의가 없습니다.", "No ticket found."},
+	"search_none":    {"찾은 문의가 없습니다.", "No ticket found."},
+	"search_unbuilt": {"검색 색인이 아직 없습니다. ticketd reindex로 만드세요 (serve가 실행 중이면 곧 자동으로 만들어집니다).", "The search index is not built yet: run ticketd reindex (a running serve builds it shortly)."},
+	"search_no_word": {"검색할 단어가 없습니다: %q", "Nothing to search for in %q."},
 	// Directions, kinds and deliveries of messages.
 	"in": {"받음", "in"}, "out": {"보냄", "out"},
 	"customer": {"고객", "customer"}, "agent": {"상담원", "agent"}, "auto": {"자동 안내", "auto"}, "note": {"내부 메모", "note"},

@@ -187,14 +187,15 @@ func (w *work) notifyAgents(t *Ticket, in *Message) (int, error) {
 	if w.s.cfg.WithholdAttachments && len(in.Attachments) > 0 {
 		attachFrom, data.AttachmentsWithheld = 0, true
 	}
-	r, err := w.s.render.Render("notify", w.s.cfg.Language, data)
-	if err != nil {
-		return 0, fmt.Errorf("render notification: %w", err)
-	}
-	for _, to := range rcpts {
+	// One rendering for all, unless the web links (signed for each agent
+	// alone) make each agent's own.
+	var r Rendered
+	for i, to := range rcpts {
 		if w.s.cfg.WebURL != "" {
-			// The links are signed for this agent alone.
 			data.WebLink, data.WebQueue = w.s.webLinks(t.ID, to.Email, w.now)
+		}
+		if i == 0 || w.s.cfg.WebURL != "" {
+			var err error
 			if r, err = w.s.render.Render("notify", w.s.cfg.Language, data); err != nil {
 				return 0, fmt.Errorf("render notification: %w", err)
 			}

@@ -35,6 +35,10 @@ import (
 // (or is of another encryption key): `ticketd reindex` builds it.
 var ErrSearchIndex = errors.New("the search index is not built: run `ticketd reindex`")
 
+// ErrSearchQuery is Search's error for a query without a word to look
+// for ("?!").
+var ErrSearchQuery = errors.New("the query has no word to look for")
+
 // SearchIndex is what a store gives Search: the postings of a term and the
 // number of tickets indexed.
 type SearchIndex interface {
@@ -48,8 +52,8 @@ type SearchIndex interface {
 // SearchFilter narrows a search. Zero values match everything.
 type SearchFilter struct {
 	Status Status
-	// From and Until bound the ticket's last activity (UpdatedAt).
-	From, Until time.Time
+	// From is the earliest last activity (UpdatedAt) of a ticket found.
+	From time.Time
 	// Limit is the most hits returned (0: 50).
 	Limit int
 }
@@ -178,7 +182,7 @@ func eachSearchTerm(text string, fn func(term string, across bool)) {
 func Search(tx ReadTx, query string, f SearchFilter) ([]SearchHit, error) {
 	terms := searchQuery(query)
 	if len(terms) == 0 {
-		return nil, fmt.Errorf("search: %q has no word to look for", query)
+		return nil, fmt.Errorf("search %q: %w", query, ErrSearchQuery)
 	}
 	held := map[uint64]float64{} // ticket: the query's weight it holds
 	var total float64
@@ -236,7 +240,7 @@ func Search(tx ReadTx, query string, f SearchFilter) ([]SearchHit, error) {
 		if err != nil {
 			return nil, fmt.Errorf("search: ticket %d: %w", c.id, err)
 		}
-		if (f.Status != "" && t.Status != f.Status) || (!f.From.IsZero() && t.UpdatedAt.Before(f.From)) || (!f.Until.IsZero() && !t.UpdatedAt.Before(f.Until)) {
+		if (f.Status != "" && t.Status != f.Status) || (!f.From.IsZero() && t.UpdatedAt.Before(f.From)) {
 			continue
 		}
 		out = append(out, SearchHit{Ticket: t, Coverage: math.Round(c.coverage*1000) / 1000})

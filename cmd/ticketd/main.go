@@ -80,7 +80,7 @@ type cli struct {
 	// requester and dryRun are privacy erase's and export's.
 	requester string
 	dryRun    bool
-	// from and days are hours's.
+	// from and days are hours's; from is also tickets search's.
 	from string
 	days int
 	// overdue and dueBefore are tickets list's SLA filters.

@@ -73,14 +73,22 @@ func cmdTicketsSearch(c *cli) int {
 	}
 	defer b.Close()
 	hits, err := b.Search(c.ctx, req)
-	if err != nil {
+	// Over the admin socket the error is its text.
+	lang := s.Config.Center.Language
+	switch {
+	case err == nil:
+	case errors.Is(err, ticket.ErrSearchIndex) || strings.Contains(err.Error(), ticket.ErrSearchIndex.Error()):
+		return c.fail("%s", templates.Term(lang, "search_unbuilt"))
+	case errors.Is(err, ticket.ErrSearchQuery) || strings.Contains(err.Error(), ticket.ErrSearchQuery.Error()):
+		return c.fail(templates.Term(lang, "search_no_word"), req.Query)
+	default:
 		return c.fail("%v", err)
 	}
 	if c.asJSON {
 		return c.printJSON(nonNil(hits))
 	}
 	if len(hits) == 0 {
-		fmt.Fprintln(c.stdout, templates.Term(s.Config.Center.Language, "search_none"))
+		fmt.Fprintln(c.stdout, templates.Term(lang, "search_none"))
 		return exitOK
 	}
 	ts := make([]ticket.Ticket, len(hits))
@@ -112,9 +120,9 @@ func cmdReindex(c *cli) int {
 
 // search runs a search on the database, with the subjects masked as they
 // leave it.
-func (d *daemon) search(req searchRequest) ([]ticket.SearchHit, error) {
+func (d *daemon) search(ctx context.Context, req searchRequest) ([]ticket.SearchHit, error) {
 	// What was stored since the follower last ran is found too.
-	if _, err := d.db.IndexPending(0); err != nil {
+	if err := d.catchUpSearch(ctx); err != nil {
 		return nil, err
 	}
 	var hits []ticket.SearchHit
@@ -167,8 +175,8 @@ func buildSearchIndex(ctx context.Context, d *daemon, log *slog.Logger) {
 	}
 }
 
-func (b localBackend) Search(_ context.Context, req searchRequest) ([]ticket.SearchHit, error) {
-	return b.d.search(req)
+func (b localBackend) Search(ctx context.Context, req searchRequest) ([]ticket.SearchHit, error) {
+	return b.d.search(ctx, req)
 }
 
 func (b localBackend) Reindex(ctx context.Context) (int, error) { return b.d.reindex(ctx) }
@@ -228,7 +236,7 @@ func (a *adminServer) search(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	hits, err := a.d.search(req)
+	hits, err := a.d.search(r.Context(), req)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusUnprocessableEntity)
 		return
@@ -245,8 +253,22 @@ func (a *adminServer) reindex(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]int{"tickets": n})
 }
 
-// followSearchIndex indexes the changed tickets every second (at most a
-// thousand a transaction) until ctx ends.
+// followSearchIndex indexes the changed tickets every second until ctx
+// ends, followBatch tickets a transaction: each holds the database's one
+// writer, which the mail being stored waits for, so none is long.
+const followBatch = 64
+
+// catchUpSearch indexes every changed ticket, followBatch a transaction.
+func (d *daemon) catchUpSearch(ctx context.Context) error {
+	for ctx.Err() == nil {
+		n, err := d.db.IndexPending(followBatch)
+		if err != nil || n < followBatch {
+			return err
+		}
+	}
+	return nil
+}
+
 func followSearchIndex(ctx context.Context, d *daemon, log *slog.Logger) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -257,7 +279,7 @@ func followSearchIndex(ctx context.Context, d *daemon, log *slog.Logger) {
 			return
 		case <-t.C:
 		}
-		_, err := d.db.IndexPending(1000)
+		err := d.catchUpSearch(ctx)
 		switch {
 		case err != nil && !failing:
 			log.Error("search: indexing the changed tickets failed; it is tried again every second", "err", err)

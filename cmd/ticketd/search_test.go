@@ -52,6 +52,9 @@ func TestSearchThroughTheCLI(t *testing.T) {
 	if code, _, errs := s.ticketd(t, nil, "tickets", "search", "앱", "--from", "yesterday"); code == 0 || !strings.Contains(errs, "--from") {
 		t.Fatalf("a bad --from: exit %d %s", code, errs)
 	}
+	if code, _, errs := s.ticketd(t, nil, "tickets", "search", "?!"); code == 0 || !strings.Contains(errs, "검색할 단어가 없습니다") {
+		t.Fatalf("a query without a word: exit %d %s", code, errs)
+	}
 	if code, out, errs := s.ticketd(t, nil, "reindex"); code != 0 || !strings.Contains(out, "2 tickets") {
 		t.Fatalf("reindex: exit %d %s%s", code, out, errs)
 	}
@@ -66,6 +69,9 @@ func TestSearchThroughTheCLI(t *testing.T) {
 		return ""
 	})
 	find([]uint64{1}, "대출신청")
+	if code, _, errs := s.ticketd(t, nil, "tickets", "search", "?!"); code == 0 || !strings.Contains(errs, "검색할 단어가 없습니다") {
+		t.Fatalf("a query without a word over the socket: exit %d %s", code, errs)
+	}
 	if code, out, errs := s.ticketd(t, nil, "reindex"); code != 0 || !strings.Contains(out, "2 tickets") {
 		t.Fatalf("reindex over the socket: exit %d %s%s", code, out, errs)
 	}
