@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/ticketd/ticketd/ticket"
+	"github.com/ticketd/ticketd/ticket/tickettest/chrome"
 )
 
 // The HTML mails are rendered in a real headless Chromium, at a phone's
@@ -78,21 +78,6 @@ type layoutResult struct {
 	Pairs       int      `json:"pairs"`
 }
 
-// chromium returns the browser's path, or skips the test.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("TICKETD_E2E") == "1" {
-		t.Fatal("TICKETD_E2E=1 but no chromium is installed (scripts/test.sh installs Debian's chromium package)")
-	}
-	t.Skip("no chromium on this machine; scripts/test.sh installs it")
-	return ""
-}
-
 // browser starts one headless Chromium for a test; pages are opened on it
 // with page.
 type browser struct {
@@ -104,15 +89,7 @@ type browser struct {
 }
 
 func newBrowser(t *testing.T) *browser {
-	path := chromium(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.Flag("lang", "ko-KR"))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start %s: %v", path, err)
-	}
+	ctx := chrome.Start(t)
 	b := &browser{ctx: ctx, docs: map[string]string{}, shot: os.Getenv("TICKETD_SCREENSHOTS")}
 	if b.shot == "" {
 		b.shot = t.TempDir()

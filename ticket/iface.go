@@ -136,6 +136,9 @@ type AuditRecord struct {
 // Audit actions.
 const (
 	AuditUnmask = "unmask" // a ticket shown with its personal data
+	// AuditWebView is a page of the web view an agent opened (masked):
+	// a ticket, an attachment, the queue or a search.
+	AuditWebView = "web_view"
 )
 
 // HeldAcks are the acknowledgements of new tickets held back for one

@@ -34,7 +34,7 @@ func newStack(t *testing.T, extra ...string) *testStack {
 	t.Helper()
 	srv, err := devserver.Start(devserver.Options{
 		Users: map[string]string{"support@example.test": "pw", "kim@example.test": "pw", "lee@example.org": "pw",
-			"agent@example.test": "pw"},
+			"agent@example.test": "pw", "agent2@example.test": "pw"},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -89,6 +89,11 @@ func cmdServe(c *cli) int {
 		return c.fail("%v", err)
 	}
 	defer web.close()
+	view, err := listenWeb(d) // the agents' web view; see web.go
+	if err != nil {
+		return c.fail("%v", err)
+	}
+	defer view.close()
 	log.Info("ticketd serving", "version", strings.TrimSpace(versionString()), "db", s.DBPath, "admin", s.Socket, "mailboxes", len(d.pollers))
 	if err := d.serve(ctx); err != nil {
 		return c.fail("%v", err)

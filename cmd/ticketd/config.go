@@ -29,6 +29,7 @@ type Config struct {
 	Log       LogConfig       `yaml:"log"`
 	Admin     AdminConfig     `yaml:"admin"`
 	HTTP      HTTPConfig      `yaml:"http"`
+	Web       WebConfig       `yaml:"web"`
 	Health    HealthConfig    `yaml:"health"`
 	Center    CenterConfig    `yaml:"center"`
 	Operator  OperatorConfig  `yaml:"operator"`
@@ -84,6 +85,19 @@ type AdminConfig struct {
 // HTTPConfig is the monitoring endpoint: GET /healthz and GET /metrics.
 type HTTPConfig struct {
 	Listen string `yaml:"listen" default:"127.0.0.1:9180"`
+}
+
+// WebConfig is the agents' web view: the tickets, the queue and search
+// (see web.go).
+type WebConfig struct {
+	Listen          string   `yaml:"listen" default:"off" example:"127.0.0.1:9443"`
+	URL             string   `yaml:"url" example:"https://tickets.example.com"`
+	CertFile        string   `yaml:"cert_file"`
+	KeyFile         string   `yaml:"key_file"`
+	LinkLifetime    Duration `yaml:"link_lifetime" default:"336h"`
+	SessionLifetime Duration `yaml:"session_lifetime" default:"12h"`
+	TrustedHeader   string   `yaml:"trusted_header"`
+	TrustedProxies  []string `yaml:"trusted_proxies" default:"[]"`
 }
 
 // HealthConfig says when /healthz reports a problem.

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -47,6 +48,8 @@ type Settings struct {
 	// HTTPListen is the loopback address of /healthz and /metrics; ""
 	// when off (see http.go).
 	HTTPListen string
+	// Web is the web view's listener (see web.go); Web.Listen "" when off.
+	Web webSettings
 
 	// Ticket is the ticket policy; wire adds the signer and the hooks.
 	Ticket ticket.Config
@@ -129,6 +132,7 @@ func checkConfig(c Config, base string) (*Settings, []error) {
 	k.threading()
 	k.outbox()
 	k.http()
+	k.web()
 	return k.s, k.errs
 }
 
@@ -899,6 +903,99 @@ func (k *checker) http() {
 	if c.Health.OutboxMaxAge <= 0 {
 		k.bad("health.outbox_max_age", "must be positive, got %v", time.Duration(c.Health.OutboxMaxAge))
 	}
+}
+
+// webSettings is the checked web section.
+type webSettings struct {
+	Listen            string // "": off
+	CertFile, KeyFile string // both or neither
+	SessionLifetime   time.Duration
+	TrustedHeader     string
+	TrustedProxies    []netip.Prefix
+}
+
+// web checks the web section. The link base and lifetime go to the ticket
+// policy, which signs the links of the notifications.
+func (k *checker) web() {
+	c, w := k.c.Web, &k.s.Web
+	addr := strings.TrimSpace(c.Listen)
+	if strings.EqualFold(addr, "off") {
+		addr = ""
+	}
+	w.CertFile, w.KeyFile = k.rel(c.CertFile), k.rel(c.KeyFile)
+	tls := w.CertFile != ""
+	switch {
+	case (c.CertFile == "") != (c.KeyFile == ""):
+		k.bad("web.cert_file", "cert_file and key_file go together; set both for HTTPS, or neither for plain HTTP on loopback")
+	case tls && addr != "":
+		if _, err := tlsKeyPair(w.CertFile, w.KeyFile); err != nil {
+			k.bad("web.cert_file", "%v", err)
+		}
+		k.warnMode("web.key_file", w.KeyFile)
+	}
+	if addr == "" {
+		if c.URL != "" || c.TrustedHeader != "" {
+			k.bad("web.listen", "is off, but web.url or web.trusted_header is set; set web.listen to serve the web view")
+		}
+		return
+	}
+	host, port, err := net.SplitHostPort(addr)
+	n, perr := strconv.Atoi(port)
+	switch {
+	case err != nil:
+		k.bad("web.listen", "want host:port such as 127.0.0.1:9443 (or \"off\"), got %q", addr)
+		return
+	case perr != nil || n < 0 || n > 65535:
+		k.bad("web.listen", "port %q is not a number from 0 to 65535", port)
+	case !tls && !mailbox.IsLoopback(host):
+		k.bad("web.listen", "%q is not a loopback address; plain HTTP is served only on loopback (127.0.0.1, [::1]): set web.cert_file and web.key_file for HTTPS, or put a TLS proxy in front", addr)
+	}
+	w.Listen = addr
+	base := strings.TrimRight(strings.TrimSpace(c.URL), "/")
+	if base == "" {
+		scheme := "http"
+		if tls {
+			scheme = "https"
+		}
+		base = scheme + "://" + addr
+	}
+	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || (u.Path != "" && u.Path != "/") {
+		k.bad("web.url", "want the absolute http or https URL of a host's root such as https://tickets.example.com (no path), got %q", c.URL)
+	} else if u.Scheme == "http" && !mailbox.IsLoopback(u.Hostname()) {
+		k.bad("web.url", "%q is plain HTTP to a host that is not loopback; the links carry the agent's sign-in, so use https", c.URL)
+	}
+	k.s.Ticket.WebURL = base
+	if k.s.Ticket.WebLinkLifetime = time.Duration(c.LinkLifetime); c.LinkLifetime <= 0 {
+		k.bad("web.link_lifetime", "must be positive, got %v", time.Duration(c.LinkLifetime))
+	}
+	if w.SessionLifetime = time.Duration(c.SessionLifetime); c.SessionLifetime <= 0 {
+		k.bad("web.session_lifetime", "must be positive, got %v", time.Duration(c.SessionLifetime))
+	}
+	w.TrustedHeader = http.CanonicalHeaderKey(strings.TrimSpace(c.TrustedHeader))
+	for i, p := range c.TrustedProxies {
+		pr, err := netip.ParsePrefix(strings.TrimSpace(p))
+		if err != nil {
+			a, aerr := netip.ParseAddr(strings.TrimSpace(p))
+			if aerr != nil {
+				k.bad(fmt.Sprintf("web.trusted_proxies[%d]", i), "want an IP address or CIDR such as 127.0.0.1 or 10.0.0.0/24, got %q", p)
+				continue
+			}
+			pr = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		w.TrustedProxies = append(w.TrustedProxies, pr.Masked())
+	}
+	if w.TrustedHeader != "" && len(w.TrustedProxies) == 0 {
+		k.bad("web.trusted_proxies", "web.trusted_header is set, but no proxy is trusted to set it; list the proxy's address")
+	}
+}
+
+// tlsKeyPair loads a certificate and its key, saying which file failed.
+func tlsKeyPair(certFile, keyFile string) (tls.Certificate, error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return cert, fmt.Errorf("%s and %s: %w", certFile, keyFile, err)
+	}
+	return cert, nil
 }
 
 // warnMode adds a warning when the secret file at path (the value of key)

@@ -43,6 +43,27 @@ when healthy, 503 when not) and GET /metrics (Prometheus text format).`,
 (127.0.0.1, [::1], localhost); scrape it locally or through a proxy.
 "off" (or "") turns it off. serve does not start when the port is taken.`,
 
+		"web": `The agents' web view (read-only): GET /t/N shows a ticket whole (every
+message, quoted text behind a toggle, inline images, attachments,
+delivery states, notes), / the agent's queue and search. Each agent
+notification links the ticket and the queue, signed for that agent
+under the threading secret. Off by default.`,
+		"web.listen": `host:port to serve on, or "off". Without cert_file and key_file only
+a loopback address is accepted (plain HTTP; put a TLS proxy in front).`,
+		"web.url": `The base URL the links in notifications use, as agents reach the view
+("": http(s)://listen). An https URL with a loopback listen is a TLS proxy
+in front.`,
+		"web.cert_file": `TLS certificate (PEM, with its chain) and key; both or neither. With
+them the view speaks HTTPS and its cookie is Secure.`,
+		"web.key_file":      ``,
+		"web.link_lifetime": `How long the links in a notification open the view.`,
+		"web.session_lifetime": `How long the session a queue link starts lasts (a cookie: HttpOnly,
+SameSite=Strict, Secure with TLS).`,
+		"web.trusted_header": `For single sign-on: a request header naming the signed-in agent by
+address (X-Forwarded-Email from oauth2-proxy), believed only from
+trusted_proxies. "": none.`,
+		"web.trusted_proxies": `The addresses (IP or CIDR) of the proxy that sets trusted_header.`,
+
 		"health": ``,
 		"health.fail_after": `A mailbox is unhealthy (/healthz answers 503, ticketd_mailbox_up is 0)
 after this many failed polls in a row; one successful poll clears it.`,

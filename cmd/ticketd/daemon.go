@@ -30,6 +30,8 @@ type daemon struct {
 	outbox  *ticket.Outbox
 	pollers []*poller
 	metrics *metrics // see metrics.go
+	// signer signs the threading tokens and the web view's links.
+	signer *ticket.Signer
 	// faq is the FAQ the acknowledgements suggest from (nil: none).
 	faq *faqSource
 	// oauth are the token sources of the OAuth credentials, in the
@@ -96,6 +98,7 @@ func wire(s *Settings, log *slog.Logger, db *store.DB) (*daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("threading.secret: %w", err)
 	}
+	d.signer = signer
 	d.metrics = newMetrics(d)
 	// The outbox refuses what the service would never send to; the service
 	// wakes the outbox. Each needs the other, so the hooks look the other

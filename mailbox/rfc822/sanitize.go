@@ -1,6 +1,7 @@
 package rfc822
 
 import (
+	neturl "net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -8,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/microcosm-cc/bluemonday"
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 )
 
 // htmlPolicy keeps the formatting of a mail (paragraphs, lists, tables,
@@ -82,4 +85,72 @@ func SafeFilename(name string) string {
 		name = name[:cut] + ext
 	}
 	return name
+}
+
+// RewriteHTML returns stored HTML (SanitizeHTML's output) for showing: the
+// text of every text node (and of alt and title attributes) passed through
+// text, and every image shown by cid: given the URL cid returns for its
+// Content-ID (without angle brackets); an image whose part cid does not
+// know, and every image from elsewhere (http: and https:, which would
+// tell the sender the mail was read), is replaced by its alt text. The
+// result is sanitised again. It returns "" when s does not parse.
+func RewriteHTML(s string, text func(string) string, cid func(id string) (string, bool)) string {
+	body := &html.Node{Type: html.ElementNode, Data: "body", DataAtom: atom.Body}
+	nodes, err := html.ParseFragment(strings.NewReader(s), body)
+	if err != nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, n := range nodes {
+		rewriteNode(n, text, cid, 0)
+		if err := html.Render(&b, n); err != nil {
+			return ""
+		}
+	}
+	return SanitizeHTML(b.String())
+}
+
+func rewriteNode(n *html.Node, text func(string) string, cid func(string) (string, bool), depth int) {
+	if n.Type == html.TextNode {
+		n.Data = text(n.Data)
+		return
+	}
+	for i, a := range n.Attr {
+		if k := strings.ToLower(a.Key); k == "alt" || k == "title" {
+			n.Attr[i].Val = text(a.Val)
+		}
+	}
+	if depth > MaxHTMLDepth {
+		return
+	}
+	for c := n.FirstChild; c != nil; {
+		next := c.NextSibling
+		if c.Type == html.ElementNode && c.DataAtom == atom.Img {
+			src, _ := Attr(c, "src")
+			src = strings.TrimSpace(src)
+			url, ok := "", false
+			if len(src) >= 4 && strings.EqualFold(src[:4], "cid:") {
+				id := strings.Trim(src[4:], "<> ")
+				if u, err := neturl.PathUnescape(id); err == nil {
+					id = u
+				}
+				url, ok = cid(id)
+			}
+			if !ok {
+				if alt, _ := Attr(c, "alt"); alt != "" {
+					n.InsertBefore(&html.Node{Type: html.TextNode, Data: text(alt)}, c)
+				}
+				n.RemoveChild(c)
+				c = next
+				continue
+			}
+			for i, a := range c.Attr {
+				if strings.EqualFold(a.Key, "src") {
+					c.Attr[i].Val = url
+				}
+			}
+		}
+		rewriteNode(c, text, cid, depth+1)
+		c = next
+	}
 }
