@@ -609,6 +609,24 @@ func (t *txn) PutMessage(m ticket.Message) error {
 	if m.ID == 0 || !b.Has(u64(m.ID)) {
 		return fmt.Errorf("store: put message %d: %w", m.ID, ticket.ErrNotFound)
 	}
+	var was struct {
+		TicketID uint64 `json:"ticket_id"`
+	}
+	if err := getJSON(b, u64(m.ID), &was); err != nil {
+		return fmt.Errorf("store: put message %d: %w", m.ID, err)
+	}
+	if was.TicketID != m.TicketID {
+		// It moves (a merge or a split): the ticket's list changes, and
+		// the ticket it leaves is indexed anew too.
+		tm := t.tx.Bucket(bTicketMsgs)
+		if err := tm.Delete(append(u64(was.TicketID), u64(m.ID)...)); err != nil {
+			return err
+		}
+		if err := tm.Put(append(u64(m.TicketID), u64(m.ID)...), nil); err != nil {
+			return err
+		}
+		t.touch(was.TicketID)
+	}
 	return t.putMessage(m)
 }
 

@@ -121,7 +121,7 @@ func TestEveryMailInOneLanguage(t *testing.T) {
 	// their arguments, units and zones.
 	allowed := map[string]bool{"note": true, "solve": true, "close": true, "pending": true, "open": true, "assign": true,
 		"priority": true, "low": true, "normal": true, "high": true, "KB": true, "MB": true, "KST": true, "UTC": true,
-		"asign": true, "PDF": true, "send": true, "anyway": true, "group": true,
+		"asign": true, "PDF": true, "send": true, "anyway": true, "group": true, "merge": true,
 		// Names: the program, protocols and providers.
 		"ticketd": true, "OAuth": true, "Google": true, "Microsoft": true}
 	// Commands an operator is told to run, quoted as typed.

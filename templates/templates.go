@@ -593,7 +593,8 @@ func sampleData() []ticket.TemplateData {
 		ticket.ReasonInterval, ticket.ReasonPerHour, ticket.ReasonPerDay, ticket.ReasonLoop}
 	kinds := []string{ticket.NoticeNoAck, ticket.NoticeAckHeld, ticket.NoticeHeldDropped, ticket.NoticeAckCombined, ticket.NoticeUndelivered,
 		ticket.NoticeBounce, ticket.NoticeTooLarge, ticket.NoticeUndownloadable, ticket.NoticeRefused, ticket.NoticeLeftOut,
-		ticket.NoticeFollows, ticket.NoticeCommandError, ticket.NoticePendingReminded, ticket.NoticePendingSolved}
+		ticket.NoticeFollows, ticket.NoticeCommandError, ticket.NoticePendingReminded, ticket.NoticePendingSolved,
+		ticket.NoticeMerged, ticket.NoticeMergedInto, ticket.NoticeSplit, ticket.NoticeSplitFrom}
 	for i, k := range kinds {
 		d := full
 		r := ticket.Reason{Code: reasons[i%len(reasons)], Ago: time.Minute, Count: 1, Until: full.Now, Text: "sample"}

@@ -16,21 +16,18 @@ var ErrNotGroup = errors.New("not a configured group")
 // ErrEmptyText is the error of a reply or note without text.
 var ErrEmptyText = errors.New("empty text")
 
-// act runs fn on ticket id for agent by, in one transaction, then wakes the
-// outbox if mail was queued. An empty by is the operator (recorded as the
-// support address); only agents may reply.
+// act runs fn on ticket id (or the ticket it was merged into) for agent
+// by, in one transaction, then wakes the outbox if mail was queued. An
+// empty by is the operator (recorded as the support address); only agents
+// may reply.
 func (s *Service) act(id uint64, by string, fn func(tx Tx, t *Ticket, a Agent) (queued bool, err error)) error {
-	a, ok := s.agentByNameOrEmail(by)
-	if by == "" {
-		// The operator acts for the center.
-		a, ok = Agent{Name: s.cfg.CenterName, Email: s.cfg.Support.Email}, true
-	}
-	if !ok {
-		return fmt.Errorf("ticket: %s: %w", by, ErrNotAgent)
+	a, err := s.actor(by)
+	if err != nil {
+		return err
 	}
 	var queued bool
-	err := s.store.Update(func(tx Tx) error {
-		t, err := tx.Ticket(id)
+	err = s.store.Update(func(tx Tx) error {
+		t, err := liveTicket(tx, id) // on a merged ticket: the one it joined
 		if err != nil {
 			return err
 		}

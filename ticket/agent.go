@@ -6,6 +6,7 @@ import (
 	"net/mail"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -86,7 +87,7 @@ func (s *Service) agentTicket(tx Tx, m *Mail, a Agent) (Ticket, bool, string, er
 	if id == 0 {
 		return Ticket{}, false, "no agent token and no reference to a notification sent to this agent", nil
 	}
-	t, err := tx.Ticket(id)
+	t, err := liveTicket(tx, id) // the agent answers where the ticket was merged
 	if errors.Is(err, ErrNotFound) {
 		return Ticket{}, false, fmt.Sprintf("token names #%d, which does not exist", id), nil
 	}
@@ -113,13 +114,16 @@ type CommandProblem string
 
 // The problems of commands.
 const (
-	ProblemUnknown    CommandProblem = "unknown"     // no such command
-	ProblemNoArgument CommandProblem = "no_argument" // #close and the like take none
-	ProblemNeedsAgent CommandProblem = "needs_agent" // #assign without an address
-	ProblemNotAgent   CommandProblem = "not_agent"   // #assign to someone not an agent
-	ProblemPriority   CommandProblem = "priority"    // #priority other than low, normal, high
-	ProblemNeedsGroup CommandProblem = "needs_group" // #group without a name
-	ProblemNotGroup   CommandProblem = "not_group"   // #group naming no configured group
+	ProblemUnknown     CommandProblem = "unknown"      // no such command
+	ProblemNoArgument  CommandProblem = "no_argument"  // #close and the like take none
+	ProblemNeedsAgent  CommandProblem = "needs_agent"  // #assign without an address
+	ProblemNotAgent    CommandProblem = "not_agent"    // #assign to someone not an agent
+	ProblemPriority    CommandProblem = "priority"     // #priority other than low, normal, high
+	ProblemNeedsGroup  CommandProblem = "needs_group"  // #group without a name
+	ProblemNotGroup    CommandProblem = "not_group"    // #group naming no configured group
+	ProblemNeedsTicket CommandProblem = "needs_ticket" // #merge without a ticket number
+	ProblemNoTicket    CommandProblem = "no_ticket"    // #merge naming no ticket
+	ProblemMerge       CommandProblem = "merge"        // #merge into itself, a merged or an erased ticket
 	// ProblemRRN: the reply holds a resident registration number and is
 	// held (Config.HoldRRNReplies) until the agent sends it again with
 	// #send-anyway.
@@ -140,10 +144,16 @@ func (e *CommandError) Error() string {
 		return "#group needs a group's name"
 	case ProblemNotGroup:
 		return fmt.Sprintf("#group: %s is not a configured group", e.Arg)
+	case ProblemNeedsTicket:
+		return fmt.Sprintf("#merge needs a ticket number, got %q", e.Arg)
+	case ProblemNoTicket:
+		return fmt.Sprintf("#merge: there is no ticket #%s", e.Arg)
+	case ProblemMerge:
+		return fmt.Sprintf("#merge: this ticket cannot be merged into #%s (the same ticket, merged already, or erased)", e.Arg)
 	case ProblemRRN:
 		return "the reply holds a resident registration number; send it again with #send-anyway on the first line to send it as written"
 	}
-	return fmt.Sprintf("unknown command #%s (known: #note #close #solve #pending #open #assign EMAIL #group NAME #priority low|normal|high)", e.Command)
+	return fmt.Sprintf("unknown command #%s (known: #note #close #solve #pending #open #assign EMAIL #group NAME #priority low|normal|high #merge NUMBER)", e.Command)
 }
 
 var cmdRE = regexp.MustCompile(`^#([A-Za-z][A-Za-z-]*)(?:[ \t]+(.*))?$`)
@@ -194,6 +204,12 @@ scan:
 			if c.Arg == "" {
 				return nil, text, &CommandError{Command: c.Name, Problem: ProblemNeedsGroup}
 			}
+		case "merge":
+			n, err := strconv.ParseUint(strings.TrimPrefix(c.Arg, "#"), 10, 64)
+			if err != nil || n == 0 {
+				return nil, text, &CommandError{Command: c.Name, Problem: ProblemNeedsTicket, Arg: c.Arg}
+			}
+			c.Arg = strconv.FormatUint(n, 10)
 		case "priority":
 			switch Priority(strings.ToLower(c.Arg)) {
 			case PriorityLow, PriorityNormal, PriorityHigh:
@@ -222,6 +238,13 @@ func (w *work) agentReply(t Ticket, a Agent) error {
 	for _, c := range cmds {
 		if _, ok := w.s.group(c.Arg); c.Name == "group" && !ok && cerr == nil {
 			cerr = &CommandError{Command: c.Name, Problem: ProblemNotGroup, Arg: c.Arg}
+		}
+		if c.Name == "merge" && cerr == nil {
+			if p, err := w.s.mergeProblem(w.tx, t, c.Arg); err != nil {
+				return err
+			} else if p != "" {
+				cerr = &CommandError{Command: c.Name, Problem: p, Arg: c.Arg}
+			}
 		}
 	}
 	if cerr == nil && w.s.cfg.HoldRRNReplies && !hasCommand(cmds, "note") && !hasCommand(cmds, "send-anyway") && holdsRRN(text) {
@@ -419,6 +442,18 @@ func (s *Service) apply(tx Tx, t *Ticket, by Address, cmds []Command, now time.T
 			} else {
 				ch.Assignee = Address{Email: c.Arg}
 			}
+		case "merge":
+			into, _ := strconv.ParseUint(c.Arg, 10, 64)
+			m, err := liveTicket(tx, into)
+			if err != nil {
+				return queued, fmt.Errorf("#merge %d: %w", into, err)
+			}
+			q, err := s.merge(tx, t, &m, Agent{Name: by.Name, Email: by.Email})
+			if err != nil {
+				return queued, fmt.Errorf("#merge %d: %w", into, err)
+			}
+			queued = queued || q
+			continue // merge notes it on both tickets
 		case "priority":
 			t.Priority = Priority(c.Arg)
 		case "group":

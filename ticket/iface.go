@@ -88,6 +88,8 @@ type Tx interface {
 	// AddMessage assigns m.ID, stores m and raw (raw may be nil for mail we
 	// compose) and indexes m.MessageID.
 	AddMessage(m *Message, raw []byte) error
+	// PutMessage rewrites a stored message; when m.TicketID is not the
+	// ticket it is on, the message moves to that ticket (merge, split).
 	PutMessage(m Message) error
 	MarkSeen(key string, msgID uint64) error
 	SetCursor(mailbox string, c Cursor) error
@@ -315,6 +317,10 @@ type TemplateData struct {
 	Suggestions []Suggestion
 	// Category and Group are the ticket's (for notifications).
 	Category, Group string
+	// MergedFrom is, in the mail that tells a customer their ticket was
+	// merged ("merged"), their ticket's number; TicketID is the one it
+	// joined.
+	MergedFrom uint64
 }
 
 // TicketRef names a ticket in a template.

@@ -24,6 +24,10 @@ const (
 	NoticeCommandError    = "command_error"    // CommandError: an agent's mail kept, not sent
 	NoticePendingReminded = "pending_reminded" // the customer was reminded of the pending ticket
 	NoticePendingSolved   = "pending_solved"   // solved after waiting for the customer, with a closing mail
+	NoticeMerged          = "merged"           // Ticket, Text (who): Ticket was merged into this one
+	NoticeMergedInto      = "merged_into"      // Ticket, Text (who): this ticket was merged into Ticket
+	NoticeSplit           = "split"            // Ticket, More, Text (who): More messages were split off into Ticket
+	NoticeSplitFrom       = "split_from"       // Ticket, More, Text (who): this ticket was split from Ticket
 )
 
 // Notice is a note ticketd writes on a ticket (see the Notice kinds).

@@ -46,7 +46,7 @@ func (l link) why() string {
 func (s *Service) thread(tx Tx, m *Mail) (t Ticket, found bool, refused link, err error) {
 	try := func(id uint64) (bool, error) {
 		var err error
-		t, err = tx.Ticket(id)
+		t, err = liveTicket(tx, id) // a merged ticket's mail goes where it was merged
 		if errors.Is(err, ErrNotFound) {
 			return false, nil
 		}
@@ -123,14 +123,19 @@ func (s *Service) ticketOfMessageID(tx Tx, mid string) (uint64, error) {
 // Message-IDs, a notification, or an outgoing message we stored.
 func (s *Service) ticketOfReference(tx Tx, mid string) (id uint64, ours bool, err error) {
 	mid = CanonicalMessageID(mid)
-	if id, ok := s.cfg.Signer.TicketFromMessageID(mid); ok {
-		return id, true, nil
-	}
+	// The stored message first: a message split off into another ticket
+	// keeps its Message-ID, signed with the ticket it was sent on.
 	prev, err := tx.MessageByMessageID(mid)
 	if err == nil {
+		if _, ok := s.cfg.Signer.TicketFromMessageID(mid); ok {
+			return prev.TicketID, true, nil // ours, wherever it is now
+		}
 		return prev.TicketID, prev.Direction == DirOut, nil
 	} else if !errors.Is(err, ErrNotFound) {
 		return 0, false, err
+	}
+	if id, ok := s.cfg.Signer.TicketFromMessageID(mid); ok {
+		return id, true, nil
 	}
 	n, err := tx.Notification(mid)
 	if err == nil {

@@ -66,6 +66,13 @@ type Ticket struct {
 	Priority     Priority  `json:"priority,omitempty"`
 	// Follows is the closed ticket this one continues, if any.
 	Follows uint64 `json:"follows,omitempty"`
+	// MergedInto is the ticket this one was merged into (Service.Merge):
+	// its messages are there, and mail that would thread here threads
+	// there. Merged are the tickets merged into this one; SplitFrom the
+	// ticket this one was split from (Service.Split).
+	MergedInto uint64   `json:"merged_into,omitempty"`
+	Merged     []uint64 `json:"merged,omitempty"`
+	SplitFrom  uint64   `json:"split_from,omitempty"`
 	// Spam is set when the upstream filter flagged the first mail as spam.
 	Spam bool `json:"spam,omitempty"`
 	// BaseSubject is Subject without reply and forward prefixes, as the

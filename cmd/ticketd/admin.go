@@ -79,13 +79,18 @@ type adminReply struct {
 
 // actionRequest is an agent's action from the CLI.
 type actionRequest struct {
-	Action      string                 `json:"action"` // reply, note, status, assign, priority
+	Action      string                 `json:"action"` // reply, note, status, assign, group, priority, merge, split
 	ID          uint64                 `json:"id"`
 	As          string                 `json:"as"`
 	Text        string                 `json:"text,omitempty"`
 	Status      ticket.Status          `json:"status,omitempty"`
 	To          string                 `json:"to,omitempty"`
 	Attachments []ticket.OutAttachment `json:"attachments,omitempty"`
+	// Into is the ticket merge merges into; Message the message split
+	// moves, with the ones after it when Following.
+	Into      uint64 `json:"into,omitempty"`
+	Message   uint64 `json:"message,omitempty"`
+	Following bool   `json:"following,omitempty"`
 }
 
 // ingestResult is the outcome of one piped mail.
@@ -238,8 +243,28 @@ func (b localBackend) Act(_ context.Context, r actionRequest) (string, error) {
 			return "", errors.New(b.say("bad_priority", r.To))
 		}
 		err, done = svc.SetPriority(r.ID, r.As, p), b.say("done_priority", r.ID, templates.PriorityName(lang, p))
+	case "merge":
+		var into uint64
+		if into, err = svc.Merge(r.ID, r.Into, r.As); err == nil {
+			done = b.say("done_merge", r.ID, into)
+		}
+	case "split":
+		var nid uint64
+		if nid, err = svc.Split(r.ID, r.Message, r.Following, r.As); err == nil {
+			done = b.say("done_split", r.ID, nid)
+		}
 	default:
 		return "", fmt.Errorf("unknown action %q", r.Action)
+	}
+	for sentinel, key := range map[error]string{ticket.ErrMergeSelf: "merge_self", ticket.ErrMergedAlready: "merged_already",
+		ticket.ErrMergeErased: "merge_erased", ticket.ErrSplitMessage: "split_message", ticket.ErrSplitAll: "split_all"} {
+		if errors.Is(err, sentinel) {
+			args := []any{r.ID}
+			if strings.HasPrefix(key, "split_") {
+				args = append(args, r.Message)
+			}
+			return "", &saidError{text: b.say(key, args...), err: err}
+		}
 	}
 	if errors.Is(err, ticket.ErrNotFound) {
 		return "", b.noTicket(r.ID)

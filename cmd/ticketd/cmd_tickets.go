@@ -63,6 +63,16 @@ func ticketCommands() []command {
 				asFlag(c, fs)
 				fs.StringVar(&c.group, "group", "", "move the ticket to this group instead (groups)")
 			}},
+		{name: "merge", args: "N --into M [--as AGENT]", help: "merge ticket N into M: its messages move to M, N is closed, and mail for N threads into M; N's customer is told if not M's", run: cmdMerge,
+			flags: func(c *cli, fs *flag.FlagSet) {
+				asFlag(c, fs)
+				fs.Uint64Var(&c.into, "into", 0, "the ticket to merge into")
+			}},
+		{name: "split", args: "N MESSAGE [--following] [--as AGENT]", help: "move message MESSAGE (its number in tickets show) of ticket N into a new ticket, and with --following every later one too", run: cmdSplit,
+			flags: func(c *cli, fs *flag.FlagSet) {
+				asFlag(c, fs)
+				fs.BoolVar(&c.following, "following", false, "move the messages after it too")
+			}},
 		{name: "attachment get", args: "N INDEX --out DIR", help: "save attachment INDEX (as tickets show numbers them) of ticket N into DIR", run: cmdAttachmentGet,
 			flags: func(c *cli, fs *flag.FlagSet) { fs.StringVar(&c.out, "out", ".", "directory to save into") }},
 	}
@@ -247,6 +257,26 @@ func cmdAssign(c *cli) int {
 		return c.fail("usage: ticketd assign N AGENT [--as AGENT], or ticketd assign N --group GROUP [--as AGENT]")
 	}
 	return c.act(actionRequest{Action: "assign", ID: id, As: c.as, To: c.args[1]})
+}
+
+func cmdMerge(c *cli) int {
+	id, ok := c.ticketArg()
+	if !ok || len(c.args) != 1 || c.into == 0 {
+		return c.fail("usage: ticketd merge N --into M [--as AGENT]")
+	}
+	return c.act(actionRequest{Action: "merge", ID: id, As: c.as, Into: c.into})
+}
+
+func cmdSplit(c *cli) int {
+	id, ok := c.ticketArg()
+	if !ok || len(c.args) != 2 {
+		return c.fail("usage: ticketd split N MESSAGE [--following] [--as AGENT]")
+	}
+	msg, err := strconv.ParseUint(c.args[1], 10, 64)
+	if err != nil || msg == 0 {
+		return c.fail("split: MESSAGE is a message's number as tickets show %d prints it, got %q", id, c.args[1])
+	}
+	return c.act(actionRequest{Action: "split", ID: id, As: c.as, Message: msg, Following: c.following})
 }
 
 // cmdAttachmentGet saves one attachment under a sanitised name; it never

@@ -89,9 +89,12 @@ type cli struct {
 	// category and group are tickets list's filters; group is also
 	// assign --group.
 	category, group string
-	out             string
-	file            string
-	attach          multiFlag
+	// into is merge's --into; following split's --following.
+	into      uint64
+	following bool
+	out       string
+	file      string
+	attach    multiFlag
 }
 
 // jsonFlag declares --json, for commands that can print JSON.

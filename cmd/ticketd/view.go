@@ -34,9 +34,15 @@ type ticketView struct {
 	Route     string              `json:"route,omitempty"`
 	Identity  string              `json:"identity,omitempty"`
 	Suggested []ticket.Suggestion `json:"suggested,omitempty"`
-	CreatedAt time.Time           `json:"created_at"`
-	UpdatedAt time.Time           `json:"updated_at"`
-	Messages  []messageView       `json:"messages"`
+	// MergedInto is the ticket this one was merged into (its mail goes
+	// there), Merged the tickets merged into this one, SplitFrom the
+	// ticket this one was split from.
+	MergedInto uint64        `json:"merged_into,omitempty"`
+	Merged     []uint64      `json:"merged,omitempty"`
+	SplitFrom  uint64        `json:"split_from,omitempty"`
+	CreatedAt  time.Time     `json:"created_at"`
+	UpdatedAt  time.Time     `json:"updated_at"`
+	Messages   []messageView `json:"messages"`
 }
 
 type messageView struct {
@@ -72,7 +78,8 @@ func newTicketView(t ticket.Ticket, msgs []ticket.Message, masked bool) ticketVi
 	}
 	v := ticketView{ID: t.ID, Subject: mask(t.Subject), Status: t.Status, Requester: t.Requester, Assignee: t.Assignee, Priority: t.Priority,
 		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, Messages: []messageView{}, Due: t.Due, Overdue: nonNil(t.Overdue(time.Now())),
-		Category: t.Category, Group: t.Group, Route: t.Route, Identity: t.Identity, Suggested: t.Suggested}
+		Category: t.Category, Group: t.Group, Route: t.Route, Identity: t.Identity, Suggested: t.Suggested,
+		MergedInto: t.MergedInto, Merged: t.Merged, SplitFrom: t.SplitFrom}
 	for _, m := range msgs {
 		mv := messageView{
 			ID: m.ID, Direction: m.Direction, Kind: m.Kind, From: m.From,
@@ -154,7 +161,7 @@ func displayWidth(s string) int {
 func printTicket(w io.Writer, v ticketView, loc *time.Location, lang string) {
 	term := func(k string) string { return templates.Term(lang, k) }
 	labelWidth := 0
-	for _, k := range []string{"assignee_label", "priority_label", "requester_label", "created_label", "updated_label", "category_label", "group_label", "faq_label"} {
+	for _, k := range []string{"assignee_label", "priority_label", "requester_label", "created_label", "updated_label", "category_label", "group_label", "faq_label", "merged_into_label", "merged_label", "split_from_label"} {
 		labelWidth = max(labelWidth, displayWidth(term(k))+2)
 	}
 	label := func(k string) string { // "고객:" padded to the widest label by display width
@@ -176,6 +183,19 @@ func printTicket(w io.Writer, v ticketView, loc *time.Location, lang string) {
 	}
 	for _, s := range v.Suggested {
 		fmt.Fprintf(w, "%s%s (%.2f) %s\n", label("faq_label"), oneLine(s.Question, 100), s.Score, s.URL)
+	}
+	if v.MergedInto != 0 {
+		fmt.Fprintf(w, "%s#%d\n", label("merged_into_label"), v.MergedInto)
+	}
+	if len(v.Merged) > 0 {
+		ids := make([]string, len(v.Merged))
+		for i, id := range v.Merged {
+			ids[i] = fmt.Sprintf("#%d", id)
+		}
+		fmt.Fprintf(w, "%s%s\n", label("merged_label"), strings.Join(ids, ", "))
+	}
+	if v.SplitFrom != 0 {
+		fmt.Fprintf(w, "%s#%d\n", label("split_from_label"), v.SplitFrom)
 	}
 	fmt.Fprintf(w, "%s%s\n%s%s\n%s%s\n", label("requester_label"), v.Requester,
 		label("created_label"), v.CreatedAt.In(loc).Format(time.RFC3339), label("updated_label"), v.UpdatedAt.In(loc).Format(time.RFC3339))
