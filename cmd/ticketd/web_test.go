@@ -1,7 +1,10 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -9,12 +12,15 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ticketd/ticketd/mailbox/devserver"
 	"github.com/ticketd/ticketd/ticket"
 	"github.com/ticketd/ticketd/ticket/tickettest"
 )
@@ -52,19 +58,42 @@ type webStack struct {
 	*testStack
 	base              string // http://127.0.0.1:PORT
 	ticketLink, qLink string // from 김상담's notification
+	client            *http.Client
 }
 
 var linkRE = regexp.MustCompile(`https?://[^\s<>"]+`)
 
-func newWebStack(t *testing.T, extra ...string) *webStack {
+func newWebStack(t *testing.T, extra ...string) *webStack { return newWebStackTLS(t, false, extra...) }
+
+// newWebStackTLS is newWebStack, serving HTTPS with a certificate for
+// 127.0.0.1 when withTLS.
+func newWebStackTLS(t *testing.T, withTLS bool, extra ...string) *webStack {
 	t.Helper()
 	port := freePort(t)
-	s := newStack(t, append([]string{`agents: [{name: 김상담, email: agent@example.test}, {name: 이상담, email: agent2@example.test}]`,
-		fmt.Sprintf(`web: {listen: "127.0.0.1:%s"}`, port)}, extra...)...)
+	web, scheme := fmt.Sprintf(`web: {listen: "127.0.0.1:%s"}`, port), "http"
+	client := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if withTLS {
+		cert, roots, err := devserver.SelfSigned()
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		certFile, keyFile := filepath.Join(dir, "web.pem"), filepath.Join(dir, "web.key")
+		os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600)
+		os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}), 0o600)
+		web = fmt.Sprintf(`web: {listen: "127.0.0.1:%s", cert_file: %s, key_file: %s}`, port, certFile, keyFile)
+		scheme = "https"
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}
+	}
+	s := newStack(t, append([]string{`agents: [{name: 김상담, email: agent@example.test}, {name: 이상담, email: agent2@example.test}]`, web}, extra...)...)
 	s.srv.Append("support@example.test", "INBOX", []byte(webMail))
 	s.mustPoll(t, "new tickets 1")
 	n, raw, _ := s.latest(t, "agent@example.test")
-	ws := &webStack{testStack: s, base: "http://127.0.0.1:" + port}
+	ws := &webStack{testStack: s, base: scheme + "://127.0.0.1:" + port, client: client}
 	for _, l := range linkRE.FindAllString(n.Text, -1) {
 		switch {
 		case strings.HasPrefix(l, ws.base+"/t/1?"):
@@ -78,9 +107,11 @@ func newWebStack(t *testing.T, extra ...string) *webStack {
 	}
 	serveInBackground(t, s.cfg)
 	waitFor(t, 10*time.Second, func() string {
-		if code, _ := get(ws.base + "/static/style.css"); code != 200 {
-			return "the web view does not answer"
+		resp, err := ws.client.Get(ws.base + "/static/style.css")
+		if err != nil {
+			return fmt.Sprintf("the web view does not answer: %v", err)
 		}
+		resp.Body.Close()
 		return ""
 	})
 	return ws
@@ -99,8 +130,7 @@ func (ws *webStack) fetch(t *testing.T, target string, cookie *http.Cookie, head
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	c := http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := c.Do(req)
+	resp, err := ws.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,6 +329,16 @@ func TestWebTrustedHeader(t *testing.T) {
 	if _, _, err := ws.who(r, false); !errors.Is(err, errWebNoAuth) {
 		t.Errorf("an expired session: %v", err)
 	}
+	// A link signed for someone who is not (or no longer) an agent.
+	r = httptest.NewRequest(http.MethodGet, "/t/1?"+ws.signer.WebLinkQuery("/t/1", "kim@example.test", time.Now().Add(time.Hour)), nil)
+	if _, _, err := ws.who(r, true); !errors.Is(err, errWebNotAgent) {
+		t.Errorf("a link of a customer: %v", err)
+	}
+	// An expired link.
+	r = httptest.NewRequest(http.MethodGet, "/t/1?"+ws.signer.WebLinkQuery("/t/1", "agent@example.test", time.Now().Add(-time.Second)), nil)
+	if _, _, err := ws.who(r, true); !errors.Is(err, ticket.ErrLinkExpired) {
+		t.Errorf("an expired link: %v", err)
+	}
 	// A link is not a session, nor a session a link.
 	r = httptest.NewRequest(http.MethodGet, "/", nil)
 	r.AddCookie(&http.Cookie{Name: webCookie, Value: ws.signer.WebLinkQuery("/login", "agent@example.test", time.Now().Add(time.Hour))})
@@ -335,5 +375,29 @@ func TestWebConfig(t *testing.T) {
 	s := newStack(t, `web: {listen: "127.0.0.1:9443", url: "https://tickets.example.com/", trusted_header: x-forwarded-email, trusted_proxies: [127.0.0.1, "10.0.0.0/8"]}`)
 	if code, out, errs := s.ticketd(t, nil, "check-config"); code != 0 {
 		t.Errorf("a right web section: exit %d %s%s", code, out, errs)
+	}
+}
+
+// Over TLS the session cookie is Secure and every answer asks for HTTPS
+// from then on; plain HTTP to the TLS port gets nothing.
+func TestWebViewOverTLS(t *testing.T) {
+	ws := newWebStackTLS(t, true)
+	if !strings.HasPrefix(ws.ticketLink, "https://127.0.0.1:") {
+		t.Fatalf("the notification's link %s is not https", ws.ticketLink)
+	}
+	resp, body := ws.fetch(t, ws.ticketLink, nil)
+	if resp.StatusCode != 200 || !strings.Contains(body, "앱 로그인 오류 문의") || resp.Header.Get("Strict-Transport-Security") == "" {
+		t.Fatalf("the ticket over TLS: %d %v", resp.StatusCode, resp.Header)
+	}
+	resp, _ = ws.fetch(t, ws.qLink, nil)
+	var secure bool
+	for _, c := range resp.Cookies() {
+		secure = secure || (c.Name == webCookie && c.Secure && c.HttpOnly && c.SameSite == http.SameSiteStrictMode)
+	}
+	if resp.StatusCode != 200 || !secure {
+		t.Errorf("login over TLS: %d %v", resp.StatusCode, resp.Header["Set-Cookie"])
+	}
+	if code, _ := get(strings.Replace(ws.base, "https:", "http:", 1) + "/static/style.css"); code == 200 {
+		t.Error("plain HTTP answered on the TLS port")
 	}
 }

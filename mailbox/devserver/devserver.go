@@ -129,7 +129,7 @@ func Start(opts Options) (*Server, error) {
 
 	var tlsConfig *tls.Config
 	if opts.TLS {
-		cert, roots, err := selfSigned()
+		cert, roots, err := SelfSigned()
 		if err != nil {
 			return nil, fmt.Errorf("devserver: %w", err)
 		}
@@ -538,9 +538,9 @@ func (p printfLogger) Println(args ...any) {
 	p.l.Warn(strings.TrimSpace(fmt.Sprintln(args...)))
 }
 
-// selfSigned makes a certificate for 127.0.0.1, ::1 and localhost, valid
+// SelfSigned makes a certificate for 127.0.0.1, ::1 and localhost, valid
 // from an hour ago for 30 days, and a pool that trusts it.
-func selfSigned() (tls.Certificate, *x509.CertPool, error) {
+func SelfSigned() (tls.Certificate, *x509.CertPool, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, nil, fmt.Errorf("generate key: %w", err)
