@@ -32,6 +32,8 @@ type daemon struct {
 	metrics *metrics // see metrics.go
 	// signer signs the threading tokens and the web view's links.
 	signer *ticket.Signer
+	// indexing is the search follower's state, for /healthz (search.go).
+	indexing indexState
 	// faq is the FAQ the acknowledgements suggest from (nil: none).
 	faq *faqSource
 	// oauth are the token sources of the OAuth credentials, in the

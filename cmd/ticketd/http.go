@@ -178,6 +178,12 @@ func (d *daemon) health(now time.Time) healthReport {
 	rep.Problems = append(rep.Problems, sendProblems...)
 	rep.OAuth, oauthProblems, rep.Warnings = d.oauthHealth(now)
 	rep.Problems = append(rep.Problems, oauthProblems...)
+	if w := d.indexing.warning(); w != "" {
+		rep.Warnings = append(rep.Warnings, d.redact(w))
+	}
+	if built, err := d.db.SearchBuilt(); err == nil && !built {
+		rep.Warnings = append(rep.Warnings, "search: the index is not built yet; serve builds it in the background (or run ticketd reindex), searches fail until then")
+	}
 	if len(rep.Problems) > 0 {
 		rep.Status = "unhealthy"
 	}

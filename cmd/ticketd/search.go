@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ticketd/ticketd/store"
@@ -272,7 +273,6 @@ func (d *daemon) catchUpSearch(ctx context.Context) error {
 func followSearchIndex(ctx context.Context, d *daemon, log *slog.Logger) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	failing := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -280,12 +280,51 @@ func followSearchIndex(ctx context.Context, d *daemon, log *slog.Logger) {
 		case <-t.C:
 		}
 		err := d.catchUpSearch(ctx)
-		switch {
-		case err != nil && !failing:
+		if ctx.Err() != nil {
+			return
+		}
+		switch was := d.indexing.set("indexing the changed tickets", err, time.Now()); {
+		case err != nil && !was:
 			log.Error("search: indexing the changed tickets failed; it is tried again every second", "err", err)
-		case err == nil && failing:
+		case err == nil && was:
 			log.Info("search: indexing works again")
 		}
-		failing = err != nil
 	}
+}
+
+// indexState is whether the search index is kept up to date: what failed
+// last, and since when ("" while it works).
+type indexState struct {
+	mu      sync.Mutex
+	failing string
+	since   time.Time
+}
+
+// set records the outcome of an attempt at what (err nil: it worked) and
+// reports whether it was failing before.
+func (s *indexState) set(what string, err error, now time.Time) (wasFailing bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	wasFailing = s.failing != ""
+	switch {
+	case err == nil:
+		s.failing, s.since = "", time.Time{}
+	case !wasFailing:
+		s.failing, s.since = what+": "+err.Error(), now
+	default:
+		s.failing = what + ": " + err.Error()
+	}
+	return wasFailing
+}
+
+// warning is the /healthz warning while indexing fails ("": none). Mail is
+// stored all the same (the queue of tickets to index is in the database);
+// search misses what changed since.
+func (s *indexState) warning() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failing == "" {
+		return ""
+	}
+	return fmt.Sprintf("search: %s (failing since %s; searches miss what changed since, mail is stored as usual)", s.failing, s.since.UTC().Format(time.RFC3339))
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -78,5 +79,27 @@ func TestSearchThroughTheCLI(t *testing.T) {
 	code, out, _ = s.ticketd(t, nil, "tickets", "search", "로그인", "안돼요")
 	if code != 0 || !strings.Contains(out, "#2") || strings.Contains(out, "#1 ") {
 		t.Fatalf("search over the socket: exit %d %s", code, out)
+	}
+}
+
+// A failing search follower is a /healthz warning from its first failure
+// until it works again.
+func TestIndexStateWarns(t *testing.T) {
+	var s indexState
+	t0 := time.Date(2026, 12, 3, 1, 0, 0, 0, time.UTC)
+	if s.set("indexing", nil, t0) || s.warning() != "" {
+		t.Fatal("a working follower warns")
+	}
+	if s.set("indexing the changed tickets", errors.New("disk I/O error"), t0) {
+		t.Fatal("the first failure was failing before")
+	}
+	if !s.set("indexing the changed tickets", errors.New("still broken"), t0.Add(time.Minute)) {
+		t.Fatal("the second failure was not failing before")
+	}
+	if w := s.warning(); !strings.Contains(w, "still broken") || !strings.Contains(w, "2026-12-03T01:00:00Z") {
+		t.Fatalf("warning %q: want the last error and the first failure's time", w)
+	}
+	if !s.set("indexing", nil, t0.Add(2*time.Minute)) || s.warning() != "" {
+		t.Fatal("a follower that works again still warns")
 	}
 }
