@@ -506,6 +506,7 @@ func (s *Service) apply(tx Tx, t *Ticket, by Address, cmds []Command, now time.T
 // moved to), with a Reply-To bound to them as in a notification, so they
 // can answer from the mail.
 func (s *Service) mailAssignee(tx Tx, t *Ticket, data TemplateData, to Address, now time.Time) error {
+	data.WebLink, data.WebQueue = s.webLinks(t.ID, to.Email, now)
 	r, err := s.render.Render("assigned", s.cfg.Language, data)
 	if err != nil {
 		return fmt.Errorf("render assigned: %w", err)

@@ -305,8 +305,12 @@ func (s *Service) AlertOperator(to Address, tmpl string, data TemplateData) erro
 }
 
 // webLinks are the links of an agent's notification about ticket id: the
-// ticket in the web view, and the agent's queue (which signs the agent in).
+// ticket in the web view, and the agent's queue (which signs the agent in);
+// none for an address that is not an agent's.
 func (s *Service) webLinks(id uint64, agent string, now time.Time) (ticketLink, queueLink string) {
+	if _, ok := s.agent(agent); !ok || s.cfg.WebURL == "" {
+		return "", "" // a group's or the notify address: the view opens for agents only
+	}
 	exp := now.Add(s.cfg.WebLinkLifetime)
 	base := strings.TrimRight(s.cfg.WebURL, "/")
 	path := fmt.Sprintf("/t/%d", id)

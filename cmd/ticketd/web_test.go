@@ -285,6 +285,24 @@ func TestWebView(t *testing.T) {
 		t.Errorf("an untrusted X-Forwarded-Email: %d", resp.StatusCode)
 	}
 
+	// The mail that assigns the ticket to 이상담 links it for them.
+	if code, _, errs := ws.ticketd(t, nil, "assign", "1", "이상담", "--as", "김상담"); code != 0 {
+		t.Fatalf("assign: %s", errs)
+	}
+	am, raw, _ := ws.latest(t, "agent2@example.test")
+	var link2 string
+	for _, l := range linkRE.FindAllString(am.Text, -1) {
+		if strings.HasPrefix(l, ws.base+"/t/1?") && strings.Contains(l, "a=agent2%40example.test") {
+			link2 = l
+		}
+	}
+	if link2 == "" {
+		t.Fatalf("the assignment mail has no link for 이상담:\n%s", raw)
+	}
+	if resp, body := ws.fetch(t, link2, nil); resp.StatusCode != 200 || !strings.Contains(body, "agent2@example.test") {
+		t.Errorf("이상담's link: %d", resp.StatusCode)
+	}
+
 	// Every page view is in the audit log.
 	code, out, errs := ws.ticketd(t, nil, "privacy", "audit")
 	if code != 0 || strings.Count(out, "웹에서 보기") < 8 || !strings.Contains(out, "agent@example.test") || !strings.Contains(out, "attachment 2") ||
