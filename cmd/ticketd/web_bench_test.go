@@ -54,7 +54,9 @@ log: {level: error}
 							return err
 						}
 						at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(id) * time.Minute)
-						text := func(k int) string { return words[(int(id)+k)%len(words)] + " " + words[(int(id)*7+k)%len(words)] + " " + words[(int(id)*3+k)%len(words)] }
+						text := func(k int) string {
+							return words[(int(id)+k)%len(words)] + " " + words[(int(id)*7+k)%len(words)] + " " + words[(int(id)*3+k)%len(words)]
+						}
 						if err := tx.PutTicket(ticket.Ticket{ID: id, Subject: text(0), Status: ticket.StatusOpen, CreatedAt: at, UpdatedAt: at,
 							Requester: ticket.Address{Email: fmt.Sprintf("c%d@example.org", id)}, Messages: size.per}); err != nil {
 							return err
