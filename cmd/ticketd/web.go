@@ -206,7 +206,10 @@ func (ws *webServer) who(r *http.Request, link bool) (agent ticket.Agent, sessio
 	}
 	if q := r.URL.Query(); link && q.Has("sig") {
 		e, lerr := ws.signer.CheckWebLink(r.URL.Path, q, now)
-		if lerr != nil {
+		switch {
+		case lerr != nil && session:
+			e = email // an old link in a signed-in browser: the session decides
+		case lerr != nil:
 			return ticket.Agent{}, false, lerr
 		}
 		if !strings.EqualFold(e, email) {

@@ -63,14 +63,15 @@ type webStack struct {
 
 var linkRE = regexp.MustCompile(`https?://[^\s<>"]+`)
 
-func newWebStack(t *testing.T, extra ...string) *webStack { return newWebStackTLS(t, false, extra...) }
+func newWebStack(t *testing.T, extra ...string) *webStack { return newWebStackTLS(t, false, "", extra...) }
 
 // newWebStackTLS is newWebStack, serving HTTPS with a certificate for
-// 127.0.0.1 when withTLS.
-func newWebStackTLS(t *testing.T, withTLS bool, extra ...string) *webStack {
+// 127.0.0.1 when withTLS, with more keys of the web section (webKeys,
+// "link_lifetime: 2s, ").
+func newWebStackTLS(t *testing.T, withTLS bool, webKeys string, extra ...string) *webStack {
 	t.Helper()
 	port := freePort(t)
-	web, scheme := fmt.Sprintf(`web: {listen: "127.0.0.1:%s"}`, port), "http"
+	web, scheme := fmt.Sprintf(`web: {%slisten: "127.0.0.1:%s"}`, webKeys, port), "http"
 	client := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	if withTLS {
 		cert, roots, err := devserver.SelfSigned()
@@ -85,7 +86,7 @@ func newWebStackTLS(t *testing.T, withTLS bool, extra ...string) *webStack {
 		certFile, keyFile := filepath.Join(dir, "web.pem"), filepath.Join(dir, "web.key")
 		os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600)
 		os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}), 0o600)
-		web = fmt.Sprintf(`web: {listen: "127.0.0.1:%s", cert_file: %s, key_file: %s}`, port, certFile, keyFile)
+		web = fmt.Sprintf(`web: {%slisten: "127.0.0.1:%s", cert_file: %s, key_file: %s}`, webKeys, port, certFile, keyFile)
 		scheme = "https"
 		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}
 	}
@@ -275,6 +276,14 @@ func TestWebView(t *testing.T) {
 	if _, body := ws.fetch(t, "/search?q="+url.QueryEscape("로그인"), session); !strings.Contains(body, `href="/t/1"`) {
 		t.Errorf("search does not find #1:\n%s", body)
 	}
+	// An expired link in a signed-in browser opens by the session.
+	expired := withQuery(t, ws.ticketLink, "exp", "1")
+	if resp, _ := ws.fetch(t, expired, session); resp.StatusCode != 200 {
+		t.Errorf("an expired link with the session: %d", resp.StatusCode)
+	}
+	if resp, body := ws.fetch(t, expired, nil); resp.StatusCode != 403 || !strings.Contains(body, "서명이 맞지 않습니다") {
+		t.Errorf("an altered expiry without the session: %d", resp.StatusCode)
+	}
 	forged := *session
 	forged.Value = strings.Replace(session.Value, "agent%40example.test", "agent2%40example.test", 1)
 	if resp, _ := ws.fetch(t, "/", &forged); resp.StatusCode != 403 {
@@ -399,7 +408,7 @@ func TestWebConfig(t *testing.T) {
 // Over TLS the session cookie is Secure and every answer asks for HTTPS
 // from then on; plain HTTP to the TLS port gets nothing.
 func TestWebViewOverTLS(t *testing.T) {
-	ws := newWebStackTLS(t, true)
+	ws := newWebStackTLS(t, true, "")
 	if !strings.HasPrefix(ws.ticketLink, "https://127.0.0.1:") {
 		t.Fatalf("the notification's link %s is not https", ws.ticketLink)
 	}
@@ -417,5 +426,20 @@ func TestWebViewOverTLS(t *testing.T) {
 	}
 	if code, _ := get(strings.Replace(ws.base, "https:", "http:", 1) + "/static/style.css"); code == 200 {
 		t.Error("plain HTTP answered on the TLS port")
+	}
+}
+
+// A notification's links stop working after web.link_lifetime: 403,
+// saying so.
+func TestWebLinkExpires(t *testing.T) {
+	ws := newWebStackTLS(t, false, "link_lifetime: 2s, ")
+	if resp, _ := ws.fetch(t, ws.ticketLink, nil); resp.StatusCode != 200 {
+		t.Fatalf("a fresh link: %d", resp.StatusCode)
+	}
+	time.Sleep(2100 * time.Millisecond)
+	for _, link := range []string{ws.ticketLink, ws.qLink} {
+		if resp, body := ws.fetch(t, link, nil); resp.StatusCode != 403 || !strings.Contains(body, "유효기간이 지났습니다") {
+			t.Errorf("%s after its lifetime: %d", link, resp.StatusCode)
+		}
 	}
 }
