@@ -63,7 +63,9 @@ type webStack struct {
 
 var linkRE = regexp.MustCompile(`https?://[^\s<>"]+`)
 
-func newWebStack(t *testing.T, extra ...string) *webStack { return newWebStackTLS(t, false, "", extra...) }
+func newWebStack(t *testing.T, extra ...string) *webStack {
+	return newWebStackTLS(t, false, "", extra...)
+}
 
 // newWebStackTLS is newWebStack, serving HTTPS with a certificate for
 // 127.0.0.1 when withTLS, with more keys of the web section (webKeys,
