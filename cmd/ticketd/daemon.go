@@ -34,6 +34,8 @@ type daemon struct {
 	signer *ticket.Signer
 	// indexing is the search follower's state, for /healthz (search.go).
 	indexing indexState
+	// sender keeps an SMTP connection for the next mail; close ends it.
+	sender *smtp.Sender
 	// faq is the FAQ the acknowledgements suggest from (nil: none).
 	faq *faqSource
 	// oauth are the token sources of the OAuth credentials, in the
@@ -100,7 +102,7 @@ func wire(s *Settings, log *slog.Logger, db *store.DB) (*daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("threading.secret: %w", err)
 	}
-	d.signer = signer
+	d.signer, d.sender = signer, sender
 	d.metrics = newMetrics(d)
 	// The outbox refuses what the service would never send to; the service
 	// wakes the outbox. Each needs the other, so the hooks look the other
@@ -140,6 +142,7 @@ func wire(s *Settings, log *slog.Logger, db *store.DB) (*daemon, error) {
 }
 
 func (d *daemon) close() {
+	d.sender.Close() // QUIT on the kept SMTP connection
 	if err := d.db.Close(); err != nil {
 		d.log.Error("close database", "err", err)
 	}

@@ -87,10 +87,64 @@ type Config struct {
 // STARTTLS or AUTH (including 535 bad credentials) — those are properties of
 // the server or the configuration, not of the message, so the message is
 // kept for a retry once they are fixed.
+//
+// A connection is kept for the next mail, within bounds (see [keepMails],
+// [keepFor] and [keepIdle]): before it is used again it must answer NOOP
+// (after a pause) and RSET, and a kept connection that fails before the
+// message's data went out is dropped and the mail sent on a new one at
+// once. A server that goes away under a kept connection (an MTA
+// restarting, whose old smtpd serves the kept session while the new one
+// starts) costs at most the connection's bounds, never a mail: a mail is
+// sent only when the server said 250 to its data.
 type Sender struct {
 	cfg Config
 	tls *tls.Config
 	log *slog.Logger
+
+	mu    sync.Mutex
+	idle  *session    // the kept connection, nil when none
+	timer *time.Timer // closes idle when kept too long
+}
+
+// The bounds of a kept connection (Postfix's own smtp client keeps one for
+// 300 s and 100 mails at most; ours are tighter).
+const (
+	// keepMails is how many mails one connection carries at most.
+	keepMails = 100
+	// keepFor is how long after it was opened a connection is used.
+	keepFor = 30 * time.Second
+	// keepIdle is how long an unused connection is kept open.
+	keepIdle = 5 * time.Second
+	// noopAfter is the pause after which a kept connection must answer
+	// NOOP before it is used again.
+	noopAfter = time.Second
+)
+
+// session is one SMTP connection.
+type session struct {
+	client       *gomail.Client
+	sc           *gomailsmtp.Client
+	mu           sync.Mutex
+	nc           net.Conn // the socket, closed on cancel
+	opened, used time.Time
+	mails        int
+}
+
+// kill closes the socket at once (a cancelled send, a broken session).
+func (c *session) kill() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.nc != nil {
+		c.nc.Close()
+	}
+}
+
+// quit ends the session politely, within timeout, then closes it.
+func (c *session) quit(timeout time.Duration) {
+	if c.sc != nil && c.sc.UpdateDeadline(timeout) == nil {
+		c.client.CloseWithSMTPClient(c.sc)
+	}
+	c.kill()
 }
 
 var _ ticket.Sender = (*Sender)(nil)
@@ -171,67 +225,183 @@ func (s *Sender) Send(ctx context.Context, o ticket.Outgoing) ([]ticket.Refusal,
 	}
 	rcpts := smtpRecipients(o)
 
-	// Dial through our own function so that a cancelled ctx can close the
-	// connection even after go-mail's dial has returned.
-	var (
-		connMu sync.Mutex
-		conn   net.Conn
-	)
-	stop := context.AfterFunc(ctx, func() {
-		connMu.Lock()
-		defer connMu.Unlock()
-		if conn != nil {
-			conn.Close()
+	for attempt := 1; ; attempt++ {
+		c, kept, err := s.take(ctx, log)
+		if err != nil {
+			return nil, err
+		}
+		stop := context.AfterFunc(ctx, c.kill)
+		refused, dataSent, err := s.transaction(ctx, c.sc, m, from, rcpts, log)
+		live := stop() && ctx.Err() == nil
+		again := err != nil && kept && !dataSent && attempt == 1 && live && staleSession(err)
+		if live && !again && (err == nil || replyKeepsSession(err)) {
+			s.put(c)
+		} else {
+			go c.quit(time.Second) // broken, stale or cancelled: never used again
+		}
+		if again {
+			// The kept connection was gone or its server going away
+			// (an MTA stopping): nothing was sent; a new connection
+			// decides.
+			log.Info("smtp: the kept connection failed before the mail was sent; sending it on a new connection", "err", err)
+			continue
+		}
+		return refused, err
+	}
+}
+
+// take returns the kept connection when it is still within its bounds and
+// answers (NOOP after a pause, then RSET), else a new one.
+func (s *Sender) take(ctx context.Context, log *slog.Logger) (c *session, kept bool, err error) {
+	s.mu.Lock()
+	c, s.idle = s.idle, nil
+	s.mu.Unlock()
+	if c != nil {
+		now := time.Now()
+		switch {
+		case c.mails >= keepMails || now.Sub(c.opened) >= keepFor:
+			go c.quit(time.Second)
+		case s.check(ctx, c, now) != nil:
+			log.Debug("smtp: the kept connection does not answer; opening a new one")
+			c.kill()
+		default:
+			return c, true, nil
+		}
+	}
+	c, err = s.dial(ctx, log)
+	return c, false, err
+}
+
+// check proves a kept connection alive: NOOP when it has idled, then RSET.
+func (s *Sender) check(ctx context.Context, c *session, now time.Time) error {
+	stop := context.AfterFunc(ctx, c.kill)
+	defer stop()
+	if err := c.sc.UpdateDeadline(s.cfg.Timeout); err != nil {
+		return err
+	}
+	if now.Sub(c.used) >= noopAfter {
+		if err := c.sc.Noop(); err != nil {
+			return err
+		}
+	}
+	return c.sc.Reset()
+}
+
+// put keeps c for the next mail, closing the one kept before (a send that
+// ran beside another) and, after keepIdle unused, c itself.
+func (s *Sender) put(c *session) {
+	c.used = time.Now()
+	c.mails++
+	s.mu.Lock()
+	old := s.idle
+	s.idle = c
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	s.timer = time.AfterFunc(keepIdle, func() {
+		s.mu.Lock()
+		idle := s.idle == c
+		if idle {
+			s.idle = nil
+		}
+		s.mu.Unlock()
+		if idle {
+			c.quit(time.Second)
 		}
 	})
+	s.mu.Unlock()
+	if old != nil {
+		go old.quit(time.Second)
+	}
+}
+
+// Close ends the kept connection (QUIT), if there is one. The sender can
+// still send afterwards.
+func (s *Sender) Close() {
+	s.mu.Lock()
+	c := s.idle
+	s.idle = nil
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	s.mu.Unlock()
+	if c != nil {
+		c.quit(time.Second)
+	}
+}
+
+// replyKeepsSession reports whether a failed transaction left the session
+// usable: the server answered (a refusal is a reply, and we RSET after it)
+// and did not say it is closing (421).
+func replyKeepsSession(err error) bool {
+	te, ok := errors.AsType[*textproto.Error](err)
+	return ok && te.Code != 421
+}
+
+// staleSession reports whether an error on a kept connection says the
+// connection, not the mail, failed: no reply at all (the socket is gone),
+// 421 (the server is closing), or a temporary refusal of MAIL FROM (an
+// MTA shutting down under the session: its smtpd lives on, but can no
+// longer queue mail).
+func staleSession(err error) bool {
+	te, ok := errors.AsType[*textproto.Error](err)
+	if !ok {
+		return true
+	}
+	return te.Code == 421 || (te.Code >= 400 && te.Code < 500 && strings.Contains(err.Error(), "MAIL FROM"))
+}
+
+// dial opens, greets, secures and logs in a new connection.
+func (s *Sender) dial(ctx context.Context, log *slog.Logger) (*session, error) {
+	c := &session{opened: time.Now()}
+	// Dial through our own function so that a cancelled ctx can close the
+	// connection even after go-mail's dial has returned.
+	stop := context.AfterFunc(ctx, c.kill)
 	defer stop()
-	dial := func(dctx context.Context, network, addr string) (net.Conn, error) {
+	dialer := func(dctx context.Context, network, addr string) (net.Conn, error) {
 		nd := &net.Dialer{Timeout: s.cfg.Timeout}
-		var c net.Conn
+		var nc net.Conn
 		var err error
 		if s.cfg.Security == "tls" {
-			c, err = (&tls.Dialer{NetDialer: nd, Config: s.tls}).DialContext(dctx, network, addr)
+			nc, err = (&tls.Dialer{NetDialer: nd, Config: s.tls}).DialContext(dctx, network, addr)
 		} else {
-			c, err = nd.DialContext(dctx, network, addr)
+			nc, err = nd.DialContext(dctx, network, addr)
 		}
 		if err != nil {
 			return nil, err
 		}
-		connMu.Lock()
-		conn = c
-		connMu.Unlock()
+		c.mu.Lock()
+		c.nc = nc
+		c.mu.Unlock()
 		if ctx.Err() != nil { // cancelled between dial and registration
-			c.Close()
+			nc.Close()
 			return nil, ctx.Err()
 		}
-		return c, nil
+		return nc, nil
 	}
-
-	var client *gomail.Client
-	var sc *gomailsmtp.Client
 	for attempt := 1; ; attempt++ {
 		var token string
+		var err error
 		if s.oauth() {
 			if token, err = s.cfg.Tokens.Token(ctx); err != nil {
 				return nil, fmt.Errorf("smtp: connect to %s:%d: %w", s.cfg.Host, s.cfg.Port, &ConnectError{Stage: "oauth", Err: err})
 			}
 		}
-		client, err = gomail.NewClient(s.cfg.Host, s.clientOptions(dial, token)...)
-		if err != nil {
+		if c.client, err = gomail.NewClient(s.cfg.Host, s.clientOptions(dialer, token)...); err != nil {
 			return nil, fmt.Errorf("smtp: set up client: %w", err)
 		}
-		sc, err = client.DialToSMTPClientWithContext(ctx)
+		c.sc, err = c.client.DialToSMTPClientWithContext(ctx)
 		if err == nil {
-			break
+			return c, nil
 		}
 		// Connecting, greeting, STARTTLS and AUTH: never the message's fault.
-		connMu.Lock()
-		dialed := conn != nil
-		if conn != nil {
-			conn.Close()
+		c.mu.Lock()
+		dialed := c.nc != nil
+		if c.nc != nil {
+			c.nc.Close()
 		}
-		conn = nil
-		connMu.Unlock()
+		c.nc = nil
+		c.mu.Unlock()
 		stage := connectStage(dialed, err)
 		if s.oauth() && stage == "auth" && attempt == 1 && ctx.Err() == nil {
 			// The token may have been revoked before it expired: once
@@ -243,18 +413,6 @@ func (s *Sender) Send(ctx context.Context, o ticket.Outgoing) ([]ticket.Refusal,
 		return nil, fmt.Errorf("smtp: connect to %s:%d: %w", s.cfg.Host, s.cfg.Port,
 			&ConnectError{Stage: stage, Err: smtpCtxErr(ctx, err)})
 	}
-	defer func() {
-		if err := client.CloseWithSMTPClient(sc); err != nil {
-			log.Debug("smtp quit", "err", err)
-		}
-		connMu.Lock()
-		if conn != nil {
-			conn.Close()
-		}
-		connMu.Unlock()
-	}()
-
-	return s.transaction(ctx, sc, m, from, rcpts, log)
 }
 
 // ConnectError is a failure to reach or log in to the SMTP server, before
@@ -299,7 +457,10 @@ func connectStage(dialed bool, err error) string {
 }
 
 // transaction runs MAIL, RCPT and DATA on an established connection.
-func (s *Sender) transaction(ctx context.Context, sc *gomailsmtp.Client, m *gomail.Msg, from string, rcpts []string, log *slog.Logger) ([]ticket.Refusal, error) {
+//
+// dataSent reports whether the message's data went out (so the server may
+// have it although no reply came).
+func (s *Sender) transaction(ctx context.Context, sc *gomailsmtp.Client, m *gomail.Msg, from string, rcpts []string, log *slog.Logger) (refusedRcpts []ticket.Refusal, dataSent bool, err error) {
 	step := func(what string, err error) error {
 		err = fmt.Errorf("smtp: %s: %w", what, smtpCtxErr(ctx, err))
 		if smtpPermanent(err) {
@@ -313,10 +474,10 @@ func (s *Sender) transaction(ctx context.Context, sc *gomailsmtp.Client, m *goma
 		}
 	}
 	if err := sc.UpdateDeadline(s.cfg.Timeout); err != nil {
-		return nil, step("set deadline", err)
+		return nil, false, step("set deadline", err)
 	}
 	if err := sc.Mail(from); err != nil {
-		return nil, step("MAIL FROM:<"+strings.Trim(from, "<>")+">", err)
+		return nil, false, step("MAIL FROM:<"+strings.Trim(from, "<>")+">", err)
 	}
 
 	var accepted, tempFailed []string
@@ -325,7 +486,7 @@ func (s *Sender) transaction(ctx context.Context, sc *gomailsmtp.Client, m *goma
 	var tempErr error
 	for _, r := range rcpts {
 		if err := sc.UpdateDeadline(s.cfg.Timeout); err != nil {
-			return nil, step("set deadline", err)
+			return nil, false, step("set deadline", err)
 		}
 		err := sc.Rcpt(r)
 		switch {
@@ -341,40 +502,40 @@ func (s *Sender) transaction(ctx context.Context, sc *gomailsmtp.Client, m *goma
 			}
 			if _, isProto := errors.AsType[*textproto.Error](err); !isProto {
 				// Not a reply: the connection is broken, stop here.
-				return nil, step("RCPT TO:<"+r+">", err)
+				return nil, false, step("RCPT TO:<"+r+">", err)
 			}
 		}
 	}
 	if len(tempFailed) > 0 {
 		reset()
-		return nil, step(fmt.Sprintf("RCPT TO refused temporarily for <%s>; nobody was sent the message, retry later", strings.Join(tempFailed, ">, <")), tempErr)
+		return nil, false, step(fmt.Sprintf("RCPT TO refused temporarily for <%s>; nobody was sent the message, retry later", strings.Join(tempFailed, ">, <")), tempErr)
 	}
 	if len(accepted) == 0 {
 		reset()
-		return refused, ticket.Permanent(fmt.Errorf("smtp: every recipient was refused: %w", errors.Join(refusedErrs...)))
+		return refused, false, ticket.Permanent(fmt.Errorf("smtp: every recipient was refused: %w", errors.Join(refusedErrs...)))
 	}
 
 	if err := sc.UpdateDeadline(s.cfg.Timeout); err != nil {
-		return nil, step("set deadline", err)
+		return nil, false, step("set deadline", err)
 	}
 	w, err := sc.Data()
 	if err != nil {
-		return nil, step("DATA", err)
+		return nil, false, step("DATA", err)
 	}
 	// Each write of the message gets the timeout anew: a large mail on a
 	// slow line goes on as long as it moves, a stalled server is noticed
 	// within the timeout.
 	if _, err := m.WriteTo(&deadlineWriter{w: w, sc: sc, d: s.cfg.Timeout}); err != nil {
 		w.Close()
-		return nil, step("write message", err)
+		return nil, true, step("write message", err)
 	}
 	if err := sc.UpdateDeadline(s.cfg.Timeout); err != nil {
-		return nil, step("set deadline", err)
+		return nil, true, step("set deadline", err)
 	}
 	if err := w.Close(); err != nil {
 		// A refusal at the end of DATA (554: content, a virus) is about
 		// the message: nobody got it, and no recipient is to blame.
-		return nil, step("end of DATA", err)
+		return nil, true, step("end of DATA", err)
 	}
 	resp := ""
 	if dc, ok := w.(*gomailsmtp.DataCloser); ok {
@@ -384,7 +545,7 @@ func (s *Sender) transaction(ctx context.Context, sc *gomailsmtp.Client, m *goma
 		log.Warn("smtp recipient refused permanently; the other recipients were sent the message", "err", e)
 	}
 	log.Info("smtp sent", "rcpts", len(accepted), "refused", len(refused), "response", resp)
-	return refused, nil
+	return refused, true, nil
 }
 
 // deadlineWriter renews the connection's deadline before each write.

@@ -1,0 +1,280 @@
+package smtp
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ticketd/ticketd/ticket"
+)
+
+// keepServer is an SMTP server that numbers its connections, counts the
+// mails it accepted on each and lets a test say how a connection answers
+// a command (answer returns "" for the usual reply).
+type keepServer struct {
+	addr   string
+	mu     sync.Mutex
+	conns  []net.Conn
+	mails  []int // accepted, by connection
+	cmds   []string
+	answer func(conn int, cmd string) string
+}
+
+func newKeepServer(t *testing.T) *keepServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks := &keepServer{addr: ln.Addr().String()}
+	t.Cleanup(func() { ln.Close(); ks.drop() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			ks.mu.Lock()
+			n := len(ks.conns)
+			ks.conns, ks.mails = append(ks.conns, c), append(ks.mails, 0)
+			ks.mu.Unlock()
+			go ks.serve(c, n)
+		}
+	}()
+	return ks
+}
+
+func (ks *keepServer) serve(c net.Conn, n int) {
+	defer c.Close()
+	r, w := bufio.NewReader(c), bufio.NewWriter(c)
+	say := func(s string) { w.WriteString(s + "\r\n"); w.Flush() }
+	say("220 keep.example ESMTP")
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		cmd := strings.ToUpper(strings.Fields(line + " x")[0])
+		ks.mu.Lock()
+		ks.cmds = append(ks.cmds, fmt.Sprintf("%d %s", n, cmd))
+		answer := ks.answer
+		ks.mu.Unlock()
+		if answer != nil {
+			if a := answer(n, cmd); a != "" {
+				say(a)
+				if strings.HasPrefix(a, "421") {
+					return
+				}
+				continue
+			}
+		}
+		switch cmd {
+		case "EHLO":
+			say("250-keep.example\r\n250 8BITMIME")
+		case "DATA":
+			say("354 go on")
+			for {
+				l, err := r.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if l == ".\r\n" {
+					break
+				}
+			}
+			ks.mu.Lock()
+			ks.mails[n]++
+			ks.mu.Unlock()
+			say("250 2.0.0 queued")
+		case "QUIT":
+			say("221 bye")
+			return
+		default:
+			say("250 ok")
+		}
+	}
+}
+
+func (ks *keepServer) setAnswer(f func(conn int, cmd string) string) {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	ks.answer = f
+}
+
+// drop closes every connection, as a server that went away.
+func (ks *keepServer) drop() {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	for _, c := range ks.conns {
+		c.Close()
+	}
+}
+
+func (ks *keepServer) counts() (conns int, mails []int) {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	return len(ks.conns), append([]int(nil), ks.mails...)
+}
+
+func (ks *keepServer) sender(t *testing.T) *Sender {
+	t.Helper()
+	host, port := smtpHostPort(t, ks.addr)
+	snd, err := NewSender(Config{Host: host, Port: port, Security: "plain", Timeout: 2 * time.Second}, nil)
+	smtpCheck(t, err, "new sender")
+	t.Cleanup(snd.Close)
+	return snd
+}
+
+func keepMail(i int) ticket.Outgoing {
+	o := smtpOutgoing()
+	o.ID, o.MessageID = uint64(i), fmt.Sprintf("keep-%d@support.example.test", i)
+	return o
+}
+
+func total(ms []int) (n int) {
+	for _, m := range ms {
+		n += m
+	}
+	return n
+}
+
+// One connection carries the mails that follow each other, RSET between
+// them, up to keepMails; then a new one.
+func TestSenderKeepsTheConnection(t *testing.T) {
+	ks := newKeepServer(t)
+	snd := ks.sender(t)
+	for i := range keepMails + 5 {
+		if _, err := snd.Send(context.Background(), keepMail(i)); err != nil {
+			t.Fatalf("mail %d: %v", i, err)
+		}
+	}
+	conns, mails := ks.counts()
+	if conns != 2 || mails[0] != keepMails || mails[1] != 5 {
+		t.Fatalf("%d connections carrying %v mails, want 2 carrying [%d 5]", conns, mails, keepMails)
+	}
+	ks.mu.Lock()
+	rsets := strings.Count(strings.Join(ks.cmds, "\n"), "0 RSET")
+	ks.mu.Unlock()
+	if rsets != keepMails-1 {
+		t.Errorf("%d RSETs on the first connection, want one before each reuse (%d)", rsets, keepMails-1)
+	}
+	// Close says QUIT on the kept one.
+	snd.Close()
+	time.Sleep(100 * time.Millisecond)
+	ks.mu.Lock()
+	quit := strings.Contains(strings.Join(ks.cmds, "\n"), "1 QUIT")
+	ks.mu.Unlock()
+	if !quit {
+		t.Error("Close did not QUIT the kept connection")
+	}
+}
+
+// A kept connection that died (the server went away and came back), that
+// the server closes (421) or whose server can no longer queue mail (451 to
+// MAIL FROM: an MTA stopping under an old smtpd) is dropped and the mail
+// goes out on a new connection, once, without an error. After a pause the
+// kept connection must answer NOOP first.
+func TestSenderDropsAStaleConnection(t *testing.T) {
+	for name, stale := range map[string]func(ks *keepServer){
+		"dead": func(ks *keepServer) { ks.drop() },
+		"421 to RSET": func(ks *keepServer) {
+			ks.setAnswer(func(n int, cmd string) string {
+				if n == 0 && cmd == "RSET" {
+					return "421 4.3.2 shutting down"
+				}
+				return ""
+			})
+		},
+		"451 to MAIL FROM": func(ks *keepServer) {
+			ks.setAnswer(func(n int, cmd string) string {
+				if n == 0 && cmd == "MAIL" {
+					return "451 4.3.0 Error: queue file write error"
+				}
+				return ""
+			})
+		},
+		"no answer to NOOP after a pause": func(ks *keepServer) {
+			time.Sleep(noopAfter + 100*time.Millisecond)
+			ks.setAnswer(func(n int, cmd string) string {
+				if n == 0 && cmd == "NOOP" {
+					return "500 5.5.1 what"
+				}
+				return ""
+			})
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ks := newKeepServer(t)
+			snd := ks.sender(t)
+			smtpCheck(t, sendErr(snd.Send(context.Background(), keepMail(1))), "first mail")
+			stale(ks)
+			if err := sendErr(snd.Send(context.Background(), keepMail(2))); err != nil {
+				t.Fatalf("second mail: %v (server saw %v)", err, ks.cmds)
+			}
+			if conns, mails := ks.counts(); conns != 2 || total(mails) != 2 || mails[1] != 1 {
+				t.Fatalf("%d connections carrying %v, want the second mail on a new one", conns, mails)
+			}
+		})
+	}
+}
+
+// A temporary refusal of MAIL FROM on a new connection is the mail's
+// answer (retried later by the outbox), not a reason to try again now; a
+// refusal of a recipient keeps the connection for the next mail.
+func TestSenderKeepsRefusalsAsTheyAre(t *testing.T) {
+	ks := newKeepServer(t)
+	ks.answer = func(n int, cmd string) string {
+		if cmd == "MAIL" {
+			return "451 4.7.1 try later"
+		}
+		return ""
+	}
+	snd := ks.sender(t)
+	err := sendErr(snd.Send(context.Background(), keepMail(1)))
+	if err == nil || ticket.IsPermanent(err) || !strings.Contains(err.Error(), "451") {
+		t.Fatalf("451 to MAIL on a new connection: %v", err)
+	}
+	if conns, _ := ks.counts(); conns != 1 {
+		t.Fatalf("%d connections, want no second try", conns)
+	}
+	ks.mu.Lock()
+	ks.answer = func(n int, cmd string) string {
+		if cmd == "RCPT" {
+			return "550 5.1.1 no such user"
+		}
+		return ""
+	}
+	ks.mu.Unlock()
+	if err := sendErr(snd.Send(context.Background(), keepMail(2))); !ticket.IsPermanent(err) {
+		t.Fatalf("every recipient refused: %v", err)
+	}
+	ks.mu.Lock()
+	ks.answer = nil
+	ks.mu.Unlock()
+	smtpCheck(t, sendErr(snd.Send(context.Background(), keepMail(3))), "after the refusals")
+	if conns, mails := ks.counts(); conns != 1 || mails[0] != 1 {
+		t.Fatalf("%d connections carrying %v, want one connection throughout", conns, mails)
+	}
+}
+
+// An unused connection is closed after keepIdle.
+func TestSenderClosesAnIdleConnection(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits keepIdle")
+	}
+	ks := newKeepServer(t)
+	snd := ks.sender(t)
+	smtpCheck(t, sendErr(snd.Send(context.Background(), keepMail(1))), "mail")
+	time.Sleep(keepIdle + 500*time.Millisecond)
+	ks.mu.Lock()
+	quit := strings.Contains(strings.Join(ks.cmds, "\n"), "0 QUIT")
+	ks.mu.Unlock()
+	if !quit {
+		t.Error("the idle connection was not closed")
+	}
+}
