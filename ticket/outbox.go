@@ -222,6 +222,18 @@ func (w *Outbox) Flush(ctx context.Context) (sent, failed int, next time.Time, e
 	}); err != nil {
 		return 0, 0, time.Time{}, fmt.Errorf("ticket: outbox: list: %w", err)
 	}
+	// The record of a mail sent is committed with the claim of the next
+	// one (one commit a mail, not two); the last, when Flush returns. A
+	// crash between them loses only that record: the mail is sent again
+	// after its lease, as one in flight is.
+	var pending func(tx Tx) error
+	defer func() {
+		if pending != nil {
+			if perr := w.store.Update(pending); perr != nil && err == nil {
+				err = wrapErr("record sent", 0, perr)
+			}
+		}
+	}()
 	for _, o := range queue {
 		now := w.cfg.Now()
 		if pause := w.paused(now); !pause.IsZero() {
@@ -236,10 +248,13 @@ func (w *Outbox) Flush(ctx context.Context) (sent, failed int, next time.Time, e
 		if ctx.Err() != nil {
 			return sent, failed, now, nil
 		}
-		ok, gaveUp, retryAt, err := w.attempt(ctx, o.ID)
+		prev := pending
+		pending = nil
+		ok, gaveUp, retryAt, finish, err := w.attempt(ctx, o.ID, prev)
 		if err != nil {
 			return sent, failed, next, err
 		}
+		pending = finish
 		switch {
 		case ok:
 			sent++
@@ -252,13 +267,21 @@ func (w *Outbox) Flush(ctx context.Context) (sent, failed int, next time.Time, e
 	return sent, failed, next, nil
 }
 
-// attempt claims, sends and records one outbox mail.
-func (w *Outbox) attempt(ctx context.Context, id uint64) (sent, gaveUp bool, retryAt time.Time, err error) {
+// attempt claims, sends and records one outbox mail. prev, when not nil,
+// records the mail sent before and is committed with the claim. The
+// record of a mail sent is returned as finish, for the caller to commit
+// (with the next claim); every other outcome is recorded here.
+func (w *Outbox) attempt(ctx context.Context, id uint64, prev func(tx Tx) error) (sent, gaveUp bool, retryAt time.Time, finish func(tx Tx) error, err error) {
 	var o Outgoing
 	var claimed bool
 	var refused []string
 	var src []byte // the raw mail whose attachments go along
 	err = w.store.Update(func(tx Tx) error {
+		if prev != nil {
+			if err := prev(tx); err != nil {
+				return fmt.Errorf("record the mail sent before: %w", err)
+			}
+		}
 		refused = nil
 		var err error
 		o, err = tx.Outgoing(id)
@@ -289,7 +312,7 @@ func (w *Outbox) attempt(ctx context.Context, id uint64) (sent, gaveUp bool, ret
 		return nil
 	})
 	if err != nil || !claimed {
-		return false, false, time.Time{}, wrapErr("claim", id, err)
+		return false, false, time.Time{}, nil, wrapErr("claim", id, err)
 	}
 	if src != nil {
 		o.Attachments = append(o.Attachments, w.cfg.Attachments(src)...)
@@ -302,7 +325,7 @@ func (w *Outbox) attempt(ctx context.Context, id uint64) (sent, gaveUp bool, ret
 	if len(o.To)+len(o.Cc) == 0 {
 		w.result("failed")
 		err = w.finish(o, DeliveryFailed, "not sent: "+strings.Join(refused, "; "), nil, true)
-		return false, err == nil, time.Time{}, wrapErr("record refusal", id, err)
+		return false, err == nil, time.Time{}, nil, wrapErr("record refusal", id, err)
 	}
 	// A send in progress when ctx is cancelled is given ShutdownGrace to
 	// finish, so that its outcome is recorded; after that it is cut off
@@ -324,8 +347,7 @@ func (w *Outbox) attempt(ctx context.Context, id uint64) (sent, gaveUp bool, ret
 			log.Info("outbox: sent", "to", addrList(o.To))
 		}
 		w.result("sent")
-		err = w.finish(o, DeliverySent, note, sups, false)
-		return err == nil, false, time.Time{}, wrapErr("record sent", id, err)
+		return true, false, time.Time{}, func(tx Tx) error { return w.finishTx(tx, o, DeliverySent, note, sups, false) }, nil
 	case IsPermanent(sendErr) || now.Sub(o.CreatedAt) >= w.cfg.Deadline:
 		reason := sendErr.Error()
 		if !IsPermanent(sendErr) {
@@ -337,7 +359,7 @@ func (w *Outbox) attempt(ctx context.Context, id uint64) (sent, gaveUp bool, ret
 		log.Error("outbox: giving up", "to", addrList(o.To), "err", reason)
 		w.result("failed")
 		err = w.finish(o, DeliveryFailed, reason, sups, true)
-		return false, err == nil, time.Time{}, wrapErr("record failure", id, err)
+		return false, err == nil, time.Time{}, nil, wrapErr("record failure", id, err)
 	}
 	o.LastError = sendErr.Error()
 	o.NextAttempt = now.Add(w.backoff(o.Attempts))
@@ -349,7 +371,7 @@ func (w *Outbox) attempt(ctx context.Context, id uint64) (sent, gaveUp bool, ret
 	}
 	w.result("retry")
 	err = w.store.Update(func(tx Tx) error { return tx.PutOutgoing(o) })
-	return false, false, o.NextAttempt, wrapErr("record retry", id, err)
+	return false, false, o.NextAttempt, nil, wrapErr("record retry", id, err)
 }
 
 // suppressions are the addresses a send showed to be dead: only a
@@ -407,29 +429,32 @@ func (w *Outbox) filter(tx Tx, as []Address, refused []string) ([]Address, []str
 // the suppressions it showed, and with failed tells OnFailed in the same
 // transaction.
 func (w *Outbox) finish(o Outgoing, state, errText string, sups []Suppression, failed bool) error {
-	return w.store.Update(func(tx Tx) error {
-		if err := tx.DeleteOutgoing(o.ID); err != nil {
+	return w.store.Update(func(tx Tx) error { return w.finishTx(tx, o, state, errText, sups, failed) })
+}
+
+// finishTx is finish in tx.
+func (w *Outbox) finishTx(tx Tx, o Outgoing, state, errText string, sups []Suppression, failed bool) error {
+	if err := tx.DeleteOutgoing(o.ID); err != nil {
+		return err
+	}
+	for _, sup := range sups {
+		if err := tx.PutSuppression(sup); err != nil {
 			return err
 		}
-		for _, sup := range sups {
-			if err := tx.PutSuppression(sup); err != nil {
-				return err
-			}
-		}
-		if failed && w.cfg.OnFailed != nil {
-			if err := w.cfg.OnFailed(tx, o, errText); err != nil {
-				return err
-			}
-		}
-		msg, err := tx.Message(o.MessageRef)
-		if errors.Is(err, ErrNotFound) {
-			return nil
-		} else if err != nil {
+	}
+	if failed && w.cfg.OnFailed != nil {
+		if err := w.cfg.OnFailed(tx, o, errText); err != nil {
 			return err
 		}
-		msg.Delivery, msg.DeliveryError = state, errText
-		return tx.PutMessage(msg)
-	})
+	}
+	msg, err := tx.Message(o.MessageRef)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	msg.Delivery, msg.DeliveryError = state, errText
+	return tx.PutMessage(msg)
 }
 
 // paused returns when the queue may be tried again, or zero.
