@@ -275,9 +275,15 @@ func (b *bench) run(ctx context.Context) error {
 				"MB/s", fmt.Sprintf("%.1f", mb(b.info.bytes)/p.took.Seconds()), "ratio", fmt.Sprintf("%.2f", d.dur.Seconds()/p.took.Seconds()),
 				"peak_rss_MB", fmt.Sprintf("%.1f", kib(p.rssKiB)), "anon_MB", fmt.Sprintf("%.1f", kib(p.anonKiB)),
 				"file_MB", fmt.Sprintf("%.1f", kib(p.fileKiB)), "db_MB", fmt.Sprintf("%.1f", mb(p.dbBytes)))
+			mta, err := b.mtaRate(ctx, b.opts.mails)
+			if err != nil {
+				return fmt.Errorf("the MTA's rate, run %d: %w", r, err)
+			}
+			b.log.Info("acknowledgements", "tls", mode, "run", r, "acks/s", fmt.Sprintf("%.0f", p.ackRate()), "mta_mails/s", fmt.Sprintf("%.0f", mta))
 			res := results[mode]
 			res.drains = append(res.drains, d)
 			res.polls = append(res.polls, p)
+			res.mta = append(res.mta, mta)
 		}
 	}
 

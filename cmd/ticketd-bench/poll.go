@@ -29,6 +29,19 @@ type pollResult struct {
 	tickets   int
 	acks      int // acknowledgements queued (log lines "imap: new ticket" with acknowledged=true)
 	delivered int // acknowledgements found in the customer's INBOX
+	// sent, firstSent and lastSent are the outbox's "outbox: sent" lines:
+	// how many, the first and the last.
+	sent                int
+	firstSent, lastSent time.Time
+}
+
+// ackRate is the acknowledgements sent a second, from the first to the
+// last; 0 when fewer than two were.
+func (r pollResult) ackRate() float64 {
+	if r.sent < 2 || !r.lastSent.After(r.firstSent) {
+		return 0
+	}
+	return float64(r.sent-1) / r.lastSent.Sub(r.firstSent).Seconds()
 }
 
 // logLine is the part of a ticketd JSON log line the bench reads.
@@ -37,6 +50,7 @@ type logLine struct {
 	Level        string          `json:"level"`
 	Msg          string          `json:"msg"`
 	Took         json.RawMessage `json:"took"`
+	TookS        float64         `json:"took_s"`
 	Fetched      int             `json:"fetched"`
 	Ticket       uint64          `json:"ticket"`
 	UID          uint32          `json:"uid"`
@@ -46,6 +60,9 @@ type logLine struct {
 
 // duration reads slog's JSON duration: nanoseconds, or a Go duration string.
 func (l logLine) duration() (time.Duration, bool) {
+	if l.TookS > 0 { // ticketd logs durations in seconds under key_s
+		return time.Duration(l.TookS * float64(time.Second)), true
+	}
 	s := strings.Trim(string(l.Took), `"`)
 	if s == "" {
 		return 0, false
@@ -123,6 +140,12 @@ func (b *bench) poll(ctx context.Context, mode string, run int) (pollResult, err
 			}
 		case l.Msg == "imap: new ticket" && l.Acknowledged:
 			r.acks++
+		case l.Msg == "outbox: sent":
+			if r.sent == 0 {
+				r.firstSent = l.Time
+			}
+			r.sent++
+			r.lastSent = l.Time
 		}
 		if l.Level == "WARN" || l.Level == "ERROR" {
 			problems = append(problems, strings.TrimSpace(l.Msg+" "+l.Err))

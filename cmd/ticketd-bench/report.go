@@ -18,6 +18,7 @@ import (
 type modeResults struct {
 	drains []drainResult
 	polls  []pollResult
+	mta    []float64 // the MTA's one-connection rate, mails/s, each run
 }
 
 // describeMachine returns one line naming the hardware and software.
@@ -194,6 +195,25 @@ func (b *bench) report(machine string, results map[string]*modeResults, lat *lat
 			out = append(out, p.wall.Seconds())
 		}
 		return spread(out, "%.1f")
+	})
+	row("acknowledgements sent by the outbox (first to last), mails/s", "", func(r *modeResults) string {
+		var out []float64
+		for _, p := range r.polls {
+			out = append(out, p.ackRate())
+		}
+		return spread(out, "%.0f")
+	})
+	row("the MTA's rate on one connection (same size, RSET between), mails/s", "", func(r *modeResults) string {
+		return spread(r.mta, "%.0f")
+	})
+	row("acknowledgements / the MTA's rate (same run)", ">= 80%", func(r *modeResults) string {
+		var out []float64
+		for i, p := range r.polls {
+			if i < len(r.mta) && r.mta[i] > 0 {
+				out = append(out, 100*p.ackRate()/r.mta[i])
+			}
+		}
+		return spread(out, "%.0f%%")
 	})
 	rssTarget := 3*mb(info.largest) + 40
 	row("peak RSS of `ticketd poll` (VmHWM), MB", fmt.Sprintf("<= 3 x %.1f + 40 = %.1f", mb(info.largest), rssTarget), func(r *modeResults) string {
