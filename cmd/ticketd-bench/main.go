@@ -136,6 +136,9 @@ type bench struct {
 	opts options
 	log  *slog.Logger
 	root string
+	// mtaRuns numbers the MTA measurements, so that each waits for its
+	// own mails (mta.go).
+	mtaRuns int
 
 	mu    sync.Mutex // guards stack, work and cleaned
 	stack *e2e.Stack
@@ -267,6 +270,11 @@ func (b *bench) run(ctx context.Context) error {
 			}
 			b.log.Info("raw drain", "tls", mode, "run", r, "mails", d.mails, "MB", mb(d.bytes), "took", d.dur.Round(time.Millisecond),
 				"MB/s", fmt.Sprintf("%.1f", mb(d.bytes)/d.dur.Seconds()))
+			ceil, err := b.ceiling(ctx, mode)
+			if err != nil {
+				return fmt.Errorf("durable ceiling over %s, run %d: %w", mode, r, err)
+			}
+			b.log.Info("durable ceiling", "tls", mode, "run", r, "MB/s", fmt.Sprintf("%.1f", mb(ceil.bytes)/ceil.dur.Seconds()))
 			p, err := b.poll(ctx, mode, r)
 			if err != nil {
 				return fmt.Errorf("ticketd poll over %s, run %d: %w", mode, r, err)
@@ -282,6 +290,7 @@ func (b *bench) run(ctx context.Context) error {
 			b.log.Info("acknowledgements", "tls", mode, "run", r, "acks/s", fmt.Sprintf("%.0f", p.ackRate()), "mta_mails/s", fmt.Sprintf("%.0f", mta))
 			res := results[mode]
 			res.drains = append(res.drains, d)
+			res.ceilings = append(res.ceilings, ceil)
 			res.polls = append(res.polls, p)
 			res.mta = append(res.mta, mta)
 		}

@@ -10,10 +10,6 @@ import (
 	"github.com/ticketd/ticketd/e2e"
 )
 
-// mtaRuns numbers the MTA measurements, so that each waits for its own
-// mails.
-var mtaRuns int
-
 // mtaRate is what the MTA accepts on one connection: n mails of an
 // acknowledgement's size (text and HTML, 4 KB) sent to the agent's
 // mailbox over one plain SMTP connection to the port ticketd sends to,
@@ -21,8 +17,8 @@ var mtaRuns int
 // outbox's rate is. It waits until Postfix has delivered them, so that
 // the next measurement does not share the machine with the deliveries.
 func (b *bench) mtaRate(ctx context.Context, n int) (float64, error) {
-	mtaRuns++
-	marker := fmt.Sprintf("X-Bench-MTA: %d", mtaRuns)
+	b.mtaRuns++
+	marker := fmt.Sprintf("X-Bench-MTA: %d", b.mtaRuns)
 	c, err := smtp.Dial(b.stack.Addr(b.stack.SMTPPort))
 	if err != nil {
 		return 0, err
@@ -40,7 +36,7 @@ func (b *bench) mtaRate(ctx context.Context, n int) (float64, error) {
 		}
 		msg := fmt.Sprintf("From: support <%s>\r\nTo: <%s>\r\nSubject: [#%d] bench\r\nMessage-ID: <mta-%d-%d@bench.example.test>\r\n%s\r\n"+
 			"MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s"+
-			"--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>%s</p>\r\n--b--\r\n", from, to, i, mtaRuns, i, marker, body, body)
+			"--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>%s</p>\r\n--b--\r\n", from, to, i, b.mtaRuns, i, marker, body, body)
 		if i > 0 {
 			if err := c.Reset(); err != nil {
 				return 0, fmt.Errorf("RSET: %w", err)

@@ -16,9 +16,10 @@ import (
 
 // modeResults are the runs over one transport.
 type modeResults struct {
-	drains []drainResult
-	polls  []pollResult
-	mta    []float64 // the MTA's one-connection rate, mails/s, each run
+	drains   []drainResult
+	ceilings []drainResult // the drain with hashing and fdatasync'd appends
+	polls    []pollResult
+	mta      []float64 // the MTA's one-connection rate, mails/s, each run
 }
 
 // describeMachine returns one line naming the hardware and software.
@@ -171,6 +172,13 @@ func (b *bench) report(machine string, results map[string]*modeResults, lat *lat
 	row("raw drain, MB/s", "", func(r *modeResults) string {
 		return spread(drainRate(r, func(d drainResult) float64 { return mb(d.bytes) }), "%.1f")
 	})
+	row("durable ceiling (the drain + SHA-256 + append, fdatasync every 4 MiB), MB/s", "", func(r *modeResults) string {
+		var out []float64
+		for _, c := range r.ceilings {
+			out = append(out, mb(c.bytes)/c.dur.Seconds())
+		}
+		return spread(out, "%.1f")
+	})
 	row("`ticketd poll` ingest (connect to logout: commit, \\Seen, acks queued), mails/s", "", func(r *modeResults) string {
 		return spread(pollRate(r, float64(b.opts.mails)), "%.0f")
 	})
@@ -182,6 +190,15 @@ func (b *bench) report(machine string, results map[string]*modeResults, lat *lat
 	for _, m := range b.opts.modes {
 		ratioTarget = append(ratioTarget, targets[m])
 	}
+	row("ingest / durable ceiling (same run)", ">= 90%", func(r *modeResults) string {
+		var out []float64
+		for i, p := range r.polls {
+			if i < len(r.ceilings) {
+				out = append(out, 100*r.ceilings[i].dur.Seconds()/p.took.Seconds())
+			}
+		}
+		return spread(out, "%.0f%%")
+	})
 	row("ingest / raw drain (same run)", strings.Join(ratioTarget, ", "), func(r *modeResults) string {
 		var out []float64
 		for i, p := range r.polls {
