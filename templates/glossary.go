@@ -139,6 +139,7 @@ the customer gets your answer. In another terminal:
   go run ./cmd/ticketd --config %s tickets list
   go run ./cmd/ticketd --config %s tickets show 1 --json
 The configuration (commented): %s`},
+	"demo_web":     {"상담원 웹 화면 (%s 상담원의 문의 목록과 검색, 브라우저로 여십시오):\n  %s", "The agents' web view (%s's queue and search; open it in a browser):\n  %s"},
 	"demo_stopped": {"데모를 멈췄습니다", "demo stopped"},
 	"audit_id":     {"번호", "ID"}, "audit_at": {"일시", "WHEN"}, "audit_who": {"누가", "WHO"}, "audit_action": {"무엇을", "ACTION"},
 	"audit_reason": {"이유", "REASON"}, "audit_unmask": {"개인정보 보기", "unmask"},

@@ -76,6 +76,11 @@ func cmdDemo(c *cli) int {
 		return c.fail("demo: %v", err)
 	}
 	defer admin.close()
+	view, err := listenWeb(d)
+	if err != nil {
+		return c.fail("demo: %v", err)
+	}
+	defer view.close()
 
 	say := func(key string, args ...any) string {
 		return fmt.Sprintf(templates.Term(s.Config.Center.Language, key), args...)
@@ -125,6 +130,8 @@ func cmdDemo(c *cli) int {
 			printTicket(out, v, s.Loc, s.Config.Center.Language)
 		}
 	}
+	login := s.Ticket.WebURL + "/login?" + d.signer.WebLinkQuery("/login", demoAgent, time.Now().Add(s.Ticket.WebLinkLifetime))
+	fmt.Fprintf(out, "\n%s\n", say("demo_web", demoAgentName, login))
 	fmt.Fprintf(out, "\n%s\n", say("demo_running", srv.SMTPAddr(), srv.IMAPAddr(), demoAgent, strings.Join(demoCustomers, ", "),
 		demoPassword, demoAgent, cfgPath, cfgPath, cfgPath))
 	<-ctx.Done()
@@ -136,6 +143,14 @@ func cmdDemo(c *cli) int {
 func writeDemoConfig(dir string, srv *devserver.Server) (string, *Settings, error) {
 	ihost, iport, _ := net.SplitHostPort(srv.IMAPAddr())
 	shost, sport, _ := net.SplitHostPort(srv.SMTPAddr())
+	// A free port for the web view (another demo or serve may hold any
+	// fixed one).
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("a port for the web view: %w", err)
+	}
+	webAddr := ln.Addr().String()
+	ln.Close()
 	// No /healthz listener: a demo must not clash with a running serve.
 	data := fmt.Appendf(nil, `# ticketd's demo configuration: a real one, against the demo's embedded
 # mail servers on 127.0.0.1. Every key is explained in config.example.yaml
@@ -190,6 +205,11 @@ agents:
   - name: %s
     email: %s
 
+# The agents' web view, on a free loopback port: each notification links
+# the ticket and the agent's queue, signed for that agent.
+web:
+  listen: %q
+
 # Replies to our mails carry a signed token in the address
 # (support+t1-...@example.test), which the demo's server accepts.
 threading:
@@ -210,7 +230,7 @@ default_category: 기타
 # The acknowledgement offers the FAQ entries that answer the mail.
 faq:
   file: faq.yaml
-`, dir, ihost, iport, demoPassword, shost, sport, demoAgentName, demoAgent, demoAgent)
+`, dir, ihost, iport, demoPassword, shost, sport, demoAgentName, demoAgent, webAddr, demoAgent)
 	if err := os.WriteFile(filepath.Join(dir, "faq.yaml"), []byte(demoFAQ), 0o600); err != nil {
 		return "", nil, err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +26,12 @@ func TestDemoShowsTheWholeLoop(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// The printed link opens the agent's queue in the web view.
+	if m := regexp.MustCompile(`http://127\.0\.0\.1:\d+/login\?\S+`).FindString(out.String()); m == "" {
+		t.Errorf("the demo printed no web link:\n%s", out.String())
+	} else if code, body := get(m); code != 200 || !strings.Contains(body, "담당자가 없는 문의") {
+		t.Errorf("the demo's web link: %d\n%s", code, body)
+	}
 	cancel()
 	if code := <-done; code != 0 {
 		t.Errorf("demo exit %d\n%s", code, errb.String())
@@ -37,6 +44,7 @@ func TestDemoShowsTheWholeLoop(t *testing.T) {
 		"알림 받음:  제목: [#1] 햇살론 대출 상환일 변경 문의, 보낸 사람: 김민수 (서민금융 고객센터), 회신 주소: support+t1a-",
 		"전달됨:    kim@example.test가 받은 메일 제목: [#1] Re: 햇살론 대출 상환일 변경 문의, 보낸 사람: 김상담 (서민금융 고객센터), In-Reply-To: <demo-ko-1@example.test>",
 		"문의 #1  [처리 중]", "담당 상담원", "agent@example.test (상담원)", "설정 파일(주석 포함): ",
+		"상담원 웹 화면 (김상담 상담원의 문의 목록과 검색, 브라우저로 여십시오):\n  http://127.0.0.1:",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the demo's output lacks %q:\n%s", want, out.String())
