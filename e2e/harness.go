@@ -114,7 +114,9 @@ func StartWith(t testing.TB, base int, env ...string) *Stack {
 // under os.TempDir, and logs through logf (nil: not at all). Cancelling ctx
 // while up.sh runs stops it. The caller must call Stop, which stops the
 // stack and removes its directory; on error nothing is left running.
-func StartStack(ctx context.Context, base int, logf func(format string, args ...any)) (*Stack, error) {
+//
+// env are more MAILSTACK_* settings for up.sh ("MAILSTACK_USERS=support agent m01").
+func StartStack(ctx context.Context, base int, logf func(format string, args ...any), env ...string) (*Stack, error) {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
@@ -146,7 +148,7 @@ func StartStack(ctx context.Context, base int, logf func(format string, args ...
 		}
 		return nil
 	}
-	s, err := startIn(ctx, root, base, dir, lock, logf)
+	s, err := startIn(ctx, root, base, dir, lock, logf, env...)
 	if err != nil {
 		logTails(logf, dir)
 		if serr := stop(); serr != nil {

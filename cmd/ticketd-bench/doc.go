@@ -53,7 +53,14 @@
 //     serve's log (written after the commit), and to the acknowledgement
 //     readable in the customer's INBOX (asked every 50 ms over IMAP, as
 //     e2e/idle_test.go does).
-//  5. Prints one Markdown table: the machine, then each figure as the median
+//  5. Many mailboxes (-many N, with -many-mails each; off by default): the
+//     stack gets N more users, each INBOX gets its mails (small Korean
+//     inquiries), and `ticketd serve` runs with all of them (IMAPS, IDLE on
+//     each, schedule 1h): the time from serve's start until every mail is a
+//     ticket and until every acknowledgement is sent, then one mail through
+//     Postfix to each mailbox in turn, timed from SMTP accept to the
+//     "imap: new ticket" line, with every IDLE connection open.
+//  6. Prints one Markdown table: the machine, then each figure as the median
 //     of the runs with [min-max], and the targets of issue 7 for reference.
 //
 // The stack is stopped on exit, on Ctrl-C and on SIGTERM (a second signal,

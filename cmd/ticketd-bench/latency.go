@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -35,6 +36,12 @@ type ticketEvent struct {
 type serveLog struct {
 	events chan ticketEvent
 	idle   chan struct{} // closed at "imap idle: watching for new mail"
+
+	// tickets counts every new ticket (events drops what nobody waits
+	// for).
+	tickets atomic.Int64
+	// sent counts the outbox's "outbox: sent" lines.
+	sent atomic.Int64
 
 	mu       sync.Mutex
 	problems []string
@@ -58,7 +65,10 @@ func (l *serveLog) read(r io.Reader, file io.Writer, log func(string, ...any)) {
 			continue
 		}
 		switch ll.Msg {
+		case "outbox: sent":
+			l.sent.Add(1)
 		case "imap: new ticket":
+			l.tickets.Add(1)
 			select {
 			case l.events <- ticketEvent{at: at, ticket: ll.Ticket}:
 			default: // nobody waits for so many; the bench notices the gap
@@ -99,56 +109,12 @@ func (b *bench) latency(ctx context.Context) (*latencyResult, error) {
 		return nil, err
 	}
 	logPath := filepath.Join(dir, "serve.log")
-	logFile, err := os.Create(logPath)
+	sv, err := b.serve(ctx, cfg, logPath)
 	if err != nil {
 		return nil, err
 	}
-	defer logFile.Close()
-
-	serve := b.command(ctx, cfg, "serve")
-	pipe, err := serve.StderrPipe()
-	if err != nil {
-		return nil, err
-	}
-	serve.Stdout = logFile
-	sl := &serveLog{events: make(chan ticketEvent, 16), idle: make(chan struct{})}
-	if err := serve.Start(); err != nil {
-		return nil, fmt.Errorf("start ticketd serve: %w", err)
-	}
-	readDone := make(chan struct{})
-	go func() {
-		defer close(readDone)
-		sl.read(pipe, logFile, func(f string, a ...any) { b.log.Error(fmt.Sprintf(f, a...)) })
-	}()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		_ = serve.Process.Signal(os.Interrupt)
-		select {
-		case <-readDone:
-		case <-time.After(20 * time.Second):
-			b.warn("ticketd serve still running 20s after SIGINT; killing it (log: %s)", logPath)
-			_ = serve.Process.Kill()
-			<-readDone
-		}
-		if err := serve.Wait(); err != nil && ctx.Err() == nil {
-			b.warn("ticketd serve after SIGINT: %v (log: %s)", err, logPath)
-		}
-	}
-	defer stop()
-
-	select {
-	case <-sl.idle:
-	case <-readDone:
-		return nil, fmt.Errorf("ticketd serve exited before IDLE started (log: %s)", logPath)
-	case <-time.After(60 * time.Second):
-		return nil, fmt.Errorf("ticketd serve: IDLE not started within 60s (log: %s)", logPath)
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	defer sv.stop()
+	sl, readDone, stop := sv.log, sv.done, sv.stop
 	b.log.Info("ticketd serve is in IDLE; sending mails one at a time", "mails", n)
 
 	res := &latencyResult{}
@@ -248,4 +214,67 @@ func inReplyTo(msgid string) func([]byte) bool {
 		m, err := mail.ReadMessage(bytes.NewReader(raw))
 		return err == nil && strings.Trim(strings.TrimSpace(m.Header.Get("In-Reply-To")), "<>") == msgid
 	}
+}
+
+// served is a running `ticketd serve` whose log is read as it is written.
+type served struct {
+	log  *serveLog
+	done chan struct{} // closed when the log ends (serve exited)
+	stop func()        // SIGINT, then the wait (once)
+}
+
+// serve starts `ticketd serve` with cfg, its log copied to logPath, and
+// waits until IDLE runs.
+func (b *bench) serve(ctx context.Context, cfg, logPath string) (*served, error) {
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := b.command(ctx, cfg, "serve")
+	pipe, err := cmd.StderrPipe()
+	if err != nil {
+		logFile.Close()
+		return nil, err
+	}
+	cmd.Stdout = logFile
+	sl := &serveLog{events: make(chan ticketEvent, 16), idle: make(chan struct{})}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("start ticketd serve: %w", err)
+	}
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		sl.read(pipe, logFile, func(f string, a ...any) { b.log.Error(fmt.Sprintf(f, a...)) })
+	}()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			defer logFile.Close()
+			_ = cmd.Process.Signal(os.Interrupt)
+			select {
+			case <-readDone:
+			case <-time.After(20 * time.Second):
+				b.warn("ticketd serve still running 20s after SIGINT; killing it (log: %s)", logPath)
+				_ = cmd.Process.Kill()
+				<-readDone
+			}
+			if err := cmd.Wait(); err != nil && ctx.Err() == nil {
+				b.warn("ticketd serve after SIGINT: %v (log: %s)", err, logPath)
+			}
+		})
+	}
+	select {
+	case <-sl.idle:
+	case <-readDone:
+		stop()
+		return nil, fmt.Errorf("ticketd serve exited before IDLE started (log: %s)", logPath)
+	case <-time.After(60 * time.Second):
+		stop()
+		return nil, fmt.Errorf("ticketd serve: IDLE not started within 60s (log: %s)", logPath)
+	case <-ctx.Done():
+		stop()
+		return nil, ctx.Err()
+	}
+	return &served{log: sl, done: readDone, stop: stop}, nil
 }

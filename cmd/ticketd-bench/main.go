@@ -27,10 +27,12 @@ type options struct {
 	runs        int
 	latency     int
 	skipLatency bool
-	modes       []string // "plain", "imaps"
-	keep        bool
-	base        int
-	ticketd     string // a prebuilt binary instead of building ./cmd/ticketd
+	// many mailboxes of manyMails mails each (many.go); 0: not measured.
+	many, manyMails int
+	modes           []string // "plain", "imaps"
+	keep            bool
+	base            int
+	ticketd         string // a prebuilt binary instead of building ./cmd/ticketd
 }
 
 func parseFlags(args []string) (options, error) {
@@ -41,6 +43,8 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.runs, "runs", 3, "runs of each measurement (the table shows the median and min-max)")
 	fs.IntVar(&o.latency, "latency", 50, "mails sent one at a time for the IDLE latency")
 	fs.BoolVar(&o.skipLatency, "skip-latency", false, "skip the IDLE latency measurement")
+	fs.IntVar(&o.many, "many", 0, "also measure this many mailboxes on the same Dovecot (e.g. 50), with one IDLE connection each")
+	fs.IntVar(&o.manyMails, "many-mails", 100, "mails in each of the -many mailboxes")
 	tlsMode := fs.String("tls", "both", "transport for the drain and poll runs: both, plain or imaps")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (ticketd binary, configs, logs, databases); the mail stack is stopped anyway")
 	fs.StringVar(&o.ticketd, "ticketd", "", "use this ticketd binary instead of building ./cmd/ticketd (e.g. to compare two builds)")
@@ -226,7 +230,11 @@ func (b *bench) run(ctx context.Context) error {
 	}
 
 	logf := func(format string, args ...any) { b.log.Info(fmt.Sprintf(format, args...)) }
-	s, err := e2e.StartStack(ctx, b.opts.base, logf)
+	var env []string
+	if b.opts.many > 0 {
+		env = append(env, "MAILSTACK_USERS=support agent customer "+strings.Join(manyUsers(b.opts.many), " "))
+	}
+	s, err := e2e.StartStack(ctx, b.opts.base, logf, env...)
 	if err != nil {
 		return fmt.Errorf("%w (a port taken? try another -port-base)", err)
 	}
@@ -302,7 +310,13 @@ func (b *bench) run(ctx context.Context) error {
 			return fmt.Errorf("IDLE latency: %w", err)
 		}
 	}
-	fmt.Print(b.report(machine, results, lat))
+	var many *manyResult
+	if b.opts.many > 0 {
+		if many, err = b.many(ctx); err != nil {
+			return fmt.Errorf("%d mailboxes: %w", b.opts.many, err)
+		}
+	}
+	fmt.Print(b.report(machine, results, lat, many))
 	return nil
 }
 

@@ -119,7 +119,7 @@ func ms(d time.Duration) string {
 }
 
 // report renders the results as Markdown.
-func (b *bench) report(machine string, results map[string]*modeResults, lat *latencyResult) string {
+func (b *bench) report(machine string, results map[string]*modeResults, lat *latencyResult, many *manyResult) string {
 	var w strings.Builder
 	info := b.info
 	avg := func(k kind) string {
@@ -277,6 +277,16 @@ func (b *bench) report(machine string, results map[string]*modeResults, lat *lat
 			med, p95, most := e2e.LatencyStats(l.d)
 			fmt.Fprintf(&w, "| %s | %s | %s | %s | %s |\n", l.label, ms(med), ms(p95), ms(most), l.target)
 		}
+	}
+	if many != nil {
+		med, p95, most := e2e.LatencyStats(many.pickup)
+		total := many.mailboxes * many.per
+		fmt.Fprintf(&w, "\n| %d mailboxes of %d mails on the same Dovecot (`ticketd serve`, IMAPS, IDLE on each, schedule 1h) | value |\n|---|---|\n", many.mailboxes, many.per)
+		fmt.Fprintf(&w, "| serve's start -> every one of the %d mails a ticket, s | %.1f |\n", total, many.allIn.Seconds())
+		fmt.Fprintf(&w, "| tickets/s over all mailboxes | %.0f |\n", float64(total)/many.allIn.Seconds())
+		fmt.Fprintf(&w, "| serve's start -> every acknowledgement sent (plain SMTP), s | %.1f |\n", many.acksOut.Seconds())
+		fmt.Fprintf(&w, "| IDLE pickup with %d IDLE connections open, one mail to each mailbox in turn: median / p95 / max | %s / %s / %s |\n",
+			many.mailboxes+1, ms(med), ms(p95), ms(most))
 	}
 	if len(b.warnings) > 0 {
 		fmt.Fprintf(&w, "\n!!!!!!!! %d WARNING(S): some figures above may be wrong !!!!!!!!\n", len(b.warnings))
