@@ -461,6 +461,11 @@ func formatDuration(d time.Duration, ko bool) string {
 
 // paragraphs renders text as HTML paragraphs (see funcMap).
 func paragraphs(text string) htmltemplate.HTML {
+	return paragraphsWith(text, `<p style="margin:0 0 12px 0;">`)
+}
+
+// paragraphsWith is paragraphs with open as each paragraph's start tag.
+func paragraphsWith(text, open string) htmltemplate.HTML {
 	text = strings.ReplaceAll(strings.TrimSpace(text), "\r\n", "\n")
 	var b strings.Builder
 	for _, p := range strings.Split(text, "\n\n") {
@@ -468,7 +473,7 @@ func paragraphs(text string) htmltemplate.HTML {
 		if strings.TrimSpace(p) == "" {
 			continue
 		}
-		b.WriteString(`<p style="margin:0 0 12px 0;">`)
+		b.WriteString(open)
 		for i, line := range strings.Split(p, "\n") {
 			if i > 0 {
 				b.WriteString("<br>\n")

@@ -6,7 +6,6 @@ import (
 	htmltemplate "html/template"
 	"io"
 	"io/fs"
-	"strings"
 	"time"
 
 	"github.com/ticketd/ticketd/ticket"
@@ -76,6 +75,9 @@ var webTerms = map[string][2]string{
 	"failed":           {"문제가 생겼습니다", "Something went wrong"},
 	"failed_text":      {"페이지를 만들지 못했습니다. 운영자에게 알려 주십시오 (ticketd 로그).", "The page could not be made; tell the operator (ticketd's log)."},
 	"signed_in":        {"상담원", "Agent"},
+	"logout":           {"로그아웃", "Sign out"},
+	"signed_out":       {"로그아웃했습니다", "Signed out"},
+	"signed_out_text":  {"다시 보려면 알림 메일의 링크를 여십시오.", "Open a notification's link to come back."},
 	"no_message_text":  {"(본문 없음)", "(no text)"},
 	"kind_customer":    {"고객", "Customer"},
 	"kind_agent":       {"상담원", "Agent"},
@@ -145,22 +147,4 @@ func WebStatic() fs.FS {
 
 // webParagraphs renders text as HTML paragraphs without inline styles
 // (the view's Content-Security-Policy allows none).
-func webParagraphs(text string) htmltemplate.HTML {
-	text = strings.ReplaceAll(strings.TrimSpace(text), "\r\n", "\n")
-	var b strings.Builder
-	for _, p := range strings.Split(text, "\n\n") {
-		p = strings.Trim(p, "\n")
-		if strings.TrimSpace(p) == "" {
-			continue
-		}
-		b.WriteString("<p>")
-		for i, line := range strings.Split(p, "\n") {
-			if i > 0 {
-				b.WriteString("<br>\n")
-			}
-			b.WriteString(htmltemplate.HTMLEscapeString(line))
-		}
-		b.WriteString("</p>\n")
-	}
-	return htmltemplate.HTML(b.String())
-}
+func webParagraphs(text string) htmltemplate.HTML { return paragraphsWith(text, "<p>") }

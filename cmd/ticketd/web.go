@@ -485,7 +485,7 @@ func (ws *webServer) login(w http.ResponseWriter, r *http.Request) {
 
 func (ws *webServer) logout(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: webCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: ws.secure, SameSite: http.SameSiteStrictMode})
-	ws.fail(w, r, http.StatusOK, "queue", "forbidden_text")
+	ws.fail(w, r, http.StatusOK, "signed_out", "signed_out_text")
 }
 
 // sessionAgent is the agent of a page only a session opens.

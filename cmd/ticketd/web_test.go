@@ -286,6 +286,11 @@ func TestWebView(t *testing.T) {
 	if resp, body := ws.fetch(t, expired, nil); resp.StatusCode != 403 || !strings.Contains(body, "서명이 맞지 않습니다") {
 		t.Errorf("an altered expiry without the session: %d", resp.StatusCode)
 	}
+	// Signing out clears the cookie.
+	resp, body = ws.fetch(t, "/logout", session)
+	if resp.StatusCode != 200 || !strings.Contains(body, "로그아웃했습니다") || len(resp.Cookies()) != 1 || resp.Cookies()[0].MaxAge >= 0 {
+		t.Errorf("logout: %d %v", resp.StatusCode, resp.Header["Set-Cookie"])
+	}
 	forged := *session
 	forged.Value = strings.Replace(session.Value, "agent%40example.test", "agent2%40example.test", 1)
 	if resp, _ := ws.fetch(t, "/", &forged); resp.StatusCode != 403 {
