@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -78,4 +79,86 @@ func TestSearchIndexState(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("indexed tickets %d, want 1", n)
 	}
+}
+
+// PutMessage writes only what changed: recording a delivery state leaves
+// the texts' pages alone and queues nothing for the index; a changed text
+// or attachment name is written and queued, and found.
+func TestPutMessageWritesWhatChanged(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "t.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	long := strings.Repeat("> 이전 메일의 인용문입니다.\n", 800) // ~30 KB: pages of its own
+	m := ticket.Message{TicketID: 1, Body: "햇살론 서류 제출 문의\n" + long, Visible: "햇살론 서류 제출 문의", HTML: "<p>햇살론</p>" + long}
+	if err := db.Update(func(tx ticket.Tx) error {
+		if err := tx.PutTicket(ticket.Ticket{ID: 1, Subject: "문의"}); err != nil {
+			return err
+		}
+		return tx.AddMessage(&m, []byte("raw"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	queued := func() (n int) {
+		t.Helper()
+		if err := db.bolt.View(func(tx *bolt.Tx) error { n = tx.Bucket(bSearchQ).Stats().KeyN; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	put := func(m ticket.Message) (pages int) {
+		t.Helper()
+		before := db.bolt.Stats()
+		if err := db.Update(func(tx ticket.Tx) error { return tx.PutMessage(m) }); err != nil {
+			t.Fatal(err)
+		}
+		after := db.bolt.Stats()
+		d := after.Sub(&before)
+		return int(d.TxStats.GetPageCount())
+	}
+	if _, err := db.IndexPending(0); err != nil || queued() != 0 {
+		t.Fatalf("index pending: %v, %d still queued", err, queued())
+	}
+	same := put(m)
+	m.Delivery = ticket.DeliverySent
+	delivered := put(m)
+	if queued() != 0 {
+		t.Fatalf("a delivery state queued the ticket for the index")
+	}
+	m.Visible = "채무조정 서류 제출 문의"
+	m.Body = m.Visible + "\n" + long
+	changed := put(m)
+	if queued() != 1 {
+		t.Fatalf("a changed text did not queue the ticket for the index")
+	}
+	if same > 1 || delivered > 3 || delivered*3 > changed {
+		t.Fatalf("pages written: unchanged %d, delivery state %d, new text %d; want none, a leaf or so, and the text's pages", same, delivered, changed)
+	}
+	got, err := readMessage(db, m.ID)
+	if err != nil || got.Body != m.Body || got.Visible != m.Visible || got.HTML != m.HTML || got.Delivery != ticket.DeliverySent {
+		t.Fatalf("read back %+v, %v", got, err)
+	}
+	if _, err := db.IndexPending(0); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	if err := db.View(func(tx ticket.ReadTx) error {
+		return tx.Postings("채무", func(uint64, uint32) error { n++; return nil })
+	}); err != nil || n != 1 {
+		t.Fatalf("the new text is not indexed: %d, %v", n, err)
+	}
+	m.Attachments = []ticket.Attachment{{Filename: "소득증빙.pdf"}}
+	put(m)
+	if queued() != 1 {
+		t.Fatalf("a new attachment name did not queue the ticket for the index")
+	}
+}
+
+func readMessage(db *DB, id uint64) (m ticket.Message, err error) {
+	err = db.View(func(tx ticket.ReadTx) error {
+		m, err = tx.Message(id)
+		return err
+	})
+	return m, err
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -441,37 +443,82 @@ func textFields(m *ticket.Message) []textField {
 
 func textKey(id uint64, tag byte) []byte { return append(u64(id), tag) }
 
-// putMessage writes m's record and its texts.
+// putMessage writes m's record and its texts, each only when it differs
+// from what is stored: recording a delivery state rewrites the small
+// record, not the texts. It queues the ticket for the search index when
+// what the index reads of a message changed (its text, its attachments'
+// names), or the message is new.
 func (t *txn) putMessage(m ticket.Message) error {
-	t.touch(m.TicketID)
-	texts := t.bucket(bTexts)
+	texts, msgs := t.bucket(bTexts), t.bucket(bMessages)
 	rec := m
-	if err := texts.Delete(textKey(m.ID, tagVisiblePrefix)); err != nil {
-		return err
-	}
+	parts := map[byte][]byte{} // by tag; none: no value
 	switch {
 	case rec.Visible == rec.Body:
 		rec.Visible = ""
 	case rec.Visible != "" && strings.HasPrefix(rec.Body, rec.Visible):
-		if err := texts.Put(textKey(m.ID, tagVisiblePrefix), u64(uint64(len(rec.Visible)))); err != nil {
-			return err
-		}
+		parts[tagVisiblePrefix] = u64(uint64(len(rec.Visible)))
 		rec.Visible = ""
 	}
 	for _, f := range textFields(&rec) {
-		k := textKey(m.ID, f.tag)
-		if *f.s == "" {
-			if err := texts.Delete(k); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := texts.Put(k, bytesOf(*f.s)); err != nil {
-			return fmt.Errorf("store: text of message %d: %w", m.ID, err)
+		if *f.s != "" {
+			parts[f.tag] = bytesOf(*f.s)
 		}
 		*f.s = ""
 	}
-	return putJSON(t.bucket(bMessages), u64(m.ID), rec)
+	indexed := false // something the search index reads changed
+	for _, tag := range []byte{tagVisiblePrefix, 'b', 'v', 'h'} {
+		k := textKey(m.ID, tag)
+		// A stored text that cannot be read is written over, as before.
+		was, rerr := texts.Get(k)
+		v, ok := parts[tag]
+		var err error
+		switch {
+		case rerr == nil && (!ok && was == nil || ok && was != nil && bytes.Equal(was, v)):
+			continue
+		case !ok:
+			err = texts.Delete(k)
+		default:
+			err = texts.Put(k, v)
+		}
+		if err != nil {
+			return fmt.Errorf("store: text of message %d: %w", m.ID, err)
+		}
+		indexed = indexed || tag != 'h'
+	}
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("store: encode: %w", err)
+	}
+	was, rerr := msgs.Get(u64(m.ID))
+	if rerr != nil || !bytes.Equal(was, data) {
+		indexed = indexed || was == nil || !slices.Equal(attachmentNames(was), attachmentNames(data))
+		if err := msgs.Put(u64(m.ID), data); err != nil {
+			return err
+		}
+	}
+	if indexed {
+		t.touch(m.TicketID)
+	}
+	return nil
+}
+
+// attachmentNames are the file names in a message record; a record that
+// cannot be read gives a list no readable record has (it counts as
+// changed).
+func attachmentNames(rec []byte) []string {
+	var m struct {
+		Attachments []struct {
+			Filename string `json:"filename"`
+		} `json:"attachments"`
+	}
+	if json.Unmarshal(rec, &m) != nil {
+		return []string{"\x00unreadable"}
+	}
+	names := make([]string, len(m.Attachments))
+	for i, a := range m.Attachments {
+		names[i] = a.Filename
+	}
+	return names
 }
 
 func (t *txn) MessageByMessageID(mid string) (ticket.Message, error) {
