@@ -183,8 +183,13 @@ type Notification struct {
 // sent the mail; an error means nobody was, and one for which
 // [IsPermanent] is true is not retried (when every recipient was refused,
 // refused lists them all).
+//
+// ready, when not nil, is called before the server can have the mail (at
+// the latest just before the end of its data) and may be called more than
+// once; when it returns an error, Send makes sure the server does not get
+// the mail (it drops the connection) and returns that error.
 type Sender interface {
-	Send(ctx context.Context, o Outgoing) (refused []Refusal, err error)
+	Send(ctx context.Context, o Outgoing, ready func() error) (refused []Refusal, err error)
 }
 
 // Refusal is a recipient a server refused for good.

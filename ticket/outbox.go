@@ -271,18 +271,19 @@ func (w *Outbox) Flush(ctx context.Context) (sent, failed int, next time.Time, e
 // records the mail sent before and is committed with the claim. The
 // record of a mail sent is returned as finish, for the caller to commit
 // (with the next claim); every other outcome is recorded here.
+//
+// The claim is committed while the sender opens the SMTP transaction and
+// writes the message: the sender waits for it only before the end of the
+// data, the point from which the server may have the mail. So the fsync
+// of each commit overlaps the exchange with the server, and still no mail
+// can be accepted before the one sent before it is recorded: a crash
+// leaves at most the mail in flight in doubt.
 func (w *Outbox) attempt(ctx context.Context, id uint64, prev func(tx Tx) error) (sent, gaveUp bool, retryAt time.Time, finish func(tx Tx) error, err error) {
 	var o Outgoing
-	var claimed bool
+	var due bool
 	var refused []string
 	var src []byte // the raw mail whose attachments go along
-	err = w.store.Update(func(tx Tx) error {
-		if prev != nil {
-			if err := prev(tx); err != nil {
-				return fmt.Errorf("record the mail sent before: %w", err)
-			}
-		}
-		refused = nil
+	err = w.store.View(func(tx ReadTx) error {
 		var err error
 		o, err = tx.Outgoing(id)
 		if errors.Is(err, ErrNotFound) {
@@ -290,13 +291,8 @@ func (w *Outbox) attempt(ctx context.Context, id uint64, prev func(tx Tx) error)
 		} else if err != nil {
 			return err
 		}
-		if claimed = !o.NextAttempt.After(w.cfg.Now()); !claimed {
+		if due = !o.NextAttempt.After(w.cfg.Now()); !due {
 			return nil // claimed meanwhile
-		}
-		o.Attempts++
-		o.NextAttempt = w.cfg.Now().Add(w.cfg.Lease)
-		if err := tx.PutOutgoing(o); err != nil {
-			return err
 		}
 		// Whatever queued it, no mail goes to a suppressed, null or own
 		// address; those recipients are dropped here.
@@ -311,9 +307,48 @@ func (w *Outbox) attempt(ctx context.Context, id uint64, prev func(tx Tx) error)
 		}
 		return nil
 	})
-	if err != nil || !claimed {
+	if err != nil || !due {
+		if err == nil && prev != nil {
+			err = w.store.Update(prev)
+		}
 		return false, false, time.Time{}, nil, wrapErr("claim", id, err)
 	}
+	// The claim: one more attempt, and the lease, unless another flush
+	// took the mail since it was read (then it is that one's).
+	now := w.cfg.Now()
+	read := o.Attempts
+	o.Attempts++
+	o.NextAttempt = now.Add(w.cfg.Lease)
+	var lost bool
+	claim := func(tx Tx) error {
+		if prev != nil {
+			if err := prev(tx); err != nil {
+				return fmt.Errorf("record the mail sent before: %w", err)
+			}
+		}
+		cur, err := tx.Outgoing(id)
+		if errors.Is(err, ErrNotFound) || err == nil && (cur.Attempts != read || cur.NextAttempt.After(now)) {
+			lost = true
+			return nil
+		} else if err != nil {
+			return err
+		}
+		cur.Attempts, cur.NextAttempt = o.Attempts, o.NextAttempt
+		return tx.PutOutgoing(cur)
+	}
+	claimed := w.commitAside(claim)
+	var claimErr error
+	var waited bool
+	ready := func() error {
+		if !waited {
+			waited = true
+			if claimErr = <-claimed; claimErr == nil && lost {
+				claimErr = errClaimLost
+			}
+		}
+		return claimErr
+	}
+	defer ready() // the claim's commit ends before attempt does, whatever happens
 	if src != nil {
 		o.Attachments = append(o.Attachments, w.cfg.Attachments(src)...)
 	}
@@ -323,6 +358,9 @@ func (w *Outbox) attempt(ctx context.Context, id uint64, prev func(tx Tx) error)
 		log.Warn("outbox: recipients refused", "refused", strings.Join(refused, "; "))
 	}
 	if len(o.To)+len(o.Cc) == 0 {
+		if err := ready(); err != nil {
+			return false, false, time.Time{}, nil, claimResult(id, err)
+		}
 		w.result("failed")
 		err = w.finish(o, DeliveryFailed, "not sent: "+strings.Join(refused, "; "), nil, true)
 		return false, err == nil, time.Time{}, nil, wrapErr("record refusal", id, err)
@@ -333,8 +371,12 @@ func (w *Outbox) attempt(ctx context.Context, id uint64, prev func(tx Tx) error)
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	defer context.AfterFunc(ctx, func() { time.AfterFunc(w.cfg.ShutdownGrace, cancel) })()
-	rejected, sendErr := w.sender.Send(sctx, o)
-	now := w.cfg.Now()
+	rejected, sendErr := w.sender.Send(sctx, o, ready)
+	if err := ready(); err != nil {
+		// The sender stopped before the end of the data: nothing went.
+		return false, false, time.Time{}, nil, claimResult(id, err)
+	}
+	now = w.cfg.Now()
 	sups := w.suppressions(o, rejected, now, log)
 	switch {
 	case sendErr == nil:
@@ -374,6 +416,33 @@ func (w *Outbox) attempt(ctx context.Context, id uint64, prev func(tx Tx) error)
 	return false, false, o.NextAttempt, nil, wrapErr("record retry", id, err)
 }
 
+// errClaimLost: another flush claimed or sent the mail after it was read.
+var errClaimLost = errors.New("claimed by another flush")
+
+// claimResult is attempt's error for a claim that was not committed: none
+// when another flush has the mail.
+func claimResult(id uint64, err error) error {
+	if errors.Is(err, errClaimLost) {
+		return nil
+	}
+	return wrapErr("claim", id, err)
+}
+
+// commitAside commits fn on another goroutine and delivers its error. A
+// panic in fn is that error: the caller's unit of work decides.
+func (w *Outbox) commitAside(fn func(tx Tx) error) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				done <- fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+			}
+		}()
+		done <- w.store.Update(fn)
+	}()
+	return done
+}
+
 // suppressions are the addresses a send showed to be dead: only a
 // recipient the server refused because of its address (classes 5.1 and
 // 5.2), never for a failure of the message itself (it could not be built,
@@ -406,7 +475,7 @@ func refusals(rs []Refusal) string {
 }
 
 // filter drops the addresses no mail may go to, adding why to refused.
-func (w *Outbox) filter(tx Tx, as []Address, refused []string) ([]Address, []string) {
+func (w *Outbox) filter(tx ReadTx, as []Address, refused []string) ([]Address, []string) {
 	var out []Address
 	for _, a := range as {
 		reason := ""

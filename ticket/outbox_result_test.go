@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/ticketd/ticketd/store"
 	"github.com/ticketd/ticketd/ticket"
 	"github.com/ticketd/ticketd/ticket/tickettest"
 )
@@ -16,12 +18,15 @@ import (
 // scriptSender answers each Send with the next error of its script.
 type scriptSender struct{ errs []error }
 
-func (s *scriptSender) Send(context.Context, ticket.Outgoing) ([]ticket.Refusal, error) {
+func (s *scriptSender) Send(_ context.Context, _ ticket.Outgoing, ready func() error) ([]ticket.Refusal, error) {
 	if len(s.errs) == 0 {
-		return nil, nil
+		return nil, ready()
 	}
 	err := s.errs[0]
 	s.errs = s.errs[1:]
+	if err == nil {
+		err = ready()
+	}
 	return nil, err
 }
 
@@ -64,7 +69,7 @@ type rcptSender struct {
 	sent   []ticket.Outgoing
 }
 
-func (s *rcptSender) Send(_ context.Context, o ticket.Outgoing) ([]ticket.Refusal, error) {
+func (s *rcptSender) Send(_ context.Context, o ticket.Outgoing, ready func() error) ([]ticket.Refusal, error) {
 	if s.fail != nil {
 		return nil, s.fail
 	}
@@ -80,6 +85,9 @@ func (s *rcptSender) Send(_ context.Context, o ticket.Outgoing) ([]ticket.Refusa
 	}
 	if n == 0 {
 		return refused, ticket.Permanent(errors.New("every recipient was refused"))
+	}
+	if err := ready(); err != nil {
+		return nil, err
 	}
 	s.sent = append(s.sent, o)
 	return refused, nil
@@ -201,5 +209,91 @@ func TestBounceSuppressesOnlyAddressFailures(t *testing.T) {
 	ingest(t, svc, bounceFor(ack.MessageID, "kim@example.org", "5.2.2"))
 	if sups := suppressions(t, db); !slices.Equal(sups, []string{"kim@example.org"}) {
 		t.Fatalf("suppressed %v after 5.2.2", sups)
+	}
+}
+
+// heldStore holds its next Update until the test lets it go.
+type heldStore struct {
+	*store.DB
+	mu   sync.Mutex
+	hold chan struct{} // the next Update waits until it is closed
+}
+
+func (s *heldStore) Update(fn func(tx ticket.Tx) error) error {
+	s.mu.Lock()
+	hold := s.hold
+	s.hold = nil
+	s.mu.Unlock()
+	if hold != nil {
+		<-hold
+	}
+	return s.DB.Update(fn)
+}
+
+// hookSender runs before, then asks ready, and counts the mails sent.
+type hookSender struct {
+	before   func()
+	readyErr error
+	sent     int
+}
+
+func (s *hookSender) Send(_ context.Context, _ ticket.Outgoing, ready func() error) ([]ticket.Refusal, error) {
+	s.before()
+	if s.readyErr = ready(); s.readyErr != nil {
+		return nil, s.readyErr
+	}
+	s.sent++
+	return nil, nil
+}
+
+// The claim is committed while the sender works, and the mail goes only
+// once it is: when another flush claimed the mail in the meantime, the
+// sender is told not to finish, and the other flush's claim stands.
+func TestOutboxSendsOnlyWhatItClaimed(t *testing.T) {
+	svc, db := setup(t)
+	ingest(t, svc, mail("kim@example.org", "문의", "r1@example.org"))
+	queued := outbox(t, db)
+	if len(queued) != 1 {
+		t.Fatalf("%d queued, want the acknowledgement", len(queued))
+	}
+	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	hold := make(chan struct{})
+	hs := &heldStore{DB: db, hold: hold}
+	theirs := now.Add(time.Hour)
+	sender := &hookSender{before: func() {
+		// The outbox's claim waits in Update; another flush claims first.
+		if err := db.Update(func(tx ticket.Tx) error {
+			o, err := tx.Outgoing(queued[0].ID)
+			if err != nil {
+				return err
+			}
+			o.Attempts, o.NextAttempt = 1, theirs
+			return tx.PutOutgoing(o)
+		}); err != nil {
+			t.Error(err)
+		}
+		close(hold)
+	}}
+	w := tickettest.Outbox(t, hs, sender, ticket.OutboxConfig{Now: func() time.Time { return now }})
+	sent, failed, _, err := w.Flush(context.Background())
+	if err != nil || sent != 0 || failed != 0 {
+		t.Fatalf("Flush = %d sent, %d failed, %v; want nothing sent, no error", sent, failed, err)
+	}
+	if sender.readyErr == nil || sender.sent != 0 {
+		t.Fatalf("ready = %v, %d sent; want an error and nothing sent", sender.readyErr, sender.sent)
+	}
+	left := outbox(t, db)
+	if len(left) != 1 || left[0].Attempts != 1 || !left[0].NextAttempt.Equal(theirs) {
+		t.Fatalf("outbox %+v; want the mail with the other flush's claim (1 attempt, next %s)", left, theirs)
+	}
+
+	// Unhindered, the same outbox sends it once the other claim is over.
+	now = theirs
+	sender.before = func() {}
+	if sent, _, _, err := w.Flush(context.Background()); err != nil || sent != 1 || sender.sent != 1 {
+		t.Fatalf("second Flush = %d sent (sender %d), %v; want 1", sent, sender.sent, err)
+	}
+	if n := len(outbox(t, db)); n != 0 {
+		t.Fatalf("%d left in the outbox, want 0", n)
 	}
 }

@@ -3,6 +3,7 @@ package smtp
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -149,7 +150,7 @@ func TestSenderKeepsTheConnection(t *testing.T) {
 	ks := newKeepServer(t)
 	snd := ks.sender(t)
 	for i := range keepMails + 5 {
-		if _, err := snd.Send(context.Background(), keepMail(i)); err != nil {
+		if _, err := snd.Send(context.Background(), keepMail(i), nil); err != nil {
 			t.Fatalf("mail %d: %v", i, err)
 		}
 	}
@@ -211,9 +212,9 @@ func TestSenderDropsAStaleConnection(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ks := newKeepServer(t)
 			snd := ks.sender(t)
-			smtpCheck(t, sendErr(snd.Send(context.Background(), keepMail(1))), "first mail")
+			smtpCheck(t, sendErr(snd.Send(context.Background(), keepMail(1), nil)), "first mail")
 			stale(ks)
-			if err := sendErr(snd.Send(context.Background(), keepMail(2))); err != nil {
+			if err := sendErr(snd.Send(context.Background(), keepMail(2), nil)); err != nil {
 				t.Fatalf("second mail: %v (server saw %v)", err, ks.cmds)
 			}
 			if conns, mails := ks.counts(); conns != 2 || total(mails) != 2 || mails[1] != 1 {
@@ -235,7 +236,7 @@ func TestSenderKeepsRefusalsAsTheyAre(t *testing.T) {
 		return ""
 	}
 	snd := ks.sender(t)
-	err := sendErr(snd.Send(context.Background(), keepMail(1)))
+	err := sendErr(snd.Send(context.Background(), keepMail(1), nil))
 	if err == nil || ticket.IsPermanent(err) || !strings.Contains(err.Error(), "451") {
 		t.Fatalf("451 to MAIL on a new connection: %v", err)
 	}
@@ -250,13 +251,13 @@ func TestSenderKeepsRefusalsAsTheyAre(t *testing.T) {
 		return ""
 	}
 	ks.mu.Unlock()
-	if err := sendErr(snd.Send(context.Background(), keepMail(2))); !ticket.IsPermanent(err) {
+	if err := sendErr(snd.Send(context.Background(), keepMail(2), nil)); !ticket.IsPermanent(err) {
 		t.Fatalf("every recipient refused: %v", err)
 	}
 	ks.mu.Lock()
 	ks.answer = nil
 	ks.mu.Unlock()
-	smtpCheck(t, sendErr(snd.Send(context.Background(), keepMail(3))), "after the refusals")
+	smtpCheck(t, sendErr(snd.Send(context.Background(), keepMail(3), nil)), "after the refusals")
 	if conns, mails := ks.counts(); conns != 1 || mails[0] != 1 {
 		t.Fatalf("%d connections carrying %v, want one connection throughout", conns, mails)
 	}
@@ -269,12 +270,39 @@ func TestSenderClosesAnIdleConnection(t *testing.T) {
 	}
 	ks := newKeepServer(t)
 	snd := ks.sender(t)
-	smtpCheck(t, sendErr(snd.Send(context.Background(), keepMail(1))), "mail")
+	smtpCheck(t, sendErr(snd.Send(context.Background(), keepMail(1), nil)), "mail")
 	time.Sleep(keepIdle + 500*time.Millisecond)
 	ks.mu.Lock()
 	quit := strings.Contains(strings.Join(ks.cmds, "\n"), "0 QUIT")
 	ks.mu.Unlock()
 	if !quit {
 		t.Error("the idle connection was not closed")
+	}
+}
+
+// ready is asked after DATA, before the end of the data. When it fails the
+// server never gets the end: the connection is dropped, no mail is
+// counted, and the next mail goes on a new connection.
+func TestSenderAsksReadyBeforeTheEnd(t *testing.T) {
+	ks := newKeepServer(t)
+	snd := ks.sender(t)
+	var last string
+	calls := 0
+	_, err := snd.Send(context.Background(), keepMail(1), func() error {
+		calls++
+		ks.mu.Lock()
+		last = ks.cmds[len(ks.cmds)-1]
+		ks.mu.Unlock()
+		return errors.New("the claim was not committed")
+	})
+	if err == nil || !strings.Contains(err.Error(), "not committed") {
+		t.Fatalf("Send = %v, want ready's error", err)
+	}
+	if calls != 1 || last != "0 DATA" {
+		t.Fatalf("ready called %d times, last command before it %q; want once, after DATA", calls, last)
+	}
+	smtpCheck(t, sendErr(snd.Send(context.Background(), keepMail(2), func() error { return nil })), "next mail")
+	if conns, mails := ks.counts(); conns != 2 || mails[0] != 0 || mails[1] != 1 {
+		t.Fatalf("%d connections carrying %v mails, want 2 carrying [0 1]: the first never got its end", conns, mails)
 	}
 }

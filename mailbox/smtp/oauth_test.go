@@ -57,7 +57,7 @@ func TestSendWithAccessTokens(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = snd.Send(context.Background(), smtpOutgoing())
+			_, err = snd.Send(context.Background(), smtpOutgoing(), nil)
 			return err
 		}
 		if err := send(&fakeTokens{tokens: []string{"good"}}); err != nil {

@@ -213,7 +213,7 @@ func NewSender(cfg Config, log *slog.Logger) (*Sender, error) {
 
 // Send delivers o (see [Sender] for how recipients and errors are
 // handled). ctx cancels the whole exchange, including a blocked read.
-func (s *Sender) Send(ctx context.Context, o ticket.Outgoing) ([]ticket.Refusal, error) {
+func (s *Sender) Send(ctx context.Context, o ticket.Outgoing, ready func() error) ([]ticket.Refusal, error) {
 	log := s.log.With("ticket", o.TicketID, "msgid", o.MessageID, "outgoing", o.ID)
 	m, err := BuildMessage(o)
 	if err != nil {
@@ -231,12 +231,16 @@ func (s *Sender) Send(ctx context.Context, o ticket.Outgoing) ([]ticket.Refusal,
 			return nil, err
 		}
 		stop := context.AfterFunc(ctx, c.kill)
-		refused, dataSent, err := s.transaction(ctx, c.sc, m, from, rcpts, log)
+		refused, dataSent, err := s.transaction(ctx, c.sc, m, from, rcpts, ready, log)
 		live := stop() && ctx.Err() == nil
-		again := err != nil && kept && !dataSent && attempt == 1 && live && staleSession(err)
-		if live && !again && (err == nil || replyKeepsSession(err)) {
+		_, notReady := errors.AsType[*notReadyError](err)
+		again := err != nil && !notReady && kept && !dataSent && attempt == 1 && live && staleSession(err)
+		switch {
+		case notReady:
+			c.kill() // in the middle of the data: the server must not get the end of it
+		case live && !again && (err == nil || replyKeepsSession(err)):
 			s.put(c)
-		} else {
+		default:
 			go c.quit(time.Second) // broken, stale or cancelled: never used again
 		}
 		if again {
@@ -456,11 +460,19 @@ func connectStage(dialed bool, err error) string {
 	return "greeting"
 }
 
+// notReadyError is the error of Send's ready: the mail was not sent.
+type notReadyError struct{ err error }
+
+func (e *notReadyError) Error() string { return e.err.Error() }
+func (e *notReadyError) Unwrap() error { return e.err }
+
 // transaction runs MAIL, RCPT and DATA on an established connection.
+// ready, when not nil, is asked after the message is written and before
+// the end of its data; a *notReadyError means the end was not sent.
 //
 // dataSent reports whether the message's data went out (so the server may
 // have it although no reply came).
-func (s *Sender) transaction(ctx context.Context, sc *gomailsmtp.Client, m *gomail.Msg, from string, rcpts []string, log *slog.Logger) (refusedRcpts []ticket.Refusal, dataSent bool, err error) {
+func (s *Sender) transaction(ctx context.Context, sc *gomailsmtp.Client, m *gomail.Msg, from string, rcpts []string, ready func() error, log *slog.Logger) (refusedRcpts []ticket.Refusal, dataSent bool, err error) {
 	step := func(what string, err error) error {
 		err = fmt.Errorf("smtp: %s: %w", what, smtpCtxErr(ctx, err))
 		if smtpPermanent(err) {
@@ -528,6 +540,11 @@ func (s *Sender) transaction(ctx context.Context, sc *gomailsmtp.Client, m *goma
 	if _, err := m.WriteTo(&deadlineWriter{w: w, sc: sc, d: s.cfg.Timeout}); err != nil {
 		w.Close()
 		return nil, true, step("write message", err)
+	}
+	if ready != nil {
+		if err := ready(); err != nil {
+			return nil, false, &notReadyError{err}
+		}
 	}
 	if err := sc.UpdateDeadline(s.cfg.Timeout); err != nil {
 		return nil, true, step("set deadline", err)

@@ -109,7 +109,7 @@ func TestSMTPEveryStageHasTheTimeout(t *testing.T) {
 				o.Attachments = []ticket.OutAttachment{{Filename: "big.bin", ContentType: "application/octet-stream", Data: make([]byte, 16<<20)}}
 			}
 			start := time.Now()
-			_, err = snd.Send(context.Background(), o)
+			_, err = snd.Send(context.Background(), o, nil)
 			took := time.Since(start)
 			// The bound is loose: encoding the body costs time of its own
 			// (much more under -race), and what fails without a deadline is
@@ -143,7 +143,7 @@ func TestSMTPConnectErrorStages(t *testing.T) {
 		cfg.Timeout = 2 * time.Second
 		snd, err := NewSender(cfg, nil)
 		smtpCheck(t, err, "new sender")
-		_, err = snd.Send(context.Background(), smtpOutgoing())
+		_, err = snd.Send(context.Background(), smtpOutgoing(), nil)
 		var ce *ConnectError
 		if !errors.As(err, &ce) {
 			t.Fatalf("%+v: not a ConnectError: %v", cfg, err)

@@ -23,14 +23,14 @@ import (
 	"github.com/ticketd/ticketd/ticket/tickettest"
 )
 
-func smtpCheck(t *testing.T, err error, msg string) {
+func smtpCheck(t testing.TB, err error, msg string) {
 	t.Helper()
 	if err != nil {
 		t.Fatalf("%s: %v", msg, err)
 	}
 }
 
-func smtpDev(t *testing.T, tlsOn bool) *devserver.Server {
+func smtpDev(t testing.TB, tlsOn bool) *devserver.Server {
 	t.Helper()
 	s, err := devserver.Start(devserver.Options{
 		Users: map[string]string{
@@ -45,7 +45,7 @@ func smtpDev(t *testing.T, tlsOn bool) *devserver.Server {
 	return s
 }
 
-func smtpHostPort(t *testing.T, addr string) (string, int) {
+func smtpHostPort(t testing.TB, addr string) (string, int) {
 	t.Helper()
 	h, p, err := net.SplitHostPort(addr)
 	smtpCheck(t, err, "split "+addr)
@@ -54,7 +54,7 @@ func smtpHostPort(t *testing.T, addr string) (string, int) {
 	return h, port
 }
 
-func smtpPlainSender(t *testing.T, s *devserver.Server) *Sender {
+func smtpPlainSender(t testing.TB, s *devserver.Server) *Sender {
 	t.Helper()
 	host, port := smtpHostPort(t, s.SMTPAddr())
 	snd, err := NewSender(Config{Host: host, Port: port, Security: "plain", Timeout: 5 * time.Second}, nil)
@@ -101,7 +101,7 @@ func TestSMTPSendHeaders(t *testing.T) {
 	snd := smtpPlainSender(t, s)
 	o := smtpOutgoing()
 	o.Cc = []ticket.Address{{Name: "Boss, The", Email: "boss@example.org"}}
-	smtpCheck(t, sendErr(snd.Send(context.Background(), o)), "send")
+	smtpCheck(t, sendErr(snd.Send(context.Background(), o, nil)), "send")
 
 	raw := smtpOnlyMessage(t, s, "customer@example.org")
 	if !bytes.Equal(raw, smtpOnlyMessage(t, s, "boss@example.org")) {
@@ -201,7 +201,7 @@ func TestSMTPHeaderInjection(t *testing.T) {
 	o.Subject = "환급 문의\r\nBcc: boss@example.org"
 	o.To[0].Name = "Evil\r\nBcc: boss@example.org"
 	o.Headers["X-Note"] = "a\r\nBcc: boss@example.org\nX-Injected: 1"
-	smtpCheck(t, sendErr(snd.Send(context.Background(), o)), "send")
+	smtpCheck(t, sendErr(snd.Send(context.Background(), o, nil)), "send")
 	raw := smtpOnlyMessage(t, s, "customer@example.org")
 	msg, err := mail.ReadMessage(bytes.NewReader(raw))
 	smtpCheck(t, err, "parse")
@@ -231,7 +231,7 @@ func TestSMTPRecipientErrors(t *testing.T) {
 	// 550 5.1.1 at RCPT (unknown user) for the only recipient: permanent.
 	o := smtpOutgoing()
 	o.To = []ticket.Address{{Email: "nobody@example.org"}}
-	err := sendErr(snd.Send(context.Background(), o))
+	err := sendErr(snd.Send(context.Background(), o, nil))
 	if err == nil || !ticket.IsPermanent(err) || !strings.Contains(err.Error(), "550") {
 		t.Fatalf("550: want a permanent error, got %v", err)
 	}
@@ -239,7 +239,7 @@ func TestSMTPRecipientErrors(t *testing.T) {
 	// One good and one unknown recipient: the good one gets it, no error.
 	o = smtpOutgoing()
 	o.Cc = []ticket.Address{{Email: "nobody@example.org"}}
-	refused, err := snd.Send(context.Background(), o)
+	refused, err := snd.Send(context.Background(), o, nil)
 	smtpCheck(t, err, "partial send")
 	if len(refused) != 1 || refused[0].Email != "nobody@example.org" || refused[0].Code != 550 || refused[0].Status != "5.1.1" || !refused[0].AddressFailure() {
 		t.Fatalf("refused %+v, want nobody@example.org with 550 5.1.1", refused)
@@ -256,7 +256,7 @@ func TestSMTPRecipientErrors(t *testing.T) {
 	o = smtpOutgoing()
 	o.MessageID = "second@support.example.test"
 	o.Cc = []ticket.Address{{Email: "boss@example.org"}}
-	err = sendErr(snd.Send(context.Background(), o))
+	err = sendErr(snd.Send(context.Background(), o, nil))
 	if err == nil || ticket.IsPermanent(err) || !strings.Contains(err.Error(), "451") {
 		t.Fatalf("451: want a temporary error, got %v", err)
 	}
@@ -270,7 +270,7 @@ func TestSMTPRecipientErrors(t *testing.T) {
 			}
 			return nil
 		})
-		err := sendErr(snd.Send(context.Background(), smtpOutgoing()))
+		err := sendErr(snd.Send(context.Background(), smtpOutgoing(), nil))
 		if err == nil || ticket.IsPermanent(err) != permanent || !strings.Contains(err.Error(), strconv.Itoa(code)) {
 			t.Errorf("DATA %d: want permanent=%v, got %v", code, permanent, err)
 		}
@@ -285,7 +285,7 @@ func TestSMTPConnectErrors(t *testing.T) {
 	ln.Close()
 	snd, err := NewSender(Config{Host: "127.0.0.1", Port: port, Security: "plain", Timeout: 2 * time.Second}, nil)
 	smtpCheck(t, err, "new")
-	err = sendErr(snd.Send(context.Background(), smtpOutgoing()))
+	err = sendErr(snd.Send(context.Background(), smtpOutgoing(), nil))
 	if err == nil || ticket.IsPermanent(err) {
 		t.Errorf("closed port: want a temporary error, got %v", err)
 	}
@@ -295,7 +295,7 @@ func TestSMTPConnectErrors(t *testing.T) {
 	host, port := smtpHostPort(t, s.SMTPAddr())
 	snd, err = NewSender(Config{Host: host, Port: port, Security: "starttls", Timeout: 2 * time.Second}, nil)
 	smtpCheck(t, err, "new")
-	err = sendErr(snd.Send(context.Background(), smtpOutgoing()))
+	err = sendErr(snd.Send(context.Background(), smtpOutgoing(), nil))
 	if err == nil || ticket.IsPermanent(err) || !strings.Contains(err.Error(), "STARTTLS") {
 		t.Errorf("no STARTTLS: want a temporary error, got %v", err)
 	}
@@ -372,7 +372,7 @@ func TestSMTPTLS(t *testing.T) {
 		smtpCheck(t, err, tc.name)
 		o := smtpOutgoing()
 		o.MessageID = strings.ReplaceAll(tc.name, " ", "-") + "@support.example.test"
-		err = sendErr(snd.Send(context.Background(), o))
+		err = sendErr(snd.Send(context.Background(), o, nil))
 		switch {
 		case tc.ok && err != nil:
 			t.Errorf("%s: %v", tc.name, err)
@@ -411,7 +411,7 @@ func TestSMTPContextCancel(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err := sendErr(snd.Send(ctx, smtpOutgoing()))
+	err := sendErr(snd.Send(ctx, smtpOutgoing(), nil))
 	if err == nil || ticket.IsPermanent(err) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("want a temporary deadline error, got %v", err)
 	}
@@ -442,7 +442,7 @@ func TestBuildMessageErrors(t *testing.T) {
 		if _, err := BuildMessage(o); err == nil {
 			t.Errorf("%s: BuildMessage accepted it", tc.name)
 		}
-		if err := sendErr(snd.Send(context.Background(), o)); err == nil || !ticket.IsPermanent(err) {
+		if err := sendErr(snd.Send(context.Background(), o, nil)); err == nil || !ticket.IsPermanent(err) {
 			t.Errorf("%s: Send: want a permanent error, got %v", tc.name, err)
 		}
 	}
