@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,6 +25,26 @@ type keepServer struct {
 	mails  []int // accepted, by connection
 	cmds   []string
 	answer func(conn int, cmd string) string
+	// pipelining: the server offers PIPELINING (set before the first
+	// connection).
+	pipelining bool
+	// grouped lists the commands that arrived with the next already
+	// there: sent without waiting for the reply.
+	grouped []string
+	line    atomic.Value // the last command line, for answer
+}
+
+// eachMode runs f against a server that takes one command at a time and
+// against one that offers PIPELINING.
+func eachMode(t *testing.T, f func(t *testing.T, ks *keepServer)) {
+	for _, pipe := range []bool{false, true} {
+		name := map[bool]string{false: "one at a time", true: "pipelining"}[pipe]
+		t.Run(name, func(t *testing.T) {
+			ks := newKeepServer(t)
+			ks.pipelining = pipe
+			f(t, ks)
+		})
+	}
 }
 
 func newKeepServer(t *testing.T) *keepServer {
@@ -55,15 +76,20 @@ func (ks *keepServer) serve(c net.Conn, n int) {
 	r, w := bufio.NewReader(c), bufio.NewWriter(c)
 	say := func(s string) { w.WriteString(s + "\r\n"); w.Flush() }
 	say("220 keep.example ESMTP")
+	mail, rcpts := false, 0 // the transaction so far, as a real server keeps it
 	for {
 		line, err := r.ReadString('\n')
 		if err != nil {
 			return
 		}
 		cmd := strings.ToUpper(strings.Fields(line + " x")[0])
+		ks.line.Store(line)
 		ks.mu.Lock()
 		ks.cmds = append(ks.cmds, fmt.Sprintf("%d %s", n, cmd))
-		answer := ks.answer
+		if r.Buffered() > 0 {
+			ks.grouped = append(ks.grouped, fmt.Sprintf("%d %s", n, cmd))
+		}
+		answer, pipe := ks.answer, ks.pipelining
 		ks.mu.Unlock()
 		if answer != nil {
 			if a := answer(n, cmd); a != "" {
@@ -76,8 +102,34 @@ func (ks *keepServer) serve(c net.Conn, n int) {
 		}
 		switch cmd {
 		case "EHLO":
-			say("250-keep.example\r\n250 8BITMIME")
+			if pipe {
+				say("250-keep.example\r\n250-PIPELINING\r\n250 8BITMIME")
+			} else {
+				say("250-keep.example\r\n250 8BITMIME")
+			}
+		case "MAIL":
+			mail, rcpts = true, 0
+			say("250 ok")
+		case "RCPT":
+			if !mail {
+				say("503 5.5.1 Error: need MAIL command")
+				continue
+			}
+			if !strings.HasPrefix(line, "RCPT TO:<") || !strings.Contains(line, ">") {
+				say("501 5.1.3 Bad recipient address syntax") // RFC 5321 4.1.2 wants the brackets
+				continue
+			}
+			rcpts++
+			say("250 ok")
+		case "RSET":
+			mail, rcpts = false, 0
+			say("250 ok")
 		case "DATA":
+			if rcpts == 0 {
+				say("554 5.5.1 Error: no valid recipients")
+				continue
+			}
+			mail, rcpts = false, 0
 			say("354 go on")
 			for {
 				l, err := r.ReadString('\n')
@@ -100,6 +152,9 @@ func (ks *keepServer) serve(c net.Conn, n int) {
 		}
 	}
 }
+
+// lastLine is the last command line read (an answer func may look).
+func (ks *keepServer) lastLine() string { return ks.line.Load().(string) }
 
 func (ks *keepServer) setAnswer(f func(conn int, cmd string) string) {
 	ks.mu.Lock()
@@ -147,32 +202,33 @@ func total(ms []int) (n int) {
 // One connection carries the mails that follow each other, RSET between
 // them, up to keepMails; then a new one.
 func TestSenderKeepsTheConnection(t *testing.T) {
-	ks := newKeepServer(t)
-	snd := ks.sender(t)
-	for i := range keepMails + 5 {
-		if _, err := snd.Send(context.Background(), keepMail(i), nil); err != nil {
-			t.Fatalf("mail %d: %v", i, err)
+	eachMode(t, func(t *testing.T, ks *keepServer) {
+		snd := ks.sender(t)
+		for i := range keepMails + 5 {
+			if _, err := snd.Send(context.Background(), keepMail(i), nil); err != nil {
+				t.Fatalf("mail %d: %v", i, err)
+			}
 		}
-	}
-	conns, mails := ks.counts()
-	if conns != 2 || mails[0] != keepMails || mails[1] != 5 {
-		t.Fatalf("%d connections carrying %v mails, want 2 carrying [%d 5]", conns, mails, keepMails)
-	}
-	ks.mu.Lock()
-	rsets := strings.Count(strings.Join(ks.cmds, "\n"), "0 RSET")
-	ks.mu.Unlock()
-	if rsets != keepMails-1 {
-		t.Errorf("%d RSETs on the first connection, want one before each reuse (%d)", rsets, keepMails-1)
-	}
-	// Close says QUIT on the kept one.
-	snd.Close()
-	time.Sleep(100 * time.Millisecond)
-	ks.mu.Lock()
-	quit := strings.Contains(strings.Join(ks.cmds, "\n"), "1 QUIT")
-	ks.mu.Unlock()
-	if !quit {
-		t.Error("Close did not QUIT the kept connection")
-	}
+		conns, mails := ks.counts()
+		if conns != 2 || mails[0] != keepMails || mails[1] != 5 {
+			t.Fatalf("%d connections carrying %v mails, want 2 carrying [%d 5]", conns, mails, keepMails)
+		}
+		ks.mu.Lock()
+		rsets := strings.Count(strings.Join(ks.cmds, "\n"), "0 RSET")
+		ks.mu.Unlock()
+		if rsets != keepMails-1 {
+			t.Errorf("%d RSETs on the first connection, want one before each reuse (%d)", rsets, keepMails-1)
+		}
+		// Close says QUIT on the kept one.
+		snd.Close()
+		time.Sleep(100 * time.Millisecond)
+		ks.mu.Lock()
+		quit := strings.Contains(strings.Join(ks.cmds, "\n"), "1 QUIT")
+		ks.mu.Unlock()
+		if !quit {
+			t.Error("Close did not QUIT the kept connection")
+		}
+	})
 }
 
 // A kept connection that died (the server went away and came back), that
@@ -210,16 +266,17 @@ func TestSenderDropsAStaleConnection(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			ks := newKeepServer(t)
-			snd := ks.sender(t)
-			smtpCheck(t, sendErr(snd.Send(context.Background(), keepMail(1), nil)), "first mail")
-			stale(ks)
-			if err := sendErr(snd.Send(context.Background(), keepMail(2), nil)); err != nil {
-				t.Fatalf("second mail: %v (server saw %v)", err, ks.cmds)
-			}
-			if conns, mails := ks.counts(); conns != 2 || total(mails) != 2 || mails[1] != 1 {
-				t.Fatalf("%d connections carrying %v, want the second mail on a new one", conns, mails)
-			}
+			eachMode(t, func(t *testing.T, ks *keepServer) {
+				snd := ks.sender(t)
+				smtpCheck(t, sendErr(snd.Send(context.Background(), keepMail(1), nil)), "first mail")
+				stale(ks)
+				if err := sendErr(snd.Send(context.Background(), keepMail(2), nil)); err != nil {
+					t.Fatalf("second mail: %v (server saw %v)", err, ks.cmds)
+				}
+				if conns, mails := ks.counts(); conns != 2 || total(mails) != 2 || mails[1] != 1 {
+					t.Fatalf("%d connections carrying %v, want the second mail on a new one", conns, mails)
+				}
+			})
 		})
 	}
 }
@@ -228,39 +285,40 @@ func TestSenderDropsAStaleConnection(t *testing.T) {
 // answer (retried later by the outbox), not a reason to try again now; a
 // refusal of a recipient keeps the connection for the next mail.
 func TestSenderKeepsRefusalsAsTheyAre(t *testing.T) {
-	ks := newKeepServer(t)
-	ks.answer = func(n int, cmd string) string {
-		if cmd == "MAIL" {
-			return "451 4.7.1 try later"
+	eachMode(t, func(t *testing.T, ks *keepServer) {
+		ks.answer = func(n int, cmd string) string {
+			if cmd == "MAIL" {
+				return "451 4.7.1 try later"
+			}
+			return ""
 		}
-		return ""
-	}
-	snd := ks.sender(t)
-	err := sendErr(snd.Send(context.Background(), keepMail(1), nil))
-	if err == nil || ticket.IsPermanent(err) || !strings.Contains(err.Error(), "451") {
-		t.Fatalf("451 to MAIL on a new connection: %v", err)
-	}
-	if conns, _ := ks.counts(); conns != 1 {
-		t.Fatalf("%d connections, want no second try", conns)
-	}
-	ks.mu.Lock()
-	ks.answer = func(n int, cmd string) string {
-		if cmd == "RCPT" {
-			return "550 5.1.1 no such user"
+		snd := ks.sender(t)
+		err := sendErr(snd.Send(context.Background(), keepMail(1), nil))
+		if err == nil || ticket.IsPermanent(err) || !strings.Contains(err.Error(), "451") {
+			t.Fatalf("451 to MAIL on a new connection: %v", err)
 		}
-		return ""
-	}
-	ks.mu.Unlock()
-	if err := sendErr(snd.Send(context.Background(), keepMail(2), nil)); !ticket.IsPermanent(err) {
-		t.Fatalf("every recipient refused: %v", err)
-	}
-	ks.mu.Lock()
-	ks.answer = nil
-	ks.mu.Unlock()
-	smtpCheck(t, sendErr(snd.Send(context.Background(), keepMail(3), nil)), "after the refusals")
-	if conns, mails := ks.counts(); conns != 1 || mails[0] != 1 {
-		t.Fatalf("%d connections carrying %v, want one connection throughout", conns, mails)
-	}
+		if conns, _ := ks.counts(); conns != 1 {
+			t.Fatalf("%d connections, want no second try", conns)
+		}
+		ks.mu.Lock()
+		ks.answer = func(n int, cmd string) string {
+			if cmd == "RCPT" {
+				return "550 5.1.1 no such user"
+			}
+			return ""
+		}
+		ks.mu.Unlock()
+		if err := sendErr(snd.Send(context.Background(), keepMail(2), nil)); !ticket.IsPermanent(err) {
+			t.Fatalf("every recipient refused: %v", err)
+		}
+		ks.mu.Lock()
+		ks.answer = nil
+		ks.mu.Unlock()
+		smtpCheck(t, sendErr(snd.Send(context.Background(), keepMail(3), nil)), "after the refusals")
+		if conns, mails := ks.counts(); conns != 1 || mails[0] != 1 {
+			t.Fatalf("%d connections carrying %v, want one connection throughout", conns, mails)
+		}
+	})
 }
 
 // An unused connection is closed after keepIdle.
@@ -268,41 +326,83 @@ func TestSenderClosesAnIdleConnection(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits keepIdle")
 	}
-	ks := newKeepServer(t)
-	snd := ks.sender(t)
-	smtpCheck(t, sendErr(snd.Send(context.Background(), keepMail(1), nil)), "mail")
-	time.Sleep(keepIdle + 500*time.Millisecond)
-	ks.mu.Lock()
-	quit := strings.Contains(strings.Join(ks.cmds, "\n"), "0 QUIT")
-	ks.mu.Unlock()
-	if !quit {
-		t.Error("the idle connection was not closed")
-	}
+	eachMode(t, func(t *testing.T, ks *keepServer) {
+		snd := ks.sender(t)
+		smtpCheck(t, sendErr(snd.Send(context.Background(), keepMail(1), nil)), "mail")
+		time.Sleep(keepIdle + 500*time.Millisecond)
+		ks.mu.Lock()
+		quit := strings.Contains(strings.Join(ks.cmds, "\n"), "0 QUIT")
+		ks.mu.Unlock()
+		if !quit {
+			t.Error("the idle connection was not closed")
+		}
+	})
 }
 
 // ready is asked after DATA, before the end of the data. When it fails the
 // server never gets the end: the connection is dropped, no mail is
 // counted, and the next mail goes on a new connection.
 func TestSenderAsksReadyBeforeTheEnd(t *testing.T) {
-	ks := newKeepServer(t)
-	snd := ks.sender(t)
-	var last string
-	calls := 0
-	_, err := snd.Send(context.Background(), keepMail(1), func() error {
-		calls++
-		ks.mu.Lock()
-		last = ks.cmds[len(ks.cmds)-1]
-		ks.mu.Unlock()
-		return errors.New("the claim was not committed")
+	eachMode(t, func(t *testing.T, ks *keepServer) {
+		snd := ks.sender(t)
+		var last string
+		calls := 0
+		_, err := snd.Send(context.Background(), keepMail(1), func() error {
+			calls++
+			ks.mu.Lock()
+			last = ks.cmds[len(ks.cmds)-1]
+			ks.mu.Unlock()
+			return errors.New("the claim was not committed")
+		})
+		if err == nil || !strings.Contains(err.Error(), "not committed") {
+			t.Fatalf("Send = %v, want ready's error", err)
+		}
+		if calls != 1 || last != "0 DATA" {
+			t.Fatalf("ready called %d times, last command before it %q; want once, after DATA", calls, last)
+		}
+		smtpCheck(t, sendErr(snd.Send(context.Background(), keepMail(2), func() error { return nil })), "next mail")
+		if conns, mails := ks.counts(); conns != 2 || mails[0] != 0 || mails[1] != 1 {
+			t.Fatalf("%d connections carrying %v mails, want 2 carrying [0 1]: the first never got its end", conns, mails)
+		}
 	})
-	if err == nil || !strings.Contains(err.Error(), "not committed") {
-		t.Fatalf("Send = %v, want ready's error", err)
-	}
-	if calls != 1 || last != "0 DATA" {
-		t.Fatalf("ready called %d times, last command before it %q; want once, after DATA", calls, last)
-	}
-	smtpCheck(t, sendErr(snd.Send(context.Background(), keepMail(2), func() error { return nil })), "next mail")
-	if conns, mails := ks.counts(); conns != 2 || mails[0] != 0 || mails[1] != 1 {
-		t.Fatalf("%d connections carrying %v mails, want 2 carrying [0 1]: the first never got its end", conns, mails)
-	}
+}
+
+// With PIPELINING the envelope goes in one write (RSET, MAIL, RCPT, DATA)
+// and its replies are read in order; without it, one command at a time.
+// A recipient refused for now stops the mail for all: without pipelining
+// before DATA (the connection is kept), with it after DATA was answered
+// 354, so the connection is dropped without the end of the data.
+func TestSenderPipelinesTheEnvelope(t *testing.T) {
+	eachMode(t, func(t *testing.T, ks *keepServer) {
+		snd := ks.sender(t)
+		for i := range 3 {
+			smtpCheck(t, sendErr(snd.Send(context.Background(), keepMail(i), nil)), "mail")
+		}
+		ks.mu.Lock()
+		grouped := strings.Join(ks.grouped, " ")
+		ks.mu.Unlock()
+		want := map[bool]string{false: "", true: "0 MAIL 0 RCPT 0 RSET 0 MAIL 0 RCPT 0 RSET 0 MAIL 0 RCPT"}[ks.pipelining]
+		if grouped != want {
+			t.Fatalf("commands sent before the reply to the one before: %q, want %q", grouped, want)
+		}
+
+		o := keepMail(9)
+		o.Cc = []ticket.Address{{Email: "busy@example.org"}}
+		ks.setAnswer(func(n int, cmd string) string {
+			if cmd == "RCPT" && strings.Contains(ks.lastLine(), "busy@") {
+				return "450 4.2.1 mailbox busy"
+			}
+			return ""
+		})
+		err := sendErr(snd.Send(context.Background(), o, nil))
+		if err == nil || ticket.IsPermanent(err) || !strings.Contains(err.Error(), "busy@example.org") {
+			t.Fatalf("a recipient refused for now: %v, want a temporary error naming it", err)
+		}
+		ks.setAnswer(nil)
+		smtpCheck(t, sendErr(snd.Send(context.Background(), keepMail(10), nil)), "next mail")
+		conns, mails := ks.counts()
+		if ks.pipelining && (conns != 2 || mails[0] != 3 || mails[1] != 1) || !ks.pipelining && (conns != 1 || mails[0] != 4) {
+			t.Fatalf("%d connections carrying %v: the refused mail must reach nobody (pipelining %v)", conns, mails, ks.pipelining)
+		}
+	})
 }

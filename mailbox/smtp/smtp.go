@@ -231,12 +231,12 @@ func (s *Sender) Send(ctx context.Context, o ticket.Outgoing, ready func() error
 			return nil, err
 		}
 		stop := context.AfterFunc(ctx, c.kill)
-		refused, dataSent, err := s.transaction(ctx, c.sc, m, from, rcpts, ready, log)
+		refused, dataSent, err := s.transaction(ctx, c.sc, m, from, rcpts, kept, ready, log)
 		live := stop() && ctx.Err() == nil
-		_, notReady := errors.AsType[*notReadyError](err)
-		again := err != nil && !notReady && kept && !dataSent && attempt == 1 && live && staleSession(err)
+		_, abandoned := errors.AsType[*abandonedError](err)
+		again := err != nil && !abandoned && kept && !dataSent && attempt == 1 && live && staleSession(err)
 		switch {
-		case notReady:
+		case abandoned:
 			c.kill() // in the middle of the data: the server must not get the end of it
 		case live && !again && (err == nil || replyKeepsSession(err)):
 			s.put(c)
@@ -276,7 +276,8 @@ func (s *Sender) take(ctx context.Context, log *slog.Logger) (c *session, kept b
 	return c, false, err
 }
 
-// check proves a kept connection alive: NOOP when it has idled, then RSET.
+// check proves a kept connection alive: NOOP when it has idled, then RSET
+// (which goes with the next mail's commands when the server pipelines).
 func (s *Sender) check(ctx context.Context, c *session, now time.Time) error {
 	stop := context.AfterFunc(ctx, c.kill)
 	defer stop()
@@ -287,6 +288,9 @@ func (s *Sender) check(ctx context.Context, c *session, now time.Time) error {
 		if err := c.sc.Noop(); err != nil {
 			return err
 		}
+	}
+	if pipelining(c.sc) {
+		return nil
 	}
 	return c.sc.Reset()
 }
@@ -460,109 +464,246 @@ func connectStage(dialed bool, err error) string {
 	return "greeting"
 }
 
-// notReadyError is the error of Send's ready: the mail was not sent.
-type notReadyError struct{ err error }
+// abandonedError is a transaction given up in the middle of its data (ready
+// failed, or a pipelined DATA was answered 354 for a mail that is not to
+// go): the connection is dropped so the server never gets the end.
+type abandonedError struct{ err error }
 
-func (e *notReadyError) Error() string { return e.err.Error() }
-func (e *notReadyError) Unwrap() error { return e.err }
+func (e *abandonedError) Error() string { return e.err.Error() }
+func (e *abandonedError) Unwrap() error { return e.err }
 
-// transaction runs MAIL, RCPT and DATA on an established connection.
-// ready, when not nil, is asked after the message is written and before
-// the end of its data; a *notReadyError means the end was not sent.
+// pipelining reports whether the server takes commands in groups
+// (PIPELINING, RFC 2920).
+func pipelining(sc *gomailsmtp.Client) bool {
+	ok, _ := sc.Extension("PIPELINING")
+	return ok
+}
+
+// stepError wraps err from the SMTP step what, permanent when the server's
+// reply says so.
+func stepError(ctx context.Context, what string, err error) error {
+	err = fmt.Errorf("smtp: %s: %w", what, smtpCtxErr(ctx, err))
+	if smtpPermanent(err) {
+		return ticket.Permanent(err)
+	}
+	return err
+}
+
+// recipients sorts the replies to RCPT: accepted, refused for good (5xx),
+// refused for now (4xx).
+type recipients struct {
+	accepted, tempFailed []string
+	refused              []ticket.Refusal
+	refusedErrs          []error
+	tempErr              error
+}
+
+func (rs *recipients) add(r string, err error) {
+	switch {
+	case err == nil:
+		rs.accepted = append(rs.accepted, r)
+	case smtpPermanent(err):
+		rs.refused = append(rs.refused, smtpRefusal(r, err))
+		rs.refusedErrs = append(rs.refusedErrs, fmt.Errorf("<%s>: %w", r, err))
+	default:
+		rs.tempFailed = append(rs.tempFailed, r)
+		if rs.tempErr == nil {
+			rs.tempErr = err
+		}
+	}
+}
+
+// verdict is the error that stops the mail before its data: a recipient
+// refused for now stops it for all (it is tried again later, for all), and
+// so does every recipient refused for good.
+func (rs *recipients) verdict(ctx context.Context) error {
+	if len(rs.tempFailed) > 0 {
+		return stepError(ctx, fmt.Sprintf("RCPT TO refused temporarily for <%s>; nobody was sent the message, retry later", strings.Join(rs.tempFailed, ">, <")), rs.tempErr)
+	}
+	if len(rs.accepted) == 0 {
+		return ticket.Permanent(fmt.Errorf("smtp: every recipient was refused: %w", errors.Join(rs.refusedErrs...)))
+	}
+	return nil
+}
+
+// transaction runs MAIL, RCPT and DATA on an established connection (with
+// RSET first when reset is set and the server pipelines; else take sent
+// it). ready, when not nil, is asked after the message is written and
+// before the end of its data; an *abandonedError means the end was not
+// sent.
 //
 // dataSent reports whether the message's data went out (so the server may
 // have it although no reply came).
-func (s *Sender) transaction(ctx context.Context, sc *gomailsmtp.Client, m *gomail.Msg, from string, rcpts []string, ready func() error, log *slog.Logger) (refusedRcpts []ticket.Refusal, dataSent bool, err error) {
-	step := func(what string, err error) error {
-		err = fmt.Errorf("smtp: %s: %w", what, smtpCtxErr(ctx, err))
-		if smtpPermanent(err) {
-			return ticket.Permanent(err)
-		}
-		return err
-	}
-	reset := func() {
-		if err := sc.Reset(); err != nil {
-			log.Debug("smtp rset", "err", err)
-		}
-	}
+func (s *Sender) transaction(ctx context.Context, sc *gomailsmtp.Client, m *gomail.Msg, from string, rcpts []string, reset bool, ready func() error, log *slog.Logger) (refused []ticket.Refusal, dataSent bool, err error) {
 	if err := sc.UpdateDeadline(s.cfg.Timeout); err != nil {
-		return nil, false, step("set deadline", err)
+		return nil, false, stepError(ctx, "set deadline", err)
 	}
-	if err := sc.Mail(from); err != nil {
-		return nil, false, step("MAIL FROM:<"+strings.Trim(from, "<>")+">", err)
+	var rs recipients
+	var data io.Writer
+	var end func() (string, error) // sends the end of the data, reads the reply
+	if pipelining(sc) {
+		data, end, err = s.pipelinedEnvelope(ctx, sc, from, rcpts, reset, &rs)
+	} else {
+		data, end, err = s.envelope(ctx, sc, from, rcpts, &rs)
 	}
-
-	var accepted, tempFailed []string
-	var refused []ticket.Refusal
-	var refusedErrs []error
-	var tempErr error
-	for _, r := range rcpts {
-		if err := sc.UpdateDeadline(s.cfg.Timeout); err != nil {
-			return nil, false, step("set deadline", err)
-		}
-		err := sc.Rcpt(r)
-		switch {
-		case err == nil:
-			accepted = append(accepted, r)
-		case smtpPermanent(err):
-			refused = append(refused, smtpRefusal(r, err))
-			refusedErrs = append(refusedErrs, fmt.Errorf("<%s>: %w", r, err))
-		default:
-			tempFailed = append(tempFailed, r)
-			if tempErr == nil {
-				tempErr = err
-			}
-			if _, isProto := errors.AsType[*textproto.Error](err); !isProto {
-				// Not a reply: the connection is broken, stop here.
-				return nil, false, step("RCPT TO:<"+r+">", err)
-			}
-		}
-	}
-	if len(tempFailed) > 0 {
-		reset()
-		return nil, false, step(fmt.Sprintf("RCPT TO refused temporarily for <%s>; nobody was sent the message, retry later", strings.Join(tempFailed, ">, <")), tempErr)
-	}
-	if len(accepted) == 0 {
-		reset()
-		return refused, false, ticket.Permanent(fmt.Errorf("smtp: every recipient was refused: %w", errors.Join(refusedErrs...)))
-	}
-
-	if err := sc.UpdateDeadline(s.cfg.Timeout); err != nil {
-		return nil, false, step("set deadline", err)
-	}
-	w, err := sc.Data()
 	if err != nil {
-		return nil, false, step("DATA", err)
+		return rs.refused, false, err
 	}
 	// Each write of the message gets the timeout anew: a large mail on a
 	// slow line goes on as long as it moves, a stalled server is noticed
 	// within the timeout.
-	if _, err := m.WriteTo(&deadlineWriter{w: w, sc: sc, d: s.cfg.Timeout}); err != nil {
-		w.Close()
-		return nil, true, step("write message", err)
+	if _, err := m.WriteTo(&deadlineWriter{w: data, sc: sc, d: s.cfg.Timeout}); err != nil {
+		return nil, true, stepError(ctx, "write message", err)
 	}
 	if ready != nil {
 		if err := ready(); err != nil {
-			return nil, false, &notReadyError{err}
+			return nil, false, &abandonedError{err}
 		}
 	}
 	if err := sc.UpdateDeadline(s.cfg.Timeout); err != nil {
-		return nil, true, step("set deadline", err)
+		return nil, true, stepError(ctx, "set deadline", err)
 	}
-	if err := w.Close(); err != nil {
+	resp, err := end()
+	if err != nil {
 		// A refusal at the end of DATA (554: content, a virus) is about
 		// the message: nobody got it, and no recipient is to blame.
-		return nil, true, step("end of DATA", err)
+		return nil, true, stepError(ctx, "end of DATA", err)
 	}
-	resp := ""
-	if dc, ok := w.(*gomailsmtp.DataCloser); ok {
-		resp = dc.ServerResponse()
-	}
-	for _, e := range refusedErrs {
+	for _, e := range rs.refusedErrs {
 		log.Warn("smtp recipient refused permanently; the other recipients were sent the message", "err", e)
 	}
-	log.Info("smtp sent", "rcpts", len(accepted), "refused", len(refused), "response", resp)
-	return refused, true, nil
+	log.Info("smtp sent", "rcpts", len(rs.accepted), "refused", len(rs.refused), "response", resp)
+	return rs.refused, true, nil
+}
+
+// envelope sends MAIL, each RCPT and DATA one at a time, each after the
+// reply to the one before.
+func (s *Sender) envelope(ctx context.Context, sc *gomailsmtp.Client, from string, rcpts []string, rs *recipients) (io.Writer, func() (string, error), error) {
+	reset := func() {
+		if err := sc.Reset(); err != nil {
+			s.log.Debug("smtp rset", "err", err)
+		}
+	}
+	if err := sc.Mail(from); err != nil {
+		return nil, nil, stepError(ctx, "MAIL FROM:<"+strings.Trim(from, "<>")+">", err)
+	}
+	for _, r := range rcpts {
+		if err := sc.UpdateDeadline(s.cfg.Timeout); err != nil {
+			return nil, nil, stepError(ctx, "set deadline", err)
+		}
+		err := sc.Rcpt("<" + r + ">")
+		if _, isProto := errors.AsType[*textproto.Error](err); err != nil && !isProto {
+			// Not a reply: the connection is broken, stop here.
+			return nil, nil, stepError(ctx, "RCPT TO:<"+r+">", err)
+		}
+		rs.add(r, err)
+	}
+	if err := rs.verdict(ctx); err != nil {
+		reset()
+		return nil, nil, err
+	}
+	if err := sc.UpdateDeadline(s.cfg.Timeout); err != nil {
+		return nil, nil, stepError(ctx, "set deadline", err)
+	}
+	w, err := sc.Data()
+	if err != nil {
+		return nil, nil, stepError(ctx, "DATA", err)
+	}
+	return w, func() (string, error) {
+		if err := w.Close(); err != nil {
+			return "", err
+		}
+		if dc, ok := w.(*gomailsmtp.DataCloser); ok {
+			return dc.ServerResponse(), nil
+		}
+		return "", nil
+	}, nil
+}
+
+// pipelinedEnvelope sends RSET (when reset), MAIL, every RCPT and DATA in
+// one write and reads their replies in order: one round trip where
+// envelope takes one a command. Every reply is read even after a
+// refusal, so the connection stays in step; a DATA answered 354 for a mail
+// that is not to go is abandoned.
+func (s *Sender) pipelinedEnvelope(ctx context.Context, sc *gomailsmtp.Client, from string, rcpts []string, reset bool, rs *recipients) (io.Writer, func() (string, error), error) {
+	type command struct {
+		what, line string
+		expect     int
+	}
+	var cmds []command
+	if reset {
+		cmds = append(cmds, command{"RSET", "RSET", 250})
+	}
+	mail := "MAIL FROM:" + from
+	if ok, _ := sc.Extension("8BITMIME"); ok {
+		mail += " BODY=8BITMIME"
+	}
+	if ok, _ := sc.Extension("SMTPUTF8"); ok {
+		mail += " SMTPUTF8"
+	}
+	cmds = append(cmds, command{"MAIL FROM:<" + strings.Trim(from, "<>") + ">", mail, 250})
+	for _, r := range rcpts {
+		cmds = append(cmds, command{"RCPT TO:<" + r + ">", "RCPT TO:<" + r + ">", 25})
+	}
+	cmds = append(cmds, command{"DATA", "DATA", 354})
+	for _, c := range cmds {
+		if strings.ContainsAny(c.line, "\r\n") {
+			return nil, nil, ticket.Permanent(fmt.Errorf("smtp: %s: a line break in the command", c.what))
+		}
+		sc.Text.W.WriteString(c.line + "\r\n")
+	}
+	if err := sc.Text.W.Flush(); err != nil {
+		return nil, nil, stepError(ctx, cmds[0].what, err)
+	}
+	replies := make([]error, len(cmds))
+	for i, c := range cmds {
+		_, _, err := sc.Text.ReadResponse(c.expect)
+		if _, isProto := errors.AsType[*textproto.Error](err); err != nil && !isProto {
+			// Not a reply: the connection is broken (or the server closed
+			// it after a 421 to an earlier command, which then says why).
+			for k, e := range replies[:i] {
+				if e != nil {
+					return nil, nil, stepError(ctx, cmds[k].what, e)
+				}
+			}
+			return nil, nil, stepError(ctx, c.what, err)
+		}
+		replies[i] = err
+	}
+	open := replies[len(cmds)-1] == nil // DATA answered 354: the server waits for data
+	stop := func(err error) (io.Writer, func() (string, error), error) {
+		if open {
+			err = &abandonedError{err}
+		}
+		return nil, nil, err
+	}
+	i := 0
+	if reset {
+		if replies[0] != nil {
+			return stop(stepError(ctx, "RSET", replies[0]))
+		}
+		i++
+	}
+	if replies[i] != nil {
+		return stop(stepError(ctx, cmds[i].what, replies[i]))
+	}
+	for j, r := range rcpts {
+		rs.add(r, replies[i+1+j])
+	}
+	if err := rs.verdict(ctx); err != nil {
+		return stop(err)
+	}
+	if !open {
+		return nil, nil, stepError(ctx, "DATA", replies[len(cmds)-1])
+	}
+	w := sc.Text.DotWriter()
+	return w, func() (string, error) {
+		if err := w.Close(); err != nil {
+			return "", err
+		}
+		_, msg, err := sc.Text.ReadResponse(250)
+		return msg, err
+	}, nil
 }
 
 // deadlineWriter renews the connection's deadline before each write.
