@@ -22,8 +22,10 @@
 //     with a 2-5 MiB one (random bytes from a seeded ChaCha8, base64, 76
 //     characters a line, CRLF) after a corpus mail as the text. The mails
 //     stay there for every run.
-//  3. For each of -runs rounds and each transport (-tls plain, imaps or
-//     both): the raw drain (go-imap, one UID FETCH 1:* BODY.PEEK[] read into
+//  3. For each of -runs rounds, each transport (-tls plain, imaps or
+//     both) and each of encryption at rest off and on (-encrypt; on: a
+//     fresh 32-byte key in privacy.key_file; the search index is on, as
+//     always): the raw drain (go-imap, one UID FETCH 1:* BODY.PEEK[] read into
 //     io.Discard), the durable ceiling (the same drain, each raw mail read
 //     whole and hashed with SHA-256 and its bytes appended to a file by a
 //     second goroutine, fdatasync'd every 4 MiB and at the end: what no
@@ -44,15 +46,17 @@
 //     with the deliveries. After each poll, the MTA's own rate: as many
 //     mails of an acknowledgement's size sent over one plain SMTP
 //     connection (RSET between) to the agent's mailbox, timed from the
-//     first accepted to the last, beside the outbox's rate taken from the
-//     poll's "outbox: sent" lines in the same way.
+//     first accepted to the last, once one command at a time and once with
+//     PIPELINING (RSET, MAIL, RCPT and DATA in one write, as the outbox
+//     sends to a server that offers it), beside the outbox's rate taken
+//     from the poll's "outbox: sent" lines in the same way.
 //  4. Latency with IDLE (-latency mails, unless -skip-latency): the support
 //     INBOX is emptied, `ticketd serve` runs with idle: true over IMAPS and a
 //     one-hour schedule, and mails are sent one at a time through Postfix.
 //     For each: SMTP accept (250 to DATA) to the "imap: new ticket" line of
 //     serve's log (written after the commit), and to the acknowledgement
 //     readable in the customer's INBOX (asked every 50 ms over IMAP, as
-//     e2e/idle_test.go does).
+//     e2e/idle_test.go does). This run and the next encrypt at rest.
 //  5. Many mailboxes (-many N, with -many-mails each; off by default): the
 //     stack gets N more users, each INBOX gets its mails (small Korean
 //     inquiries), and `ticketd serve` runs with all of them (IMAPS, IDLE on

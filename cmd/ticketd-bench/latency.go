@@ -104,7 +104,7 @@ func (b *bench) latency(ctx context.Context) (*latencyResult, error) {
 		return nil, err
 	}
 	dir := filepath.Join(b.work, "latency")
-	cfg, err := b.writeConfig(dir, "imaps", "    schedule: \"@every 1h\"\n    idle: true\n", b.smtpSubmission())
+	cfg, err := b.writeConfig(dir, "imaps", "    schedule: \"@every 1h\"\n    idle: true\n", b.smtpSubmission(), b.privacy())
 	if err != nil {
 		return nil, err
 	}

@@ -30,9 +30,12 @@ type options struct {
 	// many mailboxes of manyMails mails each (many.go); 0: not measured.
 	many, manyMails int
 	modes           []string // "plain", "imaps"
-	keep            bool
-	base            int
-	ticketd         string // a prebuilt binary instead of building ./cmd/ticketd
+	// encrypt lists the poll runs' encryption at rest: false without a
+	// key, true with one (privacy.key_file).
+	encrypt []bool
+	keep    bool
+	base    int
+	ticketd string // a prebuilt binary instead of building ./cmd/ticketd
 }
 
 func parseFlags(args []string) (options, error) {
@@ -46,6 +49,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.many, "many", 0, "also measure this many mailboxes on the same Dovecot (e.g. 50), with one IDLE connection each")
 	fs.IntVar(&o.manyMails, "many-mails", 100, "mails in each of the -many mailboxes")
 	tlsMode := fs.String("tls", "both", "transport for the drain and poll runs: both, plain or imaps")
+	encMode := fs.String("encrypt", "both", "encryption at rest in the poll runs: both, on or off")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (ticketd binary, configs, logs, databases); the mail stack is stopped anyway")
 	fs.StringVar(&o.ticketd, "ticketd", "", "use this ticketd binary instead of building ./cmd/ticketd (e.g. to compare two builds)")
 	fs.IntVar(&o.base, "port-base", 30000, "MAILSTACK_PORT_BASE of the mail stack (no e2e test uses 30000)")
@@ -67,6 +71,14 @@ func parseFlags(args []string) (options, error) {
 		o.modes = []string{*tlsMode}
 	default:
 		return o, fmt.Errorf("-tls: want both, plain or imaps, got %q", *tlsMode)
+	}
+	switch *encMode {
+	case "both":
+		o.encrypt = []bool{false, true}
+	case "on", "off":
+		o.encrypt = []bool{*encMode == "on"}
+	default:
+		return o, fmt.Errorf("-encrypt: want both, on or off, got %q", *encMode)
 	}
 	if o.mails < 1 || o.runs < 1 || (!o.skipLatency && o.latency < 1) {
 		return o, errors.New("-mails, -runs and -latency must be at least 1")
@@ -152,6 +164,7 @@ type bench struct {
 
 	bin      string // the ticketd binary
 	password string // file holding the stack's password
+	key      string // file holding the encrypted runs' key
 
 	mix      *mix
 	info     mixInfo
@@ -263,12 +276,16 @@ func (b *bench) run(ctx context.Context) error {
 		b.log.Info("warm-up drain (not counted)", "mails", d.mails, "took", d.dur.Round(time.Millisecond))
 	}
 
-	results := map[string]*modeResults{}
-	for _, mode := range b.opts.modes {
-		results[mode] = &modeResults{}
+	if err := b.writeKey(); err != nil {
+		return err
+	}
+	results := map[column]*modeResults{}
+	for _, col := range b.opts.columns() {
+		results[col] = &modeResults{}
 	}
 	for r := 1; r <= b.opts.runs; r++ {
-		for _, mode := range b.opts.modes {
+		for _, col := range b.opts.columns() {
+			mode := col.mode
 			d, err := b.drain(ctx, mode)
 			if err != nil {
 				return fmt.Errorf("raw drain over %s, run %d: %w", mode, r, err)
@@ -283,24 +300,30 @@ func (b *bench) run(ctx context.Context) error {
 				return fmt.Errorf("durable ceiling over %s, run %d: %w", mode, r, err)
 			}
 			b.log.Info("durable ceiling", "tls", mode, "run", r, "MB/s", fmt.Sprintf("%.1f", mb(ceil.bytes)/ceil.dur.Seconds()))
-			p, err := b.poll(ctx, mode, r)
+			p, err := b.poll(ctx, col, r)
 			if err != nil {
-				return fmt.Errorf("ticketd poll over %s, run %d: %w", mode, r, err)
+				return fmt.Errorf("ticketd poll over %s, run %d: %w", col, r, err)
 			}
-			b.log.Info("ticketd poll", "tls", mode, "run", r, "took", p.took.Round(time.Millisecond), "wall", p.wall.Round(time.Millisecond),
+			b.log.Info("ticketd poll", "tls", mode, "encrypted", col.encrypt, "run", r, "took", p.took.Round(time.Millisecond), "wall", p.wall.Round(time.Millisecond),
 				"MB/s", fmt.Sprintf("%.1f", mb(b.info.bytes)/p.took.Seconds()), "ratio", fmt.Sprintf("%.2f", d.dur.Seconds()/p.took.Seconds()),
 				"peak_rss_MB", fmt.Sprintf("%.1f", kib(p.rssKiB)), "anon_MB", fmt.Sprintf("%.1f", kib(p.anonKiB)),
 				"file_MB", fmt.Sprintf("%.1f", kib(p.fileKiB)), "db_MB", fmt.Sprintf("%.1f", mb(p.dbBytes)))
-			mta, err := b.mtaRate(ctx, b.opts.mails)
+			mta, err := b.mtaRate(ctx, b.opts.mails, false)
 			if err != nil {
 				return fmt.Errorf("the MTA's rate, run %d: %w", r, err)
 			}
-			b.log.Info("acknowledgements", "tls", mode, "run", r, "acks/s", fmt.Sprintf("%.0f", p.ackRate()), "mta_mails/s", fmt.Sprintf("%.0f", mta))
-			res := results[mode]
+			mtaPipe, err := b.mtaRate(ctx, b.opts.mails, true)
+			if err != nil {
+				return fmt.Errorf("the MTA's pipelined rate, run %d: %w", r, err)
+			}
+			b.log.Info("acknowledgements", "tls", mode, "run", r, "acks/s", fmt.Sprintf("%.0f", p.ackRate()),
+				"mta_mails/s", fmt.Sprintf("%.0f", mta), "mta_pipelined_mails/s", fmt.Sprintf("%.0f", mtaPipe))
+			res := results[col]
 			res.drains = append(res.drains, d)
 			res.ceilings = append(res.ceilings, ceil)
 			res.polls = append(res.polls, p)
 			res.mta = append(res.mta, mta)
+			res.mtaPipe = append(res.mtaPipe, mtaPipe)
 		}
 	}
 

@@ -53,7 +53,7 @@ func (b *bench) many(ctx context.Context) (*manyResult, error) {
 			u, s.Host, s.IMAPSPort, s.CACert, s.Address(u), b.password)
 	}
 	dir := filepath.Join(b.work, "many")
-	cfg, err := b.writeConfig(dir, "imaps", extra.String(), b.smtpPlain())
+	cfg, err := b.writeConfig(dir, "imaps", extra.String(), b.smtpPlain(), b.privacy())
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +113,7 @@ func (b *bench) many(ctx context.Context) (*manyResult, error) {
 	sv.log.mu.Lock()
 	var problems []string
 	for _, p := range sv.log.problems {
-		if !strings.HasPrefix(p, "config: ") { // serve's notes on the bench's own config (no encryption key)
+		if !strings.HasPrefix(p, "config: ") { // serve's notes on the bench's own config
 			problems = append(problems, p)
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -74,16 +76,61 @@ func (l logLine) duration() (time.Duration, bool) {
 	return d, err == nil
 }
 
+// column is one column of the table: a transport, with or without
+// encryption at rest.
+type column struct {
+	mode    string // "plain" or "imaps"
+	encrypt bool
+}
+
+func (c column) String() string {
+	if c.encrypt {
+		return c.mode + " encrypted"
+	}
+	return c.mode
+}
+
+// columns are the table's columns, in the order the runs alternate.
+func (o options) columns() []column {
+	var out []column
+	for _, m := range o.modes {
+		for _, e := range o.encrypt {
+			out = append(out, column{m, e})
+		}
+	}
+	return out
+}
+
+// writeKey writes the encryption key of the encrypted runs (32 random
+// bytes, base64, as ticketd privacy keygen makes it).
+func (b *bench) writeKey() error {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return err
+	}
+	b.key = filepath.Join(b.work, "db-key")
+	return os.WriteFile(b.key, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o400)
+}
+
+// privacy is the config's privacy section with the bench's key: the
+// latency and many-mailbox runs use it, as a center would.
+func (b *bench) privacy() string { return "privacy: {key_file: " + b.key + "}" }
+
 // pollLine matches the summary `ticketd poll` prints per mailbox, e.g.
 // "support/INBOX: fetched 200 (64.2 MB in 1.2s), new tickets 200, ...".
 var pollLine = regexp.MustCompile(`fetched (\d+)\b[^,\n]*, new tickets (\d+)`)
 
 // poll runs `ticketd poll` over mode with a fresh data directory, checks
 // what it did, and puts the mailboxes back for the next run.
-func (b *bench) poll(ctx context.Context, mode string, run int) (pollResult, error) {
+func (b *bench) poll(ctx context.Context, col column, run int) (pollResult, error) {
 	var r pollResult
-	dir := filepath.Join(b.work, fmt.Sprintf("poll-%s-%d", mode, run))
-	cfg, err := b.writeConfig(dir, mode, "", b.smtpPlain())
+	mode := col.String() // in the messages and the directory's name
+	dir := filepath.Join(b.work, fmt.Sprintf("poll-%s-%d", strings.ReplaceAll(mode, " ", "-"), run))
+	var extra []string
+	if col.encrypt {
+		extra = append(extra, b.privacy())
+	}
+	cfg, err := b.writeConfig(dir, col.mode, "", b.smtpPlain(), extra...)
 	if err != nil {
 		return r, err
 	}
@@ -197,12 +244,12 @@ func (b *bench) poll(ctx context.Context, mode string, run int) (pollResult, err
 	if err := b.emptyInbox(ctx, "customer"); err != nil {
 		return r, err
 	}
-	extra, err := b.resetSupport(ctx)
+	stray, err := b.resetSupport(ctx)
 	if err != nil {
 		return r, err
 	}
-	if extra > 0 {
-		b.warn("%s run %d: %d unexpected mails arrived in support's INBOX (deleted): bounces of acknowledgements?", mode, run, extra)
+	if stray > 0 {
+		b.warn("%s run %d: %d unexpected mails arrived in support's INBOX (deleted): bounces of acknowledgements?", mode, run, stray)
 	}
 	if !b.opts.keep {
 		if err := os.RemoveAll(filepath.Join(dir, "data")); err != nil {
