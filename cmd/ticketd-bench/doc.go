@@ -35,10 +35,11 @@
 //     each and then sent by the command through Postfix). The poll's speed
 //     is taken from its own "poll done" log line (connect to logout, post
 //     actions included); the whole command's wall time, including sending
-//     the acknowledgements, is shown too. Peak RSS is the child's
-//     rusage.Maxrss (VmHWM); /proc/PID/status is sampled every 10 ms for
-//     the highest RssAnon (heap) and RssFile (mostly bbolt's memory map,
-//     whose touched pages count in VmHWM). Each run is checked (tickets, \Seen,
+//     the acknowledgements, is shown too. /proc/PID/status is sampled
+//     every 10 ms for the child's VmHWM (its peak RSS; rusage.Maxrss would
+//     also count the bench's own memory, which the child shares between
+//     fork and exec) and the highest RssAnon (heap) and RssFile (mostly
+//     bbolt's memory map, whose touched pages count in VmHWM). Each run is checked (tickets, \Seen,
 //     acknowledgements delivered to the customer's INBOX) and loud warnings
 //     are printed when something is missing. Between runs the flags are
 //     reset, the delivered acknowledgements are deleted, and the next run

@@ -16,18 +16,20 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
 // pollResult is one `ticketd poll` run.
 type pollResult struct {
-	took      time.Duration // the poll itself, from its "poll done" log line
-	wall      time.Duration // the whole command: start, poll, sending the acknowledgements, exit
-	rssKiB    int64         // peak RSS (rusage.Maxrss, which is VmHWM)
-	anonKiB   int64         // highest RssAnon seen (sampled every 10 ms): heap, stacks
-	fileKiB   int64         // highest RssFile seen: mapped file pages, i.e. bbolt's mmap
-	dbBytes   int64         // size of ticketd.db afterwards
+	took time.Duration // the poll itself, from its "poll done" log line
+	wall time.Duration // the whole command: start, poll, sending the acknowledgements, exit
+	// rssKiB is the peak RSS: the child's VmHWM, the last value sampled.
+	// (rusage.Maxrss is not used: it also counts the bench's own memory,
+	// which the child shared between fork and exec.)
+	rssKiB    int64
+	anonKiB   int64 // highest RssAnon seen (sampled every 10 ms): heap, stacks
+	fileKiB   int64 // highest RssFile seen: mapped file pages, i.e. bbolt's mmap
+	dbBytes   int64 // size of ticketd.db afterwards
 	tickets   int
 	acks      int // acknowledgements queued (log lines "imap: new ticket" with acknowledged=true)
 	delivered int // acknowledgements found in the customer's INBOX
@@ -146,7 +148,7 @@ func (b *bench) poll(ctx context.Context, col column, run int) (pollResult, erro
 	start := time.Now()
 	runErr := cmd.Start()
 	if runErr == nil {
-		stopSampling := sampleMemory(cmd.Process.Pid, &r.anonKiB, &r.fileKiB, b.log)
+		stopSampling := sampleMemory(cmd.Process.Pid, &r.rssKiB, &r.anonKiB, &r.fileKiB, b.log)
 		runErr = cmd.Wait()
 		stopSampling()
 	}
@@ -156,9 +158,6 @@ func (b *bench) poll(ctx context.Context, col column, run int) (pollResult, erro
 	}
 	if cmd.ProcessState == nil {
 		return r, fmt.Errorf("start %s poll: %w", b.bin, runErr)
-	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.rssKiB = ru.Maxrss // KiB on Linux
 	}
 	if runErr != nil {
 		b.warn("%s run %d: ticketd poll exited with %v: %s (log: %s)", mode, run, runErr, strings.TrimSpace(stdout.String()), logPath)
@@ -307,11 +306,12 @@ func readLog(path string) ([]logLine, error) {
 	return out, nil
 }
 
-// sampleMemory reads RssAnon and RssFile of pid from /proc every 10 ms and
-// keeps the highest of each, until the returned function is called (which
-// waits for the sampler to stop). Short peaks between samples are missed;
-// VmHWM (rusage.Maxrss) is exact, but does not tell the two apart.
-func sampleMemory(pid int, anonKiB, fileKiB *int64, log *slog.Logger) (stop func()) {
+// sampleMemory reads VmHWM, RssAnon and RssFile of pid from /proc every 10
+// ms and keeps the highest of each, until the returned function is called
+// (which waits for the sampler to stop). VmHWM is the kernel's own peak, so
+// only a peak in the last 10 ms before exit is missed; the RssAnon and
+// RssFile peaks between samples are.
+func sampleMemory(pid int, hwmKiB, anonKiB, fileKiB *int64, log *slog.Logger) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	path := fmt.Sprintf("/proc/%d/status", pid)
@@ -340,6 +340,8 @@ func sampleMemory(pid int, anonKiB, fileKiB *int64, log *slog.Logger) (stop func
 						continue
 					}
 					switch k {
+					case "VmHWM":
+						*hwmKiB = max(*hwmKiB, n)
 					case "RssAnon":
 						*anonKiB = max(*anonKiB, n)
 					case "RssFile":
