@@ -65,9 +65,10 @@ type OutboxConfig struct {
 }
 
 // Outbox sends queued mail. It claims a mail (attempt count and next attempt
-// time) in its own transaction before dialling, so no transaction is held
-// across network I/O, and a crash during a send leads to at most one more
-// copy of that mail.
+// time) in its own transaction, committed while the sender works and
+// before the end of the mail's data, so no transaction is held across
+// network I/O, and a crash during a send leads to at most one more copy of
+// that mail.
 type Outbox struct {
 	store  Store
 	sender Sender
