@@ -339,6 +339,40 @@ func TestSenderClosesAnIdleConnection(t *testing.T) {
 	})
 }
 
+// Sends at once (the outbox's lanes) keep a connection each: two senders
+// of ten mails each, overlapping, use two connections, every mail on a
+// kept one after the first, and Close QUITs both.
+func TestSenderKeepsAConnectionPerConcurrentSend(t *testing.T) {
+	ks := newKeepServer(t)
+	ks.setAnswer(func(int, string) string {
+		time.Sleep(2 * time.Millisecond) // the two senders overlap
+		return ""
+	})
+	snd := ks.sender(t)
+	var wg sync.WaitGroup
+	for g := range 2 {
+		wg.Go(func() {
+			for i := range 10 {
+				if _, err := snd.Send(context.Background(), keepMail(g*100+i), nil); err != nil {
+					t.Errorf("sender %d mail %d: %v", g, i, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	conns, mails := ks.counts()
+	if conns != 2 || total(mails) != 20 {
+		t.Fatalf("%d connections carrying %v mails, want 2 carrying 20", conns, mails)
+	}
+	snd.Close()
+	ks.mu.Lock()
+	cmds := strings.Join(ks.cmds, "\n")
+	ks.mu.Unlock()
+	if !strings.Contains(cmds, "0 QUIT") || !strings.Contains(cmds, "1 QUIT") {
+		t.Errorf("Close did not QUIT both kept connections:\n%s", cmds)
+	}
+}
+
 // ready is asked after DATA, before the end of the data. When it fails the
 // server never gets the end: the connection is dropped, no mail is
 // counted, and the next mail goes on a new connection.

@@ -101,9 +101,8 @@ type Sender struct {
 	tls *tls.Config
 	log *slog.Logger
 
-	mu    sync.Mutex
-	idle  *session    // the kept connection, nil when none
-	timer *time.Timer // closes idle when kept too long
+	mu   sync.Mutex
+	idle []*session // the kept connections, the last put last
 }
 
 // The bounds of a kept connection (Postfix's own smtp client keeps one for
@@ -128,6 +127,7 @@ type session struct {
 	nc           net.Conn // the socket, closed on cancel
 	opened, used time.Time
 	mails        int
+	timer        *time.Timer // closes the session when kept unused too long
 }
 
 // kill closes the socket at once (a cancelled send, a broken session).
@@ -258,7 +258,11 @@ func (s *Sender) Send(ctx context.Context, o ticket.Outgoing, ready func() error
 // answers (NOOP after a pause, then RSET), else a new one.
 func (s *Sender) take(ctx context.Context, log *slog.Logger) (c *session, kept bool, err error) {
 	s.mu.Lock()
-	c, s.idle = s.idle, nil
+	if n := len(s.idle); n > 0 {
+		c = s.idle[n-1]
+		s.idle = s.idle[:n-1]
+		c.timer.Stop()
+	}
 	s.mu.Unlock()
 	if c != nil {
 		now := time.Now()
@@ -295,47 +299,43 @@ func (s *Sender) check(ctx context.Context, c *session, now time.Time) error {
 	return c.sc.Reset()
 }
 
-// put keeps c for the next mail, closing the one kept before (a send that
-// ran beside another) and, after keepIdle unused, c itself.
+// put keeps c for the next mail and, after keepIdle unused, closes it.
+// Several sends at once (the outbox's lanes) keep one connection each; a
+// send takes the one put last, which has idled least.
 func (s *Sender) put(c *session) {
 	c.used = time.Now()
 	c.mails++
 	s.mu.Lock()
-	old := s.idle
-	s.idle = c
-	if s.timer != nil {
-		s.timer.Stop()
-	}
-	s.timer = time.AfterFunc(keepIdle, func() {
+	defer s.mu.Unlock()
+	s.idle = append(s.idle, c)
+	c.timer = time.AfterFunc(keepIdle, func() {
 		s.mu.Lock()
-		idle := s.idle == c
-		if idle {
-			s.idle = nil
+		i := slices.Index(s.idle, c)
+		if i >= 0 {
+			s.idle = slices.Delete(s.idle, i, i+1)
 		}
 		s.mu.Unlock()
-		if idle {
+		if i >= 0 {
 			c.quit(time.Second)
 		}
 	})
-	s.mu.Unlock()
-	if old != nil {
-		go old.quit(time.Second)
-	}
 }
 
-// Close ends the kept connection (QUIT), if there is one. The sender can
-// still send afterwards.
+// Close ends the kept connections (QUIT). The sender can still send
+// afterwards.
 func (s *Sender) Close() {
 	s.mu.Lock()
-	c := s.idle
+	idle := s.idle
 	s.idle = nil
-	if s.timer != nil {
-		s.timer.Stop()
+	for _, c := range idle {
+		c.timer.Stop()
 	}
 	s.mu.Unlock()
-	if c != nil {
-		c.quit(time.Second)
+	var wg sync.WaitGroup
+	for _, c := range idle {
+		wg.Go(func() { c.quit(time.Second) })
 	}
+	wg.Wait()
 }
 
 // replyKeepsSession reports whether a failed transaction left the session
