@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
@@ -59,9 +60,14 @@ type OutboxConfig struct {
 	// (the server accepted the mail), "retry" (a temporary failure; it is
 	// tried again later) or "failed" (given up: a permanent refusal, the
 	// Deadline passed, or no recipient may get mail). It is called before
-	// the outcome is recorded, on the goroutine running Flush, and must not
-	// block.
+	// the outcome is recorded, possibly on several goroutines at once (see
+	// Connections), and must not block.
 	OnResult func(kind string)
+	// Connections is how many mails are sent at once, each on its own
+	// connection (0: 1). Mails to the same first recipient go one after the
+	// other, in the order they were queued. A crash leaves at most this many
+	// mails in doubt (sent again after Lease).
+	Connections int
 }
 
 // Outbox sends queued mail. It claims a mail (attempt count and next attempt
@@ -85,6 +91,8 @@ type Outbox struct {
 	failedInARow int
 	failingSince time.Time
 	lastErr      error
+
+	group groupCommits // see commitAside
 }
 
 // Alert kinds told to OutboxConfig.OnAlert and Config.OnAlert.
@@ -203,32 +211,148 @@ func (w *Outbox) safeFlush(ctx context.Context) (next time.Time) {
 	return next
 }
 
-// Flush tries every mail that is due now, one at a time. It returns how many
-// were sent and how many finally failed, and when the next queued mail is
-// due (zero when the queue is empty).
+// Flush tries every mail that is due now, on up to Connections at once
+// (see [OutboxConfig.Connections]). It returns how many were sent and how
+// many finally failed, and when the next queued mail is due (zero when the
+// queue is empty).
 func (w *Outbox) Flush(ctx context.Context) (sent, failed int, next time.Time, err error) {
-	// Only the id and the due time of each queued mail are kept: a queue
-	// of thousands (acknowledgements after a backlog) stays small here;
-	// attempt reads each mail when it sends it.
-	type queued struct {
-		ID          uint64
-		NextAttempt time.Time
-	}
-	var queue []queued
+	// Only the id, the due time and the lane of each queued mail are kept:
+	// a queue of thousands (acknowledgements after a backlog) stays small
+	// here; attempt reads each mail when it sends it.
+	n := max(w.cfg.Connections, 1)
+	lanes := make([][]queued, n)
 	if err := w.store.View(func(tx ReadTx) error {
 		return tx.EachOutgoing(func(o Outgoing) error {
-			queue = append(queue, queued{o.ID, o.NextAttempt})
+			l := laneOf(o, n)
+			lanes[l] = append(lanes[l], queued{o.ID, o.NextAttempt})
 			return nil
 		})
 	}); err != nil {
 		return 0, 0, time.Time{}, fmt.Errorf("ticket: outbox: list: %w", err)
 	}
-	// The record of a mail sent is committed with the claim of the next
-	// one (one commit a mail, not two); the last, when Flush returns. A
-	// crash between them loses only that record: the mail is sent again
-	// after its lease, as one in flight is.
+	f := flush{active: 1}
+	for _, lane := range lanes[1:] {
+		if len(lane) > 0 {
+			f.active++
+		}
+	}
+	var wg sync.WaitGroup
+	for _, lane := range lanes[1:] {
+		if len(lane) > 0 {
+			wg.Go(func() { f.done(w.lane(ctx, lane, &f)) })
+		}
+	}
+	f.done(w.lane(ctx, lanes[0], &f))
+	wg.Wait()
+	return f.sent, f.failed, f.next, f.err
+}
+
+// queued is a mail in the queue as Flush keeps it.
+type queued struct {
+	ID          uint64
+	NextAttempt time.Time
+}
+
+// laneOf is the lane of n that sends o: the same for every mail to the
+// same first recipient, so one address never gets two mails at once, and
+// gets them in the order they were queued.
+func laneOf(o Outgoing, n int) int {
+	if n == 1 || len(o.To) == 0 {
+		return 0
+	}
+	h := fnv.New32a()
+	h.Write([]byte(strings.ToLower(o.To[0].Email)))
+	return int(h.Sum32() % uint32(n))
+}
+
+// flush is what the lanes of one Flush share: the tally, when the next
+// mail is due, the lanes still sending, and the first error, which stops
+// every lane.
+type flush struct {
+	mu           sync.Mutex
+	sent, failed int
+	next         time.Time
+	active       int
+	err          error
+}
+
+// leave ends a lane that met a temporary failure while others still send,
+// and reports whether it did: a server that takes fewer connections at
+// once than the outbox opens refuses the others with a 4xx, which says
+// nothing of the server as a whole. The last lane does not leave: its
+// failure is the server's, and pauses the queue.
+func (f *flush) leave() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.active > 1 {
+		f.active--
+		return true
+	}
+	return false
+}
+
+// exit ends a lane that did not leave.
+func (f *flush) exit() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.active--
+}
+
+// due notes t as a time a mail is due, keeping the earliest.
+func (f *flush) due(t time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !t.IsZero() && (f.next.IsZero() || t.Before(f.next)) {
+		f.next = t
+	}
+}
+
+func (f *flush) count(sent, gaveUp bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if sent {
+		f.sent++
+	}
+	if gaveUp {
+		f.failed++
+	}
+}
+
+// done records a lane's error; stopped reports whether a lane failed.
+func (f *flush) done(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err == nil {
+		f.err = err
+	}
+}
+
+func (f *flush) stopped() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.err != nil
+}
+
+// lane sends the due mails of queue one after the other. The record of a
+// mail sent is committed with the claim of the next one (one commit a
+// mail, not two); the last, when the lane ends. A crash between them loses
+// only that record: the mail is sent again after its lease, as one in
+// flight is. So a crash leaves at most one mail in doubt per lane. A panic
+// is the lane's error, as in the worker's own loop.
+func (w *Outbox) lane(ctx context.Context, queue []queued, f *flush) (err error) {
 	var pending func(tx Tx) error
+	left := false
+	leave := func() bool {
+		left = left || f.leave()
+		return left
+	}
 	defer func() {
+		if !left {
+			f.exit()
+		}
+		if r := recover(); r != nil {
+			err = fmt.Errorf("ticket: outbox: panic: %v\n%s", r, debug.Stack())
+		}
 		if pending != nil {
 			if perr := w.store.Update(pending); perr != nil && err == nil {
 				err = wrapErr("record sent", 0, perr)
@@ -238,38 +362,41 @@ func (w *Outbox) Flush(ctx context.Context) (sent, failed int, next time.Time, e
 	for _, o := range queue {
 		now := w.cfg.Now()
 		if pause := w.paused(now); !pause.IsZero() {
-			return sent, failed, pause, nil
+			f.due(pause)
+			return nil
 		}
 		if o.NextAttempt.After(now) {
-			if next.IsZero() || o.NextAttempt.Before(next) {
-				next = o.NextAttempt
-			}
+			f.due(o.NextAttempt)
 			continue
 		}
-		if ctx.Err() != nil {
-			return sent, failed, now, nil
+		if ctx.Err() != nil || f.stopped() {
+			f.due(now)
+			return nil
 		}
 		prev := pending
 		pending = nil
-		ok, gaveUp, retryAt, finish, err := w.attempt(ctx, o.ID, prev)
+		ok, gaveUp, retryAt, finish, err := w.attempt(ctx, o.ID, prev, leave)
 		if err != nil {
-			return sent, failed, next, err
+			return err
 		}
 		pending = finish
-		switch {
-		case ok:
-			sent++
-		case gaveUp:
-			failed++
-		case !retryAt.IsZero() && (next.IsZero() || retryAt.Before(next)):
-			next = retryAt
+		f.count(ok, gaveUp)
+		if !ok && !gaveUp {
+			f.due(retryAt)
+		}
+		if left {
+			// The rest of this lane goes with the next flush, soon.
+			f.due(now)
+			return nil
 		}
 	}
-	return sent, failed, next, nil
+	return nil
 }
 
 // attempt claims, sends and records one outbox mail. prev, when not nil,
-// records the mail sent before and is committed with the claim. The
+// records the mail sent before and is committed with the claim. After a
+// temporary failure, leave says whether the lane stops (see flush.leave)
+// rather than pausing the queue. The
 // record of a mail sent is returned as finish, for the caller to commit
 // (with the next claim); every other outcome is recorded here.
 //
@@ -279,7 +406,7 @@ func (w *Outbox) Flush(ctx context.Context) (sent, failed int, next time.Time, e
 // of each commit overlaps the exchange with the server, and still no mail
 // can be accepted before the one sent before it is recorded: a crash
 // leaves at most the mail in flight in doubt.
-func (w *Outbox) attempt(ctx context.Context, id uint64, prev func(tx Tx) error) (sent, gaveUp bool, retryAt time.Time, finish func(tx Tx) error, err error) {
+func (w *Outbox) attempt(ctx context.Context, id uint64, prev func(tx Tx) error, leave func() bool) (sent, gaveUp bool, retryAt time.Time, finish func(tx Tx) error, err error) {
 	var o Outgoing
 	var due bool
 	var refused []string
@@ -322,6 +449,7 @@ func (w *Outbox) attempt(ctx context.Context, id uint64, prev func(tx Tx) error)
 	o.NextAttempt = now.Add(w.cfg.Lease)
 	var lost bool
 	claim := func(tx Tx) error {
+		lost = false // a group that failed runs it again alone
 		if prev != nil {
 			if err := prev(tx); err != nil {
 				return fmt.Errorf("record the mail sent before: %w", err)
@@ -406,7 +534,10 @@ func (w *Outbox) attempt(ctx context.Context, id uint64, prev func(tx Tx) error)
 	}
 	o.LastError = sendErr.Error()
 	o.NextAttempt = now.Add(w.backoff(o.Attempts))
-	if w.serverDown(now, sendErr) {
+	if leave() {
+		log.Debug("outbox: a temporary failure while other connections send (the server may take fewer at once); this one stops until the next flush",
+			"err", sendErr, "next_attempt", o.NextAttempt.Format(time.RFC3339))
+	} else if w.serverDown(now, sendErr) {
 		log.Warn("outbox: sending fails; the queue waits and retries with backoff (logged again when it recovers)",
 			"err", sendErr, "next_attempt", o.NextAttempt.Format(time.RFC3339))
 	} else {
@@ -429,19 +560,78 @@ func claimResult(id uint64, err error) error {
 	return wrapErr("claim", id, err)
 }
 
-// commitAside commits fn on another goroutine and delivers its error. A
-// panic in fn is that error: the caller's unit of work decides.
+// commitAside commits fn on another goroutine and delivers its error.
+// The claims of lanes sending at once share commits: the first goes at
+// once, and those that come while it runs go together in the next (group
+// commit, one fsync for all). A panic in fn is that error: the caller's
+// unit of work decides.
 func (w *Outbox) commitAside(fn func(tx Tx) error) <-chan error {
 	done := make(chan error, 1)
-	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				done <- fmt.Errorf("panic: %v\n%s", r, debug.Stack())
-			}
-		}()
-		done <- w.store.Update(fn)
-	}()
+	g := &w.group
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.queue = append(g.queue, groupedCommit{fn, done})
+	if !g.running {
+		g.running = true
+		go w.commitGroups()
+	}
 	return done
+}
+
+// groupCommits is the queue of commitAside.
+type groupCommits struct {
+	mu      sync.Mutex
+	queue   []groupedCommit
+	running bool // commitGroups is at work
+}
+
+type groupedCommit struct {
+	fn   func(tx Tx) error
+	done chan<- error
+}
+
+// commitGroups commits what commitAside queued, all that waits in one
+// transaction, until the queue is empty. When a group fails, each of its
+// functions is committed alone, so that one's error is not another's:
+// they must not depend on an earlier run that was rolled back.
+func (w *Outbox) commitGroups() {
+	g := &w.group
+	for {
+		g.mu.Lock()
+		batch := g.queue
+		g.queue = nil
+		if len(batch) == 0 {
+			g.running = false
+			g.mu.Unlock()
+			return
+		}
+		g.mu.Unlock()
+		err := w.store.Update(func(tx Tx) error {
+			for _, c := range batch {
+				if err := safeTx(tx, c.fn); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		for _, c := range batch {
+			if err != nil && len(batch) > 1 {
+				c.done <- w.store.Update(func(tx Tx) error { return safeTx(tx, c.fn) })
+			} else {
+				c.done <- err
+			}
+		}
+	}
+}
+
+// safeTx runs fn in tx, its panic an error.
+func safeTx(tx Tx, fn func(tx Tx) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+		}
+	}()
+	return fn(tx)
 }
 
 // suppressions are the addresses a send showed to be dead: only a

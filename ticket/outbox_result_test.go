@@ -297,3 +297,182 @@ func TestOutboxSendsOnlyWhatItClaimed(t *testing.T) {
 		t.Fatalf("%d left in the outbox, want 0", n)
 	}
 }
+
+// laneSender records, for each mail, who else was in flight, holding each
+// send a little so that lanes overlap.
+type laneSender struct {
+	mu       sync.Mutex
+	inFlight map[string]int // first recipient -> sends in progress
+	now, max int
+	order    map[string][]string // first recipient -> subjects, as sent
+	twice    []string            // recipients that had two sends at once
+}
+
+func (s *laneSender) Send(_ context.Context, o ticket.Outgoing, ready func() error) ([]ticket.Refusal, error) {
+	rcpt := o.To[0].Email
+	s.mu.Lock()
+	s.now++
+	s.max = max(s.max, s.now)
+	if s.inFlight[rcpt]++; s.inFlight[rcpt] > 1 {
+		s.twice = append(s.twice, rcpt)
+	}
+	s.mu.Unlock()
+	time.Sleep(2 * time.Millisecond)
+	err := ready()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now--
+	s.inFlight[rcpt]--
+	if err == nil {
+		s.order[rcpt] = append(s.order[rcpt], o.Subject)
+	}
+	return nil, err
+}
+
+// With Connections, several mails go at once, never more than that, never
+// two to one address at once, and each address gets its mails in the
+// order they were queued; each is sent once and recorded.
+func TestOutboxSendsOnSeveralConnections(t *testing.T) {
+	_, db := setup(t)
+	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	const rcpts, each = 7, 6
+	queue := func(prefix string) {
+		t.Helper()
+		if err := db.Update(func(tx ticket.Tx) error {
+			for i := range each {
+				for r := range rcpts {
+					o := ticket.Outgoing{
+						TicketID: uint64(r + 1), MessageID: fmt.Sprintf("<%s%d.%d@example.org>", prefix, r, i),
+						From: ticket.Address{Email: "support@example.org"}, To: []ticket.Address{{Email: fmt.Sprintf("c%d@example.org", r)}},
+						Subject: fmt.Sprint(i), Text: "x", CreatedAt: now, NextAttempt: now,
+					}
+					if err := tx.Enqueue(&o); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, conns := range []int{1, 3} {
+		queue(fmt.Sprintf("c%d.", conns))
+		t.Run(fmt.Sprint(conns), func(t *testing.T) {
+			sender := &laneSender{inFlight: map[string]int{}, order: map[string][]string{}}
+			w := tickettest.Outbox(t, db, sender, ticket.OutboxConfig{Now: func() time.Time { return now }, Connections: conns})
+			sent, failed, next, err := w.Flush(context.Background())
+			if err != nil || sent != rcpts*each || failed != 0 || !next.IsZero() {
+				t.Fatalf("Flush = %d sent, %d failed, next %v, %v; want %d sent, queue empty", sent, failed, next, err, rcpts*each)
+			}
+			if sender.max > conns || conns > 1 && sender.max < 2 {
+				t.Fatalf("%d mails in flight at most, want 2 to %d", sender.max, conns)
+			}
+			if len(sender.twice) > 0 {
+				t.Fatalf("two mails at once to %v", sender.twice)
+			}
+			for r, got := range sender.order {
+				if want := []string{"0", "1", "2", "3", "4", "5"}; !slices.Equal(got, want) {
+					t.Fatalf("%s got %v, want %v", r, got, want)
+				}
+			}
+			if len(sender.order) != rcpts {
+				t.Fatalf("mail went to %d addresses, want %d", len(sender.order), rcpts)
+			}
+			if n := len(outbox(t, db)); n != 0 {
+				t.Fatalf("%d left in the outbox", n)
+			}
+		})
+	}
+}
+
+// limitSender takes at most limit mails at once and refuses the others
+// for now (421), as a server with a connection limit does.
+type limitSender struct {
+	mu             sync.Mutex
+	limit, now     int
+	sent           map[string]int // Message-ID -> times sent
+	refusedAtLimit int
+}
+
+func (s *limitSender) Send(_ context.Context, o ticket.Outgoing, ready func() error) ([]ticket.Refusal, error) {
+	s.mu.Lock()
+	if s.now >= s.limit {
+		s.refusedAtLimit++
+		s.mu.Unlock()
+		return nil, errors.New("421 4.7.0 too many connections")
+	}
+	s.now++
+	s.mu.Unlock()
+	time.Sleep(2 * time.Millisecond)
+	err := ready()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now--
+	if err == nil {
+		s.sent[o.MessageID]++
+	}
+	return nil, err
+}
+
+// A server that takes fewer connections at once than the outbox opens
+// refuses the rest with a 4xx: those lanes stop, the others go on, no
+// outage is declared and the queue is not paused; every mail is sent
+// once in the end.
+func TestOutboxFitsTheServersConnectionLimit(t *testing.T) {
+	_, db := setup(t)
+	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	const n = 60
+	if err := db.Update(func(tx ticket.Tx) error {
+		for i := range n {
+			o := ticket.Outgoing{
+				TicketID: uint64(i + 1), MessageID: fmt.Sprintf("<lim%d@example.org>", i),
+				From: ticket.Address{Email: "support@example.org"}, To: []ticket.Address{{Email: fmt.Sprintf("c%d@example.org", i)}},
+				Subject: "s", Text: "x", CreatedAt: now, NextAttempt: now,
+			}
+			if err := tx.Enqueue(&o); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	sender := &limitSender{limit: 2, sent: map[string]int{}}
+	w := tickettest.Outbox(t, db, sender, ticket.OutboxConfig{Now: clock, Connections: 6})
+	total := 0
+	for round := 0; len(outbox(t, db)) > 0; round++ {
+		if round > 50 {
+			t.Fatalf("%d left after 50 flushes", len(outbox(t, db)))
+		}
+		sent, _, next, err := w.Flush(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += sent
+		if st := w.State(); st.Failures != 0 {
+			t.Fatalf("round %d: %d failures in a row recorded (%v): the limit was taken for an outage", round, st.Failures, st.LastError)
+		}
+		// What a stopped lane left is due at once, not after a pause.
+		if left := len(outbox(t, db)); left > 0 && next.After(clock()) {
+			t.Fatalf("round %d: %d left, next flush at %v, not now (%v): the queue was paused", round, left, next, clock())
+		}
+		mu.Lock()
+		now = now.Add(2 * time.Hour) // past every backoff
+		mu.Unlock()
+	}
+	if total != n || len(sender.sent) != n {
+		t.Fatalf("%d sent (%d distinct), want %d", total, len(sender.sent), n)
+	}
+	for id, k := range sender.sent {
+		if k != 1 {
+			t.Fatalf("%s sent %d times", id, k)
+		}
+	}
+	if sender.refusedAtLimit == 0 {
+		t.Fatal("the limit was never hit: the test proves nothing")
+	}
+	t.Logf("%d refusals at the limit", sender.refusedAtLimit)
+}

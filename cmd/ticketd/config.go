@@ -312,6 +312,8 @@ type OutboxConfig struct {
 	Lease      Duration `yaml:"lease" default:"10m"`
 	MinBackoff Duration `yaml:"min_backoff" default:"30s"`
 	MaxBackoff Duration `yaml:"max_backoff" default:"1h"`
+	// Connections is how many mails are sent at once.
+	Connections int `yaml:"connections" default:"8"`
 }
 
 // Duration is a time.Duration written as "30s", "48h".

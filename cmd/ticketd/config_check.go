@@ -859,6 +859,11 @@ func (k *checker) threading() {
 	k.s.Ticket.ReopenWithin = time.Duration(th.ReopenWithin)
 }
 
+// maxOutboxConnections bounds outbox.connections: Postfix's own client
+// opens at most 20 connections to one destination by default
+// (default_destination_concurrency_limit).
+const maxOutboxConnections = 20
+
 // outbox checks the outbox section.
 func (k *checker) outbox() {
 	o := k.c.Outbox
@@ -870,9 +875,15 @@ func (k *checker) outbox() {
 			k.bad(d.key, "must be positive, got %v", time.Duration(d.v))
 		}
 	}
+	if o.Connections < 1 || o.Connections > maxOutboxConnections {
+		k.bad("outbox.connections", "must be from 1 to %d, got %d", maxOutboxConnections, o.Connections)
+	}
 	k.s.Outbox = ticket.OutboxConfig{
-		Deadline: time.Duration(o.MaxAge), Lease: time.Duration(o.Lease),
-		MinBackoff: time.Duration(o.MinBackoff), MaxBackoff: time.Duration(o.MaxBackoff),
+		Connections: o.Connections,
+		Deadline:    time.Duration(o.MaxAge),
+		Lease:       time.Duration(o.Lease),
+		MinBackoff:  time.Duration(o.MinBackoff),
+		MaxBackoff:  time.Duration(o.MaxBackoff),
 		SuppressFor: time.Duration(k.c.Limits.SuppressFor),
 	}
 }

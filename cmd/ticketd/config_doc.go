@@ -412,7 +412,13 @@ min_backoff to max_backoff; a 5xx answer or max_age ends the retries and
 records the failure on the ticket.`,
 		"outbox.max_age": ``,
 		"outbox.lease": `A mail being sent when the process dies is tried again after this (so a
-crash can cause at most one more copy of that mail).`,
+crash can cause at most one more copy of each mail in flight).`,
+		"outbox.connections": `How many mails are sent at once when several are due, each on its own
+SMTP connection (1 to 20). Mails to the same address go one after the
+other, in order. A server that takes fewer connections at once refuses the
+others for now (4xx): those stop until the next pass, the rest go on, and
+it is not counted as an outage. A crash leaves at most this many mails in
+doubt, each sent once more after the lease.`,
 		"outbox.min_backoff": ``,
 		"outbox.max_backoff": ``,
 	}
