@@ -36,6 +36,9 @@ type options struct {
 	keep    bool
 	base    int
 	ticketd string // a prebuilt binary instead of building ./cmd/ticketd
+	// connections is outbox.connections in every config (0: ticketd's
+	// default).
+	connections int
 }
 
 func parseFlags(args []string) (options, error) {
@@ -52,6 +55,7 @@ func parseFlags(args []string) (options, error) {
 	encMode := fs.String("encrypt", "both", "encryption at rest in the poll runs: both, on or off")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (ticketd binary, configs, logs, databases); the mail stack is stopped anyway")
 	fs.StringVar(&o.ticketd, "ticketd", "", "use this ticketd binary instead of building ./cmd/ticketd (e.g. to compare two builds)")
+	fs.IntVar(&o.connections, "connections", 0, "outbox.connections of every ticketd run (0: ticketd's default)")
 	fs.IntVar(&o.base, "port-base", 30000, "MAILSTACK_PORT_BASE of the mail stack (no e2e test uses 30000)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: sudo go run ./cmd/ticketd-bench [flags]   (or: sudo scripts/bench.sh [flags])\n\n"+
@@ -155,6 +159,10 @@ type bench struct {
 	// mtaRuns numbers the MTA measurements, so that each waits for its
 	// own mails (mta.go).
 	mtaRuns int
+	// ackSample is an acknowledgement as ticketd sent it (its MIME
+	// headers and body), taken from the customer's INBOX after the first
+	// poll: the MTA measurement sends copies of it (mta.go).
+	ackSample *mimeContent
 
 	mu    sync.Mutex // guards stack, work and cleaned
 	stack *e2e.Stack
@@ -394,6 +402,9 @@ mailboxes:
 limits: {auto_per_hour: 1000000, auto_per_day: 1000000, auto_min_interval: -1s}
 %s
 `, filepath.Join(dir, "data"), support, s.Host, port, security, ca, support, b.password, mailboxExtra, smtp, strings.Join(extra, "\n"))
+	if b.opts.connections > 0 {
+		c += fmt.Sprintf("outbox: {connections: %d}\n", b.opts.connections)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}

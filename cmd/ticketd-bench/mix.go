@@ -207,6 +207,10 @@ var padLines = []string{
 	"Thank you for your help, and sorry for the long message.",
 }
 
+// customerAddress is the sender of mail i of the mix, to whom its
+// acknowledgement goes: the customer's mailbox, a distinct address a mail.
+func customerAddress(i int) string { return fmt.Sprintf("customer+b%05d@example.test", i) }
+
 // build returns mail i of the mix (CRLF line endings). The same seed and i
 // always give the same bytes.
 func (m *mix) build(i int) []byte {
@@ -217,7 +221,7 @@ func (m *mix) build(i int) []byte {
 	date := time.Date(2026, 11, 24, 9, 0, 0, 0, time.FixedZone("KST", 9*3600)).Add(time.Duration(i) * time.Minute)
 
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "From: \"Customer %05d\" <customer+b%05d@example.test>\r\n", i, i)
+	fmt.Fprintf(&b, "From: \"Customer %05d\" <%s>\r\n", i, customerAddress(i))
 	b.WriteString("To: support@example.test\r\n")
 	b.WriteString(base.subjectField(tag(i)) + "\r\n")
 	fmt.Fprintf(&b, "Date: %s\r\nMessage-ID: %s\r\n", date.Format(time.RFC1123Z), msgid)

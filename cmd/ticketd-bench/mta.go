@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/smtp"
 	"strings"
@@ -10,9 +11,14 @@ import (
 	"github.com/ticketd/ticketd/e2e"
 )
 
-// mtaRate is what the MTA accepts on one connection: n mails of an
-// acknowledgement's size (text and HTML, 4 KB) sent to the agent's
-// mailbox over one plain SMTP connection to the port ticketd sends to,
+// mtaRate is what the MTA accepts on one connection: n copies of an
+// acknowledgement ticketd sent (b.ackSample: its MIME headers and body,
+// with our own From, To, Subject and Message-ID; before the first poll a
+// 4 KB stand-in of text and HTML), each to the address the
+// acknowledgement of mail i of the mix goes to (a distinct
+// customer+bNNNNN address a mail, as Postfix resolves and delivers the
+// acknowledgements), over one plain SMTP connection to the port ticketd
+// sends to,
 // RSET between them, measured from the first accepted to the last, as the
 // outbox's rate is. With pipelined, RSET, MAIL, RCPT and DATA go in one
 // write (PIPELINING, as the outbox sends to Postfix); else each waits for
@@ -30,16 +36,23 @@ func (b *bench) mtaRate(ctx context.Context, n int, pipelined bool) (float64, er
 	if err := c.Hello("bench.example.test"); err != nil {
 		return 0, err
 	}
-	from, to := b.stack.Address("support"), b.stack.Address("agent")
-	body := strings.Repeat("접수되었습니다. 상담 운영시간 중에 답변드리겠습니다.\r\n", 30) // ~2 KB of text, the same as HTML
+	from := b.stack.Address("support")
+	content := b.ackSample
+	if content == nil {
+		body := strings.Repeat("접수되었습니다. 상담 운영시간 중에 답변드리겠습니다.\r\n", 30) // ~2 KB of text, the same as HTML
+		content = &mimeContent{
+			header: "MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=b\r\n",
+			body:   "--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body + "--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>" + body + "</p>\r\n--b--\r\n",
+		}
+	}
 	var first, last time.Time
 	for i := range n {
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
-		msg := fmt.Sprintf("From: support <%s>\r\nTo: <%s>\r\nSubject: [#%d] bench\r\nMessage-ID: <mta-%d-%d@bench.example.test>\r\n%s\r\n"+
-			"MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s"+
-			"--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>%s</p>\r\n--b--\r\n", from, to, i, b.mtaRuns, i, marker, body, body)
+		to := customerAddress(i)
+		msg := fmt.Sprintf("From: support <%s>\r\nTo: <%s>\r\nSubject: [#%d] bench\r\nMessage-ID: <mta-%d-%d@bench.example.test>\r\n%s\r\n%s\r\n%s",
+			from, to, i, b.mtaRuns, i, marker, content.header, content.body)
 		if pipelined {
 			if err := pipelinedMail(c, i > 0, from, to, msg); err != nil {
 				return 0, err
@@ -53,8 +66,11 @@ func (b *bench) mtaRate(ctx context.Context, n int, pipelined bool) (float64, er
 		}
 	}
 	c.Quit()
-	if _, err := b.stack.WaitMessages("agent", "INBOX", e2e.Contains(marker), n, 5*time.Minute); err != nil {
+	if _, err := b.stack.WaitMessages("customer", "INBOX", e2e.Contains(marker), n, 5*time.Minute); err != nil {
 		b.warn("the MTA measurement's mails were not all delivered: %v", err)
+	}
+	if err := b.emptyInbox(ctx, "customer"); err != nil {
+		return 0, err
 	}
 	if n < 2 {
 		return 0, nil
@@ -113,4 +129,39 @@ func pipelinedMail(c *smtp.Client, reset bool, from, to, msg string) error {
 	}
 	_, _, err := c.Text.ReadResponse(250)
 	return err
+}
+
+// mimeContent is a mail's content: its MIME header fields (CRLF-ended) and
+// its body.
+type mimeContent struct{ header, body string }
+
+// splitMIME takes the MIME header fields (MIME-Version, Content-*, folded
+// lines included) and the body of raw; the other fields (the delivery's
+// Return-Path and Received, the addresses, the ids) are not the content.
+func splitMIME(raw []byte) (*mimeContent, error) {
+	s := strings.ReplaceAll(string(raw), "\r\n", "\n")
+	head, body, ok := strings.Cut(s, "\n\n")
+	if !ok {
+		return nil, fmt.Errorf("no end of header in %d bytes", len(raw))
+	}
+	var h strings.Builder
+	keep := false
+	for line := range strings.SplitSeq(head, "\n") {
+		if line != "" && (line[0] == ' ' || line[0] == '\t') {
+			if keep {
+				h.WriteString(line + "\r\n")
+			}
+			continue
+		}
+		name, _, _ := strings.Cut(line, ":")
+		name = strings.ToLower(strings.TrimSpace(name))
+		keep = name == "mime-version" || strings.HasPrefix(name, "content-")
+		if keep {
+			h.WriteString(line + "\r\n")
+		}
+	}
+	if !strings.Contains(strings.ToLower(h.String()), "content-type:") {
+		return nil, errors.New("no Content-Type field")
+	}
+	return &mimeContent{header: h.String(), body: strings.ReplaceAll(body, "\n", "\r\n")}, nil
 }

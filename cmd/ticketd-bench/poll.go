@@ -240,6 +240,15 @@ func (b *bench) poll(ctx context.Context, col column, run int) (pollResult, erro
 		b.warn("%s run %d: %d of %d acknowledgements arrived in the customer's INBOX", mode, run, r.delivered, r.acks)
 	}
 	b.log.Info("acknowledgements delivered", "count", r.delivered, "waited", time.Since(t0).Round(time.Millisecond))
+	if b.ackSample == nil && r.delivered > 0 {
+		raw, err := b.stack.WaitMessage("customer", "INBOX", func([]byte) bool { return true }, 10*time.Second)
+		if err != nil {
+			return r, fmt.Errorf("reading an acknowledgement: %w", err)
+		}
+		if b.ackSample, err = splitMIME(raw); err != nil {
+			return r, fmt.Errorf("the acknowledgement read back: %w", err)
+		}
+	}
 	if err := b.emptyInbox(ctx, "customer"); err != nil {
 		return r, err
 	}
