@@ -23,6 +23,8 @@
 //   - A new ticket gets at most one acknowledgement, written to the outbox in
 //     the transaction that creates the ticket; automatic mail never gets one.
 //   - No network I/O happens inside a transaction. The outbox worker claims an
-//     item (attempt count and next attempt time) in its own transaction before
-//     it dials.
+//     item (attempt count and next attempt time) in its own transaction,
+//     committed before the end of the mail's data; it sends on several
+//     connections at once (lanes by recipient), each leaving at most one mail
+//     in doubt after a crash.
 package ticket
