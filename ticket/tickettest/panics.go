@@ -25,7 +25,11 @@ const InjectedPanic = "tickettest: injected panic"
 // It installs its handler as slog's default, where the code logs when it
 // was given no logger; a test that logs elsewhere wraps its handler in
 // [Watch]. The default handler drops every other record.
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main without the exit: it returns the exit code, for a TestMain
+// that has something to stop after the tests.
+func Run(m *testing.M) int {
 	w := &panicWatch{shared: &panicLog{}}
 	slog.SetDefault(slog.New(w))
 	code := m.Run()
@@ -35,7 +39,7 @@ func Main(m *testing.M) {
 			code = 1
 		}
 	}
-	os.Exit(code)
+	return code
 }
 
 // Watch returns h, also reporting the panics logged through it to Main's
