@@ -10,6 +10,8 @@
 #    and Chromium with Korean fonts (Debian's chromium, fonts-noto-cjk) for the
 #    HTML mails' rendering test, whose screenshots go to $TICKETD_SCREENSHOTS
 #    (default /tmp/ticketd-screenshots, never into the repository);
+#    and PostgreSQL (Debian's postgresql, scripts/pgstack/up.sh --install-only) for
+#    the PostgreSQL store's tests, which start their own throw-away clusters;
 # 4. go test -race -shuffle=on -count=1 ./... with TICKETD_E2E=1 (e2e tests included);
 # 5. a short run of every fuzz target (func FuzzXxx(f *testing.F) in a _test.go file),
 #    FUZZTIME each (default 20s; FUZZTIME=0 skips this step).
@@ -59,6 +61,11 @@ fi
 step "mail stack packages (scripts/mailstack/up.sh --install-only)"
 t=$SECONDS
 bash scripts/mailstack/up.sh --install-only
+echo "ok ($((SECONDS - t)) s)"
+
+step "PostgreSQL package (scripts/pgstack/up.sh --install-only)"
+t=$SECONDS
+bash scripts/pgstack/up.sh --install-only
 echo "ok ($((SECONDS - t)) s)"
 
 step "headless Chromium for the HTML mails (chromium, fonts-noto-cjk)"

@@ -1,0 +1,145 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Postgres is a running throw-away PostgreSQL started by
+// scripts/pgstack/up.sh.
+type Postgres struct {
+	Host     string // always 127.0.0.1
+	Port     int
+	DB, User string
+	Password string // the user's
+	// Data, Bin and Run are the cluster's data directory, the server's
+	// binaries and its run directory (socket, log).
+	Data, Bin, Run string
+	adminPassword  string
+	dir            string
+}
+
+// DSN is the connection string of the ticketd role, password included.
+func (p *Postgres) DSN() string {
+	u := url.URL{Scheme: "postgres", User: url.UserPassword(p.User, p.Password), Host: fmt.Sprintf("%s:%d", p.Host, p.Port), Path: "/" + p.DB, RawQuery: "sslmode=disable"}
+	return u.String()
+}
+
+// AdminDSN is the connection string of the superuser, to database db.
+func (p *Postgres) AdminDSN(db string) string {
+	u := url.URL{Scheme: "postgres", User: url.UserPassword("postgres", p.adminPassword), Host: fmt.Sprintf("%s:%d", p.Host, p.Port), Path: "/" + db, RawQuery: "sslmode=disable"}
+	return u.String()
+}
+
+// StartPostgres skips the test unless TICKETD_E2E=1, fails it if not run
+// as root, and starts a PostgreSQL on 127.0.0.1:base+432 for the test; it
+// is stopped and removed when the test ends. Each test that runs at the
+// same time as another needs its own base.
+func StartPostgres(t testing.TB, base int) *Postgres {
+	t.Helper()
+	if os.Getenv(EnvVar) != "1" {
+		t.Skipf("end-to-end test against a real PostgreSQL: set %s=1 and run as root, e.g. scripts/test.sh", EnvVar)
+	}
+	p, stop, err := StartPostgresStack(base)
+	if err != nil {
+		t.Fatalf("e2e.StartPostgres: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("e2e.StartPostgres: %v", err)
+		}
+	})
+	return p
+}
+
+// StartPostgresStack is StartPostgres outside a test (a package's TestMain,
+// a benchmark): it must run as root, starts a PostgreSQL on
+// 127.0.0.1:base+432 in a new directory, and returns it with the function
+// that stops it and removes the directory. On error nothing is left
+// running.
+func StartPostgresStack(base int) (*Postgres, func() error, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil, fmt.Errorf("must run as root (to run PostgreSQL as the postgres user)")
+	}
+	root, err := FindRepoRoot()
+	if err != nil {
+		return nil, nil, err
+	}
+	dir, err := os.MkdirTemp("", "ticketd-pgstack-")
+	if err != nil {
+		return nil, nil, err
+	}
+	down := filepath.Join(root, "scripts", "pgstack", "down.sh")
+	stop := func() error {
+		out, err := exec.Command("bash", down, dir).CombinedOutput()
+		os.RemoveAll(dir)
+		if err != nil {
+			return fmt.Errorf("pgstack down.sh: %v\n%s", err, out)
+		}
+		return nil
+	}
+	up := exec.Command("bash", filepath.Join(root, "scripts", "pgstack", "up.sh"), dir)
+	up.Env = append(os.Environ(), fmt.Sprintf("PGSTACK_PORT_BASE=%d", base))
+	if out, err := up.CombinedOutput(); err != nil {
+		stop()
+		return nil, nil, fmt.Errorf("pgstack up.sh: %v\n%s", err, out)
+	}
+	p, err := readPostgres(dir)
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	p.dir = dir
+	return p, stop, nil
+}
+
+// Log is the last n lines of the server's log.
+func (p *Postgres) Log(n int) string {
+	b, _ := os.ReadFile(filepath.Join(p.Run, "postgres.log"))
+	return tail(b, n)
+}
+
+// readPostgres reads what up.sh wrote into dir.
+func readPostgres(dir string) (*Postgres, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, "env"))
+	if err != nil {
+		return nil, err
+	}
+	env := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
+			env[k] = v
+		}
+	}
+	port, err := strconv.Atoi(env["PG_PORT"])
+	if err != nil {
+		return nil, fmt.Errorf("env: PG_PORT %q", env["PG_PORT"])
+	}
+	secret := func(key string) (string, error) {
+		b, err := os.ReadFile(env[key])
+		return strings.TrimSpace(string(b)), err
+	}
+	p := &Postgres{Host: env["PG_HOST"], Port: port, DB: env["PG_DB"], User: env["PG_USER"], Data: env["PG_DATA"], Bin: env["PG_BIN"], Run: env["PG_RUN"]}
+	if p.Password, err = secret("PG_PASSWORD_FILE"); err != nil {
+		return nil, err
+	}
+	if p.adminPassword, err = secret("PG_ADMIN_PASSWORD_FILE"); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// tail is the last n lines of b.
+func tail(b []byte, n int) string {
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
