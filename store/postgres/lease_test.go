@@ -1,0 +1,234 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// The migrations apply once, however many nodes start together; a
+// second run changes nothing; a database newer than the build is refused.
+func TestMigrate(t *testing.T) {
+	pool := database(t, false)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	results := make([][2]int, 4)
+	errs := make([]error, 4)
+	for i := range 4 {
+		wg.Go(func() { results[i][0], results[i][1], errs[i] = Migrate(ctx, pool) })
+	}
+	wg.Wait()
+	applied := 0
+	for i := range 4 {
+		if errs[i] != nil {
+			t.Fatalf("node %d: %v", i, errs[i])
+		}
+		if results[i][1] != SchemaVersion() {
+			t.Fatalf("node %d: version %d after Migrate, want %d", i, results[i][1], SchemaVersion())
+		}
+		if results[i][0] == 0 {
+			applied++
+		}
+	}
+	if applied != 1 {
+		t.Fatalf("%d of 4 concurrent Migrate calls started from version 0, want exactly 1 (%v)", applied, results)
+	}
+	var rows int
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM schema_version").Scan(&rows); err != nil || rows != SchemaVersion() {
+		t.Fatalf("schema_version has %d rows (%v), want %d", rows, err, SchemaVersion())
+	}
+	if from, to, err := Migrate(ctx, pool); err != nil || from != to || to != SchemaVersion() {
+		t.Fatalf("second Migrate = %d, %d, %v", from, to, err)
+	}
+	if _, err := pool.Exec(ctx, "INSERT INTO schema_version (version, name) VALUES ($1, 'from_the_future.sql')", SchemaVersion()+1); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Migrate(ctx, pool); err == nil || !strings.Contains(err.Error(), "newer than this ticketd") {
+		t.Fatalf("Migrate on a newer schema: %v, want a refusal", err)
+	}
+}
+
+func mailboxNames(n int) []string {
+	var out []string
+	for i := range n {
+		out = append(out, fmt.Sprintf("support%02d/INBOX", i))
+	}
+	return out
+}
+
+func newLeases(t *testing.T, pool *pgxpool.Pool, node string, ttl time.Duration) *Leases {
+	t.Helper()
+	l, err := NewLeases(pool, node, ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// Three nodes over 20 mailboxes: the first takes all while alone; as the
+// others join, each gives back what is beyond its share, and after a few
+// rounds each holds 6 or 7, none twice, all held.
+func TestLeasesSpread(t *testing.T) {
+	pool := database(t, true)
+	ctx := context.Background()
+	boxes := mailboxNames(20)
+	nodes := []*Leases{newLeases(t, pool, "node-a", 30*time.Second), newLeases(t, pool, "node-b", 30*time.Second), newLeases(t, pool, "node-c", 30*time.Second)}
+	held, err := nodes[0].Claim(ctx, boxes)
+	if err != nil || len(held) != 20 {
+		t.Fatalf("the first node alone holds %d (%v), want all 20", len(held), err)
+	}
+	got := map[string][]Lease{}
+	for round := range 4 {
+		for _, n := range nodes {
+			ls, err := n.Claim(ctx, boxes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[n.node] = ls
+		}
+		t.Logf("round %d: %d / %d / %d", round, len(got["node-a"]), len(got["node-b"]), len(got["node-c"]))
+	}
+	owner := map[string]string{}
+	for node, ls := range got {
+		if len(ls) < 6 || len(ls) > 7 {
+			t.Errorf("%s holds %d, want 6 or 7", node, len(ls))
+		}
+		for _, l := range ls {
+			if o, ok := owner[l.Mailbox]; ok {
+				t.Errorf("%s held by %s and %s", l.Mailbox, o, node)
+			}
+			owner[l.Mailbox] = node
+		}
+	}
+	if len(owner) != 20 {
+		t.Errorf("%d of 20 mailboxes held", len(owner))
+	}
+}
+
+// A node paused past its lease loses it: another takes the mailbox over
+// with a higher token, the paused node's writes are refused by the token
+// check, and its next Claim no longer returns the lease. While a holder's
+// transaction has checked its lease, a takeover waits for it to end.
+func TestLeaseFencing(t *testing.T) {
+	pool := database(t, true)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, "CREATE TABLE writes (who text, token bigint)"); err != nil {
+		t.Fatal(err)
+	}
+	const ttl = time.Second
+	box := []string{"support/INBOX"}
+	a, b, c := newLeases(t, pool, "node-a", ttl), newLeases(t, pool, "node-b", ttl), newLeases(t, pool, "node-c", ttl)
+	write := func(l Lease) error {
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(ctx)
+		if err := l.Check(ctx, tx); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO writes VALUES ($1, $2)", l.Owner, l.Token); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
+	}
+	la, err := a.Claim(ctx, box)
+	if err != nil || len(la) != 1 {
+		t.Fatalf("a: %v %v", la, err)
+	}
+	if err := write(la[0]); err != nil {
+		t.Fatalf("a's write under its lease: %v", err)
+	}
+	if lb, err := b.Claim(ctx, box); err != nil || len(lb) != 0 {
+		t.Fatalf("b took a held lease: %v %v", lb, err)
+	}
+
+	time.Sleep(ttl + 200*time.Millisecond) // a is paused (SIGSTOP, GC) past its lease
+	lb, err := b.Claim(ctx, box)
+	if err != nil || len(lb) != 1 || lb[0].Token != la[0].Token+1 {
+		t.Fatalf("b's takeover: %v %v; want token %d", lb, err, la[0].Token+1)
+	}
+	if err := write(la[0]); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("a's write after the takeover: %v, want ErrLeaseLost", err)
+	}
+	if again, err := a.Claim(ctx, box); err != nil || len(again) != 0 {
+		t.Fatalf("a's Claim after the takeover: %v %v, want none", again, err)
+	}
+
+	// b checks its lease in a transaction and holds it open past the lease;
+	// c's takeover waits until that transaction ends.
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lb[0].Check(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "INSERT INTO writes VALUES ('node-b', $1)", lb[0].Token); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(ttl + 200*time.Millisecond)
+	type claim struct {
+		ls  []Lease
+		err error
+		at  time.Time
+	}
+	done := make(chan claim, 1)
+	go func() {
+		ls, err := c.Claim(ctx, box)
+		done <- claim{ls, err, time.Now()}
+	}()
+	select {
+	case r := <-done:
+		t.Fatalf("c's takeover did not wait for b's open transaction: %v %v", r.ls, r.err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	committed := time.Now()
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil || len(r.ls) != 1 || r.ls[0].Token != lb[0].Token+1 || r.at.Before(committed) {
+		t.Fatalf("c's takeover: %v %v at %v (b committed at %v)", r.ls, r.err, r.at, committed)
+	}
+	var who []string
+	rows, err := pool.Query(ctx, "SELECT who || ':' || token FROM writes ORDER BY token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s string
+		rows.Scan(&s)
+		who = append(who, s)
+	}
+	want := []string{fmt.Sprintf("node-a:%d", la[0].Token), fmt.Sprintf("node-b:%d", lb[0].Token)}
+	if !slices.Equal(who, want) {
+		t.Fatalf("writes %v, want %v (the paused node's second write refused)", who, want)
+	}
+}
+
+// A released lease is taken at once by another node, not after its time.
+func TestLeaseRelease(t *testing.T) {
+	pool := database(t, true)
+	ctx := context.Background()
+	box := []string{"support/INBOX"}
+	a, b := newLeases(t, pool, "node-a", time.Minute), newLeases(t, pool, "node-b", time.Minute)
+	la, err := a.Claim(ctx, box)
+	if err != nil || len(la) != 1 {
+		t.Fatal(la, err)
+	}
+	if err := a.Release(ctx, la[0]); err != nil {
+		t.Fatal(err)
+	}
+	lb, err := b.Claim(ctx, box)
+	if err != nil || len(lb) != 1 || lb[0].Token != la[0].Token+1 {
+		t.Fatalf("b after a's release: %v %v", lb, err)
+	}
+}

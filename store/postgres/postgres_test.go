@@ -1,0 +1,73 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ticketd/ticketd/e2e"
+	"github.com/ticketd/ticketd/ticket/tickettest"
+)
+
+// pgBase is the port base of this package's PostgreSQL (port pgBase+432);
+// no other test uses it.
+const pgBase = 33000
+
+// pgSrv is the package's PostgreSQL, running while its tests do (nil
+// without TICKETD_E2E=1).
+var pgSrv *e2e.Postgres
+
+func TestMain(m *testing.M) {
+	if os.Getenv(e2e.EnvVar) == "1" {
+		srv, stop, err := e2e.StartPostgresStack(pgBase)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "store/postgres: %v\n", err)
+			os.Exit(1)
+		}
+		pgSrv = srv
+		code := tickettest.Run(m)
+		if err := stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "store/postgres: %v\n", err)
+		}
+		os.Exit(code)
+	}
+	tickettest.Main(m)
+}
+
+// database returns a pool on a new, empty database named after the test
+// (migrated if migrate is set), on the package's PostgreSQL.
+func database(t *testing.T, migrate bool) *pgxpool.Pool {
+	t.Helper()
+	if pgSrv == nil {
+		t.Skipf("needs a real PostgreSQL: set %s=1 and run as root, e.g. scripts/test.sh", e2e.EnvVar)
+	}
+	ctx := context.Background()
+	admin, err := pgxpool.New(ctx, pgSrv.AdminDSN("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	name := strings.ToLower(strings.NewReplacer("/", "_", "-", "_").Replace(t.Name()))
+	if _, err := admin.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s OWNER %s", name, pgSrv.User)); err != nil {
+		t.Fatal(err)
+	}
+	dsn := strings.Replace(pgSrv.DSN(), "/"+pgSrv.DB+"?", "/"+name+"?", 1)
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if migrate {
+		if _, _, err := Migrate(ctx, pool); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return pool
+}
