@@ -23,8 +23,11 @@ type Postgres struct {
 	// Data, Bin and Run are the cluster's data directory, the server's
 	// binaries and its run directory (socket, log).
 	Data, Bin, Run string
-	adminPassword  string
-	dir            string
+	// StandbyPort and StandbyData are the standby's, once StartStandby ran.
+	StandbyPort   int
+	StandbyData   string
+	adminPassword string
+	dir           string
 }
 
 // DSN is the connection string of the ticketd role, password included.
@@ -97,8 +100,51 @@ func StartPostgresStack(base int) (*Postgres, func() error, error) {
 		stop()
 		return nil, nil, err
 	}
-	p.dir = dir
 	return p, stop, nil
+}
+
+// StartStandby starts a synchronous streaming standby of p on the next
+// port (scripts/pgstack/standby.sh); it is stopped with p.
+func (p *Postgres) StartStandby() error {
+	root, err := FindRepoRoot()
+	if err != nil {
+		return err
+	}
+	if out, err := exec.Command("bash", filepath.Join(root, "scripts", "pgstack", "standby.sh"), p.dir).CombinedOutput(); err != nil {
+		return fmt.Errorf("pgstack standby.sh: %v\n%s", err, out)
+	}
+	q, err := readPostgres(p.dir)
+	if err != nil {
+		return err
+	}
+	p.StandbyPort, p.StandbyData = q.StandbyPort, q.StandbyData
+	return nil
+}
+
+// FailoverDSN is DSN naming the primary and the standby, for a client
+// that must find the one that takes writes (target_session_attrs).
+func (p *Postgres) FailoverDSN() string {
+	u := url.URL{Scheme: "postgres", User: url.UserPassword(p.User, p.Password),
+		Host: fmt.Sprintf("%s:%d,%s:%d", p.Host, p.Port, p.Host, p.StandbyPort), Path: "/" + p.DB,
+		RawQuery: "sslmode=disable&target_session_attrs=read-write"}
+	return u.String()
+}
+
+// KillPrimary stops the primary at once (pg_ctl stop -m immediate: no
+// checkpoint, as a crash).
+func (p *Postgres) KillPrimary() error {
+	return p.pgctl("-D", p.Data, "-m", "immediate", "-w", "-t", "30", "stop")
+}
+
+// Promote makes the standby the primary (pg_ctl promote) and waits for it.
+func (p *Postgres) Promote() error { return p.pgctl("-D", p.StandbyData, "-w", "-t", "60", "promote") }
+
+func (p *Postgres) pgctl(args ...string) error {
+	out, err := exec.Command("runuser", append([]string{"-u", "postgres", "--", filepath.Join(p.Bin, "pg_ctl")}, args...)...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("pg_ctl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return nil
 }
 
 // Log is the last n lines of the server's log.
@@ -128,7 +174,13 @@ func readPostgres(dir string) (*Postgres, error) {
 		b, err := os.ReadFile(env[key])
 		return strings.TrimSpace(string(b)), err
 	}
-	p := &Postgres{Host: env["PG_HOST"], Port: port, DB: env["PG_DB"], User: env["PG_USER"], Data: env["PG_DATA"], Bin: env["PG_BIN"], Run: env["PG_RUN"]}
+	p := &Postgres{Host: env["PG_HOST"], Port: port, DB: env["PG_DB"], User: env["PG_USER"], Data: env["PG_DATA"], Bin: env["PG_BIN"], Run: env["PG_RUN"],
+		StandbyData: env["PG_STANDBY_DATA"], dir: dir}
+	if sp := env["PG_STANDBY_PORT"]; sp != "" {
+		if p.StandbyPort, err = strconv.Atoi(sp); err != nil {
+			return nil, fmt.Errorf("env: PG_STANDBY_PORT %q", sp)
+		}
+	}
 	if p.Password, err = secret("PG_PASSWORD_FILE"); err != nil {
 		return nil, err
 	}
