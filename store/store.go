@@ -664,7 +664,8 @@ func (t *txn) PutMessage(m ticket.Message) error {
 	}
 	if was.TicketID != m.TicketID {
 		// It moves (a merge or a split): the ticket's list changes, and
-		// the ticket it leaves is indexed anew too.
+		// both tickets are indexed anew (the one it joins too, though its
+		// texts did not change).
 		tm := t.tx.Bucket(bTicketMsgs)
 		if err := tm.Delete(append(u64(was.TicketID), u64(m.ID)...)); err != nil {
 			return err
@@ -673,6 +674,7 @@ func (t *txn) PutMessage(m ticket.Message) error {
 			return err
 		}
 		t.touch(was.TicketID)
+		t.touch(m.TicketID)
 	}
 	return t.putMessage(m)
 }
