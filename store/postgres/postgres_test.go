@@ -38,9 +38,9 @@ func TestMain(m *testing.M) {
 	tickettest.Main(m)
 }
 
-// database returns a pool on a new, empty database named after the test
-// (migrated if migrate is set), on the package's PostgreSQL.
-func database(t *testing.T, migrate bool) *pgxpool.Pool {
+// freshDSN creates a new, empty database named after the test on the
+// package's PostgreSQL and returns its connection string.
+func freshDSN(t *testing.T) string {
 	t.Helper()
 	if pgSrv == nil {
 		t.Skipf("needs a real PostgreSQL: set %s=1 and run as root, e.g. scripts/test.sh", e2e.EnvVar)
@@ -58,8 +58,15 @@ func database(t *testing.T, migrate bool) *pgxpool.Pool {
 	if _, err := admin.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s OWNER %s", name, pgSrv.User)); err != nil {
 		t.Fatal(err)
 	}
-	dsn := strings.Replace(pgSrv.DSN(), "/"+pgSrv.DB+"?", "/"+name+"?", 1)
-	pool, err := pgxpool.New(ctx, dsn)
+	return strings.Replace(pgSrv.DSN(), "/"+pgSrv.DB+"?", "/"+name+"?", 1)
+}
+
+// database returns a pool on a new, empty database (migrated if migrate
+// is set).
+func database(t *testing.T, migrate bool) *pgxpool.Pool {
+	t.Helper()
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, freshDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,658 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ticketd/ticketd/ticket"
+)
+
+// Store implements ticket.Store on PostgreSQL. Update runs its function in
+// a SERIALIZABLE transaction, as bbolt's single writer does, and runs it
+// again when PostgreSQL refuses the commit for a conflict with another
+// node's (serialization failure or deadlock), up to updateTries times: the
+// function must not keep what it learnt from a run that was rolled back.
+type Store struct {
+	pool *pgxpool.Pool
+	ctx  context.Context
+	// conflicts counts the runs of Update refused for a conflict.
+	conflicts atomic.Int64
+}
+
+var _ ticket.Store = (*Store)(nil)
+
+// updateTries bounds the runs of one Update refused for a conflict.
+const updateTries = 10
+
+// blobChunk is the size of the rows raw mail is stored in.
+const blobChunk = 64 << 10
+
+// Blob kinds in the blobs table.
+const (
+	blobRaw      = 1 // a message's raw mail
+	blobRejected = 2 // a quarantined mail's
+)
+
+// Open connects to the database dsn names and migrates its schema.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if _, _, err := Migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &Store{pool: pool, ctx: context.WithoutCancel(ctx)}, nil
+}
+
+// Pool is the store's connection pool (for the leases of the same node).
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Conflicts is how many times an Update was run again because PostgreSQL
+// refused it for a conflict with another transaction.
+func (s *Store) Conflicts() int64 { return s.conflicts.Load() }
+
+// Close closes the pool.
+func (s *Store) Close() { s.pool.Close() }
+
+// Update runs fn in a read-write transaction.
+func (s *Store) Update(fn func(tx ticket.Tx) error) error {
+	var err error
+	for range updateTries {
+		if err = s.update(fn); !retryable(err) {
+			return err
+		}
+		s.conflicts.Add(1)
+	}
+	return fmt.Errorf("postgres: gave up after %d conflicting tries: %w", updateTries, err)
+}
+
+func (s *Store) update(fn func(tx ticket.Tx) error) error {
+	tx, err := s.pool.BeginTx(s.ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
+	if err != nil {
+		return fmt.Errorf("postgres: begin: %w", err)
+	}
+	defer tx.Rollback(s.ctx)
+	t := &txn{ctx: s.ctx, tx: tx, dirty: map[uint64]bool{}}
+	if err := fn(t); err != nil {
+		return err
+	}
+	if err := t.index(); err != nil {
+		return fmt.Errorf("postgres: search index: %w", err)
+	}
+	if err := tx.Commit(s.ctx); err != nil {
+		return fmt.Errorf("postgres: commit: %w", err)
+	}
+	return nil
+}
+
+// View runs fn in a read-only transaction on one snapshot.
+func (s *Store) View(fn func(tx ticket.ReadTx) error) error {
+	tx, err := s.pool.BeginTx(s.ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return fmt.Errorf("postgres: begin: %w", err)
+	}
+	defer tx.Rollback(s.ctx)
+	return fn(&txn{ctx: s.ctx, tx: tx})
+}
+
+// retryable reports whether err is PostgreSQL refusing a transaction for a
+// conflict with another (SQLSTATE 40001, 40P01).
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+type txn struct {
+	ctx   context.Context
+	tx    pgx.Tx
+	dirty map[uint64]bool // tickets to index anew at commit (nil: read-only)
+}
+
+func (t *txn) touch(id uint64) {
+	if t.dirty != nil && id != 0 {
+		t.dirty[id] = true
+	}
+}
+
+// one scans the doc of one row into v; ErrNotFound when there is none.
+func (t *txn) one(v any, sql string, args ...any) error {
+	var doc []byte
+	if err := t.tx.QueryRow(t.ctx, sql, args...).Scan(&doc); errors.Is(err, pgx.ErrNoRows) {
+		return ticket.ErrNotFound
+	} else if err != nil {
+		return err
+	}
+	return json.Unmarshal(doc, v)
+}
+
+// each calls fn with the doc of each row, decoded into a new T.
+func each[T any](t *txn, fn func(v T) error, sql string, args ...any) error {
+	rows, err := t.tx.Query(t.ctx, sql, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var doc []byte
+		if err := rows.Scan(&doc); err != nil {
+			return err
+		}
+		var v T
+		if err := json.Unmarshal(doc, &v); err != nil {
+			return fmt.Errorf("postgres: decode: %w", err)
+		}
+		if err := fn(v); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func all[T any](t *txn, sql string, args ...any) ([]T, error) {
+	out := []T{}
+	err := each(t, func(v T) error { out = append(out, v); return nil }, sql, args...)
+	return out, err
+}
+
+func (t *txn) exec(sql string, args ...any) (int64, error) {
+	tag, err := t.tx.Exec(t.ctx, sql, args...)
+	return tag.RowsAffected(), err
+}
+
+// doc returns the record kind/key of the docs table.
+func (t *txn) doc(kind, key string, v any) error {
+	return t.one(v, "SELECT doc FROM docs WHERE kind = $1 AND key = $2", kind, key)
+}
+
+func (t *txn) putDoc(kind, key string, v any) error {
+	doc, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(`INSERT INTO docs (kind, key, doc) VALUES ($1, $2, $3)
+		ON CONFLICT (kind, key) DO UPDATE SET doc = excluded.doc`, kind, key, doc)
+	return err
+}
+
+func (t *txn) deleteDoc(kind, key string) (bool, error) {
+	n, err := t.exec("DELETE FROM docs WHERE kind = $1 AND key = $2", kind, key)
+	return n > 0, err
+}
+
+func (t *txn) Ticket(id uint64) (ticket.Ticket, error) {
+	var tk ticket.Ticket
+	if err := t.one(&tk, "SELECT doc FROM tickets WHERE id = $1", int64(id)); err != nil {
+		return ticket.Ticket{}, fmt.Errorf("ticket #%d: %w", id, err)
+	}
+	return tk, nil
+}
+
+func (t *txn) Tickets(f ticket.TicketFilter) ([]ticket.Ticket, error) {
+	if f.Status != "" {
+		return all[ticket.Ticket](t, "SELECT doc FROM tickets WHERE status = $1 ORDER BY id", string(f.Status))
+	}
+	return all[ticket.Ticket](t, "SELECT doc FROM tickets ORDER BY id")
+}
+
+func (t *txn) Messages(ticketID uint64) ([]ticket.Message, error) {
+	return all[ticket.Message](t, "SELECT doc FROM messages WHERE ticket_id = $1 ORDER BY id", int64(ticketID))
+}
+
+func (t *txn) Message(id uint64) (ticket.Message, error) {
+	var m ticket.Message
+	if err := t.one(&m, "SELECT doc FROM messages WHERE id = $1", int64(id)); err != nil {
+		return ticket.Message{}, fmt.Errorf("message %d: %w", id, err)
+	}
+	return m, nil
+}
+
+func (t *txn) MessageByMessageID(mid string) (ticket.Message, error) {
+	mid = ticket.CanonicalMessageID(mid)
+	if mid == "" {
+		return ticket.Message{}, ticket.ErrNotFound
+	}
+	var id int64
+	if err := t.tx.QueryRow(t.ctx, "SELECT msg_id FROM message_ids WHERE message_id = $1", mid).Scan(&id); errors.Is(err, pgx.ErrNoRows) {
+		return ticket.Message{}, ticket.ErrNotFound
+	} else if err != nil {
+		return ticket.Message{}, err
+	}
+	return t.Message(uint64(id))
+}
+
+func (t *txn) Seen(key string) (uint64, bool, error) {
+	var id int64
+	err := t.tx.QueryRow(t.ctx, "SELECT msg_id FROM seen WHERE key = $1", key).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	return uint64(id), err == nil, err
+}
+
+// blob returns the bytes of blob kind/id, nil when there are none.
+func (t *txn) blob(kind int, id uint64) ([]byte, error) {
+	rows, err := t.tx.Query(t.ctx, "SELECT chunk FROM blobs WHERE kind = $1 AND id = $2 ORDER BY n", kind, int64(id))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []byte
+	found := false
+	for rows.Next() {
+		var c []byte
+		if err := rows.Scan(&c); err != nil {
+			return nil, err
+		}
+		out, found = append(out, c...), true
+	}
+	if err := rows.Err(); err != nil || !found {
+		return nil, err
+	}
+	if out == nil {
+		out = []byte{}
+	}
+	return out, nil
+}
+
+func (t *txn) putBlob(kind int, id uint64, data []byte) error {
+	b := &pgx.Batch{}
+	for n := 0; ; n++ {
+		piece := data[:min(len(data), blobChunk)]
+		b.Queue("INSERT INTO blobs (kind, id, n, chunk) VALUES ($1, $2, $3, $4)", kind, int64(id), n, piece)
+		data = data[len(piece):]
+		if len(data) == 0 {
+			break
+		}
+	}
+	return t.tx.SendBatch(t.ctx, b).Close()
+}
+
+func (t *txn) Raw(msgID uint64) ([]byte, error) {
+	v, err := t.blob(blobRaw, msgID)
+	if err != nil {
+		return nil, fmt.Errorf("raw mail of message %d: %w", msgID, err)
+	}
+	if v == nil {
+		return nil, fmt.Errorf("raw mail of message %d: %w", msgID, ticket.ErrNotFound)
+	}
+	return v, nil
+}
+
+func (t *txn) Cursor(mailbox string) (ticket.Cursor, bool, error) {
+	var c ticket.Cursor
+	err := t.doc("cursor", mailbox, &c)
+	if errors.Is(err, ticket.ErrNotFound) {
+		return c, false, nil
+	}
+	return c, err == nil, err
+}
+
+func (t *txn) Outbox() ([]ticket.Outgoing, error) {
+	return all[ticket.Outgoing](t, "SELECT doc FROM outgoing ORDER BY id")
+}
+
+func (t *txn) EachOutgoing(fn func(o ticket.Outgoing) error) error {
+	return each(t, fn, "SELECT doc FROM outgoing ORDER BY id")
+}
+
+func (t *txn) Outgoing(id uint64) (ticket.Outgoing, error) {
+	var o ticket.Outgoing
+	if err := t.one(&o, "SELECT doc FROM outgoing WHERE id = $1", int64(id)); err != nil {
+		return ticket.Outgoing{}, fmt.Errorf("outbox %d: %w", id, err)
+	}
+	return o, nil
+}
+
+func (t *txn) Rejected() ([]ticket.Rejected, error) {
+	rs, err := all[ticket.Rejected](t, "SELECT doc FROM rejected ORDER BY id")
+	if err != nil {
+		return nil, err
+	}
+	for i := range rs {
+		if rs[i].Raw, err = t.blob(blobRejected, rs[i].ID); err != nil {
+			return nil, err
+		}
+	}
+	return rs, nil
+}
+
+func (t *txn) RejectedByID(id uint64) (ticket.Rejected, error) {
+	var r ticket.Rejected
+	if err := t.one(&r, "SELECT doc FROM rejected WHERE id = $1", int64(id)); err != nil {
+		return r, fmt.Errorf("quarantined mail %d: %w", id, err)
+	}
+	raw, err := t.blob(blobRejected, id)
+	r.Raw = raw
+	return r, err
+}
+
+func (t *txn) Notification(mid string) (ticket.Notification, error) {
+	var n ticket.Notification
+	if mid == "" {
+		return n, ticket.ErrNotFound
+	}
+	err := t.doc("notification", mid, &n)
+	return n, err
+}
+
+func (t *txn) Suppression(email string) (ticket.Suppression, error) {
+	var s ticket.Suppression
+	err := t.doc("suppression", strings.ToLower(email), &s)
+	return s, err
+}
+
+func (t *txn) Suppressions() ([]ticket.Suppression, error) {
+	return all[ticket.Suppression](t, "SELECT doc FROM docs WHERE kind = 'suppression' ORDER BY key")
+}
+
+func (t *txn) AutoSent(email string) ([]time.Time, error) {
+	var ts []time.Time
+	err := t.doc("auto_sent", strings.ToLower(email), &ts)
+	if errors.Is(err, ticket.ErrNotFound) {
+		return nil, nil
+	}
+	return ts, err
+}
+
+func (t *txn) HeldAcks(email string) (ticket.HeldAcks, error) {
+	var h ticket.HeldAcks
+	err := t.doc("held_acks", strings.ToLower(email), &h)
+	return h, err
+}
+
+func (t *txn) EachHeldAcks(fn func(h ticket.HeldAcks) error) error {
+	return each(t, fn, "SELECT doc FROM docs WHERE kind = 'held_acks' ORDER BY key")
+}
+
+func (t *txn) EachAudit(fn func(r ticket.AuditRecord) error) error {
+	return each(t, fn, "SELECT doc FROM audit ORDER BY id")
+}
+
+func (t *txn) Postings(term string, fn func(ticketID uint64, n uint32) error) error {
+	rows, err := t.tx.Query(t.ctx, "SELECT ticket_id, n FROM search_postings WHERE term = $1 ORDER BY ticket_id", term)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var n int32
+		if err := rows.Scan(&id, &n); err != nil {
+			return err
+		}
+		if err := fn(uint64(id), uint32(n)); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (t *txn) IndexedTickets() (int, error) {
+	var n int
+	err := t.tx.QueryRow(t.ctx, "SELECT count(*) FROM search_docs").Scan(&n)
+	return n, err
+}
+
+// index replaces the postings of every ticket the transaction changed.
+func (t *txn) index() error {
+	ids := make([]uint64, 0, len(t.dirty))
+	for id := range t.dirty {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		if _, err := t.exec("DELETE FROM search_postings WHERE ticket_id = $1", int64(id)); err != nil {
+			return err
+		}
+		if _, err := t.exec("DELETE FROM search_docs WHERE ticket_id = $1", int64(id)); err != nil {
+			return err
+		}
+		tk, err := t.Ticket(id)
+		if errors.Is(err, ticket.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		msgs, err := t.Messages(id)
+		if err != nil {
+			return err
+		}
+		terms := ticket.SearchTerms(tk, msgs)
+		if len(terms) == 0 {
+			continue
+		}
+		rows := make([][]any, 0, len(terms))
+		for term, n := range terms {
+			rows = append(rows, []any{term, int64(id), int32(n)})
+		}
+		if _, err := t.tx.CopyFrom(t.ctx, pgx.Identifier{"search_postings"}, []string{"term", "ticket_id", "n"}, pgx.CopyFromRows(rows)); err != nil {
+			return err
+		}
+		if _, err := t.exec("INSERT INTO search_docs (ticket_id) VALUES ($1)", int64(id)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *txn) NextTicketID() (uint64, error) {
+	var id int64
+	err := t.tx.QueryRow(t.ctx, "SELECT nextval('ticket_ids')").Scan(&id)
+	return uint64(id), err
+}
+
+func (t *txn) PutTicket(tk ticket.Ticket) error {
+	if tk.ID == 0 {
+		return errors.New("postgres: put ticket: no id")
+	}
+	doc, err := json.Marshal(tk)
+	if err != nil {
+		return err
+	}
+	t.touch(tk.ID)
+	_, err = t.exec(`INSERT INTO tickets (id, status, doc) VALUES ($1, $2, $3)
+		ON CONFLICT (id) DO UPDATE SET status = excluded.status, doc = excluded.doc`, int64(tk.ID), string(tk.Status), doc)
+	return err
+}
+
+func (t *txn) AddMessage(m *ticket.Message, raw []byte) error {
+	var id int64
+	if err := t.tx.QueryRow(t.ctx, "SELECT nextval(pg_get_serial_sequence('messages', 'id'))").Scan(&id); err != nil {
+		return err
+	}
+	m.ID = uint64(id)
+	doc, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	if _, err := t.exec("INSERT INTO messages (id, ticket_id, doc) VALUES ($1, $2, $3)", id, int64(m.TicketID), doc); err != nil {
+		return err
+	}
+	t.touch(m.TicketID)
+	if raw != nil {
+		if err := t.putBlob(blobRaw, m.ID, raw); err != nil {
+			return fmt.Errorf("postgres: raw mail of message %d: %w", id, err)
+		}
+	}
+	return t.IndexMessageID(m.MessageID, m.ID) // the first message keeps an id
+}
+
+func (t *txn) PutMessage(m ticket.Message) error {
+	var was int64
+	err := t.tx.QueryRow(t.ctx, "SELECT ticket_id FROM messages WHERE id = $1", int64(m.ID)).Scan(&was)
+	if m.ID == 0 || errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("postgres: put message %d: %w", m.ID, ticket.ErrNotFound)
+	} else if err != nil {
+		return err
+	}
+	doc, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	if _, err := t.exec("UPDATE messages SET ticket_id = $2, doc = $3 WHERE id = $1", int64(m.ID), int64(m.TicketID), doc); err != nil {
+		return err
+	}
+	t.touch(uint64(was)) // the ticket it leaves, when it moves
+	t.touch(m.TicketID)
+	return nil
+}
+
+func (t *txn) MarkSeen(key string, msgID uint64) error {
+	_, err := t.exec(`INSERT INTO seen (key, msg_id) VALUES ($1, $2)
+		ON CONFLICT (key) DO UPDATE SET msg_id = excluded.msg_id`, key, int64(msgID))
+	return err
+}
+
+func (t *txn) Unsee(key string) error {
+	_, err := t.exec("DELETE FROM seen WHERE key = $1", key)
+	return err
+}
+
+func (t *txn) SetCursor(mailbox string, c ticket.Cursor) error {
+	return t.putDoc("cursor", mailbox, c)
+}
+
+func (t *txn) Enqueue(o *ticket.Outgoing) error {
+	var id int64
+	if err := t.tx.QueryRow(t.ctx, "SELECT nextval(pg_get_serial_sequence('outgoing', 'id'))").Scan(&id); err != nil {
+		return err
+	}
+	o.ID = uint64(id)
+	doc, err := json.Marshal(o)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec("INSERT INTO outgoing (id, doc) VALUES ($1, $2)", id, doc)
+	return err
+}
+
+func (t *txn) PutOutgoing(o ticket.Outgoing) error {
+	if o.ID == 0 {
+		return errors.New("postgres: put outgoing: no id")
+	}
+	doc, err := json.Marshal(o)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(`INSERT INTO outgoing (id, doc) VALUES ($1, $2)
+		ON CONFLICT (id) DO UPDATE SET doc = excluded.doc`, int64(o.ID), doc)
+	return err
+}
+
+func (t *txn) DeleteOutgoing(id uint64) error {
+	_, err := t.exec("DELETE FROM outgoing WHERE id = $1", int64(id))
+	return err
+}
+
+func (t *txn) AddRejected(r *ticket.Rejected) error {
+	var id int64
+	if err := t.tx.QueryRow(t.ctx, "SELECT nextval(pg_get_serial_sequence('rejected', 'id'))").Scan(&id); err != nil {
+		return err
+	}
+	r.ID = uint64(id)
+	doc, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	if _, err := t.exec("INSERT INTO rejected (id, doc) VALUES ($1, $2)", id, doc); err != nil {
+		return err
+	}
+	return t.putBlob(blobRejected, r.ID, r.Raw)
+}
+
+func (t *txn) DeleteRejected(id uint64) error {
+	n, err := t.exec("DELETE FROM rejected WHERE id = $1", int64(id))
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("quarantined mail %d: %w", id, ticket.ErrNotFound)
+	}
+	_, err = t.exec("DELETE FROM blobs WHERE kind = $1 AND id = $2", blobRejected, int64(id))
+	return err
+}
+
+func (t *txn) IndexMessageID(mid string, msgID uint64) error {
+	mid = ticket.CanonicalMessageID(mid)
+	if mid == "" {
+		return nil
+	}
+	_, err := t.exec("INSERT INTO message_ids (message_id, msg_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", mid, int64(msgID))
+	return err
+}
+
+func (t *txn) UnindexMessageID(mid string, msgID uint64) error {
+	mid = ticket.CanonicalMessageID(mid)
+	if mid == "" {
+		return nil
+	}
+	_, err := t.exec("DELETE FROM message_ids WHERE message_id = $1 AND msg_id = $2", mid, int64(msgID))
+	return err
+}
+
+func (t *txn) PutNotification(n ticket.Notification) error {
+	return t.putDoc("notification", n.MessageID, n)
+}
+
+func (t *txn) PutSuppression(s ticket.Suppression) error {
+	s.Email = strings.ToLower(s.Email)
+	return t.putDoc("suppression", s.Email, s)
+}
+
+func (t *txn) DeleteSuppression(email string) error {
+	ok, err := t.deleteDoc("suppression", strings.ToLower(email))
+	if err == nil && !ok {
+		return fmt.Errorf("suppression of %s: %w", email, ticket.ErrNotFound)
+	}
+	return err
+}
+
+func (t *txn) PutAutoSent(email string, times []time.Time) error {
+	k := strings.ToLower(email)
+	if len(times) == 0 {
+		_, err := t.deleteDoc("auto_sent", k)
+		return err
+	}
+	return t.putDoc("auto_sent", k, times)
+}
+
+func (t *txn) PutHeldAcks(h ticket.HeldAcks) error {
+	h.Email = strings.ToLower(h.Email)
+	return t.putDoc("held_acks", h.Email, h)
+}
+
+func (t *txn) DeleteHeldAcks(email string) error {
+	_, err := t.deleteDoc("held_acks", strings.ToLower(email))
+	return err
+}
+
+func (t *txn) AddAudit(r *ticket.AuditRecord) error {
+	var id int64
+	if err := t.tx.QueryRow(t.ctx, "SELECT nextval(pg_get_serial_sequence('audit', 'id'))").Scan(&id); err != nil {
+		return err
+	}
+	r.ID = uint64(id)
+	doc, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec("INSERT INTO audit (id, doc) VALUES ($1, $2)", id, doc)
+	return err
+}
+
+func (t *txn) DeleteRaw(msgID uint64) error {
+	_, err := t.exec("DELETE FROM blobs WHERE kind = $1 AND id = $2", blobRaw, int64(msgID))
+	return err
+}
