@@ -4,6 +4,7 @@ package main
 // database (backup, restore, compact, check-db, init).
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -16,7 +17,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/ticketd/ticketd/store"
+	"github.com/ticketd/ticketd/store/postgres"
 	"github.com/ticketd/ticketd/templates"
 	"github.com/ticketd/ticketd/ticket"
 )
@@ -59,6 +63,7 @@ func opsCommands() []command {
 		{name: "compact", help: "rewrite the database without its free space (serve must be stopped)", run: cmdCompact},
 		{name: "check-db", help: "run the full consistency check of the database (through the daemon while it runs); exit 1 if damaged", run: cmdCheckDB},
 		{name: "init", help: "create the database in data_dir (serve and poll do it too, in a data dir that never had one)", run: cmdInit},
+		{name: "migrate", help: "bring a PostgreSQL database's schema to this version (serve and poll do it too)", run: cmdMigrate},
 	}
 }
 
@@ -136,6 +141,9 @@ func cmdBackup(c *cli) int {
 		return code
 	}
 	defer b.Close()
+	if !c.bboltOnly(s, "backup", "back up with PostgreSQL's own tools: pg_dump (a consistent snapshot of the database), or pg_basebackup with WAL archiving for point-in-time recovery") {
+		return exitFail
+	}
 	path := c.args[0]
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
@@ -174,7 +182,7 @@ func cmdRestore(c *cli) int {
 	if !ok {
 		return exitConfig
 	}
-	if !c.noDaemon(s, "restore") {
+	if !c.bboltOnly(s, "restore", "restore with PostgreSQL's own tools (pg_restore of a pg_dump, or a base backup and its WAL)") || !c.noDaemon(s, "restore") {
 		return exitFail
 	}
 	if err := os.MkdirAll(s.DataDir, 0o700); err != nil {
@@ -197,7 +205,7 @@ func cmdCompact(c *cli) int {
 	if !ok {
 		return exitConfig
 	}
-	if !c.noDaemon(s, "compact") {
+	if !c.bboltOnly(s, "compact", "PostgreSQL's autovacuum keeps the tables (VACUUM FULL rewrites one)") || !c.noDaemon(s, "compact") {
 		return exitFail
 	}
 	before, after, err := store.Compact(s.DBPath, s.Key)
@@ -363,6 +371,9 @@ func cmdRotateKey(c *cli) int {
 	if err != nil {
 		return c.fail("privacy rotate-key: %s: %v", path, err)
 	}
+	if !c.bboltOnly(s, "privacy rotate-key", "ticketd does not encrypt a PostgreSQL database's rows") {
+		return exitFail
+	}
 	rs := *s
 	rs.Key, rs.OldKeys = key, append([][]byte{s.Key}, s.OldKeys...)
 	db, err := openStore(&rs, false, 2*time.Second)
@@ -463,6 +474,18 @@ func cmdInit(c *cli) int {
 	if !ok {
 		return exitConfig
 	}
+	if s.StoreDriver == "postgres" {
+		db, err := openDatabase(s, true, 30*time.Second)
+		if err != nil {
+			return c.fail("init: %v", err)
+		}
+		defer db.Close()
+		if _, err := db.Secret(); err != nil {
+			return c.fail("init: %v", err)
+		}
+		fmt.Fprintf(c.stdout, "%s is ready (schema version %d)\n", db.Path(), postgres.SchemaVersion())
+		return exitOK
+	}
 	if _, err := os.Stat(s.DBPath); err == nil {
 		if fi, _ := os.Stat(s.DBPath); fi.Size() > 0 {
 			fmt.Fprintf(c.stdout, "%s already exists; nothing to do\n", s.DBPath)
@@ -485,6 +508,44 @@ func cmdInit(c *cli) int {
 }
 
 // noDaemon refuses to go on while serve answers on the admin socket.
+// bboltOnly fails what (a command on the database file) with store.driver
+// postgres, saying which tool does it there.
+func (c *cli) bboltOnly(s *Settings, what, instead string) bool {
+	if s.StoreDriver == "postgres" {
+		c.fail("%s: not with store.driver postgres: %s", what, instead)
+		return false
+	}
+	return true
+}
+
+func cmdMigrate(c *cli) int {
+	s, ok := c.settings()
+	if !ok {
+		return exitConfig
+	}
+	if s.StoreDriver != "postgres" {
+		fmt.Fprintln(c.stdout, "store.driver is bbolt: its database needs no migration")
+		return exitOK
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, time.Minute)
+	defer cancel()
+	pool, err := pgxpool.New(ctx, s.StoreDSN)
+	if err != nil {
+		return c.fail("migrate: store.dsn: %v", err)
+	}
+	defer pool.Close()
+	from, to, err := postgres.Migrate(ctx, pool)
+	if err != nil {
+		return c.fail("migrate: %v", err)
+	}
+	if from == to {
+		fmt.Fprintf(c.stdout, "the schema is at version %d already\n", to)
+	} else {
+		fmt.Fprintf(c.stdout, "migrated the schema from version %d to %d\n", from, to)
+	}
+	return exitOK
+}
+
 func (c *cli) noDaemon(s *Settings, what string) bool {
 	if rb, ok := dialAdmin(s.Socket); ok {
 		rb.Close()

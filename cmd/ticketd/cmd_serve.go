@@ -71,7 +71,11 @@ func cmdServe(c *cli) int {
 	sealed := make(chan struct{})
 	go func() {
 		defer close(sealed)
-		if err := sealDatabase(sealCtx, d.db, log); err != nil && !errors.Is(err, store.ErrSealStopped) {
+		bdb, ok := d.db.(*store.DB) // only bbolt's records are sealed by ticketd
+		if !ok {
+			return
+		}
+		if err := sealDatabase(sealCtx, bdb, log); err != nil && !errors.Is(err, store.ErrSealStopped) {
 			log.Error("privacy: the database could not be encrypted; serve goes on, and it is tried again at the next start", "err", err)
 		}
 	}()
@@ -94,7 +98,7 @@ func cmdServe(c *cli) int {
 		return c.fail("%v", err)
 	}
 	defer view.close()
-	log.Info("ticketd serving", "version", strings.TrimSpace(versionString()), "db", s.DBPath, "admin", s.Socket, "mailboxes", len(d.pollers))
+	log.Info("ticketd serving", "version", strings.TrimSpace(versionString()), "db", d.db.Path(), "admin", s.Socket, "mailboxes", len(d.pollers))
 	if err := d.serve(ctx); err != nil {
 		return c.fail("%v", err)
 	}

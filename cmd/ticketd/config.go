@@ -25,6 +25,7 @@ import (
 // from it.
 type Config struct {
 	DataDir   string          `yaml:"data_dir" example:"/var/lib/ticketd"`
+	Store     StoreConfig     `yaml:"store"`
 	Timezone  string          `yaml:"timezone" default:"Asia/Seoul"`
 	Log       LogConfig       `yaml:"log"`
 	Admin     AdminConfig     `yaml:"admin"`
@@ -203,6 +204,14 @@ type MailboxConfig struct {
 	BatchSize       int      `yaml:"batch_size" default:"500"`
 	Timeout         Duration `yaml:"timeout" default:"2m"`
 	MaxMessageBytes int64    `yaml:"max_message_bytes" default:"0"` // 0: limits.max_message_bytes
+}
+
+// StoreConfig is where the tickets are kept.
+type StoreConfig struct {
+	Driver  string `yaml:"driver" default:"bbolt"`
+	DSN     string `yaml:"dsn"`
+	DSNFile string `yaml:"dsn_file"`
+	DSNEnv  string `yaml:"dsn_env"`
 }
 
 // SMTPConfig is the outgoing mail server.

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/robfig/cron/v3"
 
 	"github.com/ticketd/ticketd/mailbox"
@@ -42,7 +43,11 @@ type Settings struct {
 	Loc     *time.Location
 	DataDir string // resolved against the config file's directory
 	DBPath  string
-	Socket  string
+	// StoreDriver is store.driver ("bbolt" or "postgres"); StoreDSN the
+	// PostgreSQL connection string (with its password).
+	StoreDriver string
+	StoreDSN    string
+	Socket      string
 	// TemplatesDir holds template overrides ("": none).
 	TemplatesDir string
 	// HTTPListen is the loopback address of /healthz and /metrics; ""
@@ -125,6 +130,7 @@ func checkConfig(c Config, base string) (*Settings, []error) {
 		k.bad("mailboxes", "at least one IMAP mailbox is required")
 	}
 	k.smtp()
+	k.store()
 	k.policy()
 	k.agents()
 	k.routing()
@@ -678,7 +684,66 @@ func secretExpiryWarning(name string, d, now time.Time) string {
 	return ""
 }
 
-// smtp checks the smtp section.
+// store checks the store section: bbolt in data_dir, or PostgreSQL by a
+// connection string from a file, the environment or the config, which
+// must verify the server's certificate unless the host is a loopback one.
+func (k *checker) store() {
+	st := k.c.Store
+	k.s.StoreDriver = st.Driver
+	switch st.Driver {
+	case "bbolt":
+		if st.DSN != "" || st.DSNFile != "" || st.DSNEnv != "" {
+			k.bad("store.dsn", "set, but store.driver is bbolt; set driver: postgres to use it")
+		}
+		return
+	case "postgres":
+	default:
+		k.bad("store.driver", "want bbolt or postgres, got %q", st.Driver)
+		return
+	}
+	k.warnMode("store.dsn_file", k.rel(st.DSNFile))
+	k.warnInline("store.dsn", st.DSN, st.DSNFile, st.DSNEnv)
+	dsn, err := secret(st.DSN, k.rel(st.DSNFile), st.DSNEnv, "connection string")
+	switch {
+	case err != nil:
+		k.bad("store.dsn", "%v", err)
+		return
+	case dsn == "":
+		k.bad("store.dsn", "required with store.driver postgres: set dsn_file, dsn_env or dsn (postgres://user:password@host:5432/ticketd?sslmode=verify-full)")
+		return
+	}
+	cc, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		k.bad("store.dsn", "not a PostgreSQL connection string: %v", redactDSN(err, dsn))
+		return
+	}
+	hosts := []string{cc.Host}
+	for _, f := range cc.Fallbacks {
+		hosts = append(hosts, f.Host)
+	}
+	for _, h := range hosts {
+		if strings.HasPrefix(h, "/") || mailbox.IsLoopback(h) {
+			continue
+		}
+		if cc.TLSConfig == nil || cc.TLSConfig.InsecureSkipVerify {
+			k.bad("store.dsn", "host %s is not a loopback one: set sslmode=verify-full (and sslrootcert if the server's CA is not the system's), so that the database's certificate is verified", h)
+		}
+	}
+	if k.c.Privacy.KeyFile != "" || k.c.Privacy.KeyEnv != "" {
+		k.bad("privacy.key_file", "encryption at rest is not available with store.driver postgres yet: use PostgreSQL's own (an encrypted volume), or store.driver bbolt")
+	}
+	k.s.StoreDSN = dsn
+}
+
+// redactDSN is err's text without the connection string's password.
+func redactDSN(err error, dsn string) string {
+	msg := err.Error()
+	if cc, perr := pgx.ParseConfig(dsn); perr == nil && cc.Password != "" {
+		msg = strings.ReplaceAll(msg, cc.Password, "xxxxx")
+	}
+	return msg
+}
+
 func (k *checker) smtp() {
 	sm := k.c.SMTP
 	if sm.Host == "" {

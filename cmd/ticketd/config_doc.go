@@ -27,6 +27,19 @@ func configDocs() map[string]string {
 		"data_dir": `Directory for the database (ticketd.db) and the admin socket. Required
 (the value shown is an example). Back it up; it holds every ticket and
 every raw mail.`,
+		"store": `Where the tickets are kept. bbolt (the default): one file in data_dir, for
+one host. postgres: a PostgreSQL 15 or newer database that several ticketd
+nodes share (its schema is migrated at start, or with ticketd migrate).
+With postgres, backup, restore and compact are PostgreSQL's own tools
+(pg_dump, pg_basebackup), and privacy.key_file is not available yet.`,
+		"store.driver": `bbolt or postgres.`,
+		"store.dsn": `The PostgreSQL connection string, e.g.
+postgres://ticketd:PASSWORD@db.example.com:5432/ticketd?sslmode=verify-full
+(several hosts, host=a,b with target_session_attrs=read-write, follow a
+failover). It holds a password: prefer dsn_file (mode 0600) or dsn_env.
+A host that is not a loopback one needs sslmode=verify-full or verify-ca.`,
+		"store.dsn_file": ``,
+		"store.dsn_env": ``,
 		"timezone": `Time zone of the cron schedules and the opening hours.`,
 
 		"log":        ``,

@@ -255,3 +255,50 @@ mailboxes:
 		t.Errorf("KST: %v", errs)
 	}
 }
+
+// store: bbolt by default; postgres needs a connection string, which must
+// verify the server's certificate unless the host is a loopback one, and
+// does not take privacy.key_file yet; the password never shows in an
+// error.
+func TestConfigStore(t *testing.T) {
+	base := `data_dir: /x
+center: {address: support@example.test}
+mailboxes: [{host: 127.0.0.1, security: plain, username: u, password: p}]
+smtp: {host: 127.0.0.1, security: plain}
+`
+	s, errs := checkConfigText(t, base)
+	if len(errs) > 0 || s.StoreDriver != "bbolt" {
+		t.Fatalf("default: driver %q, %v", s.StoreDriver, errs)
+	}
+	t.Setenv("TD_TEST_DSN", "postgres://ticketd:s3cret@127.0.0.1:5432/ticketd?sslmode=disable")
+	s, errs = checkConfigText(t, base+"store: {driver: postgres, dsn_env: TD_TEST_DSN}\n")
+	if len(errs) > 0 || s.StoreDriver != "postgres" || !strings.Contains(s.StoreDSN, "s3cret") {
+		t.Fatalf("postgres on loopback from the environment: %q, %v", s.StoreDriver, errs)
+	}
+	for extra, key := range map[string]string{
+		"store: {driver: sqlite}":                        "store.driver",
+		"store: {driver: postgres}":                      "store.dsn",
+		"store: {dsn: \"postgres://127.0.0.1/ticketd\"}": "store.dsn",
+		"store: {driver: postgres, dsn: \"host=db.example.com dbname=ticketd sslmode=require\"}":         "store.dsn",
+		"store: {driver: postgres, dsn: \"postgres://db.example.com,127.0.0.1/ticketd?sslmode=prefer\"}": "store.dsn",
+	} {
+		wantKeyError(t, base+extra+"\n", key, extra)
+	}
+	t.Setenv("TD_TEST_KEY", strings.Repeat("ab", 32))
+	_, errs = checkConfigText(t, base+"store: {driver: postgres, dsn_env: TD_TEST_DSN}\nprivacy: {key_env: TD_TEST_KEY}\n")
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "privacy.key_file: encryption at rest is not available with store.driver postgres") {
+		t.Errorf("a key with postgres: %v", errs)
+	}
+	if _, errs := checkConfigText(t, base+"store: {driver: postgres, dsn: \"postgres://db.example.com/ticketd?sslmode=verify-full\"}\n"); len(errs) > 0 {
+		t.Errorf("verify-full to a remote host: %v", errs)
+	}
+	_, errs = checkConfigText(t, base+"store: {driver: postgres, dsn: \"postgres://u:s3cret@db.example.com:notaport/ticketd\"}\n")
+	for _, err := range errs {
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("the password shows in %q", err)
+		}
+	}
+	if len(errs) == 0 {
+		t.Error("a connection string with a bad port was taken")
+	}
+}

@@ -15,7 +15,6 @@ import (
 	"github.com/ticketd/ticketd/mailbox/imap"
 	"github.com/ticketd/ticketd/mailbox/oauth"
 	"github.com/ticketd/ticketd/mailbox/smtp"
-	"github.com/ticketd/ticketd/store"
 	"github.com/ticketd/ticketd/templates"
 	"github.com/ticketd/ticketd/ticket"
 )
@@ -25,7 +24,7 @@ import (
 type daemon struct {
 	s       *Settings
 	log     *slog.Logger
-	db      *store.DB
+	db      database
 	svc     *ticket.Service
 	outbox  *ticket.Outbox
 	pollers []*poller
@@ -63,7 +62,7 @@ type poller struct {
 // one (see openStore). lockWait is how long it waits for another process
 // to release the database (a CLI command that opened it directly).
 func openDaemon(s *Settings, log *slog.Logger, create bool, lockWait time.Duration) (*daemon, error) {
-	db, err := openStore(s, create, lockWait)
+	db, err := openDatabase(s, create, lockWait)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +74,7 @@ func openDaemon(s *Settings, log *slog.Logger, create bool, lockWait time.Durati
 	return d, nil
 }
 
-func wire(s *Settings, log *slog.Logger, db *store.DB) (*daemon, error) {
+func wire(s *Settings, log *slog.Logger, db database) (*daemon, error) {
 	render, err := templates.New(s.TemplatesDir)
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)

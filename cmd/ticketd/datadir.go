@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/ticketd/ticketd/store"
+	"github.com/ticketd/ticketd/store/postgres"
+	"github.com/ticketd/ticketd/ticket"
 )
 
 // The data dir remembers that it had a database, in a small file beside
@@ -127,6 +130,55 @@ func sealDatabase(ctx context.Context, db *store.DB, log *slog.Logger) error {
 	return nil
 }
 
+// database is what the daemon needs of its store: a ticket.Store, and the
+// upkeep the store does itself. bbolt's store.DB and store/postgres's Store
+// are two.
+type database interface {
+	ticket.Store
+	Close() error
+	// Secret is the signing secret the database keeps (created on first
+	// use); OAuthState and PutOAuthState keep the OAuth tokens.
+	Secret() ([]byte, error)
+	OAuthState(name string) ([]byte, error)
+	PutOAuthState(name string, data []byte) error
+	// Damaged is what damage was met, or nil; Check looks for more.
+	Damaged() error
+	Check() error
+	// SearchBuilt, Reindex and IndexPending keep the search index.
+	SearchBuilt() (bool, error)
+	Reindex(progress func(done, total int) bool) error
+	IndexPending(limit int) (int, error)
+	// WriteTo writes a consistent copy (a backup), Path names the
+	// database, Encrypted says whether its records are encrypted.
+	WriteTo(w io.Writer) (int64, error)
+	Path() string
+	Encrypted() bool
+}
+
+var (
+	_ database = (*store.DB)(nil)
+	_ database = (*postgres.Store)(nil)
+)
+
+// openDatabase opens the store.driver's database: bbolt in data_dir (see
+// openStore), or PostgreSQL, whose schema it migrates.
+func openDatabase(s *Settings, create bool, lockWait time.Duration) (database, error) {
+	if s.StoreDriver != "postgres" {
+		return openStore(s, create, lockWait)
+	}
+	if err := os.MkdirAll(s.DataDir, 0o700); err != nil { // the admin socket lives there
+		return nil, fmt.Errorf("data_dir: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), max(lockWait, 30*time.Second))
+	defer cancel()
+	db, err := postgres.Open(ctx, s.StoreDSN)
+	if err != nil {
+		return nil, fmt.Errorf("store.dsn: %w", err)
+	}
+	return db, nil
+}
+
+// openStore opens the bbolt database in data_dir.
 func openStore(s *Settings, create bool, lockWait time.Duration) (*store.DB, error) {
 	if err := os.MkdirAll(s.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err)

@@ -64,7 +64,10 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 func (s *Store) Conflicts() int64 { return s.conflicts.Load() }
 
 // Close closes the pool.
-func (s *Store) Close() { s.pool.Close() }
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
 
 // Update runs fn in a read-write transaction.
 func (s *Store) Update(fn func(tx ticket.Tx) error) error {

@@ -19,7 +19,7 @@ func TestContract(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(st.Close)
+		t.Cleanup(func() { st.Close() })
 		return st
 	}})
 }
@@ -38,7 +38,7 @@ func TestNodesIngestTheSameMailOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(st.Close)
+		t.Cleanup(func() { st.Close() })
 		stores = append(stores, st)
 	}
 	var wg sync.WaitGroup
