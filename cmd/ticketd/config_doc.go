@@ -39,8 +39,8 @@ postgres://ticketd:PASSWORD@db.example.com:5432/ticketd?sslmode=verify-full
 failover). It holds a password: prefer dsn_file (mode 0600) or dsn_env.
 A host that is not a loopback one needs sslmode=verify-full or verify-ca.`,
 		"store.dsn_file": ``,
-		"store.dsn_env": ``,
-		"timezone": `Time zone of the cron schedules and the opening hours.`,
+		"store.dsn_env":  ``,
+		"timezone":       `Time zone of the cron schedules and the opening hours.`,
 
 		"log":        ``,
 		"log.format": `text or json.`,
