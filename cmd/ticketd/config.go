@@ -212,6 +212,8 @@ type StoreConfig struct {
 	DSN     string `yaml:"dsn"`
 	DSNFile string `yaml:"dsn_file"`
 	DSNEnv  string `yaml:"dsn_env"`
+	// Lease is how long a node's hold on a mailbox lasts unless renewed.
+	Lease Duration `yaml:"lease" default:"30s"`
 }
 
 // SMTPConfig is the outgoing mail server.

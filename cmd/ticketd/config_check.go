@@ -47,6 +47,7 @@ type Settings struct {
 	// PostgreSQL connection string (with its password).
 	StoreDriver string
 	StoreDSN    string
+	StoreLease  time.Duration
 	Socket      string
 	// TemplatesDir holds template overrides ("": none).
 	TemplatesDir string
@@ -732,7 +733,10 @@ func (k *checker) store() {
 	if k.c.Privacy.KeyFile != "" || k.c.Privacy.KeyEnv != "" {
 		k.bad("privacy.key_file", "encryption at rest is not available with store.driver postgres yet: use PostgreSQL's own (an encrypted volume), or store.driver bbolt")
 	}
-	k.s.StoreDSN = dsn
+	if st.Lease < 3*Duration(time.Second) {
+		k.bad("store.lease", "must be 3s or more, got %v", time.Duration(st.Lease))
+	}
+	k.s.StoreDSN, k.s.StoreLease = dsn, time.Duration(st.Lease)
 }
 
 // redactDSN is err's text without the connection string's password.

@@ -40,7 +40,11 @@ failover). It holds a password: prefer dsn_file (mode 0600) or dsn_env.
 A host that is not a loopback one needs sslmode=verify-full or verify-ca.`,
 		"store.dsn_file": ``,
 		"store.dsn_env":  ``,
-		"timezone":       `Time zone of the cron schedules and the opening hours.`,
+		"store.lease": `With postgres and several nodes: each mailbox is polled by the node that
+holds its lease, renewed every third of this; when a node dies, another
+takes its mailboxes over after this (at once when it stops cleanly). While
+several nodes run, each holds at most its share of the mailboxes.`,
+		"timezone": `Time zone of the cron schedules and the opening hours.`,
 
 		"log":        ``,
 		"log.format": `text or json.`,

@@ -15,6 +15,7 @@ import (
 	"github.com/ticketd/ticketd/mailbox/imap"
 	"github.com/ticketd/ticketd/mailbox/oauth"
 	"github.com/ticketd/ticketd/mailbox/smtp"
+	"github.com/ticketd/ticketd/store/postgres"
 	"github.com/ticketd/ticketd/templates"
 	"github.com/ticketd/ticketd/ticket"
 )
@@ -40,6 +41,9 @@ type daemon struct {
 	// oauth are the token sources of the OAuth credentials, in the
 	// configuration's order (see oauth.go).
 	oauth []*oauth.Source
+	// leases are the mailboxes this node polls, when it shares a
+	// PostgreSQL store with other nodes (nodes.go); nil: all of them.
+	leases *nodeLeases
 }
 
 // poller wraps a imap.Poller so that it never overlaps itself and so that
@@ -172,6 +176,11 @@ func (d *daemon) pollAll(ctx context.Context) []pollResult {
 // still running is skipped; with wait true (a command) it waits for it.
 // Panics are recovered and reported as errors.
 func (d *daemon) poll(ctx context.Context, p *poller, wait bool) (st imap.PollStats, err error) {
+	if d.leases != nil {
+		if _, ok := d.leases.lease(p.Name()); !ok {
+			return st, nil // another node polls it
+		}
+	}
 	if wait {
 		p.mu.Lock()
 	} else if !p.mu.TryLock() {
@@ -228,6 +237,30 @@ func (d *daemon) record(p *poller, st imap.PollStats, err error) {
 // serve runs the schedule and the outbox worker until ctx is done, then
 // waits for the running poll and send to finish.
 func (d *daemon) serve(ctx context.Context) error {
+	var wg sync.WaitGroup
+	if pg, ok := d.db.(*postgres.Store); ok {
+		// Several nodes share the store: this one polls the mailboxes it
+		// holds a lease on, and takes the first ones before its first poll.
+		var names []string
+		for _, p := range d.pollers {
+			names = append(names, p.Name())
+		}
+		ls, err := newNodeLeases(pg, names, d.s.StoreLease, d.log)
+		if err != nil {
+			return err
+		}
+		ls.onAcquire = func(name string) {
+			for _, p := range d.pollers {
+				if p.Name() == name && ctx.Err() == nil {
+					d.poll(ctx, p, false) // the backlog of a mailbox taken over
+				}
+			}
+		}
+		pg.SetFence(ls.lease)
+		d.leases = ls
+		ls.round(ctx)
+		wg.Go(func() { ls.run(ctx) })
+	}
 	c := newScheduler(d.s.Loc, d.log)
 	for _, p := range d.pollers {
 		if _, err := c.AddFunc(p.schedule, func() { d.poll(ctx, p, false) }); err != nil {
@@ -245,7 +278,6 @@ func (d *daemon) serve(ctx context.Context) error {
 			return fmt.Errorf("privacy.retention.schedule %q: %w", r.Schedule, err)
 		}
 	}
-	var wg sync.WaitGroup
 	wg.Go(func() { d.outbox.Run(ctx) })
 	wg.Go(func() { d.releaseLoop(ctx) })
 	c.Start()
@@ -312,6 +344,48 @@ func (d *daemon) releaseLoop(ctx context.Context) {
 // waits, and it waits for the running poll (a cron tick's too) instead of
 // being skipped, since that one may have searched before the mail came.
 func (d *daemon) watch(ctx context.Context, p *poller) {
+	if d.leases == nil {
+		d.watchHeld(ctx, p)
+		return
+	}
+	// IDLE only while this node holds the mailbox's lease.
+	for ctx.Err() == nil {
+		held, changed := d.leases.holds(p.Name())
+		if !held {
+			select {
+			case <-ctx.Done():
+			case <-changed:
+			case <-time.After(d.s.StoreLease / 3): // a lease that lapsed here
+			}
+			continue
+		}
+		wctx, cancel := context.WithCancel(ctx)
+		go func() {
+			defer cancel()
+			for {
+				held, changed := d.leases.holds(p.Name())
+				if !held {
+					return
+				}
+				select {
+				case <-wctx.Done():
+					return
+				case <-changed:
+				case <-time.After(d.s.StoreLease / 3):
+				}
+			}
+		}()
+		d.watchHeld(wctx, p)
+		lost := wctx.Err() != nil
+		cancel()
+		if !lost {
+			return // IDLE stopped on its own (logged); the schedule still polls
+		}
+	}
+}
+
+// watchHeld is watch without the leases.
+func (d *daemon) watchHeld(ctx context.Context, p *poller) {
 	kick := make(chan struct{}, 1)
 	trigger := func() {
 		select {

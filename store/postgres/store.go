@@ -27,7 +27,21 @@ type Store struct {
 	ctx  context.Context
 	// conflicts counts the runs of Update refused for a conflict.
 	conflicts atomic.Int64
+	// fence, when set, is the node's leases: see SetFence.
+	fence atomic.Pointer[Fence]
 }
+
+// Fence says which lease, if any, the node holds on a mailbox (named as its
+// cursor is).
+type Fence func(mailbox string) (Lease, bool)
+
+// SetFence makes every transaction that writes a mailbox's cursor (each
+// ingest batch of a poll, and the post-action's record) check, in that
+// transaction, that the node still holds the mailbox's lease with the
+// token it was acquired with (Lease.Check): a node paused past its lease
+// cannot commit after another took the mailbox over. Without a fence
+// (one node, or the CLI) cursors are written unchecked.
+func (s *Store) SetFence(f Fence) { s.fence.Store(&f) }
 
 var _ ticket.Store = (*Store)(nil)
 
@@ -88,6 +102,9 @@ func (s *Store) update(fn func(tx ticket.Tx) error) error {
 	}
 	defer tx.Rollback(s.ctx)
 	t := &txn{ctx: s.ctx, tx: tx, dirty: map[uint64]bool{}}
+	if f := s.fence.Load(); f != nil {
+		t.fence = *f
+	}
 	if err := fn(t); err != nil {
 		return err
 	}
@@ -121,6 +138,7 @@ type txn struct {
 	ctx   context.Context
 	tx    pgx.Tx
 	dirty map[uint64]bool // tickets to index anew at commit (nil: read-only)
+	fence Fence           // nil: cursors are written unchecked
 }
 
 func (t *txn) touch(id uint64) {
@@ -524,6 +542,15 @@ func (t *txn) Unsee(key string) error {
 }
 
 func (t *txn) SetCursor(mailbox string, c ticket.Cursor) error {
+	if t.fence != nil {
+		l, ok := t.fence(mailbox)
+		if !ok {
+			return fmt.Errorf("%w: this node does not hold %s", ErrLeaseLost, mailbox)
+		}
+		if err := l.Check(t.ctx, t.tx); err != nil {
+			return err
+		}
+	}
 	return t.putDoc("cursor", mailbox, c)
 }
 
