@@ -28,6 +28,8 @@ import (
 // counted: at most one per outbox connection (8) for the crash and for the
 // pause each, since a node stopped in the middle of a send finishes it when
 // it goes on, after another node took the mail over past its outbox lease.
+// Then every database connection of the nodes is terminated
+// (pg_terminate_backend) while more mail arrives: they reconnect.
 func TestNodesShareMailboxes(t *testing.T) {
 	const boxes, nodes = 20, 3
 	var users []string
@@ -182,6 +184,20 @@ func TestNodesShareMailboxes(t *testing.T) {
 	appendMails(5)
 	time.Sleep(2 * time.Second)
 
+	// Every database connection of the nodes cut (pg_terminate_backend):
+	// they reconnect and go on.
+	admin, err := pgxpool.New(ctx, pg.AdminDSN("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	var cut int
+	if err := admin.QueryRow(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = $1", pg.User).Scan(&cut); err != nil {
+		t.Fatal(err)
+	}
+	appendMails(5)
+	fmt.Printf("nodes: %d database connections of the nodes terminated while mail arrived\n", cut)
+
 	want := mail
 	var list []struct {
 		Subject  string `json:"subject"`
@@ -196,7 +212,25 @@ func TestNodesShareMailboxes(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d tickets after 2 minutes, want %d", len(list), want)
+			have := map[string]bool{}
+			for _, tk := range list {
+				have[tk.Subject] = true
+			}
+			for i := range want {
+				if !have[fmt.Sprintf("nodes %d", i)] {
+					id := fmt.Sprintf("nodes-%d@example.test", i)
+					for n := range logs {
+						for _, line := range strings.Split(logs[n].String(), "\n") {
+							if strings.Contains(line, id) || strings.Contains(line, fmt.Sprintf("uid %d\"", i%25+1)) {
+								t.Logf("node %d: %s", n, line)
+							}
+						}
+					}
+					t.Logf("missing: %s", id)
+				}
+			}
+			_, q := runTicketd(t, bin, cfgs[alive], "quarantine", "list")
+			t.Fatalf("%d tickets after 2 minutes, want %d; quarantine:\n%s", len(list), want, q)
 		}
 		time.Sleep(time.Second)
 	}
@@ -234,8 +268,8 @@ func TestNodesShareMailboxes(t *testing.T) {
 			dups += n - 1
 		}
 	}
-	refused := strings.Count(logs[paused].String(), "lease was lost")
-	fmt.Printf("nodes: %d mails into %d mailboxes, 1 SIGKILL, 1 SIGSTOP of 5 s: %d tickets, %d stored twice, %d acknowledgements missing, %d duplicate acknowledgements (at most 16 allowed); the paused node's log names %d refused commit(s)\n",
+	refused := strings.Count(logs[paused].String(), "another node holds the mailbox now")
+	fmt.Printf("nodes: %d mails into %d mailboxes, 1 SIGKILL, 1 SIGSTOP of 5 s, connections terminated: %d tickets, %d stored twice, %d acknowledgements missing, %d duplicate acknowledgements (at most 16 allowed); the paused node's log names %d refused commit(s)\n",
 		want, boxes, len(list), twice, missing, dups, refused)
 	if len(list) != want || len(subjects) != want || twice != 0 {
 		t.Errorf("%d tickets for %d distinct subjects, %d stored twice; want %d, none twice", len(list), len(subjects), twice, want)

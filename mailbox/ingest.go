@@ -349,6 +349,16 @@ func (p *Pipe) commit(batch []*Job) {
 		}
 		return
 	}
+	if errors.Is(err, ticket.ErrNotHeld) {
+		// Another node took the mailbox over: its mails stay on the
+		// server, before the cursor, for that node.
+		p.log.Info("ingest: another node holds the mailbox now; its mails stay on the server for that node", "mails", len(batch))
+		p.fail(err)
+		for _, j := range batch {
+			p.failed(j)
+		}
+		return
+	}
 	if errors.Is(err, ticket.ErrCannotWrite) {
 		// The machine cannot write (a full disk, say): no mail is to blame,
 		// none is quarantined; they stay on the server, before the cursor,
@@ -423,7 +433,7 @@ func (p *Pipe) deliver(j *Job) (ticket.Result, bool, error) {
 		if err == nil {
 			return res, rejected, nil
 		}
-		if errors.Is(err, ticket.ErrCannotWrite) {
+		if errors.Is(err, ticket.ErrCannotWrite) || errors.Is(err, ticket.ErrNotHeld) {
 			// Not the mail's fault: it waits on the server (see commit).
 			return res, rejected, fmt.Errorf("%s: %w", j.In.Source, err)
 		}

@@ -18,6 +18,12 @@ var ErrNotFound = errors.New("not found")
 // stays on the server, before the cursor), not be quarantined.
 var ErrCannotWrite = errors.New("the store cannot write")
 
+// ErrNotHeld is a store's refusal to write a mailbox's cursor for a node
+// that no longer holds the mailbox (several nodes share the store, and
+// another took it over): the mails are not to blame, and stay on the
+// server for the node that holds it.
+var ErrNotHeld = errors.New("another node holds the mailbox now")
+
 // Store persists tickets. Implementations run fn in one transaction: if fn
 // returns an error nothing it wrote is kept. Update must not be called from
 // inside fn. Implementations are safe for concurrent use.

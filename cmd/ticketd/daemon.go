@@ -198,6 +198,12 @@ func (d *daemon) poll(ctx context.Context, p *poller, wait bool) (st imap.PollSt
 		d.metrics.poll(p.Name(), st, err, time.Since(start))
 	}()
 	st, err = p.Poll(ctx)
+	if errors.Is(err, ticket.ErrNotHeld) {
+		// The lease went to another node during the poll: what was not
+		// committed stays on the server for that node.
+		d.log.Info("mailbox taken over by another node during a poll; it fetches the rest", "mailbox", p.Name())
+		err = nil
+	}
 	if err == nil && st.Fetched > 0 {
 		d.log.Info("poll done", "mailbox", p.Name(), "fetched", st.Fetched, "new", st.NewTickets,
 			"followups", st.FollowUps, "duplicates", st.Duplicates, "rejected", st.Rejected, "acks_deferred", st.Deferred, "acks_withheld", st.Withheld,

@@ -171,7 +171,7 @@ func openDatabase(s *Settings, create bool, lockWait time.Duration) (database, e
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), max(lockWait, 30*time.Second))
 	defer cancel()
-	db, err := postgres.Open(ctx, s.StoreDSN)
+	db, err := postgres.Open(ctx, s.StoreDSN, s.StoreLease)
 	if err != nil {
 		return nil, fmt.Errorf("store.dsn: %w", err)
 	}

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/ticketd/ticketd/store/postgres"
 )
 
@@ -22,6 +24,7 @@ import (
 // postgres.Store.SetFence).
 type nodeLeases struct {
 	l         *postgres.Leases
+	pool      *pgxpool.Pool // the leases' own connections
 	node      string
 	names     []string // every mailbox, by cursor name
 	ttl       time.Duration
@@ -41,11 +44,18 @@ func newNodeLeases(db *postgres.Store, names []string, ttl time.Duration, log *s
 		host = "localhost"
 	}
 	node := fmt.Sprintf("%s:%d", host, os.Getpid())
-	l, err := postgres.NewLeases(db.Pool(), node, ttl)
+	// The renewal has connections of its own: it must not wait behind the
+	// ingest and the outbox, or the leases lapse under load.
+	pool, err := db.SidePool(context.Background(), 2)
 	if err != nil {
 		return nil, err
 	}
-	return &nodeLeases{l: l, node: node, names: names, ttl: ttl, log: log.With("node", node), held: map[string]postgres.Lease{}, changed: make(chan struct{})}, nil
+	l, err := postgres.NewLeases(pool, node, ttl)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &nodeLeases{l: l, pool: pool, node: node, names: names, ttl: ttl, log: log.With("node", node), held: map[string]postgres.Lease{}, changed: make(chan struct{})}, nil
 }
 
 // lease returns the lease this node holds on mailbox, if it still counts.
@@ -75,6 +85,7 @@ func (n *nodeLeases) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			n.releaseAll()
+			n.pool.Close()
 			return
 		case <-t.C:
 		}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/ticketd/ticketd/ticket"
 )
 
 // DB is what the leases need of a pool or connection.
@@ -21,7 +23,7 @@ type DB interface {
 
 // ErrLeaseLost is Lease.Check's error when the lease expired or another
 // node holds the mailbox now.
-var ErrLeaseLost = errors.New("postgres: the mailbox's lease was lost (expired, or another node took it over)")
+var ErrLeaseLost = fmt.Errorf("postgres: the mailbox's lease was lost (expired, or another node took it over): %w", ticket.ErrNotHeld)
 
 // Lease is a node's hold on one mailbox, with the fencing token it was
 // acquired with.
@@ -35,8 +37,8 @@ type Lease struct {
 // ErrLeaseLost unless the lease is still this one (same owner and token)
 // and unexpired by the database's clock at this moment. Call it in the
 // transaction that writes what the lease allows (the mailbox's cursor and
-// messages), before the writes: a takeover waits for the row until tx ends,
-// so what tx commits was written under a valid lease.
+// messages): a takeover skips the row until tx ends, so what tx commits
+// was written under a valid lease.
 func (l Lease) Check(ctx context.Context, tx pgx.Tx) error {
 	var one int
 	err := tx.QueryRow(ctx, `SELECT 1 FROM mailbox_leases
@@ -136,12 +138,16 @@ func (l *Leases) Claim(ctx context.Context, mailboxes []string) ([]Lease, error)
 			continue
 		}
 		var tok int64
+		// A row locked by a holder's open transaction (Check) is skipped,
+		// not waited for: it is taken in a later round, once that
+		// transaction ended (or the server ended it, a node paused past
+		// idle_in_transaction_session_timeout).
 		err := l.db.QueryRow(ctx, `UPDATE mailbox_leases
 			SET owner = $2, token = token + 1, expires_at = clock_timestamp() + make_interval(secs => $3)
-			WHERE mailbox = $1 AND expires_at <= clock_timestamp()
+			WHERE mailbox = (SELECT mailbox FROM mailbox_leases WHERE mailbox = $1 AND expires_at <= clock_timestamp() FOR UPDATE SKIP LOCKED)
 			RETURNING token`, m, l.node, ttl).Scan(&tok)
 		switch {
-		case errors.Is(err, pgx.ErrNoRows): // another node holds it
+		case errors.Is(err, pgx.ErrNoRows): // another node holds it, or its transaction still runs
 		case err != nil:
 			return nil, fmt.Errorf("postgres: leases: acquire %s: %w", m, err)
 		default:

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -45,8 +48,10 @@ func (s *Store) SetFence(f Fence) { s.fence.Store(&f) }
 
 var _ ticket.Store = (*Store)(nil)
 
-// updateTries bounds the runs of one Update refused for a conflict.
-const updateTries = 10
+// updateTries bounds the runs of one Update refused for a conflict; each
+// waits a random time first, up to twice as long as the one before (from
+// 2 ms, at most 200 ms).
+const updateTries = 20
 
 // blobChunk is the size of the rows raw mail is stored in.
 const blobChunk = 64 << 10
@@ -57,9 +62,30 @@ const (
 	blobRejected = 2 // a quarantined mail's
 )
 
+// poolConns is the size of a store's connection pool unless the
+// connection string says (pool_max_conns): a node's pollers, outbox lanes
+// and admin requests each hold one while they work (pgxpool's own default
+// is the number of cores, at least 4).
+const poolConns = 24
+
 // Open connects to the database dsn names and migrates its schema.
-func Open(ctx context.Context, dsn string) (*Store, error) {
-	pool, err := pgxpool.New(ctx, dsn)
+// idleInTx, when positive, is the server's
+// idle_in_transaction_session_timeout for the store's sessions: a node
+// stopped in the middle of a transaction (SIGSTOP, a long GC pause, a
+// partition) loses it, and its locks, after this; give the mailbox
+// leases' time, so that a takeover is not held up longer than they are.
+func Open(ctx context.Context, dsn string, idleInTx time.Duration) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if !strings.Contains(dsn, "pool_max_conns") {
+		cfg.MaxConns = poolConns
+	}
+	if idleInTx > 0 {
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = fmt.Sprint(idleInTx.Milliseconds())
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
@@ -70,8 +96,21 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	return &Store{pool: pool, ctx: context.WithoutCancel(ctx)}, nil
 }
 
-// Pool is the store's connection pool (for the leases of the same node).
+// Pool is the store's connection pool.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// SidePool is a small pool of its own on the same database, for work that
+// must not wait behind the store's (the leases' renewal). The caller
+// closes it.
+func (s *Store) SidePool(ctx context.Context, conns int32) (*pgxpool.Pool, error) {
+	cfg := s.pool.Config()
+	cfg.MaxConns, cfg.MinConns = conns, 0
+	p, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	return p, nil
+}
 
 // Conflicts is how many times an Update was run again because PostgreSQL
 // refused it for a conflict with another transaction.
@@ -86,13 +125,29 @@ func (s *Store) Close() error {
 // Update runs fn in a read-write transaction.
 func (s *Store) Update(fn func(tx ticket.Tx) error) error {
 	var err error
+	wait, lost := 2*time.Millisecond, 0
 	for range updateTries {
-		if err = s.update(fn); !retryable(err) {
+		err = s.update(fn)
+		switch {
+		case retryable(err):
+			s.conflicts.Add(1)
+		case transient(err) && lost < connTries:
+			// The connection went (a restart, a failover,
+			// pg_terminate_backend): the pool dials a new one.
+			lost++
+			wait = max(wait, 50*time.Millisecond)
+		default:
+			if transient(err) {
+				return fmt.Errorf("postgres: the database cannot be reached (%w): %w", ticket.ErrCannotWrite, err)
+			}
 			return err
 		}
-		s.conflicts.Add(1)
+		time.Sleep(time.Duration(rand.Int64N(int64(wait))) + time.Millisecond)
+		wait = min(2*wait, 200*time.Millisecond)
 	}
-	return fmt.Errorf("postgres: gave up after %d conflicting tries: %w", updateTries, err)
+	// Not the data's fault: what was being stored waits (a mail stays on
+	// the server), it is not quarantined.
+	return fmt.Errorf("postgres: gave up after %d conflicting tries (%w): %w", updateTries, ticket.ErrCannotWrite, err)
 }
 
 func (s *Store) update(fn func(tx ticket.Tx) error) error {
@@ -125,6 +180,29 @@ func (s *Store) View(fn func(tx ticket.ReadTx) error) error {
 	}
 	defer tx.Rollback(s.ctx)
 	return fn(&txn{ctx: s.ctx, tx: tx})
+}
+
+// connTries bounds the runs of one Update that lost its connection.
+const connTries = 5
+
+// transient reports whether err is the connection's, not the data's: the
+// server went away or refused the session (SQLSTATE classes 08, 53, 57,
+// 58), or the connection was closed or never reached the server.
+func transient(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code[:2] {
+		case "08", "53", "57", "58":
+			return true
+		}
+		return false
+	}
+	var ce *pgconn.ConnectError
+	return pgconn.SafeToRetry(err) || errors.As(err, &ce) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "conn closed")
 }
 
 // retryable reports whether err is PostgreSQL refusing a transaction for a

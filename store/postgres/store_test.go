@@ -15,7 +15,7 @@ import (
 // The PostgreSQL store keeps the contract of every ticket.Store.
 func TestContract(t *testing.T) {
 	storetest.Run(t, storetest.Options{Open: func(t *testing.T) ticket.Store {
-		st, err := Open(context.Background(), freshDSN(t))
+		st, err := Open(context.Background(), freshDSN(t), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -34,7 +34,7 @@ func TestNodesIngestTheSameMailOnce(t *testing.T) {
 	const nodes, mails = 4, 40
 	var stores []*Store
 	for range nodes {
-		st, err := Open(context.Background(), dsn)
+		st, err := Open(context.Background(), dsn, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
