@@ -50,48 +50,12 @@ func TestNodesShareMailboxes(t *testing.T) {
 			"privacy: {}",
 			"limits: {auto_min_interval: -1s, auto_per_hour: 100000, auto_per_day: 100000}",
 			"outbox: {lease: 2s, min_backoff: 200ms, max_backoff: 1s}")
-		text, _ := os.ReadFile(cfg)
-		// The support mailbox is replaced by the 20 mailboxes.
-		head, rest, _ := bytes.Cut(text, []byte("mailboxes:\n"))
-		_, tail, _ := bytes.Cut(rest, []byte("smtp:\n"))
-		pw := regexp.MustCompile(`password_file: (\S+)`).FindSubmatch(rest)[1]
-		var mb strings.Builder
-		mb.WriteString("mailboxes:\n")
-		for _, u := range users {
-			fmt.Fprintf(&mb, "  - {name: %s, host: 127.0.0.1, port: %d, security: tls, ca_file: %s, username: %s, password_file: %s, schedule: \"@every 1s\", post_action: seen}\n",
-				u, s.IMAPSPort, s.CACert, s.Address(u), pw)
-		}
-		out := append(append(append(head, mb.String()...), "smtp:\n"...), tail...)
-		if err := os.WriteFile(cfg, out, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		cfgs = append(cfgs, cfg)
+		cfgs = append(cfgs, withMailboxes(t, s, cfg, users))
 	}
 	logs := make([]*lockedBuffer, nodes)
 	procs := make([]*exec.Cmd, nodes)
-	start := func(i int) {
-		logs[i] = &lockedBuffer{}
-		cmd := exec.Command(bin, "--config", cfgs[i], "serve")
-		cmd.Stdout, cmd.Stderr = logs[i], logs[i]
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		procs[i] = cmd
-	}
-	defer func() {
-		for i, p := range procs {
-			if p != nil && p.ProcessState == nil {
-				p.Process.Signal(syscall.SIGCONT)
-				p.Process.Kill()
-				p.Wait()
-			}
-			if t.Failed() {
-				t.Logf("node %d log (tail):\n%s", i, tail([]byte(logs[i].String()), 40))
-			}
-		}
-	}()
 	for i := range nodes {
-		start(i)
+		procs[i], logs[i] = serveNode(t, bin, cfgs[i])
 	}
 	ctx := context.Background()
 	db, err := pgxpool.New(ctx, pg.DSN())
@@ -277,4 +241,52 @@ func TestNodesShareMailboxes(t *testing.T) {
 	if missing != 0 || dups > 16 {
 		t.Errorf("%d acknowledgements missing, %d duplicates", missing, dups)
 	}
+}
+
+// withMailboxes rewrites cfg (as writeConfig wrote it) to poll the
+// mailboxes of users instead of support's, each every second (IDLE on),
+// marking what it took \Seen, and returns its path.
+func withMailboxes(t *testing.T, s *Stack, cfg string, users []string) string {
+	t.Helper()
+	text, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, rest, _ := bytes.Cut(text, []byte("mailboxes:\n"))
+	_, tail, _ := bytes.Cut(rest, []byte("smtp:\n"))
+	pw := regexp.MustCompile(`password_file: (\S+)`).FindSubmatch(rest)[1]
+	var mb strings.Builder
+	mb.WriteString("mailboxes:\n")
+	for _, u := range users {
+		fmt.Fprintf(&mb, "  - {name: %s, host: 127.0.0.1, port: %d, security: tls, ca_file: %s, username: %s, password_file: %s, schedule: \"@every 1s\", post_action: seen}\n",
+			u, s.IMAPSPort, s.CACert, s.Address(u), pw)
+	}
+	out := append(append(append(head, mb.String()...), "smtp:\n"...), tail...)
+	if err := os.WriteFile(cfg, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// serveNode starts ticketd serve on cfg; it is killed when the test ends
+// (continued first, if stopped), its log's tail shown if the test failed.
+func serveNode(t *testing.T, bin, cfg string) (*exec.Cmd, *lockedBuffer) {
+	t.Helper()
+	log := &lockedBuffer{}
+	cmd := exec.Command(bin, "--config", cfg, "serve")
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Signal(syscall.SIGCONT)
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+		if t.Failed() {
+			t.Logf("%s serve log (tail):\n%s", filepath.Base(filepath.Dir(cfg)), tail([]byte(log.String()), 40))
+		}
+	})
+	return cmd, log
 }
