@@ -266,6 +266,9 @@ func (d *daemon) serve(ctx context.Context) error {
 		d.leases = ls
 		ls.round(ctx)
 		wg.Go(func() { ls.run(ctx) })
+		// Any node sends any due mail: mail another node queued wakes this
+		// outbox too (LISTEN/NOTIFY), besides its own polling.
+		wg.Go(func() { pg.ListenOutbox(ctx, d.outbox.Wake) })
 	}
 	c := newScheduler(d.s.Loc, d.log)
 	for _, p := range d.pollers {

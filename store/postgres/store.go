@@ -642,7 +642,12 @@ func (t *txn) Enqueue(o *ticket.Outgoing) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.exec("INSERT INTO outgoing (id, doc) VALUES ($1, $2)", id, doc)
+	if _, err = t.exec("INSERT INTO outgoing (id, doc) VALUES ($1, $2)", id, doc); err != nil {
+		return err
+	}
+	// Delivered to the listening nodes when the transaction commits
+	// (ListenOutbox); several in one transaction are folded into one.
+	_, err = t.exec("SELECT pg_notify($1, '')", outboxChannel)
 	return err
 }
 
@@ -763,4 +768,44 @@ func (t *txn) AddAudit(r *ticket.AuditRecord) error {
 func (t *txn) DeleteRaw(msgID uint64) error {
 	_, err := t.exec("DELETE FROM blobs WHERE kind = $1 AND id = $2", blobRaw, int64(msgID))
 	return err
+}
+
+// outboxChannel is the LISTEN/NOTIFY channel of the mail queued by any node.
+const outboxChannel = "ticketd_outbox"
+
+// ListenOutbox calls wake whenever a node commits mail to the outbox
+// (LISTEN on its own connection), until ctx is done; a lost connection is
+// dialled again after a second, and wake is called then too (a
+// notification may have been missed). It returns ctx's error.
+func (s *Store) ListenOutbox(ctx context.Context, wake func()) error {
+	for {
+		err := s.listen(ctx, wake)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		_ = err // the outbox's own polling covers the gap
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+		wake()
+	}
+}
+
+func (s *Store) listen(ctx context.Context, wake func()) error {
+	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN "+outboxChannel); err != nil {
+		return err
+	}
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return err
+		}
+		wake()
+	}
 }

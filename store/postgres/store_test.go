@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -89,4 +90,55 @@ func TestNodesIngestTheSameMailOnce(t *testing.T) {
 		conflicts += st.Conflicts()
 	}
 	t.Logf("%d nodes x %d mails: %d tickets, %d acknowledgements, %d transactions run again after a conflict", nodes, mails, len(tickets), len(queued), conflicts)
+}
+
+// A node listening on the outbox hears of mail another node queued, when
+// that node's transaction commits (not before, and not for a rollback).
+func TestListenOutbox(t *testing.T) {
+	dsn := freshDSN(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, err := Open(ctx, dsn, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(ctx, dsn, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	woken := make(chan struct{}, 10)
+	go b.ListenOutbox(ctx, func() { woken <- struct{}{} })
+	time.Sleep(300 * time.Millisecond) // LISTEN is in place
+	queue := func(fail bool) error {
+		return a.Update(func(tx ticket.Tx) error {
+			o := ticket.Outgoing{MessageID: "<n@example.org>", To: []ticket.Address{{Email: "kim@example.org"}}, Text: "x"}
+			if err := tx.Enqueue(&o); err != nil {
+				return err
+			}
+			if fail {
+				return errors.New("rolled back")
+			}
+			return nil
+		})
+	}
+	if err := queue(true); err == nil {
+		t.Fatal("the failing Update committed")
+	}
+	select {
+	case <-woken:
+		t.Fatal("woken by a rolled-back transaction")
+	case <-time.After(500 * time.Millisecond):
+	}
+	start := time.Now()
+	if err := queue(false); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-woken:
+		t.Logf("woken %v after the commit", time.Since(start).Round(time.Millisecond))
+	case <-time.After(5 * time.Second):
+		t.Fatal("not woken by mail another node queued")
+	}
 }
