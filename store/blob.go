@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+
+	"github.com/ticketd/ticketd/store/seal"
 )
 
 // blobChunk is the size of the pieces a raw mail is stored in.
@@ -65,11 +67,11 @@ func getBlob(b *sbucket, id uint64) ([]byte, error) {
 	}
 	out := make([]byte, 0, size)
 	for k, v := c.Seek(blobKey(id, 0)); k != nil && len(k) == 12 && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		if b.s == nil && !isSealed(v) {
+		if b.s == nil && !seal.IsSealed(v) {
 			out = append(out, v...) // no copy of the decrypted piece needed
 			continue
 		}
-		pv, err := b.s.open(b.name, k, v)
+		pv, err := b.s.Open(b.name, k, v)
 		if err != nil {
 			return nil, err
 		}

@@ -8,6 +8,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/ticketd/ticketd/ticket"
+
+	"github.com/ticketd/ticketd/store/seal"
 )
 
 func TestBlobPiecesRoundTrip(t *testing.T) {
@@ -22,7 +24,7 @@ func testBlobPieces(t *testing.T, key []byte) {
 	db := tempDB(t)
 	if key != nil {
 		var err error
-		if db.s, err = newSealer(key); err != nil {
+		if db.s, err = seal.New(key); err != nil {
 			t.Fatal(err)
 		}
 	}

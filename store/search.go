@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -12,6 +11,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/ticketd/ticketd/ticket"
+
+	"github.com/ticketd/ticketd/store/seal"
 )
 
 // The search index (ticket.SearchTerms, ticket.Search) is two buckets:
@@ -54,9 +55,8 @@ type searchKey struct {
 
 // newSearchKey derives the index key of the encryption key (nil: none).
 func newSearchKey(key []byte) *searchKey {
-	k := sha256.Sum256(append([]byte("ticketd search index\x00"), key...))
-	sum := sha256.Sum256(k[:])
-	return &searchKey{k, hex.EncodeToString(sum[:8])}
+	k, id := seal.IndexKey(key)
+	return &searchKey{k, id}
 }
 
 // termKey is the index's key of a term.

@@ -20,6 +20,8 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/ticketd/ticketd/ticket"
+
+	"github.com/ticketd/ticketd/store/seal"
 )
 
 // SchemaVersion is the layout version written to a new database.
@@ -71,7 +73,7 @@ type DB struct {
 	// damaged, once set, is the error every later transaction returns.
 	damaged atomic.Pointer[error]
 	// s encrypts the values of the sealed buckets (nil: no key).
-	s *sealer
+	s *seal.Sealer
 	// search is the search index's key (search.go).
 	search *searchKey
 }
@@ -142,7 +144,7 @@ func Open(path string, opts *Options) (*DB, error) {
 		return nil, err
 	}
 	if o.Key != nil {
-		if db.s, err = newSealer(o.Key, o.OldKeys...); err != nil {
+		if db.s, err = seal.New(o.Key, o.OldKeys...); err != nil {
 			bdb.Close()
 			return nil, err
 		}
@@ -172,7 +174,7 @@ func Open(path string, opts *Options) (*DB, error) {
 					}
 					if db.s != nil {
 						// Nothing to migrate: encrypted from the first record.
-						if err := meta.Put([]byte("sealed"), db.s.sealedMark()); err != nil {
+						if err := meta.Put([]byte("sealed"), db.s.Mark()); err != nil {
 							return err
 						}
 					}
@@ -319,7 +321,7 @@ func (db *DB) Backup(path string) (int64, error) {
 // txn adapts a bbolt transaction to ticket.Tx.
 type txn struct {
 	tx *bolt.Tx
-	s  *sealer // nil: no encryption
+	s  *seal.Sealer // nil: no encryption
 	// search is the index key; dirty the tickets to queue for indexing
 	// as the transaction commits (search.go).
 	search *searchKey
