@@ -32,10 +32,11 @@ func TestNodesSurviveAPromotion(t *testing.T) {
 		t.Fatal(err)
 	}
 	var cfgs []string
+	keyFile := writeKey(t, t.TempDir())
 	for range 2 {
 		cfg, _ := writeConfig(t, s,
 			fmt.Sprintf("store: {driver: postgres, dsn_file: %s, lease: 3s}", dsnFile),
-			"privacy: {}",
+			"privacy: {key_file: "+keyFile+"}",
 			"limits: {auto_min_interval: -1s, auto_per_hour: 100000, auto_per_day: 100000}",
 			"outbox: {lease: 2s, min_backoff: 200ms, max_backoff: 1s}")
 		cfgs = append(cfgs, withMailboxes(t, s, cfg, users))

@@ -1,19 +1,23 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Two ticketd nodes (their own data dirs) on one PostgreSQL
 // (store.driver: postgres) and the real Dovecot and Postfix: what one
 // polls, the other lists and finds; each new mail is one ticket and one
 // acknowledgement whichever node polls; check-db checks the schema;
-// backup points to PostgreSQL's own tools.
+// backup points to PostgreSQL's own tools; the rows are encrypted with
+// the nodes' shared key.
 func TestPostgresStore(t *testing.T) {
 	s := Start(t, 40000)
 	pg := StartPostgres(t, 40000)
@@ -24,7 +28,7 @@ func TestPostgresStore(t *testing.T) {
 	}
 	extra := []string{
 		fmt.Sprintf("store: {driver: postgres, dsn_file: %s}", dsnFile),
-		"privacy: {}", // no key: ticketd does not encrypt PostgreSQL's rows
+		"privacy: {key_file: " + writeKey(t, t.TempDir()) + "}", // one key for both nodes
 		"limits: {auto_min_interval: -1s, auto_per_hour: 1000, auto_per_day: 1000}",
 	}
 	cfgA, _ := writeConfig(t, s, extra...)
@@ -71,6 +75,39 @@ func TestPostgresStore(t *testing.T) {
 	if code, out := runTicketd(t, bin, cfgB, "tickets", "search", "재직증명서"); code != 0 || strings.Count(out, "햇살론 서류 문의") != 8 {
 		t.Fatalf("search on node B: exit %d\n%s", code, out)
 	}
+	// Encrypted at rest: every document and piece of raw mail is sealed,
+	// no word of the mails is in clear in any row, and a node without
+	// the key (or with another) cannot open the database.
+	ctx := context.Background()
+	db, err := pgxpool.New(ctx, pg.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var plain, clear int
+	if err := db.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM tickets WHERE substring(doc from 1 for 5) <> '\x00746b4532'::bytea) +
+		(SELECT count(*) FROM messages WHERE substring(doc from 1 for 5) <> '\x00746b4532'::bytea) +
+		(SELECT count(*) FROM blobs WHERE substring(chunk from 1 for 5) <> '\x00746b4532'::bytea) +
+		(SELECT count(*) FROM outgoing WHERE substring(doc from 1 for 5) <> '\x00746b4532'::bytea)`).Scan(&plain); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM blobs WHERE position(convert_to('재직증명서', 'UTF8') in chunk) > 0) +
+		(SELECT count(*) FROM messages WHERE position(convert_to('재직증명서', 'UTF8') in doc) > 0) +
+		(SELECT count(*) FROM tickets WHERE position(convert_to('김민수', 'UTF8') in doc) > 0) +
+		(SELECT count(*) FROM search_postings WHERE term LIKE '%재직%')`).Scan(&clear); err != nil {
+		t.Fatal(err)
+	}
+	if plain != 0 || clear != 0 {
+		t.Fatalf("%d rows not sealed, %d rows with a customer's words in clear", plain, clear)
+	}
+	for _, other := range []string{"privacy: {}", "privacy: {key_file: " + writeKey(t, t.TempDir()) + "}"} {
+		cfg, _ := writeConfig(t, s, extra[0], other, extra[2])
+		if code, out := runTicketd(t, bin, cfg, "tickets", "list"); code == 0 || !strings.Contains(out, "key") {
+			t.Fatalf("a node with %s opened the database: exit %d\n%s", other, code, out)
+		}
+	}
 	if code, out := runTicketd(t, bin, cfgA, "check-db"); code != 0 {
 		t.Fatalf("check-db: exit %d\n%s", code, out)
 	}
@@ -80,5 +117,5 @@ func TestPostgresStore(t *testing.T) {
 	if code, out := runTicketd(t, bin, cfgA, "migrate"); code != 0 || !strings.Contains(out, "already") {
 		t.Fatalf("migrate: exit %d\n%s", code, out)
 	}
-	fmt.Printf("postgres store: 2 nodes, 8 mails polled by either: 8 tickets on both, 8 acknowledgements, found by search on the other node\n")
+	fmt.Printf("postgres store: 2 nodes, 8 mails polled by either: 8 tickets on both, 8 acknowledgements, found by search on the other node; every row sealed, no word in clear, refused without the key or with another\n")
 }

@@ -37,6 +37,19 @@ func buildTicketd(t *testing.T, root string, tags ...string) string {
 	return bin
 }
 
+// writeKey writes a new random encryption key (privacy.key_file) in dir
+// and returns its path; nodes of one database share one.
+func writeKey(t testing.TB, dir string) string {
+	t.Helper()
+	keyFile := filepath.Join(dir, "db-key")
+	key := make([]byte, 32)
+	rand.Read(key)
+	if err := os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o400); err != nil {
+		t.Fatal(err)
+	}
+	return keyFile
+}
+
 // writeConfig writes a ticketd config for the stack: IMAPS and submission
 // with STARTTLS + AUTH, both verifying the stack's certificate, the
 // password from a file.
@@ -54,11 +67,7 @@ func writeConfig(t *testing.T, s *Stack, extra ...string) (cfg, dataDir string) 
 	os.WriteFile(pwFile, []byte(s.Password+"\n"), 0o600)
 	if !strings.Contains(strings.Join(extra, "\n"), "privacy:") {
 		// Encrypted at rest, as an installed ticketd is.
-		keyFile := filepath.Join(dir, "db-key")
-		key := make([]byte, 32)
-		rand.Read(key)
-		os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o400)
-		extra = append(extra, "privacy: {key_file: "+keyFile+"}")
+		extra = append(extra, "privacy: {key_file: "+writeKey(t, dir)+"}")
 	}
 	support := s.Address("support")
 	c := fmt.Sprintf(`data_dir: %s/data

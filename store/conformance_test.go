@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"os"
 	"testing"
 
 	"github.com/ticketd/ticketd/store"
@@ -21,6 +22,13 @@ func TestContract(t *testing.T) {
 		storetest.Run(t, storetest.Options{Open: func(t *testing.T) ticket.Store { return tickettest.DB(t) }, Settle: settle})
 	})
 	t.Run("encrypted", func(t *testing.T) {
-		storetest.Run(t, storetest.Options{Open: func(t *testing.T) ticket.Store { return tickettest.EncryptedDB(t) }, Settle: settle})
+		storetest.Run(t, storetest.Options{Open: func(t *testing.T) ticket.Store { return tickettest.EncryptedDB(t) }, Settle: settle,
+			Stored: func(t *testing.T, st ticket.Store) []byte {
+				b, err := os.ReadFile(st.(*store.DB).Path())
+				if err != nil {
+					t.Fatal(err)
+				}
+				return b
+			}})
 	})
 }

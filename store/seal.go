@@ -80,7 +80,7 @@ func (b *sbucket) ForEach(fn func(k, v []byte) error) error {
 }
 
 // ErrSealStopped is Seal's error when its progress function stopped it.
-var ErrSealStopped = errors.New("store: encryption stopped; it resumes where it was")
+var ErrSealStopped = seal.ErrStopped
 
 // checkKey compares the key with the database: an encrypted database
 // needs its key, and the key must open its check record. A database

@@ -371,18 +371,27 @@ func cmdRotateKey(c *cli) int {
 	if err != nil {
 		return c.fail("privacy rotate-key: %s: %v", path, err)
 	}
-	if !c.bboltOnly(s, "privacy rotate-key", "ticketd does not encrypt a PostgreSQL database's rows") {
-		return exitFail
-	}
 	rs := *s
 	rs.Key, rs.OldKeys = key, append([][]byte{s.Key}, s.OldKeys...)
-	db, err := openStore(&rs, false, 2*time.Second)
+	db, err := openDatabase(&rs, false, 2*time.Second)
 	if err != nil {
 		return c.fail("privacy rotate-key: %v", err)
 	}
 	defer db.Close()
-	n, err := db.Seal(func(bucket string, done int) bool {
-		fmt.Fprintf(c.stdout, "re-encrypting: %d records (%s)\n", done, bucket)
+	if pg, ok := db.(*postgres.Store); ok {
+		// Every node must stop first: one still running with the old key
+		// alone could not read what is re-encrypted.
+		nodes, err := postgres.Holders(c.ctx, pg.Pool())
+		if err != nil {
+			return c.fail("privacy rotate-key: %v", err)
+		}
+		if len(nodes) > 0 {
+			return c.fail("privacy rotate-key: nodes %s hold mailbox leases, so they are serving: stop every node first (or give each privacy.key_file: %s with the old key in privacy.old_key_files, and they re-encrypt as they start)",
+				strings.Join(nodes, ", "), path)
+		}
+	}
+	n, err := db.Seal(func(place string, done int) bool {
+		fmt.Fprintf(c.stdout, "re-encrypting: %d records (%s)\n", done, place)
 		return c.ctx.Err() == nil
 	})
 	if err != nil {

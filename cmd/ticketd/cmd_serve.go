@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ticketd/ticketd/store"
+	"github.com/ticketd/ticketd/store/seal"
 )
 
 // daemonCommands run the pipeline.
@@ -71,11 +72,7 @@ func cmdServe(c *cli) int {
 	sealed := make(chan struct{})
 	go func() {
 		defer close(sealed)
-		bdb, ok := d.db.(*store.DB) // only bbolt's records are sealed by ticketd
-		if !ok {
-			return
-		}
-		if err := sealDatabase(sealCtx, bdb, log); err != nil && !errors.Is(err, store.ErrSealStopped) {
+		if err := sealDatabase(sealCtx, d.db, log); err != nil && !errors.Is(err, seal.ErrStopped) {
 			log.Error("privacy: the database could not be encrypted; serve goes on, and it is tried again at the next start", "err", err)
 		}
 	}()

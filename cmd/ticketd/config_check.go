@@ -730,9 +730,6 @@ func (k *checker) store() {
 			k.bad("store.dsn", "host %s is not a loopback one: set sslmode=verify-full (and sslrootcert if the server's CA is not the system's), so that the database's certificate is verified", h)
 		}
 	}
-	if k.c.Privacy.KeyFile != "" || k.c.Privacy.KeyEnv != "" {
-		k.bad("privacy.key_file", "encryption at rest is not available with store.driver postgres yet: use PostgreSQL's own (an encrypted volume), or store.driver bbolt")
-	}
 	if st.Lease < 3*Duration(time.Second) {
 		k.bad("store.lease", "must be 3s or more, got %v", time.Duration(st.Lease))
 	}

@@ -108,16 +108,17 @@ func recordBackup(s *Settings, path string) error {
 // how long it waits for another process that holds the database.
 // sealDatabase encrypts, in place, the records a database with a key kept
 // from before it had one, logging its progress; a crash resumes it at the
-// next start. The plaintext stays in the file's free pages until compact.
-func sealDatabase(ctx context.Context, db *store.DB, log *slog.Logger) error {
+// next start. The plaintext stays in the file's free pages until compact
+// (bbolt), in dead row versions until VACUUM (PostgreSQL).
+func sealDatabase(ctx context.Context, db database, log *slog.Logger) error {
 	if !db.NeedsSealing() {
 		return nil
 	}
 	log.Warn("encrypting the database in place with privacy.key_file: records from before it, or of an old key, are sealed in batches", "db", db.Path())
 	start, lastLog := time.Now(), time.Now()
-	n, err := db.Seal(func(bucket string, sealed int) bool {
+	n, err := db.Seal(func(place string, sealed int) bool {
 		if time.Since(lastLog) > 2*time.Second {
-			log.Info("encrypting the database", "records", sealed, "bucket", bucket)
+			log.Info("encrypting the database", "records", sealed, "in", place)
 			lastLog = time.Now()
 		}
 		return ctx.Err() == nil
@@ -125,7 +126,11 @@ func sealDatabase(ctx context.Context, db *store.DB, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("encrypt the database: %w (it resumes at the next start)", err)
 	}
-	log.Warn("database encrypted with privacy.key_file; remove privacy.old_key_files if set, and run `ticketd compact` once (serve stopped) to drop what was left in free pages",
+	drop := "run `ticketd compact` once (serve stopped) to drop what was left in free pages"
+	if _, ok := db.(*postgres.Store); ok {
+		drop = "run VACUUM FULL on the database to drop the old row versions (the WAL and backups taken before keep the plaintext)"
+	}
+	log.Warn("database encrypted with privacy.key_file; remove privacy.old_key_files if set, and "+drop,
 		"records", n, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
@@ -153,6 +158,10 @@ type database interface {
 	WriteTo(w io.Writer) (int64, error)
 	Path() string
 	Encrypted() bool
+	// NeedsSealing says whether records from before the key, or of an
+	// old key, are left; Seal encrypts them with the key (resumable).
+	NeedsSealing() bool
+	Seal(progress func(place string, sealed int) bool) (int, error)
 }
 
 var (
@@ -171,7 +180,7 @@ func openDatabase(s *Settings, create bool, lockWait time.Duration) (database, e
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), max(lockWait, 30*time.Second))
 	defer cancel()
-	db, err := postgres.Open(ctx, s.StoreDSN, s.StoreLease)
+	db, err := postgres.Open(ctx, s.StoreDSN, &postgres.Options{IdleInTx: s.StoreLease, Key: s.Key, OldKeys: s.OldKeys})
 	if err != nil {
 		return nil, fmt.Errorf("store.dsn: %w", err)
 	}

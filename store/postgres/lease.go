@@ -188,3 +188,18 @@ func (l *Leases) release(ctx context.Context, le Lease) error {
 	}
 	return nil
 }
+
+// Holders names the nodes that hold an unexpired lease now, by the
+// database's clock: the nodes serving, for commands that must run with
+// every node stopped.
+func Holders(ctx context.Context, db DB) ([]string, error) {
+	rows, err := db.Query(ctx, "SELECT DISTINCT owner FROM mailbox_leases WHERE owner <> '' AND expires_at > clock_timestamp() ORDER BY owner")
+	if err != nil {
+		return nil, fmt.Errorf("postgres: leases: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: leases: %w", err)
+	}
+	return out, nil
+}

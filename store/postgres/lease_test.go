@@ -356,7 +356,7 @@ func TestLeasesSurviveKilledConnections(t *testing.T) {
 func TestAPausedTransactionEnds(t *testing.T) {
 	dsn := freshDSN(t)
 	ctx := context.Background()
-	st, err := Open(ctx, dsn, time.Second)
+	st, err := Open(ctx, dsn, &Options{IdleInTx: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,11 +18,16 @@ func (s *Store) Secret() ([]byte, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
 	}
-	if _, err := s.pool.Exec(s.ctx, "INSERT INTO settings (name, value) VALUES ('secret', $1) ON CONFLICT DO NOTHING", key); err != nil {
+	if _, err := s.pool.Exec(s.ctx, "INSERT INTO settings (name, value) VALUES ('secret', $1) ON CONFLICT DO NOTHING",
+		s.s.Seal([]byte("settings"), []byte("secret"), key)); err != nil {
 		return nil, fmt.Errorf("postgres: signing secret: %w", err)
 	}
 	var v []byte
 	if err := s.pool.QueryRow(s.ctx, "SELECT value FROM settings WHERE name = 'secret'").Scan(&v); err != nil {
+		return nil, fmt.Errorf("postgres: signing secret: %w", err)
+	}
+	v, err := s.s.Open([]byte("settings"), []byte("secret"), v)
+	if err != nil {
 		return nil, fmt.Errorf("postgres: signing secret: %w", err)
 	}
 	return v, nil
@@ -34,7 +39,10 @@ func (s *Store) OAuthState(name string) ([]byte, error) {
 	err := s.pool.QueryRow(s.ctx, "SELECT value FROM settings WHERE name = $1", "oauth:"+name).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
-	} else if err != nil {
+	} else if err == nil {
+		v, err = s.s.Open([]byte("settings"), []byte("oauth:"+name), v)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("postgres: oauth state of %s: %w", name, err)
 	}
 	return v, nil
@@ -43,7 +51,7 @@ func (s *Store) OAuthState(name string) ([]byte, error) {
 // PutOAuthState keeps data as the state of the OAuth credential name.
 func (s *Store) PutOAuthState(name string, data []byte) error {
 	if _, err := s.pool.Exec(s.ctx, `INSERT INTO settings (name, value) VALUES ($1, $2)
-		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, "oauth:"+name, data); err != nil {
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, "oauth:"+name, s.s.Seal([]byte("settings"), []byte("oauth:"+name), data)); err != nil {
 		return fmt.Errorf("postgres: oauth state of %s: %w", name, err)
 	}
 	return nil
@@ -79,15 +87,26 @@ func (s *Store) Check() error {
 	return nil
 }
 
-// SearchBuilt is true: every transaction keeps the index.
-func (s *Store) SearchBuilt() (bool, error) { return true, nil }
+// SearchBuilt reports whether the search index was built with the index
+// key of this store's key (every transaction keeps it from then on); a
+// new database's is.
+func (s *Store) SearchBuilt() (bool, error) {
+	var v []byte
+	err := s.pool.QueryRow(s.ctx, "SELECT value FROM settings WHERE name = 'search'").Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("postgres: search index: %w", err)
+	}
+	return string(v) == s.indexID, nil
+}
 
 // IndexPending has nothing to do: every transaction keeps the index.
 func (s *Store) IndexPending(int) (int, error) { return 0, nil }
 
 // Reindex builds the search index afresh, a batch of tickets a
-// transaction; progress is told the tickets done and their total, and
-// false from it stops.
+// transaction, and marks it built with this store's index key; progress
+// is told the tickets done and their total, and false from it stops.
 func (s *Store) Reindex(progress func(done, total int) bool) error {
 	var ids []int64
 	rows, err := s.pool.Query(s.ctx, "SELECT id FROM tickets ORDER BY id")
@@ -122,6 +141,10 @@ func (s *Store) Reindex(progress func(done, total int) bool) error {
 			return errors.New("postgres: reindex stopped; run it again")
 		}
 	}
+	if _, err := s.pool.Exec(s.ctx, `INSERT INTO settings (name, value) VALUES ('search', $1)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, []byte(s.indexID)); err != nil {
+		return fmt.Errorf("postgres: reindex: %w", err)
+	}
 	return nil
 }
 
@@ -137,6 +160,3 @@ func (s *Store) Path() string {
 	c := s.pool.Config().ConnConfig
 	return fmt.Sprintf("postgres://%s@%s:%d/%s", c.User, c.Host, c.Port, c.Database)
 }
-
-// Encrypted is false: the rows are not encrypted by ticketd (yet).
-func (s *Store) Encrypted() bool { return false }

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ticketd/ticketd/store/seal"
 	"github.com/ticketd/ticketd/ticket"
 )
 
@@ -32,6 +34,27 @@ type Store struct {
 	conflicts atomic.Int64
 	// fence, when set, is the node's leases: see SetFence.
 	fence atomic.Pointer[Fence]
+	// s seals the rows (nil: no key, see seal.go); index is the search
+	// index's key, indexID its id.
+	s       *seal.Sealer
+	index   [32]byte
+	indexID string
+}
+
+// Options are Open's.
+type Options struct {
+	// IdleInTx, when positive, is the server's
+	// idle_in_transaction_session_timeout for the store's sessions: a
+	// node stopped in the middle of a transaction (SIGSTOP, a long GC
+	// pause, a partition) loses it, and its locks, after this; give the
+	// mailbox leases' time, so that a takeover is not held up longer than
+	// they are.
+	IdleInTx time.Duration
+	// Key, when set, encrypts the rows (seal.go): a database with a key
+	// needs it, one without gets it. OldKeys open rows sealed with
+	// earlier keys while Seal re-encrypts them.
+	Key     []byte
+	OldKeys [][]byte
 }
 
 // Fence says which lease, if any, the node holds on a mailbox (named as its
@@ -68,13 +91,20 @@ const (
 // is the number of cores, at least 4).
 const poolConns = 24
 
-// Open connects to the database dsn names and migrates its schema.
-// idleInTx, when positive, is the server's
-// idle_in_transaction_session_timeout for the store's sessions: a node
-// stopped in the middle of a transaction (SIGSTOP, a long GC pause, a
-// partition) loses it, and its locks, after this; give the mailbox
-// leases' time, so that a takeover is not held up longer than they are.
-func Open(ctx context.Context, dsn string, idleInTx time.Duration) (*Store, error) {
+// Open connects to the database dsn names, migrates its schema and
+// checks the key (o may be nil).
+func Open(ctx context.Context, dsn string, o *Options) (*Store, error) {
+	if o == nil {
+		o = &Options{}
+	}
+	st := &Store{ctx: context.WithoutCancel(ctx)}
+	if o.Key != nil {
+		var err error
+		if st.s, err = seal.New(o.Key, o.OldKeys...); err != nil {
+			return nil, fmt.Errorf("postgres: %w", err)
+		}
+	}
+	st.index, st.indexID = seal.IndexKey(o.Key)
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -82,18 +112,23 @@ func Open(ctx context.Context, dsn string, idleInTx time.Duration) (*Store, erro
 	if !strings.Contains(dsn, "pool_max_conns") {
 		cfg.MaxConns = poolConns
 	}
-	if idleInTx > 0 {
-		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = fmt.Sprint(idleInTx.Milliseconds())
+	if o.IdleInTx > 0 {
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = fmt.Sprint(o.IdleInTx.Milliseconds())
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
+	st.pool = pool
 	if _, _, err := Migrate(ctx, pool); err != nil {
 		pool.Close()
 		return nil, err
 	}
-	return &Store{pool: pool, ctx: context.WithoutCancel(ctx)}, nil
+	if err := st.checkKey(); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	return st, nil
 }
 
 // Pool is the store's connection pool.
@@ -156,7 +191,7 @@ func (s *Store) update(fn func(tx ticket.Tx) error) error {
 		return fmt.Errorf("postgres: begin: %w", err)
 	}
 	defer tx.Rollback(s.ctx)
-	t := &txn{ctx: s.ctx, tx: tx, dirty: map[uint64]bool{}}
+	t := &txn{ctx: s.ctx, tx: tx, s: s.s, termKey: s.index, dirty: map[uint64]bool{}}
 	if f := s.fence.Load(); f != nil {
 		t.fence = *f
 	}
@@ -179,7 +214,7 @@ func (s *Store) View(fn func(tx ticket.ReadTx) error) error {
 		return fmt.Errorf("postgres: begin: %w", err)
 	}
 	defer tx.Rollback(s.ctx)
-	return fn(&txn{ctx: s.ctx, tx: tx})
+	return fn(&txn{ctx: s.ctx, tx: tx, s: s.s, termKey: s.index})
 }
 
 // connTries bounds the runs of one Update that lost its connection.
@@ -213,10 +248,12 @@ func retryable(err error) bool {
 }
 
 type txn struct {
-	ctx   context.Context
-	tx    pgx.Tx
-	dirty map[uint64]bool // tickets to index anew at commit (nil: read-only)
-	fence Fence           // nil: cursors are written unchecked
+	ctx     context.Context
+	tx      pgx.Tx
+	s       *seal.Sealer    // nil: no key
+	termKey [32]byte        // the search index's key
+	dirty   map[uint64]bool // tickets to index anew at commit (nil: read-only)
+	fence   Fence           // nil: cursors are written unchecked
 }
 
 func (t *txn) touch(id uint64) {
@@ -225,32 +262,71 @@ func (t *txn) touch(id uint64) {
 	}
 }
 
-// one scans the doc of one row into v; ErrNotFound when there is none.
-func (t *txn) one(v any, sql string, args ...any) error {
+// Every query of documents selects two columns, the row's place in its
+// table (the key the document is sealed with, see seal) and the document.
+
+// seal encrypts doc, the document at place in table (as it is without a
+// key).
+func (t *txn) seal(table, place string, doc []byte) []byte {
+	return t.s.Seal([]byte(table), []byte(place), doc)
+}
+
+// open decrypts what seal stored.
+func (t *txn) open(table, place string, doc []byte) ([]byte, error) {
+	return t.s.Open([]byte(table), []byte(place), doc)
+}
+
+// decode opens and decodes the document at place in table into v.
+func (t *txn) decode(table, place string, doc []byte, v any) error {
+	doc, err := t.open(table, place, doc)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	if err := json.Unmarshal(doc, v); err != nil {
+		return fmt.Errorf("postgres: decode %s %s: %w", table, place, err)
+	}
+	return nil
+}
+
+// encode encodes v, the document at place in table, and seals it.
+func (t *txn) encode(table, place string, v any) ([]byte, error) {
+	doc, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return t.seal(table, place, doc), nil
+}
+
+// one decodes the document of one row of table into v; ErrNotFound when
+// there is none.
+func (t *txn) one(v any, table, sql string, args ...any) error {
+	var place string
 	var doc []byte
-	if err := t.tx.QueryRow(t.ctx, sql, args...).Scan(&doc); errors.Is(err, pgx.ErrNoRows) {
+	if err := t.tx.QueryRow(t.ctx, sql, args...).Scan(&place, &doc); errors.Is(err, pgx.ErrNoRows) {
 		return ticket.ErrNotFound
 	} else if err != nil {
 		return err
 	}
-	return json.Unmarshal(doc, v)
+	return t.decode(table, place, doc, v)
 }
 
-// each calls fn with the doc of each row, decoded into a new T.
-func each[T any](t *txn, fn func(v T) error, sql string, args ...any) error {
+// each calls fn with the document of each row of table, decoded into a
+// new T.
+func each[T any](t *txn, fn func(v T) error, table, sql string, args ...any) error {
 	rows, err := t.tx.Query(t.ctx, sql, args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
+		var place string
 		var doc []byte
-		if err := rows.Scan(&doc); err != nil {
+		if err := rows.Scan(&place, &doc); err != nil {
 			return err
 		}
 		var v T
-		if err := json.Unmarshal(doc, &v); err != nil {
-			return fmt.Errorf("postgres: decode: %w", err)
+		if err := t.decode(table, place, doc, &v); err != nil {
+			return err
 		}
 		if err := fn(v); err != nil {
 			return err
@@ -259,11 +335,14 @@ func each[T any](t *txn, fn func(v T) error, sql string, args ...any) error {
 	return rows.Err()
 }
 
-func all[T any](t *txn, sql string, args ...any) ([]T, error) {
+func all[T any](t *txn, table, sql string, args ...any) ([]T, error) {
 	out := []T{}
-	err := each(t, func(v T) error { out = append(out, v); return nil }, sql, args...)
+	err := each(t, func(v T) error { out = append(out, v); return nil }, table, sql, args...)
 	return out, err
 }
+
+// idPlace is the place of the row id.
+func idPlace(id uint64) string { return strconv.FormatUint(id, 10) }
 
 func (t *txn) exec(sql string, args ...any) (int64, error) {
 	tag, err := t.tx.Exec(t.ctx, sql, args...)
@@ -272,11 +351,11 @@ func (t *txn) exec(sql string, args ...any) (int64, error) {
 
 // doc returns the record kind/key of the docs table.
 func (t *txn) doc(kind, key string, v any) error {
-	return t.one(v, "SELECT doc FROM docs WHERE kind = $1 AND key = $2", kind, key)
+	return t.one(v, "docs", "SELECT kind || '/' || key, doc FROM docs WHERE kind = $1 AND key = $2", kind, key)
 }
 
 func (t *txn) putDoc(kind, key string, v any) error {
-	doc, err := json.Marshal(v)
+	doc, err := t.encode("docs", kind+"/"+key, v)
 	if err != nil {
 		return err
 	}
@@ -292,7 +371,7 @@ func (t *txn) deleteDoc(kind, key string) (bool, error) {
 
 func (t *txn) Ticket(id uint64) (ticket.Ticket, error) {
 	var tk ticket.Ticket
-	if err := t.one(&tk, "SELECT doc FROM tickets WHERE id = $1", int64(id)); err != nil {
+	if err := t.one(&tk, "tickets", "SELECT id::text, doc FROM tickets WHERE id = $1", int64(id)); err != nil {
 		return ticket.Ticket{}, fmt.Errorf("ticket #%d: %w", id, err)
 	}
 	return tk, nil
@@ -300,18 +379,18 @@ func (t *txn) Ticket(id uint64) (ticket.Ticket, error) {
 
 func (t *txn) Tickets(f ticket.TicketFilter) ([]ticket.Ticket, error) {
 	if f.Status != "" {
-		return all[ticket.Ticket](t, "SELECT doc FROM tickets WHERE status = $1 ORDER BY id", string(f.Status))
+		return all[ticket.Ticket](t, "tickets", "SELECT id::text, doc FROM tickets WHERE status = $1 ORDER BY id", string(f.Status))
 	}
-	return all[ticket.Ticket](t, "SELECT doc FROM tickets ORDER BY id")
+	return all[ticket.Ticket](t, "tickets", "SELECT id::text, doc FROM tickets ORDER BY id")
 }
 
 func (t *txn) Messages(ticketID uint64) ([]ticket.Message, error) {
-	return all[ticket.Message](t, "SELECT doc FROM messages WHERE ticket_id = $1 ORDER BY id", int64(ticketID))
+	return all[ticket.Message](t, "messages", "SELECT id::text, doc FROM messages WHERE ticket_id = $1 ORDER BY id", int64(ticketID))
 }
 
 func (t *txn) Message(id uint64) (ticket.Message, error) {
 	var m ticket.Message
-	if err := t.one(&m, "SELECT doc FROM messages WHERE id = $1", int64(id)); err != nil {
+	if err := t.one(&m, "messages", "SELECT id::text, doc FROM messages WHERE id = $1", int64(id)); err != nil {
 		return ticket.Message{}, fmt.Errorf("message %d: %w", id, err)
 	}
 	return m, nil
@@ -342,7 +421,7 @@ func (t *txn) Seen(key string) (uint64, bool, error) {
 
 // blob returns the bytes of blob kind/id, nil when there are none.
 func (t *txn) blob(kind int, id uint64) ([]byte, error) {
-	rows, err := t.tx.Query(t.ctx, "SELECT chunk FROM blobs WHERE kind = $1 AND id = $2 ORDER BY n", kind, int64(id))
+	rows, err := t.tx.Query(t.ctx, "SELECT n, chunk FROM blobs WHERE kind = $1 AND id = $2 ORDER BY n", kind, int64(id))
 	if err != nil {
 		return nil, err
 	}
@@ -350,9 +429,13 @@ func (t *txn) blob(kind int, id uint64) ([]byte, error) {
 	var out []byte
 	found := false
 	for rows.Next() {
+		var n int32
 		var c []byte
-		if err := rows.Scan(&c); err != nil {
+		if err := rows.Scan(&n, &c); err != nil {
 			return nil, err
+		}
+		if c, err = t.open("blobs", blobPlace(kind, id, int(n)), c); err != nil {
+			return nil, fmt.Errorf("postgres: %w", err)
 		}
 		out, found = append(out, c...), true
 	}
@@ -369,7 +452,7 @@ func (t *txn) putBlob(kind int, id uint64, data []byte) error {
 	b := &pgx.Batch{}
 	for n := 0; ; n++ {
 		piece := data[:min(len(data), blobChunk)]
-		b.Queue("INSERT INTO blobs (kind, id, n, chunk) VALUES ($1, $2, $3, $4)", kind, int64(id), n, piece)
+		b.Queue("INSERT INTO blobs (kind, id, n, chunk) VALUES ($1, $2, $3, $4)", kind, int64(id), n, t.seal("blobs", blobPlace(kind, id, n), piece))
 		data = data[len(piece):]
 		if len(data) == 0 {
 			break
@@ -377,6 +460,9 @@ func (t *txn) putBlob(kind int, id uint64, data []byte) error {
 	}
 	return t.tx.SendBatch(t.ctx, b).Close()
 }
+
+// blobPlace is the place of piece n of blob kind/id.
+func blobPlace(kind int, id uint64, n int) string { return fmt.Sprintf("%d/%d/%d", kind, id, n) }
 
 func (t *txn) Raw(msgID uint64) ([]byte, error) {
 	v, err := t.blob(blobRaw, msgID)
@@ -399,23 +485,23 @@ func (t *txn) Cursor(mailbox string) (ticket.Cursor, bool, error) {
 }
 
 func (t *txn) Outbox() ([]ticket.Outgoing, error) {
-	return all[ticket.Outgoing](t, "SELECT doc FROM outgoing ORDER BY id")
+	return all[ticket.Outgoing](t, "outgoing", "SELECT id::text, doc FROM outgoing ORDER BY id")
 }
 
 func (t *txn) EachOutgoing(fn func(o ticket.Outgoing) error) error {
-	return each(t, fn, "SELECT doc FROM outgoing ORDER BY id")
+	return each(t, fn, "outgoing", "SELECT id::text, doc FROM outgoing ORDER BY id")
 }
 
 func (t *txn) Outgoing(id uint64) (ticket.Outgoing, error) {
 	var o ticket.Outgoing
-	if err := t.one(&o, "SELECT doc FROM outgoing WHERE id = $1", int64(id)); err != nil {
+	if err := t.one(&o, "outgoing", "SELECT id::text, doc FROM outgoing WHERE id = $1", int64(id)); err != nil {
 		return ticket.Outgoing{}, fmt.Errorf("outbox %d: %w", id, err)
 	}
 	return o, nil
 }
 
 func (t *txn) Rejected() ([]ticket.Rejected, error) {
-	rs, err := all[ticket.Rejected](t, "SELECT doc FROM rejected ORDER BY id")
+	rs, err := all[ticket.Rejected](t, "rejected", "SELECT id::text, doc FROM rejected ORDER BY id")
 	if err != nil {
 		return nil, err
 	}
@@ -429,7 +515,7 @@ func (t *txn) Rejected() ([]ticket.Rejected, error) {
 
 func (t *txn) RejectedByID(id uint64) (ticket.Rejected, error) {
 	var r ticket.Rejected
-	if err := t.one(&r, "SELECT doc FROM rejected WHERE id = $1", int64(id)); err != nil {
+	if err := t.one(&r, "rejected", "SELECT id::text, doc FROM rejected WHERE id = $1", int64(id)); err != nil {
 		return r, fmt.Errorf("quarantined mail %d: %w", id, err)
 	}
 	raw, err := t.blob(blobRejected, id)
@@ -453,7 +539,7 @@ func (t *txn) Suppression(email string) (ticket.Suppression, error) {
 }
 
 func (t *txn) Suppressions() ([]ticket.Suppression, error) {
-	return all[ticket.Suppression](t, "SELECT doc FROM docs WHERE kind = 'suppression' ORDER BY key")
+	return all[ticket.Suppression](t, "docs", "SELECT kind || '/' || key, doc FROM docs WHERE kind = 'suppression' ORDER BY key")
 }
 
 func (t *txn) AutoSent(email string) ([]time.Time, error) {
@@ -472,15 +558,15 @@ func (t *txn) HeldAcks(email string) (ticket.HeldAcks, error) {
 }
 
 func (t *txn) EachHeldAcks(fn func(h ticket.HeldAcks) error) error {
-	return each(t, fn, "SELECT doc FROM docs WHERE kind = 'held_acks' ORDER BY key")
+	return each(t, fn, "docs", "SELECT kind || '/' || key, doc FROM docs WHERE kind = 'held_acks' ORDER BY key")
 }
 
 func (t *txn) EachAudit(fn func(r ticket.AuditRecord) error) error {
-	return each(t, fn, "SELECT doc FROM audit ORDER BY id")
+	return each(t, fn, "audit", "SELECT id::text, doc FROM audit ORDER BY id")
 }
 
 func (t *txn) Postings(term string, fn func(ticketID uint64, n uint32) error) error {
-	rows, err := t.tx.Query(t.ctx, "SELECT ticket_id, n FROM search_postings WHERE term = $1 ORDER BY ticket_id", term)
+	rows, err := t.tx.Query(t.ctx, "SELECT ticket_id, n FROM search_postings WHERE term = $1 ORDER BY ticket_id", t.term(term))
 	if err != nil {
 		return err
 	}
@@ -534,7 +620,7 @@ func (t *txn) index() error {
 		}
 		rows := make([][]any, 0, len(terms))
 		for term, n := range terms {
-			rows = append(rows, []any{term, int64(id), int32(n)})
+			rows = append(rows, []any{t.term(term), int64(id), int32(n)})
 		}
 		if _, err := t.tx.CopyFrom(t.ctx, pgx.Identifier{"search_postings"}, []string{"term", "ticket_id", "n"}, pgx.CopyFromRows(rows)); err != nil {
 			return err
@@ -556,7 +642,7 @@ func (t *txn) PutTicket(tk ticket.Ticket) error {
 	if tk.ID == 0 {
 		return errors.New("postgres: put ticket: no id")
 	}
-	doc, err := json.Marshal(tk)
+	doc, err := t.encode("tickets", idPlace(tk.ID), tk)
 	if err != nil {
 		return err
 	}
@@ -572,7 +658,7 @@ func (t *txn) AddMessage(m *ticket.Message, raw []byte) error {
 		return err
 	}
 	m.ID = uint64(id)
-	doc, err := json.Marshal(m)
+	doc, err := t.encode("messages", idPlace(m.ID), m)
 	if err != nil {
 		return err
 	}
@@ -596,7 +682,7 @@ func (t *txn) PutMessage(m ticket.Message) error {
 	} else if err != nil {
 		return err
 	}
-	doc, err := json.Marshal(m)
+	doc, err := t.encode("messages", idPlace(m.ID), m)
 	if err != nil {
 		return err
 	}
@@ -638,7 +724,7 @@ func (t *txn) Enqueue(o *ticket.Outgoing) error {
 		return err
 	}
 	o.ID = uint64(id)
-	doc, err := json.Marshal(o)
+	doc, err := t.encode("outgoing", idPlace(o.ID), o)
 	if err != nil {
 		return err
 	}
@@ -655,7 +741,7 @@ func (t *txn) PutOutgoing(o ticket.Outgoing) error {
 	if o.ID == 0 {
 		return errors.New("postgres: put outgoing: no id")
 	}
-	doc, err := json.Marshal(o)
+	doc, err := t.encode("outgoing", idPlace(o.ID), o)
 	if err != nil {
 		return err
 	}
@@ -675,7 +761,7 @@ func (t *txn) AddRejected(r *ticket.Rejected) error {
 		return err
 	}
 	r.ID = uint64(id)
-	doc, err := json.Marshal(r)
+	doc, err := t.encode("rejected", idPlace(r.ID), r)
 	if err != nil {
 		return err
 	}
@@ -757,7 +843,7 @@ func (t *txn) AddAudit(r *ticket.AuditRecord) error {
 		return err
 	}
 	r.ID = uint64(id)
-	doc, err := json.Marshal(r)
+	doc, err := t.encode("audit", idPlace(r.ID), r)
 	if err != nil {
 		return err
 	}

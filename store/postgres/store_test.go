@@ -16,7 +16,7 @@ import (
 // The PostgreSQL store keeps the contract of every ticket.Store.
 func TestContract(t *testing.T) {
 	storetest.Run(t, storetest.Options{Open: func(t *testing.T) ticket.Store {
-		st, err := Open(context.Background(), freshDSN(t), 0)
+		st, err := Open(context.Background(), freshDSN(t), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -35,7 +35,7 @@ func TestNodesIngestTheSameMailOnce(t *testing.T) {
 	const nodes, mails = 4, 40
 	var stores []*Store
 	for range nodes {
-		st, err := Open(context.Background(), dsn, 0)
+		st, err := Open(context.Background(), dsn, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,12 +98,12 @@ func TestListenOutbox(t *testing.T) {
 	dsn := freshDSN(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	a, err := Open(ctx, dsn, 0)
+	a, err := Open(ctx, dsn, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	b, err := Open(ctx, dsn, 0)
+	b, err := Open(ctx, dsn, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

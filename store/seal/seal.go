@@ -20,6 +20,10 @@ var (
 	ErrWrongKey = errors.New("the key does not open this database (a different key encrypted it)")
 )
 
+// ErrStopped is a migration's error (sealing the records anew) when its
+// progress function stopped it; it resumes where it was.
+var ErrStopped = errors.New("encryption stopped; it resumes where it was")
+
 // Magic starts every sealed value.
 var Magic = []byte("\x00tkE2")
 

@@ -21,6 +21,10 @@ type Options struct {
 	// Settle, if set, brings the search index up to date (a store that
 	// indexes after the commit).
 	Settle func(t *testing.T, st ticket.Store)
+	// Stored, for a store opened with an encryption key, returns every
+	// byte it keeps (the file, or every row): the suite then checks that
+	// no word of a customer's mail is among them.
+	Stored func(t *testing.T, st ticket.Store) []byte
 }
 
 // Run runs the contract on stores o.Open returns.
@@ -37,6 +41,7 @@ func Run(t *testing.T, o Options) {
 		{"Records", records},
 		{"Search", search},
 		{"Service", service},
+		{"AtRest", atRest},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.f(t, o, o.Open(t)) })
 	}
@@ -517,6 +522,91 @@ func service(t *testing.T, _ Options, st ticket.Store) {
 		}
 		if q, _ := tx.Outbox(); len(q) != 0 {
 			t.Errorf("%d left in the outbox", len(q))
+		}
+		return nil
+	})
+}
+
+// secretsOfMail are words of a customer's mail that an encrypted store
+// must never keep in clear.
+var secretsOfMail = []string{"900101-1234568", "4111-1111-1111-1111", "010-9876-5432", "햇살론 상환일을 바꾸고 싶습니다", "김민수", "상환일"}
+
+// atRest stores the secrets in every kind of record (ticket, message and
+// its texts, raw mail, outgoing mail, suppression, quarantined mail,
+// audit record, held acknowledgement, notification, search index): an
+// encrypted store (o.Stored) keeps none of them in clear, and every
+// record reads back whole.
+func atRest(t *testing.T, o Options, st ticket.Store) {
+	if o.Stored == nil {
+		t.Skip("a store without a key")
+	}
+	body := "햇살론 상환일을 바꾸고 싶습니다. 주민번호 900101-1234568, 카드 4111-1111-1111-1111, 연락처 010-9876-5432"
+	raw := []byte("From: 김민수 <kim@example.org>\r\nSubject: 상환일\r\n\r\n" + body + "\r\n")
+	var tk ticket.Ticket
+	update(t, st, func(tx ticket.Tx) error {
+		var err error
+		if tk, err = newTicket(tx, "햇살론 상환일을 바꾸고 싶습니다", ticket.StatusNew); err != nil {
+			return err
+		}
+		tk.Requester.Name = "김민수"
+		if err := tx.PutTicket(tk); err != nil {
+			return err
+		}
+		m := &ticket.Message{TicketID: tk.ID, MessageID: "<secret@example.org>", Subject: "상환일 900101-1234568", From: ticket.Address{Name: "김민수", Email: "kim@example.org"},
+			Body: body, Visible: body[:40], HTML: "<p>" + body + "</p>"}
+		if err := tx.AddMessage(m, raw); err != nil {
+			return err
+		}
+		if err := tx.Enqueue(&ticket.Outgoing{TicketID: tk.ID, Subject: "[#1] 햇살론 상환일을 바꾸고 싶습니다", Text: body, To: []ticket.Address{{Name: "김민수", Email: "kim@example.org"}}}); err != nil {
+			return err
+		}
+		if err := tx.PutSuppression(ticket.Suppression{Email: "x@example.org", Reason: "5.1.1 김민수 010-9876-5432", Until: t0.Add(time.Hour)}); err != nil {
+			return err
+		}
+		if err := tx.AddRejected(&ticket.Rejected{Raw: raw, Reason: "test"}); err != nil {
+			return err
+		}
+		if err := tx.PutHeldAcks(ticket.HeldAcks{Email: "kim@example.org", Tickets: []uint64{tk.ID}, Due: t0}); err != nil {
+			return err
+		}
+		if err := tx.PutNotification(ticket.Notification{MessageID: "<n-secret@example.test>", TicketID: tk.ID, To: "agent@example.test", SentAt: t0}); err != nil {
+			return err
+		}
+		return tx.AddAudit(&ticket.AuditRecord{Who: "김민수", Action: ticket.AuditUnmask, Reason: "900101-1234568"})
+	})
+	if o.Settle != nil {
+		o.Settle(t, st)
+	}
+	stored := o.Stored(t, st)
+	if len(stored) < len(raw) {
+		t.Fatalf("Stored returned %d bytes: not the store's", len(stored))
+	}
+	for _, w := range secretsOfMail {
+		if bytes.Contains(stored, []byte(w)) {
+			t.Errorf("%q is stored in clear", w)
+		}
+	}
+	view(t, st, func(tx ticket.ReadTx) error {
+		msgs, err := tx.Messages(tk.ID)
+		if err != nil || len(msgs) != 1 || msgs[0].Body != body {
+			t.Errorf("the message reads back as %+v (%v)", msgs, err)
+			return nil
+		}
+		if got, err := tx.Raw(msgs[0].ID); err != nil || !bytes.Equal(got, raw) {
+			t.Errorf("the raw mail reads back as %q (%v)", got, err)
+		}
+		if rs, err := tx.Rejected(); err != nil || len(rs) != 1 || !bytes.Equal(rs[0].Raw, raw) {
+			t.Errorf("the quarantined mail reads back as %+v (%v)", rs, err)
+		}
+		if h, err := tx.HeldAcks("kim@example.org"); err != nil || !slices.Equal(h.Tickets, []uint64{tk.ID}) {
+			t.Errorf("the held acknowledgement reads back as %+v (%v)", h, err)
+		}
+		if n, err := tx.Notification("<n-secret@example.test>"); err != nil || n.To != "agent@example.test" {
+			t.Errorf("the notification reads back as %+v (%v)", n, err)
+		}
+		hits, err := ticket.Search(tx, "상환일", ticket.SearchFilter{})
+		if err != nil || len(hits) != 1 || hits[0].Ticket.ID != tk.ID {
+			t.Errorf("search for a word of the sealed ticket: %+v (%v)", hits, err)
 		}
 		return nil
 	})
