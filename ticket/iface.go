@@ -85,6 +85,17 @@ type ReadTx interface {
 	SearchIndex
 }
 
+// OutgoingLocker is a Tx of a store several processes share (several
+// nodes on one database): the outbox's claim of a mail locks it, and a
+// mail another process's transaction is claiming is skipped rather than
+// waited for or fought over.
+type OutgoingLocker interface {
+	// LockOutgoing returns queued mail id, locked until the transaction
+	// ends; ErrNotFound when there is none, or when another transaction
+	// holds it (SELECT ... FOR UPDATE SKIP LOCKED).
+	LockOutgoing(id uint64) (Outgoing, error)
+}
+
 // Tx is a read-write transaction.
 type Tx interface {
 	ReadTx

@@ -455,7 +455,11 @@ func (w *Outbox) attempt(ctx context.Context, id uint64, prev func(tx Tx) error,
 				return fmt.Errorf("record the mail sent before: %w", err)
 			}
 		}
-		cur, err := tx.Outgoing(id)
+		get := tx.Outgoing
+		if l, ok := tx.(OutgoingLocker); ok {
+			get = l.LockOutgoing // another node claiming it has it
+		}
+		cur, err := get(id)
 		if errors.Is(err, ErrNotFound) || err == nil && (cur.Attempts != read || cur.NextAttempt.After(now)) {
 			lost = true
 			return nil

@@ -500,6 +500,19 @@ func (t *txn) Outgoing(id uint64) (ticket.Outgoing, error) {
 	return o, nil
 }
 
+// LockOutgoing is the outbox's claim (ticket.OutgoingLocker): a mail
+// another node's transaction is claiming is skipped, not waited for, so
+// the claims of the nodes' outboxes do not fail each other.
+func (t *txn) LockOutgoing(id uint64) (ticket.Outgoing, error) {
+	var o ticket.Outgoing
+	if err := t.one(&o, "outgoing", "SELECT id::text, doc FROM outgoing WHERE id = $1 FOR UPDATE SKIP LOCKED", int64(id)); err != nil {
+		return ticket.Outgoing{}, fmt.Errorf("outbox %d: %w", id, err)
+	}
+	return o, nil
+}
+
+var _ ticket.OutgoingLocker = (*txn)(nil)
+
 func (t *txn) Rejected() ([]ticket.Rejected, error) {
 	rs, err := all[ticket.Rejected](t, "rejected", "SELECT id::text, doc FROM rejected ORDER BY id")
 	if err != nil {

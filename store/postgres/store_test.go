@@ -142,3 +142,135 @@ func TestListenOutbox(t *testing.T) {
 		t.Fatal("not woken by mail another node queued")
 	}
 }
+
+// countingSender accepts every mail after a short exchange and counts
+// the sends of each.
+type countingSender struct {
+	mu   sync.Mutex
+	sent map[uint64]int
+}
+
+func (s *countingSender) Send(_ context.Context, o ticket.Outgoing, ready func() error) ([]ticket.Refusal, error) {
+	time.Sleep(2 * time.Millisecond) // the exchange before the end of the data
+	if err := ready(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.sent[o.ID]++
+	s.mu.Unlock()
+	return nil, nil
+}
+
+// Two nodes' outboxes (4 connections each) flush one queue of 300 mails
+// at the same time: each mail is sent once, by one of them, and the queue
+// ends empty; the claims skip a mail the other node is claiming
+// (LockOutgoing) instead of failing on it.
+func TestNodesShareTheOutbox(t *testing.T) {
+	dsn := freshDSN(t)
+	const mails, nodes = 300, 2
+	var stores []*Store
+	for range nodes {
+		st, err := Open(context.Background(), dsn, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		stores = append(stores, st)
+	}
+	if err := stores[0].Update(func(tx ticket.Tx) error {
+		for i := range mails {
+			o := ticket.Outgoing{MessageID: fmt.Sprintf("<o%d@example.test>", i), To: []ticket.Address{{Email: fmt.Sprintf("c%d@example.org", i)}}, Text: "접수되었습니다."}
+			if err := tx.Enqueue(&o); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sender := &countingSender{sent: map[uint64]int{}}
+	var wg sync.WaitGroup
+	var sentBy [nodes]int
+	for n, st := range stores {
+		w := tickettest.Outbox(t, st, sender, ticket.OutboxConfig{Connections: 4})
+		wg.Go(func() {
+			for range 5 { // until the queue is empty
+				sent, failed, _, err := w.Flush(context.Background())
+				if err != nil || failed > 0 {
+					t.Errorf("node %d: flush: %d failed, %v", n, failed, err)
+					return
+				}
+				sentBy[n] += sent
+			}
+		})
+	}
+	wg.Wait()
+	twice := 0
+	for _, c := range sender.sent {
+		if c > 1 {
+			twice++
+		}
+	}
+	var left []ticket.Outgoing
+	if err := stores[0].View(func(tx ticket.ReadTx) error {
+		var err error
+		left, err = tx.Outbox()
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(sender.sent) != mails || twice != 0 || len(left) != 0 {
+		t.Fatalf("%d of %d mails sent, %d more than once, %d left in the queue", len(sender.sent), mails, twice, len(left))
+	}
+	t.Logf("%d mails: node A sent %d, node B %d, none twice; %d transactions run again after a conflict",
+		mails, sentBy[0], sentBy[1], stores[0].Conflicts()+stores[1].Conflicts())
+}
+
+// LockOutgoing skips, without waiting, a mail another transaction holds,
+// and returns it once that transaction has ended.
+func TestLockOutgoingSkipsAHeldMail(t *testing.T) {
+	st, err := Open(context.Background(), freshDSN(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var id uint64
+	if err := st.Update(func(tx ticket.Tx) error {
+		o := ticket.Outgoing{MessageID: "<l@example.test>", To: []ticket.Address{{Email: "kim@example.org"}}, Text: "x"}
+		err := tx.Enqueue(&o)
+		id = o.ID
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	lock := func() error {
+		return st.Update(func(tx ticket.Tx) error {
+			_, err := tx.(ticket.OutgoingLocker).LockOutgoing(id)
+			return err
+		})
+	}
+	held, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- st.Update(func(tx ticket.Tx) error {
+			if _, err := tx.(ticket.OutgoingLocker).LockOutgoing(id); err != nil {
+				return err
+			}
+			close(held)
+			<-release
+			return nil
+		})
+	}()
+	<-held
+	start := time.Now()
+	if err := lock(); !errors.Is(err, ticket.ErrNotFound) || time.Since(start) > time.Second {
+		t.Fatalf("a mail another transaction holds: %v after %v, want ErrNotFound at once", err, time.Since(start))
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := lock(); err != nil {
+		t.Fatalf("the mail once released: %v", err)
+	}
+}
