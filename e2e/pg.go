@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"net/url"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Postgres is a running throw-away PostgreSQL started by
@@ -40,6 +43,39 @@ func (p *Postgres) DSN() string {
 func (p *Postgres) AdminDSN(db string) string {
 	u := url.URL{Scheme: "postgres", User: url.UserPassword("postgres", p.adminPassword), Host: fmt.Sprintf("%s:%d", p.Host, p.Port), Path: "/" + db, RawQuery: "sslmode=disable"}
 	return u.String()
+}
+
+// CreateDatabase creates database name anew (dropping one of that name),
+// owned by the ticketd role, and returns its connection string.
+func (p *Postgres) CreateDatabase(ctx context.Context, name string) (string, error) {
+	admin, err := pgx.Connect(ctx, p.AdminDSN("postgres"))
+	if err != nil {
+		return "", fmt.Errorf("postgres: %w", err)
+	}
+	defer admin.Close(ctx)
+	for _, sql := range []string{fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", pgx.Identifier{name}.Sanitize()),
+		fmt.Sprintf("CREATE DATABASE %s OWNER %s", pgx.Identifier{name}.Sanitize(), pgx.Identifier{p.User}.Sanitize())} {
+		if _, err := admin.Exec(ctx, sql); err != nil {
+			return "", fmt.Errorf("postgres: %s: %w", sql, err)
+		}
+	}
+	u := url.URL{Scheme: "postgres", User: url.UserPassword(p.User, p.Password), Host: fmt.Sprintf("%s:%d", p.Host, p.Port), Path: "/" + name, RawQuery: "sslmode=disable"}
+	return u.String(), nil
+}
+
+// Commits is how many transactions were committed in database name so
+// far (pg_stat_database).
+func (p *Postgres) Commits(ctx context.Context, name string) (int64, error) {
+	admin, err := pgx.Connect(ctx, p.AdminDSN("postgres"))
+	if err != nil {
+		return 0, fmt.Errorf("postgres: %w", err)
+	}
+	defer admin.Close(ctx)
+	var n int64
+	if err := admin.QueryRow(ctx, "SELECT xact_commit FROM pg_stat_database WHERE datname = $1", name).Scan(&n); err != nil {
+		return 0, fmt.Errorf("postgres: pg_stat_database: %w", err)
+	}
+	return n, nil
 }
 
 // StartPostgres skips the test unless TICKETD_E2E=1, fails it if not run

@@ -24,5 +24,8 @@ command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
 command -v go >/dev/null || { echo "scripts/bench.sh: go not found (looked in PATH and /usr/local/go/bin)" >&2; exit 1; }
 
 bash scripts/mailstack/up.sh --install-only
+case " $* " in
+  *" -stores "*|*" --stores "*|*" -stores=true "*) bash scripts/pgstack/up.sh --install-only ;;  # the store comparison's PostgreSQL
+esac
 trap - ERR
 exec go run ./cmd/ticketd-bench "$@"

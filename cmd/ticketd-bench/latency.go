@@ -42,6 +42,9 @@ type serveLog struct {
 	tickets atomic.Int64
 	// sent counts the outbox's "outbox: sent" lines.
 	sent atomic.Int64
+	// conflicts is what serve logs at its end with store.driver
+	// postgres: its transactions run again after a conflict.
+	conflicts atomic.Int64
 
 	mu       sync.Mutex
 	problems []string
@@ -67,6 +70,8 @@ func (l *serveLog) read(r io.Reader, file io.Writer, log func(string, ...any)) {
 		switch ll.Msg {
 		case "outbox: sent":
 			l.sent.Add(1)
+		case "store: transactions run again after a conflict with another":
+			l.conflicts.Store(ll.Conflicts)
 		case "imap: new ticket":
 			l.tickets.Add(1)
 			select {
@@ -226,6 +231,12 @@ type served struct {
 // serve starts `ticketd serve` with cfg, its log copied to logPath, and
 // waits until IDLE runs.
 func (b *bench) serve(ctx context.Context, cfg, logPath string) (*served, error) {
+	return b.serveNode(ctx, cfg, logPath, true)
+}
+
+// serveNode is serve, waiting for IDLE to start only when waitIdle is set
+// (a node of several may hold no mailbox).
+func (b *bench) serveNode(ctx context.Context, cfg, logPath string, waitIdle bool) (*served, error) {
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -263,6 +274,9 @@ func (b *bench) serve(ctx context.Context, cfg, logPath string) (*served, error)
 				b.warn("ticketd serve after SIGINT: %v (log: %s)", err, logPath)
 			}
 		})
+	}
+	if !waitIdle {
+		return &served{log: sl, done: readDone, stop: stop}, nil
 	}
 	select {
 	case <-sl.idle:

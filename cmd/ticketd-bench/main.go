@@ -39,6 +39,10 @@ type options struct {
 	// connections is outbox.connections in every config (0: ticketd's
 	// default).
 	connections int
+	// stores runs the store comparison (stores.go) with nodes nodes in
+	// its multi-node column.
+	stores bool
+	nodes  int
 }
 
 func parseFlags(args []string) (options, error) {
@@ -56,6 +60,8 @@ func parseFlags(args []string) (options, error) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (ticketd binary, configs, logs, databases); the mail stack is stopped anyway")
 	fs.StringVar(&o.ticketd, "ticketd", "", "use this ticketd binary instead of building ./cmd/ticketd (e.g. to compare two builds)")
 	fs.IntVar(&o.connections, "connections", 0, "outbox.connections of every ticketd run (0: ticketd's default)")
+	fs.BoolVar(&o.stores, "stores", false, "also compare the stores: ticketd serve on bbolt (1 node) and on PostgreSQL (1 node and -nodes nodes), on the mix and, with -many, on the many mailboxes (starts a throw-away PostgreSQL on port-base+432)")
+	fs.IntVar(&o.nodes, "nodes", 3, "nodes of the multi-node PostgreSQL column of -stores")
 	fs.IntVar(&o.base, "port-base", 30000, "MAILSTACK_PORT_BASE of the mail stack (no e2e test uses 30000)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: sudo go run ./cmd/ticketd-bench [flags]   (or: sudo scripts/bench.sh [flags])\n\n"+
@@ -83,6 +89,9 @@ func parseFlags(args []string) (options, error) {
 		o.encrypt = []bool{*encMode == "on"}
 	default:
 		return o, fmt.Errorf("-encrypt: want both, on or off, got %q", *encMode)
+	}
+	if o.nodes < 2 {
+		return o, errors.New("-nodes must be at least 2")
 	}
 	if o.mails < 1 || o.runs < 1 || (!o.skipLatency && o.latency < 1) {
 		return o, errors.New("-mails, -runs and -latency must be at least 1")
@@ -164,9 +173,11 @@ type bench struct {
 	// poll: the MTA measurement sends copies of it (mta.go).
 	ackSample *mimeContent
 
-	mu    sync.Mutex // guards stack, work and cleaned
+	mu    sync.Mutex // guards stack, pgStop, work and cleaned
 	stack *e2e.Stack
-	work  string // work directory: ticketd binary, configs, logs, databases
+	// pgStop stops the store comparison's PostgreSQL while it runs.
+	pgStop func() error
+	work   string // work directory: ticketd binary, configs, logs, databases
 
 	cleaned bool
 
@@ -189,6 +200,11 @@ func (b *bench) cleanup() {
 		return
 	}
 	b.cleaned = true
+	if b.pgStop != nil {
+		if err := b.pgStop(); err != nil {
+			b.log.Error("stopping PostgreSQL", "err", err)
+		}
+	}
 	if b.stack != nil {
 		if err := b.stack.Stop(); err != nil {
 			b.log.Error("stopping the mail stack", "err", err)
@@ -335,6 +351,12 @@ func (b *bench) run(ctx context.Context) error {
 		}
 	}
 
+	var stores *storesResult
+	if b.opts.stores {
+		if stores, err = b.compareStores(ctx); err != nil {
+			return fmt.Errorf("stores: %w", err)
+		}
+	}
 	var lat *latencyResult
 	if !b.opts.skipLatency {
 		if lat, err = b.latency(ctx); err != nil {
@@ -347,7 +369,7 @@ func (b *bench) run(ctx context.Context) error {
 			return fmt.Errorf("%d mailboxes: %w", b.opts.many, err)
 		}
 	}
-	fmt.Print(b.report(machine, results, lat, many))
+	fmt.Print(b.report(machine, results, lat, many, stores))
 	return nil
 }
 

@@ -60,6 +60,7 @@ type logLine struct {
 	UID          uint32          `json:"uid"`
 	Acknowledged bool            `json:"acknowledged"`
 	Err          string          `json:"err"`
+	Conflicts    int64           `json:"conflicts"`
 }
 
 // duration reads slog's JSON duration: nanoseconds, or a Go duration string.

@@ -120,7 +120,7 @@ func ms(d time.Duration) string {
 }
 
 // report renders the results as Markdown.
-func (b *bench) report(machine string, results map[column]*modeResults, lat *latencyResult, many *manyResult) string {
+func (b *bench) report(machine string, results map[column]*modeResults, lat *latencyResult, many *manyResult, stores *storesResult) string {
 	var w strings.Builder
 	info := b.info
 	avg := func(k kind) string {
@@ -300,6 +300,9 @@ func (b *bench) report(machine string, results map[column]*modeResults, lat *lat
 		fmt.Fprintf(&w, "| serve's start -> every acknowledgement sent (plain SMTP), s | %.1f |\n", many.acksOut.Seconds())
 		fmt.Fprintf(&w, "| IDLE pickup with %d IDLE connections open, one mail to each mailbox in turn: median / p95 / max | %s / %s / %s |\n",
 			many.mailboxes+1, ms(med), ms(p95), ms(most))
+	}
+	if stores != nil {
+		w.WriteString(b.storesReport(stores))
 	}
 	if len(b.warnings) > 0 {
 		fmt.Fprintf(&w, "\n!!!!!!!! %d WARNING(S): some figures above may be wrong !!!!!!!!\n", len(b.warnings))

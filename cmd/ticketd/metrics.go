@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/ticketd/ticketd/mailbox/imap"
+	"github.com/ticketd/ticketd/store/postgres"
 	"github.com/ticketd/ticketd/ticket"
 )
 
@@ -85,6 +86,11 @@ func newMetrics(d *daemon) *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ticketd_faq_load_failed", Help: "1 while faq.file as it is on disk does not load (the last good FAQ stays in use; the log says why)."},
 			func() float64 { return map[bool]float64{true: 1}[d.faq.failing()] }),
 	)
+	if pg, ok := d.db.(*postgres.Store); ok {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ticketd_store_conflicts_total",
+			Help: "With store.driver postgres: transactions PostgreSQL refused for a conflict with another node's (or a deadlock), run again."},
+			func() float64 { return float64(pg.Conflicts()) }))
+	}
 	return m
 }
 

@@ -45,20 +45,11 @@ func freshDSN(t *testing.T) string {
 	if pgSrv == nil {
 		t.Skipf("needs a real PostgreSQL: set %s=1 and run as root, e.g. scripts/test.sh", e2e.EnvVar)
 	}
-	ctx := context.Background()
-	admin, err := pgxpool.New(ctx, pgSrv.AdminDSN("postgres"))
+	dsn, err := pgSrv.CreateDatabase(context.Background(), strings.ToLower(strings.NewReplacer("/", "_", "-", "_").Replace(t.Name())))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer admin.Close()
-	name := strings.ToLower(strings.NewReplacer("/", "_", "-", "_").Replace(t.Name()))
-	if _, err := admin.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s OWNER %s", name, pgSrv.User)); err != nil {
-		t.Fatal(err)
-	}
-	return strings.Replace(pgSrv.DSN(), "/"+pgSrv.DB+"?", "/"+name+"?", 1)
+	return dsn
 }
 
 // database returns a pool on a new, empty database (migrated if migrate

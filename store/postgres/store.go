@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +33,14 @@ type Store struct {
 	ctx  context.Context
 	// conflicts counts the runs of Update refused for a conflict.
 	conflicts atomic.Int64
+	// writer makes this Store's read-write transactions one at a time, as
+	// bbolt's are: PostgreSQL's serializable transactions lock whole
+	// index pages on a read (the page of the newest ids is every new
+	// row's), so concurrent writers of one node would mostly refuse each
+	// other (measured: more rollbacks than commits with a poller per
+	// mailbox and the outbox's connections writing at once); between
+	// nodes, the conflicts that are left are run again.
+	writer sync.Mutex
 	// fence, when set, is the node's leases: see SetFence.
 	fence atomic.Pointer[Fence]
 	// s seals the rows (nil: no key, see seal.go); index is the search
@@ -162,7 +171,9 @@ func (s *Store) Update(fn func(tx ticket.Tx) error) error {
 	var err error
 	wait, lost := 2*time.Millisecond, 0
 	for range updateTries {
+		s.writer.Lock()
 		err = s.update(fn)
+		s.writer.Unlock()
 		switch {
 		case retryable(err):
 			s.conflicts.Add(1)
@@ -214,7 +225,14 @@ func (s *Store) View(fn func(tx ticket.ReadTx) error) error {
 		return fmt.Errorf("postgres: begin: %w", err)
 	}
 	defer tx.Rollback(s.ctx)
-	return fn(&txn{ctx: s.ctx, tx: tx, s: s.s, termKey: s.index})
+	if err := fn(&txn{ctx: s.ctx, tx: tx, s: s.s, termKey: s.index}); err != nil {
+		return err
+	}
+	// Nothing to commit, and what fn read stands whatever the server
+	// answers; a rollback would count as one in pg_stat_database.
+	_ = tx.Commit(s.ctx)
+	return nil
+
 }
 
 // connTries bounds the runs of one Update that lost its connection.
@@ -253,7 +271,17 @@ type txn struct {
 	s       *seal.Sealer    // nil: no key
 	termKey [32]byte        // the search index's key
 	dirty   map[uint64]bool // tickets to index anew at commit (nil: read-only)
-	fence   Fence           // nil: cursors are written unchecked
+	// fresh are the tickets numbered in this transaction, with what it
+	// stored of them: index needs no query for them (see index).
+	fresh map[uint64]*freshTicket
+	fence Fence // nil: cursors are written unchecked
+}
+
+// freshTicket is a ticket numbered in the transaction: the last PutTicket
+// of it (nil before one) and the messages added to it.
+type freshTicket struct {
+	tk   *ticket.Ticket
+	msgs []ticket.Message
 }
 
 func (t *txn) touch(id uint64) {
@@ -604,6 +632,13 @@ func (t *txn) IndexedTickets() (int, error) {
 }
 
 // index replaces the postings of every ticket the transaction changed.
+//
+// A ticket numbered in this transaction is indexed from what the
+// transaction stored of it, without a query: it can have no postings yet,
+// and its rows are the newest of their indexes, where PostgreSQL's
+// serializable transactions lock whole index pages on a read, so that
+// reading them back would make every two transactions that store new
+// tickets at once conflict.
 func (t *txn) index() error {
 	ids := make([]uint64, 0, len(t.dirty))
 	for id := range t.dirty {
@@ -611,21 +646,30 @@ func (t *txn) index() error {
 	}
 	slices.Sort(ids)
 	for _, id := range ids {
-		if _, err := t.exec("DELETE FROM search_postings WHERE ticket_id = $1", int64(id)); err != nil {
-			return err
-		}
-		if _, err := t.exec("DELETE FROM search_docs WHERE ticket_id = $1", int64(id)); err != nil {
-			return err
-		}
-		tk, err := t.Ticket(id)
-		if errors.Is(err, ticket.ErrNotFound) {
-			continue
-		} else if err != nil {
-			return err
-		}
-		msgs, err := t.Messages(id)
-		if err != nil {
-			return err
+		var tk ticket.Ticket
+		var msgs []ticket.Message
+		if f := t.fresh[id]; f != nil {
+			if f.tk == nil {
+				continue
+			}
+			tk, msgs = *f.tk, f.msgs
+		} else {
+			if _, err := t.exec("DELETE FROM search_postings WHERE ticket_id = $1", int64(id)); err != nil {
+				return err
+			}
+			if _, err := t.exec("DELETE FROM search_docs WHERE ticket_id = $1", int64(id)); err != nil {
+				return err
+			}
+			var err error
+			tk, err = t.Ticket(id)
+			if errors.Is(err, ticket.ErrNotFound) {
+				continue
+			} else if err != nil {
+				return err
+			}
+			if msgs, err = t.Messages(id); err != nil {
+				return err
+			}
 		}
 		terms := ticket.SearchTerms(tk, msgs)
 		if len(terms) == 0 {
@@ -647,8 +691,16 @@ func (t *txn) index() error {
 
 func (t *txn) NextTicketID() (uint64, error) {
 	var id int64
-	err := t.tx.QueryRow(t.ctx, "SELECT nextval('ticket_ids')").Scan(&id)
-	return uint64(id), err
+	if err := t.tx.QueryRow(t.ctx, "SELECT nextval('ticket_ids')").Scan(&id); err != nil {
+		return 0, err
+	}
+	if t.dirty != nil {
+		if t.fresh == nil {
+			t.fresh = map[uint64]*freshTicket{}
+		}
+		t.fresh[uint64(id)] = &freshTicket{}
+	}
+	return uint64(id), nil
 }
 
 func (t *txn) PutTicket(tk ticket.Ticket) error {
@@ -660,6 +712,9 @@ func (t *txn) PutTicket(tk ticket.Ticket) error {
 		return err
 	}
 	t.touch(tk.ID)
+	if f := t.fresh[tk.ID]; f != nil {
+		f.tk = &tk
+	}
 	_, err = t.exec(`INSERT INTO tickets (id, status, doc) VALUES ($1, $2, $3)
 		ON CONFLICT (id) DO UPDATE SET status = excluded.status, doc = excluded.doc`, int64(tk.ID), string(tk.Status), doc)
 	return err
@@ -679,6 +734,9 @@ func (t *txn) AddMessage(m *ticket.Message, raw []byte) error {
 		return err
 	}
 	t.touch(m.TicketID)
+	if f := t.fresh[m.TicketID]; f != nil {
+		f.msgs = append(f.msgs, *m)
+	}
 	if raw != nil {
 		if err := t.putBlob(blobRaw, m.ID, raw); err != nil {
 			return fmt.Errorf("postgres: raw mail of message %d: %w", id, err)
@@ -704,6 +762,8 @@ func (t *txn) PutMessage(m ticket.Message) error {
 	}
 	t.touch(uint64(was)) // the ticket it leaves, when it moves
 	t.touch(m.TicketID)
+	delete(t.fresh, uint64(was)) // indexed from the database, as any other
+	delete(t.fresh, m.TicketID)
 	return nil
 }
 

@@ -226,14 +226,21 @@ func TestNodesShareTheOutbox(t *testing.T) {
 		mails, sentBy[0], sentBy[1], stores[0].Conflicts()+stores[1].Conflicts())
 }
 
-// LockOutgoing skips, without waiting, a mail another transaction holds,
-// and returns it once that transaction has ended.
+// LockOutgoing skips, without waiting, a mail another node's transaction
+// holds, and returns it once that transaction has ended. (The
+// transactions of one Store run one at a time.)
 func TestLockOutgoingSkipsAHeldMail(t *testing.T) {
-	st, err := Open(context.Background(), freshDSN(t), nil)
+	dsn := freshDSN(t)
+	st, err := Open(context.Background(), dsn, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	other, err := Open(context.Background(), dsn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
 	var id uint64
 	if err := st.Update(func(tx ticket.Tx) error {
 		o := ticket.Outgoing{MessageID: "<l@example.test>", To: []ticket.Address{{Email: "kim@example.org"}}, Text: "x"}
@@ -252,7 +259,7 @@ func TestLockOutgoingSkipsAHeldMail(t *testing.T) {
 	held, release := make(chan struct{}), make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		done <- st.Update(func(tx ticket.Tx) error {
+		done <- other.Update(func(tx ticket.Tx) error {
 			if _, err := tx.(ticket.OutgoingLocker).LockOutgoing(id); err != nil {
 				return err
 			}
