@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ticketd/ticketd/store"
+	"github.com/ticketd/ticketd/store/postgres"
 	"github.com/ticketd/ticketd/store/seal"
 )
 
@@ -62,6 +63,9 @@ func cmdServe(c *cli) int {
 		return c.fail("%v", err)
 	}
 	defer d.close()
+	if pg, ok := d.db.(*postgres.Store); ok {
+		defer func() { log.Info("store: transactions run again after a conflict with another", "conflicts", pg.Conflicts()) }()
+	}
 	running.Store(d)
 	if d.faq != nil {
 		go d.faq.Watch(ctx, time.Duration(s.Config.FAQ.Check))

@@ -146,9 +146,6 @@ func wire(s *Settings, log *slog.Logger, db database) (*daemon, error) {
 
 func (d *daemon) close() {
 	d.sender.Close() // QUIT on the kept SMTP connection
-	if pg, ok := d.db.(*postgres.Store); ok {
-		d.log.Info("store: transactions run again after a conflict with another", "conflicts", pg.Conflicts())
-	}
 	if err := d.db.Close(); err != nil {
 		d.log.Error("close database", "err", err)
 	}
