@@ -65,7 +65,21 @@
 //     ticket and until every acknowledgement is sent, then one mail through
 //     Postfix to each mailbox in turn, timed from SMTP accept to the
 //     "imap: new ticket" line, with every IDLE connection open.
-//  6. Prints one Markdown table: the machine, then each figure as the median
+//  6. The stores (-stores, off by default; before 4 and 5): a throw-away
+//     PostgreSQL (scripts/pgstack, port base+432) and, for each of -runs
+//     rounds, `ticketd serve` (IMAPS, IDLE, encrypted at rest) on a fresh
+//     bbolt with one node, on a fresh PostgreSQL database with one node
+//     and with -nodes nodes (their own data dirs, one database, one key):
+//     the time from the nodes' start until every mail is a ticket and
+//     until every acknowledgement is sent (the nodes' log lines summed),
+//     the acknowledgements each node sent, the database's commits
+//     (pg_stat_database) and the transactions refused for a conflict
+//     (serve's last log line), then tickets and acknowledgements delivered
+//     are checked. First on the support INBOX with the mix (one mailbox:
+//     one node holds its lease, every node sends acknowledgements), then,
+//     with -many, on the many mailboxes (their leases spread; the support
+//     INBOX is emptied for it).
+//  7. Prints Markdown tables: the machine, then each figure as the median
 //     of the runs with [min-max], and the targets of issue 7 for reference.
 //
 // The stack is stopped on exit, on Ctrl-C and on SIGTERM (a second signal,

@@ -31,7 +31,8 @@ every raw mail.`,
 one host. postgres: a PostgreSQL 15 or newer database that several ticketd
 nodes share (its schema is migrated at start, or with ticketd migrate).
 With postgres, backup, restore and compact are PostgreSQL's own tools
-(pg_dump, pg_basebackup), and privacy.key_file is not available yet.`,
+(pg_dump, pg_basebackup); privacy.key_file encrypts the rows, and every
+node needs the same key.`,
 		"store.driver": `bbolt or postgres.`,
 		"store.dsn": `The PostgreSQL connection string, e.g.
 postgres://ticketd:PASSWORD@db.example.com:5432/ticketd?sslmode=verify-full
