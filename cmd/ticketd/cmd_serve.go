@@ -64,7 +64,9 @@ func cmdServe(c *cli) int {
 	}
 	defer d.close()
 	if pg, ok := d.db.(*postgres.Store); ok {
-		defer func() { log.Info("store: transactions run again after a conflict with another", "conflicts", pg.Conflicts()) }()
+		defer func() {
+			log.Info("store: transactions run again after a conflict with another", "conflicts", pg.Conflicts())
+		}()
 	}
 	running.Store(d)
 	if d.faq != nil {
