@@ -33,15 +33,7 @@ func TestNodesIngestTheSameMailOnce(t *testing.T) {
 	dsn := freshDSN(t)
 	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 	const nodes, mails = 4, 40
-	var stores []*Store
-	for range nodes {
-		st, err := Open(context.Background(), dsn, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		stores = append(stores, st)
-	}
+	stores := openNodes(t, dsn, nodes)
 	var wg sync.WaitGroup
 	errs := make(chan error, nodes*mails)
 	for n, st := range stores {
@@ -168,15 +160,7 @@ func (s *countingSender) Send(_ context.Context, o ticket.Outgoing, ready func()
 func TestNodesShareTheOutbox(t *testing.T) {
 	dsn := freshDSN(t)
 	const mails, nodes = 300, 2
-	var stores []*Store
-	for range nodes {
-		st, err := Open(context.Background(), dsn, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		stores = append(stores, st)
-	}
+	stores := openNodes(t, dsn, nodes)
 	if err := stores[0].Update(func(tx ticket.Tx) error {
 		for i := range mails {
 			o := ticket.Outgoing{MessageID: fmt.Sprintf("<o%d@example.test>", i), To: []ticket.Address{{Email: fmt.Sprintf("c%d@example.org", i)}}, Text: "접수되었습니다."}
@@ -230,17 +214,8 @@ func TestNodesShareTheOutbox(t *testing.T) {
 // holds, and returns it once that transaction has ended. (The
 // transactions of one Store run one at a time.)
 func TestLockOutgoingSkipsAHeldMail(t *testing.T) {
-	dsn := freshDSN(t)
-	st, err := Open(context.Background(), dsn, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	other, err := Open(context.Background(), dsn, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	nodes := openNodes(t, freshDSN(t), 2)
+	st, other := nodes[0], nodes[1]
 	var id uint64
 	if err := st.Update(func(tx ticket.Tx) error {
 		o := ticket.Outgoing{MessageID: "<l@example.test>", To: []ticket.Address{{Email: "kim@example.org"}}, Text: "x"}
@@ -280,4 +255,20 @@ func TestLockOutgoingSkipsAHeldMail(t *testing.T) {
 	if err := lock(); err != nil {
 		t.Fatalf("the mail once released: %v", err)
 	}
+}
+
+// openNodes opens n Stores on dsn, as n nodes would; they are closed when
+// the test ends.
+func openNodes(t *testing.T, dsn string, n int) []*Store {
+	t.Helper()
+	var stores []*Store
+	for range n {
+		st, err := Open(context.Background(), dsn, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		stores = append(stores, st)
+	}
+	return stores
 }
